@@ -1,0 +1,30 @@
+namespace Restock.Actors.Domain.Inventory;
+
+/// <summary>Why a command changed nothing. Callers act on the code; the message is for people.</summary>
+public enum RejectionCode
+{
+    InvalidId = 1,
+    InvalidQuantity = 2,
+    UnknownSku = 3,
+    OutOfStock = 4,
+    NegativeStock = 5,
+    UnknownOrderLine = 6,
+    ConflictingRepeat = 7,
+    NotPaid = 8,
+    AlreadyPaid = 9,
+    AlreadyShipped = 10,
+    AlreadyReleased = 11,
+    AlreadyRefunded = 12,
+    RefundExceedsRemaining = 13,
+}
+
+/// <summary>The outcome of deciding one command: the events to store, or why nothing happens.</summary>
+public abstract record Decision;
+
+/// <summary>The command holds. No events means it was already done (an idempotent repeat) or had nothing to do.</summary>
+public sealed record Accepted(IReadOnlyList<SkuEvent> Events) : Decision
+{
+    public static readonly Accepted AlreadyDone = new(Array.Empty<SkuEvent>());
+}
+
+public sealed record Rejected(RejectionCode Code, string Message) : Decision;

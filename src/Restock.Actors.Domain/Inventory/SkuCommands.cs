@@ -1,0 +1,29 @@
+namespace Restock.Actors.Domain.Inventory;
+
+/// <summary>A request to change one SKU's stock. Each carries the id that makes a retry harmless.</summary>
+public abstract record SkuCommand : IRestockMessage;
+
+/// <summary>Merchant or ERP puts the sellable stock to an absolute quantity.</summary>
+public sealed record SetStock(string AdjustmentId, long Quantity, string Reason) : SkuCommand;
+
+/// <summary>Merchant or ERP moves the sellable stock up or down by <paramref name="Delta"/>.</summary>
+public sealed record AdjustStock(string AdjustmentId, long Delta, string Reason) : SkuCommand;
+
+/// <summary>An order holds units until it is paid or the payment deadline passes.</summary>
+public sealed record Reserve(string OrderId, long Quantity, DateTimeOffset PaymentDeadline) : SkuCommand;
+
+/// <summary>The buyer cancels an unpaid order: its units go back on sale.</summary>
+public sealed record Release(string OrderId) : SkuCommand;
+
+/// <summary>Releases every reservation whose payment deadline is at or before <paramref name="Now"/>.</summary>
+public sealed record ExpireReservations(DateTimeOffset Now) : SkuCommand;
+
+public sealed record ConfirmPayment(string OrderId) : SkuCommand;
+
+public sealed record Ship(string OrderId) : SkuCommand;
+
+/// <summary>
+/// The SKU side of a refund after payment and before shipment: <paramref name="Quantity"/> paid units leave
+/// the order line; when <paramref name="Restock"/> is true they go back on sale.
+/// </summary>
+public sealed record RefundLine(string RefundId, string OrderId, long Quantity, bool Restock) : SkuCommand;

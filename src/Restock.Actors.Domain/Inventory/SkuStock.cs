@@ -1,0 +1,220 @@
+namespace Restock.Actors.Domain.Inventory;
+
+/// <summary>The rules of one SKU's stock: pure functions, no clock, no I/O.</summary>
+public static class SkuStock
+{
+    /// <summary>No single command may move more units than this: anything larger is a typo or an attack.</summary>
+    public const long MaxQuantity = 1_000_000_000;
+
+    public static Decision Decide(SkuState state, SkuCommand command) => command switch
+    {
+        SetStock c => DecideSet(state, c),
+        AdjustStock c => DecideAdjust(state, c),
+        Reserve c => DecideReserve(state, c),
+        Release c => DecideRelease(state, c),
+        ExpireReservations c => DecideExpire(state, c),
+        ConfirmPayment c => DecideConfirm(state, c),
+        Ship c => DecideShip(state, c),
+        RefundLine c => DecideRefund(state, c),
+        _ => throw new ArgumentOutOfRangeException(nameof(command), command.GetType().Name, "unknown SKU command"),
+    };
+
+    public static SkuState Apply(SkuState state, SkuEvent @event)
+    {
+        var l = state.Levels;
+        switch (@event)
+        {
+            case StockAdjusted e:
+                return state with
+                {
+                    IsKnown = true,
+                    Levels = l with { Available = l.Available + e.Delta },
+                    Stocked = state.Stocked + e.Delta,
+                    Adjustments = state.Adjustments.Add(e.AdjustmentId, e.Delta),
+                };
+            case StockReserved e:
+                return state with
+                {
+                    Levels = l with { Available = l.Available - e.Quantity, Reserved = l.Reserved + e.Quantity },
+                    OpenLines = state.OpenLines.Add(e.OrderId,
+                        new OrderLine(e.OrderId, e.Quantity, e.Quantity, LineStatus.Reserved, e.PaymentDeadline)),
+                };
+            case ReservationReleased e:
+                return Close(state, e.OrderId, LineClosure.Released) with
+                {
+                    Levels = l with { Available = l.Available + e.Quantity, Reserved = l.Reserved - e.Quantity },
+                };
+            case PaymentConfirmed e:
+                return state with
+                {
+                    Levels = l with { Reserved = l.Reserved - e.Quantity, Committed = l.Committed + e.Quantity },
+                    OpenLines = state.OpenLines.SetItem(e.OrderId, state.OpenLines[e.OrderId] with { Status = LineStatus.Committed }),
+                };
+            case LineShipped e:
+                return Close(state, e.OrderId, LineClosure.Shipped) with
+                {
+                    Levels = l with { Committed = l.Committed - e.Quantity, Shipped = l.Shipped + e.Quantity },
+                };
+            case LineRefunded e:
+            {
+                var line = state.OpenLines[e.OrderId];
+                var restocked = e.Restocked ? e.Quantity : 0;
+                var after = line.Held == e.Quantity
+                    ? Close(state, e.OrderId, LineClosure.Refunded)
+                    : state with { OpenLines = state.OpenLines.SetItem(e.OrderId, line with { Held = line.Held - e.Quantity }) };
+                return after with
+                {
+                    Levels = l with
+                    {
+                        Committed = l.Committed - e.Quantity,
+                        Refunded = l.Refunded + e.Quantity,
+                        Available = l.Available + restocked,
+                        Restocked = l.Restocked + restocked,
+                    },
+                    Refunds = state.Refunds.Add(e.RefundId, new RefundRecord(e.OrderId, e.Quantity, e.Restocked)),
+                };
+            }
+            default:
+                throw new ArgumentOutOfRangeException(nameof(@event), @event.GetType().Name, "unknown SKU event");
+        }
+    }
+
+    public static SkuState ApplyAll(SkuState state, IEnumerable<SkuEvent> events) => events.Aggregate(state, Apply);
+
+    private static SkuState Close(SkuState state, string orderId, LineClosure closure) => state with
+    {
+        OpenLines = state.OpenLines.Remove(orderId),
+        ClosedLines = state.ClosedLines.Add(orderId, new ClosedLine(state.OpenLines[orderId].Ordered, closure)),
+    };
+
+    private static Decision DecideSet(SkuState state, SetStock c)
+    {
+        if (InvalidId(c.AdjustmentId, "adjustment id") is { } bad) return bad;
+        if (c.Quantity < 0 || c.Quantity > MaxQuantity)
+            return Reject(RejectionCode.InvalidQuantity, $"quantity must be between 0 and {MaxQuantity}");
+        var delta = c.Quantity - state.Levels.Available;
+        if (state.Adjustments.TryGet(c.AdjustmentId, out _)) return Accepted.AlreadyDone;
+        return One(new StockAdjusted(c.AdjustmentId, delta, c.Reason));
+    }
+
+    private static Decision DecideAdjust(SkuState state, AdjustStock c)
+    {
+        if (InvalidId(c.AdjustmentId, "adjustment id") is { } bad) return bad;
+        if (c.Delta == 0 || Math.Abs(c.Delta) > MaxQuantity)
+            return Reject(RejectionCode.InvalidQuantity, $"delta must be non-zero and at most {MaxQuantity} either way");
+        if (state.Adjustments.TryGet(c.AdjustmentId, out var first))
+            return first == c.Delta ? Accepted.AlreadyDone
+                : Reject(RejectionCode.ConflictingRepeat, $"adjustment {c.AdjustmentId} was already applied with delta {first}");
+        var after = state.Levels.Available + c.Delta;
+        if (after < 0)
+            return Reject(RejectionCode.NegativeStock, $"only {state.Levels.Available} available; cannot remove {-c.Delta}");
+        if (after > MaxQuantity)
+            return Reject(RejectionCode.InvalidQuantity, $"available stock would exceed {MaxQuantity}");
+        return One(new StockAdjusted(c.AdjustmentId, c.Delta, c.Reason));
+    }
+
+    private static Decision DecideReserve(SkuState state, Reserve c)
+    {
+        if (InvalidId(c.OrderId, "order id") is { } bad) return bad;
+        if (InvalidQuantity(c.Quantity) is { } badQty) return badQty;
+        var ordered = state.OpenLines.TryGetValue(c.OrderId, out var open) ? open.Ordered
+            : state.ClosedLines.TryGet(c.OrderId, out var closed) ? closed.Ordered
+            : (long?)null;
+        if (ordered is { } q)
+            return q == c.Quantity ? Accepted.AlreadyDone
+                : Reject(RejectionCode.ConflictingRepeat, $"order {c.OrderId} already reserved {q} units");
+        if (!state.IsKnown) return Reject(RejectionCode.UnknownSku, "this SKU has never been stocked");
+        if (c.Quantity > state.Levels.Available)
+            return Reject(RejectionCode.OutOfStock, $"{state.Levels.Available} available, {c.Quantity} requested");
+        return One(new StockReserved(c.OrderId, c.Quantity, c.PaymentDeadline));
+    }
+
+    private static Decision DecideRelease(SkuState state, Release c)
+    {
+        if (InvalidId(c.OrderId, "order id") is { } bad) return bad;
+        if (state.OpenLines.TryGetValue(c.OrderId, out var line))
+            return line.Status == LineStatus.Reserved
+                ? One(new ReservationReleased(c.OrderId, line.Held, ReleaseReason.Cancelled))
+                : Reject(RejectionCode.AlreadyPaid, $"order {c.OrderId} is paid: refund it instead");
+        return Closed(state, c.OrderId, LineClosure.Released);
+    }
+
+    private static Decision DecideExpire(SkuState state, ExpireReservations c)
+    {
+        var due = state.OpenLines.Values
+            .Where(l => l.Status == LineStatus.Reserved && l.PaymentDeadline <= c.Now)
+            .OrderBy(l => l.PaymentDeadline).ThenBy(l => l.OrderId, StringComparer.Ordinal)
+            .Select(l => (SkuEvent)new ReservationReleased(l.OrderId, l.Held, ReleaseReason.PaymentDeadlinePassed))
+            .ToArray();
+        return due.Length == 0 ? Accepted.AlreadyDone : new Accepted(due);
+    }
+
+    private static Decision DecideConfirm(SkuState state, ConfirmPayment c)
+    {
+        if (InvalidId(c.OrderId, "order id") is { } bad) return bad;
+        if (state.OpenLines.TryGetValue(c.OrderId, out var line))
+            return line.Status == LineStatus.Reserved ? One(new PaymentConfirmed(c.OrderId, line.Held)) : Accepted.AlreadyDone;
+        if (state.ClosedLines.TryGet(c.OrderId, out var closed) && closed.Closure != LineClosure.Released)
+            return Accepted.AlreadyDone;
+        return Closed(state, c.OrderId, expected: null);
+    }
+
+    private static Decision DecideShip(SkuState state, Ship c)
+    {
+        if (InvalidId(c.OrderId, "order id") is { } bad) return bad;
+        if (state.OpenLines.TryGetValue(c.OrderId, out var line))
+            return line.Status == LineStatus.Committed
+                ? One(new LineShipped(c.OrderId, line.Held))
+                : Reject(RejectionCode.NotPaid, $"order {c.OrderId} is not paid yet");
+        return Closed(state, c.OrderId, LineClosure.Shipped);
+    }
+
+    private static Decision DecideRefund(SkuState state, RefundLine c)
+    {
+        if (InvalidId(c.RefundId, "refund id") is { } bad) return bad;
+        if (InvalidId(c.OrderId, "order id") is { } badOrder) return badOrder;
+        if (InvalidQuantity(c.Quantity) is { } badQty) return badQty;
+        if (state.Refunds.TryGetValue(c.RefundId, out var done))
+            return done.OrderId == c.OrderId && done.Quantity == c.Quantity ? Accepted.AlreadyDone
+                : Reject(RejectionCode.ConflictingRepeat, $"refund {c.RefundId} was already applied to order {done.OrderId} for {done.Quantity} units");
+        if (state.OpenLines.TryGetValue(c.OrderId, out var line))
+        {
+            if (line.Status != LineStatus.Committed)
+                return Reject(RejectionCode.NotPaid, $"order {c.OrderId} is not paid: cancel it instead");
+            if (c.Quantity > line.Held)
+                return Reject(RejectionCode.RefundExceedsRemaining, $"order {c.OrderId} has {line.Held} units left to refund, {c.Quantity} requested");
+            return One(new LineRefunded(c.RefundId, c.OrderId, c.Quantity, c.Restock));
+        }
+        if (state.ClosedLines.TryGet(c.OrderId, out var closed) && closed.Closure == LineClosure.Refunded)
+            return Reject(RejectionCode.RefundExceedsRemaining, $"order {c.OrderId} has no units left to refund");
+        return Closed(state, c.OrderId, expected: null);
+    }
+
+    /// <summary>Answers a command about an order line that is no longer open: a repeat if it closed the expected way, else why not.</summary>
+    private static Decision Closed(SkuState state, string orderId, LineClosure? expected)
+    {
+        if (!state.ClosedLines.TryGet(orderId, out var closed))
+            return Reject(RejectionCode.UnknownOrderLine, $"no order line {orderId} on this SKU");
+        if (closed.Closure == expected) return Accepted.AlreadyDone;
+        return closed.Closure switch
+        {
+            LineClosure.Released => Reject(RejectionCode.AlreadyReleased, $"order {orderId} was released"),
+            LineClosure.Shipped => Reject(RejectionCode.AlreadyShipped, $"order {orderId} was shipped"),
+            _ => Reject(RejectionCode.AlreadyRefunded, $"order {orderId} was refunded"),
+        };
+    }
+
+    private static Rejected? InvalidId(string? id, string what) =>
+        string.IsNullOrWhiteSpace(id) || id.Length > 128
+            ? Reject(RejectionCode.InvalidId, $"{what} must be 1 to 128 characters")
+            : null;
+
+    private static Rejected? InvalidQuantity(long quantity) =>
+        quantity <= 0 || quantity > MaxQuantity
+            ? Reject(RejectionCode.InvalidQuantity, $"quantity must be between 1 and {MaxQuantity}")
+            : null;
+
+    private static Rejected Reject(RejectionCode code, string message) => new(code, message);
+
+    private static Accepted One(SkuEvent e) => new([e]);
+}

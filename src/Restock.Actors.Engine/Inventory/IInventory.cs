@@ -1,0 +1,35 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Restock.Actors.Domain.Inventory;
+
+namespace Restock.Actors.Engine.Inventory;
+
+/// <summary>
+/// The engine's stock operations for callers (HTTP API, load tests, refund coordinator).
+/// A task that faults means the request's outcome is unknown to the caller and may be retried with the same id.
+/// </summary>
+public interface IInventory
+{
+    Task<SkuReply> Execute(string skuId, SkuCommand command, CancellationToken cancellationToken = default);
+
+    Task<SkuReply> GetStock(string skuId, CancellationToken cancellationToken = default);
+
+    Task<JournalStats> GetJournalStats(string skuId, CancellationToken cancellationToken = default);
+}
+
+internal sealed class ShardedInventory(IActorRef skuRegion, TimeSpan askTimeout) : IInventory
+{
+    public Task<SkuReply> Execute(string skuId, SkuCommand command, CancellationToken cancellationToken = default) =>
+        skuRegion.Ask<SkuReply>(new SkuRequest(skuId, command), askTimeout, cancellationToken);
+
+    public Task<SkuReply> GetStock(string skuId, CancellationToken cancellationToken = default) =>
+        skuRegion.Ask<SkuReply>(new GetStock(skuId), askTimeout, cancellationToken);
+
+    public Task<JournalStats> GetJournalStats(string skuId, CancellationToken cancellationToken = default) =>
+        skuRegion.Ask<JournalStats>(new GetJournalStats(skuId), askTimeout, cancellationToken);
+}
+
+internal sealed class SkuMessageExtractor(int shards) : HashCodeMessageExtractor(shards)
+{
+    public override string EntityId(object message) => (message as ISkuMessage)?.SkuId!;
+}

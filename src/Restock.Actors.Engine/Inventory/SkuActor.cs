@@ -1,0 +1,245 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Akka.Event;
+using Akka.Persistence;
+using Restock.Actors.Domain.Inventory;
+
+namespace Restock.Actors.Engine.Inventory;
+
+/// <summary>
+/// The only writer of one SKU's stock. Commands are decided one by one, in mailbox order, against the
+/// state that includes every earlier decision; the events of all decisions made while the previous write
+/// was in flight are written as one batch (group commit). A caller hears back only once its decision,
+/// and every decision before it, is durable.
+/// </summary>
+public sealed class SkuActor : UntypedPersistentActor, IWithTimers
+{
+    private sealed record Pending(IReadOnlyList<SkuEvent> Events, IActorRef? ReplyTo, object? Reply);
+
+    private sealed class PaymentDeadlineDue
+    {
+        public static readonly PaymentDeadlineDue Instance = new();
+    }
+
+    // A timer further out than this is re-armed when it fires, so a far deadline never overflows the scheduler.
+    private static readonly TimeSpan LongestTimer = TimeSpan.FromHours(1);
+
+    private readonly string _skuId;
+    private readonly InventorySettings _settings;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Queue<Pending> _queue = new();
+    private SkuState _state;
+    private Pending[]? _writing;
+    private DateTimeOffset? _armedDeadline;
+    private long _lastSnapshotSequenceNr;
+    private long _commands, _eventsWritten, _batches;
+
+    public SkuActor(string skuId, InventorySettings settings)
+    {
+        _skuId = skuId;
+        _settings = settings;
+        _state = SkuState.Empty(settings.RememberedIds);
+    }
+
+    public static Props Props(string skuId, InventorySettings settings) =>
+        Akka.Actor.Props.Create(() => new SkuActor(skuId, settings));
+
+    public static string PersistenceIdFor(string skuId) => "sku-" + skuId;
+
+    public override string PersistenceId => PersistenceIdFor(_skuId);
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override void OnRecover(object message)
+    {
+        switch (message)
+        {
+            case SkuEvent e:
+                _state = SkuStock.Apply(_state, e);
+                break;
+            case SnapshotOffer { Snapshot: SkuSnapshot snapshot } offer:
+                _state = snapshot.ToState();
+                _lastSnapshotSequenceNr = offer.Metadata.SequenceNr;
+                break;
+            case RecoveryCompleted:
+                ArmPaymentDeadline();
+                SetReceiveTimeout(_settings.IdleBeforePassivation);
+                break;
+        }
+    }
+
+    protected override void OnCommand(object message)
+    {
+        switch (message)
+        {
+            case SkuRequest request:
+                Decide(request.Command, Sender);
+                break;
+            case GetStock:
+                Enqueue(new Pending([], Sender, _state.IsKnown
+                    ? Reply(SkuOutcome.Done)
+                    : new SkuReply(_skuId, SkuOutcome.Rejected, RejectionCode.UnknownSku, "this SKU has never been stocked", _state.Levels)));
+                break;
+            case PaymentDeadlineDue:
+                _armedDeadline = null;
+                Decide(new ExpireReservations(DateTimeOffset.UtcNow), replyTo: null);
+                ArmPaymentDeadline();
+                break;
+            case GetJournalStats:
+                Sender.Tell(new JournalStats(_skuId, _commands, _eventsWritten, _batches));
+                break;
+            case ReceiveTimeout:
+                if (_writing is null && _queue.Count == 0 && _armedDeadline is null)
+                    Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+                break;
+            case SaveSnapshotSuccess saved:
+                DeleteSnapshots(new SnapshotSelectionCriteria(saved.Metadata.SequenceNr - 1));
+                break;
+            case SaveSnapshotFailure failed:
+                _log.Warning(failed.Cause, "Snapshot of SKU {0} failed; recovery replays more events until the next one", _skuId);
+                break;
+            case DeleteSnapshotsSuccess:
+                break;
+            case DeleteSnapshotsFailure failed:
+                _log.Warning(failed.Cause, "Old snapshots of SKU {0} were not deleted", _skuId);
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    private void Decide(SkuCommand command, IActorRef? replyTo)
+    {
+        _commands++;
+        switch (SkuStock.Decide(_state, command))
+        {
+            case Accepted { Events.Count: > 0 } accepted:
+                foreach (var e in accepted.Events)
+                {
+                    _state = SkuStock.Apply(_state, e);
+                    if (e is StockReserved reserved && (_armedDeadline is null || reserved.PaymentDeadline < _armedDeadline))
+                        ArmPaymentDeadline(reserved.PaymentDeadline);
+                }
+                Enqueue(new Pending(accepted.Events, replyTo, Reply(SkuOutcome.Done)));
+                break;
+            case Accepted:
+                Enqueue(new Pending([], replyTo, Reply(SkuOutcome.AlreadyDone)));
+                break;
+            case Rejected rejected:
+                Enqueue(new Pending([], replyTo,
+                    new SkuReply(_skuId, SkuOutcome.Rejected, rejected.Code, rejected.Message, _state.Levels)));
+                break;
+        }
+    }
+
+    private SkuReply Reply(SkuOutcome outcome) => new(_skuId, outcome, null, null, _state.Levels);
+
+    /// <summary>
+    /// A reply that needs no write still waits for the writes decided before it: otherwise a caller could
+    /// see (or act on) stock that a failed write then takes back.
+    /// </summary>
+    private void Enqueue(Pending pending)
+    {
+        if (pending.Events.Count == 0 && _writing is null && _queue.Count == 0)
+            pending.ReplyTo?.Tell(pending.Reply);
+        else
+        {
+            _queue.Enqueue(pending);
+            WriteNextBatch();
+        }
+    }
+
+    private void WriteNextBatch()
+    {
+        if (_writing is not null) return;
+        while (_queue.Count > 0 && _queue.Peek().Events.Count == 0)
+        {
+            var ready = _queue.Dequeue();
+            ready.ReplyTo?.Tell(ready.Reply);
+        }
+        if (_queue.Count == 0)
+        {
+            SnapshotIfDue();
+            return;
+        }
+
+        var batch = new List<Pending>(Math.Min(_queue.Count, _settings.MaxBatchSize));
+        var events = new List<SkuEvent>();
+        while (_queue.Count > 0 && batch.Count < _settings.MaxBatchSize)
+        {
+            var next = _queue.Dequeue();
+            batch.Add(next);
+            events.AddRange(next.Events);
+        }
+        _writing = batch.ToArray();
+        _batches++;
+        _eventsWritten += events.Count;
+        var unwritten = events.Count;
+        PersistAllAsync(events, _ =>
+        {
+            if (--unwritten == 0) BatchWritten();
+        });
+    }
+
+    private void BatchWritten()
+    {
+        foreach (var done in _writing!)
+            done.ReplyTo?.Tell(done.Reply);
+        _writing = null;
+        WriteNextBatch();
+    }
+
+    /// <summary>
+    /// Snapshots only when nothing is queued, so the in-memory state is exactly the durable state at
+    /// <see cref="Eventsourced.LastSequenceNr"/>.
+    /// </summary>
+    private void SnapshotIfDue()
+    {
+        if (LastSequenceNr - _lastSnapshotSequenceNr < _settings.SnapshotEvery) return;
+        _lastSnapshotSequenceNr = LastSequenceNr;
+        SaveSnapshot(SkuSnapshot.From(_state));
+    }
+
+    private void ArmPaymentDeadline(DateTimeOffset? deadline = null)
+    {
+        _armedDeadline = deadline ?? _state.NextPaymentDeadline();
+        if (_armedDeadline is not { } due)
+        {
+            Timers.Cancel(PaymentDeadlineDue.Instance);
+            return;
+        }
+        var delay = due - DateTimeOffset.UtcNow;
+        delay = delay < TimeSpan.Zero ? TimeSpan.Zero : delay > LongestTimer ? LongestTimer : delay;
+        Timers.StartSingleTimer(PaymentDeadlineDue.Instance, PaymentDeadlineDue.Instance, delay);
+    }
+
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        FailWaitingCallers(cause);
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    /// <summary>The in-memory state already holds the rejected events: stop, so the next message recovers from the journal.</summary>
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        FailWaitingCallers(cause);
+        base.OnPersistRejected(cause, @event, sequenceNr);
+        Context.Stop(Self);
+    }
+
+    protected override void PostStop()
+    {
+        FailWaitingCallers(null);
+        base.PostStop();
+    }
+
+    private void FailWaitingCallers(Exception? cause)
+    {
+        var failure = new Status.Failure(new StockNotSavedException(_skuId, cause));
+        foreach (var p in (_writing ?? []).Concat(_queue))
+            p.ReplyTo?.Tell(failure);
+        _writing = null;
+        _queue.Clear();
+    }
+}

@@ -1,0 +1,46 @@
+using Restock.Actors.Domain;
+using Restock.Actors.Domain.Inventory;
+
+namespace Restock.Actors.Engine.Inventory;
+
+/// <summary>Anything addressed to one SKU's actor; the SKU id picks the shard and the entity.</summary>
+public interface ISkuMessage : IRestockMessage
+{
+    string SkuId { get; }
+}
+
+public sealed record SkuRequest(string SkuId, SkuCommand Command) : ISkuMessage;
+
+public sealed record GetStock(string SkuId) : ISkuMessage;
+
+public sealed record GetJournalStats(string SkuId) : ISkuMessage;
+
+public enum SkuOutcome
+{
+    /// <summary>The command changed the stock and the change is durable.</summary>
+    Done = 1,
+
+    /// <summary>The command had already been applied (or had nothing to do): nothing changed.</summary>
+    AlreadyDone = 2,
+
+    /// <summary>A business rule refused the command: nothing changed.</summary>
+    Rejected = 3,
+}
+
+/// <summary>
+/// The answer to every SKU request, sent only once everything decided before it is durable.
+/// <paramref name="Levels"/> are the stock levels right after this request.
+/// </summary>
+public sealed record SkuReply(string SkuId, SkuOutcome Outcome, RejectionCode? Rejection, string? Message, StockLevels Levels)
+    : IRestockMessage
+{
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool Succeeded => Outcome != SkuOutcome.Rejected;
+}
+
+/// <summary>How a SKU actor has used the journal since it started: group commit shows as batches far below commands.</summary>
+public sealed record JournalStats(string SkuId, long CommandsDecided, long EventsWritten, long BatchesWritten) : IRestockMessage;
+
+/// <summary>A journal write failed; the decisions waiting on it were not made durable and are void.</summary>
+public sealed class StockNotSavedException(string skuId, Exception? cause)
+    : Exception($"stock change for SKU {skuId} was not saved; nothing was applied, retry the request", cause);

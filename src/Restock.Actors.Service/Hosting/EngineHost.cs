@@ -1,0 +1,32 @@
+using Akka.Configuration;
+using Restock.Actors.Engine.Hosting;
+using Restock.Actors.Engine.Inventory;
+
+namespace Restock.Actors.Service.Hosting;
+
+/// <summary>Starts the engine with the web host and shuts it down cleanly (cluster leave, journal flush) with it.</summary>
+internal sealed class EngineHost(Config config) : IHostedService
+{
+    private RestockEngine? _engine;
+
+    public RestockEngine Engine => _engine ?? throw new InvalidOperationException("the engine has not started yet");
+
+    public async Task StartAsync(CancellationToken cancellationToken) =>
+        _engine = await RestockEngine.StartAsync(config, cancellationToken);
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_engine is not null) await _engine.DisposeAsync();
+    }
+}
+
+internal static class EngineHostExtensions
+{
+    public static IServiceCollection AddEngine(this IServiceCollection services, Config config)
+    {
+        services.AddSingleton(new EngineHost(config));
+        services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
+        services.AddSingleton<IInventory>(sp => sp.GetRequiredService<EngineHost>().Engine.Inventory);
+        return services;
+    }
+}

@@ -1,0 +1,131 @@
+using Akka.Actor;
+using Restock.Actors.Domain.Inventory;
+using Restock.Actors.Engine.Inventory;
+using Restock.Actors.Service.Hosting;
+
+namespace Restock.Actors.Service.Inventory;
+
+public sealed record SetStockBody(string? AdjustmentId, long? Quantity, string? Reason);
+
+public sealed record AdjustStockBody(string? AdjustmentId, long? Delta, string? Reason);
+
+public sealed record ReserveBody(string? OrderId, long? Quantity, int? PaymentWindowSeconds);
+
+/// <summary>A SKU's stock as merchants see it, after the request. <c>outcome</c> is done, or alreadyDone for a repeat.</summary>
+public sealed record StockResponse(
+    string SkuId, SkuOutcome Outcome, long Available, long Reserved, long Committed, long Shipped, long Refunded, long Restocked)
+{
+    public static StockResponse From(SkuReply r) => new(r.SkuId, r.Outcome, r.Levels.Available, r.Levels.Reserved,
+        r.Levels.Committed, r.Levels.Shipped, r.Levels.Refunded, r.Levels.Restocked);
+}
+
+internal static class InventoryEndpoints
+{
+    private const int DefaultPaymentWindowSeconds = 15 * 60;
+    private const int LongestPaymentWindowSeconds = 7 * 24 * 3600;
+
+    public static void MapInventory(this IEndpointRouteBuilder app)
+    {
+        var skus = app.MapGroup("/skus/{skuId}");
+
+        skus.MapGet("", (string skuId, IInventory inventory, CancellationToken ct) =>
+            Send(skuId, null, inventory, (id, token) => inventory.GetStock(id, token), ct));
+
+        skus.MapPut("/stock", async (string skuId, HttpRequest request, IInventory inventory, CancellationToken ct) =>
+        {
+            var (body, problem) = await Requests.ReadJson<SetStockBody>(request);
+            if (problem is not null) return problem;
+            var check = new Requests();
+            var command = new SetStock(
+                check.Id("adjustmentId", body!.AdjustmentId),
+                check.Quantity("quantity", body.Quantity, min: 0),
+                check.Text("reason", body.Reason, "stock set"));
+            return await Execute(skuId, check, command, inventory, ct);
+        });
+
+        skus.MapPost("/adjustments", async (string skuId, HttpRequest request, IInventory inventory, CancellationToken ct) =>
+        {
+            var (body, problem) = await Requests.ReadJson<AdjustStockBody>(request);
+            if (problem is not null) return problem;
+            var check = new Requests();
+            var command = new AdjustStock(
+                check.Id("adjustmentId", body!.AdjustmentId),
+                check.Delta("delta", body.Delta),
+                check.Text("reason", body.Reason, "stock adjusted"));
+            return await Execute(skuId, check, command, inventory, ct);
+        });
+
+        skus.MapPost("/reservations", async (string skuId, HttpRequest request, IInventory inventory, CancellationToken ct) =>
+        {
+            var (body, problem) = await Requests.ReadJson<ReserveBody>(request);
+            if (problem is not null) return problem;
+            var check = new Requests();
+            var window = body!.PaymentWindowSeconds ?? DefaultPaymentWindowSeconds;
+            if (window < 1 || window > LongestPaymentWindowSeconds)
+                check.Add("paymentWindowSeconds", $"must be between 1 and {LongestPaymentWindowSeconds}");
+            var command = new Reserve(
+                check.Id("orderId", body.OrderId),
+                check.Quantity("quantity", body.Quantity),
+                DateTimeOffset.UtcNow.AddSeconds(window));
+            return await Execute(skuId, check, command, inventory, ct);
+        });
+
+        skus.MapPost("/orders/{orderId}/cancel", (string skuId, string orderId, IInventory inventory, CancellationToken ct) =>
+            ForOrder(skuId, orderId, id => new Release(id), inventory, ct));
+        skus.MapPost("/orders/{orderId}/payment", (string skuId, string orderId, IInventory inventory, CancellationToken ct) =>
+            ForOrder(skuId, orderId, id => new ConfirmPayment(id), inventory, ct));
+        skus.MapPost("/orders/{orderId}/shipment", (string skuId, string orderId, IInventory inventory, CancellationToken ct) =>
+            ForOrder(skuId, orderId, id => new Ship(id), inventory, ct));
+    }
+
+    private static Task<IResult> ForOrder(string skuId, string orderId, Func<string, SkuCommand> command,
+        IInventory inventory, CancellationToken ct)
+    {
+        var check = new Requests();
+        var id = check.Id("orderId", orderId);
+        return Execute(skuId, check, command(id), inventory, ct);
+    }
+
+    private static Task<IResult> Execute(string skuId, Requests check, SkuCommand command, IInventory inventory, CancellationToken ct) =>
+        Send(skuId, check, inventory, (id, token) => inventory.Execute(id, command, token), ct);
+
+    private static async Task<IResult> Send(string skuId, Requests? check, IInventory inventory,
+        Func<string, CancellationToken, Task<SkuReply>> send, CancellationToken ct)
+    {
+        check ??= new Requests();
+        var id = check.Id("skuId", skuId);
+        if (check.Problem is { } invalid) return invalid;
+        try
+        {
+            var reply = await send(id, ct);
+            return reply.Succeeded ? Results.Ok(StockResponse.From(reply)) : Rejection(reply);
+        }
+        catch (Exception e) when (e is StockNotSavedException or AskTimeoutException or TaskCanceledException)
+        {
+            return Results.Problem(
+                title: "The stock engine did not confirm this request.",
+                detail: "Its outcome is unknown: retry with the same id; a repeat never applies twice.",
+                statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+    }
+
+    private static IResult Rejection(SkuReply reply)
+    {
+        var status = reply.Rejection switch
+        {
+            RejectionCode.UnknownSku or RejectionCode.UnknownOrderLine => StatusCodes.Status404NotFound,
+            RejectionCode.InvalidId or RejectionCode.InvalidQuantity => StatusCodes.Status400BadRequest,
+            _ => StatusCodes.Status409Conflict,
+        };
+        return Results.Problem(
+            title: "The request was refused; nothing was changed.",
+            detail: reply.Message,
+            statusCode: status,
+            extensions: new Dictionary<string, object?>
+            {
+                ["code"] = reply.Rejection.ToString(),
+                ["skuId"] = reply.SkuId,
+                ["available"] = reply.Levels.Available,
+            });
+    }
+}
