@@ -1,0 +1,155 @@
+using Akka.Actor;
+using Restock.Actors.Domain.Inventory;
+using Restock.Actors.Engine.Hosting;
+using Restock.Actors.Engine.Inventory;
+using Restock.Actors.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Restock.Actors.Tests.Inventory;
+
+public sealed class SkuActorTests : Akka.TestKit.Xunit2.TestKit
+{
+    private readonly TestDatabase _db;
+
+    public SkuActorTests(ITestOutputHelper output) : this(new TestDatabase(), output)
+    {
+    }
+
+    private SkuActorTests(TestDatabase db, ITestOutputHelper output)
+        : base(db.Config("restock.inventory.snapshot-every = 1000000"), "restock", output)
+    {
+        _db = db;
+    }
+
+    protected override void AfterAll()
+    {
+        base.AfterAll();
+        _db.Dispose();
+    }
+
+    private static DateTimeOffset InAnHour => DateTimeOffset.UtcNow.AddHours(1);
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Stock_survives_a_restart_of_the_actor_system(bool withSnapshot)
+    {
+        var snapshotEvery = withSnapshot ? 3 : 1_000_000;
+        await using (var first = await RestockEngine.StartAsync(_db.Config($"restock.inventory.snapshot-every = {snapshotEvery}")))
+        {
+            var inventory = first.Inventory;
+            await inventory.Execute("mug", new SetStock("a1", 10, "delivery"));
+            await inventory.Execute("mug", new Reserve("o1", 3, InAnHour));
+            await inventory.Execute("mug", new Reserve("o2", 2, InAnHour));
+            await inventory.Execute("mug", new ConfirmPayment("o1"));
+            await inventory.Execute("mug", new Reserve("o3", 1, InAnHour));
+            await inventory.Execute("mug", new Release("o3"));
+
+            // Six events: snapshots after the 3rd and the 6th; the older one is deleted once the newer is saved.
+            await AwaitAssertAsync(() => Assert.Equal(
+                withSnapshot ? "6" : "",
+                string.Join(",", _db.Strings("SELECT sequence_number FROM snapshot WHERE persistence_id = 'sku-mug'"))),
+                TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
+        }
+
+        await using var second = await RestockEngine.StartAsync(_db.Config());
+        var stock = await second.Inventory.GetStock("mug");
+        Assert.Equal(new StockLevels(Available: 5, Reserved: 2, Committed: 3, Shipped: 0, Refunded: 0, Restocked: 0), stock.Levels);
+
+        // The recovered actor still knows its open lines and the ids it has seen.
+        Assert.Equal(SkuOutcome.AlreadyDone, (await second.Inventory.Execute("mug", new Reserve("o1", 3, InAnHour))).Outcome);
+        Assert.Equal(SkuOutcome.Done, (await second.Inventory.Execute("mug", new Ship("o1"))).Outcome);
+        Assert.Equal(SkuOutcome.AlreadyDone, (await second.Inventory.Execute("mug", new SetStock("a1", 10, "delivery"))).Outcome);
+        Assert.Equal(5, (await second.Inventory.GetStock("mug")).Levels.Available);
+    }
+
+    [Fact]
+    public async Task A_passed_payment_deadline_releases_the_reservation()
+    {
+        var engine = await RestockEngine.StartOnAsync(Sys);
+        await engine.Inventory.Execute("cap", new SetStock("a1", 4, "delivery"));
+        await engine.Inventory.Execute("cap", new Reserve("paid", 1, DateTimeOffset.UtcNow.AddSeconds(1)));
+        await engine.Inventory.Execute("cap", new ConfirmPayment("paid"));
+        var reserved = await engine.Inventory.Execute("cap", new Reserve("unpaid", 3, DateTimeOffset.UtcNow.AddSeconds(1)));
+        Assert.Equal(0, reserved.Levels.Available);
+
+        await AwaitAssertAsync(async () =>
+            Assert.Equal(3, (await engine.Inventory.GetStock("cap")).Levels.Available), TimeSpan.FromSeconds(10));
+        var stock = await engine.Inventory.GetStock("cap");
+        Assert.Equal((0, 1), (stock.Levels.Reserved, stock.Levels.Committed));
+        var late = await engine.Inventory.Execute("cap", new ConfirmPayment("unpaid"));
+        Assert.Equal(RejectionCode.AlreadyReleased, late.Rejection);
+    }
+
+    [Fact]
+    public async Task A_payment_deadline_that_passes_while_the_node_is_down_releases_after_restart_without_being_asked()
+    {
+        await using (var first = await RestockEngine.StartAsync(_db.Config()))
+        {
+            await first.Inventory.Execute("hat", new SetStock("a1", 2, "delivery"));
+            await first.Inventory.Execute("hat", new Reserve("o1", 2, DateTimeOffset.UtcNow.AddSeconds(2)));
+        }
+        await Task.Delay(TimeSpan.FromSeconds(2));
+
+        await using var second = await RestockEngine.StartAsync(_db.Config());
+        // Nobody sends the SKU a message: the remembered entity restarts, recovers and releases by itself.
+        await AwaitAssertAsync(() => Assert.Equal(1, _db.Count(
+            "SELECT COUNT(*) FROM journal WHERE persistence_id = 'sku-hat' AND manifest = 'sku.reservation-released'")),
+            TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(200));
+        Assert.Equal(2, (await second.Inventory.GetStock("hat")).Levels.Available);
+    }
+
+    [Fact]
+    public async Task A_burst_of_concurrent_reservations_never_oversells_and_is_group_committed()
+    {
+        var engine = await RestockEngine.StartOnAsync(Sys);
+        await engine.Inventory.Execute("console", new SetStock("a1", 500, "flash sale"));
+
+        // 40 buyers' clients each fire 50 single-unit reservations at once: 2,000 requests for 500 units.
+        var buyers = Enumerable.Range(0, 40).Select(buyer => Task.Run(() => Task.WhenAll(
+            Enumerable.Range(0, 50).Select(i =>
+                engine.Inventory.Execute("console", new Reserve($"b{buyer}-{i}", 1, InAnHour))))));
+        var replies = (await Task.WhenAll(buyers)).SelectMany(r => r).ToList();
+
+        Assert.Equal(500, replies.Count(r => r.Outcome == SkuOutcome.Done));
+        Assert.Equal(1500, replies.Count(r => r.Rejection == RejectionCode.OutOfStock));
+        Assert.All(replies, r => Assert.True(r.Levels.Available >= 0));
+        var stock = await engine.Inventory.GetStock("console");
+        Assert.Equal((0, 500), (stock.Levels.Available, stock.Levels.Reserved));
+
+        var stats = await engine.Inventory.GetJournalStats("console");
+        Output?.WriteLine($"{stats.CommandsDecided} commands, {stats.EventsWritten} events, {stats.BatchesWritten} journal writes");
+        Assert.Equal(501, stats.EventsWritten);
+        Assert.True(stats.BatchesWritten * 5 <= stats.EventsWritten,
+            $"{stats.BatchesWritten} journal writes for {stats.EventsWritten} events: decisions were not batched");
+    }
+
+    [Fact]
+    public async Task One_write_per_command_when_batching_is_turned_off()
+    {
+        await using var engine = await RestockEngine.StartAsync(_db.Config("restock.inventory.max-batch-size = 1"));
+        await engine.Inventory.Execute("pen", new SetStock("a1", 100, "delivery"));
+        await Task.WhenAll(Enumerable.Range(0, 100).Select(i => engine.Inventory.Execute("pen", new Reserve($"o{i}", 1, InAnHour))));
+
+        var stats = await engine.Inventory.GetJournalStats("pen");
+        Assert.Equal((101, 101), (stats.EventsWritten, stats.BatchesWritten));
+        Assert.Equal(0, (await engine.Inventory.GetStock("pen")).Levels.Available);
+    }
+
+    [Fact]
+    public void A_reply_waits_for_the_write_of_its_own_decision_and_every_earlier_one()
+    {
+        var settings = InventorySettings.From(Sys.Settings.Config);
+        var sku = Sys.ActorOf(SkuActor.Props("lamp", settings));
+        sku.Tell(new SkuRequest("lamp", new SetStock("a1", 1, "delivery")), TestActor);
+        sku.Tell(new SkuRequest("lamp", new Reserve("o1", 1, InAnHour)), TestActor);
+        sku.Tell(new SkuRequest("lamp", new Reserve("o2", 1, InAnHour)), TestActor);
+        sku.Tell(new GetStock("lamp"), TestActor);
+
+        Assert.Equal(SkuOutcome.Done, ExpectMsg<SkuReply>().Outcome);
+        Assert.Equal(SkuOutcome.Done, ExpectMsg<SkuReply>().Outcome);
+        Assert.Equal(RejectionCode.OutOfStock, ExpectMsg<SkuReply>().Rejection);
+        Assert.Equal(1, ExpectMsg<SkuReply>().Levels.Reserved);
+        Assert.Equal(2, _db.Count("SELECT COUNT(*) FROM journal WHERE persistence_id = 'sku-lamp'"));
+    }
+}

@@ -1,0 +1,220 @@
+using CsCheck;
+using Restock.Actors.Domain.Inventory;
+
+namespace Restock.Actors.Tests.Inventory;
+
+/// <summary>
+/// Random schedules of every command, drawn from small id pools so repeats are frequent, checked step by
+/// step against a plain reference model and the conservation invariants.
+/// </summary>
+public sealed class SkuStockPropertyTests
+{
+    private static readonly DateTimeOffset Start = new(2026, 11, 26, 12, 0, 0, TimeSpan.Zero);
+
+    private static readonly Gen<SkuCommand> Command = Gen.OneOf<SkuCommand>(
+        Gen.Select(Gen.Int[0, 4], Gen.Long[0, 12], (a, q) => new SetStock($"a{a}", q, "count")),
+        Gen.Select(Gen.Int[0, 4], Gen.Long[-6, 6], (a, d) => new AdjustStock($"a{a}", d, "fix")),
+        Gen.Select(Gen.Int[0, 7], Gen.Long[0, 5], Gen.Int[1, 30], (o, q, m) => new Reserve($"o{o}", q, Start.AddMinutes(m))),
+        Gen.Select(Gen.Int[0, 7], o => new Release($"o{o}")),
+        Gen.Select(Gen.Int[0, 40], m => new ExpireReservations(Start.AddMinutes(m))),
+        Gen.Select(Gen.Int[0, 7], o => new ConfirmPayment($"o{o}")),
+        Gen.Select(Gen.Int[0, 7], o => new Ship($"o{o}")),
+        Gen.Select(Gen.Int[0, 5], Gen.Int[0, 7], Gen.Long[0, 4], Gen.Bool,
+            (r, o, q, restock) => new RefundLine($"r{r}", $"o{o}", q, restock)));
+
+    /// <summary>A schedule where some steps repeat an earlier command verbatim.</summary>
+    private static readonly Gen<SkuCommand[]> Schedule =
+        Gen.Select(Command.Array[1, 80], Gen.Int[0, 1000].Array[80], (commands, picks) =>
+            commands.Select((c, i) => i > 0 && picks[i] % 4 == 0 ? commands[picks[i] % i] : c).ToArray());
+
+    [Fact]
+    public void Every_schedule_matches_the_model_and_keeps_the_invariants()
+    {
+        Schedule.Sample(schedule =>
+        {
+            var state = SkuState.Empty();
+            var model = new Model();
+            foreach (var command in schedule)
+            {
+                var decision = SkuStock.Decide(state, command);
+                var next = decision is Accepted a ? SkuStock.ApplyAll(state, a.Events) : state;
+
+                var expected = model.Run(command);
+                Assert.Equal(expected, decision is Accepted ? "ok" : ((Rejected)decision).Code.ToString());
+                Assert.Equal(model.Levels, next.Levels);
+                AssertInvariants(next);
+
+                if (decision is Accepted { Events.Count: > 0 })
+                {
+                    // A repeat right after changes nothing and does not fail.
+                    var repeat = SkuStock.Decide(next, command);
+                    Assert.True(repeat is Accepted { Events.Count: 0 } || command is ExpireReservations,
+                        $"repeat of {command} gave {repeat}");
+                }
+                state = next;
+            }
+        }, iter: 3000);
+    }
+
+    [Fact]
+    public void Rejected_commands_change_nothing()
+    {
+        Gen.Select(Schedule, Command).Sample((schedule, probe) =>
+        {
+            var state = schedule.Aggregate(SkuState.Empty(), (s, c) =>
+                SkuStock.Decide(s, c) is Accepted a ? SkuStock.ApplyAll(s, a.Events) : s);
+            if (SkuStock.Decide(state, probe) is Rejected)
+                Assert.Equal(state.Levels, (SkuStock.Decide(state, probe) is Accepted a ? SkuStock.ApplyAll(state, a.Events) : state).Levels);
+        }, iter: 1000);
+    }
+
+    [Fact]
+    public void A_sku_remembers_the_most_recent_finished_lines_only()
+    {
+        var state = SkuState.Empty(remembered: 2);
+        state = SkuStock.ApplyAll(state, [new StockAdjusted("a", 10, "count")]);
+        foreach (var order in new[] { "o1", "o2", "o3" })
+            state = SkuStock.ApplyAll(state, [new StockReserved(order, 1, Start), new ReservationReleased(order, 1, ReleaseReason.Cancelled)]);
+
+        Assert.Equal(["o2", "o3"], state.ClosedLines.Order);
+        Assert.IsType<Accepted>(SkuStock.Decide(state, new Release("o3")));
+        Assert.Equal(RejectionCode.UnknownOrderLine, ((Rejected)SkuStock.Decide(state, new Release("o1"))).Code);
+    }
+
+    private static void AssertInvariants(SkuState s)
+    {
+        var l = s.Levels;
+        Assert.True(l.Available >= 0, $"available {l.Available}");
+        Assert.True(l.Reserved >= 0 && l.Committed >= 0 && l.Shipped >= 0 && l.Refunded >= 0 && l.Restocked >= 0, l.ToString());
+        // Units sold never exceed units stocked (plus what refunds put back): conservation, exactly.
+        Assert.Equal(s.Stocked + l.Restocked, l.Available + l.Reserved + l.Committed + l.Shipped + l.Refunded);
+        Assert.Equal(l.Reserved, s.OpenLines.Values.Where(o => o.Status == LineStatus.Reserved).Sum(o => o.Held));
+        Assert.Equal(l.Committed, s.OpenLines.Values.Where(o => o.Status == LineStatus.Committed).Sum(o => o.Held));
+        Assert.Equal(l.Restocked, s.Refunds.Values.Where(r => r.Restocked).Sum(r => r.Quantity));
+    }
+
+    /// <summary>
+    /// The stock rules written a second, deliberately plain way, with mutable counters. It remembers every id;
+    /// the id pools above are far smaller than the SKU's remembered window, so the two must agree exactly.
+    /// </summary>
+    private sealed class Model
+    {
+        private readonly Dictionary<string, (long Ordered, long Held, bool Paid, DateTimeOffset Deadline)> _open = new();
+        private readonly Dictionary<string, (long Ordered, string Closure)> _closed = new();
+        private readonly Dictionary<string, long> _adjustments = new();
+        private readonly Dictionary<string, (string Order, long Qty)> _refunds = new();
+        private long _available, _reserved, _committed, _shipped, _refunded, _restocked;
+        private bool _known;
+
+        public StockLevels Levels => new(_available, _reserved, _committed, _shipped, _refunded, _restocked);
+
+        public string Run(SkuCommand command)
+        {
+            switch (command)
+            {
+                case SetStock c:
+                    if (_adjustments.ContainsKey(c.AdjustmentId)) return "ok";
+                    _adjustments[c.AdjustmentId] = c.Quantity - _available;
+                    _available = c.Quantity;
+                    _known = true;
+                    return "ok";
+                case AdjustStock c:
+                    if (c.Delta == 0) return "InvalidQuantity";
+                    if (_adjustments.TryGetValue(c.AdjustmentId, out var first)) return first == c.Delta ? "ok" : "ConflictingRepeat";
+                    if (_available + c.Delta < 0) return "NegativeStock";
+                    _adjustments[c.AdjustmentId] = c.Delta;
+                    _available += c.Delta;
+                    _known = true;
+                    return "ok";
+                case Reserve c:
+                    if (c.Quantity <= 0) return "InvalidQuantity";
+                    if (_open.TryGetValue(c.OrderId, out var o)) return o.Ordered == c.Quantity ? "ok" : "ConflictingRepeat";
+                    if (_closed.TryGetValue(c.OrderId, out var done)) return done.Ordered == c.Quantity ? "ok" : "ConflictingRepeat";
+                    if (!_known) return "UnknownSku";
+                    if (c.Quantity > _available) return "OutOfStock";
+                    _open[c.OrderId] = (c.Quantity, c.Quantity, false, c.PaymentDeadline);
+                    _available -= c.Quantity;
+                    _reserved += c.Quantity;
+                    return "ok";
+                case Release c:
+                    if (_open.TryGetValue(c.OrderId, out var r))
+                    {
+                        if (r.Paid) return "AlreadyPaid";
+                        ReleaseLine(c.OrderId);
+                        return "ok";
+                    }
+                    return ClosedAnswer(c.OrderId, "Released");
+                case ExpireReservations c:
+                    foreach (var id in _open.Where(p => !p.Value.Paid && p.Value.Deadline <= c.Now).Select(p => p.Key).ToList())
+                        ReleaseLine(id);
+                    return "ok";
+                case ConfirmPayment c:
+                    if (_open.TryGetValue(c.OrderId, out var p))
+                    {
+                        if (!p.Paid)
+                        {
+                            _open[c.OrderId] = p with { Paid = true };
+                            _reserved -= p.Held;
+                            _committed += p.Held;
+                        }
+                        return "ok";
+                    }
+                    if (_closed.TryGetValue(c.OrderId, out var closedPaid) && closedPaid.Closure != "Released") return "ok";
+                    return ClosedAnswer(c.OrderId, null);
+                case Ship c:
+                    if (_open.TryGetValue(c.OrderId, out var s))
+                    {
+                        if (!s.Paid) return "NotPaid";
+                        _open.Remove(c.OrderId);
+                        _closed[c.OrderId] = (s.Ordered, "Shipped");
+                        _committed -= s.Held;
+                        _shipped += s.Held;
+                        return "ok";
+                    }
+                    return ClosedAnswer(c.OrderId, "Shipped");
+                case RefundLine c:
+                    if (c.Quantity <= 0) return "InvalidQuantity";
+                    if (_refunds.TryGetValue(c.RefundId, out var seen))
+                        return seen == (c.OrderId, c.Quantity) ? "ok" : "ConflictingRepeat";
+                    if (_open.TryGetValue(c.OrderId, out var f))
+                    {
+                        if (!f.Paid) return "NotPaid";
+                        if (c.Quantity > f.Held) return "RefundExceedsRemaining";
+                        _refunds[c.RefundId] = (c.OrderId, c.Quantity);
+                        _committed -= c.Quantity;
+                        _refunded += c.Quantity;
+                        if (c.Restock)
+                        {
+                            _available += c.Quantity;
+                            _restocked += c.Quantity;
+                        }
+                        if (f.Held == c.Quantity)
+                        {
+                            _open.Remove(c.OrderId);
+                            _closed[c.OrderId] = (f.Ordered, "Refunded");
+                        }
+                        else _open[c.OrderId] = f with { Held = f.Held - c.Quantity };
+                        return "ok";
+                    }
+                    if (_closed.TryGetValue(c.OrderId, out var fc) && fc.Closure == "Refunded") return "RefundExceedsRemaining";
+                    return ClosedAnswer(c.OrderId, null);
+                default:
+                    throw new InvalidOperationException(command.ToString());
+            }
+        }
+
+        private void ReleaseLine(string orderId)
+        {
+            var line = _open[orderId];
+            _open.Remove(orderId);
+            _closed[orderId] = (line.Ordered, "Released");
+            _reserved -= line.Held;
+            _available += line.Held;
+        }
+
+        private string ClosedAnswer(string orderId, string? expected) =>
+            !_closed.TryGetValue(orderId, out var c) ? "UnknownOrderLine"
+            : c.Closure == expected ? "ok"
+            : "Already" + c.Closure;
+    }
+}

@@ -1,0 +1,47 @@
+using Akka.Configuration;
+using Microsoft.Data.Sqlite;
+using Restock.Actors.Engine.Hosting;
+
+namespace Restock.Actors.Tests.Support;
+
+/// <summary>A SQLite journal file of one test's own, deleted when the test ends.</summary>
+public sealed class TestDatabase : IDisposable
+{
+    public TestDatabase()
+    {
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "restock-tests", $"{Guid.NewGuid():N}.db");
+    }
+
+    public string Path { get; }
+
+    public string ConnectionString => $"Data Source={Path}";
+
+    public string? Setting(string name) => name == "RESTOCK_CONNECTION_STRING" ? ConnectionString : null;
+
+    /// <summary>The shipped configuration on this file, plus the test's own HOCON entries.</summary>
+    public Config Config(params string[] overrides) => RestockConfig.Load(Setting, overrides);
+
+    public long Count(string sql) => Convert.ToInt64(Strings(sql).Single());
+
+    public IReadOnlyList<string> Strings(string sql)
+    {
+        using var connection = new SqliteConnection(ConnectionString);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        using var reader = command.ExecuteReader();
+        var values = new List<string>();
+        while (reader.Read()) values.Add(Convert.ToString(reader.GetValue(0))!);
+        return values;
+    }
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+        {
+            try { File.Delete(Path + suffix); }
+            catch (IOException) { }
+        }
+    }
+}
