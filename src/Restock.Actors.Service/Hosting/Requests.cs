@@ -23,7 +23,7 @@ internal sealed class Requests
         catch (JsonException e)
         {
             var field = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "body" : e.Path.TrimStart('$', '.');
-            return (null, Invalid(field, "malformed JSON or a value of the wrong type"));
+            return (null, Invalid(field, "malformed JSON at or after this field, or a value of the wrong type"));
         }
     }
 
