@@ -152,4 +152,13 @@ public sealed class SkuActorTests : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(1, ExpectMsg<SkuReply>().Levels.Reserved);
         Assert.Equal(2, _db.Count("SELECT COUNT(*) FROM journal WHERE persistence_id = 'sku-lamp'"));
     }
+
+    [Fact]
+    public async Task The_sqlite_journal_runs_in_wal_mode_with_full_synchronous_commits()
+    {
+        await RestockEngine.StartOnAsync(Sys);
+        Assert.Equal(["wal"], _db.Strings("PRAGMA journal_mode"));
+        // 2 = FULL: a commit is on disk before the journal confirms it, so an acknowledged decision survives a power cut.
+        Assert.Equal(["2"], _db.Strings("PRAGMA synchronous"));
+    }
 }
