@@ -16,13 +16,15 @@ public enum RejectionCode
     AlreadyReleased = 11,
     AlreadyRefunded = 12,
     RefundExceedsRemaining = 13,
+    UnknownRefund = 14,
+    RefundPending = 15,
 }
 
 /// <summary>The outcome of deciding one command: the events to store, or why nothing happens.</summary>
 public abstract record Decision;
 
 /// <summary>The command holds. No events means it was already done (an idempotent repeat) or had nothing to do.</summary>
-public sealed record Accepted(IReadOnlyList<SkuEvent> Events) : Decision
+public sealed record Accepted(IReadOnlyList<SkuEvent> Events, string? Note = null) : Decision
 {
     public static readonly Accepted AlreadyDone = new(Array.Empty<SkuEvent>());
 }

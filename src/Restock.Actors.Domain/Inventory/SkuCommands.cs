@@ -24,6 +24,25 @@ public sealed record Ship(string OrderId) : SkuCommand;
 
 /// <summary>
 /// The SKU side of a refund after payment and before shipment: <paramref name="Quantity"/> paid units leave
-/// the order line; when <paramref name="Restock"/> is true they go back on sale.
+/// the order line; when <paramref name="Restock"/> is true (the shop's switch, at
+/// <paramref name="SettingVersion"/>, was on) they go back on sale.
 /// </summary>
-public sealed record RefundLine(string RefundId, string OrderId, long Quantity, bool Restock) : SkuCommand;
+public sealed record RefundLine(
+    string RefundId, string OrderId, string ShopId, long Quantity, bool Restock, long SettingVersion, DateTimeOffset At)
+    : SkuCommand;
+
+/// <summary>
+/// Puts a refunded line back on sale outside the automatic path: by the merchant (a refund applied with the
+/// switch off) or by the shop's ERP (which may report its restock before the refund reaches the engine, so it
+/// names the order and quantity). Keyed by the refund: a refund line is restocked at most once, whoever asks.
+/// </summary>
+public sealed record RestockRefund(
+    string RefundId, string? OrderId, long? Quantity, RestockTrigger Trigger, string ShopId, string Actor, DateTimeOffset At)
+    : SkuCommand;
+
+public enum RestockTrigger
+{
+    Auto = 1,
+    Manual = 2,
+    Erp = 3,
+}

@@ -13,7 +13,32 @@ public sealed record PaymentConfirmed(string OrderId, long Quantity) : SkuEvent;
 
 public sealed record LineShipped(string OrderId, long Quantity) : SkuEvent;
 
-public sealed record LineRefunded(string RefundId, string OrderId, long Quantity, bool Restocked) : SkuEvent;
+/// <summary>Paid units left an order line before shipment. The restock ledger is built from this and <see cref="RefundRestocked"/>.</summary>
+public sealed record LineRefunded(
+    string RefundId, string OrderId, string ShopId, long Quantity, RefundRestock Restock, long SettingVersion,
+    long AvailableAfter, DateTimeOffset At) : SkuEvent, ILedgerEvent;
+
+/// <summary>A refunded line went back on sale on request (merchant or ERP), not by the automatic switch.</summary>
+public sealed record RefundRestocked(
+    string RefundId, string OrderId, string ShopId, long Quantity, RestockTrigger Trigger, string Actor, long SettingVersion,
+    long AvailableAfter, DateTimeOffset At) : SkuEvent, ILedgerEvent;
+
+/// <summary>An event the restock ledger reads; the engine tags these when it stores them.</summary>
+public interface ILedgerEvent
+{
+    public const string Tag = "restock";
+}
+
+public enum RefundRestock
+{
+    /// <summary>The switch was off: the refund shows as "not restocked" until someone restocks it by hand.</summary>
+    NotRestocked = 0,
+
+    Restocked = 1,
+
+    /// <summary>The switch was on but the line had already been restocked (by the ERP): not again.</summary>
+    RestockedEarlier = 2,
+}
 
 public enum ReleaseReason
 {

@@ -14,8 +14,12 @@ public enum LineStatus
     Committed = 2,
 }
 
-/// <summary>An order line still holding units: <paramref name="Held"/> is what is left after partial refunds.</summary>
-public sealed record OrderLine(string OrderId, long Ordered, long Held, LineStatus Status, DateTimeOffset PaymentDeadline);
+/// <summary>
+/// An order line still holding units: <paramref name="Held"/> is what is left after partial refunds, of which
+/// <paramref name="RestockedAhead"/> units were already put back by the ERP for refunds that have not arrived yet.
+/// </summary>
+public sealed record OrderLine(
+    string OrderId, long Ordered, long Held, LineStatus Status, DateTimeOffset PaymentDeadline, long RestockedAhead = 0);
 
 public enum LineClosure
 {
@@ -27,7 +31,14 @@ public enum LineClosure
 /// <summary>What is remembered of a finished order line: enough to answer a late retry with the first outcome.</summary>
 public sealed record ClosedLine(long Ordered, LineClosure Closure);
 
-public sealed record RefundRecord(string OrderId, long Quantity, bool Restocked);
+/// <summary>
+/// A refund line this SKU knows: applied (units left the order line) and/or restocked. An ERP restock can
+/// arrive before the refund itself: then it is restocked but not yet applied.
+/// </summary>
+public sealed record RefundRecord(string OrderId, long Quantity, bool Applied, RestockTrigger? RestockedBy, long SettingVersion)
+{
+    public bool Restocked => RestockedBy is not null;
+}
 
 /// <summary>
 /// One SKU's decision state: counters, open order lines, and the ids needed to recognise repeats.

@@ -16,6 +16,7 @@ public static class SkuStock
         ConfirmPayment c => DecideConfirm(state, c),
         Ship c => DecideShip(state, c),
         RefundLine c => DecideRefund(state, c),
+        RestockRefund c => DecideRestock(state, c),
         _ => throw new ArgumentOutOfRangeException(nameof(command), command.GetType().Name, "unknown SKU command"),
     };
 
@@ -58,10 +59,18 @@ public static class SkuStock
             case LineRefunded e:
             {
                 var line = state.OpenLines[e.OrderId];
-                var restocked = e.Restocked ? e.Quantity : 0;
+                var restocked = e.Restock == RefundRestock.Restocked ? e.Quantity : 0;
+                var ahead = state.Refunds.TryGetValue(e.RefundId, out var early) ? early : null;
                 var after = line.Held == e.Quantity
                     ? Close(state, e.OrderId, LineClosure.Refunded)
-                    : state with { OpenLines = state.OpenLines.SetItem(e.OrderId, line with { Held = line.Held - e.Quantity }) };
+                    : state with
+                    {
+                        OpenLines = state.OpenLines.SetItem(e.OrderId, line with
+                        {
+                            Held = line.Held - e.Quantity,
+                            RestockedAhead = line.RestockedAhead - (ahead is null ? 0 : e.Quantity),
+                        }),
+                    };
                 return after with
                 {
                     Levels = l with
@@ -71,7 +80,26 @@ public static class SkuStock
                         Available = l.Available + restocked,
                         Restocked = l.Restocked + restocked,
                     },
-                    Refunds = state.Refunds.Add(e.RefundId, new RefundRecord(e.OrderId, e.Quantity, e.Restocked)),
+                    Refunds = state.Refunds.SetItem(e.RefundId, new RefundRecord(e.OrderId, e.Quantity, Applied: true,
+                        ahead?.RestockedBy ?? (restocked > 0 ? RestockTrigger.Auto : null), e.SettingVersion)),
+                };
+            }
+            case RefundRestocked e:
+            {
+                var known = state.Refunds.TryGetValue(e.RefundId, out var record);
+                var ahead = !known;
+                return state with
+                {
+                    Levels = l with { Available = l.Available + e.Quantity, Restocked = l.Restocked + e.Quantity },
+                    OpenLines = ahead
+                        ? state.OpenLines.SetItem(e.OrderId, state.OpenLines[e.OrderId] with
+                        {
+                            RestockedAhead = state.OpenLines[e.OrderId].RestockedAhead + e.Quantity,
+                        })
+                        : state.OpenLines,
+                    Refunds = state.Refunds.SetItem(e.RefundId, ahead
+                        ? new RefundRecord(e.OrderId, e.Quantity, Applied: false, e.Trigger, e.SettingVersion)
+                        : record! with { RestockedBy = e.Trigger }),
                 };
             }
             default:
@@ -163,31 +191,76 @@ public static class SkuStock
     {
         if (InvalidId(c.OrderId, "order id") is { } bad) return bad;
         if (state.OpenLines.TryGetValue(c.OrderId, out var line))
-            return line.Status == LineStatus.Committed
-                ? One(new LineShipped(c.OrderId, line.Held))
-                : Reject(RejectionCode.NotPaid, $"order {c.OrderId} is not paid yet");
+            return line.Status != LineStatus.Committed ? Reject(RejectionCode.NotPaid, $"order {c.OrderId} is not paid yet")
+                : line.RestockedAhead > 0 ? Reject(RejectionCode.RefundPending,
+                    $"the ERP restocked {line.RestockedAhead} units of order {c.OrderId} for a refund not received yet")
+                : One(new LineShipped(c.OrderId, line.Held));
         return Closed(state, c.OrderId, LineClosure.Shipped);
     }
 
     private static Decision DecideRefund(SkuState state, RefundLine c)
     {
-        if (InvalidId(c.RefundId, "refund id") is { } bad) return bad;
-        if (InvalidId(c.OrderId, "order id") is { } badOrder) return badOrder;
+        if ((InvalidId(c.RefundId, "refund id") ?? InvalidId(c.OrderId, "order id") ?? InvalidId(c.ShopId, "shop id")) is { } bad) return bad;
         if (InvalidQuantity(c.Quantity) is { } badQty) return badQty;
-        if (state.Refunds.TryGetValue(c.RefundId, out var done))
-            return done.OrderId == c.OrderId && done.Quantity == c.Quantity ? Accepted.AlreadyDone
-                : Reject(RejectionCode.ConflictingRepeat, $"refund {c.RefundId} was already applied to order {done.OrderId} for {done.Quantity} units");
+        var ahead = false;
+        if (state.Refunds.TryGetValue(c.RefundId, out var known))
+        {
+            if (known.OrderId != c.OrderId || known.Quantity != c.Quantity)
+                return Reject(RejectionCode.ConflictingRepeat,
+                    $"refund {c.RefundId} is known for order {known.OrderId} with {known.Quantity} units");
+            if (known.Applied) return Accepted.AlreadyDone;
+            ahead = true;
+        }
         if (state.OpenLines.TryGetValue(c.OrderId, out var line))
         {
             if (line.Status != LineStatus.Committed)
                 return Reject(RejectionCode.NotPaid, $"order {c.OrderId} is not paid: cancel it instead");
-            if (c.Quantity > line.Held)
-                return Reject(RejectionCode.RefundExceedsRemaining, $"order {c.OrderId} has {line.Held} units left to refund, {c.Quantity} requested");
-            return One(new LineRefunded(c.RefundId, c.OrderId, c.Quantity, c.Restock));
+            var refundable = ahead ? line.Held : line.Held - line.RestockedAhead;
+            if (c.Quantity > refundable)
+                return Reject(RejectionCode.RefundExceedsRemaining,
+                    $"order {c.OrderId} has {refundable} units left to refund, {c.Quantity} requested");
+            var restock = ahead ? RefundRestock.RestockedEarlier : c.Restock ? RefundRestock.Restocked : RefundRestock.NotRestocked;
+            var availableAfter = state.Levels.Available + (restock == RefundRestock.Restocked ? c.Quantity : 0);
+            return One(new LineRefunded(c.RefundId, c.OrderId, c.ShopId, c.Quantity, restock, c.SettingVersion, availableAfter, c.At));
         }
         if (state.ClosedLines.TryGet(c.OrderId, out var closed) && closed.Closure == LineClosure.Refunded)
             return Reject(RejectionCode.RefundExceedsRemaining, $"order {c.OrderId} has no units left to refund");
         return Closed(state, c.OrderId, expected: null);
+    }
+
+    private static Decision DecideRestock(SkuState state, RestockRefund c)
+    {
+        if ((InvalidId(c.RefundId, "refund id") ?? InvalidId(c.ShopId, "shop id") ?? InvalidId(c.Actor, "actor")) is { } bad) return bad;
+        if (c.Trigger is not (RestockTrigger.Manual or RestockTrigger.Erp))
+            return Reject(RejectionCode.InvalidId, "a restock on request is manual or by the ERP");
+        if (state.Refunds.TryGetValue(c.RefundId, out var known))
+        {
+            if ((c.OrderId is not null && c.OrderId != known.OrderId) || (c.Quantity is not null && c.Quantity != known.Quantity))
+                return Reject(RejectionCode.ConflictingRepeat,
+                    $"refund {c.RefundId} is for order {known.OrderId} with {known.Quantity} units");
+            if (known.RestockedBy is { } by)
+                return new Accepted([], $"refund {c.RefundId} was already restocked ({by.ToString().ToLowerInvariant()}); nothing changed");
+            return One(new RefundRestocked(c.RefundId, known.OrderId, c.ShopId, known.Quantity, c.Trigger, c.Actor,
+                known.SettingVersion, state.Levels.Available + known.Quantity, c.At));
+        }
+        if (c.Trigger == RestockTrigger.Manual)
+            return Reject(RejectionCode.UnknownRefund, $"refund {c.RefundId} has not been applied to this SKU");
+
+        // The ERP restocked before the refund reached the engine: accept it once, against the paid line.
+        if (InvalidId(c.OrderId, "order id") is { } badOrder) return badOrder;
+        if (InvalidQuantity(c.Quantity ?? 0) is { } badQty) return badQty;
+        var quantity = c.Quantity!.Value;
+        if (state.OpenLines.TryGetValue(c.OrderId!, out var line))
+        {
+            if (line.Status != LineStatus.Committed)
+                return Reject(RejectionCode.NotPaid, $"order {c.OrderId} is not paid");
+            if (quantity > line.Held - line.RestockedAhead)
+                return Reject(RejectionCode.RefundExceedsRemaining,
+                    $"order {c.OrderId} has {line.Held - line.RestockedAhead} units left to refund, {quantity} requested");
+            return One(new RefundRestocked(c.RefundId, c.OrderId!, c.ShopId, quantity, c.Trigger, c.Actor, 0,
+                state.Levels.Available + quantity, c.At));
+        }
+        return Closed(state, c.OrderId!, expected: null);
     }
 
     /// <summary>Answers a command about an order line that is no longer open: a repeat if it closed the expected way, else why not.</summary>

@@ -1,5 +1,9 @@
 using Restock.Actors.Domain.Inventory;
+using Restock.Actors.Domain.Refunds;
+using Restock.Actors.Domain.Shops;
 using Restock.Actors.Engine.Inventory;
+using Restock.Actors.Engine.Refunds;
+using Restock.Actors.Engine.Shops;
 
 namespace Restock.Actors.Engine.Hosting;
 
@@ -27,6 +31,27 @@ internal static class Contracts
         (typeof(LineShipped), "sku.line-shipped"),
         (typeof(LineRefunded), "sku.line-refunded"),
         (typeof(SkuSnapshot), "sku.snapshot"),
+
+        (typeof(RestockRefund), "sku.restock-refund"),
+        (typeof(RefundRestocked), "sku.refund-restocked"),
+
+        (typeof(SetAutoRestock), "shop.set-auto-restock"),
+        (typeof(SetErpRestocks), "shop.set-erp-restocks"),
+        (typeof(ImportFromWhitelist), "shop.import-from-whitelist"),
+        (typeof(AutoRestockChanged), "shop.auto-restock-changed"),
+        (typeof(ErpRestocksChanged), "shop.erp-restocks-changed"),
+        (typeof(ShopRequest), "shop.request"),
+        (typeof(GetShopSettings), "shop.get-settings"),
+        (typeof(GetRestockPolicy), "shop.get-restock-policy"),
+        (typeof(RestockPolicyReply), "shop.restock-policy"),
+        (typeof(ShopReply), "shop.reply"),
+
+        (typeof(RefundReceived), "refund.received"),
+        (typeof(RestockDecided), "refund.restock-decided"),
+        (typeof(LineSettled), "refund.line-settled"),
+        (typeof(RefundSucceeded), "refund.succeeded"),
+        (typeof(GetRefund), "refund.get"),
+        (typeof(RefundReply), "refund.reply"),
 
         (typeof(SkuRequest), "sku.request"),
         (typeof(GetStock), "sku.get-stock"),

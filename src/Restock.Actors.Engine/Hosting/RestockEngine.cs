@@ -1,8 +1,13 @@
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Sharding;
+using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration;
+using Akka.Pattern;
 using Restock.Actors.Engine.Inventory;
+using Restock.Actors.Engine.Ledger;
+using Restock.Actors.Engine.Refunds;
+using Restock.Actors.Engine.Shops;
 
 namespace Restock.Actors.Engine.Hosting;
 
@@ -14,16 +19,26 @@ public sealed class RestockEngine : IAsyncDisposable
 {
     private readonly bool _ownsSystem;
 
-    private RestockEngine(ActorSystem system, IInventory inventory, bool ownsSystem)
+    private RestockEngine(ActorSystem system, IInventory inventory, IShops shops, IRefunds refunds, LedgerStore ledger, bool ownsSystem)
     {
         System = system;
         Inventory = inventory;
+        Shops = shops;
+        Refunds = refunds;
+        Ledger = ledger;
         _ownsSystem = ownsSystem;
     }
 
     public ActorSystem System { get; }
 
     public IInventory Inventory { get; }
+
+    public IShops Shops { get; }
+
+    public IRefunds Refunds { get; }
+
+    /// <summary>The restock ledger's queries (they read its tables, never the actors).</summary>
+    public LedgerStore Ledger { get; }
 
     public static async Task<RestockEngine> StartAsync(Config config, CancellationToken cancellationToken = default)
     {
@@ -49,14 +64,44 @@ public sealed class RestockEngine : IAsyncDisposable
         JournalStore.Prepare(config);
         await JoinClusterAsync(Cluster.Get(system), cancellationToken);
 
+        var ledger = LedgerStore.From(config);
+        await ledger.EnsureSchemaAsync(cancellationToken);
+
         var inventory = InventorySettings.From(config);
-        var skuRegion = await ClusterSharding.Get(system).StartAsync(
+        var sharding = ClusterSharding.Get(system);
+        var shardingSettings = ClusterShardingSettings.Create(system);
+        var skuRegion = await sharding.StartAsync(
             "sku",
             skuId => SkuActor.Props(skuId, inventory),
-            ClusterShardingSettings.Create(system),
+            shardingSettings,
             new SkuMessageExtractor(inventory.Shards));
+        var shopRegion = await sharding.StartAsync(
+            "shop",
+            shopId => ShopSettingsActor.Props(shopId, inventory.IdleBeforePassivation),
+            shardingSettings,
+            new ShopMessageExtractor(config.GetInt("restock.shops.shards")));
+        var refundRegion = await sharding.StartAsync(
+            "order-refunds",
+            orderId => RefundCoordinator.Props(orderId, shopRegion, skuRegion, inventory.AskTimeout, inventory.IdleBeforePassivation),
+            shardingSettings,
+            new OrderRefundsMessageExtractor(config.GetInt("restock.refunds.shards")));
 
-        return new RestockEngine(system, new ShardedInventory(skuRegion, inventory.AskTimeout), ownsSystem);
+        var ledgerSettings = LedgerSettings.From(config);
+        if (ledgerSettings.RunProjection)
+            StartLedgerProjection(system, ledger, ledgerSettings);
+
+        return new RestockEngine(system, new ShardedInventory(skuRegion, inventory.AskTimeout), new ShardedShops(shopRegion, inventory.AskTimeout),
+            new ShardedRefunds(refundRegion, inventory.AskTimeout), ledger, ownsSystem);
+    }
+
+    /// <summary>One projection per cluster (a singleton), restarted with backoff whenever it fails.</summary>
+    private static void StartLedgerProjection(ActorSystem system, LedgerStore ledger, LedgerSettings settings)
+    {
+        var supervised = BackoffSupervisor.Props(Backoff.OnFailure(
+            LedgerProjection.Props(ledger, settings), LedgerProjection.Name,
+            TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(30), 0.2, maxNrOfRetries: -1));
+        system.ActorOf(ClusterSingletonManager.Props(supervised, PoisonPill.Instance, ClusterSingletonManagerSettings.Create(system)),
+            LedgerProjection.Name);
     }
 
     /// <summary>Without seed nodes the node forms a cluster of its own (the embedded default).</summary>

@@ -1,7 +1,9 @@
+using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Akka.Event;
 using Akka.Persistence;
+using Akka.Persistence.Journal;
 using Restock.Actors.Domain.Inventory;
 
 namespace Restock.Actors.Engine.Inventory;
@@ -20,6 +22,8 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     {
         public static readonly PaymentDeadlineDue Instance = new();
     }
+
+    private static readonly IImmutableSet<string> LedgerTags = ImmutableHashSet.Create(ILedgerEvent.Tag);
 
     // A timer further out than this is re-armed when it fires, so a far deadline never overflows the scheduler.
     private static readonly TimeSpan LongestTimer = TimeSpan.FromHours(1);
@@ -44,7 +48,11 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     public static Props Props(string skuId, InventorySettings settings) =>
         Akka.Actor.Props.Create(() => new SkuActor(skuId, settings));
 
-    public static string PersistenceIdFor(string skuId) => "sku-" + skuId;
+    private const string PersistenceIdPrefix = "sku-";
+
+    public static string PersistenceIdFor(string skuId) => PersistenceIdPrefix + skuId;
+
+    public static string SkuIdOf(string persistenceId) => persistenceId[PersistenceIdPrefix.Length..];
 
     public override string PersistenceId => PersistenceIdFor(_skuId);
 
@@ -123,8 +131,8 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 }
                 Enqueue(new Pending(accepted.Events, replyTo, Reply(SkuOutcome.Done)));
                 break;
-            case Accepted:
-                Enqueue(new Pending([], replyTo, Reply(SkuOutcome.AlreadyDone)));
+            case Accepted repeat:
+                Enqueue(new Pending([], replyTo, Reply(SkuOutcome.AlreadyDone) with { Message = repeat.Note }));
                 break;
             case Rejected rejected:
                 Enqueue(new Pending([], replyTo,
@@ -176,7 +184,8 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         _batches++;
         _eventsWritten += events.Count;
         var unwritten = events.Count;
-        PersistAllAsync(events, _ =>
+        // Refund and restock events are tagged for the restock ledger's projection.
+        PersistAllAsync(events.Select(e => e is ILedgerEvent ? new Tagged(e, LedgerTags) : (object)e), _ =>
         {
             if (--unwritten == 0) BatchWritten();
         });

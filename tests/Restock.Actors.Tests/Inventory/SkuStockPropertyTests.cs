@@ -20,7 +20,10 @@ public sealed class SkuStockPropertyTests
         Gen.Select(Gen.Int[0, 7], o => new ConfirmPayment($"o{o}")),
         Gen.Select(Gen.Int[0, 7], o => new Ship($"o{o}")),
         Gen.Select(Gen.Int[0, 5], Gen.Int[0, 7], Gen.Long[0, 4], Gen.Bool,
-            (r, o, q, restock) => new RefundLine($"r{r}", $"o{o}", q, restock)));
+            (r, o, q, restock) => new RefundLine($"r{r}", $"o{o}", "shop", q, restock, 1, Start)),
+        Gen.Select(Gen.Int[0, 5], r => new RestockRefund($"r{r}", null, null, RestockTrigger.Manual, "shop", "merchant", Start)),
+        Gen.Select(Gen.Int[0, 5], Gen.Int[0, 7], Gen.Long[0, 4],
+            (r, o, q) => new RestockRefund($"r{r}", $"o{o}", q, RestockTrigger.Erp, "shop", "erp", Start)));
 
     /// <summary>A schedule where some steps repeat an earlier command verbatim.</summary>
     private static readonly Gen<SkuCommand[]> Schedule =
@@ -90,7 +93,9 @@ public sealed class SkuStockPropertyTests
         Assert.Equal(s.Stocked + l.Restocked, l.Available + l.Reserved + l.Committed + l.Shipped + l.Refunded);
         Assert.Equal(l.Reserved, s.OpenLines.Values.Where(o => o.Status == LineStatus.Reserved).Sum(o => o.Held));
         Assert.Equal(l.Committed, s.OpenLines.Values.Where(o => o.Status == LineStatus.Committed).Sum(o => o.Held));
+        // At most one restock per refund line: what came back is exactly the refunds marked restocked.
         Assert.Equal(l.Restocked, s.Refunds.Values.Where(r => r.Restocked).Sum(r => r.Quantity));
+        Assert.All(s.OpenLines.Values, o => Assert.InRange(o.RestockedAhead, 0, o.Held));
     }
 
     /// <summary>
@@ -99,10 +104,10 @@ public sealed class SkuStockPropertyTests
     /// </summary>
     private sealed class Model
     {
-        private readonly Dictionary<string, (long Ordered, long Held, bool Paid, DateTimeOffset Deadline)> _open = new();
+        private readonly Dictionary<string, (long Ordered, long Held, bool Paid, DateTimeOffset Deadline, long Ahead)> _open = new();
         private readonly Dictionary<string, (long Ordered, string Closure)> _closed = new();
         private readonly Dictionary<string, long> _adjustments = new();
-        private readonly Dictionary<string, (string Order, long Qty)> _refunds = new();
+        private readonly Dictionary<string, (string Order, long Qty, bool Applied, bool Restocked)> _refunds = new();
         private long _available, _reserved, _committed, _shipped, _refunded, _restocked;
         private bool _known;
 
@@ -132,7 +137,7 @@ public sealed class SkuStockPropertyTests
                     if (_closed.TryGetValue(c.OrderId, out var done)) return done.Ordered == c.Quantity ? "ok" : "ConflictingRepeat";
                     if (!_known) return "UnknownSku";
                     if (c.Quantity > _available) return "OutOfStock";
-                    _open[c.OrderId] = (c.Quantity, c.Quantity, false, c.PaymentDeadline);
+                    _open[c.OrderId] = (c.Quantity, c.Quantity, false, c.PaymentDeadline, 0);
                     _available -= c.Quantity;
                     _reserved += c.Quantity;
                     return "ok";
@@ -165,6 +170,7 @@ public sealed class SkuStockPropertyTests
                     if (_open.TryGetValue(c.OrderId, out var s))
                     {
                         if (!s.Paid) return "NotPaid";
+                        if (s.Ahead > 0) return "RefundPending";
                         _open.Remove(c.OrderId);
                         _closed[c.OrderId] = (s.Ordered, "Shipped");
                         _committed -= s.Held;
@@ -173,17 +179,24 @@ public sealed class SkuStockPropertyTests
                     }
                     return ClosedAnswer(c.OrderId, "Shipped");
                 case RefundLine c:
+                {
                     if (c.Quantity <= 0) return "InvalidQuantity";
+                    var ahead = false;
                     if (_refunds.TryGetValue(c.RefundId, out var seen))
-                        return seen == (c.OrderId, c.Quantity) ? "ok" : "ConflictingRepeat";
+                    {
+                        if ((seen.Order, seen.Qty) != (c.OrderId, c.Quantity)) return "ConflictingRepeat";
+                        if (seen.Applied) return "ok";
+                        ahead = true;
+                    }
                     if (_open.TryGetValue(c.OrderId, out var f))
                     {
                         if (!f.Paid) return "NotPaid";
-                        if (c.Quantity > f.Held) return "RefundExceedsRemaining";
-                        _refunds[c.RefundId] = (c.OrderId, c.Quantity);
+                        if (c.Quantity > (ahead ? f.Held : f.Held - f.Ahead)) return "RefundExceedsRemaining";
+                        var restock = c.Restock && !ahead;
+                        _refunds[c.RefundId] = (c.OrderId, c.Quantity, true, ahead || restock);
                         _committed -= c.Quantity;
                         _refunded += c.Quantity;
-                        if (c.Restock)
+                        if (restock)
                         {
                             _available += c.Quantity;
                             _restocked += c.Quantity;
@@ -193,11 +206,37 @@ public sealed class SkuStockPropertyTests
                             _open.Remove(c.OrderId);
                             _closed[c.OrderId] = (f.Ordered, "Refunded");
                         }
-                        else _open[c.OrderId] = f with { Held = f.Held - c.Quantity };
+                        else _open[c.OrderId] = f with { Held = f.Held - c.Quantity, Ahead = f.Ahead - (ahead ? c.Quantity : 0) };
                         return "ok";
                     }
                     if (_closed.TryGetValue(c.OrderId, out var fc) && fc.Closure == "Refunded") return "RefundExceedsRemaining";
                     return ClosedAnswer(c.OrderId, null);
+                }
+                case RestockRefund c:
+                {
+                    if (_refunds.TryGetValue(c.RefundId, out var known))
+                    {
+                        if ((c.OrderId ?? known.Order) != known.Order || (c.Quantity ?? known.Qty) != known.Qty) return "ConflictingRepeat";
+                        if (known.Restocked) return "ok";
+                        _refunds[c.RefundId] = known with { Restocked = true };
+                        _available += known.Qty;
+                        _restocked += known.Qty;
+                        return "ok";
+                    }
+                    if (c.Trigger == RestockTrigger.Manual) return "UnknownRefund";
+                    if (c.Quantity is not > 0) return "InvalidQuantity";
+                    if (_open.TryGetValue(c.OrderId!, out var line))
+                    {
+                        if (!line.Paid) return "NotPaid";
+                        if (c.Quantity > line.Held - line.Ahead) return "RefundExceedsRemaining";
+                        _open[c.OrderId!] = line with { Ahead = line.Ahead + c.Quantity.Value };
+                        _refunds[c.RefundId] = (c.OrderId!, c.Quantity.Value, false, true);
+                        _available += c.Quantity.Value;
+                        _restocked += c.Quantity.Value;
+                        return "ok";
+                    }
+                    return ClosedAnswer(c.OrderId!, null);
+                }
                 default:
                     throw new InvalidOperationException(command.ToString());
             }

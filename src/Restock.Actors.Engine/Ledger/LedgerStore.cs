@@ -1,0 +1,191 @@
+using System.Data.Common;
+using Akka.Configuration;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+using Restock.Actors.Domain.Inventory;
+
+namespace Restock.Actors.Engine.Ledger;
+
+/// <summary>
+/// The restock ledger's tables, in the journal's database: the ledger itself, the refunds not restocked, and the
+/// projection's offset. Rows and offset are written in one transaction, and rows are unique per (refund, SKU),
+/// so a crash anywhere neither skips nor doubles an entry. Reads never touch the actors.
+/// </summary>
+public sealed class LedgerStore
+{
+    private readonly string _connectionString;
+    private readonly bool _sqlite;
+
+    public LedgerStore(string connectionString, bool sqlite)
+    {
+        _connectionString = connectionString;
+        _sqlite = sqlite;
+    }
+
+    public static LedgerStore From(Config config) => new(
+        config.GetString("akka.persistence.journal.sql.connection-string"),
+        config.GetString("akka.persistence.journal.sql.provider-name", "").StartsWith("SQLite", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>A ledger event as the projection hands it over: its journal offset and the SKU it happened to.</summary>
+    public sealed record Change(long Offset, string SkuId, ILedgerEvent Event);
+
+    public async Task EnsureSchemaAsync(CancellationToken cancellationToken = default)
+    {
+        var id = _sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY";
+        await using var connection = await OpenAsync(cancellationToken);
+        await Execute(connection, null, $"""
+            CREATE TABLE IF NOT EXISTS restock_ledger (
+                ledger_id {id},
+                shop_id VARCHAR(128) NOT NULL, order_id VARCHAR(128) NOT NULL, refund_id VARCHAR(128) NOT NULL,
+                sku_id VARCHAR(128) NOT NULL, quantity BIGINT NOT NULL, stock_before BIGINT NOT NULL, stock_after BIGINT NOT NULL,
+                trigger_kind VARCHAR(16) NOT NULL, setting_version BIGINT NOT NULL, at_ms BIGINT NOT NULL,
+                UNIQUE (refund_id, sku_id));
+            CREATE INDEX IF NOT EXISTS restock_ledger_order ON restock_ledger (order_id, ledger_id);
+            CREATE INDEX IF NOT EXISTS restock_ledger_sku ON restock_ledger (sku_id, ledger_id);
+            CREATE INDEX IF NOT EXISTS restock_ledger_shop ON restock_ledger (shop_id, ledger_id);
+            CREATE TABLE IF NOT EXISTS not_restocked (
+                entry_id {id},
+                shop_id VARCHAR(128) NOT NULL, order_id VARCHAR(128) NOT NULL, refund_id VARCHAR(128) NOT NULL,
+                sku_id VARCHAR(128) NOT NULL, quantity BIGINT NOT NULL, setting_version BIGINT NOT NULL, refunded_at_ms BIGINT NOT NULL,
+                UNIQUE (refund_id, sku_id));
+            CREATE INDEX IF NOT EXISTS not_restocked_shop ON not_restocked (shop_id, entry_id);
+            CREATE TABLE IF NOT EXISTS ledger_offset (projection VARCHAR(64) PRIMARY KEY, last_ordering BIGINT NOT NULL);
+            """);
+    }
+
+    public async Task<long> ReadOffsetAsync(string projection, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, "SELECT last_ordering FROM ledger_offset WHERE projection = @p", ("p", projection));
+        return await command.ExecuteScalarAsync(cancellationToken) is { } value and not DBNull ? Convert.ToInt64(value) : 0;
+    }
+
+    /// <summary>Writes a batch of changes and the offset of the last one, all or nothing.</summary>
+    public async Task WriteAsync(string projection, IReadOnlyList<Change> changes, CancellationToken cancellationToken = default)
+    {
+        if (changes.Count == 0) return;
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        foreach (var change in changes)
+        {
+            switch (change.Event)
+            {
+                case LineRefunded { Restock: RefundRestock.Restocked } e:
+                    await InsertRestock(connection, tx, e.ShopId, e.OrderId, e.RefundId, change.SkuId, e.Quantity, e.AvailableAfter,
+                        RestockTrigger.Auto, e.SettingVersion, e.At);
+                    break;
+                case LineRefunded { Restock: RefundRestock.NotRestocked } e:
+                    await Execute(connection, tx, """
+                        INSERT INTO not_restocked (shop_id, order_id, refund_id, sku_id, quantity, setting_version, refunded_at_ms)
+                        VALUES (@shop, @order, @refund, @sku, @qty, @version, @at) ON CONFLICT (refund_id, sku_id) DO NOTHING
+                        """, ("shop", e.ShopId), ("order", e.OrderId), ("refund", e.RefundId), ("sku", change.SkuId),
+                        ("qty", e.Quantity), ("version", e.SettingVersion), ("at", e.At.ToUnixTimeMilliseconds()));
+                    break;
+                case RefundRestocked e:
+                    await InsertRestock(connection, tx, e.ShopId, e.OrderId, e.RefundId, change.SkuId, e.Quantity, e.AvailableAfter,
+                        e.Trigger, e.SettingVersion, e.At);
+                    await Execute(connection, tx, "DELETE FROM not_restocked WHERE refund_id = @refund AND sku_id = @sku",
+                        ("refund", e.RefundId), ("sku", change.SkuId));
+                    break;
+            }
+        }
+        await Execute(connection, tx, """
+            INSERT INTO ledger_offset (projection, last_ordering) VALUES (@p, @o)
+            ON CONFLICT (projection) DO UPDATE SET last_ordering = excluded.last_ordering
+            """, ("p", projection), ("o", changes[^1].Offset));
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    public async Task<LedgerPage<RestockEntry>> SearchAsync(LedgerQuery q, CancellationToken cancellationToken = default)
+    {
+        var (where, args) = Filter(q, "ledger_id", "at_ms");
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, $"""
+            SELECT ledger_id, shop_id, order_id, refund_id, sku_id, quantity, stock_before, stock_after, trigger_kind, setting_version, at_ms
+            FROM restock_ledger WHERE {where} ORDER BY ledger_id DESC LIMIT {q.Limit + 1}
+            """, args);
+        var rows = new List<RestockEntry>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            rows.Add(new RestockEntry(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+                reader.GetString(4), reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7),
+                Enum.Parse<RestockTrigger>(reader.GetString(8)), reader.GetInt64(9), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(10))));
+        return Page(rows, q.Limit, r => r.LedgerId);
+    }
+
+    public async Task<LedgerPage<NotRestockedEntry>> NotRestockedAsync(LedgerQuery q, CancellationToken cancellationToken = default)
+    {
+        var (where, args) = Filter(q, "entry_id", "refunded_at_ms");
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, $"""
+            SELECT entry_id, shop_id, order_id, refund_id, sku_id, quantity, setting_version, refunded_at_ms
+            FROM not_restocked WHERE {where} ORDER BY entry_id DESC LIMIT {q.Limit + 1}
+            """, args);
+        var rows = new List<NotRestockedEntry>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            rows.Add(new NotRestockedEntry(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+                reader.GetString(4), reader.GetInt64(5), reader.GetInt64(6), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(7))));
+        return Page(rows, q.Limit, r => r.EntryId);
+    }
+
+    private static (string Where, (string, object)[] Args) Filter(LedgerQuery q, string idColumn, string timeColumn)
+    {
+        var clauses = new List<string>();
+        var args = new List<(string, object)>();
+        void Add(string clause, string name, object? value)
+        {
+            if (value is null) return;
+            clauses.Add(clause);
+            args.Add((name, value));
+        }
+        Add("shop_id = @shop", "shop", q.ShopId);
+        Add("order_id = @order", "order", q.OrderId);
+        Add("sku_id = @sku", "sku", q.SkuId);
+        Add($"{timeColumn} >= @from", "from", q.From?.ToUnixTimeMilliseconds());
+        Add($"{timeColumn} < @to", "to", q.To?.ToUnixTimeMilliseconds());
+        Add($"{idColumn} < @cursor", "cursor", q.Cursor);
+        return (clauses.Count == 0 ? "1 = 1" : string.Join(" AND ", clauses), args.ToArray());
+    }
+
+    private static LedgerPage<T> Page<T>(List<T> rows, int limit, Func<T, long> id) =>
+        rows.Count > limit ? new(rows.Take(limit).ToList(), id(rows[limit - 1])) : new(rows, null);
+
+    private Task InsertRestock(DbConnection connection, DbTransaction tx, string shopId, string orderId, string refundId, string skuId,
+        long quantity, long availableAfter, RestockTrigger trigger, long settingVersion, DateTimeOffset at) =>
+        Execute(connection, tx, """
+            INSERT INTO restock_ledger (shop_id, order_id, refund_id, sku_id, quantity, stock_before, stock_after, trigger_kind, setting_version, at_ms)
+            VALUES (@shop, @order, @refund, @sku, @qty, @before, @after, @trigger, @version, @at)
+            ON CONFLICT (refund_id, sku_id) DO NOTHING
+            """, ("shop", shopId), ("order", orderId), ("refund", refundId), ("sku", skuId), ("qty", quantity),
+            ("before", availableAfter - quantity), ("after", availableAfter), ("trigger", trigger.ToString()),
+            ("version", settingVersion), ("at", at.ToUnixTimeMilliseconds()));
+
+    private async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        DbConnection connection = _sqlite ? new SqliteConnection(_connectionString) : new NpgsqlConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken);
+        return connection;
+    }
+
+    private static async Task Execute(DbConnection connection, DbTransaction? tx, string sql, params (string Name, object Value)[] args)
+    {
+        await using var command = Command(connection, tx, sql, args);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static DbCommand Command(DbConnection connection, DbTransaction? tx, string sql, params (string Name, object Value)[] args)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = sql;
+        foreach (var (name, value) in args)
+        {
+            var p = command.CreateParameter();
+            p.ParameterName = "@" + name;
+            p.Value = value;
+            command.Parameters.Add(p);
+        }
+        return command;
+    }
+}

@@ -1,0 +1,28 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Restock.Actors.Domain.Refunds;
+
+namespace Restock.Actors.Engine.Refunds;
+
+/// <summary>Pre-shipment refunds for callers: hand one over (durably), ask where it stands.</summary>
+public interface IRefunds
+{
+    Task<RefundReply> Submit(RefundRequest refund, CancellationToken cancellationToken = default);
+
+    Task<RefundReply> Get(string orderId, string refundId, CancellationToken cancellationToken = default);
+}
+
+internal sealed class ShardedRefunds(IActorRef refundRegion, TimeSpan askTimeout) : IRefunds
+{
+    public Task<RefundReply> Submit(RefundRequest refund, CancellationToken cancellationToken = default) =>
+        refundRegion.Ask<RefundReply>(new RefundSucceeded(refund), askTimeout, cancellationToken);
+
+    public Task<RefundReply> Get(string orderId, string refundId, CancellationToken cancellationToken = default) =>
+        refundRegion.Ask<RefundReply>(new GetRefund(orderId, refundId), askTimeout, cancellationToken);
+}
+
+/// <summary>All refunds of one order go to one coordinator.</summary>
+internal sealed class OrderRefundsMessageExtractor(int shards) : HashCodeMessageExtractor(shards)
+{
+    public override string EntityId(object message) => (message as IOrderRefundsMessage)?.OrderId!;
+}

@@ -1,0 +1,46 @@
+using Restock.Actors.Domain;
+using Restock.Actors.Domain.Refunds;
+
+namespace Restock.Actors.Engine.Refunds;
+
+/// <summary>Anything addressed to the coordinator of one order's refunds.</summary>
+public interface IOrderRefundsMessage : IRestockMessage
+{
+    string OrderId { get; }
+}
+
+public sealed record RefundSucceeded(RefundRequest Refund) : IOrderRefundsMessage
+{
+    public string OrderId => Refund.OrderId;
+}
+
+public sealed record GetRefund(string OrderId, string RefundId) : IOrderRefundsMessage;
+
+public enum RefundOutcome
+{
+    /// <summary>The coordinator has taken the refund on (durably) and will finish it.</summary>
+    Accepted = 1,
+
+    /// <summary>The same refund was already received: nothing new.</summary>
+    AlreadyReceived = 2,
+
+    Rejected = 3,
+
+    NotFound = 4,
+}
+
+public sealed record RefundLineStatus(string SkuId, long Quantity, LineOutcome? Outcome, string? Code, string? Message);
+
+/// <summary>Where a refund stands: whether it restocks (and under which setting version) and each line's result.</summary>
+public sealed record RefundStatus(
+    string RefundId, string OrderId, string ShopId, bool Finished, bool? Restock, long? SettingVersion, RefundLineStatus[] Lines)
+{
+    public static RefundStatus From(RefundProgress p) => new(
+        p.Refund.RefundId, p.Refund.OrderId, p.Refund.ShopId, p.Finished, p.Policy?.Restock, p.Policy?.SettingVersion,
+        p.Refund.Lines.Select(l => p.Settled.TryGetValue(l.SkuId, out var s)
+            ? new RefundLineStatus(l.SkuId, l.Quantity, s.Outcome, s.Code, s.Message)
+            : new RefundLineStatus(l.SkuId, l.Quantity, null, null, null)).ToArray());
+}
+
+public sealed record RefundReply(string OrderId, RefundOutcome Outcome, string? Code, string? Message, RefundStatus? Status)
+    : IRestockMessage;

@@ -1,0 +1,27 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Restock.Actors.Domain.Shops;
+
+namespace Restock.Actors.Engine.Shops;
+
+/// <summary>Shops' restock settings for callers: read, change, import the old whitelist.</summary>
+public interface IShops
+{
+    Task<ShopReply> Get(string shopId, CancellationToken cancellationToken = default);
+
+    Task<ShopReply> Execute(string shopId, ShopCommand command, CancellationToken cancellationToken = default);
+}
+
+internal sealed class ShardedShops(IActorRef shopRegion, TimeSpan askTimeout) : IShops
+{
+    public Task<ShopReply> Get(string shopId, CancellationToken cancellationToken = default) =>
+        shopRegion.Ask<ShopReply>(new GetShopSettings(shopId), askTimeout, cancellationToken);
+
+    public Task<ShopReply> Execute(string shopId, ShopCommand command, CancellationToken cancellationToken = default) =>
+        shopRegion.Ask<ShopReply>(new ShopRequest(shopId, command), askTimeout, cancellationToken);
+}
+
+internal sealed class ShopMessageExtractor(int shards) : HashCodeMessageExtractor(shards)
+{
+    public override string EntityId(object message) => (message as IShopMessage)?.ShopId!;
+}
