@@ -3,11 +3,18 @@ using System.Text.Json.Serialization;
 using Restock.Actors.Engine.Hosting;
 using Restock.Actors.Service.Hosting;
 using Restock.Actors.Service.Inventory;
+using Restock.Actors.Service.Ledger;
+using Restock.Actors.Service.Refunds;
+using Restock.Actors.Service.Shops;
 
 var builder = WebApplication.CreateBuilder(args);
 var config = RestockConfig.Load(key => builder.Configuration[key]);
+var urls = config.GetString("restock.http.urls");
 
-builder.WebHost.UseUrls(config.GetString("restock.http.urls"));
+if (args.Length > 0 && args[0] == WhitelistImportCli.Verb)
+    return await WhitelistImportCli.RunAsync(args[1..], urls.Split(';')[0]);
+
+builder.WebHost.UseUrls(urls);
 builder.Services.AddProblemDetails();
 builder.Services.ConfigureHttpJsonOptions(o =>
     o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase)));
@@ -17,7 +24,11 @@ var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.MapInventory();
+app.MapShops();
+app.MapRefunds();
+app.MapLedger();
 app.Run();
+return 0;
 
 /// <summary>The service's entry point; public so tests can host it in memory.</summary>
 public partial class Program;

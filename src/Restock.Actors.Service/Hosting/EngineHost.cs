@@ -1,6 +1,9 @@
 using Akka.Configuration;
 using Restock.Actors.Engine.Hosting;
 using Restock.Actors.Engine.Inventory;
+using Restock.Actors.Engine.Ledger;
+using Restock.Actors.Engine.Refunds;
+using Restock.Actors.Engine.Shops;
 
 namespace Restock.Actors.Service.Hosting;
 
@@ -27,6 +30,9 @@ internal static class EngineHostExtensions
         services.AddSingleton(new EngineHost(config));
         services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
         services.AddSingleton<IInventory>(sp => sp.GetRequiredService<EngineHost>().Engine.Inventory);
+        services.AddSingleton<IShops>(sp => sp.GetRequiredService<EngineHost>().Engine.Shops);
+        services.AddSingleton<IRefunds>(sp => sp.GetRequiredService<EngineHost>().Engine.Refunds);
+        services.AddSingleton<LedgerStore>(sp => sp.GetRequiredService<EngineHost>().Engine.Ledger);
         return services;
     }
 }

@@ -58,6 +58,37 @@ internal sealed class Requests
         return value ?? 0;
     }
 
+    public bool Required(string field, bool? value)
+    {
+        if (value is null) Add(field, "is required (true or false)");
+        return value ?? false;
+    }
+
+    /// <summary>Who asks, for the history and the ledger: free text such as "merchant:alice@shop.example".</summary>
+    public string Actor(string field, string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value)) Add(field, "is required: who makes this change");
+        else if (value.Length > 200) Add(field, "must be at most 200 characters");
+        return value ?? "";
+    }
+
+    public DateTimeOffset? Time(string field, string? value)
+    {
+        if (string.IsNullOrEmpty(value)) return null;
+        if (DateTimeOffset.TryParse(value, System.Globalization.CultureInfo.InvariantCulture,
+                System.Globalization.DateTimeStyles.AssumeUniversal, out var time)) return time;
+        Add(field, "must be a date and time such as 2026-11-26T09:00:00Z");
+        return null;
+    }
+
+    public long? Number(string field, string? value, long min, long max)
+    {
+        if (string.IsNullOrEmpty(value)) return null;
+        if (long.TryParse(value, out var n) && n >= min && n <= max) return n;
+        Add(field, $"must be a whole number from {min} to {max}");
+        return null;
+    }
+
     public string Text(string field, string? value, string fallback, int maxLength = 200)
     {
         if (value is { Length: > 0 } && value.Length > maxLength)

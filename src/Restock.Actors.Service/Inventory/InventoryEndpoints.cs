@@ -1,4 +1,3 @@
-using Akka.Actor;
 using Restock.Actors.Domain.Inventory;
 using Restock.Actors.Engine.Inventory;
 using Restock.Actors.Service.Hosting;
@@ -95,21 +94,10 @@ internal static class InventoryEndpoints
         check ??= new Requests();
         var id = check.Id("skuId", skuId);
         if (check.Problem is { } invalid) return invalid;
-        try
-        {
-            var reply = await send(id, ct);
-            return reply.Succeeded ? Results.Ok(StockResponse.From(reply)) : Rejection(reply);
-        }
-        catch (Exception e) when (e is StockNotSavedException or AskTimeoutException or TaskCanceledException)
-        {
-            return Results.Problem(
-                title: "The stock engine did not confirm this request.",
-                detail: "Its outcome is unknown: retry with the same id; a repeat never applies twice.",
-                statusCode: StatusCodes.Status503ServiceUnavailable);
-        }
+        return await EngineCall.Run(() => send(id, ct), reply => reply.Succeeded ? Results.Ok(StockResponse.From(reply)) : Rejection(reply));
     }
 
-    private static IResult Rejection(SkuReply reply)
+    public static IResult Rejection(SkuReply reply)
     {
         var status = reply.Rejection switch
         {
