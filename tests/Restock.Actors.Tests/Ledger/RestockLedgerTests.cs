@@ -1,0 +1,58 @@
+using Restock.Actors.Domain.Inventory;
+using Restock.Actors.Engine.Ledger;
+using Restock.Actors.Tests.Support;
+
+namespace Restock.Actors.Tests.Ledger;
+
+public sealed class RestockLedgerTests
+{
+    [Fact]
+    public async Task Every_restock_lands_once_even_when_the_projection_stops_mid_stream_and_searches_page_without_gaps()
+    {
+        // The projection is run by hand here, with tiny batches, so it can be stopped between two of them.
+        await using var t = await TestEngine.StartAsync("restock.ledger.projection = off", "restock.ledger.batch-size = 3");
+        var system = t.Engine.System;
+        var settings = LedgerSettings.From(system.Settings.Config);
+        await t.Switch("shop", true);
+        await t.Stock("a", 100);
+        await t.Stock("b", 100);
+
+        async Task RefundOrders(int from, int to)
+        {
+            for (var i = from; i < to; i++)
+            {
+                var sku = i % 3 == 0 ? "b" : "a";
+                await t.PaidOrder(sku, $"o{i}", 2);
+                await t.Refund("shop", $"o{i}", $"r{i}", (sku, 1 + i % 2));
+            }
+        }
+
+        await RefundOrders(0, 20);
+        var projection = system.ActorOf(LedgerProjection.Props(t.Engine.Ledger, settings));
+        await t.Ledger(new LedgerQuery(ShopId: "shop"), 6);
+        system.Stop(projection);
+        await RefundOrders(20, 40);
+        system.ActorOf(LedgerProjection.Props(t.Engine.Ledger, settings));
+
+        var all = await t.Ledger(new LedgerQuery(ShopId: "shop", Limit: 7), 40);
+        Assert.Equal(40, all.Count);
+        Assert.Equal(40, all.Select(e => (e.RefundId, e.SkuId)).Distinct().Count());
+        Assert.Equal(all.Select(e => e.LedgerId).OrderByDescending(id => id), all.Select(e => e.LedgerId));
+
+        foreach (var sku in new[] { "a", "b" })
+        {
+            var bySku = await t.AllPages(new LedgerQuery(SkuId: sku, Limit: 4));
+            Assert.Equal(all.Where(e => e.SkuId == sku).Select(e => e.LedgerId), bySku.Select(e => e.LedgerId));
+            Assert.Equal((await t.Levels(sku)).Restocked, bySku.Sum(e => e.Quantity));
+            Assert.All(bySku, e => Assert.Equal(e.StockBefore + e.Quantity, e.StockAfter));
+        }
+
+        var byOrder = await t.AllPages(new LedgerQuery(OrderId: "o7"));
+        var entry = Assert.Single(byOrder);
+        Assert.Equal(("r7", "a", 2L, RestockTrigger.Auto), (entry.RefundId, entry.SkuId, entry.Quantity, entry.Trigger));
+
+        var window = await t.AllPages(new LedgerQuery(ShopId: "shop", From: entry.At, To: entry.At.AddMilliseconds(1)));
+        Assert.Contains(window, e => e.LedgerId == entry.LedgerId);
+        Assert.Empty(await t.AllPages(new LedgerQuery(ShopId: "other-shop")));
+    }
+}

@@ -1,0 +1,91 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Restock.Actors.Domain.Inventory;
+using Restock.Actors.Domain.Refunds;
+using Restock.Actors.Engine.Hosting;
+using Restock.Actors.Engine.Inventory;
+using Restock.Actors.Engine.Refunds;
+using Restock.Actors.Engine.Shops;
+using Restock.Actors.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Restock.Actors.Tests.Refunds;
+
+public sealed class RefundCoordinatorRecoveryTests : Akka.TestKit.Xunit2.TestKit
+{
+    private readonly TestDatabase _db;
+
+    public RefundCoordinatorRecoveryTests(ITestOutputHelper output) : this(new TestDatabase(), output)
+    {
+    }
+
+    private RefundCoordinatorRecoveryTests(TestDatabase db, ITestOutputHelper output) : base(db.Config(), "restock", output)
+    {
+        _db = db;
+    }
+
+    protected override void AfterAll()
+    {
+        base.AfterAll();
+        _db.Dispose();
+    }
+
+    [Fact]
+    public async Task A_coordinator_stopped_after_half_its_lines_resumes_the_rest_and_each_line_restocks_once()
+    {
+        var engine = await RestockEngine.StartOnAsync(Sys);
+        var skuRegion = ClusterSharding.Get(Sys).ShardRegion("sku");
+        string[] skus = ["s1", "s2", "s3", "s4"];
+        foreach (var sku in skus)
+        {
+            await engine.Inventory.Execute(sku, new SetStock("a", 10, "test"));
+            await engine.Inventory.Execute(sku, new Reserve("o1", 2, DateTimeOffset.UtcNow.AddHours(1)));
+            await engine.Inventory.Execute(sku, new ConfirmPayment("o1"));
+        }
+        var shops = CreateTestProbe();
+        var routed = CreateTestProbe();
+        var refund = new RefundRequest("r1", "o1", "shop", skus.Select(s => new RefundedLine(s, 2)).ToList(), DateTimeOffset.UtcNow);
+
+        var first = Sys.ActorOf(RefundCoordinator.Props("o1", shops.Ref, routed.Ref, TimeSpan.FromSeconds(30), TimeSpan.FromHours(1)));
+        first.Tell(new RefundSucceeded(refund));
+        Assert.Equal(RefundOutcome.Accepted, ExpectMsg<RefundReply>().Outcome);
+        shops.ExpectMsg<GetRestockPolicy>();
+        shops.Reply(new RestockPolicyReply("shop", true, 7));
+
+        // Four lines are routed; only the first two reach their SKUs before the coordinator goes down.
+        var requests = Enumerable.Range(0, 4).Select(_ => (Request: routed.ExpectMsg<SkuRequest>(), Sender: routed.LastSender)).ToList();
+        foreach (var (request, sender) in requests.Take(2))
+            skuRegion.Tell(request, sender);
+        await AwaitAssertAsync(async () =>
+        {
+            var status = (await first.Ask<RefundReply>(new GetRefund("o1", "r1"))).Status!;
+            Assert.Equal(2, status.Lines.Count(l => l.Outcome == LineOutcome.Applied));
+        }, TimeSpan.FromSeconds(10));
+        Watch(first);
+        Sys.Stop(first);
+        ExpectTerminated(first);
+
+        // The next incarnation recovers its progress: it does not ask the shop again and routes only the other two.
+        var second = Sys.ActorOf(RefundCoordinator.Props("o1", shops.Ref, routed.Ref, TimeSpan.FromSeconds(30), TimeSpan.FromHours(1)));
+        var resumed = new List<string>();
+        for (var i = 0; i < 2; i++)
+        {
+            var request = routed.ExpectMsg<SkuRequest>();
+            resumed.Add(request.SkuId);
+            skuRegion.Tell(request, routed.LastSender);
+        }
+        Assert.Equal(requests.Skip(2).Select(r => r.Request.SkuId).Order(), resumed.Order());
+        routed.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        await AwaitAssertAsync(async () =>
+            Assert.True((await second.Ask<RefundReply>(new GetRefund("o1", "r1"))).Status!.Finished), TimeSpan.FromSeconds(10));
+        shops.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+
+        foreach (var sku in skus)
+            Assert.Equal(new StockLevels(10, 0, 0, 0, 2, 2), (await engine.Inventory.GetStock(sku)).Levels);
+        // Even a stray repeat of an answered line (the first incarnation's retry, say) changes nothing.
+        var (stray, _) = requests[0];
+        var repeat = await skuRegion.Ask<SkuReply>(stray);
+        Assert.Equal((SkuOutcome.AlreadyDone, 10L), (repeat.Outcome, repeat.Levels.Available));
+        Assert.All(requests, r => Assert.Equal(7, ((RefundLine)r.Request.Command).SettingVersion));
+    }
+}
