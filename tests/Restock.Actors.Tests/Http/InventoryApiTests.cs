@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Restock.Actors.Tests.Support;
@@ -8,21 +7,21 @@ namespace Restock.Actors.Tests.Http;
 
 public sealed class InventoryApiTests(ServiceFactory factory) : IClassFixture<ServiceFactory>
 {
-    private readonly HttpClient _http = factory.CreateClient();
+    private readonly Api _api = new(factory.CreateClient());
 
     [Fact]
     public async Task A_sku_is_stocked_reserved_paid_shipped_and_cancelled()
     {
         var sku = NewSku();
-        await Expect(HttpStatusCode.OK, Put($"/skus/{sku}/stock", new { adjustmentId = "a1", quantity = 10, reason = "delivery" }));
-        await Expect(HttpStatusCode.OK, Post($"/skus/{sku}/adjustments", new { adjustmentId = "a2", delta = -2, reason = "damaged" }));
-        await Expect(HttpStatusCode.OK, Post($"/skus/{sku}/reservations", new { orderId = "o1", quantity = 3 }));
-        await Expect(HttpStatusCode.OK, Post($"/skus/{sku}/reservations", new { orderId = "o2", quantity = 4, paymentWindowSeconds = 600 }));
-        await Expect(HttpStatusCode.OK, Post($"/skus/{sku}/orders/o1/payment"));
-        await Expect(HttpStatusCode.OK, Post($"/skus/{sku}/orders/o2/cancel"));
-        await Expect(HttpStatusCode.OK, Post($"/skus/{sku}/reservations", new { orderId = "o3", quantity = 1 }));
-        await Expect(HttpStatusCode.OK, Post($"/skus/{sku}/orders/o3/payment"));
-        var shipped = await Expect(HttpStatusCode.OK, Post($"/skus/{sku}/orders/o3/shipment"));
+        await Api.Expect(HttpStatusCode.OK, _api.Put($"/skus/{sku}/stock", new { adjustmentId = "a1", quantity = 10, reason = "delivery" }));
+        await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/adjustments", new { adjustmentId = "a2", delta = -2, reason = "damaged" }));
+        await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/reservations", new { orderId = "o1", quantity = 3 }));
+        await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/reservations", new { orderId = "o2", quantity = 4, paymentWindowSeconds = 600 }));
+        await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/orders/o1/payment"));
+        await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/orders/o2/cancel"));
+        await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/reservations", new { orderId = "o3", quantity = 1 }));
+        await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/orders/o3/payment"));
+        var shipped = await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/orders/o3/shipment"));
         Assert.Equal("done", shipped.GetProperty("outcome").GetString());
 
         Assert.Equal((4, 0, 3, 1), Levels(await Stock(sku)));
@@ -32,12 +31,12 @@ public sealed class InventoryApiTests(ServiceFactory factory) : IClassFixture<Se
     public async Task The_last_units_go_to_one_buyer_and_the_next_is_refused_with_a_reason()
     {
         var sku = NewSku();
-        await Expect(HttpStatusCode.OK, Put($"/skus/{sku}/stock", new { adjustmentId = "a1", quantity = 2 }));
-        await Expect(HttpStatusCode.OK, Post($"/skus/{sku}/reservations", new { orderId = "o1", quantity = 2 }));
-        var refused = await Expect(HttpStatusCode.Conflict, Post($"/skus/{sku}/reservations", new { orderId = "o2", quantity = 1 }));
+        await Api.Expect(HttpStatusCode.OK, _api.Put($"/skus/{sku}/stock", new { adjustmentId = "a1", quantity = 2 }));
+        await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/reservations", new { orderId = "o1", quantity = 2 }));
+        var refused = await Api.Expect(HttpStatusCode.Conflict, _api.Post($"/skus/{sku}/reservations", new { orderId = "o2", quantity = 1 }));
         Assert.Equal("OutOfStock", refused.GetProperty("code").GetString());
 
-        var repeat = await Expect(HttpStatusCode.OK, Post($"/skus/{sku}/reservations", new { orderId = "o1", quantity = 2 }));
+        var repeat = await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/reservations", new { orderId = "o1", quantity = 2 }));
         Assert.Equal("alreadyDone", repeat.GetProperty("outcome").GetString());
         Assert.Equal((0, 2, 0, 0), Levels(await Stock(sku)));
     }
@@ -46,14 +45,14 @@ public sealed class InventoryApiTests(ServiceFactory factory) : IClassFixture<Se
     public async Task Business_rejections_are_conflicts_and_unknown_things_are_not_found()
     {
         var sku = NewSku();
-        await Expect(HttpStatusCode.NotFound, _http.GetAsync($"/skus/{sku}"));
-        await Expect(HttpStatusCode.NotFound, Post($"/skus/{sku}/reservations", new { orderId = "o1", quantity = 1 }));
-        await Expect(HttpStatusCode.OK, Put($"/skus/{sku}/stock", new { adjustmentId = "a1", quantity = 5 }));
-        await Expect(HttpStatusCode.NotFound, Post($"/skus/{sku}/orders/nope/payment"));
-        await Expect(HttpStatusCode.OK, Post($"/skus/{sku}/reservations", new { orderId = "o1", quantity = 1 }));
-        var notPaid = await Expect(HttpStatusCode.Conflict, Post($"/skus/{sku}/orders/o1/shipment"));
+        await Api.Expect(HttpStatusCode.NotFound, _api.Http.GetAsync($"/skus/{sku}"));
+        await Api.Expect(HttpStatusCode.NotFound, _api.Post($"/skus/{sku}/reservations", new { orderId = "o1", quantity = 1 }));
+        await Api.Expect(HttpStatusCode.OK, _api.Put($"/skus/{sku}/stock", new { adjustmentId = "a1", quantity = 5 }));
+        await Api.Expect(HttpStatusCode.NotFound, _api.Post($"/skus/{sku}/orders/nope/payment"));
+        await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/reservations", new { orderId = "o1", quantity = 1 }));
+        var notPaid = await Api.Expect(HttpStatusCode.Conflict, _api.Post($"/skus/{sku}/orders/o1/shipment"));
         Assert.Equal("NotPaid", notPaid.GetProperty("code").GetString());
-        var negative = await Expect(HttpStatusCode.Conflict, Post($"/skus/{sku}/adjustments", new { adjustmentId = "a2", delta = -5 }));
+        var negative = await Api.Expect(HttpStatusCode.Conflict, _api.Post($"/skus/{sku}/adjustments", new { adjustmentId = "a2", delta = -5 }));
         Assert.Equal("NegativeStock", negative.GetProperty("code").GetString());
         Assert.Equal((4, 1, 0, 0), Levels(await Stock(sku)));
     }
@@ -88,15 +87,15 @@ public sealed class InventoryApiTests(ServiceFactory factory) : IClassFixture<Se
     public async Task Bad_input_is_a_400_naming_the_field_and_changes_nothing(string method, string path, string body, string field)
     {
         var sku = NewSku();
-        await Expect(HttpStatusCode.OK, Put($"/skus/{sku}/stock", new { adjustmentId = "a1", quantity = 5 }));
-        await Expect(HttpStatusCode.OK, Post($"/skus/{sku}/reservations", new { orderId = "o1", quantity = 1 }));
+        await Api.Expect(HttpStatusCode.OK, _api.Put($"/skus/{sku}/stock", new { adjustmentId = "a1", quantity = 5 }));
+        await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/reservations", new { orderId = "o1", quantity = 1 }));
         var before = await Stock(sku);
 
         var request = new HttpRequestMessage(new HttpMethod(method), $"/skus/{sku}{path}")
         {
             Content = new StringContent(body, Encoding.UTF8, "application/json"),
         };
-        var problem = await Expect(HttpStatusCode.BadRequest, _http.SendAsync(request));
+        var problem = await Api.Expect(HttpStatusCode.BadRequest, _api.Http.SendAsync(request));
 
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), $"problem does not name '{field}': {problem}");
         Assert.Equal(before.ToString(), (await Stock(sku)).ToString());
@@ -105,28 +104,18 @@ public sealed class InventoryApiTests(ServiceFactory factory) : IClassFixture<Se
     [Fact]
     public async Task A_malformed_sku_id_is_a_400()
     {
-        var problem = await Expect(HttpStatusCode.BadRequest, _http.GetAsync("/skus/" + new string('x', 200)));
+        var problem = await Api.Expect(HttpStatusCode.BadRequest, _api.Http.GetAsync("/skus/" + new string('x', 200)));
         Assert.True(problem.GetProperty("errors").TryGetProperty("skuId", out _));
     }
 
     private static string NewSku() => "sku-" + Guid.NewGuid().ToString("N")[..10];
 
-    private Task<HttpResponseMessage> Put(string path, object body) => _http.PutAsJsonAsync(path, body);
 
-    private Task<HttpResponseMessage> Post(string path, object? body = null) =>
-        body is null ? _http.PostAsync(path, null) : _http.PostAsJsonAsync(path, body);
 
-    private async Task<JsonElement> Stock(string sku) => await Expect(HttpStatusCode.OK, _http.GetAsync($"/skus/{sku}"));
+    private Task<JsonElement> Stock(string sku) => _api.Get($"/skus/{sku}");
 
     private static (long, long, long, long) Levels(JsonElement s) => (
         s.GetProperty("available").GetInt64(), s.GetProperty("reserved").GetInt64(),
         s.GetProperty("committed").GetInt64(), s.GetProperty("shipped").GetInt64());
 
-    private static async Task<JsonElement> Expect(HttpStatusCode status, Task<HttpResponseMessage> call)
-    {
-        using var response = await call;
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(status == response.StatusCode, $"expected {(int)status}, got {(int)response.StatusCode}: {text}");
-        return text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
-    }
 }
