@@ -1,0 +1,100 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using HdrHistogram;
+using Restock.Actors.LoadTests.Targets;
+
+namespace Restock.Actors.LoadTests.Running;
+
+/// <summary>One second of one operation: how many answered ok, and the latency percentiles of that second.</summary>
+public sealed record Sample(double Second, long Ok, long All, double P50Ms, double P99Ms);
+
+/// <summary>
+/// Latencies (HDR histograms, microseconds, measured from the caller's side) and outcomes per operation, plus a
+/// per-second series for the charts. Recording is lock-free; a sampler turns intervals into the series.
+/// </summary>
+public sealed class OperationStats
+{
+    // Latencies above a minute are clamped: HdrHistogram throws on values above its sized maximum.
+    private const long MaxMicros = 60_000_000;
+
+    private readonly Recorder _recorder = new(1, MaxMicros, 3, (id, low, high, digits) => new LongHistogram(id, low, high, digits));
+    private readonly ConcurrentDictionary<string, long> _outcomes = new();
+    private long _ok;
+    private long _lastOk;
+
+    public LongHistogram Total { get; } = new(1, MaxMicros, 3);
+
+    public List<Sample> Series { get; } = [];
+
+    public long Ok => Interlocked.Read(ref _ok);
+
+    public IReadOnlyDictionary<string, long> Outcomes => _outcomes;
+
+    public long Count => _outcomes.Values.Sum();
+
+    public long Failed => _outcomes.Where(o => o.Key.StartsWith("failed")).Sum(o => o.Value);
+
+    public void Record(long elapsedTicks, OpResult result)
+    {
+        var micros = Math.Clamp(elapsedTicks * 1_000_000 / Stopwatch.Frequency, 1, MaxMicros);
+        _recorder.RecordValue(micros);
+        if (result.Ok) Interlocked.Increment(ref _ok);
+        var key = result.Status switch
+        {
+            OpStatus.Ok => "ok",
+            OpStatus.Repeat => "ok (repeat)",
+            OpStatus.Rejected => "rejected: " + result.Reason,
+            _ => "failed: " + result.Reason,
+        };
+        _outcomes.AddOrUpdate(key, 1, (_, n) => n + 1);
+    }
+
+    /// <summary>Closes the current interval: adds it to the total and appends a point to the series.</summary>
+    public void Sample(double second)
+    {
+        var interval = _recorder.GetIntervalHistogram();
+        Total.Add(interval);
+        var ok = Ok;
+        Series.Add(new Sample(second, ok - _lastOk, interval.TotalCount,
+            interval.TotalCount == 0 ? 0 : interval.GetValueAtPercentile(50) / 1000.0,
+            interval.TotalCount == 0 ? 0 : interval.GetValueAtPercentile(99) / 1000.0));
+        _lastOk = ok;
+    }
+}
+
+public sealed class Metrics
+{
+    private readonly ConcurrentDictionary<string, OperationStats> _operations = new();
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+    /// <summary>Forgets the set-up's requests: the run is measured from here.</summary>
+    public void Restart()
+    {
+        _operations.Clear();
+        _clock.Restart();
+    }
+
+    public IEnumerable<KeyValuePair<string, OperationStats>> Operations => _operations.OrderBy(o => o.Key);
+
+    public TimeSpan Elapsed => _clock.Elapsed;
+
+    public OperationStats For(string operation) => _operations.GetOrAdd(operation, _ => new OperationStats());
+
+    public async Task<OpResult> Time(string operation, Func<Task<OpResult>> call)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var result = await call();
+        For(operation).Record(Stopwatch.GetTimestamp() - start, result);
+        return result;
+    }
+
+    public void Sample()
+    {
+        var second = Math.Round(_clock.Elapsed.TotalSeconds, 1);
+        foreach (var op in _operations.Values) op.Sample(second);
+    }
+
+    public long TotalCount => _operations.Values.Sum(o => o.Count);
+
+    public long TotalFailed => _operations.Values.Sum(o => o.Failed);
+}

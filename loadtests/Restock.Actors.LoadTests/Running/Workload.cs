@@ -1,0 +1,176 @@
+using System.Collections.Concurrent;
+using Restock.Actors.LoadTests.Scenarios;
+using Restock.Actors.LoadTests.Targets;
+
+namespace Restock.Actors.LoadTests.Running;
+
+/// <summary>What the runner knows of one order: enough to check, at the end, that the engine kept every acknowledged change.</summary>
+public sealed class TrackedOrder(string id, string sku, string shop, long quantity, DateTimeOffset deadline)
+{
+    public string Id { get; } = id;
+    public string Sku { get; } = sku;
+    public string Shop { get; } = shop;
+    public long Quantity { get; } = quantity;
+    public DateTimeOffset Deadline { get; } = deadline;
+    public volatile bool Paid;
+    public volatile bool Cancelled;
+
+    /// <summary>A pay or cancel failed without an answer: the runner cannot tell what the engine did.</summary>
+    public volatile bool Uncertain;
+}
+
+public sealed class TrackedRefund(string id, TrackedOrder order, long quantity)
+{
+    public string Id { get; } = id;
+    public TrackedOrder Order { get; } = order;
+    public long Quantity { get; } = quantity;
+
+    /// <summary>At least one delivery was acknowledged: the engine owes this refund a finish.</summary>
+    public volatile bool Accepted;
+}
+
+/// <summary>
+/// The users of a scenario: buyers reserve (SKUs drawn by a Zipf law), pay or cancel; the warehouse ships; the
+/// back office refunds (several deliveries, sometimes raced by an ERP restock); merchants restock by hand and
+/// search the ledger. Every choice comes from the caller's seeded random source.
+/// </summary>
+public sealed class Workload
+{
+    private readonly Scenario _scenario;
+    private readonly ITarget _target;
+    private readonly Metrics _metrics;
+    private readonly double[] _skuCdf;
+    private readonly int[] _mixCdf;
+    private readonly ConcurrentQueue<TrackedOrder> _reserved = new();
+    private readonly ConcurrentQueue<TrackedOrder> _paid = new();
+    private readonly List<TrackedRefund> _refunds = [];
+    private long _orders;
+    private long _attempts;
+
+    public Workload(Scenario scenario, ITarget target, Metrics metrics)
+    {
+        _scenario = scenario;
+        _target = target;
+        _metrics = metrics;
+        Skus = Enumerable.Range(0, scenario.Skus).Select(i => $"{scenario.Name}-sku-{i}").ToArray();
+        Shops = Enumerable.Range(0, scenario.Shops).Select(i => $"{scenario.Name}-shop-{i}").ToArray();
+        var weights = Enumerable.Range(1, scenario.Skus).Select(rank => 1 / Math.Pow(rank, scenario.Zipf)).ToArray();
+        var sum = weights.Sum();
+        var acc = 0.0;
+        _skuCdf = weights.Select(w => acc += w / sum).ToArray();
+        var m = scenario.Mix;
+        var runningTotal = 0;
+        _mixCdf = new[] { m.Reserve, m.Pay, m.Cancel, m.Ship, m.Refund, m.ManualRestock, m.LedgerQuery }.Select(w => runningTotal += w).ToArray();
+    }
+
+    public string[] Skus { get; }
+
+    public string[] Shops { get; }
+
+    public ConcurrentBag<TrackedOrder> Acknowledged { get; } = [];
+
+    public IReadOnlyList<TrackedRefund> Refunds
+    {
+        get { lock (_refunds) return _refunds.ToList(); }
+    }
+
+    public long Attempts => Interlocked.Read(ref _attempts);
+
+    /// <summary>Stocks every SKU and sets each shop's switch: the first share of shops restock automatically.</summary>
+    public async Task SetUpAsync()
+    {
+        var on = (int)Math.Round(Shops.Length * _scenario.AutoRestockShare);
+        for (var i = 0; i < Shops.Length; i++)
+            Require(await _target.SetAutoRestock(Shops[i], i < on), "switch of " + Shops[i]);
+        foreach (var chunk in Skus.Chunk(256))
+            foreach (var result in await Task.WhenAll(chunk.Select(sku => _target.SetStock(sku, "initial-" + sku, _scenario.StockPerSku))))
+                Require(result, "initial stock");
+    }
+
+    public Task ToggleSwitchesAsync(bool on) => Task.WhenAll(Shops.Select(shop => _metrics.Time("switch", () => _target.SetAutoRestock(shop, on))));
+
+    /// <summary>Claims the right to start one more request; false once the scenario's attempt budget is spent.</summary>
+    public bool TryStart() => _scenario.Attempts == 0 || Interlocked.Increment(ref _attempts) <= _scenario.Attempts;
+
+    public Task StepAsync(Random random)
+    {
+        var roll = random.Next(_mixCdf[^1]);
+        var kind = Array.FindIndex(_mixCdf, bound => roll < bound);
+        return kind switch
+        {
+            1 when _reserved.TryDequeue(out var order) => PayAsync(order),
+            2 when _reserved.TryDequeue(out var order) => CancelAsync(order),
+            3 when _paid.TryDequeue(out var order) => ShipAsync(order),
+            4 when _paid.TryDequeue(out var order) => RefundAsync(order, random),
+            5 when Refunds is { Count: > 0 } refunds => ManualRestockAsync(refunds[random.Next(refunds.Count)]),
+            6 => LedgerQueryAsync(random),
+            _ => ReserveAsync(random),
+        };
+    }
+
+    private async Task ReserveAsync(Random random)
+    {
+        var drawn = Array.BinarySearch(_skuCdf, random.NextDouble());
+        var index = Math.Min(Skus.Length - 1, drawn < 0 ? ~drawn : drawn);
+        var sku = Skus[index];
+        var quantity = random.NextInt64(1, _scenario.MaxQuantity + 1);
+        var order = new TrackedOrder($"{_scenario.Name}-o{Interlocked.Increment(ref _orders)}", sku, Shops[index % Shops.Length], quantity,
+            DateTimeOffset.UtcNow + _scenario.Window);
+        var result = await _metrics.Time("reserve", () => _target.Reserve(sku, order.Id, quantity, _scenario.Window));
+        if (!result.Ok) return;
+        Acknowledged.Add(order);
+        _reserved.Enqueue(order);
+    }
+
+    private async Task PayAsync(TrackedOrder order)
+    {
+        var result = await _metrics.Time("pay", () => _target.Pay(order.Sku, order.Id));
+        if (result.Status == OpStatus.Failed) order.Uncertain = true;
+        if (!result.Ok) return;
+        order.Paid = true;
+        _paid.Enqueue(order);
+    }
+
+    private async Task CancelAsync(TrackedOrder order)
+    {
+        var result = await _metrics.Time("cancel", () => _target.Cancel(order.Sku, order.Id));
+        if (result.Ok) order.Cancelled = true;
+        if (result.Status == OpStatus.Failed) order.Uncertain = true;
+    }
+
+    private Task ShipAsync(TrackedOrder order) => _metrics.Time("ship", () => _target.Ship(order.Sku, order.Id));
+
+    /// <summary>A refund delivered <see cref="Scenario.RefundCopies"/> times at once, sometimes raced by the ERP's own restock.</summary>
+    private async Task RefundAsync(TrackedOrder order, Random random)
+    {
+        var refund = new TrackedRefund($"rf-{order.Id}", order, random.NextInt64(1, order.Quantity + 1));
+        lock (_refunds) _refunds.Add(refund);
+        var deliveries = Enumerable.Range(0, _scenario.RefundCopies)
+            .Select(async _ =>
+            {
+                var result = await _metrics.Time("refund", () => _target.Refund(refund.Id, order.Id, order.Shop, order.Sku, refund.Quantity));
+                if (result.Ok) refund.Accepted = true;
+                return result;
+            })
+            .ToList();
+        if (random.NextDouble() < _scenario.ErpRaceShare)
+            deliveries.Add(_metrics.Time("erp restock", () => _target.ErpRestock(order.Shop, refund.Id, order.Id, order.Sku, refund.Quantity)));
+        await Task.WhenAll(deliveries);
+    }
+
+    private Task ManualRestockAsync(TrackedRefund refund) =>
+        _metrics.Time("manual restock", () => _target.ManualRestock(refund.Order.Shop, refund.Id, refund.Order.Sku));
+
+    private Task LedgerQueryAsync(Random random)
+    {
+        var refunds = Refunds;
+        return refunds.Count > 0 && random.Next(2) == 0
+            ? _metrics.Time("ledger query", () => _target.LedgerQuery(refunds[random.Next(refunds.Count)].Order.Id, null))
+            : _metrics.Time("ledger query", () => _target.LedgerQuery(null, Skus[random.Next(Skus.Length)]));
+    }
+
+    private static void Require(OpResult result, string what)
+    {
+        if (!result.Ok) throw new InvalidOperationException($"set-up failed ({what}): {result.Status} {result.Reason}");
+    }
+}

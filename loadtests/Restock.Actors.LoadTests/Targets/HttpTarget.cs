@@ -1,0 +1,103 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Restock.Actors.LoadTests.Targets;
+
+/// <summary>A running Restock.Actors service, reached over its HTTP API.</summary>
+public class HttpTarget : ITarget
+{
+    private readonly HttpClient _http;
+
+    public HttpTarget(Uri baseAddress)
+    {
+        _http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 512, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+        {
+            BaseAddress = baseAddress,
+            Timeout = TimeSpan.FromSeconds(30),
+        };
+        Describe = $"HTTP {baseAddress}";
+    }
+
+    public virtual string Describe { get; }
+
+    public Task<OpResult> SetStock(string sku, string adjustmentId, long quantity) =>
+        Send(HttpMethod.Put, $"/skus/{sku}/stock", new { adjustmentId, quantity, reason = "load test" });
+
+    public Task<OpResult> Reserve(string sku, string order, long quantity, TimeSpan paymentWindow) =>
+        Send(HttpMethod.Post, $"/skus/{sku}/reservations", new { orderId = order, quantity, paymentWindowSeconds = (int)paymentWindow.TotalSeconds });
+
+    public Task<OpResult> Pay(string sku, string order) => Send(HttpMethod.Post, $"/skus/{sku}/orders/{order}/payment");
+
+    public Task<OpResult> Cancel(string sku, string order) => Send(HttpMethod.Post, $"/skus/{sku}/orders/{order}/cancel");
+
+    public Task<OpResult> Ship(string sku, string order) => Send(HttpMethod.Post, $"/skus/{sku}/orders/{order}/shipment");
+
+    public Task<OpResult> SetAutoRestock(string shop, bool on) =>
+        Send(HttpMethod.Put, $"/shops/{shop}/settings/auto-restock", new { on, actor = "operator:load-runner", overrideErp = true });
+
+    public Task<OpResult> Refund(string refundId, string order, string shop, string sku, long quantity) =>
+        Send(HttpMethod.Post, "/refunds", new { refundId, orderId = order, shopId = shop, lines = new[] { new { skuId = sku, quantity } } });
+
+    public async Task<bool> RefundFinished(string order, string refundId)
+    {
+        using var response = await _http.GetAsync($"/orders/{order}/refunds/{refundId}");
+        return response.IsSuccessStatusCode && (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("finished").GetBoolean();
+    }
+
+    public Task<OpResult> ErpRestock(string shop, string refundId, string order, string sku, long quantity) =>
+        Send(HttpMethod.Post, "/erp/restocks", new { shopId = shop, refundId, orderId = order, skuId = sku, quantity });
+
+    public Task<OpResult> ManualRestock(string shop, string refundId, string sku) =>
+        Send(HttpMethod.Post, $"/shops/{shop}/refunds/{refundId}/skus/{sku}/restock", new { actor = "merchant:load-runner" });
+
+    public Task<OpResult> LedgerQuery(string? orderId, string? skuId) =>
+        Send(HttpMethod.Get, orderId is not null ? $"/ledger?orderId={orderId}" : $"/ledger?skuId={skuId}");
+
+    public async Task<StockView?> Stock(string sku)
+    {
+        using var response = await _http.GetAsync($"/skus/{sku}");
+        if (response.StatusCode == HttpStatusCode.NotFound) return null;
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadFromJsonAsync<StockView>(JsonSerializerOptions.Web);
+    }
+
+    public async Task<IReadOnlyList<LedgerRow>> Ledger(string sku)
+    {
+        var rows = new List<LedgerRow>();
+        for (string? cursor = null; ;)
+        {
+            var page = await _http.GetFromJsonAsync<JsonElement>($"/ledger?skuId={sku}&limit=500{(cursor is null ? "" : "&cursor=" + cursor)}");
+            rows.AddRange(page.GetProperty("entries").EnumerateArray().Select(e =>
+                new LedgerRow(e.GetProperty("refundId").GetString()!, e.GetProperty("skuId").GetString()!, e.GetProperty("quantity").GetInt64())));
+            var next = page.GetProperty("nextCursor");
+            if (next.ValueKind == JsonValueKind.Null) return rows;
+            cursor = next.GetInt64().ToString();
+        }
+    }
+
+    private async Task<OpResult> Send(HttpMethod method, string path, object? body = null)
+    {
+        try
+        {
+            using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
+            using var response = await _http.SendAsync(request);
+            if ((int)response.StatusCode >= 500) return OpResult.Failed($"http-{(int)response.StatusCode}");
+            var json = await response.Content.ReadFromJsonAsync<JsonElement>();
+            if (response.IsSuccessStatusCode)
+                return json.ValueKind == JsonValueKind.Object && json.TryGetProperty("outcome", out var o) && o.GetString() == "alreadyDone"
+                    ? OpResult.Repeat : OpResult.Done;
+            return OpResult.Rejected(json.TryGetProperty("code", out var code) ? code.GetString()! : $"http-{(int)response.StatusCode}");
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)
+        {
+            return OpResult.Failed(e is TaskCanceledException ? "timeout" : "connection");
+        }
+    }
+
+    public virtual ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

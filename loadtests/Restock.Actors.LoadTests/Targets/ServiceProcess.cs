@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+
+namespace Restock.Actors.LoadTests.Targets;
+
+/// <summary>
+/// The HTTP service run by the runner as a child process on a SQLite file of its own, so a scenario can kill it
+/// (SIGKILL: no shutdown, no flush) and start it again on the same journal.
+/// </summary>
+public sealed class ServiceProcess : HttpTarget
+{
+    private readonly string _serviceDll;
+    private readonly string _database;
+    private readonly int _port;
+    private Process? _process;
+
+    private ServiceProcess(string serviceDll, string database, int port) : base(new Uri($"http://127.0.0.1:{port}"))
+    {
+        _serviceDll = serviceDll;
+        _database = database;
+        _port = port;
+    }
+
+    public override string Describe => $"child-process service on 127.0.0.1:{_port}, SQLite WAL";
+
+    public int Kills { get; private set; }
+
+    public static async Task<ServiceProcess> StartAsync(string folder)
+    {
+        Directory.CreateDirectory(folder);
+        var service = new ServiceProcess(FindServiceDll(), Path.Combine(folder, $"service-{Guid.NewGuid():N}.db"), FreePort());
+        await service.StartProcessAsync();
+        return service;
+    }
+
+    /// <summary>Kills the service without warning, as a crash or a pulled plug would, then starts it again.</summary>
+    public async Task CrashAndRestartAsync()
+    {
+        _process!.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+        Kills++;
+        await StartProcessAsync();
+    }
+
+    private async Task StartProcessAsync()
+    {
+        var start = new ProcessStartInfo("dotnet", [_serviceDll])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.GetDirectoryName(_serviceDll)!,
+        };
+        start.Environment["RESTOCK_CONNECTION_STRING"] = $"Data Source={_database}";
+        start.Environment["RESTOCK_HTTP_URLS"] = $"http://127.0.0.1:{_port}";
+        _process = Process.Start(start)!;
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+
+        using var probe = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_port}"), Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited) throw new InvalidOperationException($"the service exited with code {_process.ExitCode}");
+            try
+            {
+                using var response = await probe.GetAsync("/shops/probe/settings");
+                if (response.IsSuccessStatusCode) return;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+            }
+            await Task.Delay(200);
+        }
+        throw new TimeoutException("the service did not answer within 60 s");
+    }
+
+    /// <summary>The service's build output beside this runner's, in the same repository and configuration.</summary>
+    private static string FindServiceDll()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Restock.Actors.sln"))) dir = dir.Parent;
+        if (dir is null) throw new FileNotFoundException("Restock.Actors.sln not found above " + AppContext.BaseDirectory);
+        var candidates = Directory.GetFiles(Path.Combine(dir.FullName, "src", "Restock.Actors.Service", "bin"), "Restock.Actors.Service.dll",
+            SearchOption.AllDirectories);
+        return candidates.OrderByDescending(File.GetLastWriteTimeUtc).FirstOrDefault()
+               ?? throw new FileNotFoundException("build src/Restock.Actors.Service first (dotnet build)");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (_process is { HasExited: false })
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        await base.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+            File.Delete(_database + suffix);
+    }
+}
