@@ -1,0 +1,104 @@
+using System.Globalization;
+using Restock.Actors.LoadTests.Running;
+using Restock.Actors.LoadTests.Scenarios;
+
+namespace Restock.Actors.LoadTests;
+
+/// <summary>The runner's command line: a scenario name, then options that override the scenario's sizes and load.</summary>
+public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySkus)
+{
+    public static string Help => $"""
+        restock-load SCENARIO [options]     flash-sale load simulations against Restock.Actors
+
+        scenarios:
+        {string.Join("\n", Catalog.All.Select(s => $"  {s.Name,-15} {s.Description}"))}
+
+        options:
+          --target inproc|http   where the engine runs (default inproc: started here on a fresh SQLite file;
+                                 the crash scenario always starts its own service as a child process)
+          --url URL              the service for --target http, e.g. http://127.0.0.1:5080
+          --seed N               drives every random choice (default 1)
+          --duration 30s|2m      how long load is generated (the scenario's default otherwise)
+          --attempts N           at most N requests (0 = no limit)
+          --concurrency N        closed model: N concurrent buyers
+          --rate N               open model: N arrivals per second ...
+          --ramp-to N            ... ramping linearly to N per second
+          --skus N, --stock N    SKUs in play and units of each
+          --threshold RULE       pass/fail rule, repeatable: p99<20ms, p99:reserve<10ms, fail-rate<0.1%,
+                                 rate>=1000, oversold=0 (adds to the scenario's own)
+          --reports DIR          where report folders go (default ./reports)
+          --memory-skus N        hot-sku-bench: SKUs touched for the memory measurement (default 100000)
+          -h, --help             this text
+
+        Exit code: 0 when every invariant and threshold held, 1 otherwise, 2 for a usage error.
+        """;
+
+    public static CommandLine Parse(string[] args)
+    {
+        if (args.Length == 0 || args.Contains("-h") || args.Contains("--help"))
+            return new CommandLine(new RunOptions(Catalog.All[0]), true, 0);
+        var scenario = Catalog.Find(args[0]) ?? throw new ArgumentException(
+            $"unknown scenario '{args[0]}'; one of: {string.Join(", ", Catalog.All.Select(s => s.Name))}");
+        var options = new RunOptions(scenario);
+        var thresholds = new List<string>();
+        var memorySkus = 100_000;
+        for (var i = 1; i < args.Length; i++)
+        {
+            var name = args[i];
+            string Value() => ++i < args.Length ? args[i] : throw new ArgumentException($"{name} needs a value");
+            long Number(long min) => long.TryParse(Value(), CultureInfo.InvariantCulture, out var n) && n >= min
+                ? n : throw new ArgumentException($"{name} needs a whole number ≥ {min}");
+            switch (name)
+            {
+                case "--target":
+                    options = options with
+                    {
+                        Target = Value() switch
+                        {
+                            "inproc" => TargetKind.InProcess,
+                            "http" => TargetKind.Http,
+                            var other => throw new ArgumentException($"--target is inproc or http, not '{other}'"),
+                        },
+                    };
+                    break;
+                case "--url":
+                    options = options with { Url = Uri.TryCreate(Value(), UriKind.Absolute, out var url) ? url : throw new ArgumentException("--url needs an absolute URL") };
+                    break;
+                case "--seed": options = options with { Seed = (int)Number(0) }; break;
+                case "--duration": scenario = scenario with { Duration = Duration(Value()) }; break;
+                case "--attempts": scenario = scenario with { Attempts = Number(0) }; break;
+                case "--concurrency": scenario = scenario with { Model = scenario.Model with { Kind = LoadKind.Closed, Concurrency = (int)Number(1) } }; break;
+                case "--rate": scenario = scenario with { Model = scenario.Model with { Kind = LoadKind.Open, Rate = Number(1) } }; break;
+                case "--ramp-to": scenario = scenario with { Model = scenario.Model with { Kind = LoadKind.Open, RampToRate = Number(1) } }; break;
+                case "--skus": scenario = scenario with { Skus = (int)Number(1) }; break;
+                case "--stock": scenario = scenario with { StockPerSku = Number(1) }; break;
+                case "--threshold":
+                    var rule = Value();
+                    thresholds.Add(Thresholds.IsValid(rule) ? rule : throw new ArgumentException($"not a threshold: '{rule}'"));
+                    break;
+                case "--reports": options = options with { ReportsFolder = Value() }; break;
+                case "--memory-skus": memorySkus = (int)Number(1); break;
+                default: throw new ArgumentException($"unknown option '{name}'");
+            }
+        }
+        if (options.Target == TargetKind.Http && options.Url is null && !scenario.CrashMidRun)
+            throw new ArgumentException("--target http needs --url");
+        if (scenario.Model.Kind == LoadKind.Open && scenario.Model.Rate <= 0)
+            throw new ArgumentException("the open model needs --rate");
+        return new CommandLine(options with { Scenario = scenario, ExtraThresholds = thresholds }, false, memorySkus);
+    }
+
+    private static TimeSpan Duration(string text)
+    {
+        var unit = text.TrimStart("0123456789.".ToCharArray());
+        if (!double.TryParse(text[..^unit.Length], CultureInfo.InvariantCulture, out var n) || n <= 0)
+            throw new ArgumentException($"--duration needs a number and a unit, e.g. 30s or 2m, not '{text}'");
+        return unit switch
+        {
+            "s" or "" => TimeSpan.FromSeconds(n),
+            "m" => TimeSpan.FromMinutes(n),
+            "ms" => TimeSpan.FromMilliseconds(n),
+            _ => throw new ArgumentException($"--duration unit is s, m or ms, not '{unit}'"),
+        };
+    }
+}

@@ -1,0 +1,42 @@
+using Restock.Actors.LoadTests.Running;
+
+namespace Restock.Actors.LoadTests.Reports;
+
+/// <summary>PNG charts of a run: requests answered ok per second, and p50/p99 latency per second, per operation.</summary>
+public static class Charts
+{
+    static Charts()
+    {
+        // ScottPlot draws no text at all when its font is missing: name one the machine has (CI installs DejaVu).
+        ScottPlot.Fonts.Default = "DejaVu Sans";
+    }
+
+    public static IReadOnlyList<string> Write(RunReport report, string folder)
+    {
+        var busy = report.Operations.Where(o => o.Series.Count > 0).ToList();
+        if (busy.Count == 0) return [];
+
+        var throughput = new ScottPlot.Plot();
+        foreach (var op in busy)
+            throughput.Add.ScatterLine(op.Series.Select(s => s.Second).ToArray(), op.Series.Select(s => (double)s.Ok).ToArray()).LegendText = op.Operation;
+        throughput.Title($"{report.Scenario}: answered ok per second");
+        throughput.XLabel("seconds");
+        throughput.YLabel("requests/s");
+        throughput.ShowLegend();
+        throughput.SavePng(Path.Combine(folder, "throughput.png"), 1000, 450);
+
+        var latency = new ScottPlot.Plot();
+        foreach (var op in busy)
+        {
+            var xs = op.Series.Select(s => s.Second).ToArray();
+            latency.Add.ScatterLine(xs, op.Series.Select(s => s.P99Ms).ToArray()).LegendText = op.Operation + " p99";
+            latency.Add.ScatterLine(xs, op.Series.Select(s => s.P50Ms).ToArray()).LegendText = op.Operation + " p50";
+        }
+        latency.Title($"{report.Scenario}: latency per second (ms)");
+        latency.XLabel("seconds");
+        latency.YLabel("ms");
+        latency.ShowLegend();
+        latency.SavePng(Path.Combine(folder, "latency.png"), 1000, 450);
+        return ["throughput.png", "latency.png"];
+    }
+}

@@ -1,0 +1,114 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Restock.Actors.LoadTests.Running;
+
+namespace Restock.Actors.LoadTests.Reports;
+
+/// <summary>Writes a run's report into a folder named by scenario and time: Markdown, HTML with charts, CSV, JSON, PNG.</summary>
+public static class ReportWriter
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerOptions.Web)
+    {
+        WriteIndented = true,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    public static string Write(RunReport report, string reportsFolder)
+    {
+        var folder = Path.Combine(reportsFolder, $"{report.Scenario}-{report.StartedAt:yyyyMMdd-HHmmss}");
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "report.json"), JsonSerializer.Serialize(report, Json));
+        File.WriteAllText(Path.Combine(folder, "operations.csv"), Csv(report));
+        var charts = Charts.Write(report, folder);
+        File.WriteAllText(Path.Combine(folder, "report.md"), Markdown(report, charts));
+        File.WriteAllText(Path.Combine(folder, "report.html"), Html(report, folder, charts));
+        return folder;
+    }
+
+    public static string Verdict(RunReport r) =>
+        r.Passed ? "PASSED" : r.InvariantsHeld ? "FAILED (thresholds)" : "FAILED (invariants violated)";
+
+    private static string F(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
+
+    private static string Csv(RunReport r)
+    {
+        var sb = new StringBuilder("operation,count,ok,failed,rate_per_s,min_ms,mean_ms,p50_ms,p75_ms,p95_ms,p99_ms,p99_9_ms,max_ms\n");
+        foreach (var o in r.Operations)
+            sb.AppendLine(string.Join(',', $"\"{o.Operation}\"", o.Count, o.Ok, o.Failed, F(o.RatePerSecond), F(o.MinMs), F(o.MeanMs),
+                F(o.P50Ms), F(o.P75Ms), F(o.P95Ms), F(o.P99Ms), F(o.P999Ms), F(o.MaxMs)));
+        return sb.ToString();
+    }
+
+    private static IEnumerable<string[]> Headline(RunReport r) =>
+    [
+        ["verdict", Verdict(r)],
+        ["scenario", $"{r.Scenario}: {r.Description}"],
+        ["target", r.Target],
+        ["load model", r.LoadModel],
+        ["duration", $"{F(r.Seconds)} s"],
+        ["rate", r.TargetRate > 0 ? $"{F(r.AchievedRate)}/s achieved of {F(r.TargetRate)}/s targeted ({F(100 * r.AchievedRate / r.TargetRate)}%)" : $"{F(r.AchievedRate)}/s achieved"],
+        ["arrivals not started", $"{r.NotStarted:N0} (open model: in-flight cap reached)"],
+        ["seed", r.Seed.ToString(CultureInfo.InvariantCulture)],
+        ["machine", r.Machine],
+        ["started", r.StartedAt.ToString("u", CultureInfo.InvariantCulture)],
+    ];
+
+    private static IEnumerable<string[]> OperationRows(RunReport r) => r.Operations.Select(o => new[]
+    {
+        o.Operation, o.Count.ToString("N0"), o.Ok.ToString("N0"), o.Failed.ToString("N0"), F(o.RatePerSecond), F(o.MinMs), F(o.MeanMs),
+        F(o.P50Ms), F(o.P75Ms), F(o.P95Ms), F(o.P99Ms), F(o.P999Ms), F(o.MaxMs),
+        string.Join("; ", o.Outcomes.Select(kv => $"{kv.Key} {kv.Value:N0}")),
+    });
+
+    private static readonly string[] OperationHeader =
+        ["operation", "count", "ok", "failed", "/s", "min ms", "mean ms", "p50", "p75", "p95", "p99", "p99.9", "max", "outcomes"];
+
+    private static string Markdown(RunReport r, IReadOnlyList<string> charts)
+    {
+        var sb = new StringBuilder($"# Load report: {r.Scenario}\n\n");
+        sb.Append(MdTable(["", ""], Headline(r)));
+        sb.Append("\n## Operations (latency in ms, from the caller's side)\n\n").Append(MdTable(OperationHeader, OperationRows(r)));
+        sb.Append("\n## Invariants (any violation fails the run)\n\n")
+            .Append(MdTable(["invariant", "violations", "held", "meaning"], r.Invariants.Select(i => new[] { i.Name, i.Violations.ToString("N0"), i.Held ? "yes" : "**NO**", i.Meaning })));
+        sb.Append("\n## Thresholds\n\n")
+            .Append(MdTable(["threshold", "actual", "held"], r.Thresholds.Select(t => new[] { t.Threshold, F(t.Actual), t.Held ? "yes" : "**NO**" })));
+        if (r.Events.Count > 0) sb.Append("\n## Events\n\n").AppendJoin("", r.Events.Select(e => $"- {e}\n"));
+        if (r.Notes.Count > 0) sb.Append("\n## Notes\n\n").AppendJoin("", r.Notes.Select(n => $"- {n}\n"));
+        if (charts.Count > 0) sb.Append("\n## Charts\n\n").AppendJoin("", charts.Select(c => $"![{c}]({c})\n"));
+        return sb.ToString();
+    }
+
+    private static string MdTable(string[] header, IEnumerable<string[]> rows)
+    {
+        static string Cell(string s) => s.Replace("|", "\\|");
+        var sb = new StringBuilder($"| {string.Join(" | ", header.Select(Cell))} |\n|{string.Concat(header.Select(_ => "---|"))}\n");
+        foreach (var row in rows) sb.Append($"| {string.Join(" | ", row.Select(Cell))} |\n");
+        return sb.ToString();
+    }
+
+    private static string Html(RunReport r, string folder, IReadOnlyList<string> charts)
+    {
+        static string Table(string[] header, IEnumerable<string[]> rows) =>
+            "<table><tr>" + string.Concat(header.Select(h => $"<th>{WebUtility.HtmlEncode(h)}</th>")) + "</tr>" +
+            string.Concat(rows.Select(row => "<tr>" + string.Concat(row.Select(c => $"<td>{WebUtility.HtmlEncode(c)}</td>")) + "</tr>")) + "</table>";
+        var images = charts.Select(c =>
+            $"<img alt=\"{c}\" src=\"data:image/png;base64,{Convert.ToBase64String(File.ReadAllBytes(Path.Combine(folder, c)))}\">");
+        return $$"""
+            <!doctype html><html><head><meta charset="utf-8"><title>Load report: {{WebUtility.HtmlEncode(r.Scenario)}}</title>
+            <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1.5em}
+            td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f3f3f3}img{max-width:100%;display:block;margin:1em 0}</style>
+            </head><body><h1>Load report: {{WebUtility.HtmlEncode(r.Scenario)}}</h1>
+            {{Table(["", ""], Headline(r))}}
+            <h2>Operations (latency in ms, from the caller's side)</h2>{{Table(OperationHeader, OperationRows(r))}}
+            <h2>Invariants (any violation fails the run)</h2>{{Table(["invariant", "violations", "held", "meaning"], r.Invariants.Select(i => new[] { i.Name, i.Violations.ToString("N0"), i.Held ? "yes" : "NO", i.Meaning }))}}
+            <h2>Thresholds</h2>{{Table(["threshold", "actual", "held"], r.Thresholds.Select(t => new[] { t.Threshold, F(t.Actual), t.Held ? "yes" : "NO" }))}}
+            {{(r.Events.Count > 0 ? "<h2>Events</h2><ul>" + string.Concat(r.Events.Select(e => $"<li>{WebUtility.HtmlEncode(e)}</li>")) + "</ul>" : "")}}
+            {{(r.Notes.Count > 0 ? "<h2>Notes</h2><ul>" + string.Concat(r.Notes.Select(n => $"<li>{WebUtility.HtmlEncode(n)}</li>")) + "</ul>" : "")}}
+            <h2>Charts</h2>{{string.Concat(images)}}
+            </body></html>
+            """;
+    }
+}

@@ -1,0 +1,281 @@
+using System.Diagnostics;
+using Akka;
+using Akka.Actor;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using HdrHistogram;
+using Restock.Actors.LoadTests.Reports;
+using Restock.Actors.LoadTests.Scenarios;
+using Restock.Actors.LoadTests.Targets;
+using Spectre.Console;
+
+namespace Restock.Actors.LoadTests.Running;
+
+public enum TargetKind
+{
+    InProcess,
+    Http,
+}
+
+/// <summary>How to run a scenario: where, how reproducibly, where the report goes, what must hold.</summary>
+public sealed record RunOptions(
+    Scenario Scenario,
+    TargetKind Target = TargetKind.InProcess,
+    Uri? Url = null,
+    int Seed = 1,
+    string ReportsFolder = "reports",
+    IReadOnlyList<string>? ExtraThresholds = null,
+    IReadOnlyList<string>? EngineOverrides = null,
+    bool WriteReport = true);
+
+public sealed record OperationReport(
+    string Operation, long Count, long Ok, long Failed, double RatePerSecond,
+    double MinMs, double MeanMs, double P50Ms, double P75Ms, double P95Ms, double P99Ms, double P999Ms, double MaxMs,
+    IReadOnlyDictionary<string, long> Outcomes, IReadOnlyList<Sample> Series);
+
+public sealed record RunReport(
+    string Scenario, string Description, string Target, string LoadModel, int Seed, DateTimeOffset StartedAt, double Seconds,
+    double TargetRate, double AchievedRate, long NotStarted, string Machine, string Engine, IReadOnlyList<string> Events,
+    IReadOnlyList<OperationReport> Operations, IReadOnlyList<InvariantResult> Invariants, IReadOnlyList<ThresholdResult> Thresholds,
+    IReadOnlyList<string> Notes)
+{
+    public bool InvariantsHeld => Invariants.All(i => i.Held);
+
+    public bool Passed => InvariantsHeld && Thresholds.All(t => t.Held);
+}
+
+/// <summary>Runs one scenario: set-up, load (closed or open model), live view, invariant check, thresholds, report.</summary>
+public static class LoadRun
+{
+    /// <summary>Requests in flight at most under the open model; arrivals beyond it are counted as not started.</summary>
+    private const int OpenModelInFlightCap = 20_000;
+
+    /// <param name="beforeShutdown">Reads whatever else a caller needs from the target before it is disposed.</param>
+    public static async Task<RunReport> RunAsync(RunOptions options, TextWriter? log = null, Func<ITarget, Task>? beforeShutdown = null)
+    {
+        log ??= Console.Out;
+        var scenario = options.Scenario;
+        var thresholds = scenario.Thresholds.Concat(options.ExtraThresholds ?? []).Distinct().ToList();
+        foreach (var t in thresholds)
+            if (!Thresholds.IsValid(t)) throw new ArgumentException($"not a threshold: '{t}'");
+
+        var startedAt = DateTimeOffset.UtcNow;
+        await using var target = await CreateTargetAsync(options);
+        var metrics = new Metrics();
+        var workload = new Workload(scenario, target, metrics);
+        log.WriteLine($"{scenario.Name}: setting up {scenario.Skus:N0} SKUs x {scenario.StockPerSku:N0} units, {scenario.Shops} shops on {target.Describe}");
+        await workload.SetUpAsync();
+        metrics.Restart();
+
+        var events = new List<string>();
+        using var stop = new CancellationTokenSource(scenario.Duration);
+        var scheduled = ScheduleEventsAsync(options, target, workload, metrics, events, stop.Token);
+        var notStarted = 0L;
+        var load = scenario.Model.Kind == LoadKind.Closed
+            ? RunClosedAsync(scenario, workload, options.Seed, stop.Token)
+            : RunOpenAsync(scenario, workload, options.Seed, target, stop, n => Interlocked.Add(ref notStarted, n));
+        await ShowProgressAsync(load, metrics, target, workload, log);
+        stop.Cancel();
+        await scheduled;
+        var seconds = metrics.Elapsed.TotalSeconds;
+
+        var invariants = await Invariants.CheckAsync(target, workload, scenario, step => log.WriteLine($"  check: {step}"));
+        var operations = metrics.Operations.Select(o => Summarize(o.Key, o.Value, seconds)).ToList();
+        var achieved = operations.Sum(o => o.Count) / seconds;
+        var report = new RunReport(
+            scenario.Name, scenario.Description, target.Describe, scenario.Model.ToString(), options.Seed, startedAt, Math.Round(seconds, 2),
+            TargetRate(scenario.Model, seconds), Math.Round(achieved, 1), notStarted, Machine(), target.Describe, events, operations,
+            invariants, thresholds.Select(t => Thresholds.Evaluate(t, metrics, achieved, invariants)).ToList(), Notes(scenario, workload));
+
+        if (beforeShutdown is not null) await beforeShutdown(target);
+        if (options.WriteReport)
+        {
+            var folder = ReportWriter.Write(report, options.ReportsFolder);
+            log.WriteLine($"report: {folder}");
+        }
+        return report;
+    }
+
+    internal static async Task<ITarget> CreateTargetAsync(RunOptions options)
+    {
+        var work = Path.Combine(Path.GetTempPath(), "restock-load");
+        if (options.Scenario.CrashMidRun) return await ServiceProcess.StartAsync(work);
+        if (options.Target == TargetKind.Http)
+            return new HttpTarget(options.Url ?? throw new ArgumentException("the HTTP target needs --url"));
+        // The runner re-sends every acknowledged reservation at the end: the engine must remember them all.
+        return await InProcessTarget.StartAsync(work, ["restock.inventory.remembered-ids = 1000000", .. options.EngineOverrides ?? []]);
+    }
+
+    private static Task RunClosedAsync(Scenario scenario, Workload workload, int seed, CancellationToken stop) =>
+        Task.WhenAll(Enumerable.Range(0, scenario.Model.Concurrency).Select(buyer => Task.Run(async () =>
+        {
+            var random = new Random(HashCode.Combine(seed, buyer));
+            while (!stop.IsCancellationRequested && workload.TryStart())
+                await workload.StepAsync(random);
+        })));
+
+    /// <summary>
+    /// Arrivals at the target rate whatever the engine does: an Akka.Streams tick every 10 ms (the scheduler's
+    /// resolution) releases the arrivals due since the last one, so the rate holds without a burst limit.
+    /// </summary>
+    private static async Task RunOpenAsync(Scenario scenario, Workload workload, int seed, ITarget target, CancellationTokenSource stop,
+        Action<long> notStarted)
+    {
+        var ownSystem = target is InProcessTarget ? null : ActorSystem.Create("load-runner", "akka.loglevel = WARNING");
+        var system = (target as InProcessTarget)?.System ?? ownSystem!;
+        try
+        {
+            var random = new Random(seed);
+            var clock = Stopwatch.StartNew();
+            var inFlight = 0;
+            var due = 0.0;
+            var last = TimeSpan.Zero;
+            var running = new List<Task>();
+            await Source.Tick(TimeSpan.Zero, TimeSpan.FromMilliseconds(10), NotUsed.Instance)
+                .TakeWhile(_ => !stop.IsCancellationRequested)
+                .RunForeach(_ =>
+                {
+                    var now = clock.Elapsed;
+                    var rate = RateAt(scenario, now);
+                    due += rate * (now - last).TotalSeconds;
+                    last = now;
+                    for (; due >= 1; due--)
+                    {
+                        if (!workload.TryStart())
+                        {
+                            stop.Cancel();
+                            return;
+                        }
+                        if (Volatile.Read(ref inFlight) >= OpenModelInFlightCap)
+                        {
+                            notStarted(1);
+                            continue;
+                        }
+                        Interlocked.Increment(ref inFlight);
+                        var step = new Random(random.Next());
+                        running.Add(Task.Run(async () =>
+                        {
+                            try { await workload.StepAsync(step); }
+                            finally { Interlocked.Decrement(ref inFlight); }
+                        }));
+                    }
+                    running.RemoveAll(t => t.IsCompleted);
+                }, system.Materializer());
+            await Task.WhenAll(running);
+        }
+        finally
+        {
+            if (ownSystem is not null) await ownSystem.Terminate();
+        }
+    }
+
+    private static double RateAt(Scenario scenario, TimeSpan elapsed)
+    {
+        var model = scenario.Model;
+        if (model.RampToRate is not { } to) return model.Rate;
+        var progress = Math.Clamp(elapsed / scenario.Duration, 0, 1);
+        return model.Rate + (to - model.Rate) * progress;
+    }
+
+    private static double TargetRate(LoadModel model, double seconds) => model.Kind == LoadKind.Open
+        ? Math.Round(model.RampToRate is { } to ? (model.Rate + to) / 2 : model.Rate, 1)
+        : 0;
+
+    /// <summary>The scenario's mid-run events: the switch toggled half-way, the service killed at a random moment.</summary>
+    private static async Task ScheduleEventsAsync(RunOptions options, ITarget target, Workload workload, Metrics metrics,
+        List<string> events, CancellationToken stop)
+    {
+        var scenario = options.Scenario;
+        try
+        {
+            if (scenario.ToggleSwitchMidRun)
+            {
+                await Task.Delay(scenario.Duration / 2, stop);
+                var shopsOn = (int)Math.Round(workload.Shops.Length * scenario.AutoRestockShare);
+                await Task.WhenAll(workload.Shops.Select((shop, i) => metrics.Time("switch", () => target.SetAutoRestock(shop, i >= shopsOn))));
+                lock (events) events.Add($"{metrics.Elapsed.TotalSeconds:F1}s: every shop's auto-restock switch toggled");
+            }
+            if (scenario.CrashMidRun && target is ServiceProcess service)
+            {
+                var at = scenario.Duration * (0.3 + 0.4 * new Random(options.Seed).NextDouble());
+                await Task.Delay(at - metrics.Elapsed, stop);
+                var killedAt = metrics.Elapsed.TotalSeconds;
+                await service.CrashAndRestartAsync();
+                lock (events) events.Add($"{killedAt:F1}s: service killed with SIGKILL; back up at {metrics.Elapsed.TotalSeconds:F1}s");
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Samples the metrics every second; a live table on a terminal, a plain line every 5 s otherwise (CI logs).</summary>
+    private static async Task ShowProgressAsync(Task load, Metrics metrics, ITarget target, Workload workload, TextWriter log)
+    {
+        var hot = workload.Skus.Take(3).ToArray();
+        var interactive = log == Console.Out && AnsiConsole.Profile.Capabilities.Interactive;
+        async Task<string> HotStock()
+        {
+            var views = await Task.WhenAll(hot.Select(target.Stock));
+            return string.Join(", ", hot.Select((sku, i) => $"{sku}: {views[i]?.Available.ToString("N0") ?? "?"}"));
+        }
+        string Line(string stock) =>
+            $"{metrics.Elapsed.TotalSeconds,6:F1}s  {metrics.TotalCount / Math.Max(0.001, metrics.Elapsed.TotalSeconds),9:N0}/s  " +
+            $"ok {metrics.Operations.Sum(o => o.Value.Ok):N0}  failed {metrics.TotalFailed:N0}  " +
+            $"p99 {metrics.Operations.Select(o => o.Value.Series.LastOrDefault()?.P99Ms ?? 0).DefaultIfEmpty(0).Max():F1} ms  left: {stock}";
+
+        if (interactive)
+        {
+            var table = new Table().AddColumns("elapsed", "rate/s", "ok", "failed", "p99 (last s)", "hot SKUs left");
+            await AnsiConsole.Live(table).StartAsync(async ctx =>
+            {
+                while (!load.IsCompleted)
+                {
+                    await Task.WhenAny(load, Task.Delay(1000));
+                    metrics.Sample();
+                    var p99 = metrics.Operations.Select(o => o.Value.Series.LastOrDefault()?.P99Ms ?? 0).DefaultIfEmpty(0).Max();
+                    table.Rows.Clear();
+                    table.AddRow($"{metrics.Elapsed.TotalSeconds:F1}s", $"{metrics.TotalCount / Math.Max(0.001, metrics.Elapsed.TotalSeconds):N0}",
+                        $"{metrics.Operations.Sum(o => o.Value.Ok):N0}", $"{metrics.TotalFailed:N0}", $"{p99:F1} ms", Markup.Escape(await HotStock()));
+                    ctx.Refresh();
+                }
+            });
+        }
+        else
+        {
+            var tick = 0;
+            while (!load.IsCompleted)
+            {
+                await Task.WhenAny(load, Task.Delay(1000));
+                metrics.Sample();
+                if (++tick % 5 == 0) log.WriteLine(Line(await HotStock()));
+            }
+        }
+        await load;
+        metrics.Sample();
+    }
+
+    private static OperationReport Summarize(string name, OperationStats s, double seconds)
+    {
+        var h = s.Total;
+        double At(double p) => h.TotalCount == 0 ? 0 : h.GetValueAtPercentile(p) / 1000.0;
+        return new OperationReport(name, s.Count, s.Ok, s.Failed, Math.Round(s.Count / seconds, 1),
+            h.TotalCount == 0 ? 0 : h.RecordedValues().First().ValueIteratedTo / 1000.0,
+            h.TotalCount == 0 ? 0 : Math.Round(h.GetMean() / 1000, 3),
+            At(50), At(75), At(95), At(99), At(99.9), h.TotalCount == 0 ? 0 : h.GetMaxValue() / 1000.0,
+            new SortedDictionary<string, long>(s.Outcomes.ToDictionary()), s.Series);
+    }
+
+    private static string Machine() =>
+        $"{Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1L << 30)} GiB, " +
+        $"{System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}";
+
+    private static IReadOnlyList<string> Notes(Scenario scenario, Workload workload)
+    {
+        var notes = new List<string>();
+        if (workload.Acknowledged.Count > Invariants.MaxAckChecks)
+            notes.Add($"lost-acks checked the first {Invariants.MaxAckChecks:N0} of {workload.Acknowledged.Count:N0} acknowledged reservations");
+        if (scenario.Attempts > 0) notes.Add($"attempt budget {scenario.Attempts:N0}, used {Math.Min(workload.Attempts, scenario.Attempts):N0}");
+        return notes;
+    }
+}
