@@ -1,30 +1,39 @@
-using Restock.Actors.LoadTests;
 using Restock.Actors.LoadTests.Reports;
 using Restock.Actors.LoadTests.Running;
 
-try
+namespace Restock.Actors.LoadTests;
+
+public static class Program
 {
-    var command = CommandLine.Parse(args);
-    if (command.ShowHelp)
+    public static async Task<int> Main(string[] args)
     {
-        Console.WriteLine(CommandLine.Help);
-        return 0;
+        try
+        {
+            var command = CommandLine.Parse(args);
+            if (command.ShowHelp)
+            {
+                Console.WriteLine(CommandLine.Help);
+                return 0;
+            }
+            if (command.Options.Scenario.Name == "hot-sku-bench")
+            {
+                var bench = await HotSkuBench.RunAsync(command.Options, command.MemorySkus, Console.Out);
+                return bench.InvariantsHeld ? 0 : 1;
+            }
+            var report = await LoadRun.RunAsync(command.Options);
+            Console.WriteLine($"{ReportWriter.Verdict(report)}: {report.Operations.Sum(o => o.Count):N0} requests in {report.Seconds:F1}s, " +
+                              $"{report.AchievedRate:N0}/s; invariants {(report.InvariantsHeld ? "held" : "VIOLATED")}");
+            foreach (var broken in report.Invariants.Where(i => !i.Held))
+                Console.WriteLine($"  invariant {broken.Name}: {broken.Violations} ({broken.Meaning})");
+            foreach (var missed in report.Thresholds.Where(t => !t.Held))
+                Console.WriteLine($"  threshold {missed.Threshold}: actual {missed.Actual}");
+            return report.Passed ? 0 : 1;
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            Console.Error.WriteLine("restock-load --help shows the usage.");
+            return 2;
+        }
     }
-    if (command.Options.Scenario.Name == "hot-sku-bench")
-    {
-        var bench = await HotSkuBench.RunAsync(command.Options, command.MemorySkus, Console.Out);
-        return bench.InvariantsHeld ? 0 : 1;
-    }
-    var report = await LoadRun.RunAsync(command.Options);
-    Console.WriteLine($"{ReportWriter.Verdict(report)}: {report.Operations.Sum(o => o.Count):N0} requests in {report.Seconds:F1}s, " +
-                      $"{report.AchievedRate:N0}/s; invariants {(report.InvariantsHeld ? "held" : "VIOLATED")}");
-    foreach (var broken in report.Invariants.Where(i => !i.Held)) Console.WriteLine($"  invariant {broken.Name}: {broken.Violations} ({broken.Meaning})");
-    foreach (var missed in report.Thresholds.Where(t => !t.Held)) Console.WriteLine($"  threshold {missed.Threshold}: actual {missed.Actual}");
-    return report.Passed ? 0 : 1;
-}
-catch (ArgumentException e)
-{
-    Console.Error.WriteLine(e.Message);
-    Console.Error.WriteLine("restock-load --help shows the usage.");
-    return 2;
 }

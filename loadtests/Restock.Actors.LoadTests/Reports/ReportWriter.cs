@@ -48,9 +48,11 @@ public static class ReportWriter
         ["scenario", $"{r.Scenario}: {r.Description}"],
         ["target", r.Target],
         ["load model", r.LoadModel],
-        ["duration", $"{F(r.Seconds)} s"],
-        ["rate", r.TargetRate > 0 ? $"{F(r.AchievedRate)}/s achieved of {F(r.TargetRate)}/s targeted ({F(100 * r.AchievedRate / r.TargetRate)}%)" : $"{F(r.AchievedRate)}/s achieved"],
-        ["arrivals not started", $"{r.NotStarted:N0} (open model: in-flight cap reached)"],
+        ["duration", $"{F(r.Seconds)} s (load, then the requests still in flight)"],
+        ["rate", r.TargetRate > 0
+            ? $"{F(r.AchievedRate)}/s achieved of {F(r.TargetRate)}/s targeted ({F(100 * r.AchievedRate / r.TargetRate)}%); " +
+              $"{r.NotStarted:N0} arrivals not started (in-flight cap reached)"
+            : $"{F(r.AchievedRate)}/s achieved"],
         ["seed", r.Seed.ToString(CultureInfo.InvariantCulture)],
         ["machine", r.Machine],
         ["started", r.StartedAt.ToString("u", CultureInfo.InvariantCulture)],

@@ -197,7 +197,7 @@ public static class LoadRun
             }
             if (scenario.CrashMidRun && target is ServiceProcess service)
             {
-                var at = scenario.Duration * (0.3 + 0.4 * new Random(options.Seed).NextDouble());
+                var at = scenario.Duration * (0.3 + 0.2 * new Random(options.Seed).NextDouble());
                 await Task.Delay(at - metrics.Elapsed, stop);
                 var killedAt = metrics.Elapsed.TotalSeconds;
                 await service.CrashAndRestartAsync();

@@ -1,0 +1,74 @@
+using Restock.Actors.LoadTests.Running;
+using Restock.Actors.LoadTests.Scenarios;
+using Xunit.Abstractions;
+
+namespace Restock.Actors.Tests.LoadSimulations;
+
+/// <summary>
+/// Seconds-long versions of the flash-sale, refund-storm and crash simulations. They assert the invariants the
+/// runner checks (no oversell, no double restock, ledger = stock, no lost acknowledgement), never a timing.
+/// </summary>
+public sealed class ShortLoadSimulationTests(ITestOutputHelper output)
+{
+    private async Task<RunReport> Run(Scenario scenario)
+    {
+        var log = new StringWriter();
+        var report = await LoadRun.RunAsync(new RunOptions(scenario with { Thresholds = ["oversold=0", "double-restocks=0"] }, Seed: 42, WriteReport: false), log);
+        output.WriteLine(log.ToString());
+        foreach (var op in report.Operations)
+            output.WriteLine($"{op.Operation}: {string.Join("; ", op.Outcomes.Select(o => $"{o.Key} {o.Value}"))}");
+        foreach (var invariant in report.Invariants)
+            output.WriteLine($"{invariant.Name}: {invariant.Violations}");
+        Assert.All(report.Invariants, i => Assert.True(i.Held, $"{i.Name}: {i.Violations} ({i.Meaning})"));
+        return report;
+    }
+
+    private static long Ok(RunReport report, string operation) => report.Operations.Where(o => o.Operation == operation).Sum(o => o.Ok);
+
+    [Fact]
+    public async Task Flash_sale_sells_every_unit_and_not_one_more()
+    {
+        var scenario = Catalog.Find("flash-sale")! with
+        {
+            StockPerSku = 300,
+            Attempts = 3_000,
+            Duration = TimeSpan.FromSeconds(30),
+            Model = new LoadModel(LoadKind.Closed, Concurrency: 100),
+            PaymentWindow = TimeSpan.FromSeconds(2),
+        };
+        var report = await Run(scenario);
+
+        Assert.True(Ok(report, "reserve") >= 300, "demand far above stock must sell the whole stock");
+        Assert.Contains(report.Operations, o => o.Operation == "reserve" && o.Outcomes.ContainsKey("rejected: OutOfStock"));
+    }
+
+    [Fact]
+    public async Task Refund_storm_never_restocks_a_unit_twice()
+    {
+        var scenario = Catalog.Find("refund-storm")! with
+        {
+            Skus = 10,
+            Duration = TimeSpan.FromSeconds(6),
+            Model = new LoadModel(LoadKind.Closed, Concurrency: 30),
+        };
+        var report = await Run(scenario);
+
+        Assert.True(Ok(report, "refund") > 0 && Ok(report, "erp restock") > 0, "the storm must include refunds and ERP restocks");
+        Assert.Contains(report.Events, e => e.Contains("toggled"));
+    }
+
+    [Fact]
+    public async Task A_service_killed_mid_sale_keeps_every_acknowledged_reservation()
+    {
+        var scenario = Catalog.Find("crash")! with
+        {
+            Duration = TimeSpan.FromSeconds(16),
+            Model = new LoadModel(LoadKind.Closed, Concurrency: 20),
+        };
+        var report = await Run(scenario);
+
+        Assert.Contains(report.Events, e => e.Contains("SIGKILL"));
+        Assert.True(Ok(report, "reserve") > 0);
+        Assert.Equal(0, report.Invariants.Single(i => i.Name == "lost-acks").Violations);
+    }
+}
