@@ -50,7 +50,7 @@ public static class Catalog
             "it, durable acknowledgements; group commit against one journal write per command, then memory per active SKU actor.",
             Skus: 1, StockPerSku: 1_000_000_000, Shops: 1,
             Mix: new OperationMix(Reserve: 1),
-            Model: new LoadModel(LoadKind.Closed, Concurrency: 500),
+            Model: new LoadModel(LoadKind.Closed, Concurrency: 2_000),
             Attempts: 0, Duration: TimeSpan.FromSeconds(20),
             Thresholds: ["oversold=0"]),
     ];

@@ -201,11 +201,14 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
 
     /// <summary>
     /// Snapshots only when nothing is queued, so the in-memory state is exactly the durable state at
-    /// <see cref="Eventsourced.LastSequenceNr"/>.
+    /// <see cref="Eventsourced.LastSequenceNr"/>. A snapshot costs as much as the state is large (a hot SKU can
+    /// hold many thousand open lines), so it also waits for as many events as there are open lines: the cost per
+    /// event stays constant however big the sale.
     /// </summary>
     private void SnapshotIfDue()
     {
-        if (LastSequenceNr - _lastSnapshotSequenceNr < _settings.SnapshotEvery) return;
+        var due = Math.Max(_settings.SnapshotEvery, _state.OpenLines.Count);
+        if (LastSequenceNr - _lastSnapshotSequenceNr < due) return;
         _lastSnapshotSequenceNr = LastSequenceNr;
         SaveSnapshot(SkuSnapshot.From(_state));
     }
