@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using HdrHistogram;
 using Restock.Actors.LoadTests.Targets;
 
@@ -18,7 +19,8 @@ public sealed class OperationStats
     private const long MaxMicros = 60_000_000;
 
     private readonly Recorder _recorder = new(1, MaxMicros, 3, (id, low, high, digits) => new LongHistogram(id, low, high, digits));
-    private readonly ConcurrentDictionary<string, long> _outcomes = new();
+    // One counter per outcome, incremented without locks: the hot path must not contend on a dictionary bucket.
+    private readonly ConcurrentDictionary<string, StrongBox<long>> _outcomes = new();
     private long _ok;
     private long _lastOk;
 
@@ -28,11 +30,11 @@ public sealed class OperationStats
 
     public long Ok => Interlocked.Read(ref _ok);
 
-    public IReadOnlyDictionary<string, long> Outcomes => _outcomes;
+    public IReadOnlyDictionary<string, long> Outcomes => _outcomes.ToDictionary(o => o.Key, o => Interlocked.Read(ref o.Value.Value));
 
-    public long Count => _outcomes.Values.Sum();
+    public long Count => Outcomes.Values.Sum();
 
-    public long Failed => _outcomes.Where(o => o.Key.StartsWith("failed")).Sum(o => o.Value);
+    public long Failed => Outcomes.Where(o => o.Key.StartsWith("failed")).Sum(o => o.Value);
 
     public void Record(long elapsedTicks, OpResult result)
     {
@@ -46,7 +48,7 @@ public sealed class OperationStats
             OpStatus.Rejected => "rejected: " + result.Reason,
             _ => "failed: " + result.Reason,
         };
-        _outcomes.AddOrUpdate(key, 1, (_, n) => n + 1);
+        Interlocked.Increment(ref _outcomes.GetOrAdd(key, _ => new StrongBox<long>()).Value);
     }
 
     /// <summary>Closes the current interval: adds it to the total and appends a point to the series.</summary>
