@@ -26,6 +26,8 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
           --skus N, --stock N    SKUs in play and units of each
           --threshold RULE       pass/fail rule, repeatable: p99<20ms, p99:reserve<10ms, fail-rate<0.1%,
                                  rate>=1000, oversold=0 (adds to the scenario's own)
+          --engine "HOCON"       in-process engine: a configuration entry on top of hocon/, repeatable,
+                                 e.g. --engine "restock.inventory.max-batch-size = 1"
           --reports DIR          where report folders go (default ./reports)
           --memory-skus N        hot-sku-bench: SKUs touched for the memory measurement (default 100000)
           -h, --help             this text
@@ -41,6 +43,7 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
             $"unknown scenario '{args[0]}'; one of: {string.Join(", ", Catalog.All.Select(s => s.Name))}");
         var options = new RunOptions(scenario);
         var thresholds = new List<string>();
+        var engine = new List<string>();
         var memorySkus = 100_000;
         for (var i = 1; i < args.Length; i++)
         {
@@ -77,6 +80,7 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
                     thresholds.Add(Thresholds.IsValid(rule) ? rule : throw new ArgumentException($"not a threshold: '{rule}'"));
                     break;
                 case "--reports": options = options with { ReportsFolder = Value() }; break;
+                case "--engine": engine.Add(Value()); break;
                 case "--memory-skus": memorySkus = (int)Number(1); break;
                 default: throw new ArgumentException($"unknown option '{name}'");
             }
@@ -85,7 +89,7 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
             throw new ArgumentException("--target http needs --url");
         if (scenario.Model.Kind == LoadKind.Open && scenario.Model.Rate <= 0)
             throw new ArgumentException("the open model needs --rate");
-        return new CommandLine(options with { Scenario = scenario, ExtraThresholds = thresholds }, false, memorySkus);
+        return new CommandLine(options with { Scenario = scenario, ExtraThresholds = thresholds, EngineOverrides = engine }, false, memorySkus);
     }
 
     private static TimeSpan Duration(string text)

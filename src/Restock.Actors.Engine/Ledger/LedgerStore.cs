@@ -165,6 +165,9 @@ public sealed class LedgerStore
     {
         DbConnection connection = _sqlite ? new SqliteConnection(_connectionString) : new NpgsqlConnection(_connectionString);
         await connection.OpenAsync(cancellationToken);
+        // SQLite has one writer at a time. Wait for the journal's write inside SQLite (fine-grained) rather than in
+        // Microsoft.Data.Sqlite's retry loop, which sleeps in long steps.
+        if (_sqlite) await Execute(connection, null, "PRAGMA busy_timeout = 10000;");
         return connection;
     }
 
