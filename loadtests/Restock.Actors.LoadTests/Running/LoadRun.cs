@@ -35,7 +35,7 @@ public sealed record OperationReport(
 
 public sealed record RunReport(
     string Scenario, string Description, string Target, string LoadModel, int Seed, DateTimeOffset StartedAt, double Seconds,
-    double TargetRate, double AchievedRate, long NotStarted, string Machine, string Engine, IReadOnlyList<string> Events,
+    double TargetRate, double AchievedRate, long NotStarted, string Machine, IReadOnlyList<string> Events,
     IReadOnlyList<OperationReport> Operations, IReadOnlyList<InvariantResult> Invariants, IReadOnlyList<ThresholdResult> Thresholds,
     IReadOnlyList<string> Notes)
 {
@@ -84,7 +84,7 @@ public static class LoadRun
         var achieved = operations.Sum(o => o.Count) / seconds;
         var report = new RunReport(
             scenario.Name, scenario.Description, target.Describe, scenario.Model.ToString(), options.Seed, startedAt, Math.Round(seconds, 2),
-            TargetRate(scenario.Model, seconds), Math.Round(achieved, 1), notStarted, Machine(), target.Describe, events, operations,
+            TargetRate(scenario.Model), Math.Round(achieved, 1), notStarted, Machine(), events, operations,
             invariants, thresholds.Select(t => Thresholds.Evaluate(t, metrics, achieved, invariants)).ToList(), Notes(scenario, workload));
 
         if (beforeShutdown is not null) await beforeShutdown(target);
@@ -177,7 +177,7 @@ public static class LoadRun
         return model.Rate + (to - model.Rate) * progress;
     }
 
-    private static double TargetRate(LoadModel model, double seconds) => model.Kind == LoadKind.Open
+    private static double TargetRate(LoadModel model) => model.Kind == LoadKind.Open
         ? Math.Round(model.RampToRate is { } to ? (model.Rate + to) / 2 : model.Rate, 1)
         : 0;
 
@@ -216,8 +216,15 @@ public static class LoadRun
         var interactive = log == Console.Out && AnsiConsole.Profile.Capabilities.Interactive;
         async Task<string> HotStock()
         {
-            var views = await Task.WhenAll(hot.Select(target.Stock));
-            return string.Join(", ", hot.Select((sku, i) => $"{sku}: {views[i]?.Available.ToString("N0") ?? "?"}"));
+            try
+            {
+                var views = await Task.WhenAll(hot.Select(target.Stock));
+                return string.Join(", ", hot.Select((sku, i) => $"{sku}: {views[i]?.Available.ToString("N0") ?? "?"}"));
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                return "engine unreachable";
+            }
         }
         string Line(string stock) =>
             $"{metrics.Elapsed.TotalSeconds,6:F1}s  {metrics.TotalCount / Math.Max(0.001, metrics.Elapsed.TotalSeconds),9:N0}/s  " +

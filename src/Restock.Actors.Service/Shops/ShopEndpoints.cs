@@ -34,32 +34,13 @@ internal static class ShopEndpoints
             return check.Problem is { } bad ? Task.FromResult(bad) : EngineCall.Run(() => shops.Get(id, ct), ToResult);
         });
 
-        app.MapPut("/shops/{shopId}/settings/auto-restock", async (string shopId, HttpRequest request, IShops shops, CancellationToken ct) =>
-        {
-            var (body, problem) = await Requests.ReadJson<SwitchBody>(request);
-            if (problem is not null) return problem;
-            var check = new Requests();
-            var id = check.Id("shopId", shopId);
-            var on = check.Required("on", body!.On);
-            var actor = check.Actor("actor", body.Actor);
-            var reason = check.Text("reason", body.Reason, on ? "turned on" : "turned off", 500);
-            if (check.Problem is { } bad) return bad;
-            var command = new SetAutoRestock(on, SettingOrigin.Merchant, actor, reason, body.OverrideErp ?? false, DateTimeOffset.UtcNow);
-            return await EngineCall.Run(() => shops.Execute(id, command, ct), ToResult);
-        });
+        app.MapPut("/shops/{shopId}/settings/auto-restock", (string shopId, HttpRequest request, IShops shops, CancellationToken ct) =>
+            ChangeSetting(shopId, request, shops, ct, "turned", (b, actor, reason) =>
+                new SetAutoRestock(b.On!.Value, SettingOrigin.Merchant, actor, reason, b.OverrideErp ?? false, DateTimeOffset.UtcNow)));
 
-        app.MapPut("/shops/{shopId}/settings/erp-restocks", async (string shopId, HttpRequest request, IShops shops, CancellationToken ct) =>
-        {
-            var (body, problem) = await Requests.ReadJson<SwitchBody>(request);
-            if (problem is not null) return problem;
-            var check = new Requests();
-            var id = check.Id("shopId", shopId);
-            var on = check.Required("on", body!.On);
-            var actor = check.Actor("actor", body.Actor);
-            var reason = check.Text("reason", body.Reason, on ? "the ERP restocks unshipped refunds" : "the ERP no longer restocks", 500);
-            if (check.Problem is { } bad) return bad;
-            return await EngineCall.Run(() => shops.Execute(id, new SetErpRestocks(on, actor, reason, DateTimeOffset.UtcNow), ct), ToResult);
-        });
+        app.MapPut("/shops/{shopId}/settings/erp-restocks", (string shopId, HttpRequest request, IShops shops, CancellationToken ct) =>
+            ChangeSetting(shopId, request, shops, ct, "ERP restocking turned", (b, actor, reason) =>
+                new SetErpRestocks(b.On!.Value, actor, reason, DateTimeOffset.UtcNow)));
 
         app.MapPost("/operators/whitelist-import", async (HttpRequest request, IShops shops, CancellationToken ct) =>
         {
@@ -81,6 +62,20 @@ internal static class ShopEndpoints
                     replies.Select(r => new WhitelistShopResult(r.ShopId, r.Outcome == ShopOutcome.Done ? "turnedOn" : "unchanged",
                         r.Message)).ToList())));
         });
+    }
+
+    /// <summary>Reads and checks a switch change (on, actor, reason) and sends the command it makes.</summary>
+    private static async Task<IResult> ChangeSetting(string shopId, HttpRequest request, IShops shops, CancellationToken ct,
+        string defaultReason, Func<SwitchBody, string, string, ShopCommand> command)
+    {
+        var (body, problem) = await Requests.ReadJson<SwitchBody>(request);
+        if (problem is not null) return problem;
+        var check = new Requests();
+        var id = check.Id("shopId", shopId);
+        var on = check.Required("on", body!.On);
+        var actor = check.Actor("actor", body.Actor);
+        var reason = check.Text("reason", body.Reason, $"{defaultReason} {(on ? "on" : "off")}", 500);
+        return check.Problem ?? await EngineCall.Run(() => shops.Execute(id, command(body, actor, reason), ct), ToResult);
     }
 
     private static IResult ToResult(ShopReply reply) => reply.Outcome == ShopOutcome.Rejected

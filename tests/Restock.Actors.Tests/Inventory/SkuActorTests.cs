@@ -7,26 +7,9 @@ using Xunit.Abstractions;
 
 namespace Restock.Actors.Tests.Inventory;
 
-public sealed class SkuActorTests : Akka.TestKit.Xunit2.TestKit
+public sealed class SkuActorTests(ITestOutputHelper output)
+    : EngineTestKit(output, "restock.inventory.snapshot-every = 1000000")
 {
-    private readonly TestDatabase _db;
-
-    public SkuActorTests(ITestOutputHelper output) : this(new TestDatabase(), output)
-    {
-    }
-
-    private SkuActorTests(TestDatabase db, ITestOutputHelper output)
-        : base(db.Config("restock.inventory.snapshot-every = 1000000"), "restock", output)
-    {
-        _db = db;
-    }
-
-    protected override void AfterAll()
-    {
-        base.AfterAll();
-        _db.Dispose();
-    }
-
     private static DateTimeOffset InAnHour => DateTimeOffset.UtcNow.AddHours(1);
 
     [Theory]
@@ -35,7 +18,7 @@ public sealed class SkuActorTests : Akka.TestKit.Xunit2.TestKit
     public async Task Stock_survives_a_restart_of_the_actor_system(bool withSnapshot)
     {
         var snapshotEvery = withSnapshot ? 3 : 1_000_000;
-        await using (var first = await RestockEngine.StartAsync(_db.Config($"restock.inventory.snapshot-every = {snapshotEvery}")))
+        await using (var first = await RestockEngine.StartAsync(Db.Config($"restock.inventory.snapshot-every = {snapshotEvery}")))
         {
             var inventory = first.Inventory;
             await inventory.Execute("mug", new SetStock("a1", 10, "delivery"));
@@ -48,11 +31,11 @@ public sealed class SkuActorTests : Akka.TestKit.Xunit2.TestKit
             // Six events: snapshots after the 3rd and the 6th; the older one is deleted once the newer is saved.
             await AwaitAssertAsync(() => Assert.Equal(
                 withSnapshot ? "6" : "",
-                string.Join(",", _db.Strings("SELECT sequence_number FROM snapshot WHERE persistence_id = 'sku-mug'"))),
+                string.Join(",", Db.Strings("SELECT sequence_number FROM snapshot WHERE persistence_id = 'sku-mug'"))),
                 TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
         }
 
-        await using var second = await RestockEngine.StartAsync(_db.Config());
+        await using var second = await RestockEngine.StartAsync(Db.Config());
         var stock = await second.Inventory.GetStock("mug");
         Assert.Equal(new StockLevels(Available: 5, Reserved: 2, Committed: 3, Shipped: 0, Refunded: 0, Restocked: 0), stock.Levels);
 
@@ -84,16 +67,16 @@ public sealed class SkuActorTests : Akka.TestKit.Xunit2.TestKit
     [Fact]
     public async Task A_payment_deadline_that_passes_while_the_node_is_down_releases_after_restart_without_being_asked()
     {
-        await using (var first = await RestockEngine.StartAsync(_db.Config()))
+        await using (var first = await RestockEngine.StartAsync(Db.Config()))
         {
             await first.Inventory.Execute("hat", new SetStock("a1", 2, "delivery"));
             await first.Inventory.Execute("hat", new Reserve("o1", 2, DateTimeOffset.UtcNow.AddSeconds(2)));
         }
         await Task.Delay(TimeSpan.FromSeconds(2));
 
-        await using var second = await RestockEngine.StartAsync(_db.Config());
+        await using var second = await RestockEngine.StartAsync(Db.Config());
         // Nobody sends the SKU a message: the remembered entity restarts, recovers and releases by itself.
-        await AwaitAssertAsync(() => Assert.Equal(1, _db.Count(
+        await AwaitAssertAsync(() => Assert.Equal(1, Db.Count(
             "SELECT COUNT(*) FROM journal WHERE persistence_id = 'sku-hat' AND manifest = 'sku.reservation-released'")),
             TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(200));
         Assert.Equal(2, (await second.Inventory.GetStock("hat")).Levels.Available);
@@ -127,7 +110,7 @@ public sealed class SkuActorTests : Akka.TestKit.Xunit2.TestKit
     [Fact]
     public async Task One_write_per_command_when_batching_is_turned_off()
     {
-        await using var engine = await RestockEngine.StartAsync(_db.Config("restock.inventory.max-batch-size = 1"));
+        await using var engine = await RestockEngine.StartAsync(Db.Config("restock.inventory.max-batch-size = 1"));
         await engine.Inventory.Execute("pen", new SetStock("a1", 100, "delivery"));
         await Task.WhenAll(Enumerable.Range(0, 100).Select(i => engine.Inventory.Execute("pen", new Reserve($"o{i}", 1, InAnHour))));
 
@@ -150,15 +133,15 @@ public sealed class SkuActorTests : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(SkuOutcome.Done, ExpectMsg<SkuReply>().Outcome);
         Assert.Equal(RejectionCode.OutOfStock, ExpectMsg<SkuReply>().Rejection);
         Assert.Equal(1, ExpectMsg<SkuReply>().Levels.Reserved);
-        Assert.Equal(2, _db.Count("SELECT COUNT(*) FROM journal WHERE persistence_id = 'sku-lamp'"));
+        Assert.Equal(2, Db.Count("SELECT COUNT(*) FROM journal WHERE persistence_id = 'sku-lamp'"));
     }
 
     [Fact]
     public async Task The_sqlite_journal_runs_in_wal_mode_with_full_synchronous_commits()
     {
         await RestockEngine.StartOnAsync(Sys);
-        Assert.Equal(["wal"], _db.Strings("PRAGMA journal_mode"));
+        Assert.Equal(["wal"], Db.Strings("PRAGMA journal_mode"));
         // 2 = FULL: a commit is on disk before the journal confirms it, so an acknowledged decision survives a power cut.
-        Assert.Equal(["2"], _db.Strings("PRAGMA synchronous"));
+        Assert.Equal(["2"], Db.Strings("PRAGMA synchronous"));
     }
 }

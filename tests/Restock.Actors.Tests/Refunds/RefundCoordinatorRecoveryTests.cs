@@ -11,25 +11,8 @@ using Xunit.Abstractions;
 
 namespace Restock.Actors.Tests.Refunds;
 
-public sealed class RefundCoordinatorRecoveryTests : Akka.TestKit.Xunit2.TestKit
+public sealed class RefundCoordinatorRecoveryTests(ITestOutputHelper output) : EngineTestKit(output)
 {
-    private readonly TestDatabase _db;
-
-    public RefundCoordinatorRecoveryTests(ITestOutputHelper output) : this(new TestDatabase(), output)
-    {
-    }
-
-    private RefundCoordinatorRecoveryTests(TestDatabase db, ITestOutputHelper output) : base(db.Config(), "restock", output)
-    {
-        _db = db;
-    }
-
-    protected override void AfterAll()
-    {
-        base.AfterAll();
-        _db.Dispose();
-    }
-
     [Fact]
     public async Task A_coordinator_stopped_after_half_its_lines_resumes_the_rest_and_each_line_restocks_once()
     {
