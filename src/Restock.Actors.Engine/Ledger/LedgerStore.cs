@@ -2,6 +2,7 @@ using System.Data.Common;
 using Akka.Configuration;
 using Microsoft.Data.Sqlite;
 using Npgsql;
+using Restock.Actors.Engine.Hosting;
 using Restock.Actors.Domain.Inventory;
 
 namespace Restock.Actors.Engine.Ledger;
@@ -22,9 +23,8 @@ public sealed class LedgerStore
         _sqlite = sqlite;
     }
 
-    public static LedgerStore From(Config config) => new(
-        config.GetString("akka.persistence.journal.sql.connection-string"),
-        config.GetString("akka.persistence.journal.sql.provider-name", "").StartsWith("SQLite", StringComparison.OrdinalIgnoreCase));
+    public static LedgerStore From(Config config) =>
+        new(config.GetString("akka.persistence.journal.sql.connection-string"), JournalStore.IsSqlite(config));
 
     /// <summary>A ledger event as the projection hands it over: its journal offset and the SKU it happened to.</summary>
     public sealed record Change(long Offset, string SkuId, ILedgerEvent Event);

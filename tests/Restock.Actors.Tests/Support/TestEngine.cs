@@ -12,13 +12,13 @@ namespace Restock.Actors.Tests.Support;
 /// <summary>A whole engine on a journal file of its own, with the steps tests keep repeating.</summary>
 public sealed class TestEngine : IAsyncDisposable
 {
+    private readonly TestDatabase _db;
+
     private TestEngine(TestDatabase db, RestockEngine engine)
     {
-        Db = db;
+        _db = db;
         Engine = engine;
     }
-
-    public TestDatabase Db { get; }
 
     public RestockEngine Engine { get; }
 
@@ -95,6 +95,6 @@ public sealed class TestEngine : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Engine.DisposeAsync();
-        Db.Dispose();
+        _db.Dispose();
     }
 }
