@@ -1,0 +1,81 @@
+using Npgsql;
+using Restock.Actors.Domain.Inventory;
+using Restock.Actors.Domain.Refunds;
+using Restock.Actors.Domain.Shops;
+using Restock.Actors.Engine.Hosting;
+using Restock.Actors.Engine.Ledger;
+
+namespace Restock.Actors.Tests.Hosting;
+
+/// <summary>
+/// The scale-out journal: the same engine on PostgreSQL, including the ledger's own tables and offset. Needs a
+/// server: <c>.ci/postgres</c> starts one and prints the connection string to put in RESTOCK_TEST_POSTGRES.
+/// </summary>
+public sealed class PostgresJournalTests : IAsyncLifetime
+{
+    private readonly string? _server = Environment.GetEnvironmentVariable("RESTOCK_TEST_POSTGRES");
+    private readonly string _database = $"restock_test_{Guid.NewGuid():N}";
+
+    private string ConnectionString => $"{_server};Database={_database}";
+
+    public async Task InitializeAsync()
+    {
+        if (_server is null) return;
+        await using var admin = new NpgsqlConnection(_server);
+        await admin.OpenAsync();
+        await using var create = new NpgsqlCommand($"CREATE DATABASE {_database}", admin);
+        await create.ExecuteNonQueryAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_server is null) return;
+        NpgsqlConnection.ClearAllPools();
+        await using var admin = new NpgsqlConnection(_server);
+        await admin.OpenAsync();
+        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)", admin);
+        await drop.ExecuteNonQueryAsync();
+    }
+
+    private Task<RestockEngine> Start() => RestockEngine.StartAsync(RestockConfig.Load(name => name switch
+    {
+        "RESTOCK_JOURNAL" => "postgresql",
+        "RESTOCK_CONNECTION_STRING" => ConnectionString,
+        _ => null,
+    }));
+
+    [SkippableFact]
+    public async Task Stock_refunds_and_the_restock_ledger_survive_a_restart_on_postgresql()
+    {
+        Skip.If(_server is null, "RESTOCK_TEST_POSTGRES is not set: run .ci/postgres for a local server");
+        var inAnHour = DateTimeOffset.UtcNow.AddHours(1);
+
+        await using (var first = await Start())
+        {
+            await first.Shops.Execute("pg-shop", new SetAutoRestock(true, SettingOrigin.Merchant, "merchant:ann", "test", false, DateTimeOffset.UtcNow));
+            await first.Inventory.Execute("pg-mug", new SetStock("a1", 5, "delivery"));
+            await first.Inventory.Execute("pg-mug", new Reserve("o1", 3, inAnHour));
+            await first.Inventory.Execute("pg-mug", new ConfirmPayment("o1"));
+            await first.Refunds.Submit(new RefundRequest("r1", "o1", "pg-shop", [new RefundedLine("pg-mug", 2)], DateTimeOffset.UtcNow));
+            await Eventually(async () => (await first.Ledger.SearchAsync(new LedgerQuery(OrderId: "o1"))).Entries.Count == 1);
+            var entry = (await first.Ledger.SearchAsync(new LedgerQuery(OrderId: "o1"))).Entries.Single();
+            Assert.Equal((2L, 2L, 4L, RestockTrigger.Auto), (entry.Quantity, entry.StockBefore, entry.StockAfter, entry.Trigger));
+        }
+
+        await using var second = await Start();
+        Assert.Equal(new StockLevels(4, 0, 1, 0, 2, 2), (await second.Inventory.GetStock("pg-mug")).Levels);
+        await second.Refunds.Submit(new RefundRequest("r2", "o1", "pg-shop", [new RefundedLine("pg-mug", 1)], DateTimeOffset.UtcNow));
+        await Eventually(async () => (await second.Ledger.SearchAsync(new LedgerQuery(SkuId: "pg-mug"))).Entries.Count == 2);
+        Assert.Equal(3, (await second.Ledger.SearchAsync(new LedgerQuery(SkuId: "pg-mug"))).Entries.Sum(e => e.Quantity));
+        Assert.Equal(5, (await second.Inventory.GetStock("pg-mug")).Levels.Available);
+    }
+
+    private static async Task Eventually(Func<Task<bool>> done)
+    {
+        for (var i = 0; !await done(); i++)
+        {
+            Assert.True(i < 200, "the ledger did not catch up within 20 s");
+            await Task.Delay(100);
+        }
+    }
+}
