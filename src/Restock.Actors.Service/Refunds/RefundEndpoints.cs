@@ -30,7 +30,7 @@ internal static class RefundEndpoints
             var refundId = check.Id("refundId", body!.RefundId);
             var orderId = check.Id("orderId", body.OrderId);
             var shopId = check.Id("shopId", body.ShopId);
-            if (body.Lines is not { Length: > 0 and <= RefundRules.MaxLines})
+            if (body.Lines is not { Length: > 0 and <= RefundRules.MaxLines })
                 check.Add("lines", $"give 1 to {RefundRules.MaxLines} refunded lines");
             var lines = (body.Lines ?? []).Select((l, i) => new RefundedLine(
                 check.Id($"lines[{i}].skuId", l?.SkuId), check.Quantity($"lines[{i}].quantity", l?.Quantity))).ToList();
