@@ -48,7 +48,7 @@ public sealed class Simulator(Func<Task<ISimHost>> hostFor, Func<ISimHost, Task>
     {
         var failed = new List<ScheduleResult>();
         var ran = 0;
-        long faulted = 0;
+        long faulted = 0, restarts = 0;
         ScheduleResult? slowest = null;
         var next = firstSeed - 1;
         var clock = Stopwatch.StartNew();
@@ -62,6 +62,7 @@ public sealed class Simulator(Func<Task<ISimHost>> hostFor, Func<ISimHost, Task>
                 lock (failed)
                 {
                     ran++;
+                    restarts += result.Restarts;
                     if (slowest is null || result.Took > slowest.Took) slowest = result;
                     if (result.Faults.Length > 0 && !result.Faults.StartsWith("0 journal write failures, 0 rejections, 0 snapshot", StringComparison.Ordinal))
                         faulted++;
@@ -75,6 +76,7 @@ public sealed class Simulator(Func<Task<ISimHost>> hostFor, Func<ISimHost, Task>
             }
         });
         await Task.WhenAll(workers);
+        if (restarts > 0) log($"{restarts} full system restarts");
         if (slowest is not null) log($"slowest schedule: seed {slowest.Schedule.Seed}, {slowest.Took.TotalSeconds:F1} s");
         return (ran, failed, faulted);
     }
