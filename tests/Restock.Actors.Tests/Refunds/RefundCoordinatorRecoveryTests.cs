@@ -22,7 +22,7 @@ public sealed class RefundCoordinatorRecoveryTests(ITestOutputHelper output) : E
         string[] skus = ["s1", "s2", "s3", "s4"];
         foreach (var sku in skus)
         {
-            await engine.Inventory.Execute(sku, new SetStock("a", 10, "test"));
+            await engine.Inventory.Execute(sku, new SetStock("a", 10, "test", "shop"));
             await engine.Inventory.Execute(sku, new Reserve("o1", 2, DateTimeOffset.UtcNow.AddHours(1)));
             await engine.Inventory.Execute(sku, new ConfirmPayment("o1"));
         }
@@ -80,7 +80,7 @@ public sealed class RefundCoordinatorRecoveryTests(ITestOutputHelper output) : E
         var engine = await RestockEngine.StartOnAsync(Sys);
         var sharding = ClusterSharding.Get(Sys);
         await engine.Shops.Execute("shop", new SetAutoRestock(true, SettingOrigin.Merchant, "merchant:test", "test", false, DateTimeOffset.UtcNow));
-        await engine.Inventory.Execute("s1", new SetStock("a", 10, "test"));
+        await engine.Inventory.Execute("s1", new SetStock("a", 10, "test", "shop"));
         await engine.Inventory.Execute("s1", new Reserve("o2", 2, DateTimeOffset.UtcNow.AddHours(1)));
         var settings = RefundSettings.From(Sys.Settings.Config) with { LongestRetryDelay = TimeSpan.FromMilliseconds(200) };
         var refund = new RefundRequest("r1", "o2", "shop", [new RefundedLine("s1", 2)], DateTimeOffset.UtcNow);

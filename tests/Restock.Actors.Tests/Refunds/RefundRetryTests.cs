@@ -21,7 +21,7 @@ public sealed class RefundRetryTests : IAsyncLifetime
     public async Task A_refund_that_overtakes_the_payment_is_applied_once_the_payment_arrives_and_restocks_once()
     {
         await _t.Switch("shop", true);
-        await _t.Stock("mug", 10);
+        await _t.Stock("shop", "mug", 10);
         Assert.Equal(SkuOutcome.Done, (await _t.Engine.Inventory.Execute("mug", new Reserve("o1", 3, TestEngine.InAnHour))).Outcome);
 
         await Submit("shop", "o1", "r1", ("mug", 2));
@@ -42,7 +42,7 @@ public sealed class RefundRetryTests : IAsyncLifetime
     public async Task A_refund_that_overtakes_the_reservation_is_applied_once_the_order_is_reserved_and_paid_and_restocks_once()
     {
         await _t.Switch("shop", true);
-        await _t.Stock("cap", 10);
+        await _t.Stock("shop", "cap", 10);
 
         await Submit("shop", "o2", "r1", ("cap", 1));
         await Line("o2", "r1", "cap", l => l.Code == nameof(RejectionCode.UnknownOrderLine));
@@ -58,8 +58,8 @@ public sealed class RefundRetryTests : IAsyncLifetime
     public async Task A_line_that_never_catches_up_is_parked_listed_and_visible_and_finishes_once_the_refund_is_submitted_again()
     {
         await _t.Switch("shop-p", true);
-        await _t.Stock("hat", 10);
-        await _t.Stock("bag", 10);
+        await _t.Stock("shop-p", "hat", 10);
+        await _t.Stock("shop-p", "bag", 10);
         await _t.PaidOrder("bag", "o3", 1);
         Assert.Equal(SkuOutcome.Done, (await _t.Engine.Inventory.Execute("hat", new Reserve("o3", 2, TestEngine.InAnHour))).Outcome);
 

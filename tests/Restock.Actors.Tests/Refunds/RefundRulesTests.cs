@@ -22,6 +22,7 @@ public sealed class RefundRulesTests
     [InlineData(RejectionCode.AlreadyRefunded)]
     [InlineData(RejectionCode.ConflictingRepeat)]
     [InlineData(RejectionCode.InvalidQuantity)]
+    [InlineData(RejectionCode.NotOwner)]
     public void Refusals_that_cannot_change_settle_the_line_at_once(RejectionCode code)
     {
         var settled = Assert.IsType<LineSettled>(Assert.Single(RefundRules.Answer(Received(), "r1", "mug", code, "no", T0, RetryFor)));
