@@ -14,8 +14,8 @@ public sealed class RestockLedgerTests
         var system = t.Engine.System;
         var settings = LedgerSettings.From(system.Settings.Config);
         await t.Switch("shop", true);
-        await t.Stock("a", 100);
-        await t.Stock("b", 100);
+        await t.Stock("shop", "a", 100);
+        await t.Stock("shop", "b", 100);
 
         async Task RefundOrders(int from, int to)
         {
