@@ -18,6 +18,9 @@ public enum RejectionCode
     RefundExceedsRemaining = 13,
     UnknownRefund = 14,
     RefundPending = 15,
+
+    /// <summary>The SKU belongs to another shop (or to none yet, for a restock): callers outside it learn nothing more.</summary>
+    NotOwner = 16,
 }
 
 /// <summary>The outcome of deciding one command: the events to store, or why nothing happens.</summary>

@@ -5,6 +5,9 @@ public abstract record SkuEvent : IRestockMessage;
 
 public sealed record StockAdjusted(string AdjustmentId, long Delta, string Reason) : SkuEvent;
 
+/// <summary>The SKU belongs to <paramref name="ShopId"/> from now on: written once, with the SKU's first stock command.</summary>
+public sealed record SkuOwnerRecorded(string ShopId) : SkuEvent;
+
 public sealed record StockReserved(string OrderId, long Quantity, DateTimeOffset PaymentDeadline) : SkuEvent;
 
 public sealed record ReservationReleased(string OrderId, long Quantity, ReleaseReason Reason) : SkuEvent;

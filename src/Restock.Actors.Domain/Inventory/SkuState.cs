@@ -44,6 +44,8 @@ public sealed record RefundRecord(string OrderId, long Quantity, bool Applied, R
 /// One SKU's decision state: counters, open order lines, and the ids needed to recognise repeats.
 /// Finished lines and adjustments are kept in bounded windows (history lives in the journal);
 /// refunds are kept for good, because a refund must never restock twice however late it repeats.
+/// <paramref name="Owner"/> is the shop the SKU belongs to; null for a SKU never stocked, or stocked before
+/// ownership existed (see <see cref="SkuOwnership"/>).
 /// </summary>
 public sealed record SkuState(
     bool IsKnown,
@@ -52,7 +54,8 @@ public sealed record SkuState(
     ImmutableDictionary<string, OrderLine> OpenLines,
     RecentWindow<ClosedLine> ClosedLines,
     RecentWindow<long> Adjustments,
-    ImmutableDictionary<string, RefundRecord> Refunds)
+    ImmutableDictionary<string, RefundRecord> Refunds,
+    string? Owner = null)
 {
     public const int DefaultRemembered = 10_000;
 

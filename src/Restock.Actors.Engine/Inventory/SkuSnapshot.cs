@@ -13,7 +13,8 @@ public sealed record SkuSnapshot(
     int Remembered,
     RememberedLine[] ClosedLines,
     RememberedAdjustment[] Adjustments,
-    RememberedRefund[] Refunds) : IRestockMessage
+    RememberedRefund[] Refunds,
+    string? Owner = null) : IRestockMessage
 {
     public static SkuSnapshot From(SkuState s) => new(
         s.IsKnown,
@@ -23,7 +24,8 @@ public sealed record SkuSnapshot(
         s.ClosedLines.Capacity,
         s.ClosedLines.Order.Select(id => new RememberedLine(id, s.ClosedLines.Items[id])).ToArray(),
         s.Adjustments.Order.Select(id => new RememberedAdjustment(id, s.Adjustments.Items[id])).ToArray(),
-        s.Refunds.Select(r => new RememberedRefund(r.Key, r.Value)).ToArray());
+        s.Refunds.Select(r => new RememberedRefund(r.Key, r.Value)).ToArray(),
+        s.Owner);
 
     public SkuState ToState()
     {
@@ -38,7 +40,8 @@ public sealed record SkuSnapshot(
             OpenLines.ToImmutableDictionary(l => l.OrderId),
             closed,
             adjustments,
-            Refunds.ToImmutableDictionary(r => r.RefundId, r => r.Refund));
+            Refunds.ToImmutableDictionary(r => r.RefundId, r => r.Refund),
+            Owner);
     }
 }
 

@@ -11,7 +11,7 @@ public sealed class RestockLedgerTests
     {
         await using var t = await TestEngine.StartAsync("restock.ledger.reconcile-every = 0s");
         await t.Switch("shop", true);
-        await t.Stock("a", 10);
+        await t.Stock("shop", "a", 10);
         await t.PaidOrder("a", "o1", 2);
         await t.Refund("shop", "o1", "r1", ("a", 1));
         await t.PaidOrder("a", "o2", 2);
@@ -40,8 +40,8 @@ public sealed class RestockLedgerTests
         var system = t.Engine.System;
         var settings = LedgerSettings.From(system.Settings.Config);
         await t.Switch("shop", true);
-        await t.Stock("a", 100);
-        await t.Stock("b", 100);
+        await t.Stock("shop", "a", 100);
+        await t.Stock("shop", "b", 100);
 
         async Task RefundOrders(int from, int to)
         {
