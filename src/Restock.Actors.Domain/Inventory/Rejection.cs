@@ -18,6 +18,9 @@ public enum RejectionCode
     RefundExceedsRemaining = 13,
     UnknownRefund = 14,
     RefundPending = 15,
+
+    /// <summary>A reservation retried after its units went back on sale (cancelled or payment deadline passed).</summary>
+    ReservationReleased = 17,
 }
 
 /// <summary>The outcome of deciding one command: the events to store, or why nothing happens.</summary>
