@@ -53,7 +53,7 @@ public sealed record SkuSnapshot(
     {
         var lines = ImmutableDictionary.CreateBuilder<string, Fingerprint>(StringComparer.Ordinal);
         var adjustments = ImmutableDictionary.CreateBuilder<string, Fingerprint>(StringComparer.Ordinal);
-        var queue = ImmutableQueue<Remembering>.Empty;
+        var queue = new List<Remembering>(Ids?.Ids.Length ?? 0);
         if (Ids is { } ids)
         {
             var at = 0L;
@@ -64,7 +64,7 @@ public sealed record SkuSnapshot(
                 var fingerprint = new Fingerprint((Finish)ids.Finishes[i], ids.Amounts[i], at);
                 if (kind == IdKind.OrderLine) lines[ids.Ids[i]] = fingerprint;
                 else if (kind == IdKind.Adjustment) adjustments[ids.Ids[i]] = fingerprint;
-                queue = queue.Enqueue(new Remembering(kind, ids.Ids[i], at));
+                queue.Add(new Remembering(kind, ids.Ids[i], at));
             }
         }
 
@@ -77,15 +77,15 @@ public sealed record SkuSnapshot(
                 LineClosure.Shipped => Finish.LineShipped,
                 _ => Finish.LineRefunded,
             }, l.Line.Ordered, 0);
-            queue = queue.Enqueue(new Remembering(IdKind.OrderLine, l.OrderId, 0));
+            queue.Add(new Remembering(IdKind.OrderLine, l.OrderId, 0));
         }
         foreach (var a in Adjustments ?? [])
         {
             adjustments[a.AdjustmentId] = new Fingerprint(Finish.StockChanged, a.Delta, 0);
-            queue = queue.Enqueue(new Remembering(IdKind.Adjustment, a.AdjustmentId, 0));
+            queue.Add(new Remembering(IdKind.Adjustment, a.AdjustmentId, 0));
         }
         foreach (var r in Refunds)
-            queue = queue.Enqueue(new Remembering(IdKind.Refund, r.RefundId, r.Refund.ChangedAtTicks));
+            queue.Add(new Remembering(IdKind.Refund, r.RefundId, r.Refund.ChangedAtTicks));
 
         var open = OpenLines.ToImmutableDictionary(l => l.OrderId);
         return SkuState.Empty(horizon) with
@@ -96,7 +96,8 @@ public sealed record SkuSnapshot(
             OpenLines = open,
             PaymentDeadlines = ImmutableSortedSet.CreateRange(PaymentDue.Order,
                 OpenLines.Where(l => l.Status == LineStatus.Reserved).Select(l => new PaymentDue(l.PaymentDeadline, l.OrderId))),
-            Remembered = new RememberedIds(horizon, Clock ?? DateTimeOffset.MinValue, lines.ToImmutable(), adjustments.ToImmutable(), queue),
+            Remembered = new RememberedIds(horizon, Clock ?? DateTimeOffset.MinValue, lines.ToImmutable(), adjustments.ToImmutable(),
+                ImmutableQueue.CreateRange(queue)),
             Refunds = Refunds.ToImmutableDictionary(r => r.RefundId, r => r.Refund),
         };
     }

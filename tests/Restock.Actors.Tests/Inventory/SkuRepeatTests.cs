@@ -196,6 +196,127 @@ public sealed class SkuRepeatTests
         }, iter: 2000);
     }
 
+    [Theory]
+    [InlineData(2, 3)]
+    [InlineData(3, 2)]
+    [InlineData(3, 3)]
+    public void A_refund_following_an_erp_restock_of_another_quantity_is_applied_and_frees_the_line(long erpUnits, long refundUnits)
+    {
+        var t = TimeSpan.Zero;
+        var state = Run(SkuState.Empty(),
+            At(new SetStock("delivery", 10, "count"), t),
+            At(new Reserve("o1", 5, Start.AddMinutes(15)), t),
+            At(new ConfirmPayment("o1"), t),
+            At(new RestockRefund("r1", "o1", erpUnits, RestockTrigger.Erp, "shop", "erp", Start), t));
+        Assert.Equal("RefundPending", Answer(SkuStock.Decide(state, At(new Ship("o1"), t))));
+
+        state = Run(state, At(new RefundLine("r1", "o1", "shop", refundUnits, Restock: true, 1, Start), t));
+
+        // The refund decides what left the order line; the ERP's report, what went back on sale (once).
+        Assert.Equal((5 + erpUnits, refundUnits, 5 - refundUnits, erpUnits),
+            (state.Levels.Available, state.Levels.Refunded, state.Levels.Committed, state.Levels.Restocked));
+        SkuStockPropertyTests.AssertInvariants(state);
+        Assert.Equal("alreadyDone", Answer(SkuStock.Decide(state, At(new RefundLine("r1", "o1", "shop", refundUnits, true, 1, Start), t))));
+        Assert.Equal("alreadyDone", Answer(SkuStock.Decide(state, At(new RestockRefund("r1", "o1", erpUnits, RestockTrigger.Erp, "shop", "erp", Start), t))));
+        Assert.Equal("alreadyDone", Answer(SkuStock.Decide(state, At(new RestockRefund("r1", null, null, RestockTrigger.Manual, "shop", "merchant", Start), t))));
+        // The rest of the line is neither stuck nor refundable twice.
+        Assert.Equal("done", Answer(SkuStock.Decide(state, At(new Ship("o1"), t))));
+        Assert.Equal("RefundExceedsRemaining",
+            Answer(SkuStock.Decide(state, At(new RefundLine("r2", "o1", "shop", 5 - refundUnits + 1, true, 1, Start), t))));
+    }
+
+    [Fact]
+    public void Expiry_releases_at_most_its_limit_oldest_deadline_first()
+    {
+        var t = TimeSpan.Zero;
+        var state = Run(SkuState.Empty(),
+            At(new SetStock("delivery", 10, "count"), t),
+            At(new Reserve("late", 1, Start.AddMinutes(10)), t),
+            At(new Reserve("early", 1, Start.AddMinutes(5)), t),
+            At(new Reserve("paid", 1, Start.AddMinutes(1)), t),
+            At(new ConfirmPayment("paid"), t),
+            At(new Reserve("middle", 1, Start.AddMinutes(7)), t));
+
+        var first = (Accepted)SkuStock.Decide(state, At(new ExpireReservations(Start.AddMinutes(20), Limit: 2), t));
+        Assert.Equal(["early", "middle"], first.Events.Cast<ReservationReleased>().Select(e => e.OrderId));
+        state = SkuStock.ApplyAll(state, first.Events);
+        var second = (Accepted)SkuStock.Decide(state, At(new ExpireReservations(Start.AddMinutes(20), Limit: 2), t));
+        Assert.Equal(["late"], second.Events.Cast<ReservationReleased>().Select(e => e.OrderId));
+        Assert.Equal(Start.AddMinutes(10), state.NextPaymentDeadline());
+    }
+
+    [Fact]
+    public void A_refund_is_forgotten_once_restocked_its_line_closed_and_past_the_horizon_and_never_restocks_again()
+    {
+        var t = TimeSpan.Zero;
+        var state = Run(SkuState.Empty(TimeSpan.FromHours(1)),
+            At(new SetStock("delivery", 10, "count"), t),
+            At(new Reserve("o1", 2, Start.AddMinutes(15)), t),
+            At(new ConfirmPayment("o1"), t),
+            At(new Reserve("o2", 2, Start.AddMinutes(15)), t),
+            At(new ConfirmPayment("o2"), t),
+            At(new Reserve("o3", 2, Start.AddMinutes(15)), t),
+            At(new ConfirmPayment("o3"), t),
+            At(new RefundLine("restocked", "o1", "shop", 2, Restock: true, 1, Start), t),
+            At(new RefundLine("not-restocked", "o2", "shop", 2, Restock: false, 1, Start), t),
+            At(new RefundLine("line-open", "o3", "shop", 1, Restock: true, 1, Start), t));
+
+        state = Run(state, At(new AdjustStock("hours-later", 1, "count"), TimeSpan.FromHours(2)));
+        // Kept: a merchant may still restock the one not restocked; the open line may still be refunded further.
+        Assert.Equal(["line-open", "not-restocked"], state.Refunds.Keys.Order());
+        Assert.Equal(["hours-later"], state.Remembered.Adjustments.Keys);
+        Assert.Empty(state.Remembered.Lines);
+
+        var levels = state.Levels;
+        foreach (var late in new SkuCommand[]
+                 {
+                     new RefundLine("restocked", "o1", "shop", 2, Restock: true, 1, Start),
+                     new RestockRefund("restocked", null, null, RestockTrigger.Manual, "shop", "merchant", Start),
+                     new RestockRefund("restocked", "o1", 2, RestockTrigger.Erp, "shop", "erp", Start),
+                 })
+            Assert.IsType<Rejected>(SkuStock.Decide(state, At(late, TimeSpan.FromHours(2))));
+        Assert.Equal("done", Answer(SkuStock.Decide(state,
+            At(new RestockRefund("not-restocked", null, null, RestockTrigger.Manual, "shop", "merchant", Start), TimeSpan.FromHours(2)))));
+
+        state = Run(state,
+            At(new RestockRefund("not-restocked", null, null, RestockTrigger.Manual, "shop", "merchant", Start), TimeSpan.FromHours(2)),
+            At(new Ship("o3"), TimeSpan.FromHours(2)),
+            At(new AdjustStock("days-later", 1, "count"), TimeSpan.FromHours(5)));
+        Assert.Empty(state.Refunds);
+        Assert.Equal(levels with { Available = levels.Available + 3, Restocked = levels.Restocked + 2, Committed = 0, Shipped = 1 }, state.Levels);
+    }
+
+    /// <summary>
+    /// Random schedules, then 20,000 other lines finish, then every command of the schedule is sent again among
+    /// new ones: each answer matches a model that remembers everything (within the horizon nothing is forgotten).
+    /// </summary>
+    [Fact]
+    public void Repeats_after_twenty_thousand_other_lines_and_after_their_line_closed_are_recognised_or_refused_truthfully()
+    {
+        Gen.Select(SkuStockPropertyTests.Schedule, SkuStockPropertyTests.Schedule, Gen.Int[0, 1000].Array[160]).Sample((first, later, picks) =>
+        {
+            var state = SkuState.Empty();
+            var model = new SkuStockPropertyTests.Model();
+            var minute = 0;
+            void Step(SkuCommand command)
+            {
+                command = At(command, TimeSpan.FromMinutes(minute++));
+                var decision = SkuStock.Decide(state, command);
+                Assert.Equal(model.Run(command), decision is Accepted ? "ok" : ((Rejected)decision).Code.ToString());
+                if (decision is Accepted a) state = SkuStock.ApplyAll(state, a.Events);
+                Assert.Equal(model.Levels, state.Levels);
+                SkuStockPropertyTests.AssertInvariants(state);
+            }
+
+            foreach (var command in first) Step(command);
+            state = FinishOtherLines(state, 20_000, TimeSpan.FromMinutes(minute), TimeSpan.FromHours(1));
+            minute += 61;
+            var retries = first.Concat(later).Select((c, i) => (c, picks[i % picks.Length])).OrderBy(p => p.Item2).Select(p => p.c);
+            foreach (var command in retries) Step(command);
+            Assert.True(state.Remembered.Lines.Count >= 20_000);
+        }, iter: 25);
+    }
+
     private static HashSet<string> Ids(SkuCommand command) => command switch
     {
         SetStock c => ["adj:" + c.AdjustmentId],
