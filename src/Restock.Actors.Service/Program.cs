@@ -23,6 +23,9 @@ builder.Services.AddEngine(config);
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+// The merchant page (wwwroot/) is public: it holds no data and asks for a shop key itself.
+app.UseDefaultFiles();
+app.UseStaticFiles();
 app.MapInventory();
 app.MapShops();
 app.MapRefunds();

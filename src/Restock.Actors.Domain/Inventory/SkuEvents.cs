@@ -11,6 +11,9 @@ public abstract record SkuEvent : IRestockMessage;
 /// </summary>
 public sealed record StockAdjusted(string AdjustmentId, long Delta, string Reason, DateTimeOffset? At = null, long? SetTo = null) : SkuEvent;
 
+/// <summary>The SKU belongs to <paramref name="ShopId"/> from now on: written once, with the SKU's first stock command.</summary>
+public sealed record SkuOwnerRecorded(string ShopId) : SkuEvent;
+
 public sealed record StockReserved(string OrderId, long Quantity, DateTimeOffset PaymentDeadline, DateTimeOffset? At = null) : SkuEvent;
 
 public sealed record ReservationReleased(string OrderId, long Quantity, ReleaseReason Reason, DateTimeOffset? At = null) : SkuEvent;

@@ -40,6 +40,8 @@ public sealed record RefundRecord(
 /// <summary>
 /// One SKU's decision state: counters, open order lines (with their payment deadlines indexed), the finished
 /// ids remembered to recognise repeats, and the refunds still needed to keep a refund from restocking twice.
+/// <paramref name="Owner"/> is the shop the SKU belongs to; null for a SKU never stocked, or stocked before
+/// ownership existed (see <see cref="SkuOwnership"/>).
 /// </summary>
 public sealed record SkuState(
     bool IsKnown,
@@ -48,7 +50,8 @@ public sealed record SkuState(
     ImmutableDictionary<string, OrderLine> OpenLines,
     ImmutableSortedSet<PaymentDue> PaymentDeadlines,
     RememberedIds Remembered,
-    ImmutableDictionary<string, RefundRecord> Refunds)
+    ImmutableDictionary<string, RefundRecord> Refunds,
+    string? Owner = null)
 {
     public static readonly TimeSpan DefaultHorizon = TimeSpan.FromHours(24);
 

@@ -8,15 +8,15 @@ public static class SkuStock
 
     public static Decision Decide(SkuState state, SkuCommand command) => command switch
     {
-        SetStock c => DecideSet(state, c),
-        AdjustStock c => DecideAdjust(state, c),
+        SetStock c => SkuOwnership.RefuseStock(state, c.ShopId) ?? SkuOwnership.ClaimOnFirstStock(state, c.ShopId, DecideSet(state, c)),
+        AdjustStock c => SkuOwnership.RefuseStock(state, c.ShopId) ?? SkuOwnership.ClaimOnFirstStock(state, c.ShopId, DecideAdjust(state, c)),
         Reserve c => DecideReserve(state, c),
         Release c => DecideRelease(state, c),
         ExpireReservations c => DecideExpire(state, c),
         ConfirmPayment c => DecideConfirm(state, c),
         Ship c => DecideShip(state, c),
-        RefundLine c => DecideRefund(state, c),
-        RestockRefund c => DecideRestock(state, c),
+        RefundLine c => SkuOwnership.RefuseRefund(state, c.ShopId) ?? DecideRefund(state, c),
+        RestockRefund c => SkuOwnership.RefuseRestock(state, c.ShopId) ?? DecideRestock(state, c),
         _ => throw new ArgumentOutOfRangeException(nameof(command), command.GetType().Name, "unknown SKU command"),
     };
 
@@ -42,6 +42,8 @@ public static class SkuStock
         var l = state.Levels;
         switch (@event)
         {
+            case SkuOwnerRecorded e:
+                return state with { Owner = e.ShopId };
             case StockAdjusted e:
                 return state with
                 {

@@ -34,6 +34,7 @@ internal static class Contracts
 
         (typeof(RestockRefund), "sku.restock-refund"),
         (typeof(RefundRestocked), "sku.refund-restocked"),
+        (typeof(SkuOwnerRecorded), "sku.owner-recorded"),
 
         (typeof(SetAutoRestock), "shop.set-auto-restock"),
         (typeof(SetErpRestocks), "shop.set-erp-restocks"),

@@ -88,7 +88,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
             case GetStock:
                 Enqueue(new Pending([], Sender, _state.IsKnown
                     ? Reply(SkuOutcome.Done)
-                    : new SkuReply(_skuId, SkuOutcome.Rejected, RejectionCode.UnknownSku, "this SKU has never been stocked", _state.Levels), _state));
+                    : new SkuReply(_skuId, SkuOutcome.Rejected, RejectionCode.UnknownSku, "this SKU has never been stocked", _state.Levels, _state.Owner), _state));
                 break;
             case PaymentDeadlineDue:
                 _armedDeadline = null;
@@ -140,12 +140,12 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 break;
             case Rejected rejected:
                 Enqueue(new Pending([], replyTo,
-                    new SkuReply(_skuId, SkuOutcome.Rejected, rejected.Code, rejected.Message, _state.Levels), _state));
+                    new SkuReply(_skuId, SkuOutcome.Rejected, rejected.Code, rejected.Message, _state.Levels, _state.Owner), _state));
                 break;
         }
     }
 
-    private SkuReply Reply(SkuOutcome outcome) => new(_skuId, outcome, null, null, _state.Levels);
+    private SkuReply Reply(SkuOutcome outcome) => new(_skuId, outcome, null, null, _state.Levels, _state.Owner);
 
     /// <summary>
     /// A reply that needs no write still waits for the writes decided before it: otherwise a caller could

@@ -29,9 +29,10 @@ public enum SkuOutcome
 
 /// <summary>
 /// The answer to every SKU request, sent only once everything decided before it is durable.
-/// <paramref name="Levels"/> are the stock levels right after this request.
+/// <paramref name="Levels"/> are the stock levels right after this request; <paramref name="Owner"/> is the shop
+/// the SKU belongs to, so a caller can hide it from other shops.
 /// </summary>
-public sealed record SkuReply(string SkuId, SkuOutcome Outcome, RejectionCode? Rejection, string? Message, StockLevels Levels)
+public sealed record SkuReply(string SkuId, SkuOutcome Outcome, RejectionCode? Rejection, string? Message, StockLevels Levels, string? Owner = null)
     : IRestockMessage
 {
     [System.Text.Json.Serialization.JsonIgnore]

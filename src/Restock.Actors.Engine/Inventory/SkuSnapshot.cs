@@ -15,6 +15,7 @@ public sealed record SkuSnapshot(
     long Stocked,
     OrderLine[] OpenLines,
     RememberedRefund[] Refunds,
+    string? Owner = null,
     DateTimeOffset? Clock = null,
     RememberedColumns? Ids = null,
     int? Remembered = null,
@@ -46,7 +47,7 @@ public sealed record SkuSnapshot(
         }
         return new SkuSnapshot(
             s.IsKnown, s.Levels, s.Stocked, s.OpenLines.Values.ToArray(),
-            s.Refunds.Select(x => new RememberedRefund(x.Key, x.Value)).ToArray(), r.Clock, columns);
+            s.Refunds.Select(x => new RememberedRefund(x.Key, x.Value)).ToArray(), s.Owner, r.Clock, columns);
     }
 
     public SkuState ToState(TimeSpan horizon)
@@ -99,6 +100,7 @@ public sealed record SkuSnapshot(
             Remembered = new RememberedIds(horizon, Clock ?? DateTimeOffset.MinValue, lines.ToImmutable(), adjustments.ToImmutable(),
                 ImmutableQueue.CreateRange(queue)),
             Refunds = Refunds.ToImmutableDictionary(r => r.RefundId, r => r.Refund),
+            Owner = Owner,
         };
     }
 }

@@ -11,7 +11,7 @@ public sealed record RefundLineBody(string? SkuId, long? Quantity);
 
 public sealed record RefundBody(string? RefundId, string? OrderId, string? ShopId, RefundLineBody[]? Lines, DateTimeOffset? CompletedAt);
 
-public sealed record ErpRestockBody(string? ShopId, string? RefundId, string? OrderId, string? SkuId, long? Quantity, string? Actor);
+public sealed record ErpRestockBody(string? RefundId, string? OrderId, string? SkuId, long? Quantity, string? Actor);
 
 public sealed record ManualRestockBody(string? Actor);
 
@@ -60,7 +60,7 @@ internal static class RefundEndpoints
                 reply.Status is { } status ? Results.Ok(status) : Results.Problem(detail: reply.Message, statusCode: StatusCodes.Status404NotFound));
         });
 
-        app.MapPost("/erp/restocks", async (HttpRequest request, IInventory inventory, CancellationToken ct) =>
+        app.MapPost("/shops/{shopId}/erp/restocks", async (string shopId, HttpRequest request, IInventory inventory, CancellationToken ct) =>
         {
             var (body, problem) = await Requests.ReadJson<ErpRestockBody>(request);
             if (problem is not null) return problem;
@@ -70,7 +70,7 @@ internal static class RefundEndpoints
                 check.Id("orderId", body.OrderId),
                 check.Quantity("quantity", body.Quantity),
                 RestockTrigger.Erp,
-                check.Id("shopId", body.ShopId),
+                check.Id("shopId", shopId),
                 check.Actor("actor", body.Actor ?? "erp"),
                 DateTimeOffset.UtcNow);
             var skuId = check.Id("skuId", body.SkuId);

@@ -21,14 +21,15 @@ public sealed class SkuActorTests(ITestOutputHelper output)
         await using (var first = await RestockEngine.StartAsync(Db.Config($"restock.inventory.snapshot-every = {snapshotEvery}")))
         {
             var inventory = first.Inventory;
-            await inventory.Execute("mug", new SetStock("a1", 10, "delivery"));
+            await inventory.Execute("mug", new SetStock("a1", 10, "delivery", "shop-a"));
             await inventory.Execute("mug", new Reserve("o1", 3, InAnHour));
             await inventory.Execute("mug", new Reserve("o2", 2, InAnHour));
             await inventory.Execute("mug", new ConfirmPayment("o1"));
             await inventory.Execute("mug", new Reserve("o3", 1, InAnHour));
             await inventory.Execute("mug", new Release("o3"));
 
-            // Six events: snapshots after the 3rd and the 6th; the older one is deleted once the newer is saved.
+            // Seven events (the owner, then six changes): snapshots after the 3rd and the 6th; the older one is deleted
+            // once the newer is saved.
             await AwaitAssertAsync(() => Assert.Equal(
                 withSnapshot ? "6" : "",
                 string.Join(",", Db.Strings("SELECT sequence_number FROM snapshot WHERE persistence_id = 'sku-mug'"))),
@@ -38,11 +39,13 @@ public sealed class SkuActorTests(ITestOutputHelper output)
         await using var second = await RestockEngine.StartAsync(Db.Config());
         var stock = await second.Inventory.GetStock("mug");
         Assert.Equal(new StockLevels(Available: 5, Reserved: 2, Committed: 3, Shipped: 0, Refunded: 0, Restocked: 0), stock.Levels);
+        Assert.Equal("shop-a", stock.Owner);
+        Assert.Equal(RejectionCode.NotOwner, (await second.Inventory.Execute("mug", new SetStock("b1", 99, "delivery", "shop-b"))).Rejection);
 
         // The recovered actor still knows its open lines and the ids it has seen.
         Assert.Equal(SkuOutcome.AlreadyDone, (await second.Inventory.Execute("mug", new Reserve("o1", 3, InAnHour))).Outcome);
         Assert.Equal(SkuOutcome.Done, (await second.Inventory.Execute("mug", new Ship("o1"))).Outcome);
-        Assert.Equal(SkuOutcome.AlreadyDone, (await second.Inventory.Execute("mug", new SetStock("a1", 10, "delivery"))).Outcome);
+        Assert.Equal(SkuOutcome.AlreadyDone, (await second.Inventory.Execute("mug", new SetStock("a1", 10, "delivery", "shop-a"))).Outcome);
         Assert.Equal(5, (await second.Inventory.GetStock("mug")).Levels.Available);
     }
 

@@ -44,8 +44,8 @@ public sealed class SkuRepeatTests
     public void A_repeat_within_the_horizon_is_recognised_however_many_lines_finished_in_between()
     {
         var state = Run(SkuState.Empty(TimeSpan.FromHours(24)),
-            At(new SetStock("delivery", 10, "count"), TimeSpan.Zero),
-            At(new AdjustStock("found", 2, "count"), TimeSpan.Zero),
+            At(new SetStock("delivery", 10, "count", "shop"), TimeSpan.Zero),
+            At(new AdjustStock("found", 2, "count", "shop"), TimeSpan.Zero),
             At(new Reserve("o1", 2, Start.AddMinutes(15)), TimeSpan.Zero),
             At(new ConfirmPayment("o1"), TimeSpan.Zero),
             At(new Ship("o1"), TimeSpan.Zero),
@@ -56,8 +56,8 @@ public sealed class SkuRepeatTests
         state = FinishOtherLines(state, 100_000, TimeSpan.FromMinutes(1), TimeSpan.FromHours(23));
         var late = TimeSpan.FromHours(23.5);
 
-        Assert.Equal("alreadyDone", Answer(SkuStock.Decide(state, At(new SetStock("delivery", 10, "count"), late))));
-        Assert.Equal("alreadyDone", Answer(SkuStock.Decide(state, At(new AdjustStock("found", 2, "count"), late))));
+        Assert.Equal("alreadyDone", Answer(SkuStock.Decide(state, At(new SetStock("delivery", 10, "count", "shop"), late))));
+        Assert.Equal("alreadyDone", Answer(SkuStock.Decide(state, At(new AdjustStock("found", 2, "count", "shop"), late))));
         Assert.Equal("alreadyDone", Answer(SkuStock.Decide(state, At(new Reserve("o1", 2, Start.AddDays(1)), late))));
         Assert.Equal("alreadyDone", Answer(SkuStock.Decide(state, At(new Ship("o1"), late))));
         Assert.Equal("ReservationReleased", Answer(SkuStock.Decide(state, At(new Reserve("o2", 1, Start.AddDays(1)), late))));
@@ -69,18 +69,18 @@ public sealed class SkuRepeatTests
     public void An_id_older_than_the_horizon_is_forgotten_at_the_next_change_and_then_decided_anew()
     {
         var state = Run(SkuState.Empty(TimeSpan.FromHours(1)),
-            At(new SetStock("delivery", 10, "count"), TimeSpan.Zero),
+            At(new SetStock("delivery", 10, "count", "shop"), TimeSpan.Zero),
             At(new Reserve("o1", 2, Start.AddMinutes(15)), TimeSpan.Zero),
             At(new Release("o1"), TimeSpan.Zero));
 
         // Nothing happened since: the SKU still remembers, whatever the time of the retry.
         Assert.Equal("ReservationReleased", Answer(SkuStock.Decide(state, At(new Reserve("o1", 2, Start.AddHours(3)), TimeSpan.FromHours(2)))));
 
-        state = Run(state, At(new AdjustStock("later", 1, "count"), TimeSpan.FromHours(2)));
+        state = Run(state, At(new AdjustStock("later", 1, "count", "shop"), TimeSpan.FromHours(2)));
         Assert.Equal(["later"], state.Remembered.Adjustments.Keys);
         Assert.Empty(state.Remembered.Lines);
         Assert.Equal("done", Answer(SkuStock.Decide(state, At(new Reserve("o1", 2, Start.AddHours(3)), TimeSpan.FromHours(2)))));
-        Assert.Equal("done", Answer(SkuStock.Decide(state, At(new SetStock("delivery", 10, "count"), TimeSpan.FromHours(2)))));
+        Assert.Equal("done", Answer(SkuStock.Decide(state, At(new SetStock("delivery", 10, "count", "shop"), TimeSpan.FromHours(2)))));
     }
 
     /// <summary>The README's table of answers to repeats, case by case.</summary>
@@ -109,8 +109,8 @@ public sealed class SkuRepeatTests
     {
         var t = TimeSpan.Zero;
         var state = Run(SkuState.Empty(),
-            At(new SetStock("set-1", 20, "count"), t),
-            At(new AdjustStock("adjust-1", 5, "count"), t),
+            At(new SetStock("set-1", 20, "count", "shop"), t),
+            At(new AdjustStock("adjust-1", 5, "count", "shop"), t),
             At(new Reserve("open", 2, Start.AddMinutes(15)), t),
             At(new Reserve("cancelled", 2, Start.AddMinutes(15)), t),
             At(new Release("cancelled"), t),
@@ -126,12 +126,12 @@ public sealed class SkuRepeatTests
 
         SkuCommand repeat = @case switch
         {
-            "set again, same quantity" => new SetStock("set-1", 20, "count"),
-            "set again, other quantity" => new SetStock("set-1", 21, "count"),
-            "adjust again, same delta" => new AdjustStock("adjust-1", 5, "count"),
-            "adjust again, other delta" => new AdjustStock("adjust-1", 6, "count"),
-            "adjust with a set's id" => new AdjustStock("set-1", 20, "count"),
-            "set with an adjustment's id" => new SetStock("adjust-1", 5, "count"),
+            "set again, same quantity" => new SetStock("set-1", 20, "count", "shop"),
+            "set again, other quantity" => new SetStock("set-1", 21, "count", "shop"),
+            "adjust again, same delta" => new AdjustStock("adjust-1", 5, "count", "shop"),
+            "adjust again, other delta" => new AdjustStock("adjust-1", 6, "count", "shop"),
+            "adjust with a set's id" => new AdjustStock("set-1", 20, "count", "shop"),
+            "set with an adjustment's id" => new SetStock("adjust-1", 5, "count", "shop"),
             "reserve again, open line" => new Reserve("open", 2, Start.AddMinutes(30)),
             "reserve again, other quantity" => new Reserve("open", 3, Start.AddMinutes(15)),
             "reserve again after cancel" => new Reserve("cancelled", 2, Start.AddMinutes(15)),
@@ -204,7 +204,7 @@ public sealed class SkuRepeatTests
     {
         var t = TimeSpan.Zero;
         var state = Run(SkuState.Empty(),
-            At(new SetStock("delivery", 10, "count"), t),
+            At(new SetStock("delivery", 10, "count", "shop"), t),
             At(new Reserve("o1", 5, Start.AddMinutes(15)), t),
             At(new ConfirmPayment("o1"), t),
             At(new RestockRefund("r1", "o1", erpUnits, RestockTrigger.Erp, "shop", "erp", Start), t));
@@ -230,7 +230,7 @@ public sealed class SkuRepeatTests
     {
         var t = TimeSpan.Zero;
         var state = Run(SkuState.Empty(),
-            At(new SetStock("delivery", 10, "count"), t),
+            At(new SetStock("delivery", 10, "count", "shop"), t),
             At(new Reserve("late", 1, Start.AddMinutes(10)), t),
             At(new Reserve("early", 1, Start.AddMinutes(5)), t),
             At(new Reserve("paid", 1, Start.AddMinutes(1)), t),
@@ -250,7 +250,7 @@ public sealed class SkuRepeatTests
     {
         var t = TimeSpan.Zero;
         var state = Run(SkuState.Empty(TimeSpan.FromHours(1)),
-            At(new SetStock("delivery", 10, "count"), t),
+            At(new SetStock("delivery", 10, "count", "shop"), t),
             At(new Reserve("o1", 2, Start.AddMinutes(15)), t),
             At(new ConfirmPayment("o1"), t),
             At(new Reserve("o2", 2, Start.AddMinutes(15)), t),
@@ -261,7 +261,7 @@ public sealed class SkuRepeatTests
             At(new RefundLine("not-restocked", "o2", "shop", 2, Restock: false, 1, Start), t),
             At(new RefundLine("line-open", "o3", "shop", 1, Restock: true, 1, Start), t));
 
-        state = Run(state, At(new AdjustStock("hours-later", 1, "count"), TimeSpan.FromHours(2)));
+        state = Run(state, At(new AdjustStock("hours-later", 1, "count", "shop"), TimeSpan.FromHours(2)));
         // Kept: a merchant may still restock the one not restocked; the open line may still be refunded further.
         Assert.Equal(["line-open", "not-restocked"], state.Refunds.Keys.Order());
         Assert.Equal(["hours-later"], state.Remembered.Adjustments.Keys);
@@ -281,7 +281,7 @@ public sealed class SkuRepeatTests
         state = Run(state,
             At(new RestockRefund("not-restocked", null, null, RestockTrigger.Manual, "shop", "merchant", Start), TimeSpan.FromHours(2)),
             At(new Ship("o3"), TimeSpan.FromHours(2)),
-            At(new AdjustStock("days-later", 1, "count"), TimeSpan.FromHours(5)));
+            At(new AdjustStock("days-later", 1, "count", "shop"), TimeSpan.FromHours(5)));
         Assert.Empty(state.Refunds);
         Assert.Equal(levels with { Available = levels.Available + 3, Restocked = levels.Restocked + 2, Committed = 0, Shipped = 1 }, state.Levels);
     }

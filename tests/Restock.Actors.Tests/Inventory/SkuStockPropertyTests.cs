@@ -12,8 +12,8 @@ public sealed class SkuStockPropertyTests
     internal static readonly DateTimeOffset Start = new(2026, 11, 26, 12, 0, 0, TimeSpan.Zero);
 
     internal static readonly Gen<SkuCommand> Command = Gen.OneOf<SkuCommand>(
-        Gen.Select(Gen.Int[0, 4], Gen.Long[0, 12], (a, q) => new SetStock($"a{a}", q, "count")),
-        Gen.Select(Gen.Int[0, 4], Gen.Long[-6, 6], (a, d) => new AdjustStock($"a{a}", d, "fix")),
+        Gen.Select(Gen.Int[0, 4], Gen.Long[0, 12], (a, q) => new SetStock($"a{a}", q, "count", "shop")),
+        Gen.Select(Gen.Int[0, 4], Gen.Long[-6, 6], (a, d) => new AdjustStock($"a{a}", d, "fix", "shop")),
         Gen.Select(Gen.Int[0, 7], Gen.Long[0, 5], Gen.Int[1, 30], (o, q, m) => new Reserve($"o{o}", q, Start.AddMinutes(m))),
         Gen.Select(Gen.Int[0, 7], o => new Release($"o{o}")),
         Gen.Select(Gen.Int[0, 40], m => new ExpireReservations(Start.AddMinutes(m))),

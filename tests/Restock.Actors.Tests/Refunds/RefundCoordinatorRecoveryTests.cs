@@ -21,7 +21,7 @@ public sealed class RefundCoordinatorRecoveryTests(ITestOutputHelper output) : E
         string[] skus = ["s1", "s2", "s3", "s4"];
         foreach (var sku in skus)
         {
-            await engine.Inventory.Execute(sku, new SetStock("a", 10, "test"));
+            await engine.Inventory.Execute(sku, new SetStock("a", 10, "test", "shop"));
             await engine.Inventory.Execute(sku, new Reserve("o1", 2, DateTimeOffset.UtcNow.AddHours(1)));
             await engine.Inventory.Execute(sku, new ConfirmPayment("o1"));
         }

@@ -28,7 +28,7 @@ public sealed class RestockInterleavingTests(ITestOutputHelper output)
         var random = new Random(seed);
         await using var t = await TestEngine.StartAsync();
         var inventory = t.Engine.Inventory;
-        foreach (var sku in Skus) await t.Stock(sku, InitialStock);
+        foreach (var sku in Skus) await t.Stock(OwnerOf(sku), sku, InitialStock);
 
         var orders = new List<(string Order, string Sku, string Shop, long Qty)>();
         var refunds = new List<RefundRequest>();
@@ -77,7 +77,7 @@ public sealed class RestockInterleavingTests(ITestOutputHelper output)
             var shop = Shops[random.Next(Shops.Length)];
             if (roll < 30 || orders.Count == 0)
             {
-                var order = ($"o{orders.Count}", sku, shop, (long)random.Next(1, 4));
+                var order = ($"o{orders.Count}", sku, OwnerOf(sku), (long)random.Next(1, 4));
                 orders.Add(order);
                 return async () =>
                 {
@@ -118,6 +118,8 @@ public sealed class RestockInterleavingTests(ITestOutputHelper output)
             return () => inventory.Execute(manual.Lines[0].SkuId,
                 new RestockRefund(manual.RefundId, null, null, RestockTrigger.Manual, manual.ShopId, "merchant", DateTimeOffset.UtcNow));
         }
+
+        string OwnerOf(string sku) => Shops[Array.IndexOf(Skus, sku) % Shops.Length];
 
         async Task Submit(RefundRequest refund)
         {

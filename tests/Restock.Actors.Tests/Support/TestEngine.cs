@@ -22,6 +22,8 @@ public sealed class TestEngine : IAsyncDisposable
 
     public RestockEngine Engine { get; }
 
+    public TestDatabase Database => _db;
+
     public static DateTimeOffset InAnHour => DateTimeOffset.UtcNow.AddHours(1);
 
     public static async Task<TestEngine> StartAsync(params string[] overrides)
@@ -30,8 +32,9 @@ public sealed class TestEngine : IAsyncDisposable
         return new TestEngine(db, await RestockEngine.StartAsync(db.Config(overrides)));
     }
 
-    public async Task Stock(string sku, long quantity) =>
-        Assert.True((await Engine.Inventory.Execute(sku, new SetStock($"stock-{Guid.NewGuid():N}", quantity, "test"))).Succeeded);
+    /// <summary>Stocks <paramref name="sku"/> as <paramref name="shop"/>, which owns it from then on.</summary>
+    public async Task Stock(string shop, string sku, long quantity) =>
+        Assert.True((await Engine.Inventory.Execute(sku, new SetStock($"stock-{Guid.NewGuid():N}", quantity, "test", shop))).Succeeded);
 
     public async Task PaidOrder(string sku, string order, long quantity)
     {
