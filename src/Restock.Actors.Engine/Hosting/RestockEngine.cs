@@ -87,11 +87,12 @@ public sealed class RestockEngine : IAsyncDisposable
             shopId => ShopSettingsActor.Props(shopId, inventory.IdleBeforePassivation),
             shardingSettings,
             new ShopMessageExtractor(config.GetInt("restock.shops.shards")));
+        var refunds = RefundSettings.From(config);
         var refundRegion = await sharding.StartAsync(
             "order-refunds",
-            orderId => RefundCoordinator.Props(orderId, shopRegion, skuRegion, inventory.AskTimeout, inventory.IdleBeforePassivation),
+            orderId => RefundCoordinator.Props(orderId, shopRegion, skuRegion, refunds),
             shardingSettings,
-            new OrderRefundsMessageExtractor(config.GetInt("restock.refunds.shards")));
+            new OrderRefundsMessageExtractor(refunds.Shards));
 
         var ledgerSettings = LedgerSettings.From(config);
         if (ledgerSettings.RunProjection)
