@@ -194,7 +194,15 @@ public sealed class SkuActorTests(ITestOutputHelper output)
         Sys.Stop(sku); // a system message: it overtakes the commands still queued, like a crash mid-load
         ExpectTerminated(sku);
 
-        var journalEnd = Db.Count("SELECT MAX(sequence_number) FROM journal WHERE persistence_id = 'sku-busy'");
+        // A write in flight when the actor stopped may still land: wait until the journal stops growing.
+        long journalEnd = 0, previous;
+        do
+        {
+            previous = journalEnd;
+            await Task.Delay(500);
+            journalEnd = Db.Count("SELECT MAX(sequence_number) FROM journal WHERE persistence_id = 'sku-busy'");
+        }
+        while (journalEnd != previous);
         long snapshotAt = 0;
         await AwaitAssertAsync(() =>
         {
