@@ -18,6 +18,8 @@ public sealed record BenchReport(
 /// </summary>
 public static class HotSkuBench
 {
+    private const string BenchShop = "bench-shop";
+
     public static async Task<BenchReport> RunAsync(RunOptions options, int memorySkus, TextWriter log)
     {
         var started = DateTimeOffset.UtcNow;
@@ -72,13 +74,13 @@ public static class HotSkuBench
     private static async Task<(double Managed, double WorkingSet)> MemoryPerSkuAsync(int skus, TextWriter log)
     {
         await using var target = await InProcessTarget.StartAsync(Path.Combine(Path.GetTempPath(), "restock-load"));
-        await target.SetStock("warm-up", "warm-up", 1);
+        await target.SetStock(BenchShop, "warm-up", "warm-up", 1);
         var (managedBefore, wsBefore) = Measure();
         log.WriteLine($"memory: touching {skus:N0} SKUs");
         var clock = Stopwatch.StartNew();
         foreach (var chunk in Enumerable.Range(0, skus).Chunk(1000))
         {
-            var results = await Task.WhenAll(chunk.Select(i => target.SetStock($"mem-{i}", "initial", 10)));
+            var results = await Task.WhenAll(chunk.Select(i => target.SetStock(BenchShop, $"mem-{i}", "initial", 10)));
             if (results.Any(r => !r.Ok)) throw new InvalidOperationException("a SKU could not be stocked during the memory measurement");
         }
         var (managedAfter, wsAfter) = Measure();

@@ -17,12 +17,6 @@ public sealed class TrackedOrder(string id, string sku, string shop, long quanti
 
     /// <summary>A pay or cancel failed without an answer: the runner cannot tell what the engine did.</summary>
     public volatile bool Uncertain;
-
-    /// <summary>Shipped or refunded in full: the line has left the SKU's open lines.</summary>
-    public volatile bool Closed;
-
-    /// <summary>Whether the engine must still hold this line open (so it remembers it whatever its window of finished lines).</summary>
-    public bool CertainlyOpen(DateTimeOffset now) => !Cancelled && !Uncertain && !Closed && (Paid || Deadline > now.AddSeconds(30));
 }
 
 public sealed class TrackedRefund(string id, TrackedOrder order, long quantity)
@@ -98,10 +92,13 @@ public sealed class Workload
         var on = (int)Math.Round(Shops.Length * _scenario.AutoRestockShare);
         for (var i = 0; i < Shops.Length; i++)
             Require(await _target.SetAutoRestock(Shops[i], i < on), "switch of " + Shops[i]);
-        foreach (var chunk in Skus.Chunk(256))
-            foreach (var result in await Task.WhenAll(chunk.Select(sku => _target.SetStock(sku, "initial-" + sku, _scenario.StockPerSku))))
+        foreach (var chunk in Skus.Select((sku, index) => (Sku: sku, Shop: ShopOf(index))).Chunk(256))
+            foreach (var result in await Task.WhenAll(chunk.Select(s => _target.SetStock(s.Shop, s.Sku, "initial-" + s.Sku, _scenario.StockPerSku))))
                 Require(result, "initial stock");
     }
+
+    /// <summary>The shop that owns the SKU at <paramref name="skuIndex"/>: its orders and refunds name that shop.</summary>
+    private string ShopOf(int skuIndex) => Shops[skuIndex % Shops.Length];
 
     public Task ToggleSwitchesAsync(bool on) => Task.WhenAll(Shops.Select(shop => _metrics.Time("switch", () => _target.SetAutoRestock(shop, on))));
 
@@ -130,7 +127,7 @@ public sealed class Workload
         var index = Math.Min(Skus.Length - 1, drawn < 0 ? ~drawn : drawn);
         var sku = Skus[index];
         var quantity = random.NextInt64(1, _scenario.MaxQuantity + 1);
-        var order = new TrackedOrder($"{_scenario.Name}-o{Interlocked.Increment(ref _orders)}", sku, Shops[index % Shops.Length], quantity,
+        var order = new TrackedOrder($"{_scenario.Name}-o{Interlocked.Increment(ref _orders)}", sku, ShopOf(index), quantity,
             DateTimeOffset.UtcNow + _scenario.Window);
         var result = await _metrics.Time("reserve", () => _target.Reserve(sku, order.Id, quantity, _scenario.Window));
         if (!result.Ok) return;
@@ -158,7 +155,6 @@ public sealed class Workload
     {
         var result = await _metrics.Time("ship", () => _target.Ship(order.Sku, order.Id));
         if (result.Status == OpStatus.Failed) order.Uncertain = true;
-        if (result.Ok) order.Closed = true;
     }
 
     /// <summary>A refund delivered <see cref="Scenario.RefundCopies"/> times at once, sometimes raced by the ERP's own restock.</summary>
@@ -171,8 +167,6 @@ public sealed class Workload
             {
                 var result = await _metrics.Time("refund", () => _target.Refund(refund.Id, order.Id, order.Shop, order.Sku, refund.Quantity));
                 if (result.Ok) refund.Accepted = true;
-                // The SKU closes a line refunded in full; until the refund is applied the runner cannot tell when.
-                if (refund.Quantity == order.Quantity) order.Closed = true;
                 return result;
             })
             .ToList();

@@ -21,8 +21,8 @@ public class HttpTarget : ITarget
 
     public virtual string Describe { get; }
 
-    public Task<OpResult> SetStock(string sku, string adjustmentId, long quantity) =>
-        Send(HttpMethod.Put, $"/skus/{sku}/stock", new { adjustmentId, quantity, reason = "load test" });
+    public Task<OpResult> SetStock(string shop, string sku, string adjustmentId, long quantity) =>
+        Send(HttpMethod.Put, $"/shops/{shop}/skus/{sku}/stock", new { adjustmentId, quantity, reason = "load test" });
 
     public Task<OpResult> Reserve(string sku, string order, long quantity, TimeSpan paymentWindow) =>
         Send(HttpMethod.Post, $"/skus/{sku}/reservations", new { orderId = order, quantity, paymentWindowSeconds = (int)paymentWindow.TotalSeconds });
@@ -46,7 +46,7 @@ public class HttpTarget : ITarget
     }
 
     public Task<OpResult> ErpRestock(string shop, string refundId, string order, string sku, long quantity) =>
-        Send(HttpMethod.Post, "/erp/restocks", new { shopId = shop, refundId, orderId = order, skuId = sku, quantity });
+        Send(HttpMethod.Post, $"/shops/{shop}/erp/restocks", new { refundId, orderId = order, skuId = sku, quantity });
 
     public Task<OpResult> ManualRestock(string shop, string refundId, string sku) =>
         Send(HttpMethod.Post, $"/shops/{shop}/refunds/{refundId}/skus/{sku}/restock", new { actor = "merchant:load-runner" });

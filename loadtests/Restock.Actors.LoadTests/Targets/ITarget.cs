@@ -30,7 +30,8 @@ public interface ITarget : IAsyncDisposable
 {
     string Describe { get; }
 
-    Task<OpResult> SetStock(string sku, string adjustmentId, long quantity);
+    /// <summary>Stocks a SKU as <paramref name="shop"/>, which becomes its owner on the first stock.</summary>
+    Task<OpResult> SetStock(string shop, string sku, string adjustmentId, long quantity);
 
     Task<OpResult> Reserve(string sku, string order, long quantity, TimeSpan paymentWindow);
 

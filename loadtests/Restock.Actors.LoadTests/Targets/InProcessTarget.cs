@@ -38,7 +38,8 @@ public sealed class InProcessTarget : ITarget
         return new InProcessTarget(engine, file, $"in-process, SQLite WAL (synchronous FULL), max-batch-size {batch}");
     }
 
-    public Task<OpResult> SetStock(string sku, string adjustmentId, long quantity) => Sku(sku, new SetStock(adjustmentId, quantity, "load test"));
+    public Task<OpResult> SetStock(string shop, string sku, string adjustmentId, long quantity) =>
+        Sku(sku, new SetStock(adjustmentId, quantity, "load test", shop));
 
     public Task<OpResult> Reserve(string sku, string order, long quantity, TimeSpan paymentWindow) =>
         Sku(sku, new Reserve(order, quantity, DateTimeOffset.UtcNow + paymentWindow));

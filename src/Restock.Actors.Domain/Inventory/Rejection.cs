@@ -18,6 +18,12 @@ public enum RejectionCode
     RefundExceedsRemaining = 13,
     UnknownRefund = 14,
     RefundPending = 15,
+
+    /// <summary>The SKU belongs to another shop (or to none yet, for a restock): callers outside it learn nothing more.</summary>
+    NotOwner = 16,
+
+    /// <summary>A reservation retried after its units went back on sale (cancelled or payment deadline passed).</summary>
+    ReservationReleased = 17,
 }
 
 /// <summary>The outcome of deciding one command: the events to store, or why nothing happens.</summary>

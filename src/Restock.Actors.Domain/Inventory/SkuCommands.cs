@@ -1,13 +1,22 @@
 namespace Restock.Actors.Domain.Inventory;
 
-/// <summary>A request to change one SKU's stock. Each carries the id that makes a retry harmless.</summary>
-public abstract record SkuCommand : IRestockMessage;
+/// <summary>
+/// A request to change one SKU's stock. Each carries the id that makes a retry harmless. The SKU actor stamps
+/// <see cref="ReceivedAt"/> on arrival: the domain has no clock, and remembers ids for a time from it.
+/// </summary>
+public abstract record SkuCommand : IRestockMessage
+{
+    public DateTimeOffset? ReceivedAt { get; init; }
+}
 
-/// <summary>Merchant or ERP puts the sellable stock to an absolute quantity.</summary>
-public sealed record SetStock(string AdjustmentId, long Quantity, string Reason) : SkuCommand;
+/// <summary>
+/// Merchant or ERP puts the sellable stock to an absolute quantity. <paramref name="ShopId"/> is the shop asking:
+/// the first stock command records it as the SKU's owner; from then on only that shop may change the stock.
+/// </summary>
+public sealed record SetStock(string AdjustmentId, long Quantity, string Reason, string? ShopId = null) : SkuCommand;
 
-/// <summary>Merchant or ERP moves the sellable stock up or down by <paramref name="Delta"/>.</summary>
-public sealed record AdjustStock(string AdjustmentId, long Delta, string Reason) : SkuCommand;
+/// <summary>Merchant or ERP moves the sellable stock up or down by <paramref name="Delta"/>; the shop as for <see cref="SetStock"/>.</summary>
+public sealed record AdjustStock(string AdjustmentId, long Delta, string Reason, string? ShopId = null) : SkuCommand;
 
 /// <summary>An order holds units until it is paid or the payment deadline passes.</summary>
 public sealed record Reserve(string OrderId, long Quantity, DateTimeOffset PaymentDeadline) : SkuCommand;
@@ -15,8 +24,11 @@ public sealed record Reserve(string OrderId, long Quantity, DateTimeOffset Payme
 /// <summary>The buyer cancels an unpaid order: its units go back on sale.</summary>
 public sealed record Release(string OrderId) : SkuCommand;
 
-/// <summary>Releases every reservation whose payment deadline is at or before <paramref name="Now"/>.</summary>
-public sealed record ExpireReservations(DateTimeOffset Now) : SkuCommand;
+/// <summary>
+/// Releases the reservations whose payment deadline is at or before <paramref name="Now"/>, oldest deadline
+/// first, at most <paramref name="Limit"/> of them (the rest on the next command).
+/// </summary>
+public sealed record ExpireReservations(DateTimeOffset Now, int Limit = int.MaxValue) : SkuCommand;
 
 public sealed record ConfirmPayment(string OrderId) : SkuCommand;
 

@@ -34,6 +34,7 @@ internal static class Contracts
 
         (typeof(RestockRefund), "sku.restock-refund"),
         (typeof(RefundRestocked), "sku.refund-restocked"),
+        (typeof(SkuOwnerRecorded), "sku.owner-recorded"),
 
         (typeof(SetAutoRestock), "shop.set-auto-restock"),
         (typeof(SetErpRestocks), "shop.set-erp-restocks"),
@@ -49,6 +50,9 @@ internal static class Contracts
         (typeof(RefundReceived), "refund.received"),
         (typeof(RestockDecided), "refund.restock-decided"),
         (typeof(LineSettled), "refund.line-settled"),
+        (typeof(LineDeferred), "refund.line-deferred"),
+        (typeof(LineParked), "refund.line-parked"),
+        (typeof(LinesRearmed), "refund.lines-rearmed"),
         (typeof(RefundSucceeded), "refund.succeeded"),
         (typeof(GetRefund), "refund.get"),
         (typeof(RefundReply), "refund.reply"),

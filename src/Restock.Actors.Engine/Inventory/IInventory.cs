@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Restock.Actors.Domain.Inventory;
+using Restock.Actors.Engine.Hosting;
 
 namespace Restock.Actors.Engine.Inventory;
 
@@ -17,16 +19,25 @@ public interface IInventory
     Task<JournalStats> GetJournalStats(string skuId, CancellationToken cancellationToken = default);
 }
 
-internal sealed class ShardedInventory(IActorRef skuRegion, TimeSpan askTimeout) : IInventory
+internal sealed class ShardedInventory(IActorRef skuRegion, AskTimeouts askTimeouts) : IInventory
 {
-    public Task<SkuReply> Execute(string skuId, SkuCommand command, CancellationToken cancellationToken = default) =>
-        skuRegion.Ask<SkuReply>(new SkuRequest(skuId, command), askTimeout, cancellationToken);
+    public async Task<SkuReply> Execute(string skuId, SkuCommand command, CancellationToken cancellationToken = default)
+    {
+        var reply = await skuRegion.Ask<SkuReply>(new SkuRequest(skuId, command), askTimeouts.Current, cancellationToken);
+        if (command is Reserve)
+            RestockMetrics.Reservations.Add(1, new TagList
+            {
+                { "outcome", reply.Outcome == SkuOutcome.Rejected ? "rejected" : "accepted" },
+                { "reason", reply.Rejection?.ToString() ?? "none" },
+            });
+        return reply;
+    }
 
     public Task<SkuReply> GetStock(string skuId, CancellationToken cancellationToken = default) =>
-        skuRegion.Ask<SkuReply>(new GetStock(skuId), askTimeout, cancellationToken);
+        skuRegion.Ask<SkuReply>(new GetStock(skuId), askTimeouts.Current, cancellationToken);
 
     public Task<JournalStats> GetJournalStats(string skuId, CancellationToken cancellationToken = default) =>
-        skuRegion.Ask<JournalStats>(new GetJournalStats(skuId), askTimeout, cancellationToken);
+        skuRegion.Ask<JournalStats>(new GetJournalStats(skuId), askTimeouts.Current, cancellationToken);
 }
 
 internal sealed class SkuMessageExtractor(int shards) : HashCodeMessageExtractor(shards)

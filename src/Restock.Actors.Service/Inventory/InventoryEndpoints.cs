@@ -30,7 +30,22 @@ internal static class InventoryEndpoints
         skus.MapGet("", (string skuId, IInventory inventory, CancellationToken ct) =>
             Send(skuId, null, inventory, (id, token) => inventory.GetStock(id, token), ct));
 
-        skus.MapPut("/stock", async (string skuId, HttpRequest request, IInventory inventory, CancellationToken ct) =>
+        // The merchant's side: a SKU is stocked by its shop, and the first stock command makes the shop its owner.
+        var owned = app.MapGroup("/shops/{shopId}/skus/{skuId}");
+
+        owned.MapGet("", async (string shopId, string skuId, IInventory inventory, CancellationToken ct) =>
+        {
+            var check = new Requests();
+            var shop = check.Id("shopId", shopId);
+            var id = check.Id("skuId", skuId);
+            if (check.Problem is { } invalid) return invalid;
+            return await EngineCall.Run(() => inventory.GetStock(id, ct), reply =>
+                reply.Owner != shop ? NotTheShops(shop, id)
+                : reply.Succeeded ? Results.Ok(StockResponse.From(reply))
+                : Rejection(reply));
+        });
+
+        owned.MapPut("/stock", async (string shopId, string skuId, HttpRequest request, IInventory inventory, CancellationToken ct) =>
         {
             var (body, problem) = await Requests.ReadJson<SetStockBody>(request);
             if (problem is not null) return problem;
@@ -38,11 +53,12 @@ internal static class InventoryEndpoints
             var command = new SetStock(
                 check.Id("adjustmentId", body!.AdjustmentId),
                 check.Quantity("quantity", body.Quantity, min: 0),
-                check.Text("reason", body.Reason, "stock set"));
+                check.Text("reason", body.Reason, "stock set"),
+                check.Id("shopId", shopId));
             return await Execute(skuId, check, command, inventory, ct);
         });
 
-        skus.MapPost("/adjustments", async (string skuId, HttpRequest request, IInventory inventory, CancellationToken ct) =>
+        owned.MapPost("/adjustments", async (string shopId, string skuId, HttpRequest request, IInventory inventory, CancellationToken ct) =>
         {
             var (body, problem) = await Requests.ReadJson<AdjustStockBody>(request);
             if (problem is not null) return problem;
@@ -50,7 +66,8 @@ internal static class InventoryEndpoints
             var command = new AdjustStock(
                 check.Id("adjustmentId", body!.AdjustmentId),
                 check.Delta("delta", body.Delta),
-                check.Text("reason", body.Reason, "stock adjusted"));
+                check.Text("reason", body.Reason, "stock adjusted"),
+                check.Id("shopId", shopId));
             return await Execute(skuId, check, command, inventory, ct);
         });
 
@@ -97,8 +114,19 @@ internal static class InventoryEndpoints
         return await EngineCall.Run(() => send(id, ct), reply => reply.Succeeded ? Results.Ok(StockResponse.From(reply)) : Rejection(reply));
     }
 
+    /// <summary>Another shop's SKU answers exactly like a SKU that does not exist: its existence is not the caller's business.</summary>
+    public static IResult NotTheShops(string shopId, string skuId) =>
+        Results.Problem(
+            title: "Not found.",
+            detail: $"shop {shopId} has no SKU {skuId}",
+            statusCode: StatusCodes.Status404NotFound,
+            extensions: new Dictionary<string, object?> { ["code"] = nameof(RejectionCode.NotOwner) });
+
     public static IResult Rejection(SkuReply reply)
     {
+        if (reply.Rejection == RejectionCode.NotOwner)
+            return Results.Problem(title: "Not found.", detail: reply.Message, statusCode: StatusCodes.Status404NotFound,
+                extensions: new Dictionary<string, object?> { ["code"] = nameof(RejectionCode.NotOwner) });
         var status = reply.Rejection switch
         {
             RejectionCode.UnknownSku or RejectionCode.UnknownOrderLine => StatusCodes.Status404NotFound,

@@ -1,9 +1,11 @@
 using Restock.Actors.Domain.Inventory;
 using Restock.Actors.Domain.Refunds;
 using Restock.Actors.Engine.Inventory;
+using Restock.Actors.Engine.Ledger;
 using Restock.Actors.Engine.Refunds;
 using Restock.Actors.Service.Hosting;
 using Restock.Actors.Service.Inventory;
+using Restock.Actors.Service.Ledger;
 
 namespace Restock.Actors.Service.Refunds;
 
@@ -11,7 +13,7 @@ public sealed record RefundLineBody(string? SkuId, long? Quantity);
 
 public sealed record RefundBody(string? RefundId, string? OrderId, string? ShopId, RefundLineBody[]? Lines, DateTimeOffset? CompletedAt);
 
-public sealed record ErpRestockBody(string? ShopId, string? RefundId, string? OrderId, string? SkuId, long? Quantity, string? Actor);
+public sealed record ErpRestockBody(string? RefundId, string? OrderId, string? SkuId, long? Quantity, string? Actor);
 
 public sealed record ManualRestockBody(string? Actor);
 
@@ -60,7 +62,13 @@ internal static class RefundEndpoints
                 reply.Status is { } status ? Results.Ok(status) : Results.Problem(detail: reply.Message, statusCode: StatusCodes.Status404NotFound));
         });
 
-        app.MapPost("/erp/restocks", async (HttpRequest request, IInventory inventory, CancellationToken ct) =>
+        app.MapGet("/shops/{shopId}/refunds/needs-attention", async (string shopId, HttpRequest request, LedgerStore ledger, CancellationToken ct) =>
+        {
+            var (query, problem) = LedgerEndpoints.Read(request, shopId);
+            return problem ?? Results.Ok(await ledger.NeedsAttentionAsync(query!, ct));
+        });
+
+        app.MapPost("/shops/{shopId}/erp/restocks", async (string shopId, HttpRequest request, IInventory inventory, CancellationToken ct) =>
         {
             var (body, problem) = await Requests.ReadJson<ErpRestockBody>(request);
             if (problem is not null) return problem;
@@ -70,7 +78,7 @@ internal static class RefundEndpoints
                 check.Id("orderId", body.OrderId),
                 check.Quantity("quantity", body.Quantity),
                 RestockTrigger.Erp,
-                check.Id("shopId", body.ShopId),
+                check.Id("shopId", shopId),
                 check.Actor("actor", body.Actor ?? "erp"),
                 DateTimeOffset.UtcNow);
             var skuId = check.Id("skuId", body.SkuId);

@@ -13,8 +13,8 @@ public sealed class InventoryApiTests(ServiceFactory factory) : IClassFixture<Se
     public async Task A_sku_is_stocked_reserved_paid_shipped_and_cancelled()
     {
         var sku = NewSku();
-        await Api.Expect(HttpStatusCode.OK, _api.Put($"/skus/{sku}/stock", new { adjustmentId = "a1", quantity = 10, reason = "delivery" }));
-        await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/adjustments", new { adjustmentId = "a2", delta = -2, reason = "damaged" }));
+        await Api.Expect(HttpStatusCode.OK, _api.Put($"/shops/{Shop}/skus/{sku}/stock", new { adjustmentId = "a1", quantity = 10, reason = "delivery" }));
+        await Api.Expect(HttpStatusCode.OK, _api.Post($"/shops/{Shop}/skus/{sku}/adjustments", new { adjustmentId = "a2", delta = -2, reason = "damaged" }));
         await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/reservations", new { orderId = "o1", quantity = 3 }));
         await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/reservations", new { orderId = "o2", quantity = 4, paymentWindowSeconds = 600 }));
         await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/orders/o1/payment"));
@@ -31,7 +31,7 @@ public sealed class InventoryApiTests(ServiceFactory factory) : IClassFixture<Se
     public async Task The_last_units_go_to_one_buyer_and_the_next_is_refused_with_a_reason()
     {
         var sku = NewSku();
-        await Api.Expect(HttpStatusCode.OK, _api.Put($"/skus/{sku}/stock", new { adjustmentId = "a1", quantity = 2 }));
+        await Api.Expect(HttpStatusCode.OK, _api.Put($"/shops/{Shop}/skus/{sku}/stock", new { adjustmentId = "a1", quantity = 2 }));
         await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/reservations", new { orderId = "o1", quantity = 2 }));
         var refused = await Api.Expect(HttpStatusCode.Conflict, _api.Post($"/skus/{sku}/reservations", new { orderId = "o2", quantity = 1 }));
         Assert.Equal("OutOfStock", refused.GetProperty("code").GetString());
@@ -47,19 +47,19 @@ public sealed class InventoryApiTests(ServiceFactory factory) : IClassFixture<Se
         var sku = NewSku();
         await Api.Expect(HttpStatusCode.NotFound, _api.Http.GetAsync($"/skus/{sku}"));
         await Api.Expect(HttpStatusCode.NotFound, _api.Post($"/skus/{sku}/reservations", new { orderId = "o1", quantity = 1 }));
-        await Api.Expect(HttpStatusCode.OK, _api.Put($"/skus/{sku}/stock", new { adjustmentId = "a1", quantity = 5 }));
+        await Api.Expect(HttpStatusCode.OK, _api.Put($"/shops/{Shop}/skus/{sku}/stock", new { adjustmentId = "a1", quantity = 5 }));
         await Api.Expect(HttpStatusCode.NotFound, _api.Post($"/skus/{sku}/orders/nope/payment"));
         await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/reservations", new { orderId = "o1", quantity = 1 }));
         var notPaid = await Api.Expect(HttpStatusCode.Conflict, _api.Post($"/skus/{sku}/orders/o1/shipment"));
         Assert.Equal("NotPaid", notPaid.GetProperty("code").GetString());
-        var negative = await Api.Expect(HttpStatusCode.Conflict, _api.Post($"/skus/{sku}/adjustments", new { adjustmentId = "a2", delta = -5 }));
+        var negative = await Api.Expect(HttpStatusCode.Conflict, _api.Post($"/shops/{Shop}/skus/{sku}/adjustments", new { adjustmentId = "a2", delta = -5 }));
         Assert.Equal("NegativeStock", negative.GetProperty("code").GetString());
         Assert.Equal((4, 1, 0, 0), Levels(await Stock(sku)));
     }
 
     public static TheoryData<string, string, string, string> BadRequests => new()
     {
-        // method, path (under the SKU), body, the field the problem must name
+        // method, path (under the SKU; stock changes under the shop's SKU), body, the field the problem must name
         { "PUT", "/stock", """{"quantity":5}""", "adjustmentId" },
         { "PUT", "/stock", """{"adjustmentId":"x","quantity":-1}""", "quantity" },
         { "PUT", "/stock", """{"adjustmentId":"x","quantity":1000000000000}""", "quantity" },
@@ -87,11 +87,12 @@ public sealed class InventoryApiTests(ServiceFactory factory) : IClassFixture<Se
     public async Task Bad_input_is_a_400_naming_the_field_and_changes_nothing(string method, string path, string body, string field)
     {
         var sku = NewSku();
-        await Api.Expect(HttpStatusCode.OK, _api.Put($"/skus/{sku}/stock", new { adjustmentId = "a1", quantity = 5 }));
+        await Api.Expect(HttpStatusCode.OK, _api.Put($"/shops/{Shop}/skus/{sku}/stock", new { adjustmentId = "a1", quantity = 5 }));
         await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/reservations", new { orderId = "o1", quantity = 1 }));
         var before = await Stock(sku);
 
-        var request = new HttpRequestMessage(new HttpMethod(method), $"/skus/{sku}{path}")
+        var under = path is "/stock" or "/adjustments" ? $"/shops/{Shop}/skus/{sku}" : $"/skus/{sku}";
+        var request = new HttpRequestMessage(new HttpMethod(method), under + path)
         {
             Content = new StringContent(body, Encoding.UTF8, "application/json"),
         };
@@ -108,14 +109,13 @@ public sealed class InventoryApiTests(ServiceFactory factory) : IClassFixture<Se
         Assert.True(problem.GetProperty("errors").TryGetProperty("skuId", out _));
     }
 
+    private const string Shop = "shop-inventory";
+
     private static string NewSku() => "sku-" + Guid.NewGuid().ToString("N")[..10];
-
-
 
     private Task<JsonElement> Stock(string sku) => _api.Get($"/skus/{sku}");
 
     private static (long, long, long, long) Levels(JsonElement s) => (
         s.GetProperty("available").GetInt64(), s.GetProperty("reserved").GetInt64(),
         s.GetProperty("committed").GetInt64(), s.GetProperty("shipped").GetInt64());
-
 }

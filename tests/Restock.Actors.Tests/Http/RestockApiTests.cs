@@ -15,7 +15,7 @@ public sealed class RestockApiTests(ServiceFactory factory) : IClassFixture<Serv
         var (shop, sku, order) = (New("shop"), New("sku"), New("order"));
         var on = await Api.Expect(HttpStatusCode.OK, _api.Put($"/shops/{shop}/settings/auto-restock", new { on = true, actor = "merchant:ann" }));
         Assert.True(on.GetProperty("autoRestock").GetBoolean());
-        await PaidOrder(sku, order, stock: 5, quantity: 2);
+        await PaidOrder(shop, sku, order, stock: 5, quantity: 2);
 
         var accepted = await Api.Expect(HttpStatusCode.Accepted, _api.Post("/refunds",
             new { refundId = "rf-1", orderId = order, shopId = shop, lines = new[] { new { skuId = sku, quantity = 2 } } }));
@@ -34,8 +34,8 @@ public sealed class RestockApiTests(ServiceFactory factory) : IClassFixture<Serv
         var bySku = await _api.Get($"/ledger?skuId={sku}");
         Assert.Equal(entry.GetProperty("ledgerId").GetInt64(), bySku.GetProperty("entries")[0].GetProperty("ledgerId").GetInt64());
 
-        var erp = await Api.Expect(HttpStatusCode.OK, _api.Post("/erp/restocks",
-            new { shopId = shop, refundId = "rf-1", orderId = order, skuId = sku, quantity = 2 }));
+        var erp = await Api.Expect(HttpStatusCode.OK, _api.Post($"/shops/{shop}/erp/restocks",
+            new { refundId = "rf-1", orderId = order, skuId = sku, quantity = 2 }));
         Assert.Equal("alreadyDone", erp.GetProperty("outcome").GetString());
         Assert.Equal(5, (await _api.Get($"/skus/{sku}")).GetProperty("available").GetInt64());
     }
@@ -44,7 +44,7 @@ public sealed class RestockApiTests(ServiceFactory factory) : IClassFixture<Serv
     public async Task With_the_switch_off_a_refund_is_listed_as_not_restocked_and_a_manual_restock_brings_it_back_once()
     {
         var (shop, sku, order) = (New("shop"), New("sku"), New("order"));
-        await PaidOrder(sku, order, stock: 3, quantity: 1);
+        await PaidOrder(shop, sku, order, stock: 3, quantity: 1);
         await Api.Expect(HttpStatusCode.Accepted, _api.Post("/refunds",
             new { refundId = "rf-9", orderId = order, shopId = shop, lines = new[] { new { skuId = sku, quantity = 1 } } }));
 
@@ -106,8 +106,8 @@ public sealed class RestockApiTests(ServiceFactory factory) : IClassFixture<Serv
         { "POST", "/refunds", """{"refundId":"r","orderId":"o","shopId":"s","lines":[{"quantity":1}]}""", "lines[0].skuId" },
         { "POST", "/refunds", """{"refundId":"r","orderId":"o","shopId":"s","lines":[{"skuId":"k","quantity":1},{"skuId":"k","quantity":2}]}""", "lines" },
         { "POST", "/refunds", """{"refundId":"r","orderId":"o","shopId":"s","lines":[{"skuId":"k","quantity":1}],"completedAt":"2999-01-01T00:00:00Z"}""", "completedAt" },
-        { "POST", "/erp/restocks", """{"shopId":"s","refundId":"r","orderId":"o","skuId":"k"}""", "quantity" },
-        { "POST", "/erp/restocks", """{"shopId":"s","refundId":"r","orderId":"o","quantity":1}""", "skuId" },
+        { "POST", "/shops/s1/erp/restocks", """{"refundId":"r","orderId":"o","skuId":"k"}""", "quantity" },
+        { "POST", "/shops/s1/erp/restocks", """{"refundId":"r","orderId":"o","quantity":1}""", "skuId" },
         { "POST", "/shops/s1/refunds/r1/skus/k1/restock", """{}""", "actor" },
         { "POST", "/operators/whitelist-import", """{"shopIds":[]}""", "shopIds" },
         { "POST", "/operators/whitelist-import", """{"shopIds":["ok","not ok"]}""", "shopIds[1]" },
@@ -137,22 +137,75 @@ public sealed class RestockApiTests(ServiceFactory factory) : IClassFixture<Serv
     public async Task A_manual_restock_of_a_refund_the_sku_never_saw_is_refused()
     {
         var sku = New("sku");
-        await Api.Expect(HttpStatusCode.OK, _api.Put($"/skus/{sku}/stock", new { adjustmentId = "a1", quantity = 1 }));
+        await Api.Expect(HttpStatusCode.OK, _api.Put($"/shops/s1/skus/{sku}/stock", new { adjustmentId = "a1", quantity = 1 }));
         var refused = await Api.Expect(HttpStatusCode.Conflict, _api.Post($"/shops/s1/refunds/nope/skus/{sku}/restock", new { actor = "merchant:ann" }));
         Assert.Equal("UnknownRefund", refused.GetProperty("code").GetString());
     }
 
-    private async Task PaidOrder(string sku, string order, long stock, long quantity)
+    [Fact]
+    public async Task A_refund_that_overtakes_the_payment_shows_the_refusal_being_retried_then_finishes_once_paid()
     {
-        await Api.Expect(HttpStatusCode.OK, _api.Put($"/skus/{sku}/stock", new { adjustmentId = "a1", quantity = stock }));
+        var (shop, sku, order) = (New("shop"), New("sku"), New("order"));
+        await Api.Expect(HttpStatusCode.OK, _api.Put($"/shops/{shop}/skus/{sku}/stock", new { adjustmentId = "a1", quantity = 4 }));
+        await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/reservations", new { orderId = order, quantity = 2 }));
+        await Api.Expect(HttpStatusCode.Accepted, _api.Post("/refunds",
+            new { refundId = "rf-early", orderId = order, shopId = shop, lines = new[] { new { skuId = sku, quantity = 2 } } }));
+
+        var waiting = await Api.Eventually(() => _api.Get($"/orders/{order}/refunds/rf-early"),
+            s => s.GetProperty("lines")[0].TryGetProperty("code", out var code) && code.GetString() == "NotPaid");
+        var line = waiting.GetProperty("lines")[0];
+        Assert.False(line.TryGetProperty("outcome", out var outcome) && outcome.ValueKind != JsonValueKind.Null);
+        Assert.NotEqual(JsonValueKind.Null, line.GetProperty("retryingSince").ValueKind);
+        Assert.False(waiting.GetProperty("needsAttention").GetBoolean());
+
+        await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/orders/{order}/payment"));
+        var done = await Api.Eventually(() => _api.Get($"/orders/{order}/refunds/rf-early"), s => s.GetProperty("finished").GetBoolean());
+        Assert.Equal("applied", done.GetProperty("lines")[0].GetProperty("outcome").GetString());
+        var listed = await _api.Get($"/shops/{shop}/refunds/needs-attention");
+        Assert.Equal(0, listed.GetProperty("entries").GetArrayLength());
+    }
+
+    /// <summary>The defect of issue 7: shop B restocked shop A's refund by hand, and the ledger row landed under shop B.</summary>
+    [Fact]
+    public async Task Another_shop_can_neither_restock_nor_stock_nor_see_a_shops_sku_and_its_refund_lines_are_refused()
+    {
+        var (owner, other, sku, order) = (New("shop"), New("shop"), New("sku"), New("order"));
+        await PaidOrder(owner, sku, order, stock: 4, quantity: 2);
+        await Api.Expect(HttpStatusCode.Accepted, _api.Post("/refunds",
+            new { refundId = "rf-own", orderId = order, shopId = owner, lines = new[] { new { skuId = sku, quantity = 1 } } }));
+        await Api.Eventually(() => _api.Get($"/orders/{order}/refunds/rf-own"), s => s.GetProperty("finished").GetBoolean());
+
+        var restock = await Api.Expect(HttpStatusCode.NotFound,
+            _api.Post($"/shops/{other}/refunds/rf-own/skus/{sku}/restock", new { actor = "merchant:mallory" }));
+        Assert.Equal("NotOwner", restock.GetProperty("code").GetString());
+        await Api.Expect(HttpStatusCode.NotFound, _api.Post($"/shops/{other}/erp/restocks",
+            new { refundId = "rf-own", orderId = order, skuId = sku, quantity = 1 }));
+        await Api.Expect(HttpStatusCode.NotFound, _api.Put($"/shops/{other}/skus/{sku}/stock", new { adjustmentId = "b1", quantity = 99 }));
+        await Api.Expect(HttpStatusCode.NotFound, _api.Post($"/shops/{other}/skus/{sku}/adjustments", new { adjustmentId = "a1", delta = 1 }));
+        await Api.Expect(HttpStatusCode.NotFound, _api.Http.GetAsync($"/shops/{other}/skus/{sku}"));
+
+        await Api.Expect(HttpStatusCode.Accepted, _api.Post("/refunds",
+            new { refundId = "rf-claim", orderId = order, shopId = other, lines = new[] { new { skuId = sku, quantity = 1 } } }));
+        var claimed = await Api.Eventually(() => _api.Get($"/orders/{order}/refunds/rf-claim"), s => s.GetProperty("finished").GetBoolean());
+        Assert.Equal(("rejected", "NotOwner"), (claimed.GetProperty("lines")[0].GetProperty("outcome").GetString(),
+            claimed.GetProperty("lines")[0].GetProperty("code").GetString()));
+
+        var mine = await _api.Get($"/shops/{owner}/skus/{sku}");
+        Assert.Equal((2L, 1L, 1L, 0L), (mine.GetProperty("available").GetInt64(), mine.GetProperty("committed").GetInt64(),
+            mine.GetProperty("refunded").GetInt64(), mine.GetProperty("restocked").GetInt64()));
+        var own = await Api.Expect(HttpStatusCode.OK, _api.Post($"/shops/{owner}/refunds/rf-own/skus/{sku}/restock", new { actor = "merchant:ann" }));
+        Assert.Equal("done", own.GetProperty("outcome").GetString());
+        var row = await Api.Eventually(() => _api.Get($"/ledger?orderId={order}"), l => l.GetProperty("entries").GetArrayLength() == 1);
+        Assert.Equal(owner, row.GetProperty("entries")[0].GetProperty("shopId").GetString());
+        Assert.Equal(0, (await _api.Get($"/shops/{other}/not-restocked")).GetProperty("entries").GetArrayLength());
+    }
+
+    private async Task PaidOrder(string shop, string sku, string order, long stock, long quantity)
+    {
+        await Api.Expect(HttpStatusCode.OK, _api.Put($"/shops/{shop}/skus/{sku}/stock", new { adjustmentId = "a1", quantity = stock }));
         await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/reservations", new { orderId = order, quantity }));
         await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/orders/{order}/payment"));
     }
 
     private static string New(string kind) => $"{kind}-{Guid.NewGuid().ToString("N")[..8]}";
-
-
-
-
-
 }

@@ -19,8 +19,8 @@ public sealed class RefundCoordinatorTests : IAsyncLifetime
     public async Task With_the_switch_on_full_and_partial_refunds_restock_exactly_the_refunded_units()
     {
         await _t.Switch("shop-on", true);
-        await _t.Stock("mug", 10);
-        await _t.Stock("cap", 10);
+        await _t.Stock("shop-on", "mug", 10);
+        await _t.Stock("shop-on", "cap", 10);
         await _t.PaidOrder("mug", "o1", 4);
         await _t.PaidOrder("cap", "o1", 3);
 
@@ -40,7 +40,7 @@ public sealed class RefundCoordinatorTests : IAsyncLifetime
     [Fact]
     public async Task With_the_switch_off_refunds_leave_stock_alone_and_show_as_not_restocked_until_restocked_by_hand_once()
     {
-        await _t.Stock("tee", 5);
+        await _t.Stock("shop-off", "tee", 5);
         await _t.PaidOrder("tee", "o2", 2);
 
         var status = await _t.Refund("shop-off", "o2", "r1", ("tee", 2));
@@ -64,7 +64,7 @@ public sealed class RefundCoordinatorTests : IAsyncLifetime
     [Fact]
     public async Task A_refund_completed_before_the_switch_went_on_is_not_restocked_even_if_processed_after()
     {
-        await _t.Stock("pen", 5);
+        await _t.Stock("shop-late", "pen", 5);
         await _t.PaidOrder("pen", "o3", 1);
         var completedBefore = DateTimeOffset.UtcNow;
         await Task.Delay(20);
@@ -82,8 +82,8 @@ public sealed class RefundCoordinatorTests : IAsyncLifetime
     public async Task A_refund_of_a_shipped_line_is_rejected_and_recorded_while_the_other_lines_go_through()
     {
         await _t.Switch("shop-s", true);
-        await _t.Stock("hat", 5);
-        await _t.Stock("bag", 5);
+        await _t.Stock("shop-s", "hat", 5);
+        await _t.Stock("shop-s", "bag", 5);
         await _t.PaidOrder("hat", "o4", 1);
         await _t.PaidOrder("bag", "o4", 1);
         await _t.Engine.Inventory.Execute("hat", new Ship("o4"));
@@ -101,7 +101,7 @@ public sealed class RefundCoordinatorTests : IAsyncLifetime
     public async Task The_same_refund_sent_five_times_at_once_restocks_once()
     {
         await _t.Switch("shop-d", true);
-        await _t.Stock("cup", 10);
+        await _t.Stock("shop-d", "cup", 10);
         await _t.PaidOrder("cup", "o5", 4);
         var refund = new RefundRequest("r1", "o5", "shop-d", [new RefundedLine("cup", 4)], DateTimeOffset.UtcNow);
 
@@ -120,7 +120,7 @@ public sealed class RefundCoordinatorTests : IAsyncLifetime
     public async Task An_erp_restock_before_or_after_the_automatic_one_makes_one_restock_in_total()
     {
         await _t.Switch("shop-e", true);
-        await _t.Stock("sock", 10);
+        await _t.Stock("shop-e", "sock", 10);
         await _t.PaidOrder("sock", "before", 2);
         await _t.PaidOrder("sock", "after", 3);
         RestockRefund Erp(string refund, string order, long qty) =>

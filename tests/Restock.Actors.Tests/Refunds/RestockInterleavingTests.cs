@@ -26,9 +26,10 @@ public sealed class RestockInterleavingTests(ITestOutputHelper output)
     {
         output.WriteLine($"seed {seed}");
         var random = new Random(seed);
-        await using var t = await TestEngine.StartAsync();
+        // Refunds of unpaid orders are retried, then parked: a short retry time lets the run end.
+        await using var t = await TestEngine.StartAsync("restock.refunds.retry-for = 1s", "restock.refunds.longest-retry-delay = 200ms");
         var inventory = t.Engine.Inventory;
-        foreach (var sku in Skus) await t.Stock(sku, InitialStock);
+        foreach (var sku in Skus) await t.Stock(OwnerOf(sku), sku, InitialStock);
 
         var orders = new List<(string Order, string Sku, string Shop, long Qty)>();
         var refunds = new List<RefundRequest>();
@@ -42,7 +43,7 @@ public sealed class RestockInterleavingTests(ITestOutputHelper output)
             await Task.WhenAll(batch.Select(op => op()));
         }
         foreach (var refund in erpAhead) await Submit(refund);
-        foreach (var refund in refunds.DistinctBy(r => r.RefundId)) await t.Finished(refund.OrderId, refund.RefundId);
+        foreach (var refund in refunds.DistinctBy(r => r.RefundId)) await t.Answered(refund.OrderId, refund.RefundId);
 
         var restocked = 0L;
         foreach (var sku in Skus)
@@ -77,7 +78,7 @@ public sealed class RestockInterleavingTests(ITestOutputHelper output)
             var shop = Shops[random.Next(Shops.Length)];
             if (roll < 30 || orders.Count == 0)
             {
-                var order = ($"o{orders.Count}", sku, shop, (long)random.Next(1, 4));
+                var order = ($"o{orders.Count}", sku, OwnerOf(sku), (long)random.Next(1, 4));
                 orders.Add(order);
                 return async () =>
                 {
@@ -118,6 +119,8 @@ public sealed class RestockInterleavingTests(ITestOutputHelper output)
             return () => inventory.Execute(manual.Lines[0].SkuId,
                 new RestockRefund(manual.RefundId, null, null, RestockTrigger.Manual, manual.ShopId, "merchant", DateTimeOffset.UtcNow));
         }
+
+        string OwnerOf(string sku) => Shops[Array.IndexOf(Skus, sku) % Shops.Length];
 
         async Task Submit(RefundRequest refund)
         {
