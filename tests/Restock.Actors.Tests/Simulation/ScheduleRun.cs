@@ -44,7 +44,7 @@ public sealed class ShopCall(string shop, ShopCommand command)
 /// </summary>
 public sealed class ScheduleRun
 {
-    private static readonly TimeSpan PatientAsk = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan PatientAsk = TimeSpan.FromSeconds(1);
     private static int _nextRun;
 
     private readonly ISimHost _host;
@@ -118,7 +118,7 @@ public sealed class ScheduleRun
             if (erp) await Shop(shop, new SetErpRestocks(true, "sim", "setup", DateTimeOffset.UtcNow), Delivery.Plain);
             if (on) await Shop(shop, new SetAutoRestock(true, SettingOrigin.Merchant, "sim", "setup", erp, DateTimeOffset.UtcNow), Delivery.Plain);
         }
-        await Task.WhenAll(_schedule.InitialStock.Select(s => Sku(s.Key, new SetStock("initial", s.Value, "setup"), Delivery.Plain)));
+        await Task.WhenAll(_schedule.InitialStock.Select(s => Sku(s.Key, new SetStock("initial", s.Value, "setup", Ids.Of(_schedule.ShopOfSku[s.Key])), Delivery.Plain)));
     }
 
     private Task Play(Step step) => step switch
@@ -127,7 +127,7 @@ public sealed class ScheduleRun
         SwitchToggle t => Shop(t.Shop, new SetAutoRestock(t.On, SettingOrigin.Merchant, "merchant", "sim", t.OverrideErp, DateTimeOffset.UtcNow),
             Plan(new Random(t.Seed))),
         ErpFlagToggle t => Shop(t.Shop, new SetErpRestocks(t.On, "merchant", "sim", DateTimeOffset.UtcNow), Plan(new Random(t.Seed))),
-        StockAdjustment a => Sku(a.Sku, new AdjustStock(a.AdjustmentId, a.Delta, "sim"), Plan(new Random(a.Seed))),
+        StockAdjustment a => Sku(a.Sku, new AdjustStock(a.AdjustmentId, a.Delta, "sim", Ids.Of(_schedule.ShopOfSku[a.Sku])), Plan(new Random(a.Seed))),
         EntityFault f => Disrupt(f),
         StorageFaults w => StartStorageFaults(w),
         _ => Task.CompletedTask,
@@ -149,7 +149,7 @@ public sealed class ScheduleRun
         };
         // Any shard: the entity lives in exactly one. ReceiveTimeout is the message the engine's own idle rule acts on.
         Engine.System.ActorSelection($"/system/sharding/{type}/*/{id}")
-            .Tell(fault.Disruption == Disruption.Crash ? Kill.Instance : ReceiveTimeout.Instance);
+            .Tell(fault.Disruption == Disruption.Crash ? PoisonPill.Instance : ReceiveTimeout.Instance);
         return Task.CompletedTask;
     }
 

@@ -52,6 +52,7 @@ public sealed class Simulator(Func<Task<ISimHost>> hostFor, Func<ISimHost, Task>
         ScheduleResult? slowest = null;
         var next = firstSeed - 1;
         var clock = Stopwatch.StartNew();
+        var cpuBefore = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
         var workers = Enumerable.Range(0, parallel).Select(async _ =>
         {
             while (true)
@@ -76,6 +77,7 @@ public sealed class Simulator(Func<Task<ISimHost>> hostFor, Func<ISimHost, Task>
             }
         });
         await Task.WhenAll(workers);
+        log($"CPU used: {System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpuBefore:F0} s (process total, other tests included)");
         if (restarts > 0) log($"{restarts} full system restarts");
         if (slowest is not null) log($"slowest schedule: seed {slowest.Schedule.Seed}, {slowest.Took.TotalSeconds:F1} s");
         return (ran, failed, faulted);
