@@ -47,6 +47,9 @@ public static class ReportWriter
         ["verdict", Verdict(r)],
         ["scenario", $"{r.Scenario}: {r.Description}"],
         ["target", r.Target],
+        ["configuration", r.EngineOverrides.Count == 0
+            ? "shipped (hocon/), nothing overridden"
+            : $"OVERRIDDEN: {string.Join("; ", r.EngineOverrides)} (on top of hocon/)"],
         ["load model", r.LoadModel],
         ["duration", $"{F(r.Seconds)} s (load, then the requests still in flight)"],
         ["rate", r.TargetRate > 0

@@ -37,7 +37,7 @@ public sealed record RunReport(
     string Scenario, string Description, string Target, string LoadModel, int Seed, DateTimeOffset StartedAt, double Seconds,
     double TargetRate, double AchievedRate, long NotStarted, string Machine, IReadOnlyList<string> Events,
     IReadOnlyList<OperationReport> Operations, IReadOnlyList<InvariantResult> Invariants, IReadOnlyList<ThresholdResult> Thresholds,
-    IReadOnlyList<string> Notes)
+    IReadOnlyList<string> Notes, IReadOnlyList<string> EngineOverrides)
 {
     public bool InvariantsHeld => Invariants.All(i => i.Held);
 
@@ -73,19 +73,24 @@ public static class LoadRun
         var notStarted = 0L;
         var load = scenario.Model.Kind == LoadKind.Closed
             ? RunClosedAsync(scenario, workload, options.Seed, stop.Token)
-            : RunOpenAsync(scenario, workload, options.Seed, target, stop, n => Interlocked.Add(ref notStarted, n));
-        await ShowProgressAsync(load, metrics, target, workload, log);
+            : RunOpenAsync(scenario, workload, options.Seed, target, stop, () =>
+            {
+                Interlocked.Increment(ref notStarted);
+                metrics.Dropped("arrival", "not started (in-flight cap)");
+            });
+        await ShowProgressAsync(load, metrics, target, workload, scenario.StockPerSku, log);
         stop.Cancel();
         await scheduled;
         var seconds = metrics.Elapsed.TotalSeconds;
 
-        var invariants = await Invariants.CheckAsync(target, workload, scenario, step => log.WriteLine($"  check: {step}"));
+        var invariants = await Invariants.CheckAsync(target, workload, scenario, options.Seed, step => log.WriteLine($"  check: {step}"));
         var operations = metrics.Operations.Select(o => Summarize(o.Key, o.Value, seconds)).ToList();
         var achieved = operations.Sum(o => o.Count) / seconds;
         var report = new RunReport(
             scenario.Name, scenario.Description, target.Describe, scenario.Model.ToString(), options.Seed, startedAt, Math.Round(seconds, 2),
             TargetRate(scenario.Model), Math.Round(achieved, 1), notStarted, Machine(), events, operations,
-            invariants, thresholds.Select(t => Thresholds.Evaluate(t, metrics, achieved, invariants)).ToList(), Notes(scenario, workload));
+            invariants, thresholds.Select(t => Thresholds.Evaluate(t, metrics, achieved, invariants)).ToList(), Notes(scenario, workload),
+            options.EngineOverrides ?? []);
 
         if (beforeShutdown is not null) await beforeShutdown(target);
         if (options.WriteReport)
@@ -118,7 +123,7 @@ public static class LoadRun
     /// resolution) releases the arrivals due since the last one, so the rate holds without a burst limit.
     /// </summary>
     private static async Task RunOpenAsync(Scenario scenario, Workload workload, int seed, ITarget target, CancellationTokenSource stop,
-        Action<long> notStarted)
+        Action notStarted)
     {
         var ownSystem = target is InProcessTarget ? null : ActorSystem.Create("load-runner", "akka.loglevel = WARNING");
         var system = (target as InProcessTarget)?.System ?? ownSystem!;
@@ -140,6 +145,8 @@ public static class LoadRun
                     last = now;
                     for (; due >= 1; due--)
                     {
+                        // The arrival was due (due - 1) / rate seconds ago: a late tick or a full engine counts in its latency.
+                        var intendedStart = Stopwatch.GetTimestamp() - (long)((due - 1) / rate * Stopwatch.Frequency);
                         if (!workload.TryStart())
                         {
                             stop.Cancel();
@@ -147,14 +154,14 @@ public static class LoadRun
                         }
                         if (Volatile.Read(ref inFlight) >= OpenModelInFlightCap)
                         {
-                            notStarted(1);
+                            notStarted();
                             continue;
                         }
                         Interlocked.Increment(ref inFlight);
                         var step = new Random(random.Next());
                         running.Add(Task.Run(async () =>
                         {
-                            try { await workload.StepAsync(step); }
+                            try { await workload.StepAsync(step, intendedStart); }
                             finally { Interlocked.Decrement(ref inFlight); }
                         }));
                     }
@@ -208,8 +215,11 @@ public static class LoadRun
         }
     }
 
-    /// <summary>Samples the metrics every second; a live table on a terminal, a plain line every 5 s otherwise (CI logs).</summary>
-    private static async Task ShowProgressAsync(Task load, Metrics metrics, ITarget target, Workload workload, TextWriter log)
+    /// <summary>
+    /// Samples the metrics and the hottest SKUs every second (oversold is checked on each sample); a live table on a
+    /// terminal, a plain line every 5 s otherwise (CI logs).
+    /// </summary>
+    private static async Task ShowProgressAsync(Task load, Metrics metrics, ITarget target, Workload workload, long stockPerSku, TextWriter log)
     {
         var hot = workload.Skus.Take(3).ToArray();
         var interactive = log == Console.Out && AnsiConsole.Profile.Capabilities.Interactive;
@@ -217,7 +227,13 @@ public static class LoadRun
         {
             try
             {
+                // Held units first, stock after: restocks only grow, so a later read can only be more lenient, never wrong.
+                var now = DateTimeOffset.UtcNow;
+                var orders = workload.Acknowledged.Where(o => hot.Contains(o.Sku)).ToList();
                 var views = await Task.WhenAll(hot.Select(target.Stock));
+                for (var i = 0; i < hot.Length; i++)
+                    if (views[i] is { } view)
+                        workload.RecordOversoldSample(Invariants.Oversold(orders.Where(o => o.Sku == hot[i]), stockPerSku, view.Restocked, now));
                 return string.Join(", ", hot.Select((sku, i) => $"{sku}: {views[i]?.Available.ToString("N0") ?? "?"}"));
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
@@ -254,7 +270,8 @@ public static class LoadRun
             {
                 await Task.WhenAny(load, Task.Delay(1000));
                 metrics.Sample();
-                if (++tick % 5 == 0) log.WriteLine(Line(await HotStock()));
+                var stock = await HotStock();
+                if (++tick % 5 == 0) log.WriteLine(Line(stock));
             }
         }
         await load;
@@ -280,7 +297,8 @@ public static class LoadRun
     {
         var notes = new List<string>();
         if (workload.Acknowledged.Count > Invariants.MaxAckChecks)
-            notes.Add($"lost-acks checked the first {Invariants.MaxAckChecks:N0} of {workload.Acknowledged.Count:N0} acknowledged reservations");
+            notes.Add($"lost-acks checked a random sample of {Invariants.MaxAckChecks:N0} of {workload.Acknowledged.Count:N0} acknowledged " +
+                      $"reservations (drawn with the run's seed); every one is checked in runs with fewer");
         if (scenario.Attempts > 0) notes.Add($"attempt budget {scenario.Attempts:N0}, used {Math.Min(workload.Attempts, scenario.Attempts):N0}");
         return notes;
     }

@@ -40,6 +40,11 @@ public sealed class OperationStats
     {
         var micros = Math.Clamp(elapsedTicks * 1_000_000 / Stopwatch.Frequency, 1, MaxMicros);
         _recorder.RecordValue(micros);
+        CountOutcome(result);
+    }
+
+    public void CountOutcome(OpResult result)
+    {
         if (result.Ok) Interlocked.Increment(ref _ok);
         var key = result.Status switch
         {
@@ -82,13 +87,20 @@ public sealed class Metrics
 
     public OperationStats For(string operation) => _operations.GetOrAdd(operation, _ => new OperationStats());
 
-    public async Task<OpResult> Time(string operation, Func<Task<OpResult>> call)
+    /// <param name="intendedStart">
+    /// When the open model meant this request to start (a <see cref="Stopwatch"/> timestamp): latency counts from
+    /// there, so time spent waiting for a stalled engine or a late tick shows in the percentiles.
+    /// </param>
+    public async Task<OpResult> Time(string operation, Func<Task<OpResult>> call, long? intendedStart = null)
     {
-        var start = Stopwatch.GetTimestamp();
+        var start = intendedStart ?? Stopwatch.GetTimestamp();
         var result = await call();
         For(operation).Record(Stopwatch.GetTimestamp() - start, result);
         return result;
     }
+
+    /// <summary>An arrival the open model could not start (in-flight cap): a failure, with no latency to record.</summary>
+    public void Dropped(string operation, string reason) => For(operation).CountOutcome(OpResult.Failed(reason));
 
     public void Sample()
     {

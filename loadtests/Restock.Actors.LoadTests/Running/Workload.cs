@@ -17,6 +17,17 @@ public sealed class TrackedOrder(string id, string sku, string shop, long quanti
 
     /// <summary>A pay or cancel failed without an answer: the runner cannot tell what the engine did.</summary>
     public volatile bool Uncertain;
+
+    /// <summary>Units of this order in refunds the engine acknowledged (they no longer count as held).</summary>
+    public long RefundedUnits;
+
+    /// <summary>
+    /// Units the runner can be sure the engine still holds for this order at <paramref name="now"/>: acknowledged,
+    /// not cancelled, paid or within its payment window (else released), less what acknowledged refunds took. A lower
+    /// bound: orders whose last request got no answer count as holding nothing.
+    /// </summary>
+    public long HeldAt(DateTimeOffset now) =>
+        Cancelled || Uncertain || !(Paid || Deadline > now) ? 0 : Math.Max(0, Quantity - Interlocked.Read(ref RefundedUnits));
 }
 
 public sealed class TrackedRefund(string id, TrackedOrder order, long quantity)
@@ -25,8 +36,13 @@ public sealed class TrackedRefund(string id, TrackedOrder order, long quantity)
     public TrackedOrder Order { get; } = order;
     public long Quantity { get; } = quantity;
 
+    private int _accepted;
+
     /// <summary>At least one delivery was acknowledged: the engine owes this refund a finish.</summary>
-    public volatile bool Accepted;
+    public bool Accepted => Volatile.Read(ref _accepted) == 1;
+
+    /// <summary>Records an acknowledgement; true for the first one only.</summary>
+    public bool MarkAccepted() => Interlocked.Exchange(ref _accepted, 1) == 0;
 }
 
 /// <summary>
@@ -86,6 +102,21 @@ public sealed class Workload
 
     public long Attempts => Interlocked.Read(ref _attempts);
 
+    private long _peakOversold;
+    private long _oversoldSamples;
+
+    /// <summary>The most oversold units one sample saw during the run (see <see cref="Invariants.Oversold"/>).</summary>
+    public long PeakOversold => Interlocked.Read(ref _peakOversold);
+
+    public long OversoldSamples => Interlocked.Read(ref _oversoldSamples);
+
+    public void RecordOversoldSample(long units)
+    {
+        Interlocked.Increment(ref _oversoldSamples);
+        for (var peak = PeakOversold; units > peak; peak = PeakOversold)
+            if (Interlocked.CompareExchange(ref _peakOversold, units, peak) == peak) return;
+    }
+
     /// <summary>Stocks every SKU and sets each shop's switch: the first share of shops restock automatically.</summary>
     public async Task SetUpAsync()
     {
@@ -105,23 +136,24 @@ public sealed class Workload
     /// <summary>Claims the right to start one more request; false once the scenario's attempt budget is spent.</summary>
     public bool TryStart() => _scenario.Attempts == 0 || Interlocked.Increment(ref _attempts) <= _scenario.Attempts;
 
-    public Task StepAsync(Random random)
+    /// <param name="intendedStart">When the open model meant this step to start (its latency counts from there); now when null.</param>
+    public Task StepAsync(Random random, long? intendedStart = null)
     {
         var roll = random.Next(_mixCdf[^1]);
         var kind = Array.FindIndex(_mixCdf, bound => roll < bound);
         return kind switch
         {
-            1 when _reserved.TryDequeue(out var order) => PayAsync(order),
-            2 when _reserved.TryDequeue(out var order) => CancelAsync(order),
-            3 when _paid.TryDequeue(out var order) => ShipAsync(order),
-            4 when _paid.TryDequeue(out var order) => RefundAsync(order, random),
-            5 when TryPickRefund(random, out var refund) => ManualRestockAsync(refund),
-            6 => LedgerQueryAsync(random),
-            _ => ReserveAsync(random),
+            1 when _reserved.TryDequeue(out var order) => PayAsync(order, intendedStart),
+            2 when _reserved.TryDequeue(out var order) => CancelAsync(order, intendedStart),
+            3 when _paid.TryDequeue(out var order) => ShipAsync(order, intendedStart),
+            4 when _paid.TryDequeue(out var order) => RefundAsync(order, random, intendedStart),
+            5 when TryPickRefund(random, out var refund) => ManualRestockAsync(refund, intendedStart),
+            6 => LedgerQueryAsync(random, intendedStart),
+            _ => ReserveAsync(random, intendedStart),
         };
     }
 
-    private async Task ReserveAsync(Random random)
+    private async Task ReserveAsync(Random random, long? intendedStart)
     {
         var drawn = Array.BinarySearch(_skuCdf, random.NextDouble());
         var index = Math.Min(Skus.Length - 1, drawn < 0 ? ~drawn : drawn);
@@ -129,60 +161,60 @@ public sealed class Workload
         var quantity = random.NextInt64(1, _scenario.MaxQuantity + 1);
         var order = new TrackedOrder($"{_scenario.Name}-o{Interlocked.Increment(ref _orders)}", sku, ShopOf(index), quantity,
             DateTimeOffset.UtcNow + _scenario.Window);
-        var result = await _metrics.Time("reserve", () => _target.Reserve(sku, order.Id, quantity, _scenario.Window));
+        var result = await _metrics.Time("reserve", () => _target.Reserve(sku, order.Id, quantity, _scenario.Window), intendedStart);
         if (!result.Ok) return;
         Acknowledged.Add(order);
         _reserved.Enqueue(order);
     }
 
-    private async Task PayAsync(TrackedOrder order)
+    private async Task PayAsync(TrackedOrder order, long? intendedStart)
     {
-        var result = await _metrics.Time("pay", () => _target.Pay(order.Sku, order.Id));
+        var result = await _metrics.Time("pay", () => _target.Pay(order.Sku, order.Id), intendedStart);
         if (result.Status == OpStatus.Failed) order.Uncertain = true;
         if (!result.Ok) return;
         order.Paid = true;
         _paid.Enqueue(order);
     }
 
-    private async Task CancelAsync(TrackedOrder order)
+    private async Task CancelAsync(TrackedOrder order, long? intendedStart)
     {
-        var result = await _metrics.Time("cancel", () => _target.Cancel(order.Sku, order.Id));
+        var result = await _metrics.Time("cancel", () => _target.Cancel(order.Sku, order.Id), intendedStart);
         if (result.Ok) order.Cancelled = true;
         if (result.Status == OpStatus.Failed) order.Uncertain = true;
     }
 
-    private async Task ShipAsync(TrackedOrder order)
+    private async Task ShipAsync(TrackedOrder order, long? intendedStart)
     {
-        var result = await _metrics.Time("ship", () => _target.Ship(order.Sku, order.Id));
+        var result = await _metrics.Time("ship", () => _target.Ship(order.Sku, order.Id), intendedStart);
         if (result.Status == OpStatus.Failed) order.Uncertain = true;
     }
 
     /// <summary>A refund delivered <see cref="Scenario.RefundCopies"/> times at once, sometimes raced by the ERP's own restock.</summary>
-    private async Task RefundAsync(TrackedOrder order, Random random)
+    private async Task RefundAsync(TrackedOrder order, Random random, long? intendedStart)
     {
         var refund = new TrackedRefund($"rf-{order.Id}", order, random.NextInt64(1, order.Quantity + 1));
         lock (_refunds) _refunds.Add(refund);
         var deliveries = Enumerable.Range(0, _scenario.RefundCopies)
             .Select(async _ =>
             {
-                var result = await _metrics.Time("refund", () => _target.Refund(refund.Id, order.Id, order.Shop, order.Sku, refund.Quantity));
-                if (result.Ok) refund.Accepted = true;
+                var result = await _metrics.Time("refund", () => _target.Refund(refund.Id, order.Id, order.Shop, order.Sku, refund.Quantity), intendedStart);
+                if (result.Ok && refund.MarkAccepted()) Interlocked.Add(ref order.RefundedUnits, refund.Quantity);
                 return result;
             })
             .ToList();
         if (random.NextDouble() < _scenario.ErpRaceShare)
-            deliveries.Add(_metrics.Time("erp restock", () => _target.ErpRestock(order.Shop, refund.Id, order.Id, order.Sku, refund.Quantity)));
+            deliveries.Add(_metrics.Time("erp restock", () => _target.ErpRestock(order.Shop, refund.Id, order.Id, order.Sku, refund.Quantity), intendedStart));
         await Task.WhenAll(deliveries);
     }
 
-    private Task ManualRestockAsync(TrackedRefund refund) =>
-        _metrics.Time("manual restock", () => _target.ManualRestock(refund.Order.Shop, refund.Id, refund.Order.Sku));
+    private Task ManualRestockAsync(TrackedRefund refund, long? intendedStart) =>
+        _metrics.Time("manual restock", () => _target.ManualRestock(refund.Order.Shop, refund.Id, refund.Order.Sku), intendedStart);
 
-    private Task LedgerQueryAsync(Random random)
+    private Task LedgerQueryAsync(Random random, long? intendedStart)
     {
         return random.Next(2) == 0 && TryPickRefund(random, out var refund)
-            ? _metrics.Time("ledger query", () => _target.LedgerQuery(refund.Order.Id, null))
-            : _metrics.Time("ledger query", () => _target.LedgerQuery(null, Skus[random.Next(Skus.Length)]));
+            ? _metrics.Time("ledger query", () => _target.LedgerQuery(refund.Order.Id, null), intendedStart)
+            : _metrics.Time("ledger query", () => _target.LedgerQuery(null, Skus[random.Next(Skus.Length)]), intendedStart);
     }
 
     private static void Require(OpResult result, string what)

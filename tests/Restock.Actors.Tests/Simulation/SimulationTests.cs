@@ -6,6 +6,7 @@ namespace Restock.Actors.Tests.Simulation;
 /// Seeded fault-injection schedules through the whole engine (see README, "Simulation"). Each test runs its CI
 /// share by default; the environment turns it into a replay of one seed or a soak.
 /// </summary>
+[Collection(SimulationCollection.Name)]
 public sealed class SimulationTests(ITestOutputHelper output)
 {
     [Fact]
@@ -69,4 +70,11 @@ public sealed class SimulationTests(ITestOutputHelper output)
             // The test already ended (a late line from a worker): nothing to write to.
         }
     }
+}
+
+/// <summary>The simulation loads every core for a while: it runs alone, after the other tests, so neither slows the other.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class SimulationCollection
+{
+    public const string Name = "simulation";
 }
