@@ -57,7 +57,7 @@ public sealed class MerchantPageBrowserTests
             Headless = true,
             Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
         });
-        var context = await browser.NewContextAsync(new() { BaseURL = service.Url, Locale = "en-GB", AcceptDownloads = true });
+        var context = await browser.NewContextAsync(new() { BaseURL = service.Url, Locale = "en-GB", TimezoneId = "UTC", AcceptDownloads = true });
         var page = await context.NewPageAsync();
 
         // A wrong key is refused with a sentence, never raw JSON.
@@ -115,6 +115,16 @@ public sealed class MerchantPageBrowserTests
         await Expect(ledgerRows.First).ToContainTextAsync(order1);
         await Shot(page, "06-ledger-by-sku");
 
+        // The time range: nothing was restocked before an hour ago.
+        await page.Locator("#ledger-to").FillAsync(DateTime.UtcNow.AddHours(-1).ToString("yyyy-MM-dd'T'HH:mm"));
+        await page.GetByRole(AriaRole.Button, new() { Name = "Search" }).ClickAsync();
+        await Expect(page.Locator("#ledger-status")).ToHaveTextAsync("No restock matches.");
+        await Expect(ledgerRows).ToHaveCountAsync(0);
+        await page.Locator("#ledger-to").FillAsync("");
+        await page.Locator("#ledger-from").FillAsync(DateTime.UtcNow.AddHours(-1).ToString("yyyy-MM-dd'T'HH:mm"));
+        await page.GetByRole(AriaRole.Button, new() { Name = "Search" }).ClickAsync();
+        await Expect(ledgerRows).ToHaveCountAsync(1);
+
         var download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Export CSV" }).ClickAsync());
         var csvPath = Path.Combine(Screenshots, "ledger.csv");
         await download.SaveAsAsync(csvPath);
@@ -154,6 +164,10 @@ public sealed class MerchantPageBrowserTests
         await Expect(page.Locator("#whoami")).ToHaveTextAsync($"店铺 {shop}");
         await Expect(page.GetByRole(AriaRole.Button, new() { Name = "English" })).ToBeVisibleAsync();
         await Shot(page, "09-chinese");
+        // On a phone the page fits the screen's width: wide tables scroll inside their cards.
+        await page.SetViewportSizeAsync(390, 844);
+        Assert.True(await page.EvaluateAsync<int>("document.documentElement.scrollWidth") <= 390);
+        await Shot(page, "10-chinese-on-a-phone");
     }
 
     private static async Task PaidOrder(HttpClient platform, string sku, string order, int quantity)
