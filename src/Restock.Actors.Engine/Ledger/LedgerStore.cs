@@ -67,34 +67,68 @@ public sealed class LedgerStore
         await using var connection = await OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         foreach (var change in changes)
-        {
-            switch (change.Event)
-            {
-                case LineRefunded { Restock: RefundRestock.Restocked } e:
-                    await InsertRestock(connection, tx, e.ShopId, e.OrderId, e.RefundId, change.SkuId, e.Quantity, e.AvailableAfter,
-                        RestockTrigger.Auto, e.SettingVersion, e.At);
-                    break;
-                case LineRefunded { Restock: RefundRestock.NotRestocked } e:
-                    await Execute(connection, tx, """
-                        INSERT INTO not_restocked (shop_id, order_id, refund_id, sku_id, quantity, setting_version, refunded_at_ms)
-                        VALUES (@shop, @order, @refund, @sku, @qty, @version, @at) ON CONFLICT (refund_id, sku_id) DO NOTHING
-                        """, ("shop", e.ShopId), ("order", e.OrderId), ("refund", e.RefundId), ("sku", change.SkuId),
-                        ("qty", e.Quantity), ("version", e.SettingVersion), ("at", e.At.ToUnixTimeMilliseconds()));
-                    break;
-                case RefundRestocked e:
-                    await InsertRestock(connection, tx, e.ShopId, e.OrderId, e.RefundId, change.SkuId, e.Quantity, e.AvailableAfter,
-                        e.Trigger, e.SettingVersion, e.At);
-                    await Execute(connection, tx, "DELETE FROM not_restocked WHERE refund_id = @refund AND sku_id = @sku",
-                        ("refund", e.RefundId), ("sku", change.SkuId));
-                    break;
-            }
-        }
-        await Execute(connection, tx, """
-            INSERT INTO ledger_offset (projection, last_ordering) VALUES (@p, @o)
-            ON CONFLICT (projection) DO UPDATE SET last_ordering = excluded.last_ordering
-            """, ("p", projection), ("o", changes[^1].Offset));
+            await Apply(connection, tx, change, ifNotRestocked: false);
+        await StoreOffset(connection, tx, projection, changes[^1].Offset);
         await tx.CommitAsync(cancellationToken);
     }
+
+    /// <summary>
+    /// Writes whichever of these changes the ledger lacks (in journal order, all or nothing) and stores
+    /// <paramref name="checkedUpTo"/> as <paramref name="watermark"/>'s offset. A line refunded without restock is
+    /// put back on the "not restocked" list only if no restock of it is in the ledger.
+    /// </summary>
+    /// <returns>The changes that were missing, now written.</returns>
+    public async Task<IReadOnlyList<Change>> RepairAsync(string watermark, long checkedUpTo, IReadOnlyList<Change> changes,
+        CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        var repaired = new List<Change>();
+        foreach (var change in changes)
+        {
+            if (await Apply(connection, tx, change, ifNotRestocked: true))
+                repaired.Add(change);
+        }
+        await StoreOffset(connection, tx, watermark, checkedUpTo);
+        await tx.CommitAsync(cancellationToken);
+        return repaired;
+    }
+
+    /// <returns>Whether a row was added.</returns>
+    private async Task<bool> Apply(DbConnection connection, DbTransaction tx, Change change, bool ifNotRestocked)
+    {
+        switch (change.Event)
+        {
+            case LineRefunded { Restock: RefundRestock.Restocked } e:
+                return await InsertRestock(connection, tx, e.ShopId, e.OrderId, e.RefundId, change.SkuId, e.Quantity, e.AvailableAfter,
+                    RestockTrigger.Auto, e.SettingVersion, e.At);
+            case LineRefunded { Restock: RefundRestock.NotRestocked } e:
+                // SQLite needs a WHERE in INSERT ... SELECT ... ON CONFLICT to parse it.
+                var guard = ifNotRestocked
+                    ? "WHERE NOT EXISTS (SELECT 1 FROM restock_ledger WHERE refund_id = @refund AND sku_id = @sku)"
+                    : "WHERE TRUE";
+                return await Execute(connection, tx, $"""
+                    INSERT INTO not_restocked (shop_id, order_id, refund_id, sku_id, quantity, setting_version, refunded_at_ms)
+                    SELECT @shop, @order, @refund, @sku, @qty, @version, @at {guard}
+                    ON CONFLICT (refund_id, sku_id) DO NOTHING
+                    """, ("shop", e.ShopId), ("order", e.OrderId), ("refund", e.RefundId), ("sku", change.SkuId),
+                    ("qty", e.Quantity), ("version", e.SettingVersion), ("at", e.At.ToUnixTimeMilliseconds())) > 0;
+            case RefundRestocked e:
+                var added = await InsertRestock(connection, tx, e.ShopId, e.OrderId, e.RefundId, change.SkuId, e.Quantity, e.AvailableAfter,
+                    e.Trigger, e.SettingVersion, e.At);
+                await Execute(connection, tx, "DELETE FROM not_restocked WHERE refund_id = @refund AND sku_id = @sku",
+                    ("refund", e.RefundId), ("sku", change.SkuId));
+                return added;
+            default:
+                return false;
+        }
+    }
+
+    private static Task StoreOffset(DbConnection connection, DbTransaction tx, string projection, long offset) =>
+        Execute(connection, tx, """
+            INSERT INTO ledger_offset (projection, last_ordering) VALUES (@p, @o)
+            ON CONFLICT (projection) DO UPDATE SET last_ordering = excluded.last_ordering
+            """, ("p", projection), ("o", offset));
 
     public async Task<LedgerPage<RestockEntry>> SearchAsync(LedgerQuery q, CancellationToken cancellationToken = default)
     {
@@ -151,15 +185,15 @@ public sealed class LedgerStore
     private static LedgerPage<T> Page<T>(List<T> rows, int limit, Func<T, long> id) =>
         rows.Count > limit ? new(rows.Take(limit).ToList(), id(rows[limit - 1])) : new(rows, null);
 
-    private Task InsertRestock(DbConnection connection, DbTransaction tx, string shopId, string orderId, string refundId, string skuId,
+    private static async Task<bool> InsertRestock(DbConnection connection, DbTransaction tx, string shopId, string orderId, string refundId, string skuId,
         long quantity, long availableAfter, RestockTrigger trigger, long settingVersion, DateTimeOffset at) =>
-        Execute(connection, tx, """
+        await Execute(connection, tx, """
             INSERT INTO restock_ledger (shop_id, order_id, refund_id, sku_id, quantity, stock_before, stock_after, trigger_kind, setting_version, at_ms)
             VALUES (@shop, @order, @refund, @sku, @qty, @before, @after, @trigger, @version, @at)
             ON CONFLICT (refund_id, sku_id) DO NOTHING
             """, ("shop", shopId), ("order", orderId), ("refund", refundId), ("sku", skuId), ("qty", quantity),
             ("before", availableAfter - quantity), ("after", availableAfter), ("trigger", trigger.ToString()),
-            ("version", settingVersion), ("at", at.ToUnixTimeMilliseconds()));
+            ("version", settingVersion), ("at", at.ToUnixTimeMilliseconds())) > 0;
 
     private async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
@@ -171,10 +205,11 @@ public sealed class LedgerStore
         return connection;
     }
 
-    private static async Task Execute(DbConnection connection, DbTransaction? tx, string sql, params (string Name, object Value)[] args)
+    /// <returns>The number of rows changed.</returns>
+    private static async Task<int> Execute(DbConnection connection, DbTransaction? tx, string sql, params (string Name, object Value)[] args)
     {
         await using var command = Command(connection, tx, sql, args);
-        await command.ExecuteNonQueryAsync();
+        return await command.ExecuteNonQueryAsync();
     }
 
     private static DbCommand Command(DbConnection connection, DbTransaction? tx, string sql, params (string Name, object Value)[] args)

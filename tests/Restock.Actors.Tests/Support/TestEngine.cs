@@ -22,6 +22,8 @@ public sealed class TestEngine : IAsyncDisposable
 
     public RestockEngine Engine { get; }
 
+    public TestDatabase Database => _db;
+
     public static DateTimeOffset InAnHour => DateTimeOffset.UtcNow.AddHours(1);
 
     public static async Task<TestEngine> StartAsync(params string[] overrides)
