@@ -24,7 +24,8 @@
   };
 
   function t(key, params = {}) {
-    const text = TEXT[language][key] ?? TEXT.en[key] ?? key;
+    const one = params.count === 1 && TEXT.en[`${key}.one`] ? `${key}.one` : key;
+    const text = TEXT[language][one] ?? TEXT.en[one] ?? key;
     return text.replace(/\{(\w+)\}/g, (_, name) => String(params[name] ?? ""));
   }
 

@@ -1,5 +1,6 @@
 "use strict";
-// The page's labels and sentences in English and Simplified Chinese; {name} is filled in by t().
+// The page's labels and sentences in English and Simplified Chinese; {name} is filled in by t(), and a key with
+// ".one" is used instead when {count} is 1.
 window.RESTOCK_TEXT = {
   en: {
     title: "Restock back office",
@@ -69,6 +70,7 @@ window.RESTOCK_TEXT = {
     firstPage: "First page",
     nextPage: "Next page",
     page: "Page {page}: {count} restocks.",
+    "page.one": "Page {page}: 1 restock.",
     noEntries: "No restock matches.",
     exporting: "Exporting…",
     exported: "Rows exported: {count}.",
@@ -84,6 +86,7 @@ window.RESTOCK_TEXT = {
     restockDone: "Refund {refund}, {sku}: {quantity} back on sale; {available} available now.",
     restockAlready: "Refund {refund}, {sku} had already been restocked; nothing changed.",
     openCount: "{count} lines not restocked.",
+    "openCount.one": "1 line not restocked.",
     openNone: "Every refunded line has been restocked.",
     more: "Show more",
     confirmTitle: "Your ERP restocks refunds",
@@ -176,6 +179,7 @@ window.RESTOCK_TEXT = {
     firstPage: "第一页",
     nextPage: "下一页",
     page: "第 {page} 页：{count} 条补库存记录。",
+    "page.one": "第 {page} 页：1 条补库存记录。",
     noEntries: "没有符合条件的补库存记录。",
     exporting: "正在导出…",
     exported: "已导出 {count} 行。",
@@ -191,6 +195,7 @@ window.RESTOCK_TEXT = {
     restockDone: "退款 {refund}，{sku}：{quantity} 件已重新上架；当前可售 {available} 件。",
     restockAlready: "退款 {refund}，{sku} 已经补过库存；未做更改。",
     openCount: "{count} 行未补库存。",
+    "openCount.one": "1 行未补库存。",
     openNone: "所有退款行都已补库存。",
     more: "显示更多",
     confirmTitle: "您的 ERP 会为退款补库存",

@@ -47,7 +47,7 @@ public sealed class MerchantPageBrowserTests
         var shopApi = Client(service, shopKey);
         var platform = Client(service, platformKey);
         await Api.Expect(HttpStatusCode.OK, shopApi.PutAsync($"/shops/{shop}/skus/{sku}/stock",
-            Json(new { adjustmentId = "delivery-1", quantity = 10 })));
+            Json(new { adjustmentId = "delivery-1", quantity = 30 })));
 
         SetDefaultExpectTimeout(20_000);
         using var playwright = await Playwright.CreateAsync();
@@ -125,12 +125,40 @@ public sealed class MerchantPageBrowserTests
         await page.GetByRole(AriaRole.Button, new() { Name = "Search" }).ClickAsync();
         await Expect(ledgerRows).ToHaveCountAsync(1);
 
+        // Twenty more restocks: the page shows 20 per page, the oldest (order 1) on the second; the CSV has them all.
+        var order3 = $"order-{id}-3";
+        await PaidOrder(platform, sku, order3, 20);
+        for (var i = 1; i <= 20; i++)
+        {
+            await Api.Expect(HttpStatusCode.Accepted, platform.PostAsync("/refunds", Json(new
+            {
+                refundId = $"refund-{id}-3-{i}", orderId = order3, shopId = shop, lines = new[] { new { skuId = sku, quantity = 1 } },
+            })));
+        }
+        await Api.Eventually(() => Api.Expect(HttpStatusCode.OK, shopApi.GetAsync($"/shops/{shop}/ledger?skuId={sku}&limit=100")),
+            l => l.GetProperty("entries").GetArrayLength() == 21);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Search" }).ClickAsync();
+        await Expect(page.Locator("#ledger-status")).ToHaveTextAsync("Page 1: 20 restocks.");
+        await Expect(ledgerRows).ToHaveCountAsync(20);
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "First page" })).ToBeDisabledAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Next page" }).ClickAsync();
+        await Expect(page.Locator("#ledger-status")).ToHaveTextAsync("Page 2: 1 restock.");
+        await Expect(ledgerRows).ToHaveCountAsync(1);
+        await Expect(ledgerRows.First).ToContainTextAsync(order1);
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Next page" })).ToBeDisabledAsync();
+        await Shot(page, "07-ledger-second-page");
+        await page.GetByRole(AriaRole.Button, new() { Name = "First page" }).ClickAsync();
+        await Expect(ledgerRows).ToHaveCountAsync(20);
+        await Expect(ledgerRows.First).ToContainTextAsync(order3);
+
         var download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Export CSV" }).ClickAsync());
         var csvPath = Path.Combine(Screenshots, "ledger.csv");
         await download.SaveAsAsync(csvPath);
         var csv = (await File.ReadAllLinesAsync(csvPath)).Where(l => l.Length > 0).ToList();
-        Assert.Equal(2, csv.Count);
-        Assert.Contains($",{order1},{refund1},{sku},2,8,10,auto,", csv[1]);
+        Assert.Equal("ledgerId,at,shopId,orderId,refundId,skuId,quantity,stockBefore,stockAfter,trigger,settingVersion", csv[0].TrimStart('\uFEFF'));
+        Assert.Equal(22, csv.Count);
+        Assert.Contains($",{shop},{order1},{refund1},{sku},2,28,30,auto,", csv[^1]);
+        Assert.Equal(20, csv.Count(l => l.Contains($",{order3},")));
 
         // With the switch off, the next refund waits in "not restocked" until the merchant restocks it, once.
         await page.GetByRole(AriaRole.Button, new() { Name = "Turn auto-restock off" }).ClickAsync();
@@ -145,14 +173,14 @@ public sealed class MerchantPageBrowserTests
         await page.GetByRole(AriaRole.Button, new() { Name = "Refresh" }).ClickAsync();
         var line = page.Locator("#open tbody tr", new() { HasText = refund2 });
         await Expect(line).ToHaveCountAsync(1);
-        await Shot(page, "07-not-restocked");
+        await Shot(page, "08-not-restocked");
         await line.GetByRole(AriaRole.Button).ClickAsync();
         await Expect(line.GetByRole(AriaRole.Button)).ToHaveTextAsync("Restocked");
         await Expect(line.GetByRole(AriaRole.Button)).ToBeDisabledAsync();
         await Expect(page.Locator("#open-status")).ToContainTextAsync("back on sale");
-        await Shot(page, "08-restocked-by-hand");
+        await Shot(page, "09-restocked-by-hand");
         var stock = await Api.Expect(HttpStatusCode.OK, shopApi.GetAsync($"/shops/{shop}/skus/{sku}"));
-        Assert.Equal(10, stock.GetProperty("available").GetInt64());
+        Assert.Equal(30, stock.GetProperty("available").GetInt64());
 
         // Chinese, remembered across a reload (the key stays in the tab's session).
         await page.GetByRole(AriaRole.Button, new() { Name = "中文" }).ClickAsync();
@@ -163,11 +191,11 @@ public sealed class MerchantPageBrowserTests
         await Expect(page.Locator("#ledger-title")).ToHaveTextAsync("补库存流水");
         await Expect(page.Locator("#whoami")).ToHaveTextAsync($"店铺 {shop}");
         await Expect(page.GetByRole(AriaRole.Button, new() { Name = "English" })).ToBeVisibleAsync();
-        await Shot(page, "09-chinese");
+        await Shot(page, "10-chinese");
         // On a phone the page fits the screen's width: wide tables scroll inside their cards.
         await page.SetViewportSizeAsync(390, 844);
         Assert.True(await page.EvaluateAsync<int>("document.documentElement.scrollWidth") <= 390);
-        await Shot(page, "10-chinese-on-a-phone");
+        await Shot(page, "11-chinese-on-a-phone");
     }
 
     private static async Task PaidOrder(HttpClient platform, string sku, string order, int quantity)
