@@ -319,6 +319,7 @@
     ], [4, 5, 6, 8])));
     $("ledger-next").disabled = ledger.nextCursor === null || ledger.nextCursor === undefined;
     $("ledger-first").disabled = ledger.cursors.length <= 1;
+    showTable("ledger", ledger.entries.length > 0 || ledger.cursors.length > 1);
   }
 
   async function exportCsv() {
@@ -413,6 +414,7 @@
       return tr;
     }));
     $("open-more").disabled = open.nextCursor === null;
+    showTable("open", open.entries.length > 0);
   }
 
   async function restock(entry) {
@@ -445,6 +447,13 @@
       tr.append(td);
     });
     return tr;
+  }
+
+  // An empty table (and its pager) is hidden; the status line says why it is empty.
+  function showTable(id, shown) {
+    const table = $(id);
+    table.closest(".table-wrap").hidden = !shown;
+    table.closest("section").querySelector(".pager").hidden = !shown;
   }
 
   function num(value) {
