@@ -40,8 +40,9 @@ public sealed class MerchantPageBrowserTests
         var id = Guid.NewGuid().ToString("N")[..8];
         var (shop, sku) = ($"shop-{id}", $"mug-{id}");
         var operatorApi = Client(service, service.OperatorKey);
-        var shopKey = (await Api.Expect(HttpStatusCode.Created, operatorApi.PostAsync("/keys",
-            Json(new { kind = "shop", shopId = shop, label = "merchant page test" })))).GetProperty("key").GetString()!;
+        var issued = await Api.Expect(HttpStatusCode.Created, operatorApi.PostAsync("/keys",
+            Json(new { kind = "shop", shopId = shop, label = "merchant page test" })));
+        var shopKey = issued.GetProperty("key").GetString()!;
         var platformKey = (await Api.Expect(HttpStatusCode.Created, operatorApi.PostAsync("/keys",
             Json(new { kind = "platform", label = "trading system in the merchant page test" })))).GetProperty("key").GetString()!;
         var shopApi = Client(service, shopKey);
@@ -196,6 +197,13 @@ public sealed class MerchantPageBrowserTests
         await page.SetViewportSizeAsync(390, 844);
         Assert.True(await page.EvaluateAsync<int>("document.documentElement.scrollWidth") <= 390);
         await Shot(page, "11-chinese-on-a-phone");
+
+        // A revoked key ends the session at the next request, with the reason.
+        await Api.Expect(HttpStatusCode.NoContent, operatorApi.DeleteAsync($"/keys/{issued.GetProperty("keyId").GetString()}"));
+        await page.GetByRole(AriaRole.Button, new() { Name = "刷新" }).ClickAsync();
+        await Expect(page.GetByLabel("店铺密钥")).ToBeVisibleAsync();
+        await Expect(page.Locator("#sign-in-error")).ToContainTextAsync("密钥未被接受");
+        await Shot(page, "12-key-revoked");
     }
 
     private static async Task PaidOrder(HttpClient platform, string sku, string order, int quantity)
