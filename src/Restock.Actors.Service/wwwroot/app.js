@@ -255,7 +255,7 @@
         $("change-reason").value = "";
         renderSettings();
         if (answer.outcome === "alreadyDone") say("settings-status", "unchanged", { message: answer.message || "" });
-        else if (answer.message) say("settings-status", "unchanged", { message: answer.message });
+        else if (answer.message) say("settings-status", "savedNote", { message: answer.message });
         else say("settings-status", "saved");
       });
     } finally {

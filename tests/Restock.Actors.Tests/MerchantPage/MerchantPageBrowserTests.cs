@@ -161,9 +161,16 @@ public sealed class MerchantPageBrowserTests
         Assert.Contains($",{shop},{order1},{refund1},{sku},2,28,30,auto,", csv[^1]);
         Assert.Equal(20, csv.Count(l => l.Contains($",{order3},")));
 
-        // With the switch off, the next refund waits in "not restocked" until the merchant restocks it, once.
-        await page.GetByRole(AriaRole.Button, new() { Name = "Turn auto-restock off" }).ClickAsync();
+        // The ERP flag set again while the switch is on: the guard turns the switch off and the page says so.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Mark: our ERP does not restock" }).ClickAsync();
+        await Expect(page.Locator("#erp-state")).ToHaveTextAsync("No");
+        await Expect(page.Locator("#switch-state")).ToHaveTextAsync("On");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Mark: our ERP restocks refunds" }).ClickAsync();
         await Expect(page.Locator("#switch-state")).ToHaveTextAsync("Off");
+        await Expect(page.Locator("#switch-origin")).ToHaveTextAsync("ERP guard (turned off because the ERP restocks)");
+        await Expect(page.Locator("#settings-status")).ToHaveTextAsync("Saved; auto-restock was turned off: the ERP restocks.");
+
+        // With the switch off, the next refund waits in "not restocked" until the merchant restocks it, once.
         var (order2, refund2) = ($"order-{id}-2", $"refund-{id}-2");
         await PaidOrder(platform, sku, order2, 1);
         await Api.Expect(HttpStatusCode.Accepted, platform.PostAsync("/refunds",
