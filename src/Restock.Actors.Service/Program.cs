@@ -13,12 +13,15 @@ var urls = config.GetString("restock.http.urls");
 
 if (args.Length > 0 && args[0] == WhitelistImportCli.Verb)
     return await WhitelistImportCli.RunAsync(args[1..], urls.Split(';')[0]);
+if (args.Length > 0 && args[0] == ClusterCli.Verb)
+    return await ClusterCli.RunAsync(args[1..], urls.Split(';')[0]);
 
 builder.WebHost.UseUrls(urls);
 builder.Services.AddProblemDetails();
 builder.Services.ConfigureHttpJsonOptions(o =>
     o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase)));
 builder.Services.AddEngine(config);
+builder.Services.AddRestockMetrics();
 
 var app = builder.Build();
 app.UseExceptionHandler();
@@ -30,6 +33,7 @@ app.MapInventory();
 app.MapShops();
 app.MapRefunds();
 app.MapLedger();
+app.MapOperations();
 app.Run();
 return 0;
 

@@ -5,14 +5,16 @@ using Akka.Persistence.Sql.Query;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using Restock.Actors.Domain.Inventory;
+using Restock.Actors.Domain.Refunds;
 using Restock.Actors.Engine.Hosting;
 using Restock.Actors.Engine.Inventory;
 
 namespace Restock.Actors.Engine.Ledger;
 
 /// <summary>
-/// Feeds the restock ledger from the journal: tagged SKU events from the stored offset on, in batches, each batch
-/// written with its offset in one transaction. It fails loudly and is restarted (with backoff) by its supervisor;
+/// Feeds the restock ledger from the journal: tagged SKU events (and, as a second stream with its own offset, the
+/// refund coordinators' "needs attention" events) from the stored offset on, in batches, each batch written with its
+/// offset in one transaction. It fails loudly and is restarted (with backoff) by its supervisor;
 /// the stored offset makes a restart resume exactly where the last committed batch ended.
 /// It also reconciles the ledger with the journal now and then (see <see cref="Reconcile"/>).
 /// </summary>
@@ -71,6 +73,7 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
                 })
                 .RunWith(Sink.Ignore<int>(), _materializer)
                 .PipeTo(Self, success: () => StreamEnded.Instance);
+            await FollowAttention(store, settings);
             if (settings.ReconcileEvery > TimeSpan.Zero)
                 Timers.StartPeriodicTimer(Reconcile.Instance, Reconcile.Instance, settings.ReconcileEvery);
         });
@@ -91,6 +94,28 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
             RestockMetrics.LedgerReconciliations.Add(1, RestockMetrics.Tag("result", "failed"));
             _log.Warning(failed.InnerException, "Restock ledger reconciliation failed; it runs again at the next interval");
         });
+    }
+
+    /// <summary>Name of the stored offset of the "refunds needing attention" list, fed by this projection too.</summary>
+    public const string AttentionName = "refund-attention";
+
+    /// <summary>Feeds the refund coordinators' parked and re-armed lines to the "needs attention" list, from its own offset.</summary>
+    private async Task FollowAttention(LedgerStore store, LedgerSettings settings)
+    {
+        var offset = await store.ReadOffsetAsync(AttentionName);
+        _log.Info("Needs-attention list starts after journal offset {0}", offset);
+        _ = _journal.EventsByTag(IRefundAttentionEvent.Tag, Offset.Sequence(offset))
+            .Where(e => e.Event is IRefundAttentionEvent)
+            .Select(e => new LedgerStore.AttentionChange(((Sequence)e.Offset).Value, (IRefundAttentionEvent)e.Event))
+            .GroupedWithin(settings.BatchSize, settings.BatchWindow)
+            .SelectAsync(1, async batch =>
+            {
+                var changes = batch.ToList();
+                await store.WriteAttentionAsync(AttentionName, changes);
+                return changes.Count;
+            })
+            .RunWith(Sink.Ignore<int>(), _materializer)
+            .PipeTo(Self, success: () => StreamEnded.Instance);
     }
 
     public static Props Props(LedgerStore store, LedgerSettings settings) =>

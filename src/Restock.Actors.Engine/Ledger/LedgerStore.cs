@@ -4,12 +4,13 @@ using Microsoft.Data.Sqlite;
 using Npgsql;
 using Restock.Actors.Engine.Hosting;
 using Restock.Actors.Domain.Inventory;
+using Restock.Actors.Domain.Refunds;
 
 namespace Restock.Actors.Engine.Ledger;
 
 /// <summary>
-/// The restock ledger's tables, in the journal's database: the ledger itself, the refunds not restocked, and the
-/// projection's offset. Rows and offset are written in one transaction, and rows are unique per (refund, SKU),
+/// The restock ledger's tables, in the journal's database: the ledger itself, the refunds not restocked, the refund
+/// lines needing attention, and the projections' offsets. Rows and offset are written in one transaction, and rows are unique per (refund, SKU),
 /// so a crash anywhere neither skips nor doubles an entry. Reads never touch the actors.
 /// </summary>
 public sealed class LedgerStore
@@ -49,8 +50,32 @@ public sealed class LedgerStore
                 sku_id VARCHAR(128) NOT NULL, quantity BIGINT NOT NULL, setting_version BIGINT NOT NULL, refunded_at_ms BIGINT NOT NULL,
                 UNIQUE (refund_id, sku_id));
             CREATE INDEX IF NOT EXISTS not_restocked_shop ON not_restocked (shop_id, entry_id);
+            CREATE TABLE IF NOT EXISTS refunds_needing_attention (
+                entry_id {id},
+                shop_id VARCHAR(128) NOT NULL, order_id VARCHAR(128) NOT NULL, refund_id VARCHAR(128) NOT NULL,
+                sku_id VARCHAR(128) NOT NULL, quantity BIGINT NOT NULL, code VARCHAR(64) NOT NULL, message VARCHAR(1000),
+                since_ms BIGINT NOT NULL, parked_at_ms BIGINT NOT NULL,
+                UNIQUE (order_id, refund_id, sku_id));
+            CREATE INDEX IF NOT EXISTS refunds_needing_attention_shop ON refunds_needing_attention (shop_id, entry_id);
             CREATE TABLE IF NOT EXISTS ledger_offset (projection VARCHAR(64) PRIMARY KEY, last_ordering BIGINT NOT NULL);
             """);
+    }
+
+    /// <summary>Whether the database answers within <paramref name="timeout"/>.</summary>
+    public async Task<bool> PingAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await using var connection = await OpenAsync(cancel.Token);
+            await using var command = Command(connection, null, "SELECT 1");
+            await command.ExecuteScalarAsync(cancel.Token);
+            return true;
+        }
+        catch (Exception e) when (e is DbException or OperationCanceledException or TimeoutException)
+        {
+            return false;
+        }
     }
 
     public async Task<long> ReadOffsetAsync(string projection, CancellationToken cancellationToken = default)
@@ -122,6 +147,57 @@ public sealed class LedgerStore
             default:
                 return false;
         }
+    }
+
+    /// <summary>A refund event for the "needs attention" list, with its journal offset.</summary>
+    public sealed record AttentionChange(long Offset, IRefundAttentionEvent Event);
+
+    /// <summary>Parked lines join the list, re-armed ones leave it; with the offset of the last change, all or nothing.</summary>
+    public async Task WriteAttentionAsync(string projection, IReadOnlyList<AttentionChange> changes, CancellationToken cancellationToken = default)
+    {
+        if (changes.Count == 0) return;
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        foreach (var change in changes)
+        {
+            switch (change.Event)
+            {
+                case LineParked e:
+                    await Execute(connection, tx, """
+                        INSERT INTO refunds_needing_attention (shop_id, order_id, refund_id, sku_id, quantity, code, message, since_ms, parked_at_ms)
+                        VALUES (@shop, @order, @refund, @sku, @qty, @code, @message, @since, @at)
+                        ON CONFLICT (order_id, refund_id, sku_id) DO NOTHING
+                        """, ("shop", e.ShopId), ("order", e.OrderId), ("refund", e.RefundId), ("sku", e.SkuId), ("qty", e.Quantity),
+                        ("code", e.Code), ("message", (object?)e.Message ?? DBNull.Value), ("since", e.Since.ToUnixTimeMilliseconds()),
+                        ("at", e.At.ToUnixTimeMilliseconds()));
+                    break;
+                case LinesRearmed e:
+                    foreach (var sku in e.SkuIds)
+                        await Execute(connection, tx, "DELETE FROM refunds_needing_attention WHERE order_id = @order AND refund_id = @refund AND sku_id = @sku",
+                            ("order", e.OrderId), ("refund", e.RefundId), ("sku", sku));
+                    break;
+            }
+        }
+        await StoreOffset(connection, tx, projection, changes[^1].Offset);
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>Refund lines parked as needing attention, newest first, paged like the ledger.</summary>
+    public async Task<LedgerPage<NeedsAttentionEntry>> NeedsAttentionAsync(LedgerQuery q, CancellationToken cancellationToken = default)
+    {
+        var (where, args) = Filter(q, "entry_id", "parked_at_ms");
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, $"""
+            SELECT entry_id, shop_id, order_id, refund_id, sku_id, quantity, code, message, since_ms, parked_at_ms
+            FROM refunds_needing_attention WHERE {where} ORDER BY entry_id DESC LIMIT {q.Limit + 1}
+            """, args);
+        var rows = new List<NeedsAttentionEntry>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            rows.Add(new NeedsAttentionEntry(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+                reader.GetString(4), reader.GetInt64(5), reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetString(7),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(8)), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(9))));
+        return Page(rows, q.Limit, r => r.EntryId);
     }
 
     private static Task StoreOffset(DbConnection connection, DbTransaction tx, string projection, long offset) =>

@@ -21,7 +21,7 @@ internal static class LedgerEndpoints
     }
 
     /// <summary>Reads the search keys (shopId, orderId, skuId, from, to) and paging (cursor, limit) from the query string.</summary>
-    private static (LedgerQuery? Query, IResult? Problem) Read(HttpRequest request, string? shopId)
+    public static (LedgerQuery? Query, IResult? Problem) Read(HttpRequest request, string? shopId)
     {
         var q = request.Query;
         var check = new Requests();

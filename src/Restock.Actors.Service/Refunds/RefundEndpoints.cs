@@ -1,9 +1,11 @@
 using Restock.Actors.Domain.Inventory;
 using Restock.Actors.Domain.Refunds;
 using Restock.Actors.Engine.Inventory;
+using Restock.Actors.Engine.Ledger;
 using Restock.Actors.Engine.Refunds;
 using Restock.Actors.Service.Hosting;
 using Restock.Actors.Service.Inventory;
+using Restock.Actors.Service.Ledger;
 
 namespace Restock.Actors.Service.Refunds;
 
@@ -58,6 +60,12 @@ internal static class RefundEndpoints
             var refund = check.Id("refundId", refundId);
             return check.Problem is { } bad ? Task.FromResult(bad) : EngineCall.Run(() => refunds.Get(order, refund, ct), reply =>
                 reply.Status is { } status ? Results.Ok(status) : Results.Problem(detail: reply.Message, statusCode: StatusCodes.Status404NotFound));
+        });
+
+        app.MapGet("/shops/{shopId}/refunds/needs-attention", async (string shopId, HttpRequest request, LedgerStore ledger, CancellationToken ct) =>
+        {
+            var (query, problem) = LedgerEndpoints.Read(request, shopId);
+            return problem ?? Results.Ok(await ledger.NeedsAttentionAsync(query!, ct));
         });
 
         app.MapPost("/shops/{shopId}/erp/restocks", async (string shopId, HttpRequest request, IInventory inventory, CancellationToken ct) =>

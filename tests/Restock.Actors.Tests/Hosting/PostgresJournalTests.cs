@@ -43,7 +43,7 @@ public sealed class PostgresJournalTests : IAsyncLifetime
         "RESTOCK_CONNECTION_STRING" => ConnectionString,
         "RESTOCK_SINGLE_NODE" => "on",
         _ => null,
-    }));
+    }, "restock.refunds.retry-for = 0s"));
 
     [SkippableFact]
     public async Task Stock_refunds_and_the_restock_ledger_survive_a_restart_on_postgresql()
@@ -81,6 +81,12 @@ public sealed class PostgresJournalTests : IAsyncLifetime
         Assert.Equal("r2", ((LineRefunded)Assert.Single(reconciled.Repaired).Event).RefundId);
         Assert.Equal(3, (await second.Ledger.SearchAsync(new LedgerQuery(SkuId: "pg-mug"))).Entries.Sum(e => e.Quantity));
         Assert.Empty((await second.ReconcileLedgerAsync(TimeSpan.FromSeconds(20))).Repaired);
+
+        // A refund of an order the SKU has never seen is parked at once (no retry time here) and listed.
+        await second.Refunds.Submit(new RefundRequest("r3", "o-unknown", "pg-shop", [new RefundedLine("pg-mug", 1)], DateTimeOffset.UtcNow));
+        await Eventually(async () => (await second.Ledger.NeedsAttentionAsync(new LedgerQuery(ShopId: "pg-shop"))).Entries.Count == 1);
+        var parked = (await second.Ledger.NeedsAttentionAsync(new LedgerQuery(ShopId: "pg-shop"))).Entries.Single();
+        Assert.Equal(("o-unknown", "r3", nameof(RejectionCode.UnknownOrderLine)), (parked.OrderId, parked.RefundId, parked.Code));
     }
 
     private static async Task Eventually(Func<Task<bool>> done)
