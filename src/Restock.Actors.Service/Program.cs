@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Restock.Actors.Engine.Hosting;
+using Restock.Actors.Service.Access;
 using Restock.Actors.Service.Hosting;
 using Restock.Actors.Service.Inventory;
 using Restock.Actors.Service.Ledger;
@@ -11,18 +12,26 @@ var builder = WebApplication.CreateBuilder(args);
 var config = RestockConfig.Load(key => builder.Configuration[key]);
 var urls = config.GetString("restock.http.urls");
 
+var operatorKey = config.GetString("restock.access.operator-key", "");
+
 if (args.Length > 0 && args[0] == WhitelistImportCli.Verb)
-    return await WhitelistImportCli.RunAsync(args[1..], urls.Split(';')[0]);
+    return await WhitelistImportCli.RunAsync(args[1..], urls.Split(';')[0], operatorKey);
+if (args.Length > 0 && args[0] is KeyCli.IssueVerb or KeyCli.RevokeVerb)
+    return await KeyCli.RunAsync(args[0], args[1..], config);
 
 builder.WebHost.UseUrls(urls);
 builder.Services.AddProblemDetails();
 builder.Services.ConfigureHttpJsonOptions(o =>
     o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase)));
 builder.Services.AddEngine(config);
+builder.Services.AddAccess(config, operatorKey, urls.Split(';')[0]);
 
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseRouting();
+app.UseMiddleware<AccessMiddleware>();
+app.MapAccess();
 app.MapInventory();
 app.MapShops();
 app.MapRefunds();

@@ -29,6 +29,7 @@ public static class RestockConfig
         ["RESTOCK_HOSTNAME"] = ["akka.remote.dot-netty.tcp.hostname"],
         ["RESTOCK_REMOTE_PORT"] = ["akka.remote.dot-netty.tcp.port"],
         ["RESTOCK_HTTP_URLS"] = ["restock.http.urls"],
+        ["RESTOCK_OPERATOR_KEY"] = ["restock.access.operator-key"],
     };
 
     public static string Directory => Path.Combine(AppContext.BaseDirectory, "hocon");

@@ -13,6 +13,12 @@ internal static class LedgerEndpoints
             return problem ?? Results.Ok(await ledger.SearchAsync(query!, ct));
         });
 
+        app.MapGet("/shops/{shopId}/ledger", async (string shopId, HttpRequest request, LedgerStore ledger, CancellationToken ct) =>
+        {
+            var (query, problem) = Read(request, shopId);
+            return problem ?? Results.Ok(await ledger.SearchAsync(query!, ct));
+        });
+
         app.MapGet("/shops/{shopId}/not-restocked", async (string shopId, HttpRequest request, LedgerStore ledger, CancellationToken ct) =>
         {
             var (query, problem) = Read(request, shopId);

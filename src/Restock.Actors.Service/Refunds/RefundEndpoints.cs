@@ -1,7 +1,9 @@
 using Restock.Actors.Domain.Inventory;
 using Restock.Actors.Domain.Refunds;
+using Restock.Actors.Engine.Access;
 using Restock.Actors.Engine.Inventory;
 using Restock.Actors.Engine.Refunds;
+using Restock.Actors.Service.Access;
 using Restock.Actors.Service.Hosting;
 using Restock.Actors.Service.Inventory;
 
@@ -51,13 +53,17 @@ internal static class RefundEndpoints
             });
         });
 
-        app.MapGet("/orders/{orderId}/refunds/{refundId}", (string orderId, string refundId, IRefunds refunds, CancellationToken ct) =>
+        app.MapGet("/orders/{orderId}/refunds/{refundId}", (string orderId, string refundId, HttpContext context, IRefunds refunds, CancellationToken ct) =>
         {
             var check = new Requests();
             var order = check.Id("orderId", orderId);
             var refund = check.Id("refundId", refundId);
+            var caller = AccessMiddleware.CallerOf(context);
+            // A shop sees its own refunds only; another shop's answers as if it did not exist.
             return check.Problem is { } bad ? Task.FromResult(bad) : EngineCall.Run(() => refunds.Get(order, refund, ct), reply =>
-                reply.Status is { } status ? Results.Ok(status) : Results.Problem(detail: reply.Message, statusCode: StatusCodes.Status404NotFound));
+                reply.Status is { } status && (caller.Kind != KeyKind.Shop || status.ShopId == caller.ShopId)
+                    ? Results.Ok(status)
+                    : Results.Problem(title: "Not found.", detail: $"no refund {refund} for order {order}", statusCode: StatusCodes.Status404NotFound));
         });
 
         app.MapPost("/shops/{shopId}/erp/restocks", async (string shopId, HttpRequest request, IInventory inventory, CancellationToken ct) =>
