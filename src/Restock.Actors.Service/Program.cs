@@ -25,12 +25,14 @@ builder.Services.ConfigureHttpJsonOptions(o =>
     o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase)));
 builder.Services.AddEngine(config);
 builder.Services.AddAccess(config, operatorKey, urls.Split(';')[0]);
+builder.Services.AddApiDescription();
 
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseRouting();
 app.UseMiddleware<AccessMiddleware>();
+app.MapApiDescription();
 app.MapAccess();
 app.MapInventory();
 app.MapShops();

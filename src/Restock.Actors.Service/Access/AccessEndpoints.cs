@@ -36,7 +36,8 @@ internal static class AccessEndpoints
         {
             var caller = AccessMiddleware.CallerOf(context);
             return Results.Ok(new MeResponse(caller.KeyId, caller.Kind, caller.ShopId));
-        });
+        })
+            .Answers<MeResponse>("Who this key is", StatusCodes.Status200OK);
 
         app.MapPost("/keys", async (HttpRequest request, ApiKeyStore keys, CancellationToken ct) =>
         {
@@ -59,10 +60,12 @@ internal static class AccessEndpoints
             var issued = await keys.IssueAsync(kind!.Value, shop, label, DateTimeOffset.UtcNow, ct);
             var k = issued.Key;
             return Results.Created($"/keys/{k.KeyId}", new IssuedKeyResponse(k.KeyId, issued.Secret, k.Kind, k.ShopId, k.Label, k.CreatedAt));
-        });
+        })
+            .Takes<IssueKeyBody>().Answers<IssuedKeyResponse>("Issues a shop or platform key; its secret is shown only in this answer", StatusCodes.Status201Created, StatusCodes.Status400BadRequest);
 
         app.MapGet("/keys", async (ApiKeyStore keys, CancellationToken ct) =>
-            Results.Ok(new KeyListResponse((await keys.ListAsync(ct)).Select(KeyResponse.From).ToList())));
+            Results.Ok(new KeyListResponse((await keys.ListAsync(ct)).Select(KeyResponse.From).ToList())))
+            .Answers<KeyListResponse>("Every key, without secrets", StatusCodes.Status200OK);
 
         app.MapDelete("/keys/{keyId}", async (string keyId, ApiKeyStore keys, CancellationToken ct) =>
         {
@@ -72,6 +75,7 @@ internal static class AccessEndpoints
             return await keys.RevokeAsync(id, DateTimeOffset.UtcNow, ct)
                 ? Results.NoContent()
                 : Results.Problem(title: "Not found.", detail: $"no key {id}", statusCode: StatusCodes.Status404NotFound);
-        });
+        })
+            .WithSummary("Revokes a key at once, on every node").Produces(StatusCodes.Status204NoContent).Problems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
     }
 }

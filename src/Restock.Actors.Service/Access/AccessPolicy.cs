@@ -69,8 +69,10 @@ public static class AccessPolicy
         ["POST /operators/whitelist-import"] = Scope.Operator,
 
         ["GET /openapi/{documentName}.json"] = Scope.Public,
-        ["GET /docs/{**slug}"] = Scope.Public,
-        ["GET /docs"] = Scope.Public,
+        ["GET /docs/{documentName?}"] = Scope.Public,
+        ["GET /docs/scalar.js"] = Scope.Public,
+        ["GET /docs/scalar.aspnetcore.js"] = Scope.Public,
+        ["GET /docs/favicon.svg"] = Scope.Public,
     };
 
     /// <summary>"METHOD /pattern" of a routed endpoint, the key of <see cref="Routes"/>; null for an endpoint without a route.</summary>

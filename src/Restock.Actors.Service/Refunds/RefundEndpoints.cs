@@ -51,7 +51,8 @@ internal static class RefundEndpoints
                     statusCode: reply.Code == nameof(RefundRejectionCode.ConflictingRepeat) ? StatusCodes.Status409Conflict : StatusCodes.Status400BadRequest,
                     extensions: new Dictionary<string, object?> { ["code"] = reply.Code }),
             });
-        });
+        })
+            .Takes<RefundBody>().Answers<RefundStatus>("A refund succeeded before shipment (202; a repeat is 200)", StatusCodes.Status202Accepted, StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable).Produces<RefundStatus>(StatusCodes.Status200OK);
 
         app.MapGet("/orders/{orderId}/refunds/{refundId}", (string orderId, string refundId, HttpContext context, IRefunds refunds, CancellationToken ct) =>
         {
@@ -64,7 +65,8 @@ internal static class RefundEndpoints
                 reply.Status is { } status && (caller.Kind != KeyKind.Shop || status.ShopId == caller.ShopId)
                     ? Results.Ok(status)
                     : Results.Problem(title: "Not found.", detail: $"no refund {refund} for order {order}", statusCode: StatusCodes.Status404NotFound));
-        });
+        })
+            .Answers<RefundStatus>("The refund's progress: policy, setting version, each line's outcome", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status503ServiceUnavailable);
 
         app.MapPost("/shops/{shopId}/erp/restocks", async (string shopId, HttpRequest request, IInventory inventory, CancellationToken ct) =>
         {
@@ -81,7 +83,8 @@ internal static class RefundEndpoints
                 DateTimeOffset.UtcNow);
             var skuId = check.Id("skuId", body.SkuId);
             return check.Problem ?? await Restock(skuId, command, inventory, ct);
-        });
+        })
+            .Takes<ErpRestockBody>().Answers<RestockResponse>("The shop's ERP restocked a refunded line", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable);
 
         app.MapPost("/shops/{shopId}/refunds/{refundId}/skus/{skuId}/restock",
             async (string shopId, string refundId, string skuId, HttpRequest request, IInventory inventory, CancellationToken ct) =>
@@ -93,7 +96,8 @@ internal static class RefundEndpoints
                     check.Id("shopId", shopId), check.Actor("actor", body!.Actor), DateTimeOffset.UtcNow);
                 var sku = check.Id("skuId", skuId);
                 return check.Problem ?? await Restock(sku, command, inventory, ct);
-            });
+            })
+            .Takes<ManualRestockBody>().Answers<RestockResponse>("The merchant restocks a not-restocked line by hand, once", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable);
     }
 
     private static string StatusPath(string orderId, string refundId) =>
