@@ -30,6 +30,9 @@ builder.Services.AddApiDescription();
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+// The merchant page (wwwroot/) is public: it holds no data and asks for a shop key itself.
+app.UseDefaultFiles();
+app.UseStaticFiles();
 app.UseRouting();
 app.UseMiddleware<AccessMiddleware>();
 app.MapApiDescription();

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Akka.Cluster.Sharding;
+using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration;
 using Akka.Persistence.Sql;
 
@@ -30,6 +32,14 @@ public static class RestockConfig
         ["RESTOCK_REMOTE_PORT"] = ["akka.remote.dot-netty.tcp.port"],
         ["RESTOCK_HTTP_URLS"] = ["restock.http.urls"],
         ["RESTOCK_OPERATOR_KEY"] = ["restock.access.operator-key"],
+        ["RESTOCK_SINGLE_NODE"] = ["restock.cluster.single-node"],
+    };
+
+    /// <summary>Environment variables holding comma-separated lists, and the configuration list each one sets.</summary>
+    public static readonly IReadOnlyDictionary<string, string> EnvironmentLists = new Dictionary<string, string>
+    {
+        ["RESTOCK_SEED_NODES"] = "akka.cluster.seed-nodes",
+        ["RESTOCK_ROLES"] = "akka.cluster.roles",
     };
 
     public static string Directory => Path.Combine(AppContext.BaseDirectory, "hocon");
@@ -53,7 +63,33 @@ public static class RestockConfig
             .WithFallback(environmentLayer)
             .WithFallback(ParseFile(journal + ".conf"))
             .WithFallback(baseLayer)
+            .WithFallback(ClusterExtensionDefaults)
             .WithFallback(SqlPersistence.DefaultConfiguration);
+    }
+
+    /// <summary>
+    /// Sharding, singleton and distributed data add their defaults (serializers included) only when first used,
+    /// after this node has joined: replication messages from the other nodes that arrive before then fail with
+    /// "Cannot find serializer with id [12]" and the coordinator's state updates time out. Loaded up front, they
+    /// are known from the first message.
+    /// </summary>
+    private static Config ClusterExtensionDefaults =>
+        ClusterSharding.DefaultConfig()
+            .WithFallback(ClusterSingleton.DefaultConfig())
+            .WithFallback(Akka.DistributedData.DistributedData.DefaultConfig());
+
+    /// <summary>
+    /// Refuses a configuration that would run a second, separate cluster on a shared database: a PostgreSQL node
+    /// must name its seed nodes, unless it is deliberately alone (<c>restock.cluster.single-node</c>).
+    /// </summary>
+    public static void CheckClusterSafety(Config config)
+    {
+        if (config.GetString("restock.journal") != "postgresql") return;
+        if (config.GetStringList("akka.cluster.seed-nodes").Count > 0 || config.GetBoolean("restock.cluster.single-node")) return;
+        throw new ConfigurationException(
+            "a node on PostgreSQL needs seed nodes: set RESTOCK_SEED_NODES (e.g. akka.tcp://restock@10.0.0.1:4053) to the same " +
+            "list on every node, or RESTOCK_SINGLE_NODE=on for a deliberate one-node deployment. Without either it would form " +
+            "a cluster of its own and run a second copy of every SKU against the same database.");
     }
 
     private static IEnumerable<string> EnvironmentEntries(Func<string, string?> lookup)
@@ -66,10 +102,11 @@ public static class RestockConfig
             foreach (var path in paths)
                 yield return $"{path} = {Quote(value)}";
         }
-        if (lookup("RESTOCK_SEED_NODES") is { Length: > 0 } seeds)
+        foreach (var (variable, path) in EnvironmentLists)
         {
-            var list = seeds.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            yield return $"akka.cluster.seed-nodes = [{string.Join(", ", list.Select(Quote))}]";
+            if (lookup(variable) is not { Length: > 0 } value) continue;
+            var list = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            yield return $"{path} = [{string.Join(", ", list.Select(Quote))}]";
         }
     }
 

@@ -40,6 +40,12 @@ public sealed class RestockEngine : IAsyncDisposable
     /// <summary>The restock ledger's queries (they read its tables, never the actors).</summary>
     public LedgerStore Ledger { get; }
 
+    /// <summary>How long callers wait for an entity now (shorter while shards may be moving).</summary>
+    public AskTimeouts AskTimeouts { get; private init; } = null!;
+
+    /// <summary>The sharded entity types, by type name, for the cluster view.</summary>
+    public static readonly string[] EntityTypes = ["sku", "shop", "order-refunds"];
+
     public static async Task<RestockEngine> StartAsync(Config config, CancellationToken cancellationToken = default)
     {
         var system = ActorSystem.Create(config.GetString("restock.system-name"), config);
@@ -61,6 +67,7 @@ public sealed class RestockEngine : IAsyncDisposable
     private static async Task<RestockEngine> StartOnAsync(ActorSystem system, bool ownsSystem, CancellationToken cancellationToken)
     {
         var config = system.Settings.Config;
+        RestockConfig.CheckClusterSafety(config);
         JournalStore.Prepare(config);
         await JoinClusterAsync(Cluster.Get(system), cancellationToken);
 
@@ -80,18 +87,20 @@ public sealed class RestockEngine : IAsyncDisposable
             shopId => ShopSettingsActor.Props(shopId, inventory.IdleBeforePassivation),
             shardingSettings,
             new ShopMessageExtractor(config.GetInt("restock.shops.shards")));
+        var refunds = RefundSettings.From(config);
         var refundRegion = await sharding.StartAsync(
             "order-refunds",
-            orderId => RefundCoordinator.Props(orderId, shopRegion, skuRegion, inventory.AskTimeout, inventory.IdleBeforePassivation),
+            orderId => RefundCoordinator.Props(orderId, shopRegion, skuRegion, refunds),
             shardingSettings,
-            new OrderRefundsMessageExtractor(config.GetInt("restock.refunds.shards")));
+            new OrderRefundsMessageExtractor(refunds.Shards));
 
         var ledgerSettings = LedgerSettings.From(config);
         if (ledgerSettings.RunProjection)
             StartLedgerProjection(system, ledger, ledgerSettings);
 
-        return new RestockEngine(system, new ShardedInventory(skuRegion, inventory.AskTimeout), new ShardedShops(shopRegion, inventory.AskTimeout),
-            new ShardedRefunds(refundRegion, inventory.AskTimeout), ledger, ownsSystem);
+        var askTimeouts = AskTimeouts.Start(system, inventory.AskTimeout);
+        return new RestockEngine(system, new ShardedInventory(skuRegion, askTimeouts), new ShardedShops(shopRegion, askTimeouts),
+            new ShardedRefunds(refundRegion, askTimeouts), ledger, ownsSystem) { AskTimeouts = askTimeouts };
     }
 
     /// <summary>One projection per cluster (a singleton), restarted with backoff whenever it fails.</summary>
@@ -113,6 +122,11 @@ public sealed class RestockEngine : IAsyncDisposable
             await cluster.JoinAsync(cluster.SelfAddress, cancellationToken);
         await up.Task.WaitAsync(cancellationToken);
     }
+
+    /// <summary>Runs a ledger reconciliation pass now; only on the node that runs the projection (the singleton's node).</summary>
+    public Task<LedgerProjection.Reconciled> ReconcileLedgerAsync(TimeSpan timeout) =>
+        System.ActorSelection($"/user/{LedgerProjection.Name}/singleton/{LedgerProjection.Name}")
+            .Ask<LedgerProjection.Reconciled>(LedgerProjection.Reconcile.Instance, timeout);
 
     public async ValueTask DisposeAsync()
     {

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Restock.Actors.Domain.Inventory;
+using Restock.Actors.Engine.Hosting;
 
 namespace Restock.Actors.Engine.Inventory;
 
@@ -17,16 +18,16 @@ public interface IInventory
     Task<JournalStats> GetJournalStats(string skuId, CancellationToken cancellationToken = default);
 }
 
-internal sealed class ShardedInventory(IActorRef skuRegion, TimeSpan askTimeout) : IInventory
+internal sealed class ShardedInventory(IActorRef skuRegion, AskTimeouts askTimeouts) : IInventory
 {
     public Task<SkuReply> Execute(string skuId, SkuCommand command, CancellationToken cancellationToken = default) =>
-        skuRegion.Ask<SkuReply>(new SkuRequest(skuId, command), askTimeout, cancellationToken);
+        skuRegion.Ask<SkuReply>(new SkuRequest(skuId, command), askTimeouts.Current, cancellationToken);
 
     public Task<SkuReply> GetStock(string skuId, CancellationToken cancellationToken = default) =>
-        skuRegion.Ask<SkuReply>(new GetStock(skuId), askTimeout, cancellationToken);
+        skuRegion.Ask<SkuReply>(new GetStock(skuId), askTimeouts.Current, cancellationToken);
 
     public Task<JournalStats> GetJournalStats(string skuId, CancellationToken cancellationToken = default) =>
-        skuRegion.Ask<JournalStats>(new GetJournalStats(skuId), askTimeout, cancellationToken);
+        skuRegion.Ask<JournalStats>(new GetJournalStats(skuId), askTimeouts.Current, cancellationToken);
 }
 
 internal sealed class SkuMessageExtractor(int shards) : HashCodeMessageExtractor(shards)

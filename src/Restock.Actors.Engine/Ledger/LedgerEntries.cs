@@ -12,6 +12,14 @@ public sealed record NotRestockedEntry(
     long EntryId, string ShopId, string OrderId, string RefundId, string SkuId, long Quantity, long SettingVersion, DateTimeOffset RefundedAt);
 
 /// <summary>
+/// A refund line the SKU kept refusing for a reason that could have changed (<paramref name="Code"/>: NotPaid,
+/// UnknownOrderLine...) from <paramref name="Since"/> until it was parked: it waits for the refund to be submitted again.
+/// </summary>
+public sealed record NeedsAttentionEntry(
+    long EntryId, string ShopId, string OrderId, string RefundId, string SkuId, long Quantity, string Code, string? Message,
+    DateTimeOffset Since, DateTimeOffset ParkedAt);
+
+/// <summary>
 /// Which entries to return. At least one of order, SKU or shop; <paramref name="Cursor"/> is the
 /// <c>nextCursor</c> of the previous page (entries come newest first, in a stable order).
 /// </summary>

@@ -5,18 +5,25 @@ using Akka.Persistence.Sql.Query;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using Restock.Actors.Domain.Inventory;
+using Restock.Actors.Domain.Refunds;
+using Restock.Actors.Engine.Hosting;
 using Restock.Actors.Engine.Inventory;
 
 namespace Restock.Actors.Engine.Ledger;
 
 /// <summary>
-/// Feeds the restock ledger from the journal: tagged SKU events from the stored offset on, in batches, each batch
-/// written with its offset in one transaction. It fails loudly and is restarted (with backoff) by its supervisor;
+/// Feeds the restock ledger from the journal: tagged SKU events (and, as a second stream with its own offset, the
+/// refund coordinators' "needs attention" events) from the stored offset on, in batches, each batch written with its
+/// offset in one transaction. It fails loudly and is restarted (with backoff) by its supervisor;
 /// the stored offset makes a restart resume exactly where the last committed batch ended.
+/// It also reconciles the ledger with the journal now and then (see <see cref="Reconcile"/>).
 /// </summary>
-public sealed class LedgerProjection : ReceiveActor
+public sealed class LedgerProjection : ReceiveActor, IWithTimers
 {
     public const string Name = "restock-ledger";
+
+    /// <summary>Where the reconciliation has checked up to, stored beside the projection's own offset.</summary>
+    public const string ReconciledName = "restock-ledger-reconciled";
 
     private sealed class Start
     {
@@ -28,43 +35,170 @@ public sealed class LedgerProjection : ReceiveActor
         public static readonly StreamEnded Instance = new();
     }
 
+    /// <summary>Time for a reconciliation pass.</summary>
+    public sealed class Reconcile
+    {
+        public static readonly Reconcile Instance = new();
+    }
+
+    /// <summary>What one reconciliation pass found: the journal range it read and the ledger entries it had to write.</summary>
+    public sealed record Reconciled(long From, long To, int JournalEntries, IReadOnlyList<LedgerStore.Change> Repaired);
+
+    private readonly LedgerStore _store;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly IMaterializer _materializer = Context.Materializer();
+    private SqlReadJournal _journal = null!;
+    private long? _previousCheckedUpTo;
+    private bool _reconciling;
+
     public LedgerProjection(LedgerStore store, LedgerSettings settings)
     {
-        var log = Context.GetLogger();
+        _store = store;
         ReceiveAsync<Start>(async start =>
         {
             await store.EnsureSchemaAsync();
             var offset = await store.ReadOffsetAsync(Name);
-            var journal = PersistenceQuery.Get(Context.System).ReadJournalFor<SqlReadJournal>(settings.ReadJournal);
-            log.Info("Restock ledger projection starts after journal offset {0}", offset);
-            _ = journal.EventsByTag(ILedgerEvent.Tag, Offset.Sequence(offset))
+            _journal = PersistenceQuery.Get(Context.System).ReadJournalFor<SqlReadJournal>(settings.ReadJournal);
+            _log.Info("Restock ledger projection starts after journal offset {0}", offset);
+            _ = _journal.EventsByTag(ILedgerEvent.Tag, Offset.Sequence(offset))
                 .Where(e => e.Event is ILedgerEvent)
                 .Select(e => new LedgerStore.Change(((Sequence)e.Offset).Value, SkuActor.SkuIdOf(e.PersistenceId), (ILedgerEvent)e.Event))
                 .GroupedWithin(settings.BatchSize, settings.BatchWindow)
                 .SelectAsync(1, async batch =>
                 {
-                    await store.WriteAsync(Name, batch.ToList());
-                    return batch.Count();
+                    var changes = batch.ToList();
+                    await store.WriteAsync(Name, changes);
+                    Count(changes, DateTimeOffset.UtcNow);
+                    return changes.Count;
                 })
-                .RunWith(Sink.Ignore<int>(), Context.Materializer())
+                .RunWith(Sink.Ignore<int>(), _materializer)
                 .PipeTo(Self, success: () => StreamEnded.Instance);
+            await FollowAttention(store, settings);
+            if (settings.ReconcileEvery > TimeSpan.Zero)
+                Timers.StartPeriodicTimer(Reconcile.Instance, Reconcile.Instance, settings.ReconcileEvery);
         });
+        Receive<Reconcile>(_ =>
+        {
+            if (_reconciling) return;
+            _reconciling = true;
+            var replyTo = Sender;
+            ReconcileOnce().PipeTo(Self, replyTo);
+        });
+        Receive<Reconciled>(Report);
         Receive<StreamEnded>(_ => throw new InvalidOperationException("the ledger's event stream ended; restarting it"));
-        Receive<Status.Failure>(f => throw new InvalidOperationException("the ledger projection failed; restarting it", f.Cause));
+        Receive<Status.Failure>(f =>
+        {
+            if (f.Cause is not ReconciliationFailed failed)
+                throw new InvalidOperationException("the ledger projection failed; restarting it", f.Cause);
+            _reconciling = false;
+            RestockMetrics.LedgerReconciliations.Add(1, RestockMetrics.Tag("result", "failed"));
+            _log.Warning(failed.InnerException, "Restock ledger reconciliation failed; it runs again at the next interval");
+        });
+    }
+
+    /// <summary>Name of the stored offset of the "refunds needing attention" list, fed by this projection too.</summary>
+    public const string AttentionName = "refund-attention";
+
+    /// <summary>Feeds the refund coordinators' parked and re-armed lines to the "needs attention" list, from its own offset.</summary>
+    private async Task FollowAttention(LedgerStore store, LedgerSettings settings)
+    {
+        var offset = await store.ReadOffsetAsync(AttentionName);
+        _log.Info("Needs-attention list starts after journal offset {0}", offset);
+        _ = _journal.EventsByTag(IRefundAttentionEvent.Tag, Offset.Sequence(offset))
+            .Where(e => e.Event is IRefundAttentionEvent)
+            .Select(e => new LedgerStore.AttentionChange(((Sequence)e.Offset).Value, (IRefundAttentionEvent)e.Event))
+            .GroupedWithin(settings.BatchSize, settings.BatchWindow)
+            .SelectAsync(1, async batch =>
+            {
+                var changes = batch.ToList();
+                await store.WriteAttentionAsync(AttentionName, changes);
+                return changes.Count;
+            })
+            .RunWith(Sink.Ignore<int>(), _materializer)
+            .PipeTo(Self, success: () => StreamEnded.Instance);
     }
 
     public static Props Props(LedgerStore store, LedgerSettings settings) =>
         Akka.Actor.Props.Create(() => new LedgerProjection(store, settings));
 
+    public ITimerScheduler Timers { get; set; } = null!;
+
     protected override void PreStart() => Self.Tell(Start.Instance);
+
+    private static void Count(IReadOnlyList<LedgerStore.Change> changes, DateTimeOffset now)
+    {
+        foreach (var change in changes)
+        {
+            switch (change.Event)
+            {
+                case LineRefunded e:
+                    RestockMetrics.RefundedLines.Add(1, RestockMetrics.Tag("restock", e.Restock == RefundRestock.Restocked ? "restocked" : "not_restocked"));
+                    if (e.Restock == RefundRestock.Restocked) RestockMetrics.Restocks.Add(1, RestockMetrics.Tag("trigger", "auto"));
+                    RestockMetrics.LedgerLag.Record((now - e.At).TotalMilliseconds);
+                    break;
+                case RefundRestocked e:
+                    RestockMetrics.Restocks.Add(1, RestockMetrics.Tag("trigger", e.Trigger.ToString().ToLowerInvariant()));
+                    RestockMetrics.LedgerLag.Record((now - e.At).TotalMilliseconds);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Compares the journal's restocks and refunded lines with the ledger and writes any the ledger lacks: the
+    /// projection skips a gap in the journal's ordering after its gap window, so a batch committed later than that
+    /// would otherwise never reach the ledger. Each pass reads from where the pass before the last one ended up to
+    /// the projection's offset, so every range is read twice, at least one interval apart.
+    /// </summary>
+    private async Task<Reconciled> ReconcileOnce()
+    {
+        try
+        {
+            var from = await _store.ReadOffsetAsync(ReconciledName);
+            var to = await _store.ReadOffsetAsync(Name);
+            var changes = await _journal.CurrentEventsByTag(ILedgerEvent.Tag, Offset.Sequence(from))
+                .TakeWhile(e => ((Sequence)e.Offset).Value <= to)
+                .Where(e => e.Event is ILedgerEvent)
+                .Select(e => new LedgerStore.Change(((Sequence)e.Offset).Value, SkuActor.SkuIdOf(e.PersistenceId), (ILedgerEvent)e.Event))
+                .RunWith(Sink.Seq<LedgerStore.Change>(), _materializer);
+            var checkedUpTo = Math.Min(_previousCheckedUpTo ?? from, to);
+            var repaired = await _store.RepairAsync(ReconciledName, Math.Max(from, checkedUpTo), changes);
+            _previousCheckedUpTo = to;
+            return new Reconciled(from, to, changes.Count, repaired);
+        }
+        catch (Exception e)
+        {
+            throw new ReconciliationFailed(e);
+        }
+    }
+
+    private void Report(Reconciled result)
+    {
+        _reconciling = false;
+        if (!Sender.IsNobody() && !Sender.Equals(Self)) Sender.Tell(result);
+        if (result.Repaired.Count == 0)
+        {
+            RestockMetrics.LedgerReconciliations.Add(1, RestockMetrics.Tag("result", "consistent"));
+            return;
+        }
+        RestockMetrics.LedgerReconciliations.Add(1, RestockMetrics.Tag("result", "repaired"));
+        RestockMetrics.LedgerRepaired.Add(result.Repaired.Count);
+        Count(result.Repaired, DateTimeOffset.UtcNow);
+        var perSku = result.Repaired.GroupBy(c => c.SkuId).Select(g => $"{g.Key}: {g.Count()}");
+        _log.Warning("Restock ledger reconciliation: {0} of {1} journal entries after offset {2} up to {3} were missing from the ledger " +
+                     "and are now written (per SKU: {4})", result.Repaired.Count, result.JournalEntries, result.From, result.To,
+            string.Join(", ", perSku));
+    }
+
+    private sealed class ReconciliationFailed(Exception cause) : Exception("ledger reconciliation failed", cause);
 }
 
-public sealed record LedgerSettings(bool RunProjection, int BatchSize, TimeSpan BatchWindow, string ReadJournal)
+public sealed record LedgerSettings(bool RunProjection, int BatchSize, TimeSpan BatchWindow, TimeSpan ReconcileEvery, string ReadJournal)
 {
     public static LedgerSettings From(Akka.Configuration.Config config)
     {
         var c = config.GetConfig("restock.ledger");
         return new LedgerSettings(c.GetBoolean("projection"), c.GetInt("batch-size"), c.GetTimeSpan("batch-window"),
-            "akka.persistence.query.journal.sql");
+            c.GetTimeSpan("reconcile-every"), "akka.persistence.query.journal.sql");
     }
 }

@@ -4,12 +4,13 @@ using Microsoft.Data.Sqlite;
 using Npgsql;
 using Restock.Actors.Engine.Hosting;
 using Restock.Actors.Domain.Inventory;
+using Restock.Actors.Domain.Refunds;
 
 namespace Restock.Actors.Engine.Ledger;
 
 /// <summary>
-/// The restock ledger's tables, in the journal's database: the ledger itself, the refunds not restocked, and the
-/// projection's offset. Rows and offset are written in one transaction, and rows are unique per (refund, SKU),
+/// The restock ledger's tables, in the journal's database: the ledger itself, the refunds not restocked, the refund
+/// lines needing attention, and the projections' offsets. Rows and offset are written in one transaction, and rows are unique per (refund, SKU),
 /// so a crash anywhere neither skips nor doubles an entry. Reads never touch the actors.
 /// </summary>
 public sealed class LedgerStore
@@ -49,6 +50,13 @@ public sealed class LedgerStore
                 sku_id VARCHAR(128) NOT NULL, quantity BIGINT NOT NULL, setting_version BIGINT NOT NULL, refunded_at_ms BIGINT NOT NULL,
                 UNIQUE (refund_id, sku_id));
             CREATE INDEX IF NOT EXISTS not_restocked_shop ON not_restocked (shop_id, entry_id);
+            CREATE TABLE IF NOT EXISTS refunds_needing_attention (
+                entry_id {id},
+                shop_id VARCHAR(128) NOT NULL, order_id VARCHAR(128) NOT NULL, refund_id VARCHAR(128) NOT NULL,
+                sku_id VARCHAR(128) NOT NULL, quantity BIGINT NOT NULL, code VARCHAR(64) NOT NULL, message VARCHAR(1000),
+                since_ms BIGINT NOT NULL, parked_at_ms BIGINT NOT NULL,
+                UNIQUE (order_id, refund_id, sku_id));
+            CREATE INDEX IF NOT EXISTS refunds_needing_attention_shop ON refunds_needing_attention (shop_id, entry_id);
             CREATE TABLE IF NOT EXISTS ledger_offset (projection VARCHAR(64) PRIMARY KEY, last_ordering BIGINT NOT NULL);
             """);
     }
@@ -67,34 +75,119 @@ public sealed class LedgerStore
         await using var connection = await OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         foreach (var change in changes)
+            await Apply(connection, tx, change, ifNotRestocked: false);
+        await StoreOffset(connection, tx, projection, changes[^1].Offset);
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Writes whichever of these changes the ledger lacks (in journal order, all or nothing) and stores
+    /// <paramref name="checkedUpTo"/> as <paramref name="watermark"/>'s offset. A line refunded without restock is
+    /// put back on the "not restocked" list only if no restock of it is in the ledger.
+    /// </summary>
+    /// <returns>The changes that were missing, now written.</returns>
+    public async Task<IReadOnlyList<Change>> RepairAsync(string watermark, long checkedUpTo, IReadOnlyList<Change> changes,
+        CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        var repaired = new List<Change>();
+        foreach (var change in changes)
+        {
+            if (await Apply(connection, tx, change, ifNotRestocked: true))
+                repaired.Add(change);
+        }
+        await StoreOffset(connection, tx, watermark, checkedUpTo);
+        await tx.CommitAsync(cancellationToken);
+        return repaired;
+    }
+
+    /// <returns>Whether a row was added.</returns>
+    private async Task<bool> Apply(DbConnection connection, DbTransaction tx, Change change, bool ifNotRestocked)
+    {
+        switch (change.Event)
+        {
+            case LineRefunded { Restock: RefundRestock.Restocked } e:
+                return await InsertRestock(connection, tx, e.ShopId, e.OrderId, e.RefundId, change.SkuId, e.Quantity, e.AvailableAfter,
+                    RestockTrigger.Auto, e.SettingVersion, e.At);
+            case LineRefunded { Restock: RefundRestock.NotRestocked } e:
+                // SQLite needs a WHERE in INSERT ... SELECT ... ON CONFLICT to parse it.
+                var guard = ifNotRestocked
+                    ? "WHERE NOT EXISTS (SELECT 1 FROM restock_ledger WHERE refund_id = @refund AND sku_id = @sku)"
+                    : "WHERE TRUE";
+                return await Execute(connection, tx, $"""
+                    INSERT INTO not_restocked (shop_id, order_id, refund_id, sku_id, quantity, setting_version, refunded_at_ms)
+                    SELECT @shop, @order, @refund, @sku, @qty, @version, @at {guard}
+                    ON CONFLICT (refund_id, sku_id) DO NOTHING
+                    """, ("shop", e.ShopId), ("order", e.OrderId), ("refund", e.RefundId), ("sku", change.SkuId),
+                    ("qty", e.Quantity), ("version", e.SettingVersion), ("at", e.At.ToUnixTimeMilliseconds())) > 0;
+            case RefundRestocked e:
+                var added = await InsertRestock(connection, tx, e.ShopId, e.OrderId, e.RefundId, change.SkuId, e.Quantity, e.AvailableAfter,
+                    e.Trigger, e.SettingVersion, e.At);
+                await Execute(connection, tx, "DELETE FROM not_restocked WHERE refund_id = @refund AND sku_id = @sku",
+                    ("refund", e.RefundId), ("sku", change.SkuId));
+                return added;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>A refund event for the "needs attention" list, with its journal offset.</summary>
+    public sealed record AttentionChange(long Offset, IRefundAttentionEvent Event);
+
+    /// <summary>Parked lines join the list, re-armed ones leave it; with the offset of the last change, all or nothing.</summary>
+    public async Task WriteAttentionAsync(string projection, IReadOnlyList<AttentionChange> changes, CancellationToken cancellationToken = default)
+    {
+        if (changes.Count == 0) return;
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        foreach (var change in changes)
         {
             switch (change.Event)
             {
-                case LineRefunded { Restock: RefundRestock.Restocked } e:
-                    await InsertRestock(connection, tx, e.ShopId, e.OrderId, e.RefundId, change.SkuId, e.Quantity, e.AvailableAfter,
-                        RestockTrigger.Auto, e.SettingVersion, e.At);
-                    break;
-                case LineRefunded { Restock: RefundRestock.NotRestocked } e:
+                case LineParked e:
                     await Execute(connection, tx, """
-                        INSERT INTO not_restocked (shop_id, order_id, refund_id, sku_id, quantity, setting_version, refunded_at_ms)
-                        VALUES (@shop, @order, @refund, @sku, @qty, @version, @at) ON CONFLICT (refund_id, sku_id) DO NOTHING
-                        """, ("shop", e.ShopId), ("order", e.OrderId), ("refund", e.RefundId), ("sku", change.SkuId),
-                        ("qty", e.Quantity), ("version", e.SettingVersion), ("at", e.At.ToUnixTimeMilliseconds()));
+                        INSERT INTO refunds_needing_attention (shop_id, order_id, refund_id, sku_id, quantity, code, message, since_ms, parked_at_ms)
+                        VALUES (@shop, @order, @refund, @sku, @qty, @code, @message, @since, @at)
+                        ON CONFLICT (order_id, refund_id, sku_id) DO NOTHING
+                        """, ("shop", e.ShopId), ("order", e.OrderId), ("refund", e.RefundId), ("sku", e.SkuId), ("qty", e.Quantity),
+                        ("code", e.Code), ("message", (object?)e.Message ?? DBNull.Value), ("since", e.Since.ToUnixTimeMilliseconds()),
+                        ("at", e.At.ToUnixTimeMilliseconds()));
                     break;
-                case RefundRestocked e:
-                    await InsertRestock(connection, tx, e.ShopId, e.OrderId, e.RefundId, change.SkuId, e.Quantity, e.AvailableAfter,
-                        e.Trigger, e.SettingVersion, e.At);
-                    await Execute(connection, tx, "DELETE FROM not_restocked WHERE refund_id = @refund AND sku_id = @sku",
-                        ("refund", e.RefundId), ("sku", change.SkuId));
+                case LinesRearmed e:
+                    foreach (var sku in e.SkuIds)
+                        await Execute(connection, tx, "DELETE FROM refunds_needing_attention WHERE order_id = @order AND refund_id = @refund AND sku_id = @sku",
+                            ("order", e.OrderId), ("refund", e.RefundId), ("sku", sku));
                     break;
             }
         }
-        await Execute(connection, tx, """
-            INSERT INTO ledger_offset (projection, last_ordering) VALUES (@p, @o)
-            ON CONFLICT (projection) DO UPDATE SET last_ordering = excluded.last_ordering
-            """, ("p", projection), ("o", changes[^1].Offset));
+        await StoreOffset(connection, tx, projection, changes[^1].Offset);
         await tx.CommitAsync(cancellationToken);
     }
+
+    /// <summary>Refund lines parked as needing attention, newest first, paged like the ledger.</summary>
+    public async Task<LedgerPage<NeedsAttentionEntry>> NeedsAttentionAsync(LedgerQuery q, CancellationToken cancellationToken = default)
+    {
+        var (where, args) = Filter(q, "entry_id", "parked_at_ms");
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, $"""
+            SELECT entry_id, shop_id, order_id, refund_id, sku_id, quantity, code, message, since_ms, parked_at_ms
+            FROM refunds_needing_attention WHERE {where} ORDER BY entry_id DESC LIMIT {q.Limit + 1}
+            """, args);
+        var rows = new List<NeedsAttentionEntry>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            rows.Add(new NeedsAttentionEntry(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+                reader.GetString(4), reader.GetInt64(5), reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetString(7),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(8)), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(9))));
+        return Page(rows, q.Limit, r => r.EntryId);
+    }
+
+    private static Task StoreOffset(DbConnection connection, DbTransaction tx, string projection, long offset) =>
+        Execute(connection, tx, """
+            INSERT INTO ledger_offset (projection, last_ordering) VALUES (@p, @o)
+            ON CONFLICT (projection) DO UPDATE SET last_ordering = excluded.last_ordering
+            """, ("p", projection), ("o", offset));
 
     public async Task<LedgerPage<RestockEntry>> SearchAsync(LedgerQuery q, CancellationToken cancellationToken = default)
     {
@@ -151,15 +244,15 @@ public sealed class LedgerStore
     private static LedgerPage<T> Page<T>(List<T> rows, int limit, Func<T, long> id) =>
         rows.Count > limit ? new(rows.Take(limit).ToList(), id(rows[limit - 1])) : new(rows, null);
 
-    private Task InsertRestock(DbConnection connection, DbTransaction tx, string shopId, string orderId, string refundId, string skuId,
+    private static async Task<bool> InsertRestock(DbConnection connection, DbTransaction tx, string shopId, string orderId, string refundId, string skuId,
         long quantity, long availableAfter, RestockTrigger trigger, long settingVersion, DateTimeOffset at) =>
-        Execute(connection, tx, """
+        await Execute(connection, tx, """
             INSERT INTO restock_ledger (shop_id, order_id, refund_id, sku_id, quantity, stock_before, stock_after, trigger_kind, setting_version, at_ms)
             VALUES (@shop, @order, @refund, @sku, @qty, @before, @after, @trigger, @version, @at)
             ON CONFLICT (refund_id, sku_id) DO NOTHING
             """, ("shop", shopId), ("order", orderId), ("refund", refundId), ("sku", skuId), ("qty", quantity),
             ("before", availableAfter - quantity), ("after", availableAfter), ("trigger", trigger.ToString()),
-            ("version", settingVersion), ("at", at.ToUnixTimeMilliseconds()));
+            ("version", settingVersion), ("at", at.ToUnixTimeMilliseconds())) > 0;
 
     private async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
@@ -171,10 +264,11 @@ public sealed class LedgerStore
         return connection;
     }
 
-    private static async Task Execute(DbConnection connection, DbTransaction? tx, string sql, params (string Name, object Value)[] args)
+    /// <returns>The number of rows changed.</returns>
+    private static async Task<int> Execute(DbConnection connection, DbTransaction? tx, string sql, params (string Name, object Value)[] args)
     {
         await using var command = Command(connection, tx, sql, args);
-        await command.ExecuteNonQueryAsync();
+        return await command.ExecuteNonQueryAsync();
     }
 
     private static DbCommand Command(DbConnection connection, DbTransaction? tx, string sql, params (string Name, object Value)[] args)

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Restock.Actors.Domain.Refunds;
+using Restock.Actors.Engine.Hosting;
 
 namespace Restock.Actors.Engine.Refunds;
 
@@ -12,13 +13,13 @@ public interface IRefunds
     Task<RefundReply> Get(string orderId, string refundId, CancellationToken cancellationToken = default);
 }
 
-internal sealed class ShardedRefunds(IActorRef refundRegion, TimeSpan askTimeout) : IRefunds
+internal sealed class ShardedRefunds(IActorRef refundRegion, AskTimeouts askTimeouts) : IRefunds
 {
     public Task<RefundReply> Submit(RefundRequest refund, CancellationToken cancellationToken = default) =>
-        refundRegion.Ask<RefundReply>(new RefundSucceeded(refund), askTimeout, cancellationToken);
+        refundRegion.Ask<RefundReply>(new RefundSucceeded(refund), askTimeouts.Current, cancellationToken);
 
     public Task<RefundReply> Get(string orderId, string refundId, CancellationToken cancellationToken = default) =>
-        refundRegion.Ask<RefundReply>(new GetRefund(orderId, refundId), askTimeout, cancellationToken);
+        refundRegion.Ask<RefundReply>(new GetRefund(orderId, refundId), askTimeouts.Current, cancellationToken);
 }
 
 /// <summary>All refunds of one order go to one coordinator.</summary>

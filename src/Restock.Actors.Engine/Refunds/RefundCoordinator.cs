@@ -1,7 +1,9 @@
+using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Akka.Event;
 using Akka.Persistence;
+using Akka.Persistence.Journal;
 using Restock.Actors.Domain.Inventory;
 using Restock.Actors.Domain.Refunds;
 using Restock.Actors.Engine.Inventory;
@@ -11,9 +13,11 @@ namespace Restock.Actors.Engine.Refunds;
 
 /// <summary>
 /// Finishes every pre-shipment refund of one order: asks the shop once whether it restocks, records the answer,
-/// then sends each refunded line to its SKU until that SKU answers, retrying across failures and crashes (its
-/// progress is persisted and resumed on recovery). A repeat of a refund, or a line sent twice, cannot restock
-/// twice: the SKU applies each refund id once.
+/// then sends each refunded line to its SKU until that SKU answers for good, retrying across failures and crashes
+/// (its progress is persisted and resumed on recovery). A line refused for a reason that can still change (the
+/// refund overtook the payment or the reservation) is retried with backoff for <c>retry-for</c>, then parked as
+/// needs attention; submitting the refund again re-arms it. A repeat of a refund, or a line sent twice, cannot
+/// restock twice: the SKU applies each refund id once.
 /// </summary>
 public sealed class RefundCoordinator : ReceivePersistentActor, IWithTimers
 {
@@ -25,28 +29,28 @@ public sealed class RefundCoordinator : ReceivePersistentActor, IWithTimers
 
     private sealed record Retry(string RefundId, string? SkuId);
 
-    private static readonly TimeSpan LongestRetryDelay = TimeSpan.FromSeconds(30);
+    private static readonly IImmutableSet<string> AttentionTags = ImmutableHashSet.Create(IRefundAttentionEvent.Tag);
 
     private readonly string _orderId;
     private readonly IActorRef _shops;
     private readonly IActorRef _skus;
-    private readonly TimeSpan _askTimeout;
+    private readonly RefundSettings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly HashSet<(string RefundId, string? SkuId)> _asking = [];
     private readonly Dictionary<(string RefundId, string? SkuId), int> _failures = [];
     private OrderRefunds _state = OrderRefunds.Empty;
 
-    public RefundCoordinator(string orderId, IActorRef shops, IActorRef skus, TimeSpan askTimeout, TimeSpan idleBeforePassivation)
+    public RefundCoordinator(string orderId, IActorRef shops, IActorRef skus, RefundSettings settings)
     {
         _orderId = orderId;
         _shops = shops;
         _skus = skus;
-        _askTimeout = askTimeout;
+        _settings = settings;
 
         Recover<RefundEvent>(e => _state = RefundRules.Apply(_state, e));
         Recover<RecoveryCompleted>(_ =>
         {
-            foreach (var unfinished in _state.Unfinished.ToList()) Proceed(unfinished.Refund.RefundId);
+            foreach (var unfinished in _state.InProgress.ToList()) Proceed(unfinished.Refund.RefundId);
         });
 
         Command<RefundSucceeded>(Receive);
@@ -63,13 +67,13 @@ public sealed class RefundCoordinator : ReceivePersistentActor, IWithTimers
         });
         Command<ReceiveTimeout>(_ =>
         {
-            if (!_state.Unfinished.Any()) Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+            if (!_state.InProgress.Any()) Context.Parent.Tell(new Passivate(PoisonPill.Instance));
         });
-        SetReceiveTimeout(idleBeforePassivation);
+        SetReceiveTimeout(settings.IdleBeforePassivation);
     }
 
-    public static Props Props(string orderId, IActorRef shops, IActorRef skus, TimeSpan askTimeout, TimeSpan idleBeforePassivation) =>
-        Akka.Actor.Props.Create(() => new RefundCoordinator(orderId, shops, skus, askTimeout, idleBeforePassivation));
+    public static Props Props(string orderId, IActorRef shops, IActorRef skus, RefundSettings settings) =>
+        Akka.Actor.Props.Create(() => new RefundCoordinator(orderId, shops, skus, settings));
 
     public override string PersistenceId => "refunds-" + _orderId;
 
@@ -78,13 +82,12 @@ public sealed class RefundCoordinator : ReceivePersistentActor, IWithTimers
     private void Receive(RefundSucceeded message)
     {
         var refund = message.Refund;
-        switch (RefundRules.Receive(_state, refund))
+        switch (RefundRules.Receive(_state, refund, DateTimeOffset.UtcNow))
         {
             case RefundAccepted { Events.Count: > 0 } accepted:
                 var replyTo = Sender;
-                PersistAll(accepted.Events, e =>
+                Store(accepted.Events, () =>
                 {
-                    _state = RefundRules.Apply(_state, e);
                     replyTo.Tell(Status(RefundOutcome.Accepted, refund.RefundId));
                     Proceed(refund.RefundId);
                 });
@@ -101,26 +104,43 @@ public sealed class RefundCoordinator : ReceivePersistentActor, IWithTimers
     private RefundReply Status(RefundOutcome outcome, string refundId) =>
         new(_orderId, outcome, null, null, RefundStatus.From(_state.Refunds[refundId]));
 
+    /// <summary>Persists the events (tagging those the "needs attention" read model follows), applies them, then runs <paramref name="then"/>.</summary>
+    private void Store(IReadOnlyList<RefundEvent> events, Action then)
+    {
+        if (events.Count == 0)
+        {
+            then();
+            return;
+        }
+        var stored = events.Select(e => e is IRefundAttentionEvent ? new Tagged(e, AttentionTags) : (object)e).ToList();
+        var applied = 0;
+        PersistAll(stored, _ =>
+        {
+            _state = RefundRules.Apply(_state, events[applied++]);
+            if (applied == events.Count) then();
+        });
+    }
+
     /// <summary>Starts whatever the refund needs next and is not already under way.</summary>
     private void Proceed(string refundId)
     {
         var progress = _state.Refunds[refundId];
-        if (progress.Finished) return;
+        if (!progress.InProgress) return;
         var refund = progress.Refund;
         if (progress.Policy is null)
         {
             if (_asking.Add((refundId, null)))
-                _shops.Ask<RestockPolicyReply>(new GetRestockPolicy(refund.ShopId, refund.CompletedAt), _askTimeout)
+                _shops.Ask<RestockPolicyReply>(new GetRestockPolicy(refund.ShopId, refund.CompletedAt), _settings.AskTimeout)
                     .PipeTo(Self, success: p => new PolicyAnswered(refundId, p), failure: e => new NoAnswer(refundId, null, e));
             return;
         }
-        foreach (var line in progress.Unsettled)
+        foreach (var line in progress.Active)
         {
             if (!_asking.Add((refundId, line.SkuId))) continue;
             var command = new RefundLine(refundId, refund.OrderId, refund.ShopId, line.Quantity, progress.Policy.Restock,
                 progress.Policy.SettingVersion, refund.CompletedAt);
             var skuId = line.SkuId;
-            _skus.Ask<SkuReply>(new SkuRequest(skuId, command), _askTimeout)
+            _skus.Ask<SkuReply>(new SkuRequest(skuId, command), _settings.AskTimeout)
                 .PipeTo(Self, success: r => new LineAnswered(refundId, skuId, r), failure: e => new NoAnswer(refundId, skuId, e));
         }
     }
@@ -130,33 +150,44 @@ public sealed class RefundCoordinator : ReceivePersistentActor, IWithTimers
         _asking.Remove((answer.RefundId, null));
         _failures.Remove((answer.RefundId, null));
         if (_state.Refunds[answer.RefundId].Policy is not null) return;
-        Persist(new RestockDecided(answer.RefundId, answer.Policy.Restock, answer.Policy.SettingVersion), e =>
-        {
-            _state = RefundRules.Apply(_state, e);
-            Proceed(answer.RefundId);
-        });
+        Store([new RestockDecided(answer.RefundId, answer.Policy.Restock, answer.Policy.SettingVersion)], () => Proceed(answer.RefundId));
     }
 
     private void OnLine(LineAnswered answer)
     {
-        _asking.Remove((answer.RefundId, answer.SkuId));
-        _failures.Remove((answer.RefundId, answer.SkuId));
-        if (_state.Refunds[answer.RefundId].Settled.ContainsKey(answer.SkuId)) return;
+        var key = (answer.RefundId, answer.SkuId);
         var reply = answer.Reply;
-        var settled = reply.Succeeded
-            ? new LineSettled(answer.RefundId, answer.SkuId, LineOutcome.Applied, null, null)
-            : new LineSettled(answer.RefundId, answer.SkuId, LineOutcome.Rejected, reply.Rejection.ToString(), reply.Message);
-        Persist(settled, e => _state = RefundRules.Apply(_state, e));
+        var events = RefundRules.Answer(_state, answer.RefundId, answer.SkuId, reply.Succeeded ? null : reply.Rejection, reply.Message,
+            DateTimeOffset.UtcNow, _settings.RetryFor);
+        Store(events, () =>
+        {
+            if (!_state.Refunds[answer.RefundId].Active.Any(l => l.SkuId == answer.SkuId))
+            {
+                _asking.Remove(key);
+                _failures.Remove(key);
+                return;
+            }
+            // Refused for now: the line stays "asking" until its retry timer fires, so nothing sends it in between.
+            var delay = NextDelay(key);
+            _log.Info("Refund {0} of order {1}: SKU {2} refused for now ({3}); retry in {4}",
+                answer.RefundId, _orderId, answer.SkuId, reply.Rejection, delay);
+            Timers.StartSingleTimer(key, new Retry(answer.RefundId, answer.SkuId), delay);
+        });
     }
 
     /// <summary>No answer is not a "no": retry with a growing delay, for as long as it takes.</summary>
     private void OnNoAnswer(NoAnswer failure)
     {
         var key = (failure.RefundId, failure.SkuId);
-        var attempts = _failures[key] = _failures.GetValueOrDefault(key) + 1;
-        var delay = TimeSpan.FromMilliseconds(Math.Min(LongestRetryDelay.TotalMilliseconds, 200 * Math.Pow(2, Math.Min(attempts, 10))));
-        _log.Warning("Refund {0} of order {1}: {2} did not answer ({3}); retry {4} in {5}",
-            failure.RefundId, _orderId, failure.SkuId is null ? "the shop" : "SKU " + failure.SkuId, failure.Cause.Message, attempts, delay);
+        var delay = NextDelay(key);
+        _log.Warning("Refund {0} of order {1}: {2} did not answer ({3}); retry in {4}",
+            failure.RefundId, _orderId, failure.SkuId is null ? "the shop" : "SKU " + failure.SkuId, failure.Cause.Message, delay);
         Timers.StartSingleTimer(key, new Retry(failure.RefundId, failure.SkuId), delay);
+    }
+
+    private TimeSpan NextDelay((string RefundId, string? SkuId) key)
+    {
+        var attempts = _failures[key] = _failures.GetValueOrDefault(key) + 1;
+        return TimeSpan.FromMilliseconds(Math.Min(_settings.LongestRetryDelay.TotalMilliseconds, 200 * Math.Pow(2, Math.Min(attempts, 16))));
     }
 }

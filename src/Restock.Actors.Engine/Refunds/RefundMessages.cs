@@ -29,17 +29,31 @@ public enum RefundOutcome
     NotFound = 4,
 }
 
-public sealed record RefundLineStatus(string SkuId, long Quantity, LineOutcome? Outcome, string? Code, string? Message);
+/// <summary>
+/// One line's result: <c>Outcome</c> is null while it is still being sent; <c>Code</c> and <c>RetryingSince</c> show a
+/// temporary refusal being retried, or the reason a line was parked (<c>NeedsAttention</c>) or refused for good.
+/// </summary>
+public sealed record RefundLineStatus(
+    string SkuId, long Quantity, LineOutcome? Outcome, string? Code, string? Message, DateTimeOffset? RetryingSince = null);
 
 /// <summary>Where a refund stands: whether it restocks (and under which setting version) and each line's result.</summary>
 public sealed record RefundStatus(
-    string RefundId, string OrderId, string ShopId, bool Finished, bool? Restock, long? SettingVersion, RefundLineStatus[] Lines)
+    string RefundId, string OrderId, string ShopId, bool Finished, bool? Restock, long? SettingVersion, RefundLineStatus[] Lines,
+    bool NeedsAttention = false)
 {
     public static RefundStatus From(RefundProgress p) => new(
         p.Refund.RefundId, p.Refund.OrderId, p.Refund.ShopId, p.Finished, p.Policy?.Restock, p.Policy?.SettingVersion,
-        p.Refund.Lines.Select(l => p.Settled.TryGetValue(l.SkuId, out var s)
-            ? new RefundLineStatus(l.SkuId, l.Quantity, s.Outcome, s.Code, s.Message)
-            : new RefundLineStatus(l.SkuId, l.Quantity, null, null, null)).ToArray());
+        p.Refund.Lines.Select(l => Line(p, l)).ToArray(), p.NeedsAttention);
+
+    private static RefundLineStatus Line(RefundProgress p, RefundedLine l)
+    {
+        if (p.Settled.TryGetValue(l.SkuId, out var s)) return new(l.SkuId, l.Quantity, s.Outcome, s.Code, s.Message);
+        if (p.Waiting.TryGetValue(l.SkuId, out var w))
+            return w.Parked
+                ? new(l.SkuId, l.Quantity, LineOutcome.NeedsAttention, w.Code, w.Message, w.Since)
+                : new(l.SkuId, l.Quantity, null, w.Code, w.Message, w.Since);
+        return new(l.SkuId, l.Quantity, null, null, null);
+    }
 }
 
 public sealed record RefundReply(string OrderId, RefundOutcome Outcome, string? Code, string? Message, RefundStatus? Status)

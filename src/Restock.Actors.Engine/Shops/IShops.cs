@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Restock.Actors.Domain.Shops;
+using Restock.Actors.Engine.Hosting;
 
 namespace Restock.Actors.Engine.Shops;
 
@@ -12,13 +13,13 @@ public interface IShops
     Task<ShopReply> Execute(string shopId, ShopCommand command, CancellationToken cancellationToken = default);
 }
 
-internal sealed class ShardedShops(IActorRef shopRegion, TimeSpan askTimeout) : IShops
+internal sealed class ShardedShops(IActorRef shopRegion, AskTimeouts askTimeouts) : IShops
 {
     public Task<ShopReply> Get(string shopId, CancellationToken cancellationToken = default) =>
-        shopRegion.Ask<ShopReply>(new GetShopSettings(shopId), askTimeout, cancellationToken);
+        shopRegion.Ask<ShopReply>(new GetShopSettings(shopId), askTimeouts.Current, cancellationToken);
 
     public Task<ShopReply> Execute(string shopId, ShopCommand command, CancellationToken cancellationToken = default) =>
-        shopRegion.Ask<ShopReply>(new ShopRequest(shopId, command), askTimeout, cancellationToken);
+        shopRegion.Ask<ShopReply>(new ShopRequest(shopId, command), askTimeouts.Current, cancellationToken);
 }
 
 internal sealed class ShopMessageExtractor(int shards) : HashCodeMessageExtractor(shards)

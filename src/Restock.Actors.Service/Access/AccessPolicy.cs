@@ -61,6 +61,7 @@ public static class AccessPolicy
 
         ["GET /shops/{shopId}/ledger"] = Scope.OwnShop,
         ["GET /shops/{shopId}/not-restocked"] = Scope.OwnShop,
+        ["GET /shops/{shopId}/refunds/needs-attention"] = Scope.OwnShop,
         ["GET /ledger"] = Scope.Operator,
 
         ["POST /shops/{shopId}/refunds/{refundId}/skus/{skuId}/restock"] = Scope.OwnShop,

@@ -6,6 +6,9 @@ namespace Restock.Actors.Service.Hosting;
 /// <summary>Calls into the engine and turns "no answer" into a 503 that tells the caller to retry with the same id.</summary>
 internal static class EngineCall
 {
+    /// <summary>Seconds a caller should wait before retrying: about the time a moving shard needs to start elsewhere.</summary>
+    public const int RetryAfterSeconds = 2;
+
     public static async Task<IResult> Run<T>(Func<Task<T>> call, Func<T, IResult> toResult)
     {
         try
@@ -14,10 +17,20 @@ internal static class EngineCall
         }
         catch (Exception e) when (e is StockNotSavedException or AskTimeoutException or TaskCanceledException)
         {
-            return Results.Problem(
+            return new RetryLater(Results.Problem(
                 title: "The engine did not confirm this request.",
                 detail: "Its outcome is unknown: retry with the same id; a repeat never applies twice.",
-                statusCode: StatusCodes.Status503ServiceUnavailable);
+                statusCode: StatusCodes.Status503ServiceUnavailable));
+        }
+    }
+
+    /// <summary>A 503 with <c>Retry-After</c>, so well-behaved clients back off instead of hammering a moving shard.</summary>
+    private sealed class RetryLater(IResult problem) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return problem.ExecuteAsync(httpContext);
         }
     }
 }

@@ -43,7 +43,7 @@ internal static class LedgerEndpoints
     }
 
     /// <summary>Checks the search keys (shop, orderId, skuId, from, to) and paging (cursor, limit).</summary>
-    private static (LedgerQuery? Query, IResult? Problem) Read(LedgerSearchParameters q, string? shopId, bool shopFromPath)
+    public static (LedgerQuery? Query, IResult? Problem) Read(LedgerSearchParameters q, string? shopId, bool shopFromPath)
     {
         var check = new Requests();
         string? Id(string name, string? value) => string.IsNullOrEmpty(value) ? null : check.Id(name, value);

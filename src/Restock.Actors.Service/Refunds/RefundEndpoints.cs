@@ -2,10 +2,12 @@ using Restock.Actors.Domain.Inventory;
 using Restock.Actors.Domain.Refunds;
 using Restock.Actors.Engine.Access;
 using Restock.Actors.Engine.Inventory;
+using Restock.Actors.Engine.Ledger;
 using Restock.Actors.Engine.Refunds;
 using Restock.Actors.Service.Access;
 using Restock.Actors.Service.Hosting;
 using Restock.Actors.Service.Inventory;
+using Restock.Actors.Service.Ledger;
 
 namespace Restock.Actors.Service.Refunds;
 
@@ -67,6 +69,14 @@ internal static class RefundEndpoints
                     : Results.Problem(title: "Not found.", detail: $"no refund {refund} for order {order}", statusCode: StatusCodes.Status404NotFound));
         })
             .Answers<RefundStatus>("The refund's progress: policy, setting version, each line's outcome", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status503ServiceUnavailable);
+
+        app.MapGet("/shops/{shopId}/refunds/needs-attention",
+            async (string shopId, [AsParameters] LedgerSearchParameters search, LedgerStore ledger, CancellationToken ct) =>
+            {
+                var (query, problem) = LedgerEndpoints.Read(search, shopId, shopFromPath: true);
+                return problem ?? Results.Ok(await ledger.NeedsAttentionAsync(query!, ct));
+            })
+            .Answers<LedgerPage<NeedsAttentionEntry>>("The shop's refund lines parked as needing attention", StatusCodes.Status200OK, StatusCodes.Status400BadRequest);
 
         app.MapPost("/shops/{shopId}/erp/restocks", async (string shopId, HttpRequest request, IInventory inventory, CancellationToken ct) =>
         {

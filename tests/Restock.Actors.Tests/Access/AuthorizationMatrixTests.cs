@@ -64,6 +64,7 @@ public sealed class AuthorizationMatrixTests(MatrixWorld world, ITestOutputHelpe
         new("PUT /shops/{shopId}/settings/erp-restocks", Scope.OwnShop, "/shops/shop-a/settings/erp-restocks", new { on = false, actor = "matrix" }, Ok),
         new("GET /shops/{shopId}/ledger", Scope.OwnShop, "/shops/shop-a/ledger", null, Ok),
         new("GET /shops/{shopId}/not-restocked", Scope.OwnShop, "/shops/shop-a/not-restocked", null, Ok),
+        new("GET /shops/{shopId}/refunds/needs-attention", Scope.OwnShop, "/shops/shop-a/refunds/needs-attention", null, Ok),
         new("GET /ledger", Scope.Operator, "/ledger?shopId=shop-a", null, Ok),
         new("POST /shops/{shopId}/refunds/{refundId}/skus/{skuId}/restock", Scope.OwnShop, "/shops/shop-a/refunds/r-manual/skus/sku-a/restock", new { actor = "matrix" }, Ok),
         new("POST /shops/{shopId}/erp/restocks", Scope.OwnShop, "/shops/shop-a/erp/restocks",

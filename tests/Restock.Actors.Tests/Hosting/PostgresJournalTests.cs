@@ -41,8 +41,9 @@ public sealed class PostgresJournalTests : IAsyncLifetime
     {
         "RESTOCK_JOURNAL" => "postgresql",
         "RESTOCK_CONNECTION_STRING" => ConnectionString,
+        "RESTOCK_SINGLE_NODE" => "on",
         _ => null,
-    }));
+    }, "restock.refunds.retry-for = 0s"));
 
     [SkippableFact]
     public async Task Stock_refunds_and_the_restock_ledger_survive_a_restart_on_postgresql()
@@ -68,6 +69,24 @@ public sealed class PostgresJournalTests : IAsyncLifetime
         await Eventually(async () => (await second.Ledger.SearchAsync(new LedgerQuery(SkuId: "pg-mug"))).Entries.Count == 2);
         Assert.Equal(3, (await second.Ledger.SearchAsync(new LedgerQuery(SkuId: "pg-mug"))).Entries.Sum(e => e.Quantity));
         Assert.Equal(5, (await second.Inventory.GetStock("pg-mug")).Levels.Available);
+
+        // A restock the projection skipped (a journal gap it gave up on) comes back with the reconciliation, once.
+        await using (var connection = new NpgsqlConnection(ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var delete = new NpgsqlCommand("DELETE FROM restock_ledger WHERE refund_id = 'r2'", connection);
+            Assert.Equal(1, await delete.ExecuteNonQueryAsync());
+        }
+        var reconciled = await second.ReconcileLedgerAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal("r2", ((LineRefunded)Assert.Single(reconciled.Repaired).Event).RefundId);
+        Assert.Equal(3, (await second.Ledger.SearchAsync(new LedgerQuery(SkuId: "pg-mug"))).Entries.Sum(e => e.Quantity));
+        Assert.Empty((await second.ReconcileLedgerAsync(TimeSpan.FromSeconds(20))).Repaired);
+
+        // A refund of an order the SKU has never seen is parked at once (no retry time here) and listed.
+        await second.Refunds.Submit(new RefundRequest("r3", "o-unknown", "pg-shop", [new RefundedLine("pg-mug", 1)], DateTimeOffset.UtcNow));
+        await Eventually(async () => (await second.Ledger.NeedsAttentionAsync(new LedgerQuery(ShopId: "pg-shop"))).Entries.Count == 1);
+        var parked = (await second.Ledger.NeedsAttentionAsync(new LedgerQuery(ShopId: "pg-shop"))).Entries.Single();
+        Assert.Equal(("o-unknown", "r3", nameof(RejectionCode.UnknownOrderLine)), (parked.OrderId, parked.RefundId, parked.Code));
     }
 
     private static async Task Eventually(Func<Task<bool>> done)

@@ -142,6 +142,29 @@ public sealed class RestockApiTests(ServiceFactory factory) : IClassFixture<Serv
         Assert.Equal("UnknownRefund", refused.GetProperty("code").GetString());
     }
 
+    [Fact]
+    public async Task A_refund_that_overtakes_the_payment_shows_the_refusal_being_retried_then_finishes_once_paid()
+    {
+        var (shop, sku, order) = (New("shop"), New("sku"), New("order"));
+        await Api.Expect(HttpStatusCode.OK, _api.Put($"/shops/{shop}/skus/{sku}/stock", new { adjustmentId = "a1", quantity = 4 }));
+        await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/reservations", new { orderId = order, quantity = 2 }));
+        await Api.Expect(HttpStatusCode.Accepted, _api.Post("/refunds",
+            new { refundId = "rf-early", orderId = order, shopId = shop, lines = new[] { new { skuId = sku, quantity = 2 } } }));
+
+        var waiting = await Api.Eventually(() => _api.Get($"/orders/{order}/refunds/rf-early"),
+            s => s.GetProperty("lines")[0].TryGetProperty("code", out var code) && code.GetString() == "NotPaid");
+        var line = waiting.GetProperty("lines")[0];
+        Assert.False(line.TryGetProperty("outcome", out var outcome) && outcome.ValueKind != JsonValueKind.Null);
+        Assert.NotEqual(JsonValueKind.Null, line.GetProperty("retryingSince").ValueKind);
+        Assert.False(waiting.GetProperty("needsAttention").GetBoolean());
+
+        await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/orders/{order}/payment"));
+        var done = await Api.Eventually(() => _api.Get($"/orders/{order}/refunds/rf-early"), s => s.GetProperty("finished").GetBoolean());
+        Assert.Equal("applied", done.GetProperty("lines")[0].GetProperty("outcome").GetString());
+        var listed = await _api.Get($"/shops/{shop}/refunds/needs-attention");
+        Assert.Equal(0, listed.GetProperty("entries").GetArrayLength());
+    }
+
     /// <summary>The defect of issue 7: shop B restocked shop A's refund by hand, and the ledger row landed under shop B.</summary>
     [Fact]
     public async Task Another_shop_can_neither_restock_nor_stock_nor_see_a_shops_sku_and_its_refund_lines_are_refused()

@@ -5,6 +5,7 @@ using Restock.Actors.Domain.Refunds;
 using Restock.Actors.Engine.Hosting;
 using Restock.Actors.Engine.Inventory;
 using Restock.Actors.Engine.Refunds;
+using Restock.Actors.Domain.Shops;
 using Restock.Actors.Engine.Shops;
 using Restock.Actors.Tests.Support;
 using Xunit.Abstractions;
@@ -29,7 +30,8 @@ public sealed class RefundCoordinatorRecoveryTests(ITestOutputHelper output) : E
         var routed = CreateTestProbe();
         var refund = new RefundRequest("r1", "o1", "shop", skus.Select(s => new RefundedLine(s, 2)).ToList(), DateTimeOffset.UtcNow);
 
-        var first = Sys.ActorOf(RefundCoordinator.Props("o1", shops.Ref, routed.Ref, TimeSpan.FromSeconds(30), TimeSpan.FromHours(1)));
+        var settings = RefundSettings.From(Sys.Settings.Config);
+        var first = Sys.ActorOf(RefundCoordinator.Props("o1", shops.Ref, routed.Ref, settings));
         first.Tell(new RefundSucceeded(refund));
         Assert.Equal(RefundOutcome.Accepted, ExpectMsg<RefundReply>().Outcome);
         shops.ExpectMsg<GetRestockPolicy>();
@@ -49,7 +51,7 @@ public sealed class RefundCoordinatorRecoveryTests(ITestOutputHelper output) : E
         ExpectTerminated(first);
 
         // The next incarnation recovers its progress: it does not ask the shop again and routes only the other two.
-        var second = Sys.ActorOf(RefundCoordinator.Props("o1", shops.Ref, routed.Ref, TimeSpan.FromSeconds(30), TimeSpan.FromHours(1)));
+        var second = Sys.ActorOf(RefundCoordinator.Props("o1", shops.Ref, routed.Ref, settings));
         var resumed = new List<string>();
         for (var i = 0; i < 2; i++)
         {
@@ -70,5 +72,42 @@ public sealed class RefundCoordinatorRecoveryTests(ITestOutputHelper output) : E
         var repeat = await skuRegion.Ask<SkuReply>(stray);
         Assert.Equal((SkuOutcome.AlreadyDone, 10L), (repeat.Outcome, repeat.Levels.Available));
         Assert.All(requests, r => Assert.Equal(7, ((RefundLine)r.Request.Command).SettingVersion));
+    }
+
+    [Fact]
+    public async Task A_coordinator_restarted_while_retrying_a_refund_that_overtook_the_payment_keeps_its_progress_and_applies_it_once()
+    {
+        var engine = await RestockEngine.StartOnAsync(Sys);
+        var sharding = ClusterSharding.Get(Sys);
+        await engine.Shops.Execute("shop", new SetAutoRestock(true, SettingOrigin.Merchant, "merchant:test", "test", false, DateTimeOffset.UtcNow));
+        await engine.Inventory.Execute("s1", new SetStock("a", 10, "test", "shop"));
+        await engine.Inventory.Execute("s1", new Reserve("o2", 2, DateTimeOffset.UtcNow.AddHours(1)));
+        var settings = RefundSettings.From(Sys.Settings.Config) with { LongestRetryDelay = TimeSpan.FromMilliseconds(200) };
+        var refund = new RefundRequest("r1", "o2", "shop", [new RefundedLine("s1", 2)], DateTimeOffset.UtcNow);
+        Props Coordinator() => RefundCoordinator.Props("o2", sharding.ShardRegion("shop"), sharding.ShardRegion("sku"), settings);
+
+        var first = Sys.ActorOf(Coordinator());
+        first.Tell(new RefundSucceeded(refund));
+        Assert.Equal(RefundOutcome.Accepted, ExpectMsg<RefundReply>().Outcome);
+        RefundLineStatus waiting = null!;
+        await AwaitAssertAsync(async () =>
+        {
+            waiting = (await first.Ask<RefundReply>(new GetRefund("o2", "r1"))).Status!.Lines[0];
+            Assert.Equal(nameof(RejectionCode.NotPaid), waiting.Code);
+        }, TimeSpan.FromSeconds(10));
+        Watch(first);
+        Sys.Stop(first);
+        ExpectTerminated(first);
+
+        // The next incarnation knows the line is being retried, and since when (the retry time is not restarted).
+        var second = Sys.ActorOf(Coordinator());
+        var recovered = (await second.Ask<RefundReply>(new GetRefund("o2", "r1"))).Status!;
+        Assert.Equal((nameof(RejectionCode.NotPaid), waiting.RetryingSince, true), (recovered.Lines[0].Code, recovered.Lines[0].RetryingSince, recovered.Restock));
+        await engine.Inventory.Execute("s1", new ConfirmPayment("o2"));
+        await AwaitAssertAsync(async () =>
+            Assert.True((await second.Ask<RefundReply>(new GetRefund("o2", "r1"))).Status!.Finished), TimeSpan.FromSeconds(10));
+
+        Assert.Equal(LineOutcome.Applied, (await second.Ask<RefundReply>(new GetRefund("o2", "r1"))).Status!.Lines[0].Outcome);
+        Assert.Equal(new StockLevels(10, 0, 0, 0, 2, 2), (await engine.Inventory.GetStock("s1")).Levels);
     }
 }

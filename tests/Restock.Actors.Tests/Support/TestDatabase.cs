@@ -21,6 +21,15 @@ public sealed class TestDatabase : IDisposable
     /// <summary>The shipped configuration on this file, plus the test's own HOCON entries.</summary>
     public Config Config(params string[] overrides) => RestockConfig.Load(Setting, overrides);
 
+    public void Execute(string sql)
+    {
+        using var connection = new SqliteConnection(ConnectionString);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
     public long Count(string sql) => Convert.ToInt64(Strings(sql).Single());
 
     public IReadOnlyList<string> Strings(string sql)

@@ -22,6 +22,8 @@ public sealed class TestEngine : IAsyncDisposable
 
     public RestockEngine Engine { get; }
 
+    public TestDatabase Database => _db;
+
     public static DateTimeOffset InAnHour => DateTimeOffset.UtcNow.AddHours(1);
 
     public static async Task<TestEngine> StartAsync(params string[] overrides)
@@ -57,13 +59,19 @@ public sealed class TestEngine : IAsyncDisposable
         return await Finished(order, refundId);
     }
 
-    public async Task<RefundStatus> Finished(string order, string refundId)
+    public Task<RefundStatus> Finished(string order, string refundId) => WaitForRefund(order, refundId, s => s.Finished);
+
+    /// <summary>Waits until every line has an outcome: applied, refused for good, or parked as needing attention.</summary>
+    public Task<RefundStatus> Answered(string order, string refundId) =>
+        WaitForRefund(order, refundId, s => s.Restock is not null && s.Lines.All(l => l.Outcome is not null));
+
+    private async Task<RefundStatus> WaitForRefund(string order, string refundId, Func<RefundStatus, bool> done)
     {
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while (true)
         {
             var status = (await Engine.Refunds.Get(order, refundId)).Status!;
-            if (status.Finished) return status;
+            if (done(status)) return status;
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"refund {refundId} did not finish: {status}");
             await Task.Delay(50);
         }
