@@ -18,6 +18,8 @@ if (args.Length > 0 && args[0] == WhitelistImportCli.Verb)
     return await WhitelistImportCli.RunAsync(args[1..], urls.Split(';')[0], operatorKey);
 if (args.Length > 0 && args[0] is KeyCli.IssueVerb or KeyCli.RevokeVerb)
     return await KeyCli.RunAsync(args[0], args[1..], config);
+if (args.Length > 0 && args[0] == ClusterCli.Verb)
+    return await ClusterCli.RunAsync(args[1..], urls.Split(';')[0], operatorKey);
 
 builder.WebHost.UseUrls(urls);
 builder.Services.AddProblemDetails();
@@ -26,6 +28,7 @@ builder.Services.ConfigureHttpJsonOptions(o =>
 builder.Services.AddEngine(config);
 builder.Services.AddAccess(config, operatorKey, urls.Split(';')[0]);
 builder.Services.AddApiDescription();
+builder.Services.AddRestockMetrics();
 
 var app = builder.Build();
 app.UseExceptionHandler();
@@ -41,6 +44,7 @@ app.MapInventory();
 app.MapShops();
 app.MapRefunds();
 app.MapLedger();
+app.MapOperations();
 app.Run();
 return 0;
 

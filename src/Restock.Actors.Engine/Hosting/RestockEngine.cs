@@ -11,22 +11,35 @@ using Restock.Actors.Engine.Shops;
 
 namespace Restock.Actors.Engine.Hosting;
 
+/// <summary>Whether a node should receive traffic, and why not.</summary>
+public sealed record Readiness(bool Ready, string MemberStatus, bool DatabaseReachable, bool ShardingStarted);
+
 /// <summary>
 /// The one place that builds the ActorSystem: joins (or forms) the cluster, starts the sharded entity
 /// types and hands out the facades callers use.
 /// </summary>
 public sealed class RestockEngine : IAsyncDisposable
 {
-    private readonly bool _ownsSystem;
+    private static readonly TimeSpan ShardStatsInterval = TimeSpan.FromSeconds(5);
 
-    private RestockEngine(ActorSystem system, IInventory inventory, IShops shops, IRefunds refunds, LedgerStore ledger, bool ownsSystem)
+    private readonly bool _ownsSystem;
+    private readonly ClusterStats _clusterStats;
+    private readonly IDisposable _shardGauges;
+    private readonly CancellationTokenSource _stopping = new();
+
+    private RestockEngine(ActorSystem system, IInventory inventory, IShops shops, IRefunds refunds, LedgerStore ledger, bool ownsSystem,
+        AskTimeouts askTimeouts, ClusterStats clusterStats)
     {
         System = system;
         Inventory = inventory;
         Shops = shops;
         Refunds = refunds;
         Ledger = ledger;
+        AskTimeouts = askTimeouts;
         _ownsSystem = ownsSystem;
+        _clusterStats = clusterStats;
+        _shardGauges = RestockMetrics.TrackShards(() => clusterStats.Local);
+        _ = RefreshShardStatsAsync(_stopping.Token);
     }
 
     public ActorSystem System { get; }
@@ -41,10 +54,7 @@ public sealed class RestockEngine : IAsyncDisposable
     public LedgerStore Ledger { get; }
 
     /// <summary>How long callers wait for an entity now (shorter while shards may be moving).</summary>
-    public AskTimeouts AskTimeouts { get; private init; } = null!;
-
-    /// <summary>The sharded entity types, by type name, for the cluster view.</summary>
-    public static readonly string[] EntityTypes = ["sku", "shop", "order-refunds"];
+    public AskTimeouts AskTimeouts { get; }
 
     public static async Task<RestockEngine> StartAsync(Config config, CancellationToken cancellationToken = default)
     {
@@ -99,8 +109,9 @@ public sealed class RestockEngine : IAsyncDisposable
             StartLedgerProjection(system, ledger, ledgerSettings);
 
         var askTimeouts = AskTimeouts.Start(system, inventory.AskTimeout);
+        var regions = new Dictionary<string, IActorRef> { ["sku"] = skuRegion, ["shop"] = shopRegion, ["order-refunds"] = refundRegion };
         return new RestockEngine(system, new ShardedInventory(skuRegion, askTimeouts), new ShardedShops(shopRegion, askTimeouts),
-            new ShardedRefunds(refundRegion, askTimeouts), ledger, ownsSystem) { AskTimeouts = askTimeouts };
+            new ShardedRefunds(refundRegion, askTimeouts), ledger, ownsSystem, askTimeouts, new ClusterStats(system, regions));
     }
 
     /// <summary>One projection per cluster (a singleton), restarted with backoff whenever it fails.</summary>
@@ -128,8 +139,45 @@ public sealed class RestockEngine : IAsyncDisposable
         System.ActorSelection($"/user/{LedgerProjection.Name}/singleton/{LedgerProjection.Name}")
             .Ask<LedgerProjection.Reconciled>(LedgerProjection.Reconcile.Instance, timeout);
 
+    /// <summary>Members, their status and the shards each one hosts (sharding's cluster-wide statistics).</summary>
+    public Task<ClusterView> ClusterViewAsync(TimeSpan timeout) => _clusterStats.ViewAsync(AskTimeouts.TakeoverUnderway, timeout);
+
+    /// <summary>
+    /// Whether this node should receive traffic: it is an Up member (not joining, leaving or downed), its journal's
+    /// database (which also holds the ledger) answers, and every entity type's shard coordinator answers.
+    /// </summary>
+    public async Task<Readiness> ReadinessAsync(TimeSpan timeout)
+    {
+        var status = Cluster.Get(System).SelfMember.Status;
+        var database = await Ledger.PingAsync(timeout);
+        var sharding = status == MemberStatus.Up && await _clusterStats.CoordinatorsAnswerAsync(timeout);
+        return new Readiness(status == MemberStatus.Up && database && sharding, status.ToString(), database, sharding);
+    }
+
+    private async Task RefreshShardStatsAsync(CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await _clusterStats.RefreshLocalAsync(ShardStatsInterval);
+                await Task.Delay(ShardStatsInterval, stopping);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+            {
+                // The gauges keep the last counts until the regions answer again.
+            }
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
+        await _stopping.CancelAsync();
+        _shardGauges.Dispose();
         if (_ownsSystem)
             await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
     }

@@ -37,5 +37,38 @@ public static class RestockMetrics
     public static readonly Counter<long> LedgerReconciliations = Meter.CreateCounter<long>(
         "restock.ledger.reconciliations", "{run}", "Reconciliation passes of the ledger against the journal, by result");
 
+    private static readonly List<Func<IReadOnlyDictionary<string, ShardCount>>> ShardSources = [];
+
+    static RestockMetrics()
+    {
+        Meter.CreateObservableGauge("restock.shards", () => Observe(c => c.Shards), "{shard}", "Shards hosted on this node, by entity type");
+        Meter.CreateObservableGauge("restock.entities.active", () => Observe(c => c.Entities), "{entity}",
+            "Entities (SKU, shop and refund actors) running on this node, by entity type");
+    }
+
+    /// <summary>Reports a running engine's shard counts in the gauges until the returned handle is disposed.</summary>
+    public static IDisposable TrackShards(Func<IReadOnlyDictionary<string, ShardCount>> source)
+    {
+        lock (ShardSources) ShardSources.Add(source);
+        return new Untrack(source);
+    }
+
+    private static IEnumerable<Measurement<long>> Observe(Func<ShardCount, int> pick)
+    {
+        Func<IReadOnlyDictionary<string, ShardCount>>[] sources;
+        lock (ShardSources) sources = ShardSources.ToArray();
+        return sources.SelectMany(s => s()).GroupBy(kv => kv.Key)
+            .Select(g => new Measurement<long>(g.Sum(kv => pick(kv.Value)), new KeyValuePair<string, object?>("type", g.Key)))
+            .ToList();
+    }
+
+    private sealed class Untrack(Func<IReadOnlyDictionary<string, ShardCount>> source) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (ShardSources) ShardSources.Remove(source);
+        }
+    }
+
     public static TagList Tag(string key, string? value) => new() { { key, value } };
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Restock.Actors.Domain.Inventory;
@@ -20,8 +21,17 @@ public interface IInventory
 
 internal sealed class ShardedInventory(IActorRef skuRegion, AskTimeouts askTimeouts) : IInventory
 {
-    public Task<SkuReply> Execute(string skuId, SkuCommand command, CancellationToken cancellationToken = default) =>
-        skuRegion.Ask<SkuReply>(new SkuRequest(skuId, command), askTimeouts.Current, cancellationToken);
+    public async Task<SkuReply> Execute(string skuId, SkuCommand command, CancellationToken cancellationToken = default)
+    {
+        var reply = await skuRegion.Ask<SkuReply>(new SkuRequest(skuId, command), askTimeouts.Current, cancellationToken);
+        if (command is Reserve)
+            RestockMetrics.Reservations.Add(1, new TagList
+            {
+                { "outcome", reply.Outcome == SkuOutcome.Rejected ? "rejected" : "accepted" },
+                { "reason", reply.Rejection?.ToString() ?? "none" },
+            });
+        return reply;
+    }
 
     public Task<SkuReply> GetStock(string skuId, CancellationToken cancellationToken = default) =>
         skuRegion.Ask<SkuReply>(new GetStock(skuId), askTimeouts.Current, cancellationToken);

@@ -1,10 +1,12 @@
 using System.Collections.Immutable;
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Akka.Event;
 using Akka.Persistence;
 using Akka.Persistence.Journal;
 using Restock.Actors.Domain.Inventory;
+using Restock.Actors.Engine.Hosting;
 
 namespace Restock.Actors.Engine.Inventory;
 
@@ -183,11 +185,15 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         _writing = batch.ToArray();
         _batches++;
         _eventsWritten += events.Count;
+        RestockMetrics.JournalBatchSize.Record(events.Count);
+        var started = Stopwatch.GetTimestamp();
         var unwritten = events.Count;
         // Refund and restock events are tagged for the restock ledger's projection.
         PersistAllAsync(events.Select(e => e is ILedgerEvent ? new Tagged(e, LedgerTags) : (object)e), _ =>
         {
-            if (--unwritten == 0) BatchWritten();
+            if (--unwritten != 0) return;
+            RestockMetrics.JournalWriteLatency.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            BatchWritten();
         });
     }
 

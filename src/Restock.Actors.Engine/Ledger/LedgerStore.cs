@@ -61,6 +61,23 @@ public sealed class LedgerStore
             """);
     }
 
+    /// <summary>Whether the database answers within <paramref name="timeout"/>.</summary>
+    public async Task<bool> PingAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await using var connection = await OpenAsync(cancel.Token);
+            await using var command = Command(connection, null, "SELECT 1");
+            await command.ExecuteScalarAsync(cancel.Token);
+            return true;
+        }
+        catch (Exception e) when (e is DbException or OperationCanceledException or TimeoutException)
+        {
+            return false;
+        }
+    }
+
     public async Task<long> ReadOffsetAsync(string projection, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenAsync(cancellationToken);

@@ -69,6 +69,13 @@ public static class AccessPolicy
 
         ["POST /operators/whitelist-import"] = Scope.Operator,
 
+        // Probes carry no key and learn only whether this node should get traffic; metrics and the cluster view
+        // describe the deployment, so they are the operator's (Prometheus can send a bearer key).
+        ["GET /healthz"] = Scope.Public,
+        ["GET /readyz"] = Scope.Public,
+        ["* /metrics"] = Scope.Operator, // the Prometheus exporter's endpoint answers every method
+        ["GET /cluster"] = Scope.Operator,
+
         ["GET /openapi/{documentName}.json"] = Scope.Public,
         ["GET /docs/{documentName?}"] = Scope.Public,
         ["GET /docs/scalar.js"] = Scope.Public,
@@ -76,7 +83,7 @@ public static class AccessPolicy
         ["GET /docs/favicon.svg"] = Scope.Public,
     };
 
-    /// <summary>"METHOD /pattern" of a routed endpoint, the key of <see cref="Routes"/>; null for an endpoint without a route.</summary>
+    /// <summary>"METHOD /pattern" of a routed endpoint, the key of <see cref="Routes"/> ("*" for any method); none for an endpoint without a route.</summary>
     public static IEnumerable<string> Keys(Endpoint endpoint)
     {
         if (endpoint is not RouteEndpoint route) yield break;
@@ -93,6 +100,7 @@ public static class AccessPolicy
         var pattern = "/" + (route.RoutePattern.RawText ?? "").Trim('/');
         return Routes.TryGetValue($"{method} {pattern}", out var scope) ? scope
             : method == "HEAD" && Routes.TryGetValue($"GET {pattern}", out var get) ? get
+            : Routes.TryGetValue($"* {pattern}", out var any) ? any
             : null;
     }
 

@@ -30,6 +30,26 @@ internal static class ApiDescription
                 Scheme = "bearer",
                 Description = "An API key: restock_ followed by 43 characters. Shown once when issued (POST /keys).",
             };
+            // The Prometheus exporter's endpoint is not a route handler, so the generator does not see it.
+            document.Paths ??= new OpenApiPaths();
+            document.Paths.TryAdd("/metrics", new OpenApiPathItem
+            {
+                Operations = new Dictionary<HttpMethod, OpenApiOperation>
+                {
+                    [HttpMethod.Get] = new()
+                    {
+                        Summary = "Metrics in Prometheus text format",
+                        Description = $"Scope: {Describe(Scope.Operator)}.",
+                        Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(SchemeName, document)] = [] }],
+                        Responses = new OpenApiResponses
+                        {
+                            ["200"] = new OpenApiResponse { Description = "Prometheus text exposition format" },
+                            ["401"] = new OpenApiResponse { Description = "No key, or an unknown or revoked one." },
+                            ["403"] = new OpenApiResponse { Description = "The key is not the operator's." },
+                        },
+                    },
+                },
+            });
             return Task.CompletedTask;
         });
         options.AddOperationTransformer((operation, context, _) =>

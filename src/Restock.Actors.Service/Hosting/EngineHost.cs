@@ -14,6 +14,9 @@ internal sealed class EngineHost(Config config, IHostApplicationLifetime lifetim
 
     public RestockEngine Engine => _engine ?? throw new InvalidOperationException("the engine has not started yet");
 
+    /// <summary>The engine once it has started (joined the cluster, started its entity types); null before.</summary>
+    public RestockEngine? Started => _engine;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         _engine = await RestockEngine.StartAsync(config, cancellationToken);

@@ -69,6 +69,8 @@ public sealed class AuthorizationMatrixTests(MatrixWorld world, ITestOutputHelpe
         new("POST /shops/{shopId}/refunds/{refundId}/skus/{skuId}/restock", Scope.OwnShop, "/shops/shop-a/refunds/r-manual/skus/sku-a/restock", new { actor = "matrix" }, Ok),
         new("POST /shops/{shopId}/erp/restocks", Scope.OwnShop, "/shops/shop-a/erp/restocks",
             new { refundId = "r-erp", orderId = "o-erp", skuId = "sku-a", quantity = 1 }, Ok),
+        new("* /metrics", Scope.Operator, "/metrics", null, Ok),
+        new("GET /cluster", Scope.Operator, "/cluster", null, Ok),
         new("POST /operators/whitelist-import", Scope.Operator, "/operators/whitelist-import", new { shopIds = new[] { "shop-w" } }, Ok),
     ];
 
@@ -92,7 +94,7 @@ public sealed class AuthorizationMatrixTests(MatrixWorld world, ITestOutputHelpe
     public async Task Each_caller_gets_the_status_of_its_scope_and_a_refusal_changes_nothing(RouteCase row)
     {
         var scope = row.Scope;
-        var method = new HttpMethod(row.Route.Split(' ')[0]);
+        var method = row.Route.StartsWith('*') ? HttpMethod.Get : new HttpMethod(row.Route.Split(' ')[0]);
         var path = row.Path.Replace("{doomed}", world.DoomedKeyId);
         var callers = Enum.GetValues<Caller>().OrderBy(c => Expected(scope, c) == 0).ToList();
 
@@ -151,6 +153,18 @@ public sealed class AuthorizationMatrixTests(MatrixWorld world, ITestOutputHelpe
             Assert.True(status == 404, $"{method} {path}: expected 404, got {status} {text}");
         }
         Assert.Equal(before, await world.State());
+    }
+
+    [Theory]
+    [InlineData("/")]
+    [InlineData("/openapi/v1.json")]
+    [InlineData("/docs")]
+    [InlineData("/healthz")]
+    [InlineData("/readyz")]
+    public async Task The_page_the_api_description_and_the_probes_answer_without_a_key(string path)
+    {
+        var (status, body) = await world.Send(Caller.NoKey, HttpMethod.Get, path, null);
+        Assert.True(status == 200, $"{path}: {status} {body}");
     }
 
     [Fact]
