@@ -25,6 +25,9 @@ internal static class ShopEndpoints
 {
     public const int MaxWhitelistShops = 100_000;
 
+    /// <summary>The whitelist import is the one body larger than the default limit: up to 100,000 shop ids.</summary>
+    public const int MaxWhitelistBodyBytes = 16 * 1024 * 1024;
+
     public static void MapShops(this IEndpointRouteBuilder app)
     {
         app.MapGet("/shops/{shopId}/settings", (string shopId, IShops shops, CancellationToken ct) =>
@@ -47,7 +50,7 @@ internal static class ShopEndpoints
 
         app.MapPost("/operators/whitelist-import", async (HttpRequest request, IShops shops, CancellationToken ct) =>
         {
-            var (body, problem) = await Requests.ReadJson<WhitelistBody>(request);
+            var (body, problem) = await Requests.ReadJson<WhitelistBody>(request, MaxWhitelistBodyBytes);
             if (problem is not null) return problem;
             var check = new Requests();
             var actor = check.Actor("actor", body!.Actor ?? "operator:whitelist-import");
