@@ -22,6 +22,7 @@ public sealed record RunOptions(
     Scenario Scenario,
     TargetKind Target = TargetKind.InProcess,
     Uri? Url = null,
+    string? Key = null,
     int Seed = 1,
     string ReportsFolder = "reports",
     IReadOnlyList<string>? ExtraThresholds = null,
@@ -79,7 +80,7 @@ public static class LoadRun
         await scheduled;
         var seconds = metrics.Elapsed.TotalSeconds;
 
-        var invariants = await Invariants.CheckAsync(target, workload, scenario, RememberedIds(options), step => log.WriteLine($"  check: {step}"));
+        var invariants = await Invariants.CheckAsync(target, workload, scenario, step => log.WriteLine($"  check: {step}"));
         var operations = metrics.Operations.Select(o => Summarize(o.Key, o.Value, seconds)).ToList();
         var achieved = operations.Sum(o => o.Count) / seconds;
         var report = new RunReport(
@@ -96,23 +97,19 @@ public static class LoadRun
         return report;
     }
 
-    /// <summary>The in-process engine remembers every finished line of a run, so the lost-acks check can re-send them all.</summary>
-    private const int InProcessRememberedIds = 1_000_000;
-
     internal static async Task<ITarget> CreateTargetAsync(RunOptions options)
     {
         var work = Path.Combine(Path.GetTempPath(), "restock-load");
         if (options.Scenario.CrashMidRun) return await ServiceProcess.StartAsync(work);
         if (options.Target == TargetKind.Http)
-            return new HttpTarget(options.Url ?? throw new ArgumentException("the HTTP target needs --url"));
-        return await InProcessTarget.StartAsync(work, [$"restock.inventory.remembered-ids = {InProcessRememberedIds}", .. options.EngineOverrides ?? []]);
+            return new HttpTarget(options.Url ?? throw new ArgumentException("the HTTP target needs --url"),
+                options.Key ?? Restock.Actors.Engine.Hosting.RestockConfig.Load().GetString("restock.access.operator-key", "") switch
+                {
+                    { Length: > 0 } key => key,
+                    _ => throw new ArgumentException("the HTTP target needs the operator key: --key or RESTOCK_OPERATOR_KEY"),
+                });
+        return await InProcessTarget.StartAsync(work, [.. options.EngineOverrides ?? []]);
     }
-
-    /// <summary>A service (HTTP or child process) runs on the shipped configuration.</summary>
-    private static int RememberedIds(RunOptions options) =>
-        options.Target == TargetKind.InProcess && !options.Scenario.CrashMidRun
-            ? InProcessRememberedIds
-            : Restock.Actors.Engine.Hosting.RestockConfig.Load(_ => null).GetInt("restock.inventory.remembered-ids");
 
     private static Task RunClosedAsync(Scenario scenario, Workload workload, int seed, CancellationToken stop) =>
         Task.WhenAll(Enumerable.Range(0, scenario.Model.Concurrency).Select(buyer => Task.Run(async () =>
