@@ -79,7 +79,7 @@ public static class LoadRun
         await scheduled;
         var seconds = metrics.Elapsed.TotalSeconds;
 
-        var invariants = await Invariants.CheckAsync(target, workload, scenario, RememberedIds(options), step => log.WriteLine($"  check: {step}"));
+        var invariants = await Invariants.CheckAsync(target, workload, scenario, step => log.WriteLine($"  check: {step}"));
         var operations = metrics.Operations.Select(o => Summarize(o.Key, o.Value, seconds)).ToList();
         var achieved = operations.Sum(o => o.Count) / seconds;
         var report = new RunReport(
@@ -96,23 +96,14 @@ public static class LoadRun
         return report;
     }
 
-    /// <summary>The in-process engine remembers every finished line of a run, so the lost-acks check can re-send them all.</summary>
-    private const int InProcessRememberedIds = 1_000_000;
-
     internal static async Task<ITarget> CreateTargetAsync(RunOptions options)
     {
         var work = Path.Combine(Path.GetTempPath(), "restock-load");
         if (options.Scenario.CrashMidRun) return await ServiceProcess.StartAsync(work);
         if (options.Target == TargetKind.Http)
             return new HttpTarget(options.Url ?? throw new ArgumentException("the HTTP target needs --url"));
-        return await InProcessTarget.StartAsync(work, [$"restock.inventory.remembered-ids = {InProcessRememberedIds}", .. options.EngineOverrides ?? []]);
+        return await InProcessTarget.StartAsync(work, [.. options.EngineOverrides ?? []]);
     }
-
-    /// <summary>A service (HTTP or child process) runs on the shipped configuration.</summary>
-    private static int RememberedIds(RunOptions options) =>
-        options.Target == TargetKind.InProcess && !options.Scenario.CrashMidRun
-            ? InProcessRememberedIds
-            : Restock.Actors.Engine.Hosting.RestockConfig.Load(_ => null).GetInt("restock.inventory.remembered-ids");
 
     private static Task RunClosedAsync(Scenario scenario, Workload workload, int seed, CancellationToken stop) =>
         Task.WhenAll(Enumerable.Range(0, scenario.Model.Concurrency).Select(buyer => Task.Run(async () =>

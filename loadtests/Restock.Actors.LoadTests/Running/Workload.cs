@@ -17,12 +17,6 @@ public sealed class TrackedOrder(string id, string sku, string shop, long quanti
 
     /// <summary>A pay or cancel failed without an answer: the runner cannot tell what the engine did.</summary>
     public volatile bool Uncertain;
-
-    /// <summary>Shipped or refunded in full: the line has left the SKU's open lines.</summary>
-    public volatile bool Closed;
-
-    /// <summary>Whether the engine must still hold this line open (so it remembers it whatever its window of finished lines).</summary>
-    public bool CertainlyOpen(DateTimeOffset now) => !Cancelled && !Uncertain && !Closed && (Paid || Deadline > now.AddSeconds(30));
 }
 
 public sealed class TrackedRefund(string id, TrackedOrder order, long quantity)
@@ -161,7 +155,6 @@ public sealed class Workload
     {
         var result = await _metrics.Time("ship", () => _target.Ship(order.Sku, order.Id));
         if (result.Status == OpStatus.Failed) order.Uncertain = true;
-        if (result.Ok) order.Closed = true;
     }
 
     /// <summary>A refund delivered <see cref="Scenario.RefundCopies"/> times at once, sometimes raced by the ERP's own restock.</summary>
@@ -174,8 +167,6 @@ public sealed class Workload
             {
                 var result = await _metrics.Time("refund", () => _target.Refund(refund.Id, order.Id, order.Shop, order.Sku, refund.Quantity));
                 if (result.Ok) refund.Accepted = true;
-                // The SKU closes a line refunded in full; until the refund is applied the runner cannot tell when.
-                if (refund.Quantity == order.Quantity) order.Closed = true;
                 return result;
             })
             .ToList();

@@ -21,6 +21,9 @@ public enum RejectionCode
 
     /// <summary>The SKU belongs to another shop (or to none yet, for a restock): callers outside it learn nothing more.</summary>
     NotOwner = 16,
+
+    /// <summary>A reservation retried after its units went back on sale (cancelled or payment deadline passed).</summary>
+    ReservationReleased = 17,
 }
 
 /// <summary>The outcome of deciding one command: the events to store, or why nothing happens.</summary>

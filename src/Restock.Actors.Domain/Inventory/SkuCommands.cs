@@ -1,7 +1,13 @@
 namespace Restock.Actors.Domain.Inventory;
 
-/// <summary>A request to change one SKU's stock. Each carries the id that makes a retry harmless.</summary>
-public abstract record SkuCommand : IRestockMessage;
+/// <summary>
+/// A request to change one SKU's stock. Each carries the id that makes a retry harmless. The SKU actor stamps
+/// <see cref="ReceivedAt"/> on arrival: the domain has no clock, and remembers ids for a time from it.
+/// </summary>
+public abstract record SkuCommand : IRestockMessage
+{
+    public DateTimeOffset? ReceivedAt { get; init; }
+}
 
 /// <summary>
 /// Merchant or ERP puts the sellable stock to an absolute quantity. <paramref name="ShopId"/> is the shop asking:
@@ -18,8 +24,11 @@ public sealed record Reserve(string OrderId, long Quantity, DateTimeOffset Payme
 /// <summary>The buyer cancels an unpaid order: its units go back on sale.</summary>
 public sealed record Release(string OrderId) : SkuCommand;
 
-/// <summary>Releases every reservation whose payment deadline is at or before <paramref name="Now"/>.</summary>
-public sealed record ExpireReservations(DateTimeOffset Now) : SkuCommand;
+/// <summary>
+/// Releases the reservations whose payment deadline is at or before <paramref name="Now"/>, oldest deadline
+/// first, at most <paramref name="Limit"/> of them (the rest on the next command).
+/// </summary>
+public sealed record ExpireReservations(DateTimeOffset Now, int Limit = int.MaxValue) : SkuCommand;
 
 public sealed record ConfirmPayment(string OrderId) : SkuCommand;
 

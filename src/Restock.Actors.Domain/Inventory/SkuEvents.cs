@@ -3,28 +3,37 @@ namespace Restock.Actors.Domain.Inventory;
 /// <summary>What happened to one SKU's stock. Stored forever: fields are only ever added, never renamed.</summary>
 public abstract record SkuEvent : IRestockMessage;
 
-public sealed record StockAdjusted(string AdjustmentId, long Delta, string Reason) : SkuEvent;
+// `At` is when the SKU decided (its actor's clock); events stored before it existed have none.
+
+/// <summary>
+/// Available stock moved by <paramref name="Delta"/>. <paramref name="SetTo"/> is the quantity a set-stock asked
+/// for (null for an adjustment by delta); an event without <paramref name="At"/> predates both and could be either.
+/// </summary>
+public sealed record StockAdjusted(string AdjustmentId, long Delta, string Reason, DateTimeOffset? At = null, long? SetTo = null) : SkuEvent;
 
 /// <summary>The SKU belongs to <paramref name="ShopId"/> from now on: written once, with the SKU's first stock command.</summary>
 public sealed record SkuOwnerRecorded(string ShopId) : SkuEvent;
 
-public sealed record StockReserved(string OrderId, long Quantity, DateTimeOffset PaymentDeadline) : SkuEvent;
+public sealed record StockReserved(string OrderId, long Quantity, DateTimeOffset PaymentDeadline, DateTimeOffset? At = null) : SkuEvent;
 
-public sealed record ReservationReleased(string OrderId, long Quantity, ReleaseReason Reason) : SkuEvent;
+public sealed record ReservationReleased(string OrderId, long Quantity, ReleaseReason Reason, DateTimeOffset? At = null) : SkuEvent;
 
-public sealed record PaymentConfirmed(string OrderId, long Quantity) : SkuEvent;
+public sealed record PaymentConfirmed(string OrderId, long Quantity, DateTimeOffset? At = null) : SkuEvent;
 
-public sealed record LineShipped(string OrderId, long Quantity) : SkuEvent;
+public sealed record LineShipped(string OrderId, long Quantity, DateTimeOffset? At = null) : SkuEvent;
 
-/// <summary>Paid units left an order line before shipment. The restock ledger is built from this and <see cref="RefundRestocked"/>.</summary>
+/// <summary>
+/// Paid units left an order line before shipment. The restock ledger is built from this and <see cref="RefundRestocked"/>.
+/// <paramref name="At"/> is when the refund completed (the caller's time); <paramref name="Recorded"/> the SKU's clock.
+/// </summary>
 public sealed record LineRefunded(
     string RefundId, string OrderId, string ShopId, long Quantity, RefundRestock Restock, long SettingVersion,
-    long AvailableAfter, DateTimeOffset At) : SkuEvent, ILedgerEvent;
+    long AvailableAfter, DateTimeOffset At, DateTimeOffset? Recorded = null) : SkuEvent, ILedgerEvent;
 
 /// <summary>A refunded line went back on sale on request (merchant or ERP), not by the automatic switch.</summary>
 public sealed record RefundRestocked(
     string RefundId, string OrderId, string ShopId, long Quantity, RestockTrigger Trigger, string Actor, long SettingVersion,
-    long AvailableAfter, DateTimeOffset At) : SkuEvent, ILedgerEvent;
+    long AvailableAfter, DateTimeOffset At, DateTimeOffset? Recorded = null) : SkuEvent, ILedgerEvent;
 
 /// <summary>An event the restock ledger reads; the engine tags these when it stores them.</summary>
 public interface ILedgerEvent

@@ -21,29 +21,25 @@ public enum LineStatus
 public sealed record OrderLine(
     string OrderId, long Ordered, long Held, LineStatus Status, DateTimeOffset PaymentDeadline, long RestockedAhead = 0);
 
-public enum LineClosure
-{
-    Released = 1,
-    Shipped = 2,
-    Refunded = 3,
-}
-
-/// <summary>What is remembered of a finished order line: enough to answer a late retry with the first outcome.</summary>
-public sealed record ClosedLine(long Ordered, LineClosure Closure);
-
 /// <summary>
 /// A refund line this SKU knows: applied (units left the order line) and/or restocked. An ERP restock can
-/// arrive before the refund itself: then it is restocked but not yet applied.
+/// arrive before the refund itself: then it is restocked but not yet applied. <paramref name="RestockedUnits"/>
+/// is what went back on sale when it differs from <paramref name="Quantity"/> (an ERP that reported another
+/// quantity than the refund that followed); null means the refund's quantity. <paramref name="ChangedAtTicks"/>
+/// is the SKU's clock at its last change, from which the horizon counts.
 /// </summary>
-public sealed record RefundRecord(string OrderId, long Quantity, bool Applied, RestockTrigger? RestockedBy, long SettingVersion)
+public sealed record RefundRecord(
+    string OrderId, long Quantity, bool Applied, RestockTrigger? RestockedBy, long SettingVersion,
+    long? RestockedUnits = null, long ChangedAtTicks = 0)
 {
     public bool Restocked => RestockedBy is not null;
+
+    public long UnitsBack => RestockedBy is null ? 0 : RestockedUnits ?? Quantity;
 }
 
 /// <summary>
-/// One SKU's decision state: counters, open order lines, and the ids needed to recognise repeats.
-/// Finished lines and adjustments are kept in bounded windows (history lives in the journal);
-/// refunds are kept for good, because a refund must never restock twice however late it repeats.
+/// One SKU's decision state: counters, open order lines (with their payment deadlines indexed), the finished
+/// ids remembered to recognise repeats, and the refunds still needed to keep a refund from restocking twice.
 /// <paramref name="Owner"/> is the shop the SKU belongs to; null for a SKU never stocked, or stocked before
 /// ownership existed (see <see cref="SkuOwnership"/>).
 /// </summary>
@@ -52,54 +48,32 @@ public sealed record SkuState(
     StockLevels Levels,
     long Stocked,
     ImmutableDictionary<string, OrderLine> OpenLines,
-    RecentWindow<ClosedLine> ClosedLines,
-    RecentWindow<long> Adjustments,
+    ImmutableSortedSet<PaymentDue> PaymentDeadlines,
+    RememberedIds Remembered,
     ImmutableDictionary<string, RefundRecord> Refunds,
     string? Owner = null)
 {
-    public const int DefaultRemembered = 10_000;
+    public static readonly TimeSpan DefaultHorizon = TimeSpan.FromHours(24);
 
-    public static SkuState Empty(int remembered = DefaultRemembered) => new(
+    public static SkuState Empty(TimeSpan? horizon = null) => new(
         false,
         StockLevels.Zero,
         0,
         ImmutableDictionary<string, OrderLine>.Empty,
-        RecentWindow<ClosedLine>.Empty(remembered),
-        RecentWindow<long>.Empty(remembered),
+        ImmutableSortedSet.Create(PaymentDue.Order),
+        RememberedIds.Empty(horizon ?? DefaultHorizon),
         ImmutableDictionary<string, RefundRecord>.Empty);
 
     /// <summary>The earliest payment deadline among unpaid reservations, if any.</summary>
-    public DateTimeOffset? NextPaymentDeadline()
-    {
-        DateTimeOffset? next = null;
-        foreach (var line in OpenLines.Values)
-        {
-            if (line.Status == LineStatus.Reserved && (next is null || line.PaymentDeadline < next))
-                next = line.PaymentDeadline;
-        }
-        return next;
-    }
+    public DateTimeOffset? NextPaymentDeadline() => PaymentDeadlines.Count == 0 ? null : PaymentDeadlines.Min.Deadline;
 }
 
-/// <summary>The most recent <see cref="Capacity"/> entries by insertion; the oldest leaves first.</summary>
-public sealed record RecentWindow<T>(int Capacity, ImmutableDictionary<string, T> Items, ImmutableQueue<string> Order)
+/// <summary>An unpaid reservation's deadline, ordered by deadline then order id so expiry is deterministic.</summary>
+public readonly record struct PaymentDue(DateTimeOffset Deadline, string OrderId)
 {
-    public static RecentWindow<T> Empty(int capacity) =>
-        new(capacity, ImmutableDictionary<string, T>.Empty, ImmutableQueue<string>.Empty);
-
-    public bool TryGet(string key, out T value) => Items.TryGetValue(key, out value!);
-
-    public RecentWindow<T> Add(string key, T value)
+    public static readonly IComparer<PaymentDue> Order = Comparer<PaymentDue>.Create((a, b) =>
     {
-        if (Items.ContainsKey(key))
-            return this with { Items = Items.SetItem(key, value) };
-        var items = Items.Add(key, value);
-        var order = Order.Enqueue(key);
-        while (items.Count > Capacity)
-        {
-            order = order.Dequeue(out var oldest);
-            items = items.Remove(oldest);
-        }
-        return this with { Items = items, Order = order };
-    }
+        var byDeadline = a.Deadline.CompareTo(b.Deadline);
+        return byDeadline != 0 ? byDeadline : string.CompareOrdinal(a.OrderId, b.OrderId);
+    });
 }

@@ -20,7 +20,24 @@ public static class SkuStock
         _ => throw new ArgumentOutOfRangeException(nameof(command), command.GetType().Name, "unknown SKU command"),
     };
 
-    public static SkuState Apply(SkuState state, SkuEvent @event)
+    public static SkuState Apply(SkuState state, SkuEvent @event) =>
+        Forget(ApplyEvent(state with { Remembered = state.Remembered.Tick(TimeOf(@event)) }, @event));
+
+    public static SkuState ApplyAll(SkuState state, IEnumerable<SkuEvent> events) => events.Aggregate(state, Apply);
+
+    private static DateTimeOffset? TimeOf(SkuEvent @event) => @event switch
+    {
+        StockAdjusted e => e.At,
+        StockReserved e => e.At,
+        ReservationReleased e => e.At,
+        PaymentConfirmed e => e.At,
+        LineShipped e => e.At,
+        LineRefunded e => e.Recorded,
+        RefundRestocked e => e.Recorded,
+        _ => null,
+    };
+
+    private static SkuState ApplyEvent(SkuState state, SkuEvent @event)
     {
         var l = state.Levels;
         switch (@event)
@@ -33,7 +50,8 @@ public static class SkuStock
                     IsKnown = true,
                     Levels = l with { Available = l.Available + e.Delta },
                     Stocked = state.Stocked + e.Delta,
-                    Adjustments = state.Adjustments.Add(e.AdjustmentId, e.Delta),
+                    Remembered = e.SetTo is { } setTo ? state.Remembered.Adjustment(e.AdjustmentId, Finish.StockSet, setTo)
+                        : state.Remembered.Adjustment(e.AdjustmentId, e.At is null ? Finish.StockChanged : Finish.StockAdjusted, e.Delta),
                 };
             case StockReserved e:
                 return state with
@@ -41,20 +59,26 @@ public static class SkuStock
                     Levels = l with { Available = l.Available - e.Quantity, Reserved = l.Reserved + e.Quantity },
                     OpenLines = state.OpenLines.Add(e.OrderId,
                         new OrderLine(e.OrderId, e.Quantity, e.Quantity, LineStatus.Reserved, e.PaymentDeadline)),
+                    PaymentDeadlines = state.PaymentDeadlines.Add(new PaymentDue(e.PaymentDeadline, e.OrderId)),
                 };
             case ReservationReleased e:
-                return Close(state, e.OrderId, LineClosure.Released) with
+                return Close(state, e.OrderId, Finish.LineReleased) with
                 {
                     Levels = l with { Available = l.Available + e.Quantity, Reserved = l.Reserved - e.Quantity },
+                    PaymentDeadlines = state.PaymentDeadlines.Remove(new PaymentDue(state.OpenLines[e.OrderId].PaymentDeadline, e.OrderId)),
                 };
             case PaymentConfirmed e:
+            {
+                var line = state.OpenLines[e.OrderId];
                 return state with
                 {
                     Levels = l with { Reserved = l.Reserved - e.Quantity, Committed = l.Committed + e.Quantity },
-                    OpenLines = state.OpenLines.SetItem(e.OrderId, state.OpenLines[e.OrderId] with { Status = LineStatus.Committed }),
+                    OpenLines = state.OpenLines.SetItem(e.OrderId, line with { Status = LineStatus.Committed }),
+                    PaymentDeadlines = state.PaymentDeadlines.Remove(new PaymentDue(line.PaymentDeadline, e.OrderId)),
                 };
+            }
             case LineShipped e:
-                return Close(state, e.OrderId, LineClosure.Shipped) with
+                return Close(state, e.OrderId, Finish.LineShipped) with
                 {
                     Levels = l with { Committed = l.Committed - e.Quantity, Shipped = l.Shipped + e.Quantity },
                 };
@@ -64,13 +88,14 @@ public static class SkuStock
                 var restocked = e.Restock == RefundRestock.Restocked ? e.Quantity : 0;
                 var ahead = state.Refunds.TryGetValue(e.RefundId, out var early) ? early : null;
                 var after = line.Held == e.Quantity
-                    ? Close(state, e.OrderId, LineClosure.Refunded)
+                    ? Close(state, e.OrderId, Finish.LineRefunded)
                     : state with
                     {
                         OpenLines = state.OpenLines.SetItem(e.OrderId, line with
                         {
                             Held = line.Held - e.Quantity,
-                            RestockedAhead = line.RestockedAhead - (ahead is null ? 0 : e.Quantity),
+                            // The ERP's early restock no longer holds the line back, whatever quantity the refund names.
+                            RestockedAhead = line.RestockedAhead - (ahead?.Quantity ?? 0),
                         }),
                     };
                 return after with
@@ -83,13 +108,16 @@ public static class SkuStock
                         Restocked = l.Restocked + restocked,
                     },
                     Refunds = state.Refunds.SetItem(e.RefundId, new RefundRecord(e.OrderId, e.Quantity, Applied: true,
-                        ahead?.RestockedBy ?? (restocked > 0 ? RestockTrigger.Auto : null), e.SettingVersion)),
+                        ahead?.RestockedBy ?? (restocked > 0 ? RestockTrigger.Auto : null), e.SettingVersion,
+                        ahead is not null && ahead.Quantity != e.Quantity ? ahead.Quantity : null, state.Remembered.Clock.UtcTicks)),
+                    Remembered = after.Remembered.Refund(e.RefundId),
                 };
             }
             case RefundRestocked e:
             {
                 var known = state.Refunds.TryGetValue(e.RefundId, out var record);
                 var ahead = !known;
+                var now = state.Remembered.Clock.UtcTicks;
                 return state with
                 {
                     Levels = l with { Available = l.Available + e.Quantity, Restocked = l.Restocked + e.Quantity },
@@ -100,8 +128,9 @@ public static class SkuStock
                         })
                         : state.OpenLines,
                     Refunds = state.Refunds.SetItem(e.RefundId, ahead
-                        ? new RefundRecord(e.OrderId, e.Quantity, Applied: false, e.Trigger, e.SettingVersion)
-                        : record! with { RestockedBy = e.Trigger }),
+                        ? new RefundRecord(e.OrderId, e.Quantity, Applied: false, e.Trigger, e.SettingVersion, ChangedAtTicks: now)
+                        : record! with { RestockedBy = e.Trigger, ChangedAtTicks = now }),
+                    Remembered = state.Remembered.Refund(e.RefundId),
                 };
             }
             default:
@@ -109,22 +138,62 @@ public static class SkuStock
         }
     }
 
-    public static SkuState ApplyAll(SkuState state, IEnumerable<SkuEvent> events) => events.Aggregate(state, Apply);
-
-    private static SkuState Close(SkuState state, string orderId, LineClosure closure) => state with
+    private static SkuState Close(SkuState state, string orderId, Finish finish) => state with
     {
         OpenLines = state.OpenLines.Remove(orderId),
-        ClosedLines = state.ClosedLines.Add(orderId, new ClosedLine(state.OpenLines[orderId].Ordered, closure)),
+        Remembered = state.Remembered.Line(orderId, finish, state.OpenLines[orderId].Ordered),
     };
+
+    /// <summary>
+    /// Forgets what is older than the horizon. A refund record goes only once it is restocked and its order line
+    /// closed: nothing can restock it again then (refunds and restocks need an open, paid line). An applied refund
+    /// not restocked stays while a merchant may still restock it by hand; an ERP restock waits for its refund.
+    /// Ids stored before times were recorded start their horizon at the first time seen.
+    /// </summary>
+    private static SkuState Forget(SkuState state)
+    {
+        var r = state.Remembered;
+        var cutoff = r.Clock.UtcTicks - r.Horizon.Ticks;
+        if (r.Queue.IsEmpty || r.Queue.Peek().AtTicks >= cutoff) return state;
+
+        var now = r.Clock.UtcTicks;
+        var (lines, adjustments, queue, refunds) = (r.Lines, r.Adjustments, r.Queue, state.Refunds);
+        while (!queue.IsEmpty && queue.Peek().AtTicks < cutoff)
+        {
+            queue = queue.Dequeue(out var oldest);
+            switch (oldest.Kind)
+            {
+                case IdKind.OrderLine when lines.TryGetValue(oldest.Id, out var f):
+                    if (f.AtTicks == 0) (lines, queue) = (lines.SetItem(oldest.Id, f with { AtTicks = now }), queue.Enqueue(oldest with { AtTicks = now }));
+                    else if (f.AtTicks < cutoff) lines = lines.Remove(oldest.Id);
+                    break;
+                case IdKind.Adjustment when adjustments.TryGetValue(oldest.Id, out var f):
+                    if (f.AtTicks == 0) (adjustments, queue) = (adjustments.SetItem(oldest.Id, f with { AtTicks = now }), queue.Enqueue(oldest with { AtTicks = now }));
+                    else if (f.AtTicks < cutoff) adjustments = adjustments.Remove(oldest.Id);
+                    break;
+                case IdKind.Refund when refunds.TryGetValue(oldest.Id, out var refund):
+                    if (refund.ChangedAtTicks >= cutoff) break;
+                    if (refund.ChangedAtTicks != 0 && refund is { Applied: true, Restocked: true } && !state.OpenLines.ContainsKey(refund.OrderId))
+                        refunds = refunds.Remove(oldest.Id);
+                    else
+                        (refunds, queue) = (refunds.SetItem(oldest.Id, refund with { ChangedAtTicks = now }), queue.Enqueue(oldest with { AtTicks = now }));
+                    break;
+            }
+        }
+        return state with { Remembered = r with { Lines = lines, Adjustments = adjustments, Queue = queue }, Refunds = refunds };
+    }
 
     private static Decision DecideSet(SkuState state, SetStock c)
     {
         if (InvalidId(c.AdjustmentId, "adjustment id") is { } bad) return bad;
         if (c.Quantity < 0 || c.Quantity > MaxQuantity)
             return Reject(RejectionCode.InvalidQuantity, $"quantity must be between 0 and {MaxQuantity}");
+        if (state.Remembered.Adjustments.TryGetValue(c.AdjustmentId, out var first))
+            return first.Finish == Finish.StockChanged || (first.Finish == Finish.StockSet && first.Amount == c.Quantity)
+                ? Accepted.AlreadyDone
+                : ConflictingAdjustment(c.AdjustmentId, first);
         var delta = c.Quantity - state.Levels.Available;
-        if (state.Adjustments.TryGet(c.AdjustmentId, out _)) return Accepted.AlreadyDone;
-        return One(new StockAdjusted(c.AdjustmentId, delta, c.Reason));
+        return One(new StockAdjusted(c.AdjustmentId, delta, c.Reason, Now(state, c), SetTo: c.Quantity));
     }
 
     private static Decision DecideAdjust(SkuState state, AdjustStock c)
@@ -132,31 +201,44 @@ public static class SkuStock
         if (InvalidId(c.AdjustmentId, "adjustment id") is { } bad) return bad;
         if (c.Delta == 0 || Math.Abs(c.Delta) > MaxQuantity)
             return Reject(RejectionCode.InvalidQuantity, $"delta must be non-zero and at most {MaxQuantity} either way");
-        if (state.Adjustments.TryGet(c.AdjustmentId, out var first))
-            return first == c.Delta ? Accepted.AlreadyDone
-                : Reject(RejectionCode.ConflictingRepeat, $"adjustment {c.AdjustmentId} was already applied with delta {first}");
+        if (state.Remembered.Adjustments.TryGetValue(c.AdjustmentId, out var first))
+            return first.Finish is Finish.StockAdjusted or Finish.StockChanged && first.Amount == c.Delta
+                ? Accepted.AlreadyDone
+                : ConflictingAdjustment(c.AdjustmentId, first);
         var after = state.Levels.Available + c.Delta;
         if (after < 0)
             return Reject(RejectionCode.NegativeStock, $"only {state.Levels.Available} available; cannot remove {-c.Delta}");
         if (after > MaxQuantity)
             return Reject(RejectionCode.InvalidQuantity, $"available stock would exceed {MaxQuantity}");
-        return One(new StockAdjusted(c.AdjustmentId, c.Delta, c.Reason));
+        return One(new StockAdjusted(c.AdjustmentId, c.Delta, c.Reason, Now(state, c)));
     }
+
+    private static Rejected ConflictingAdjustment(string adjustmentId, Fingerprint first) => Reject(RejectionCode.ConflictingRepeat,
+        first.Finish == Finish.StockSet
+            ? $"adjustment {adjustmentId} already set the stock to {first.Amount}"
+            : $"adjustment {adjustmentId} already moved the stock by {first.Amount}");
 
     private static Decision DecideReserve(SkuState state, Reserve c)
     {
         if (InvalidId(c.OrderId, "order id") is { } bad) return bad;
         if (InvalidQuantity(c.Quantity) is { } badQty) return badQty;
-        var ordered = state.OpenLines.TryGetValue(c.OrderId, out var open) ? open.Ordered
-            : state.ClosedLines.TryGet(c.OrderId, out var closed) ? closed.Ordered
-            : (long?)null;
-        if (ordered is { } q)
-            return q == c.Quantity ? Accepted.AlreadyDone
-                : Reject(RejectionCode.ConflictingRepeat, $"order {c.OrderId} already reserved {q} units");
+        if (state.OpenLines.TryGetValue(c.OrderId, out var open))
+            return open.Ordered == c.Quantity ? Accepted.AlreadyDone
+                : Reject(RejectionCode.ConflictingRepeat, $"order {c.OrderId} already reserved {open.Ordered} units");
+        if (state.Remembered.Lines.TryGetValue(c.OrderId, out var closed))
+            return closed.Amount != c.Quantity
+                ? Reject(RejectionCode.ConflictingRepeat, $"order {c.OrderId} already reserved {closed.Amount} units")
+                : closed.Finish switch
+                {
+                    Finish.LineReleased => Reject(RejectionCode.ReservationReleased,
+                        $"order {c.OrderId} was reserved, then released (cancelled or not paid in time): its units are on sale again"),
+                    Finish.LineShipped => new Accepted([], $"order {c.OrderId} was reserved and has since shipped"),
+                    _ => new Accepted([], $"order {c.OrderId} was reserved and has since been refunded"),
+                };
         if (!state.IsKnown) return Reject(RejectionCode.UnknownSku, "this SKU has never been stocked");
         if (c.Quantity > state.Levels.Available)
             return Reject(RejectionCode.OutOfStock, $"{state.Levels.Available} available, {c.Quantity} requested");
-        return One(new StockReserved(c.OrderId, c.Quantity, c.PaymentDeadline));
+        return One(new StockReserved(c.OrderId, c.Quantity, c.PaymentDeadline, Now(state, c)));
     }
 
     private static Decision DecideRelease(SkuState state, Release c)
@@ -164,27 +246,30 @@ public static class SkuStock
         if (InvalidId(c.OrderId, "order id") is { } bad) return bad;
         if (state.OpenLines.TryGetValue(c.OrderId, out var line))
             return line.Status == LineStatus.Reserved
-                ? One(new ReservationReleased(c.OrderId, line.Held, ReleaseReason.Cancelled))
+                ? One(new ReservationReleased(c.OrderId, line.Held, ReleaseReason.Cancelled, Now(state, c)))
                 : Reject(RejectionCode.AlreadyPaid, $"order {c.OrderId} is paid: refund it instead");
-        return Closed(state, c.OrderId, LineClosure.Released);
+        return Closed(state, c.OrderId, Finish.LineReleased);
     }
 
     private static Decision DecideExpire(SkuState state, ExpireReservations c)
     {
-        var due = state.OpenLines.Values
-            .Where(l => l.Status == LineStatus.Reserved && l.PaymentDeadline <= c.Now)
-            .OrderBy(l => l.PaymentDeadline).ThenBy(l => l.OrderId, StringComparer.Ordinal)
-            .Select(l => (SkuEvent)new ReservationReleased(l.OrderId, l.Held, ReleaseReason.PaymentDeadlinePassed))
-            .ToArray();
-        return due.Length == 0 ? Accepted.AlreadyDone : new Accepted(due);
+        if (c.Limit < 1) return Reject(RejectionCode.InvalidQuantity, "the expiry limit must be at least 1");
+        var now = Now(state, c);
+        var due = new List<SkuEvent>();
+        foreach (var deadline in state.PaymentDeadlines)
+        {
+            if (deadline.Deadline > c.Now || due.Count == c.Limit) break;
+            due.Add(new ReservationReleased(deadline.OrderId, state.OpenLines[deadline.OrderId].Held, ReleaseReason.PaymentDeadlinePassed, now));
+        }
+        return due.Count == 0 ? Accepted.AlreadyDone : new Accepted(due);
     }
 
     private static Decision DecideConfirm(SkuState state, ConfirmPayment c)
     {
         if (InvalidId(c.OrderId, "order id") is { } bad) return bad;
         if (state.OpenLines.TryGetValue(c.OrderId, out var line))
-            return line.Status == LineStatus.Reserved ? One(new PaymentConfirmed(c.OrderId, line.Held)) : Accepted.AlreadyDone;
-        if (state.ClosedLines.TryGet(c.OrderId, out var closed) && closed.Closure != LineClosure.Released)
+            return line.Status == LineStatus.Reserved ? One(new PaymentConfirmed(c.OrderId, line.Held, Now(state, c))) : Accepted.AlreadyDone;
+        if (state.Remembered.Lines.TryGetValue(c.OrderId, out var closed) && closed.Finish != Finish.LineReleased)
             return Accepted.AlreadyDone;
         return Closed(state, c.OrderId, expected: null);
     }
@@ -196,36 +281,39 @@ public static class SkuStock
             return line.Status != LineStatus.Committed ? Reject(RejectionCode.NotPaid, $"order {c.OrderId} is not paid yet")
                 : line.RestockedAhead > 0 ? Reject(RejectionCode.RefundPending,
                     $"the ERP restocked {line.RestockedAhead} units of order {c.OrderId} for a refund not received yet")
-                : One(new LineShipped(c.OrderId, line.Held));
-        return Closed(state, c.OrderId, LineClosure.Shipped);
+                : One(new LineShipped(c.OrderId, line.Held, Now(state, c)));
+        return Closed(state, c.OrderId, Finish.LineShipped);
     }
 
     private static Decision DecideRefund(SkuState state, RefundLine c)
     {
         if ((InvalidId(c.RefundId, "refund id") ?? InvalidId(c.OrderId, "order id") ?? InvalidId(c.ShopId, "shop id")) is { } bad) return bad;
         if (InvalidQuantity(c.Quantity) is { } badQty) return badQty;
-        var ahead = false;
+        RefundRecord? ahead = null;
         if (state.Refunds.TryGetValue(c.RefundId, out var known))
         {
-            if (known.OrderId != c.OrderId || known.Quantity != c.Quantity)
+            // Once applied, the refund's quantity is fixed. Before that only the ERP's restock is known, and its
+            // quantity may differ from the refund's: the refund decides what leaves the line (see README).
+            if (known.OrderId != c.OrderId || (known.Applied && known.Quantity != c.Quantity))
                 return Reject(RejectionCode.ConflictingRepeat,
                     $"refund {c.RefundId} is known for order {known.OrderId} with {known.Quantity} units");
             if (known.Applied) return Accepted.AlreadyDone;
-            ahead = true;
+            ahead = known;
         }
         if (state.OpenLines.TryGetValue(c.OrderId, out var line))
         {
             if (line.Status != LineStatus.Committed)
                 return Reject(RejectionCode.NotPaid, $"order {c.OrderId} is not paid: cancel it instead");
-            var refundable = ahead ? line.Held : line.Held - line.RestockedAhead;
+            // Units the ERP restocked ahead for other refunds stay held for those refunds.
+            var refundable = line.Held - (line.RestockedAhead - (ahead?.Quantity ?? 0));
             if (c.Quantity > refundable)
                 return Reject(RejectionCode.RefundExceedsRemaining,
                     $"order {c.OrderId} has {refundable} units left to refund, {c.Quantity} requested");
-            var restock = ahead ? RefundRestock.RestockedEarlier : c.Restock ? RefundRestock.Restocked : RefundRestock.NotRestocked;
+            var restock = ahead is not null ? RefundRestock.RestockedEarlier : c.Restock ? RefundRestock.Restocked : RefundRestock.NotRestocked;
             var availableAfter = state.Levels.Available + (restock == RefundRestock.Restocked ? c.Quantity : 0);
-            return One(new LineRefunded(c.RefundId, c.OrderId, c.ShopId, c.Quantity, restock, c.SettingVersion, availableAfter, c.At));
+            return One(new LineRefunded(c.RefundId, c.OrderId, c.ShopId, c.Quantity, restock, c.SettingVersion, availableAfter, c.At, Now(state, c)));
         }
-        if (state.ClosedLines.TryGet(c.OrderId, out var closed) && closed.Closure == LineClosure.Refunded)
+        if (state.Remembered.Lines.TryGetValue(c.OrderId, out var closed) && closed.Finish == Finish.LineRefunded)
             return Reject(RejectionCode.RefundExceedsRemaining, $"order {c.OrderId} has no units left to refund");
         return Closed(state, c.OrderId, expected: null);
     }
@@ -237,13 +325,15 @@ public static class SkuStock
             return Reject(RejectionCode.InvalidId, "a restock on request is manual or by the ERP");
         if (state.Refunds.TryGetValue(c.RefundId, out var known))
         {
-            if ((c.OrderId is not null && c.OrderId != known.OrderId) || (c.Quantity is not null && c.Quantity != known.Quantity))
+            // A repeat of the ERP's own report names the units it restocked, which may differ from the refund's.
+            var sameQuantity = c.Quantity is not { } q || q == known.Quantity || (known.Restocked && q == known.UnitsBack);
+            if ((c.OrderId is not null && c.OrderId != known.OrderId) || !sameQuantity)
                 return Reject(RejectionCode.ConflictingRepeat,
                     $"refund {c.RefundId} is for order {known.OrderId} with {known.Quantity} units");
             if (known.RestockedBy is { } by)
                 return new Accepted([], $"refund {c.RefundId} was already restocked ({by.ToString().ToLowerInvariant()}); nothing changed");
             return One(new RefundRestocked(c.RefundId, known.OrderId, c.ShopId, known.Quantity, c.Trigger, c.Actor,
-                known.SettingVersion, state.Levels.Available + known.Quantity, c.At));
+                known.SettingVersion, state.Levels.Available + known.Quantity, c.At, Now(state, c)));
         }
         if (c.Trigger == RestockTrigger.Manual)
             return Reject(RejectionCode.UnknownRefund, $"refund {c.RefundId} has not been applied to this SKU");
@@ -260,24 +350,27 @@ public static class SkuStock
                 return Reject(RejectionCode.RefundExceedsRemaining,
                     $"order {c.OrderId} has {line.Held - line.RestockedAhead} units left to refund, {quantity} requested");
             return One(new RefundRestocked(c.RefundId, c.OrderId!, c.ShopId, quantity, c.Trigger, c.Actor, 0,
-                state.Levels.Available + quantity, c.At));
+                state.Levels.Available + quantity, c.At, Now(state, c)));
         }
         return Closed(state, c.OrderId!, expected: null);
     }
 
     /// <summary>Answers a command about an order line that is no longer open: a repeat if it closed the expected way, else why not.</summary>
-    private static Decision Closed(SkuState state, string orderId, LineClosure? expected)
+    private static Decision Closed(SkuState state, string orderId, Finish? expected)
     {
-        if (!state.ClosedLines.TryGet(orderId, out var closed))
+        if (!state.Remembered.Lines.TryGetValue(orderId, out var closed))
             return Reject(RejectionCode.UnknownOrderLine, $"no order line {orderId} on this SKU");
-        if (closed.Closure == expected) return Accepted.AlreadyDone;
-        return closed.Closure switch
+        if (closed.Finish == expected) return Accepted.AlreadyDone;
+        return closed.Finish switch
         {
-            LineClosure.Released => Reject(RejectionCode.AlreadyReleased, $"order {orderId} was released"),
-            LineClosure.Shipped => Reject(RejectionCode.AlreadyShipped, $"order {orderId} was shipped"),
+            Finish.LineReleased => Reject(RejectionCode.AlreadyReleased, $"order {orderId} was released"),
+            Finish.LineShipped => Reject(RejectionCode.AlreadyShipped, $"order {orderId} was shipped"),
             _ => Reject(RejectionCode.AlreadyRefunded, $"order {orderId} was refunded"),
         };
     }
+
+    /// <summary>The SKU's time for a command: when its actor received it, else the latest time the SKU has seen.</summary>
+    private static DateTimeOffset Now(SkuState state, SkuCommand c) => c.ReceivedAt ?? state.Remembered.Clock;
 
     private static Rejected? InvalidId(string? id, string what) =>
         string.IsNullOrWhiteSpace(id) || id.Length > 128

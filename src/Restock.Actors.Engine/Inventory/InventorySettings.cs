@@ -7,7 +7,7 @@ public sealed record InventorySettings(
     int MaxBatchSize,
     int SnapshotEvery,
     TimeSpan IdleBeforePassivation,
-    int RememberedIds,
+    TimeSpan RememberIdsFor,
     int Shards,
     TimeSpan AskTimeout)
 {
@@ -18,11 +18,13 @@ public sealed record InventorySettings(
             c.GetInt("max-batch-size"),
             c.GetInt("snapshot-every"),
             c.GetTimeSpan("idle-before-passivation"),
-            c.GetInt("remembered-ids"),
+            c.GetTimeSpan("remember-ids-for"),
             c.GetInt("shards"),
             c.GetTimeSpan("ask-timeout"));
-        if (settings.MaxBatchSize < 1 || settings.SnapshotEvery < 1 || settings.RememberedIds < 1 || settings.Shards < 1)
-            throw new ConfigurationException("restock.inventory: max-batch-size, snapshot-every, remembered-ids and shards must be at least 1");
+        if (settings.MaxBatchSize < 1 || settings.SnapshotEvery < 1 || settings.Shards < 1)
+            throw new ConfigurationException("restock.inventory: max-batch-size, snapshot-every and shards must be at least 1");
+        if (settings.RememberIdsFor <= TimeSpan.Zero)
+            throw new ConfigurationException("restock.inventory.remember-ids-for must be longer than zero");
         return settings;
     }
 }

@@ -18,7 +18,8 @@ namespace Restock.Actors.Engine.Inventory;
 /// </summary>
 public sealed class SkuActor : UntypedPersistentActor, IWithTimers
 {
-    private sealed record Pending(IReadOnlyList<SkuEvent> Events, IActorRef? ReplyTo, object? Reply);
+    /// <summary>A decision waiting for its write (or for earlier writes); <paramref name="StateAfter"/> includes it.</summary>
+    private sealed record Pending(IReadOnlyList<SkuEvent> Events, IActorRef? ReplyTo, object? Reply, SkuState StateAfter);
 
     private sealed class PaymentDeadlineDue
     {
@@ -36,15 +37,16 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     private readonly Queue<Pending> _queue = new();
     private SkuState _state;
     private Pending[]? _writing;
+    private SkuState? _writingStateAfter;
     private DateTimeOffset? _armedDeadline;
     private long _lastSnapshotSequenceNr;
-    private long _commands, _eventsWritten, _batches;
+    private long _commands, _eventsWritten, _batches, _largestBatch;
 
     public SkuActor(string skuId, InventorySettings settings)
     {
         _skuId = skuId;
         _settings = settings;
-        _state = SkuState.Empty(settings.RememberedIds);
+        _state = SkuState.Empty(settings.RememberIdsFor);
     }
 
     public static Props Props(string skuId, InventorySettings settings) =>
@@ -68,7 +70,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 _state = SkuStock.Apply(_state, e);
                 break;
             case SnapshotOffer { Snapshot: SkuSnapshot snapshot } offer:
-                _state = snapshot.ToState();
+                _state = snapshot.ToState(_settings.RememberIdsFor);
                 _lastSnapshotSequenceNr = offer.Metadata.SequenceNr;
                 break;
             case RecoveryCompleted:
@@ -88,15 +90,16 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
             case GetStock:
                 Enqueue(new Pending([], Sender, _state.IsKnown
                     ? Reply(SkuOutcome.Done)
-                    : new SkuReply(_skuId, SkuOutcome.Rejected, RejectionCode.UnknownSku, "this SKU has never been stocked", _state.Levels, _state.Owner)));
+                    : new SkuReply(_skuId, SkuOutcome.Rejected, RejectionCode.UnknownSku, "this SKU has never been stocked", _state.Levels, _state.Owner), _state));
                 break;
             case PaymentDeadlineDue:
                 _armedDeadline = null;
-                Decide(new ExpireReservations(DateTimeOffset.UtcNow), replyTo: null);
+                // Releases at most one write's worth; the timer is re-armed at once while more are overdue.
+                Decide(new ExpireReservations(DateTimeOffset.UtcNow, _settings.MaxBatchSize), replyTo: null);
                 ArmPaymentDeadline();
                 break;
             case GetJournalStats:
-                Sender.Tell(new JournalStats(_skuId, _commands, _eventsWritten, _batches));
+                Sender.Tell(new JournalStats(_skuId, _commands, _eventsWritten, _batches, _largestBatch, _lastSnapshotSequenceNr));
                 break;
             case ReceiveTimeout:
                 if (_writing is null && _queue.Count == 0 && _armedDeadline is null)
@@ -122,6 +125,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     private void Decide(SkuCommand command, IActorRef? replyTo)
     {
         _commands++;
+        if (command.ReceivedAt is null) command = command with { ReceivedAt = DateTimeOffset.UtcNow };
         switch (SkuStock.Decide(_state, command))
         {
             case Accepted { Events.Count: > 0 } accepted:
@@ -131,14 +135,14 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                     if (e is StockReserved reserved && (_armedDeadline is null || reserved.PaymentDeadline < _armedDeadline))
                         ArmPaymentDeadline(reserved.PaymentDeadline);
                 }
-                Enqueue(new Pending(accepted.Events, replyTo, Reply(SkuOutcome.Done)));
+                Enqueue(new Pending(accepted.Events, replyTo, Reply(SkuOutcome.Done), _state));
                 break;
             case Accepted repeat:
-                Enqueue(new Pending([], replyTo, Reply(SkuOutcome.AlreadyDone) with { Message = repeat.Note }));
+                Enqueue(new Pending([], replyTo, Reply(SkuOutcome.AlreadyDone) with { Message = repeat.Note }, _state));
                 break;
             case Rejected rejected:
                 Enqueue(new Pending([], replyTo,
-                    new SkuReply(_skuId, SkuOutcome.Rejected, rejected.Code, rejected.Message, _state.Levels, _state.Owner)));
+                    new SkuReply(_skuId, SkuOutcome.Rejected, rejected.Code, rejected.Message, _state.Levels, _state.Owner), _state));
                 break;
         }
     }
@@ -168,23 +172,22 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
             var ready = _queue.Dequeue();
             ready.ReplyTo?.Tell(ready.Reply);
         }
-        if (_queue.Count == 0)
-        {
-            SnapshotIfDue();
-            return;
-        }
+        if (_queue.Count == 0) return;
 
+        // At most max-batch-size events per write, unless one decision alone has more.
         var batch = new List<Pending>(Math.Min(_queue.Count, _settings.MaxBatchSize));
         var events = new List<SkuEvent>();
-        while (_queue.Count > 0 && batch.Count < _settings.MaxBatchSize)
+        while (_queue.Count > 0 && (batch.Count == 0 || events.Count + _queue.Peek().Events.Count <= _settings.MaxBatchSize))
         {
             var next = _queue.Dequeue();
             batch.Add(next);
             events.AddRange(next.Events);
         }
         _writing = batch.ToArray();
+        _writingStateAfter = batch[^1].StateAfter;
         _batches++;
         _eventsWritten += events.Count;
+        _largestBatch = Math.Max(_largestBatch, events.Count);
         RestockMetrics.JournalBatchSize.Record(events.Count);
         var started = Stopwatch.GetTimestamp();
         var unwritten = events.Count;
@@ -202,22 +205,28 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         foreach (var done in _writing!)
             done.ReplyTo?.Tell(done.Reply);
         _writing = null;
+        // Until the next batch is handed to the journal, LastSequenceNr is this batch's last event.
+        SnapshotIfDue(_writingStateAfter!);
+        _writingStateAfter = null;
         WriteNextBatch();
     }
 
     /// <summary>
-    /// Snapshots only when nothing is queued, so the in-memory state is exactly the durable state at
-    /// <see cref="Eventsourced.LastSequenceNr"/>. A snapshot costs as much as the state is large (a hot SKU can
-    /// hold many thousand open lines), so it also waits for as many events as there are open lines: the cost per
-    /// event stays constant however big the sale.
+    /// Snapshots the state as of the write just confirmed (decisions queued after it are not in it), so a busy SKU
+    /// snapshots too. A snapshot costs as much as the state is large (open lines and remembered ids), so it also
+    /// waits for a tenth as many events as the state holds entries: its cost per event stays bounded however big
+    /// the sale, and recovery replays at most that many events.
     /// </summary>
-    private void SnapshotIfDue()
+    private void SnapshotIfDue(SkuState durable)
     {
-        var due = Math.Max(_settings.SnapshotEvery, _state.OpenLines.Count);
+        var due = Math.Max(_settings.SnapshotEvery, SnapshotInterval(durable));
         if (LastSequenceNr - _lastSnapshotSequenceNr < due) return;
         _lastSnapshotSequenceNr = LastSequenceNr;
-        SaveSnapshot(SkuSnapshot.From(_state));
+        SaveSnapshot(SkuSnapshot.From(durable));
     }
+
+    /// <summary>Events between snapshots beyond <c>snapshot-every</c>: a tenth of the state's entries.</summary>
+    public static int SnapshotInterval(SkuState state) => (state.OpenLines.Count + state.Remembered.Count) / 10;
 
     private void ArmPaymentDeadline(DateTimeOffset? deadline = null)
     {
@@ -258,6 +267,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         foreach (var p in (_writing ?? []).Concat(_queue))
             p.ReplyTo?.Tell(failure);
         _writing = null;
+        _writingStateAfter = null;
         _queue.Clear();
     }
 }

@@ -4,49 +4,123 @@ using Restock.Actors.Domain.Inventory;
 
 namespace Restock.Actors.Engine.Inventory;
 
-/// <summary>The stored form of <see cref="SkuState"/>: plain arrays, oldest remembered id first.</summary>
+/// <summary>
+/// The stored form of <see cref="SkuState"/>. Remembered ids are stored as columns in the order they are to be
+/// forgotten (times as differences to the previous one), which keeps a million of them to a few tens of MB.
+/// The horizon is not stored: the setting in force when the SKU recovers applies.
+/// </summary>
 public sealed record SkuSnapshot(
     bool IsKnown,
     StockLevels Levels,
     long Stocked,
     OrderLine[] OpenLines,
-    int Remembered,
-    RememberedLine[] ClosedLines,
-    RememberedAdjustment[] Adjustments,
     RememberedRefund[] Refunds,
-    string? Owner = null) : IRestockMessage
+    string? Owner = null,
+    DateTimeOffset? Clock = null,
+    RememberedColumns? Ids = null,
+    int? Remembered = null,
+    RememberedLine[]? ClosedLines = null,
+    RememberedAdjustment[]? Adjustments = null) : IRestockMessage
 {
-    public static SkuSnapshot From(SkuState s) => new(
-        s.IsKnown,
-        s.Levels,
-        s.Stocked,
-        s.OpenLines.Values.ToArray(),
-        s.ClosedLines.Capacity,
-        s.ClosedLines.Order.Select(id => new RememberedLine(id, s.ClosedLines.Items[id])).ToArray(),
-        s.Adjustments.Order.Select(id => new RememberedAdjustment(id, s.Adjustments.Items[id])).ToArray(),
-        s.Refunds.Select(r => new RememberedRefund(r.Key, r.Value)).ToArray(),
-        s.Owner);
-
-    public SkuState ToState()
+    public static SkuSnapshot From(SkuState s)
     {
-        var closed = RecentWindow<ClosedLine>.Empty(Remembered);
-        foreach (var l in ClosedLines) closed = closed.Add(l.OrderId, l.Line);
-        var adjustments = RecentWindow<long>.Empty(Remembered);
-        foreach (var a in Adjustments) adjustments = adjustments.Add(a.AdjustmentId, a.Delta);
-        return new SkuState(
-            IsKnown,
-            Levels,
-            Stocked,
-            OpenLines.ToImmutableDictionary(l => l.OrderId),
-            closed,
-            adjustments,
-            Refunds.ToImmutableDictionary(r => r.RefundId, r => r.Refund),
-            Owner);
+        var r = s.Remembered;
+        var count = r.Queue.Count();
+        var columns = new RememberedColumns(new string[count], new byte[count], new byte[count], new long[count], new long[count]);
+        var i = 0;
+        var previous = 0L;
+        foreach (var entry in r.Queue)
+        {
+            var fingerprint = entry.Kind switch
+            {
+                IdKind.OrderLine => r.Lines[entry.Id],
+                IdKind.Adjustment => r.Adjustments[entry.Id],
+                _ => default,
+            };
+            columns.Ids[i] = entry.Id;
+            columns.Kinds[i] = (byte)entry.Kind;
+            columns.Finishes[i] = (byte)fingerprint.Finish;
+            columns.Amounts[i] = fingerprint.Amount;
+            columns.AtDeltas[i] = entry.AtTicks - previous;
+            previous = entry.AtTicks;
+            i++;
+        }
+        return new SkuSnapshot(
+            s.IsKnown, s.Levels, s.Stocked, s.OpenLines.Values.ToArray(),
+            s.Refunds.Select(x => new RememberedRefund(x.Key, x.Value)).ToArray(), s.Owner, r.Clock, columns);
+    }
+
+    public SkuState ToState(TimeSpan horizon)
+    {
+        var lines = ImmutableDictionary.CreateBuilder<string, Fingerprint>(StringComparer.Ordinal);
+        var adjustments = ImmutableDictionary.CreateBuilder<string, Fingerprint>(StringComparer.Ordinal);
+        var queue = new List<Remembering>(Ids?.Ids.Length ?? 0);
+        if (Ids is { } ids)
+        {
+            var at = 0L;
+            for (var i = 0; i < ids.Ids.Length; i++)
+            {
+                at += ids.AtDeltas[i];
+                var kind = (IdKind)ids.Kinds[i];
+                var fingerprint = new Fingerprint((Finish)ids.Finishes[i], ids.Amounts[i], at);
+                if (kind == IdKind.OrderLine) lines[ids.Ids[i]] = fingerprint;
+                else if (kind == IdKind.Adjustment) adjustments[ids.Ids[i]] = fingerprint;
+                queue.Add(new Remembering(kind, ids.Ids[i], at));
+            }
+        }
+
+        // A snapshot from before the horizon: its ids have no time, so their horizon starts at the next event.
+        foreach (var l in ClosedLines ?? [])
+        {
+            lines[l.OrderId] = new Fingerprint(l.Line.Closure switch
+            {
+                LineClosure.Released => Finish.LineReleased,
+                LineClosure.Shipped => Finish.LineShipped,
+                _ => Finish.LineRefunded,
+            }, l.Line.Ordered, 0);
+            queue.Add(new Remembering(IdKind.OrderLine, l.OrderId, 0));
+        }
+        foreach (var a in Adjustments ?? [])
+        {
+            adjustments[a.AdjustmentId] = new Fingerprint(Finish.StockChanged, a.Delta, 0);
+            queue.Add(new Remembering(IdKind.Adjustment, a.AdjustmentId, 0));
+        }
+        foreach (var r in Refunds)
+            queue.Add(new Remembering(IdKind.Refund, r.RefundId, r.Refund.ChangedAtTicks));
+
+        var open = OpenLines.ToImmutableDictionary(l => l.OrderId);
+        return SkuState.Empty(horizon) with
+        {
+            IsKnown = IsKnown,
+            Levels = Levels,
+            Stocked = Stocked,
+            OpenLines = open,
+            PaymentDeadlines = ImmutableSortedSet.CreateRange(PaymentDue.Order,
+                OpenLines.Where(l => l.Status == LineStatus.Reserved).Select(l => new PaymentDue(l.PaymentDeadline, l.OrderId))),
+            Remembered = new RememberedIds(horizon, Clock ?? DateTimeOffset.MinValue, lines.ToImmutable(), adjustments.ToImmutable(),
+                ImmutableQueue.CreateRange(queue)),
+            Refunds = Refunds.ToImmutableDictionary(r => r.RefundId, r => r.Refund),
+            Owner = Owner,
+        };
     }
 }
 
-public sealed record RememberedLine(string OrderId, ClosedLine Line);
-
-public sealed record RememberedAdjustment(string AdjustmentId, long Delta);
+/// <summary>Remembered ids, oldest first, one array per field; kinds and finishes are the enums' byte values.</summary>
+public sealed record RememberedColumns(string[] Ids, byte[] Kinds, byte[] Finishes, long[] Amounts, long[] AtDeltas);
 
 public sealed record RememberedRefund(string RefundId, RefundRecord Refund);
+
+/// <summary>A finished line as snapshots stored it before the horizon (read only).</summary>
+public sealed record RememberedLine(string OrderId, LegacyClosedLine Line);
+
+public sealed record LegacyClosedLine(long Ordered, LineClosure Closure);
+
+public enum LineClosure
+{
+    Released = 1,
+    Shipped = 2,
+    Refunded = 3,
+}
+
+/// <summary>An adjustment as snapshots stored it before the horizon (read only).</summary>
+public sealed record RememberedAdjustment(string AdjustmentId, long Delta);

@@ -147,4 +147,76 @@ public sealed class SkuActorTests(ITestOutputHelper output)
         // 2 = FULL: a commit is on disk before the journal confirms it, so an acknowledged decision survives a power cut.
         Assert.Equal(["2"], Db.Strings("PRAGMA synchronous"));
     }
+    [Fact]
+    public async Task Fifty_thousand_reservations_overdue_after_a_restart_are_released_in_bounded_writes()
+    {
+        const int lines = 50_000;
+        var settings = InventorySettings.From(Sys.Settings.Config);
+        var first = Sys.ActorOf(SkuActor.Props("sale", settings));
+        first.Tell(new SkuRequest("sale", new SetStock("a1", lines, "delivery")), TestActor);
+        ExpectMsg<SkuReply>();
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(15);
+        for (var i = 0; i < lines; i++)
+            first.Tell(new SkuRequest("sale", new Reserve($"o{i}", 1, deadline.AddTicks(i))), TestActor);
+        var replies = ReceiveN(lines, TimeSpan.FromSeconds(60)).Cast<SkuReply>().ToList();
+        Assert.All(replies, r => Assert.Equal(SkuOutcome.Done, r.Outcome));
+        Watch(first);
+        Sys.Stop(first);
+        ExpectTerminated(first);
+
+        // The deadlines pass while the SKU is down; on recovery it releases them, at most 1,000 per write.
+        var wait = deadline - DateTimeOffset.UtcNow;
+        if (wait > TimeSpan.Zero) await Task.Delay(wait);
+        var second = Sys.ActorOf(SkuActor.Props("sale", settings with { MaxBatchSize = 1_000 }));
+        await AwaitAssertAsync(async () => Assert.Equal(0, (await second.Ask<SkuReply>(new GetStock("sale"))).Levels.Reserved),
+            TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(500));
+
+        var stats = await second.Ask<JournalStats>(new GetJournalStats("sale"));
+        Output?.WriteLine($"{stats.EventsWritten} events in {stats.BatchesWritten} writes, the largest {stats.LargestBatch}");
+        Assert.Equal(lines, stats.EventsWritten);
+        Assert.InRange(stats.LargestBatch, 1, 1_000);
+        Assert.Equal(lines, (await second.Ask<SkuReply>(new GetStock("sale"))).Levels.Available);
+    }
+
+    [Fact]
+    public async Task A_sku_under_continuous_load_takes_snapshots_and_a_crash_replays_at_most_one_interval()
+    {
+        const int sent = 20_000;
+        var settings = InventorySettings.From(Sys.Settings.Config) with { MaxBatchSize = 200, SnapshotEvery = 1_000 };
+        var sku = Sys.ActorOf(SkuActor.Props("busy", settings));
+        var buyers = CreateTestProbe();
+        sku.Tell(new SkuRequest("busy", new SetStock("a1", sent, "delivery")), buyers);
+        // All sent at once: the SKU's queue of decisions waiting for the journal is never empty until the crash.
+        for (var i = 0; i < sent; i++)
+            sku.Tell(new SkuRequest("busy", new Reserve($"o{i}", 1, InAnHour)), buyers);
+        buyers.ReceiveN(1 + sent / 2, TimeSpan.FromSeconds(60));
+        Watch(sku);
+        Sys.Stop(sku); // a system message: it overtakes the commands still queued, like a crash mid-load
+        ExpectTerminated(sku);
+
+        // A write in flight when the actor stopped may still land: wait until the journal stops growing.
+        long journalEnd = 0, previous;
+        do
+        {
+            previous = journalEnd;
+            await Task.Delay(500);
+            journalEnd = Db.Count("SELECT MAX(sequence_number) FROM journal WHERE persistence_id = 'sku-busy'");
+        }
+        while (journalEnd != previous);
+        long snapshotAt = 0;
+        await AwaitAssertAsync(() =>
+        {
+            snapshotAt = Db.Count("SELECT COALESCE(MAX(sequence_number), 0) FROM snapshot WHERE persistence_id = 'sku-busy'");
+            // At most one interval (a tenth of 20,000 entries, or snapshot-every) plus the write that crossed it.
+            Assert.InRange(journalEnd - snapshotAt, 0, 2_000 + 200);
+        }, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
+        Output?.WriteLine($"journal ends at {journalEnd}, latest snapshot at {snapshotAt}");
+
+        var recovered = Sys.ActorOf(SkuActor.Props("busy", settings));
+        var stock = await recovered.Ask<SkuReply>(new GetStock("busy"));
+        Assert.Equal(journalEnd - 1, stock.Levels.Reserved);
+        Assert.Equal(sent, stock.Levels.Available + stock.Levels.Reserved);
+        Assert.Equal(SkuOutcome.AlreadyDone,
+            (await recovered.Ask<SkuReply>(new SkuRequest("busy", new Reserve("o0", 1, InAnHour)))).Outcome);
+    }
 }
