@@ -33,6 +33,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
 
     private readonly string _skuId;
     private readonly InventorySettings _settings;
+    private readonly TimeProvider _clock;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Queue<Pending> _queue = new();
     private SkuState _state;
@@ -40,17 +41,21 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     private SkuState? _writingStateAfter;
     private DateTimeOffset? _armedDeadline;
     private long _lastSnapshotSequenceNr;
-    private long _commands, _eventsWritten, _batches, _largestBatch;
+    // Events since the latest snapshot: a journal row holds one event or a whole batch, so sequence numbers do not count them.
+    private long _eventsSinceSnapshot;
+    private long _commands, _eventsWritten, _batches, _largestBatch, _eventsReplayed;
 
-    public SkuActor(string skuId, InventorySettings settings)
+    public SkuActor(string skuId, InventorySettings settings, TimeProvider clock)
     {
         _skuId = skuId;
         _settings = settings;
+        _clock = clock;
         _state = SkuState.Empty(settings.RememberIdsFor);
     }
 
-    public static Props Props(string skuId, InventorySettings settings) =>
-        Akka.Actor.Props.Create(() => new SkuActor(skuId, settings));
+    /// <param name="clock">Payment deadlines and received-at times are read from it; tests pass their own.</param>
+    public static Props Props(string skuId, InventorySettings settings, TimeProvider? clock = null) =>
+        Akka.Actor.Props.Create(() => new SkuActor(skuId, settings, clock ?? TimeProvider.System));
 
     private const string PersistenceIdPrefix = "sku-";
 
@@ -66,12 +71,17 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     {
         switch (message)
         {
-            case SkuEvent e:
-                _state = SkuStock.Apply(_state, e);
+            case SkuEvent or SkuEventBatch:
+                var events = SkuEventBatch.Expand(message);
+                foreach (var e in events)
+                    _state = SkuStock.Apply(_state, e);
+                _eventsReplayed += events.Count;
+                _eventsSinceSnapshot += events.Count;
                 break;
             case SnapshotOffer { Snapshot: SkuSnapshot snapshot } offer:
                 _state = snapshot.ToState(_settings.RememberIdsFor);
                 _lastSnapshotSequenceNr = offer.Metadata.SequenceNr;
+                _eventsSinceSnapshot = 0;
                 break;
             case RecoveryCompleted:
                 ArmPaymentDeadline();
@@ -95,11 +105,11 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
             case PaymentDeadlineDue:
                 _armedDeadline = null;
                 // Releases at most one write's worth; the timer is re-armed at once while more are overdue.
-                Decide(new ExpireReservations(DateTimeOffset.UtcNow, _settings.MaxBatchSize), replyTo: null);
+                Decide(new ExpireReservations(_clock.GetUtcNow(), _settings.MaxBatchSize), replyTo: null);
                 ArmPaymentDeadline();
                 break;
             case GetJournalStats:
-                Sender.Tell(new JournalStats(_skuId, _commands, _eventsWritten, _batches, _largestBatch, _lastSnapshotSequenceNr));
+                Sender.Tell(new JournalStats(_skuId, _commands, _eventsWritten, _batches, _largestBatch, _lastSnapshotSequenceNr, _eventsReplayed));
                 break;
             case ReceiveTimeout:
                 if (_writing is null && _queue.Count == 0 && _armedDeadline is null)
@@ -125,7 +135,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     private void Decide(SkuCommand command, IActorRef? replyTo)
     {
         _commands++;
-        if (command.ReceivedAt is null) command = command with { ReceivedAt = DateTimeOffset.UtcNow };
+        if (command.ReceivedAt is null) command = command with { ReceivedAt = _clock.GetUtcNow() };
         switch (SkuStock.Decide(_state, command))
         {
             case Accepted { Events.Count: > 0 } accepted:
@@ -190,22 +200,24 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         _largestBatch = Math.Max(_largestBatch, events.Count);
         RestockMetrics.JournalBatchSize.Record(events.Count);
         var started = Stopwatch.GetTimestamp();
-        var unwritten = events.Count;
-        // Refund and restock events are tagged for the restock ledger's projection.
-        PersistAllAsync(events.Select(e => e is ILedgerEvent ? new Tagged(e, LedgerTags) : (object)e), _ =>
+        // One journal row per write. Refund and restock events are tagged for the restock ledger's projection, so a
+        // row holding one is tagged too; the hot path (reservations) stays untagged, which the Sql plugin inserts fastest.
+        object row = events.Count == 1 ? events[0] : new SkuEventBatch(events);
+        if (events.Exists(e => e is ILedgerEvent)) row = new Tagged(row, LedgerTags);
+        PersistAsync(row, _ =>
         {
-            if (--unwritten != 0) return;
             RestockMetrics.JournalWriteLatency.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            BatchWritten();
+            BatchWritten(events.Count);
         });
     }
 
-    private void BatchWritten()
+    private void BatchWritten(int events)
     {
+        _eventsSinceSnapshot += events;
         foreach (var done in _writing!)
             done.ReplyTo?.Tell(done.Reply);
         _writing = null;
-        // Until the next batch is handed to the journal, LastSequenceNr is this batch's last event.
+        // Until the next batch is handed to the journal, LastSequenceNr is this batch's row.
         SnapshotIfDue(_writingStateAfter!);
         _writingStateAfter = null;
         WriteNextBatch();
@@ -220,8 +232,9 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     private void SnapshotIfDue(SkuState durable)
     {
         var due = Math.Max(_settings.SnapshotEvery, SnapshotInterval(durable));
-        if (LastSequenceNr - _lastSnapshotSequenceNr < due) return;
+        if (_eventsSinceSnapshot < due) return;
         _lastSnapshotSequenceNr = LastSequenceNr;
+        _eventsSinceSnapshot = 0;
         SaveSnapshot(SkuSnapshot.From(durable));
     }
 
@@ -236,7 +249,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
             Timers.Cancel(PaymentDeadlineDue.Instance);
             return;
         }
-        var delay = due - DateTimeOffset.UtcNow;
+        var delay = due - _clock.GetUtcNow();
         delay = delay < TimeSpan.Zero ? TimeSpan.Zero : delay > LongestTimer ? LongestTimer : delay;
         Timers.StartSingleTimer(PaymentDeadlineDue.Instance, PaymentDeadlineDue.Instance, delay);
     }

@@ -25,6 +25,9 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
     /// <summary>Where the reconciliation has checked up to, stored beside the projection's own offset.</summary>
     public const string ReconciledName = "restock-ledger-reconciled";
 
+    /// <summary>Where the reconciliation of the "needs attention" list has checked up to.</summary>
+    public const string AttentionReconciledName = "refund-attention-reconciled";
+
     private sealed class Start
     {
         public static readonly Start Instance = new();
@@ -42,13 +45,15 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
     }
 
     /// <summary>What one reconciliation pass found: the journal range it read and the ledger entries it had to write.</summary>
-    public sealed record Reconciled(long From, long To, int JournalEntries, IReadOnlyList<LedgerStore.Change> Repaired);
+    /// <paramref name="AttentionRepaired"/> counts rows of the "needs attention" list it had to add or remove.
+    public sealed record Reconciled(long From, long To, int JournalEntries, IReadOnlyList<LedgerStore.Change> Repaired, int AttentionRepaired = 0);
 
     private readonly LedgerStore _store;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IMaterializer _materializer = Context.Materializer();
     private SqlReadJournal _journal = null!;
     private long? _previousCheckedUpTo;
+    private long? _previousAttentionCheckedUpTo;
     private bool _reconciling;
 
     public LedgerProjection(LedgerStore store, LedgerSettings settings)
@@ -60,13 +65,15 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
             var offset = await store.ReadOffsetAsync(Name);
             _journal = PersistenceQuery.Get(Context.System).ReadJournalFor<SqlReadJournal>(settings.ReadJournal);
             _log.Info("Restock ledger projection starts after journal offset {0}", offset);
+            // A journal row may hold a whole batch of a SKU's events: its ledger events share the row's offset, so they are
+            // grouped per row and never split between two ledger transactions (the offset stored would skip the rest).
             _ = _journal.EventsByTag(ILedgerEvent.Tag, Offset.Sequence(offset))
-                .Where(e => e.Event is ILedgerEvent)
-                .Select(e => new LedgerStore.Change(((Sequence)e.Offset).Value, SkuActor.SkuIdOf(e.PersistenceId), (ILedgerEvent)e.Event))
+                .Select(Changes)
+                .Where(changes => changes.Count > 0)
                 .GroupedWithin(settings.BatchSize, settings.BatchWindow)
-                .SelectAsync(1, async batch =>
+                .SelectAsync(1, async rows =>
                 {
-                    var changes = batch.ToList();
+                    var changes = rows.SelectMany(row => row).ToList();
                     await store.WriteAsync(Name, changes);
                     Count(changes, DateTimeOffset.UtcNow);
                     return changes.Count;
@@ -118,6 +125,14 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
             .PipeTo(Self, success: () => StreamEnded.Instance);
     }
 
+    /// <summary>The ledger events of one tagged journal row (a single event or a SKU's batch), in order, at the row's offset.</summary>
+    private static IReadOnlyList<LedgerStore.Change> Changes(EventEnvelope row)
+    {
+        var offset = ((Sequence)row.Offset).Value;
+        var skuId = SkuActor.SkuIdOf(row.PersistenceId);
+        return SkuEventBatch.Expand(row.Event).OfType<ILedgerEvent>().Select(e => new LedgerStore.Change(offset, skuId, e)).ToList();
+    }
+
     public static Props Props(LedgerStore store, LedgerSettings settings) =>
         Akka.Actor.Props.Create(() => new LedgerProjection(store, settings));
 
@@ -158,18 +173,35 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
             var to = await _store.ReadOffsetAsync(Name);
             var changes = await _journal.CurrentEventsByTag(ILedgerEvent.Tag, Offset.Sequence(from))
                 .TakeWhile(e => ((Sequence)e.Offset).Value <= to)
-                .Where(e => e.Event is ILedgerEvent)
-                .Select(e => new LedgerStore.Change(((Sequence)e.Offset).Value, SkuActor.SkuIdOf(e.PersistenceId), (ILedgerEvent)e.Event))
+                .SelectMany(Changes)
                 .RunWith(Sink.Seq<LedgerStore.Change>(), _materializer);
             var checkedUpTo = Math.Min(_previousCheckedUpTo ?? from, to);
             var repaired = await _store.RepairAsync(ReconciledName, Math.Max(from, checkedUpTo), changes);
             _previousCheckedUpTo = to;
-            return new Reconciled(from, to, changes.Count, repaired);
+            return new Reconciled(from, to, changes.Count, repaired, await ReconcileAttention());
         }
         catch (Exception e)
         {
             throw new ReconciliationFailed(e);
         }
+    }
+
+    /// <summary>The same pass over the refund coordinators' parked and re-armed lines, with watermarks of their own.</summary>
+    private async Task<int> ReconcileAttention()
+    {
+        var from = await _store.ReadOffsetAsync(AttentionReconciledName);
+        var to = await _store.ReadOffsetAsync(AttentionName);
+        var changes = await _journal.CurrentEventsByTag(IRefundAttentionEvent.Tag, Offset.Sequence(from))
+            .TakeWhile(e => ((Sequence)e.Offset).Value <= to)
+            .Where(e => e.Event is IRefundAttentionEvent)
+            .Select(e => new LedgerStore.AttentionChange(((Sequence)e.Offset).Value, (IRefundAttentionEvent)e.Event))
+            .RunWith(Sink.Seq<LedgerStore.AttentionChange>(), _materializer);
+        var checkedUpTo = Math.Min(_previousAttentionCheckedUpTo ?? from, to);
+        var repaired = await _store.RepairAttentionAsync(AttentionReconciledName, Math.Max(from, checkedUpTo), changes);
+        _previousAttentionCheckedUpTo = to;
+        if (repaired > 0)
+            _log.Warning("Needs-attention list reconciliation: {0} rows added or removed after journal offset {1} up to {2}", repaired, from, to);
+        return repaired;
     }
 
     private void Report(Reconciled result)

@@ -34,7 +34,11 @@ public sealed class LedgerStore
     {
         var id = _sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY";
         await using var connection = await OpenAsync(cancellationToken);
-        await Execute(connection, null, $"""
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        // PostgreSQL's IF NOT EXISTS is not safe against itself: nodes starting together on an empty database failed
+        // with a duplicate key in pg_type. A transaction-scoped advisory lock makes them create the tables one by one.
+        if (!_sqlite) await Execute(connection, tx, $"SELECT pg_advisory_xact_lock({SchemaLock})");
+        await Execute(connection, tx, $"""
             CREATE TABLE IF NOT EXISTS restock_ledger (
                 ledger_id {id},
                 shop_id VARCHAR(128) NOT NULL, order_id VARCHAR(128) NOT NULL, refund_id VARCHAR(128) NOT NULL,
@@ -59,7 +63,11 @@ public sealed class LedgerStore
             CREATE INDEX IF NOT EXISTS refunds_needing_attention_shop ON refunds_needing_attention (shop_id, entry_id);
             CREATE TABLE IF NOT EXISTS ledger_offset (projection VARCHAR(64) PRIMARY KEY, last_ordering BIGINT NOT NULL);
             """);
+        await tx.CommitAsync(cancellationToken);
     }
+
+    /// <summary>The advisory lock key that serializes schema creation (any fixed number no other code uses).</summary>
+    private const long SchemaLock = 0x5245_5354_4F43_4B;
 
     /// <summary>Whether the database answers within <paramref name="timeout"/>.</summary>
     public async Task<bool> PingAsync(TimeSpan timeout)
@@ -163,13 +171,7 @@ public sealed class LedgerStore
             switch (change.Event)
             {
                 case LineParked e:
-                    await Execute(connection, tx, """
-                        INSERT INTO refunds_needing_attention (shop_id, order_id, refund_id, sku_id, quantity, code, message, since_ms, parked_at_ms)
-                        VALUES (@shop, @order, @refund, @sku, @qty, @code, @message, @since, @at)
-                        ON CONFLICT (order_id, refund_id, sku_id) DO NOTHING
-                        """, ("shop", e.ShopId), ("order", e.OrderId), ("refund", e.RefundId), ("sku", e.SkuId), ("qty", e.Quantity),
-                        ("code", e.Code), ("message", (object?)e.Message ?? DBNull.Value), ("since", e.Since.ToUnixTimeMilliseconds()),
-                        ("at", e.At.ToUnixTimeMilliseconds()));
+                    await InsertParked(connection, tx, e);
                     break;
                 case LinesRearmed e:
                     foreach (var sku in e.SkuIds)
@@ -181,6 +183,52 @@ public sealed class LedgerStore
         await StoreOffset(connection, tx, projection, changes[^1].Offset);
         await tx.CommitAsync(cancellationToken);
     }
+
+    /// <summary>
+    /// Makes the "needs attention" list agree with these changes (in journal order): a line whose last change is
+    /// "parked" must be listed, one whose last change is "re-armed" must not be. Stores <paramref name="checkedUpTo"/>
+    /// as <paramref name="watermark"/>'s offset, all or nothing.
+    /// </summary>
+    /// <returns>How many rows were missing or stale and are now right.</returns>
+    public async Task<int> RepairAttentionAsync(string watermark, long checkedUpTo, IReadOnlyList<AttentionChange> changes,
+        CancellationToken cancellationToken = default)
+    {
+        var last = new Dictionary<(string Order, string Refund, string Sku), IRefundAttentionEvent>();
+        foreach (var change in changes)
+        {
+            switch (change.Event)
+            {
+                case LineParked e:
+                    last[(e.OrderId, e.RefundId, e.SkuId)] = e;
+                    break;
+                case LinesRearmed e:
+                    foreach (var sku in e.SkuIds) last[(e.OrderId, e.RefundId, sku)] = e;
+                    break;
+            }
+        }
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        var repaired = 0;
+        foreach (var ((order, refund, sku), e) in last)
+        {
+            repaired += e is LineParked parked
+                ? await InsertParked(connection, tx, parked)
+                : await Execute(connection, tx, "DELETE FROM refunds_needing_attention WHERE order_id = @order AND refund_id = @refund AND sku_id = @sku",
+                    ("order", order), ("refund", refund), ("sku", sku));
+        }
+        await StoreOffset(connection, tx, watermark, checkedUpTo);
+        await tx.CommitAsync(cancellationToken);
+        return repaired;
+    }
+
+    private static Task<int> InsertParked(DbConnection connection, DbTransaction tx, LineParked e) =>
+        Execute(connection, tx, """
+            INSERT INTO refunds_needing_attention (shop_id, order_id, refund_id, sku_id, quantity, code, message, since_ms, parked_at_ms)
+            VALUES (@shop, @order, @refund, @sku, @qty, @code, @message, @since, @at)
+            ON CONFLICT (order_id, refund_id, sku_id) DO NOTHING
+            """, ("shop", e.ShopId), ("order", e.OrderId), ("refund", e.RefundId), ("sku", e.SkuId), ("qty", e.Quantity),
+            ("code", e.Code), ("message", (object?)e.Message ?? DBNull.Value), ("since", e.Since.ToUnixTimeMilliseconds()),
+            ("at", e.At.ToUnixTimeMilliseconds()));
 
     /// <summary>Refund lines parked as needing attention, newest first, paged like the ledger.</summary>
     public async Task<LedgerPage<NeedsAttentionEntry>> NeedsAttentionAsync(LedgerQuery q, CancellationToken cancellationToken = default)

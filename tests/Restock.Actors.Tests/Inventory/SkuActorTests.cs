@@ -28,10 +28,10 @@ public sealed class SkuActorTests(ITestOutputHelper output)
             await inventory.Execute("mug", new Reserve("o3", 1, InAnHour));
             await inventory.Execute("mug", new Release("o3"));
 
-            // Seven events (the owner, then six changes): snapshots after the 3rd and the 6th; the older one is deleted
-            // once the newer is saved.
+            // Seven events in six journal rows (the owner and the first stock are one write): snapshots after the 3rd
+            // event (row 2) and the 6th (row 5); the older one is deleted once the newer is saved.
             await AwaitAssertAsync(() => Assert.Equal(
-                withSnapshot ? "6" : "",
+                withSnapshot ? "5" : "",
                 string.Join(",", Db.Strings("SELECT sequence_number FROM snapshot WHERE persistence_id = 'sku-mug'"))),
                 TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
         }
@@ -152,10 +152,11 @@ public sealed class SkuActorTests(ITestOutputHelper output)
     {
         const int lines = 50_000;
         var settings = InventorySettings.From(Sys.Settings.Config);
-        var first = Sys.ActorOf(SkuActor.Props("sale", settings));
+        var clock = new TestClock(DateTimeOffset.UtcNow);
+        var first = Sys.ActorOf(SkuActor.Props("sale", settings, clock));
         first.Tell(new SkuRequest("sale", new SetStock("a1", lines, "delivery")), TestActor);
         ExpectMsg<SkuReply>();
-        var deadline = DateTimeOffset.UtcNow.AddSeconds(15);
+        var deadline = clock.GetUtcNow().AddMinutes(15);
         for (var i = 0; i < lines; i++)
             first.Tell(new SkuRequest("sale", new Reserve($"o{i}", 1, deadline.AddTicks(i))), TestActor);
         var replies = ReceiveN(lines, TimeSpan.FromSeconds(60)).Cast<SkuReply>().ToList();
@@ -164,22 +165,26 @@ public sealed class SkuActorTests(ITestOutputHelper output)
         Sys.Stop(first);
         ExpectTerminated(first);
 
-        // The deadlines pass while the SKU is down; on recovery it releases them, at most 1,000 per write.
-        var wait = deadline - DateTimeOffset.UtcNow;
-        if (wait > TimeSpan.Zero) await Task.Delay(wait);
-        var second = Sys.ActorOf(SkuActor.Props("sale", settings with { MaxBatchSize = 1_000 }));
+        // The deadlines pass while the SKU is down (however long the reservations took to write); on recovery
+        // it releases them, at most 1,000 per write.
+        clock.Set(deadline.AddHours(1));
+        var second = Sys.ActorOf(SkuActor.Props("sale", settings with { MaxBatchSize = 1_000 }, clock));
         await AwaitAssertAsync(async () => Assert.Equal(0, (await second.Ask<SkuReply>(new GetStock("sale"))).Levels.Reserved),
             TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(500));
 
         var stats = await second.Ask<JournalStats>(new GetJournalStats("sale"));
-        Output?.WriteLine($"{stats.EventsWritten} events in {stats.BatchesWritten} writes, the largest {stats.LargestBatch}");
-        Assert.Equal(lines, stats.EventsWritten);
+        // On a busy machine the first deadlines can pass before the first actor stops: it released those itself.
+        var releasedBeforeStop = stats.EventsReplayed - 1 - lines;
+        Output?.WriteLine($"{stats.EventsWritten} events in {stats.BatchesWritten} writes, the largest {stats.LargestBatch}; " +
+                          $"{releasedBeforeStop} released before the stop");
+        Assert.InRange(releasedBeforeStop, 0, lines - 1);
+        Assert.Equal(lines - releasedBeforeStop, stats.EventsWritten);
         Assert.InRange(stats.LargestBatch, 1, 1_000);
         Assert.Equal(lines, (await second.Ask<SkuReply>(new GetStock("sale"))).Levels.Available);
     }
 
     [Fact]
-    public async Task A_sku_under_continuous_load_takes_snapshots_and_a_crash_replays_at_most_one_interval()
+    public async Task A_sku_under_continuous_load_takes_snapshots_and_a_crash_replays_at_most_one_interval_and_loses_nothing_acknowledged()
     {
         const int sent = 20_000;
         var settings = InventorySettings.From(Sys.Settings.Config) with { MaxBatchSize = 200, SnapshotEvery = 1_000 };
@@ -189,9 +194,9 @@ public sealed class SkuActorTests(ITestOutputHelper output)
         // All sent at once: the SKU's queue of decisions waiting for the journal is never empty until the crash.
         for (var i = 0; i < sent; i++)
             sku.Tell(new SkuRequest("busy", new Reserve($"o{i}", 1, InAnHour)), buyers);
-        buyers.ReceiveN(1 + sent / 2, TimeSpan.FromSeconds(60));
+        var acknowledged = buyers.ReceiveN(1 + sent / 2, TimeSpan.FromSeconds(60)).Cast<SkuReply>().ToList();
         Watch(sku);
-        Sys.Stop(sku); // a system message: it overtakes the commands still queued, like a crash mid-load
+        Sys.Stop(sku); // a system message: it overtakes the commands still queued, like a crash between two writes
         ExpectTerminated(sku);
 
         // A write in flight when the actor stopped may still land: wait until the journal stops growing.
@@ -203,20 +208,18 @@ public sealed class SkuActorTests(ITestOutputHelper output)
             journalEnd = Db.Count("SELECT MAX(sequence_number) FROM journal WHERE persistence_id = 'sku-busy'");
         }
         while (journalEnd != previous);
-        long snapshotAt = 0;
-        await AwaitAssertAsync(() =>
-        {
-            snapshotAt = Db.Count("SELECT COALESCE(MAX(sequence_number), 0) FROM snapshot WHERE persistence_id = 'sku-busy'");
-            // At most one interval (a tenth of 20,000 entries, or snapshot-every) plus the write that crossed it.
-            Assert.InRange(journalEnd - snapshotAt, 0, 2_000 + 200);
-        }, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
-        Output?.WriteLine($"journal ends at {journalEnd}, latest snapshot at {snapshotAt}");
+        Assert.True(Db.Count("SELECT COALESCE(MAX(sequence_number), 0) FROM snapshot WHERE persistence_id = 'sku-busy'") > 0);
 
         var recovered = Sys.ActorOf(SkuActor.Props("busy", settings));
         var stock = await recovered.Ask<SkuReply>(new GetStock("busy"));
-        Assert.Equal(journalEnd - 1, stock.Levels.Reserved);
+        var stats = await recovered.Ask<JournalStats>(new GetJournalStats("busy"));
+        Output?.WriteLine($"journal ends at row {journalEnd}, recovered from the snapshot at row {stats.LastSnapshotAt} and {stats.EventsReplayed} events");
+        // At most one interval (a tenth of 20,000 entries, or snapshot-every) plus the write that crossed it.
+        Assert.InRange(stats.EventsReplayed, 0, 2_000 + 200);
         Assert.Equal(sent, stock.Levels.Available + stock.Levels.Reserved);
-        Assert.Equal(SkuOutcome.AlreadyDone,
-            (await recovered.Ask<SkuReply>(new SkuRequest("busy", new Reserve("o0", 1, InAnHour)))).Outcome);
+        Assert.InRange(stock.Levels.Reserved, acknowledged.Count - 1, sent);
+        Assert.All(acknowledged, r => Assert.Equal(SkuOutcome.Done, r.Outcome));
+        for (var i = 0; i < acknowledged.Count - 1; i++)
+            Assert.Equal(SkuOutcome.AlreadyDone, (await recovered.Ask<SkuReply>(new SkuRequest("busy", new Reserve($"o{i}", 1, InAnHour)))).Outcome);
     }
 }
