@@ -254,7 +254,7 @@ public sealed class ScheduleRun
             try
             {
                 using var cts = new CancellationTokenSource(PatientAsk);
-                if ((await Engine.Refunds.Get(refund.OrderId, refund.RefundId, cts.Token)).Status?.Finished == true) return;
+                if ((await Engine.Refunds.Get(refund.OrderId, refund.RefundId, cts.Token)).Status is { } s && (s.Finished || s.NeedsAttention)) return;
             }
             catch (Exception e) when (e is OperationCanceledException or AskTimeoutException)
             {
@@ -363,6 +363,6 @@ public sealed class ScheduleRun
         if (expiry > TimeSpan.Zero) await Task.Delay(expiry);
         // An actor that stopped on a fault comes back after sharding's restart backoff: give overdue lines that long.
         for (var wait = 0; wait < 100 && await AnyOverdue(); wait++) await Task.Delay(100);
-        await Task.WhenAll(RefundCalls.Where(c => c.Acknowledged).Select(c => WaitFinished(c.Request, TimeSpan.FromSeconds(20))));
+        await Task.WhenAll(RefundCalls.Where(c => c.Acknowledged).Select(c => WaitFinished(c.Request, TimeSpan.FromSeconds(30))));
     }
 }
