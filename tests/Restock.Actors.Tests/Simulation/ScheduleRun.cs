@@ -268,7 +268,7 @@ public sealed class ScheduleRun
         foreach (var sku in _schedule.ShopOfSku.Keys)
         {
             var state = SkuStock.ApplyAll(SkuState.Empty(),
-                (await JournalReader.ReadAsync(Engine.System, SkuActor.PersistenceIdFor(Ids.Of(sku)))).Cast<SkuEvent>());
+                (await JournalReader.ReadAsync(Engine.System, SkuActor.PersistenceIdFor(Ids.Of(sku)))).SelectMany(SkuEventBatch.Expand));
             if (state.OpenLines.Values.Any(l => l.Status == LineStatus.Reserved && l.PaymentDeadline < DateTimeOffset.UtcNow)) return true;
         }
         return false;

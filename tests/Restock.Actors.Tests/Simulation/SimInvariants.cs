@@ -136,7 +136,7 @@ public static class SimInvariants
         var events = new List<SkuEvent>();
         for (var attempt = 0; attempt < 75; attempt++)
         {
-            events = (await JournalReader.ReadAsync(engine.System, SkuActor.PersistenceIdFor(sku))).Cast<SkuEvent>().ToList();
+            events = (await JournalReader.ReadAsync(engine.System, SkuActor.PersistenceIdFor(sku))).SelectMany(SkuEventBatch.Expand).ToList();
             var live = await Stock(engine, sku);
             try
             {
