@@ -214,8 +214,9 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     /// <summary>
     /// Snapshots the state as of the write just confirmed (decisions queued after it are not in it), so a busy SKU
     /// snapshots too. A snapshot costs as much as the state is large (open lines and remembered ids), so it also
-    /// waits for a tenth as many events as the state holds entries: its cost per event stays bounded however big
-    /// the sale, and recovery replays at most that many events.
+    /// waits for as many events as the state holds entries: its cost per event stays constant however big the
+    /// sale (and on SQLite a snapshot holds the one write lock the journal needs too); recovery replays at most
+    /// that many events.
     /// </summary>
     private void SnapshotIfDue(SkuState durable)
     {
@@ -225,8 +226,8 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         SaveSnapshot(SkuSnapshot.From(durable));
     }
 
-    /// <summary>Events between snapshots beyond <c>snapshot-every</c>: a tenth of the state's entries.</summary>
-    public static int SnapshotInterval(SkuState state) => (state.OpenLines.Count + state.Remembered.Count) / 10;
+    /// <summary>Events between snapshots beyond <c>snapshot-every</c>: one per entry of the state.</summary>
+    private static int SnapshotInterval(SkuState state) => state.OpenLines.Count + state.Remembered.Count;
 
     private void ArmPaymentDeadline(DateTimeOffset? deadline = null)
     {
