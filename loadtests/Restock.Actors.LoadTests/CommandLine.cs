@@ -17,6 +17,7 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
           --target inproc|http   where the engine runs (default inproc: started here on a fresh SQLite file;
                                  the crash scenario always starts its own service as a child process)
           --url URL              the service for --target http, e.g. http://127.0.0.1:5080
+          --key KEY              its operator key (default: RESTOCK_OPERATOR_KEY)
           --seed N               drives every random choice (default 1)
           --duration 30s|2m      how long load is generated (the scenario's default otherwise)
           --attempts N           at most N requests (0 = no limit)
@@ -67,6 +68,7 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
                 case "--url":
                     options = options with { Url = Uri.TryCreate(Value(), UriKind.Absolute, out var url) ? url : throw new ArgumentException("--url needs an absolute URL") };
                     break;
+                case "--key": options = options with { Key = Value() }; break;
                 case "--seed": options = options with { Seed = (int)Number(0) }; break;
                 case "--duration": scenario = scenario with { Duration = Duration(Value()) }; break;
                 case "--attempts": scenario = scenario with { Attempts = Number(0) }; break;

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Restock.Actors.Engine.Hosting;
+using Restock.Actors.Service.Access;
 using Restock.Actors.Service.Hosting;
 using Restock.Actors.Service.Inventory;
 using Restock.Actors.Service.Ledger;
@@ -11,16 +12,22 @@ var builder = WebApplication.CreateBuilder(args);
 var config = RestockConfig.Load(key => builder.Configuration[key]);
 var urls = config.GetString("restock.http.urls");
 
+var operatorKey = config.GetString("restock.access.operator-key", "");
+
 if (args.Length > 0 && args[0] == WhitelistImportCli.Verb)
-    return await WhitelistImportCli.RunAsync(args[1..], urls.Split(';')[0]);
+    return await WhitelistImportCli.RunAsync(args[1..], urls.Split(';')[0], operatorKey);
+if (args.Length > 0 && args[0] is KeyCli.IssueVerb or KeyCli.RevokeVerb)
+    return await KeyCli.RunAsync(args[0], args[1..], config);
 if (args.Length > 0 && args[0] == ClusterCli.Verb)
-    return await ClusterCli.RunAsync(args[1..], urls.Split(';')[0]);
+    return await ClusterCli.RunAsync(args[1..], urls.Split(';')[0], operatorKey);
 
 builder.WebHost.UseUrls(urls);
 builder.Services.AddProblemDetails();
 builder.Services.ConfigureHttpJsonOptions(o =>
     o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase)));
 builder.Services.AddEngine(config);
+builder.Services.AddAccess(config, operatorKey, urls.Split(';')[0]);
+builder.Services.AddApiDescription();
 builder.Services.AddRestockMetrics();
 
 var app = builder.Build();
@@ -29,6 +36,10 @@ app.UseStatusCodePages();
 // The merchant page (wwwroot/) is public: it holds no data and asks for a shop key itself.
 app.UseDefaultFiles();
 app.UseStaticFiles();
+app.UseRouting();
+app.UseMiddleware<AccessMiddleware>();
+app.MapApiDescription();
+app.MapAccess();
 app.MapInventory();
 app.MapShops();
 app.MapRefunds();

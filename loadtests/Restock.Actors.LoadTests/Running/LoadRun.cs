@@ -22,6 +22,7 @@ public sealed record RunOptions(
     Scenario Scenario,
     TargetKind Target = TargetKind.InProcess,
     Uri? Url = null,
+    string? Key = null,
     int Seed = 1,
     string ReportsFolder = "reports",
     IReadOnlyList<string>? ExtraThresholds = null,
@@ -101,7 +102,12 @@ public static class LoadRun
         var work = Path.Combine(Path.GetTempPath(), "restock-load");
         if (options.Scenario.CrashMidRun) return await ServiceProcess.StartAsync(work);
         if (options.Target == TargetKind.Http)
-            return new HttpTarget(options.Url ?? throw new ArgumentException("the HTTP target needs --url"));
+            return new HttpTarget(options.Url ?? throw new ArgumentException("the HTTP target needs --url"),
+                options.Key ?? Restock.Actors.Engine.Hosting.RestockConfig.Load().GetString("restock.access.operator-key", "") switch
+                {
+                    { Length: > 0 } key => key,
+                    _ => throw new ArgumentException("the HTTP target needs the operator key: --key or RESTOCK_OPERATOR_KEY"),
+                });
         return await InProcessTarget.StartAsync(work, [.. options.EngineOverrides ?? []]);
     }
 

@@ -4,18 +4,19 @@ using System.Text.Json;
 
 namespace Restock.Actors.LoadTests.Targets;
 
-/// <summary>A running Restock.Actors service, reached over its HTTP API.</summary>
+/// <summary>A running Restock.Actors service, reached over its HTTP API with the operator key (it acts on every route).</summary>
 public class HttpTarget : ITarget
 {
     private readonly HttpClient _http;
 
-    public HttpTarget(Uri baseAddress)
+    public HttpTarget(Uri baseAddress, string operatorKey)
     {
         _http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 512, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
         {
             BaseAddress = baseAddress,
             Timeout = TimeSpan.FromSeconds(30),
         };
+        _http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", operatorKey);
         Describe = $"HTTP {baseAddress}";
     }
 

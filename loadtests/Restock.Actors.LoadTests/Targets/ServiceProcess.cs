@@ -14,8 +14,12 @@ public sealed class ServiceProcess : HttpTarget
     private readonly int _port;
     private Process? _process;
 
-    private ServiceProcess(string serviceDll, string database, int port) : base(new Uri($"http://127.0.0.1:{port}"))
+    private readonly string _operatorKey;
+
+    private ServiceProcess(string serviceDll, string database, int port, string operatorKey)
+        : base(new Uri($"http://127.0.0.1:{port}"), operatorKey)
     {
+        _operatorKey = operatorKey;
         _serviceDll = serviceDll;
         _database = database;
         _port = port;
@@ -28,7 +32,9 @@ public sealed class ServiceProcess : HttpTarget
     public static async Task<ServiceProcess> StartAsync(string folder)
     {
         Directory.CreateDirectory(folder);
-        var service = new ServiceProcess(FindServiceDll(), Path.Combine(folder, $"service-{Guid.NewGuid():N}.db"), FreePort());
+        // The child gets an operator key of this run's own in its environment, as automation would give it.
+        var operatorKey = "restock_load-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+        var service = new ServiceProcess(FindServiceDll(), Path.Combine(folder, $"service-{Guid.NewGuid():N}.db"), FreePort(), operatorKey);
         await service.StartProcessAsync();
         return service;
     }
@@ -52,6 +58,7 @@ public sealed class ServiceProcess : HttpTarget
         };
         start.Environment["RESTOCK_CONNECTION_STRING"] = $"Data Source={_database}";
         start.Environment["RESTOCK_HTTP_URLS"] = $"http://127.0.0.1:{_port}";
+        start.Environment["RESTOCK_OPERATOR_KEY"] = _operatorKey;
         _process = Process.Start(start)!;
         _process.OutputDataReceived += (_, _) => { };
         _process.ErrorDataReceived += (_, _) => { };
@@ -59,6 +66,7 @@ public sealed class ServiceProcess : HttpTarget
         _process.BeginErrorReadLine();
 
         using var probe = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_port}"), Timeout = TimeSpan.FromSeconds(2) };
+        probe.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", _operatorKey);
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (DateTime.UtcNow < deadline)
         {

@@ -320,7 +320,7 @@ public static class SkuStock
 
     private static Decision DecideRestock(SkuState state, RestockRefund c)
     {
-        if ((InvalidId(c.RefundId, "refund id") ?? InvalidId(c.ShopId, "shop id") ?? InvalidId(c.Actor, "actor")) is { } bad) return bad;
+        if ((InvalidId(c.RefundId, "refund id") ?? InvalidId(c.ShopId, "shop id") ?? InvalidActor(c.Actor)) is { } bad) return bad;
         if (c.Trigger is not (RestockTrigger.Manual or RestockTrigger.Erp))
             return Reject(RejectionCode.InvalidId, "a restock on request is manual or by the ERP");
         if (state.Refunds.TryGetValue(c.RefundId, out var known))
@@ -373,8 +373,12 @@ public static class SkuStock
     private static DateTimeOffset Now(SkuState state, SkuCommand c) => c.ReceivedAt ?? state.Remembered.Clock;
 
     private static Rejected? InvalidId(string? id, string what) =>
-        string.IsNullOrWhiteSpace(id) || id.Length > 128
-            ? Reject(RejectionCode.InvalidId, $"{what} must be 1 to 128 characters")
+        Ids.IsValid(id) ? null : Reject(RejectionCode.InvalidId, $"{what} must be {Ids.Rule}");
+
+    /// <summary>Who asked, free text such as "merchant:alice@shop.example" (not an id).</summary>
+    private static Rejected? InvalidActor(string? actor) =>
+        string.IsNullOrWhiteSpace(actor) || actor.Length > 200
+            ? Reject(RejectionCode.InvalidId, "actor must be 1 to 200 characters")
             : null;
 
     private static Rejected? InvalidQuantity(long quantity) =>

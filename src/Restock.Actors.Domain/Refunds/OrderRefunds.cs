@@ -170,15 +170,13 @@ public static class RefundRules
 
     private static string? Validate(RefundRequest r)
     {
-        if (IsBadId(r.RefundId)) return "refundId must be 1 to 128 characters";
-        if (IsBadId(r.OrderId)) return "orderId must be 1 to 128 characters";
-        if (IsBadId(r.ShopId)) return "shopId must be 1 to 128 characters";
+        if (!Ids.IsValid(r.RefundId)) return $"refundId must be {Ids.Rule}";
+        if (!Ids.IsValid(r.OrderId)) return $"orderId must be {Ids.Rule}";
+        if (!Ids.IsValid(r.ShopId)) return $"shopId must be {Ids.Rule}";
         if (r.Lines is null || r.Lines.Count == 0 || r.Lines.Count > MaxLines) return $"lines must hold 1 to {MaxLines} lines";
-        if (r.Lines.Any(l => IsBadId(l.SkuId))) return "every line needs a skuId of 1 to 128 characters";
+        if (r.Lines.Any(l => !Ids.IsValid(l.SkuId))) return $"every line needs a skuId of {Ids.Rule}";
         if (r.Lines.Any(l => l.Quantity <= 0 || l.Quantity > SkuStock.MaxQuantity)) return "every line needs a quantity of at least 1";
         if (r.Lines.Select(l => l.SkuId).Distinct().Count() != r.Lines.Count) return "a SKU appears on two lines: give one line per SKU";
         return null;
     }
-
-    private static bool IsBadId(string? id) => string.IsNullOrWhiteSpace(id) || id.Length > 128;
 }

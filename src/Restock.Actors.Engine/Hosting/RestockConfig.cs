@@ -31,6 +31,7 @@ public static class RestockConfig
         ["RESTOCK_HOSTNAME"] = ["akka.remote.dot-netty.tcp.hostname"],
         ["RESTOCK_REMOTE_PORT"] = ["akka.remote.dot-netty.tcp.port"],
         ["RESTOCK_HTTP_URLS"] = ["restock.http.urls"],
+        ["RESTOCK_OPERATOR_KEY"] = ["restock.access.operator-key"],
         ["RESTOCK_SINGLE_NODE"] = ["restock.cluster.single-node"],
     };
 

@@ -25,6 +25,9 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
     /// <summary>Where the reconciliation has checked up to, stored beside the projection's own offset.</summary>
     public const string ReconciledName = "restock-ledger-reconciled";
 
+    /// <summary>Where the reconciliation of the "needs attention" list has checked up to.</summary>
+    public const string AttentionReconciledName = "refund-attention-reconciled";
+
     private sealed class Start
     {
         public static readonly Start Instance = new();
@@ -42,13 +45,15 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
     }
 
     /// <summary>What one reconciliation pass found: the journal range it read and the ledger entries it had to write.</summary>
-    public sealed record Reconciled(long From, long To, int JournalEntries, IReadOnlyList<LedgerStore.Change> Repaired);
+    /// <paramref name="AttentionRepaired"/> counts rows of the "needs attention" list it had to add or remove.
+    public sealed record Reconciled(long From, long To, int JournalEntries, IReadOnlyList<LedgerStore.Change> Repaired, int AttentionRepaired = 0);
 
     private readonly LedgerStore _store;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IMaterializer _materializer = Context.Materializer();
     private SqlReadJournal _journal = null!;
     private long? _previousCheckedUpTo;
+    private long? _previousAttentionCheckedUpTo;
     private bool _reconciling;
 
     public LedgerProjection(LedgerStore store, LedgerSettings settings)
@@ -164,12 +169,30 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
             var checkedUpTo = Math.Min(_previousCheckedUpTo ?? from, to);
             var repaired = await _store.RepairAsync(ReconciledName, Math.Max(from, checkedUpTo), changes);
             _previousCheckedUpTo = to;
-            return new Reconciled(from, to, changes.Count, repaired);
+            return new Reconciled(from, to, changes.Count, repaired, await ReconcileAttention());
         }
         catch (Exception e)
         {
             throw new ReconciliationFailed(e);
         }
+    }
+
+    /// <summary>The same pass over the refund coordinators' parked and re-armed lines, with watermarks of their own.</summary>
+    private async Task<int> ReconcileAttention()
+    {
+        var from = await _store.ReadOffsetAsync(AttentionReconciledName);
+        var to = await _store.ReadOffsetAsync(AttentionName);
+        var changes = await _journal.CurrentEventsByTag(IRefundAttentionEvent.Tag, Offset.Sequence(from))
+            .TakeWhile(e => ((Sequence)e.Offset).Value <= to)
+            .Where(e => e.Event is IRefundAttentionEvent)
+            .Select(e => new LedgerStore.AttentionChange(((Sequence)e.Offset).Value, (IRefundAttentionEvent)e.Event))
+            .RunWith(Sink.Seq<LedgerStore.AttentionChange>(), _materializer);
+        var checkedUpTo = Math.Min(_previousAttentionCheckedUpTo ?? from, to);
+        var repaired = await _store.RepairAttentionAsync(AttentionReconciledName, Math.Max(from, checkedUpTo), changes);
+        _previousAttentionCheckedUpTo = to;
+        if (repaired > 0)
+            _log.Warning("Needs-attention list reconciliation: {0} rows added or removed after journal offset {1} up to {2}", repaired, from, to);
+        return repaired;
     }
 
     private void Report(Reconciled result)

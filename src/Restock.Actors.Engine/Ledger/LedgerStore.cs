@@ -163,13 +163,7 @@ public sealed class LedgerStore
             switch (change.Event)
             {
                 case LineParked e:
-                    await Execute(connection, tx, """
-                        INSERT INTO refunds_needing_attention (shop_id, order_id, refund_id, sku_id, quantity, code, message, since_ms, parked_at_ms)
-                        VALUES (@shop, @order, @refund, @sku, @qty, @code, @message, @since, @at)
-                        ON CONFLICT (order_id, refund_id, sku_id) DO NOTHING
-                        """, ("shop", e.ShopId), ("order", e.OrderId), ("refund", e.RefundId), ("sku", e.SkuId), ("qty", e.Quantity),
-                        ("code", e.Code), ("message", (object?)e.Message ?? DBNull.Value), ("since", e.Since.ToUnixTimeMilliseconds()),
-                        ("at", e.At.ToUnixTimeMilliseconds()));
+                    await InsertParked(connection, tx, e);
                     break;
                 case LinesRearmed e:
                     foreach (var sku in e.SkuIds)
@@ -181,6 +175,52 @@ public sealed class LedgerStore
         await StoreOffset(connection, tx, projection, changes[^1].Offset);
         await tx.CommitAsync(cancellationToken);
     }
+
+    /// <summary>
+    /// Makes the "needs attention" list agree with these changes (in journal order): a line whose last change is
+    /// "parked" must be listed, one whose last change is "re-armed" must not be. Stores <paramref name="checkedUpTo"/>
+    /// as <paramref name="watermark"/>'s offset, all or nothing.
+    /// </summary>
+    /// <returns>How many rows were missing or stale and are now right.</returns>
+    public async Task<int> RepairAttentionAsync(string watermark, long checkedUpTo, IReadOnlyList<AttentionChange> changes,
+        CancellationToken cancellationToken = default)
+    {
+        var last = new Dictionary<(string Order, string Refund, string Sku), IRefundAttentionEvent>();
+        foreach (var change in changes)
+        {
+            switch (change.Event)
+            {
+                case LineParked e:
+                    last[(e.OrderId, e.RefundId, e.SkuId)] = e;
+                    break;
+                case LinesRearmed e:
+                    foreach (var sku in e.SkuIds) last[(e.OrderId, e.RefundId, sku)] = e;
+                    break;
+            }
+        }
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        var repaired = 0;
+        foreach (var ((order, refund, sku), e) in last)
+        {
+            repaired += e is LineParked parked
+                ? await InsertParked(connection, tx, parked)
+                : await Execute(connection, tx, "DELETE FROM refunds_needing_attention WHERE order_id = @order AND refund_id = @refund AND sku_id = @sku",
+                    ("order", order), ("refund", refund), ("sku", sku));
+        }
+        await StoreOffset(connection, tx, watermark, checkedUpTo);
+        await tx.CommitAsync(cancellationToken);
+        return repaired;
+    }
+
+    private static Task<int> InsertParked(DbConnection connection, DbTransaction tx, LineParked e) =>
+        Execute(connection, tx, """
+            INSERT INTO refunds_needing_attention (shop_id, order_id, refund_id, sku_id, quantity, code, message, since_ms, parked_at_ms)
+            VALUES (@shop, @order, @refund, @sku, @qty, @code, @message, @since, @at)
+            ON CONFLICT (order_id, refund_id, sku_id) DO NOTHING
+            """, ("shop", e.ShopId), ("order", e.OrderId), ("refund", e.RefundId), ("sku", e.SkuId), ("qty", e.Quantity),
+            ("code", e.Code), ("message", (object?)e.Message ?? DBNull.Value), ("since", e.Since.ToUnixTimeMilliseconds()),
+            ("at", e.At.ToUnixTimeMilliseconds()));
 
     /// <summary>Refund lines parked as needing attention, newest first, paged like the ledger.</summary>
     public async Task<LedgerPage<NeedsAttentionEntry>> NeedsAttentionAsync(LedgerQuery q, CancellationToken cancellationToken = default)

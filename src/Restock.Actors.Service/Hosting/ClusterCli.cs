@@ -4,20 +4,20 @@ using Restock.Actors.Engine.Hosting;
 namespace Restock.Actors.Service.Hosting;
 
 /// <summary>
-/// <c>cluster [--url URL]</c>: prints a running node's view of the cluster (members, status, shards per node). The
-/// operator key, when the service asks for one, is read from RESTOCK_OPERATOR_KEY.
+/// <c>cluster [--url URL]</c>: prints a running node's view of the cluster (members, status, shards per node), asked
+/// with the operator key (<c>RESTOCK_OPERATOR_KEY</c>).
 /// </summary>
 internal static class ClusterCli
 {
     public const string Verb = "cluster";
 
-    public static async Task<int> RunAsync(string[] args, string defaultUrl)
+    public static async Task<int> RunAsync(string[] args, string defaultUrl, string operatorKey)
     {
         var i = Array.IndexOf(args, "--url");
         var url = i >= 0 && i + 1 < args.Length ? args[i + 1] : defaultUrl;
         using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(30) };
-        if (Environment.GetEnvironmentVariable("RESTOCK_OPERATOR_KEY") is { Length: > 0 } key)
-            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        if (operatorKey.Length > 0)
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", operatorKey);
         HttpResponseMessage response;
         try
         {

@@ -1,4 +1,9 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+using Restock.Actors.Domain;
 using Restock.Actors.Domain.Inventory;
 
 namespace Restock.Actors.Service.Hosting;
@@ -11,21 +16,89 @@ internal sealed class Requests
 {
     private readonly Dictionary<string, string[]> _errors = new();
 
-    public static async Task<(T? Body, IResult? Problem)> ReadJson<T>(HttpRequest request) where T : class
+    /// <summary>The largest JSON body a route reads unless it says otherwise; larger ones are refused with 413.</summary>
+    public const int MaxBodyBytes = 64 * 1024;
+
+    /// <summary>
+    /// The service's JSON settings, made strict: numbers must be JSON numbers (never "7"), and a property given
+    /// twice is refused instead of the last one silently winning.
+    /// </summary>
+    private static JsonSerializerOptions? _strict;
+
+    /// <summary>
+    /// Reads a JSON object body: <c>Content-Type: application/json</c> (415 otherwise, and for any charset but
+    /// UTF-8), at most <paramref name="maxBytes"/> bytes (413, checked on Content-Length before reading and while
+    /// reading), strict JSON (400 naming the field).
+    /// </summary>
+    public static async Task<(T? Body, IResult? Problem)> ReadJson<T>(HttpRequest request, int maxBytes = MaxBodyBytes) where T : class
     {
-        if (!request.HasJsonContentType())
-            return (null, Invalid("body", "send a JSON body with Content-Type: application/json"));
+        if (UnsupportedContentType(request.ContentType) is { } unsupported)
+            return (null, Results.Problem(title: "Unsupported body type; nothing was changed.", detail: unsupported,
+                statusCode: StatusCodes.Status415UnsupportedMediaType));
+        if (request.ContentLength > maxBytes)
+            return (null, TooLarge(maxBytes));
+        var bytes = await ReadAtMost(request.Body, maxBytes, request.HttpContext.RequestAborted);
+        if (bytes is null)
+            return (null, TooLarge(maxBytes));
         try
         {
-            var body = await request.ReadFromJsonAsync<T>(request.HttpContext.RequestAborted);
+            var body = JsonSerializer.Deserialize<T>(bytes, Strict(request));
             return body is null ? (null, Invalid("body", "the body must be a JSON object")) : (body, null);
         }
         catch (JsonException e)
         {
             var field = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "body" : e.Path.TrimStart('$', '.');
-            return (null, Invalid(field, "malformed JSON at or after this field, or a value of the wrong type"));
+            return (null, Invalid(field, "malformed JSON at or after this field, or a value of the wrong type (numbers are JSON numbers, not strings)"));
+        }
+        catch (InvalidOperationException)
+        {
+            // System.Text.Json reports text that is not valid UTF-8 inside a string this way.
+            return (null, Invalid("body", "the body is not valid UTF-8 JSON"));
         }
     }
+
+    /// <summary>Why the Content-Type is refused, or null for JSON in UTF-8.</summary>
+    private static string? UnsupportedContentType(string? contentType)
+    {
+        const string expected = "send a JSON body with Content-Type: application/json (UTF-8; charset=utf-8 may be given)";
+        if (string.IsNullOrWhiteSpace(contentType) || !MediaTypeHeaderValue.TryParse(contentType, out var type))
+            return expected;
+        if (!type.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase))
+            return expected;
+        foreach (var parameter in type.Parameters)
+        {
+            if (!parameter.Name.Equals("charset", StringComparison.OrdinalIgnoreCase))
+                return $"unknown Content-Type parameter '{parameter.Name}': {expected}";
+            if (!(parameter.Value.Equals("utf-8", StringComparison.OrdinalIgnoreCase) || parameter.Value.Equals("utf8", StringComparison.OrdinalIgnoreCase)))
+                return $"charset '{parameter.Value}' is not supported: {expected}";
+        }
+        return null;
+    }
+
+    /// <summary>The body's bytes, or null as soon as it is longer than <paramref name="maxBytes"/> (the rest is never read).</summary>
+    private static async Task<byte[]?> ReadAtMost(Stream body, int maxBytes, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > maxBytes) return null;
+            buffer.Write(chunk, 0, read);
+        }
+        return buffer.ToArray();
+    }
+
+    private static IResult TooLarge(int maxBytes) =>
+        Results.Problem(title: "The body is too large; nothing was changed.", detail: $"send at most {maxBytes:N0} bytes",
+            statusCode: StatusCodes.Status413PayloadTooLarge);
+
+    private static JsonSerializerOptions Strict(HttpRequest request) =>
+        _strict ??= new JsonSerializerOptions(request.HttpContext.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions)
+        {
+            NumberHandling = JsonNumberHandling.Strict,
+            AllowDuplicateProperties = false,
+        };
 
     public static IResult Invalid(string field, string message) =>
         Results.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] },
@@ -33,10 +106,10 @@ internal sealed class Requests
 
     public string Id(string field, string? value)
     {
-        if (string.IsNullOrWhiteSpace(value))
+        if (string.IsNullOrEmpty(value))
             Add(field, "is required");
-        else if (value.Length > 128 || !value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':'))
-            Add(field, "must be 1 to 128 characters of letters, digits, '-', '_', '.' or ':'");
+        else if (!Ids.IsValid(value))
+            Add(field, $"must be {Ids.Rule}");
         return value ?? "";
     }
 
@@ -53,7 +126,7 @@ internal sealed class Requests
     {
         if (value is null)
             Add(field, "is required");
-        else if (value == 0 || Math.Abs(value.Value) > SkuStock.MaxQuantity)
+        else if (value is 0 or < -SkuStock.MaxQuantity or > SkuStock.MaxQuantity)
             Add(field, $"must be non-zero and at most {SkuStock.MaxQuantity} either way");
         return value ?? 0;
     }

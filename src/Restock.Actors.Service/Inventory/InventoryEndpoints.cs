@@ -28,7 +28,8 @@ internal static class InventoryEndpoints
         var skus = app.MapGroup("/skus/{skuId}");
 
         skus.MapGet("", (string skuId, IInventory inventory, CancellationToken ct) =>
-            Send(skuId, null, inventory, (id, token) => inventory.GetStock(id, token), ct));
+            Send(skuId, null, inventory, (id, token) => inventory.GetStock(id, token), ct))
+            .Answers<StockResponse>("A SKU's stock", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status503ServiceUnavailable);
 
         // The merchant's side: a SKU is stocked by its shop, and the first stock command makes the shop its owner.
         var owned = app.MapGroup("/shops/{shopId}/skus/{skuId}");
@@ -43,7 +44,8 @@ internal static class InventoryEndpoints
                 reply.Owner != shop ? NotTheShops(shop, id)
                 : reply.Succeeded ? Results.Ok(StockResponse.From(reply))
                 : Rejection(reply));
-        });
+        })
+            .Answers<StockResponse>("The stock of a SKU the shop owns", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status503ServiceUnavailable);
 
         owned.MapPut("/stock", async (string shopId, string skuId, HttpRequest request, IInventory inventory, CancellationToken ct) =>
         {
@@ -56,7 +58,8 @@ internal static class InventoryEndpoints
                 check.Text("reason", body.Reason, "stock set"),
                 check.Id("shopId", shopId));
             return await Execute(skuId, check, command, inventory, ct);
-        });
+        })
+            .Takes<SetStockBody>().Answers<StockResponse>("Sets the sellable stock; the first stock command makes the shop the owner", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable);
 
         owned.MapPost("/adjustments", async (string shopId, string skuId, HttpRequest request, IInventory inventory, CancellationToken ct) =>
         {
@@ -69,7 +72,8 @@ internal static class InventoryEndpoints
                 check.Text("reason", body.Reason, "stock adjusted"),
                 check.Id("shopId", shopId));
             return await Execute(skuId, check, command, inventory, ct);
-        });
+        })
+            .Takes<AdjustStockBody>().Answers<StockResponse>("Moves the sellable stock by delta", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable);
 
         skus.MapPost("/reservations", async (string skuId, HttpRequest request, IInventory inventory, CancellationToken ct) =>
         {
@@ -84,14 +88,18 @@ internal static class InventoryEndpoints
                 check.Quantity("quantity", body.Quantity),
                 DateTimeOffset.UtcNow.AddSeconds(window));
             return await Execute(skuId, check, command, inventory, ct);
-        });
+        })
+            .Takes<ReserveBody>().Answers<StockResponse>("Reserves units for an order until it is paid or its deadline passes", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable);
 
         skus.MapPost("/orders/{orderId}/cancel", (string skuId, string orderId, IInventory inventory, CancellationToken ct) =>
-            ForOrder(skuId, orderId, id => new Release(id), inventory, ct));
+            ForOrder(skuId, orderId, id => new Release(id), inventory, ct))
+            .Answers<StockResponse>("Releases an unpaid reservation", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable);
         skus.MapPost("/orders/{orderId}/payment", (string skuId, string orderId, IInventory inventory, CancellationToken ct) =>
-            ForOrder(skuId, orderId, id => new ConfirmPayment(id), inventory, ct));
+            ForOrder(skuId, orderId, id => new ConfirmPayment(id), inventory, ct))
+            .Answers<StockResponse>("Reserved to committed", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable);
         skus.MapPost("/orders/{orderId}/shipment", (string skuId, string orderId, IInventory inventory, CancellationToken ct) =>
-            ForOrder(skuId, orderId, id => new Ship(id), inventory, ct));
+            ForOrder(skuId, orderId, id => new Ship(id), inventory, ct))
+            .Answers<StockResponse>("Committed to shipped", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable);
     }
 
     private static Task<IResult> ForOrder(string skuId, string orderId, Func<string, SkuCommand> command,

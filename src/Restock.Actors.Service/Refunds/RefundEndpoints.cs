@@ -1,8 +1,10 @@
 using Restock.Actors.Domain.Inventory;
 using Restock.Actors.Domain.Refunds;
+using Restock.Actors.Engine.Access;
 using Restock.Actors.Engine.Inventory;
 using Restock.Actors.Engine.Ledger;
 using Restock.Actors.Engine.Refunds;
+using Restock.Actors.Service.Access;
 using Restock.Actors.Service.Hosting;
 using Restock.Actors.Service.Inventory;
 using Restock.Actors.Service.Ledger;
@@ -51,22 +53,30 @@ internal static class RefundEndpoints
                     statusCode: reply.Code == nameof(RefundRejectionCode.ConflictingRepeat) ? StatusCodes.Status409Conflict : StatusCodes.Status400BadRequest,
                     extensions: new Dictionary<string, object?> { ["code"] = reply.Code }),
             });
-        });
+        })
+            .Takes<RefundBody>().Answers<RefundStatus>("A refund succeeded before shipment (202; a repeat is 200)", StatusCodes.Status202Accepted, StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable).Produces<RefundStatus>(StatusCodes.Status200OK);
 
-        app.MapGet("/orders/{orderId}/refunds/{refundId}", (string orderId, string refundId, IRefunds refunds, CancellationToken ct) =>
+        app.MapGet("/orders/{orderId}/refunds/{refundId}", (string orderId, string refundId, HttpContext context, IRefunds refunds, CancellationToken ct) =>
         {
             var check = new Requests();
             var order = check.Id("orderId", orderId);
             var refund = check.Id("refundId", refundId);
+            var caller = AccessMiddleware.CallerOf(context);
+            // A shop sees its own refunds only; another shop's answers as if it did not exist.
             return check.Problem is { } bad ? Task.FromResult(bad) : EngineCall.Run(() => refunds.Get(order, refund, ct), reply =>
-                reply.Status is { } status ? Results.Ok(status) : Results.Problem(detail: reply.Message, statusCode: StatusCodes.Status404NotFound));
-        });
+                reply.Status is { } status && (caller.Kind != KeyKind.Shop || status.ShopId == caller.ShopId)
+                    ? Results.Ok(status)
+                    : Results.Problem(title: "Not found.", detail: $"no refund {refund} for order {order}", statusCode: StatusCodes.Status404NotFound));
+        })
+            .Answers<RefundStatus>("The refund's progress: policy, setting version, each line's outcome", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status503ServiceUnavailable);
 
-        app.MapGet("/shops/{shopId}/refunds/needs-attention", async (string shopId, HttpRequest request, LedgerStore ledger, CancellationToken ct) =>
-        {
-            var (query, problem) = LedgerEndpoints.Read(request, shopId);
-            return problem ?? Results.Ok(await ledger.NeedsAttentionAsync(query!, ct));
-        });
+        app.MapGet("/shops/{shopId}/refunds/needs-attention",
+            async (string shopId, [AsParameters] LedgerSearchParameters search, LedgerStore ledger, CancellationToken ct) =>
+            {
+                var (query, problem) = LedgerEndpoints.Read(search, shopId, shopFromPath: true);
+                return problem ?? Results.Ok(await ledger.NeedsAttentionAsync(query!, ct));
+            })
+            .Answers<LedgerPage<NeedsAttentionEntry>>("The shop's refund lines parked as needing attention", StatusCodes.Status200OK, StatusCodes.Status400BadRequest);
 
         app.MapPost("/shops/{shopId}/erp/restocks", async (string shopId, HttpRequest request, IInventory inventory, CancellationToken ct) =>
         {
@@ -83,7 +93,8 @@ internal static class RefundEndpoints
                 DateTimeOffset.UtcNow);
             var skuId = check.Id("skuId", body.SkuId);
             return check.Problem ?? await Restock(skuId, command, inventory, ct);
-        });
+        })
+            .Takes<ErpRestockBody>().Answers<RestockResponse>("The shop's ERP restocked a refunded line", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable);
 
         app.MapPost("/shops/{shopId}/refunds/{refundId}/skus/{skuId}/restock",
             async (string shopId, string refundId, string skuId, HttpRequest request, IInventory inventory, CancellationToken ct) =>
@@ -95,7 +106,8 @@ internal static class RefundEndpoints
                     check.Id("shopId", shopId), check.Actor("actor", body!.Actor), DateTimeOffset.UtcNow);
                 var sku = check.Id("skuId", skuId);
                 return check.Problem ?? await Restock(sku, command, inventory, ct);
-            });
+            })
+            .Takes<ManualRestockBody>().Answers<RestockResponse>("The merchant restocks a not-restocked line by hand, once", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable);
     }
 
     private static string StatusPath(string orderId, string refundId) =>

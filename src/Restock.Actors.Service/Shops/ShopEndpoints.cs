@@ -25,6 +25,9 @@ internal static class ShopEndpoints
 {
     public const int MaxWhitelistShops = 100_000;
 
+    /// <summary>The whitelist import is the one body larger than the default limit: up to 100,000 shop ids.</summary>
+    public const int MaxWhitelistBodyBytes = 16 * 1024 * 1024;
+
     public static void MapShops(this IEndpointRouteBuilder app)
     {
         app.MapGet("/shops/{shopId}/settings", (string shopId, IShops shops, CancellationToken ct) =>
@@ -32,19 +35,22 @@ internal static class ShopEndpoints
             var check = new Requests();
             var id = check.Id("shopId", shopId);
             return check.Problem is { } bad ? Task.FromResult(bad) : EngineCall.Run(() => shops.Get(id, ct), ToResult);
-        });
+        })
+            .Answers<ShopSettingsResponse>("The switch, the ERP flag, where the value came from, the history", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status503ServiceUnavailable);
 
         app.MapPut("/shops/{shopId}/settings/auto-restock", (string shopId, HttpRequest request, IShops shops, CancellationToken ct) =>
             ChangeSetting(shopId, request, shops, ct, "turned", (b, actor, reason) =>
-                new SetAutoRestock(b.On!.Value, SettingOrigin.Merchant, actor, reason, b.OverrideErp ?? false, DateTimeOffset.UtcNow)));
+                new SetAutoRestock(b.On!.Value, SettingOrigin.Merchant, actor, reason, b.OverrideErp ?? false, DateTimeOffset.UtcNow)))
+            .Takes<SwitchBody>().Answers<ShopSettingsResponse>("Turns the auto-restock switch on or off (ERP guard: overrideErp)", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable);
 
         app.MapPut("/shops/{shopId}/settings/erp-restocks", (string shopId, HttpRequest request, IShops shops, CancellationToken ct) =>
             ChangeSetting(shopId, request, shops, ct, "ERP restocking turned", (b, actor, reason) =>
-                new SetErpRestocks(b.On!.Value, actor, reason, DateTimeOffset.UtcNow)));
+                new SetErpRestocks(b.On!.Value, actor, reason, DateTimeOffset.UtcNow)))
+            .Takes<SwitchBody>().Answers<ShopSettingsResponse>("Declares whether the shop's ERP restocks (on turns the switch off)", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable);
 
         app.MapPost("/operators/whitelist-import", async (HttpRequest request, IShops shops, CancellationToken ct) =>
         {
-            var (body, problem) = await Requests.ReadJson<WhitelistBody>(request);
+            var (body, problem) = await Requests.ReadJson<WhitelistBody>(request, MaxWhitelistBodyBytes);
             if (problem is not null) return problem;
             var check = new Requests();
             var actor = check.Actor("actor", body!.Actor ?? "operator:whitelist-import");
@@ -61,7 +67,8 @@ internal static class ShopEndpoints
                     replies.Count(r => r.Outcome != ShopOutcome.Done),
                     replies.Select(r => new WhitelistShopResult(r.ShopId, r.Outcome == ShopOutcome.Done ? "turnedOn" : "unchanged",
                         r.Message)).ToList())));
-        });
+        })
+            .Takes<WhitelistBody>().Answers<WhitelistImportResponse>("Turns the listed shops on, once (origin whitelist)", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status503ServiceUnavailable);
     }
 
     /// <summary>Reads and checks a switch change (on, actor, reason) and sends the command it makes.</summary>

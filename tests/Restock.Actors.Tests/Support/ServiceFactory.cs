@@ -1,15 +1,32 @@
+using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 
 namespace Restock.Actors.Tests.Support;
 
-/// <summary>The HTTP service hosted in memory on a journal file of its own.</summary>
+/// <summary>
+/// The HTTP service hosted in memory on a journal file of its own, with an operator key in its configuration as
+/// automation would give it. Clients it creates carry that key unless a test sets another.
+/// </summary>
 public sealed class ServiceFactory : WebApplicationFactory<Program>
 {
     private readonly TestDatabase _db = new();
 
-    protected override void ConfigureWebHost(IWebHostBuilder builder) =>
+    public string OperatorKey { get; } = "restock_test-operator-" + Guid.NewGuid().ToString("N");
+
+    public TestDatabase Database => _db;
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
         builder.UseSetting("RESTOCK_CONNECTION_STRING", _db.ConnectionString);
+        builder.UseSetting("RESTOCK_OPERATOR_KEY", OperatorKey);
+    }
+
+    protected override void ConfigureClient(HttpClient client)
+    {
+        base.ConfigureClient(client);
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", OperatorKey);
+    }
 
     public override async ValueTask DisposeAsync()
     {

@@ -1,0 +1,185 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Routing.Patterns;
+using Restock.Actors.Engine.Access;
+
+namespace Restock.Actors.Service.Access;
+
+/// <summary>Who may call a route.</summary>
+public enum Scope
+{
+    /// <summary>No key: the merchant page, the API description.</summary>
+    Public,
+
+    /// <summary>Any valid key.</summary>
+    AnyKey,
+
+    /// <summary>The operator key only.</summary>
+    Operator,
+
+    /// <summary>The platform key (or the operator): trading for any shop.</summary>
+    Platform,
+
+    /// <summary>The key of the shop named by the route's <c>{shopId}</c> (or the operator); never the platform.</summary>
+    OwnShop,
+
+    /// <summary>The platform, the operator, or a shop key when the refund is that shop's (the route checks; else 404).</summary>
+    PlatformOrRefundsShop,
+}
+
+/// <summary>The caller a valid key identifies.</summary>
+public sealed record Caller(string KeyId, KeyKind Kind, string? ShopId);
+
+/// <summary>
+/// The one place that says who may call what: every route the service maps, by method and pattern, with its scope.
+/// A route missing here answers only the operator, and the authorization matrix test fails until it is added.
+/// </summary>
+public static class AccessPolicy
+{
+    public static readonly IReadOnlyDictionary<string, Scope> Routes = new Dictionary<string, Scope>
+    {
+        ["GET /me"] = Scope.AnyKey,
+        ["POST /keys"] = Scope.Operator,
+        ["GET /keys"] = Scope.Operator,
+        ["DELETE /keys/{keyId}"] = Scope.Operator,
+
+        ["GET /shops/{shopId}/skus/{skuId}"] = Scope.OwnShop,
+        ["PUT /shops/{shopId}/skus/{skuId}/stock"] = Scope.OwnShop,
+        ["POST /shops/{shopId}/skus/{skuId}/adjustments"] = Scope.OwnShop,
+
+        ["GET /skus/{skuId}"] = Scope.Platform,
+        ["POST /skus/{skuId}/reservations"] = Scope.Platform,
+        ["POST /skus/{skuId}/orders/{orderId}/cancel"] = Scope.Platform,
+        ["POST /skus/{skuId}/orders/{orderId}/payment"] = Scope.Platform,
+        ["POST /skus/{skuId}/orders/{orderId}/shipment"] = Scope.Platform,
+        ["POST /refunds"] = Scope.Platform,
+        ["GET /orders/{orderId}/refunds/{refundId}"] = Scope.PlatformOrRefundsShop,
+
+        ["GET /shops/{shopId}/settings"] = Scope.OwnShop,
+        ["PUT /shops/{shopId}/settings/auto-restock"] = Scope.OwnShop,
+        ["PUT /shops/{shopId}/settings/erp-restocks"] = Scope.OwnShop,
+
+        ["GET /shops/{shopId}/ledger"] = Scope.OwnShop,
+        ["GET /shops/{shopId}/not-restocked"] = Scope.OwnShop,
+        ["GET /shops/{shopId}/refunds/needs-attention"] = Scope.OwnShop,
+        ["GET /ledger"] = Scope.Operator,
+
+        ["POST /shops/{shopId}/refunds/{refundId}/skus/{skuId}/restock"] = Scope.OwnShop,
+        ["POST /shops/{shopId}/erp/restocks"] = Scope.OwnShop,
+
+        ["POST /operators/whitelist-import"] = Scope.Operator,
+
+        // Probes carry no key and learn only whether this node should get traffic; metrics and the cluster view
+        // describe the deployment, so they are the operator's (Prometheus can send a bearer key).
+        ["GET /healthz"] = Scope.Public,
+        ["GET /readyz"] = Scope.Public,
+        ["* /metrics"] = Scope.Operator, // the Prometheus exporter's endpoint answers every method
+        ["GET /cluster"] = Scope.Operator,
+
+        ["GET /openapi/{documentName}.json"] = Scope.Public,
+        ["GET /docs/{documentName?}"] = Scope.Public,
+        ["GET /docs/scalar.js"] = Scope.Public,
+        ["GET /docs/scalar.aspnetcore.js"] = Scope.Public,
+        ["GET /docs/favicon.svg"] = Scope.Public,
+    };
+
+    /// <summary>"METHOD /pattern" of a routed endpoint, the key of <see cref="Routes"/> ("*" for any method); none for an endpoint without a route.</summary>
+    public static IEnumerable<string> Keys(Endpoint endpoint)
+    {
+        if (endpoint is not RouteEndpoint route) yield break;
+        var pattern = "/" + (route.RoutePattern.RawText ?? "").Trim('/');
+        var methods = endpoint.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? ["*"];
+        foreach (var method in methods) yield return $"{method} {pattern}";
+    }
+
+    /// <summary>The scope of an endpoint; null when it is not listed (then only the operator may call it).</summary>
+    public static Scope? For(Endpoint endpoint, string method)
+    {
+        if (endpoint.Metadata.GetMetadata<Microsoft.AspNetCore.Authorization.IAllowAnonymous>() is not null) return Scope.Public;
+        if (endpoint is not RouteEndpoint route) return null;
+        var pattern = "/" + (route.RoutePattern.RawText ?? "").Trim('/');
+        return Routes.TryGetValue($"{method} {pattern}", out var scope) ? scope
+            : method == "HEAD" && Routes.TryGetValue($"GET {pattern}", out var get) ? get
+            : Routes.TryGetValue($"* {pattern}", out var any) ? any
+            : null;
+    }
+
+    public static bool Allows(Scope? scope, Caller caller, RouteValueDictionary routeValues) => caller.Kind == KeyKind.Operator || scope switch
+    {
+        Scope.Public or Scope.AnyKey => true,
+        Scope.Platform => caller.Kind == KeyKind.Platform,
+        Scope.OwnShop => caller.Kind == KeyKind.Shop && routeValues.TryGetValue("shopId", out var shop) && (shop as string) == caller.ShopId,
+        Scope.PlatformOrRefundsShop => caller.Kind is KeyKind.Platform or KeyKind.Shop,
+        _ => false,
+    };
+}
+
+/// <summary>
+/// Authenticates the bearer key of every request to a non-public route and applies <see cref="AccessPolicy"/>:
+/// no key, an unknown or a revoked one is 401; a key outside the route's scope is 403. The key store is read on
+/// every request, so a revocation holds at once on every node.
+/// </summary>
+internal sealed class AccessMiddleware(RequestDelegate next, ApiKeyStore keys, OperatorKey operatorKey)
+{
+    private const string CallerItem = "restock.caller";
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        if (context.GetEndpoint() is not { } endpoint)
+        {
+            await next(context);
+            return;
+        }
+        var scope = AccessPolicy.For(endpoint, context.Request.Method);
+        if (scope == Scope.Public)
+        {
+            await next(context);
+            return;
+        }
+        var caller = await Authenticate(context);
+        if (caller is null)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+            await Problem(context, StatusCodes.Status401Unauthorized, "A valid API key is required.",
+                "send Authorization: Bearer <key>; this key is missing, unknown or revoked");
+            return;
+        }
+        if (!AccessPolicy.Allows(scope, caller, context.Request.RouteValues))
+        {
+            await Problem(context, StatusCodes.Status403Forbidden, "This key may not do that; nothing was changed.",
+                $"a {caller.Kind.ToString().ToLowerInvariant()} key{(caller.ShopId is null ? "" : " of " + caller.ShopId)} is outside this route's scope");
+            return;
+        }
+        context.Items[CallerItem] = caller;
+        await next(context);
+    }
+
+    public static Caller CallerOf(HttpContext context) =>
+        context.Items[CallerItem] as Caller ?? throw new InvalidOperationException("the route ran without an authenticated caller");
+
+    private async Task<Caller?> Authenticate(HttpContext context)
+    {
+        var header = context.Request.Headers.Authorization.ToString();
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return null;
+        var secret = header["Bearer ".Length..].Trim();
+        if (operatorKey.Matches(secret)) return new Caller(OperatorKey.KeyId, KeyKind.Operator, null);
+        var key = await keys.FindActiveAsync(secret, context.RequestAborted);
+        return key is null ? null : new Caller(key.KeyId, key.Kind, key.ShopId);
+    }
+
+    private static Task Problem(HttpContext context, int status, string title, string detail) =>
+        Results.Problem(title: title, detail: detail, statusCode: status).ExecuteAsync(context);
+}
+
+/// <summary>The operator key given in the configuration (<c>RESTOCK_OPERATOR_KEY</c>), if any; compared in constant time.</summary>
+public sealed class OperatorKey(string? secret)
+{
+    public const string KeyId = "operator-env";
+
+    private readonly byte[]? _hash = string.IsNullOrEmpty(secret) ? null : SHA256.HashData(Encoding.UTF8.GetBytes(secret));
+
+    public bool Configured => _hash is not null;
+
+    public bool Matches(string candidate) =>
+        _hash is not null && CryptographicOperations.FixedTimeEquals(_hash, SHA256.HashData(Encoding.UTF8.GetBytes(candidate)));
+}
