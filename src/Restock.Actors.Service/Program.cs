@@ -8,7 +8,9 @@ using Restock.Actors.Service.Ledger;
 using Restock.Actors.Service.Refunds;
 using Restock.Actors.Service.Shops;
 
-var builder = WebApplication.CreateBuilder(args);
+// Deployments start the service as `dotnet /path/to/Restock.Actors.Service.dll` from any folder: its settings
+// (appsettings.json) and the merchant page (wwwroot/) are found beside the dll, not in the current folder.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 var config = RestockConfig.Load(key => builder.Configuration[key]);
 var urls = config.GetString("restock.http.urls");
 

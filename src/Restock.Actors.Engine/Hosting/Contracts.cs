@@ -31,6 +31,7 @@ internal static class Contracts
         (typeof(LineShipped), "sku.line-shipped"),
         (typeof(LineRefunded), "sku.line-refunded"),
         (typeof(SkuSnapshot), "sku.snapshot"),
+        (typeof(SkuEventBatch), "sku.event-batch"),
 
         (typeof(RestockRefund), "sku.restock-refund"),
         (typeof(RefundRestocked), "sku.refund-restocked"),

@@ -40,7 +40,11 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     private SkuState? _writingStateAfter;
     private DateTimeOffset? _armedDeadline;
     private long _lastSnapshotSequenceNr;
-    private long _commands, _eventsWritten, _batches, _largestBatch;
+    // Events since the latest snapshot: a journal row holds one event or a whole batch, so sequence numbers do not count them.
+    private long _eventsSinceSnapshot;
+    // Entries (open lines and remembered ids) of the latest snapshot: the next one waits for as many events.
+    private int _snapshotEntries;
+    private long _commands, _eventsWritten, _batches, _largestBatch, _eventsReplayed;
 
     public SkuActor(string skuId, InventorySettings settings)
     {
@@ -66,12 +70,18 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     {
         switch (message)
         {
-            case SkuEvent e:
-                _state = SkuStock.Apply(_state, e);
+            case SkuEvent or SkuEventBatch:
+                var events = SkuEventBatch.Expand(message);
+                foreach (var e in events)
+                    _state = SkuStock.Apply(_state, e);
+                _eventsReplayed += events.Count;
+                _eventsSinceSnapshot += events.Count;
                 break;
             case SnapshotOffer { Snapshot: SkuSnapshot snapshot } offer:
                 _state = snapshot.ToState(_settings.RememberIdsFor);
                 _lastSnapshotSequenceNr = offer.Metadata.SequenceNr;
+                _eventsSinceSnapshot = 0;
+                _snapshotEntries = Entries(_state);
                 break;
             case RecoveryCompleted:
                 ArmPaymentDeadline();
@@ -99,7 +109,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 ArmPaymentDeadline();
                 break;
             case GetJournalStats:
-                Sender.Tell(new JournalStats(_skuId, _commands, _eventsWritten, _batches, _largestBatch, _lastSnapshotSequenceNr));
+                Sender.Tell(new JournalStats(_skuId, _commands, _eventsWritten, _batches, _largestBatch, _lastSnapshotSequenceNr, _eventsReplayed));
                 break;
             case ReceiveTimeout:
                 if (_writing is null && _queue.Count == 0 && _armedDeadline is null)
@@ -190,22 +200,24 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         _largestBatch = Math.Max(_largestBatch, events.Count);
         RestockMetrics.JournalBatchSize.Record(events.Count);
         var started = Stopwatch.GetTimestamp();
-        var unwritten = events.Count;
-        // Refund and restock events are tagged for the restock ledger's projection.
-        PersistAllAsync(events.Select(e => e is ILedgerEvent ? new Tagged(e, LedgerTags) : (object)e), _ =>
+        // One journal row per write. Refund and restock events are tagged for the restock ledger's projection, so a
+        // row holding one is tagged too; the hot path (reservations) stays untagged, which the Sql plugin inserts fastest.
+        object row = events.Count == 1 ? events[0] : new SkuEventBatch(events);
+        if (events.Exists(e => e is ILedgerEvent)) row = new Tagged(row, LedgerTags);
+        PersistAsync(row, _ =>
         {
-            if (--unwritten != 0) return;
             RestockMetrics.JournalWriteLatency.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            BatchWritten();
+            BatchWritten(events.Count);
         });
     }
 
-    private void BatchWritten()
+    private void BatchWritten(int events)
     {
+        _eventsSinceSnapshot += events;
         foreach (var done in _writing!)
             done.ReplyTo?.Tell(done.Reply);
         _writing = null;
-        // Until the next batch is handed to the journal, LastSequenceNr is this batch's last event.
+        // Until the next batch is handed to the journal, LastSequenceNr is this batch's row.
         SnapshotIfDue(_writingStateAfter!);
         _writingStateAfter = null;
         WriteNextBatch();
@@ -213,21 +225,21 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
 
     /// <summary>
     /// Snapshots the state as of the write just confirmed (decisions queued after it are not in it), so a busy SKU
-    /// snapshots too. A snapshot costs as much as the state is large (open lines and remembered ids), so it also
-    /// waits for as many events as the state holds entries: its cost per event stays constant however big the
-    /// sale (and on SQLite a snapshot holds the one write lock the journal needs too); recovery replays at most
-    /// that many events.
+    /// snapshots too. A snapshot costs as much as the state is large (open lines and remembered ids), so the next
+    /// one also waits for as many events as the previous one held entries: a snapshot costs a bounded number of
+    /// entries per event however big the sale (on SQLite it holds the one write lock the journal needs too), and
+    /// recovery replays at most that many events.
     /// </summary>
     private void SnapshotIfDue(SkuState durable)
     {
-        var due = Math.Max(_settings.SnapshotEvery, SnapshotInterval(durable));
-        if (LastSequenceNr - _lastSnapshotSequenceNr < due) return;
+        if (_eventsSinceSnapshot < Math.Max(_settings.SnapshotEvery, _snapshotEntries)) return;
         _lastSnapshotSequenceNr = LastSequenceNr;
+        _eventsSinceSnapshot = 0;
+        _snapshotEntries = Entries(durable);
         SaveSnapshot(SkuSnapshot.From(durable));
     }
 
-    /// <summary>Events between snapshots beyond <c>snapshot-every</c>: one per entry of the state.</summary>
-    private static int SnapshotInterval(SkuState state) => state.OpenLines.Count + state.Remembered.Count;
+    private static int Entries(SkuState state) => state.OpenLines.Count + state.Remembered.Count;
 
     private void ArmPaymentDeadline(DateTimeOffset? deadline = null)
     {

@@ -42,10 +42,12 @@ public sealed record SkuReply(string SkuId, SkuOutcome Outcome, RejectionCode? R
 /// <summary>
 /// How a SKU actor has used the journal since it started: group commit shows as batches far below commands.
 /// <paramref name="LargestBatch"/> is the most events one write held; <paramref name="LastSnapshotAt"/> the
-/// sequence number of the latest snapshot taken (or recovered from).
+/// sequence number of the latest snapshot taken (or recovered from); <paramref name="EventsReplayed"/> the events its
+/// recovery read from the journal after that snapshot.
 /// </summary>
 public sealed record JournalStats(
-    string SkuId, long CommandsDecided, long EventsWritten, long BatchesWritten, long LargestBatch = 0, long LastSnapshotAt = 0) : IRestockMessage;
+    string SkuId, long CommandsDecided, long EventsWritten, long BatchesWritten, long LargestBatch = 0, long LastSnapshotAt = 0,
+    long EventsReplayed = 0) : IRestockMessage;
 
 /// <summary>A journal write failed; the decisions waiting on it were not made durable and are void.</summary>
 public sealed class StockNotSavedException(string skuId, Exception? cause)

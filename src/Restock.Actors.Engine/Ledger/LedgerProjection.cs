@@ -65,13 +65,15 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
             var offset = await store.ReadOffsetAsync(Name);
             _journal = PersistenceQuery.Get(Context.System).ReadJournalFor<SqlReadJournal>(settings.ReadJournal);
             _log.Info("Restock ledger projection starts after journal offset {0}", offset);
+            // A journal row may hold a whole batch of a SKU's events: its ledger events share the row's offset, so they are
+            // grouped per row and never split between two ledger transactions (the offset stored would skip the rest).
             _ = _journal.EventsByTag(ILedgerEvent.Tag, Offset.Sequence(offset))
-                .Where(e => e.Event is ILedgerEvent)
-                .Select(e => new LedgerStore.Change(((Sequence)e.Offset).Value, SkuActor.SkuIdOf(e.PersistenceId), (ILedgerEvent)e.Event))
+                .Select(Changes)
+                .Where(changes => changes.Count > 0)
                 .GroupedWithin(settings.BatchSize, settings.BatchWindow)
-                .SelectAsync(1, async batch =>
+                .SelectAsync(1, async rows =>
                 {
-                    var changes = batch.ToList();
+                    var changes = rows.SelectMany(row => row).ToList();
                     await store.WriteAsync(Name, changes);
                     Count(changes, DateTimeOffset.UtcNow);
                     return changes.Count;
@@ -123,6 +125,14 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
             .PipeTo(Self, success: () => StreamEnded.Instance);
     }
 
+    /// <summary>The ledger events of one tagged journal row (a single event or a SKU's batch), in order, at the row's offset.</summary>
+    private static IReadOnlyList<LedgerStore.Change> Changes(EventEnvelope row)
+    {
+        var offset = ((Sequence)row.Offset).Value;
+        var skuId = SkuActor.SkuIdOf(row.PersistenceId);
+        return SkuEventBatch.Expand(row.Event).OfType<ILedgerEvent>().Select(e => new LedgerStore.Change(offset, skuId, e)).ToList();
+    }
+
     public static Props Props(LedgerStore store, LedgerSettings settings) =>
         Akka.Actor.Props.Create(() => new LedgerProjection(store, settings));
 
@@ -163,8 +173,7 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
             var to = await _store.ReadOffsetAsync(Name);
             var changes = await _journal.CurrentEventsByTag(ILedgerEvent.Tag, Offset.Sequence(from))
                 .TakeWhile(e => ((Sequence)e.Offset).Value <= to)
-                .Where(e => e.Event is ILedgerEvent)
-                .Select(e => new LedgerStore.Change(((Sequence)e.Offset).Value, SkuActor.SkuIdOf(e.PersistenceId), (ILedgerEvent)e.Event))
+                .SelectMany(Changes)
                 .RunWith(Sink.Seq<LedgerStore.Change>(), _materializer);
             var checkedUpTo = Math.Min(_previousCheckedUpTo ?? from, to);
             var repaired = await _store.RepairAsync(ReconciledName, Math.Max(from, checkedUpTo), changes);

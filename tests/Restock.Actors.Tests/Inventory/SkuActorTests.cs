@@ -28,10 +28,10 @@ public sealed class SkuActorTests(ITestOutputHelper output)
             await inventory.Execute("mug", new Reserve("o3", 1, InAnHour));
             await inventory.Execute("mug", new Release("o3"));
 
-            // Seven events (the owner, then six changes): snapshots after the 3rd and the 7th (the interval is at
-            // least the state's 4 entries by then); the older one is deleted once the newer is saved.
+            // Seven events in six journal rows (the owner and the first stock are one write): snapshots after the 3rd
+            // event (row 2) and the 6th (row 5); the older one is deleted once the newer is saved.
             await AwaitAssertAsync(() => Assert.Equal(
-                withSnapshot ? "7" : "",
+                withSnapshot ? "5" : "",
                 string.Join(",", Db.Strings("SELECT sequence_number FROM snapshot WHERE persistence_id = 'sku-mug'"))),
                 TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
         }
@@ -172,8 +172,12 @@ public sealed class SkuActorTests(ITestOutputHelper output)
             TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(500));
 
         var stats = await second.Ask<JournalStats>(new GetJournalStats("sale"));
-        Output?.WriteLine($"{stats.EventsWritten} events in {stats.BatchesWritten} writes, the largest {stats.LargestBatch}");
-        Assert.Equal(lines, stats.EventsWritten);
+        // On a busy machine the first deadlines can pass before the first actor stops: it released those itself.
+        var releasedBeforeStop = stats.EventsReplayed - 1 - lines;
+        Output?.WriteLine($"{stats.EventsWritten} events in {stats.BatchesWritten} writes, the largest {stats.LargestBatch}; " +
+                          $"{releasedBeforeStop} released before the stop");
+        Assert.InRange(releasedBeforeStop, 0, lines - 1);
+        Assert.Equal(lines - releasedBeforeStop, stats.EventsWritten);
         Assert.InRange(stats.LargestBatch, 1, 1_000);
         Assert.Equal(lines, (await second.Ask<SkuReply>(new GetStock("sale"))).Levels.Available);
     }
@@ -198,7 +202,7 @@ public sealed class SkuActorTests(ITestOutputHelper output)
         }
         buyers.ReceiveN(1 + orders, TimeSpan.FromSeconds(60));
         Watch(sku);
-        Sys.Stop(sku); // a system message: it overtakes the commands still queued, like a crash mid-load
+        Sys.Stop(sku); // a system message: it overtakes the commands still queued, like a crash between two writes
         ExpectTerminated(sku);
 
         // A write in flight when the actor stopped may still land: wait until the journal stops growing.
@@ -210,19 +214,56 @@ public sealed class SkuActorTests(ITestOutputHelper output)
             journalEnd = Db.Count("SELECT MAX(sequence_number) FROM journal WHERE persistence_id = 'sku-busy'");
         }
         while (journalEnd != previous);
-        long snapshotAt = 0;
-        await AwaitAssertAsync(() =>
-        {
-            snapshotAt = Db.Count("SELECT COALESCE(MAX(sequence_number), 0) FROM snapshot WHERE persistence_id = 'sku-busy'");
-            // At most one interval (snapshot-every) plus the write that crossed it.
-            Assert.InRange(journalEnd - snapshotAt, 0, 1_000 + 200);
-        }, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
-        Output?.WriteLine($"journal ends at {journalEnd}, latest snapshot at {snapshotAt}");
+        Assert.True(Db.Count("SELECT COALESCE(MAX(sequence_number), 0) FROM snapshot WHERE persistence_id = 'sku-busy'") > 0);
 
         var recovered = Sys.ActorOf(SkuActor.Props("busy", settings));
         var stock = await recovered.Ask<SkuReply>(new GetStock("busy"));
+        var stats = await recovered.Ask<JournalStats>(new GetJournalStats("busy"));
+        Output?.WriteLine($"journal ends at row {journalEnd}, recovered from the snapshot at row {stats.LastSnapshotAt} and {stats.EventsReplayed} events");
+        // At most one interval (snapshot-every) plus the write that crossed it.
+        Assert.InRange(stats.EventsReplayed, 0, 1_000 + 200);
         Assert.Equal(10, stock.Levels.Available + stock.Levels.Reserved);
-        Assert.Equal(journalEnd - 1 - 2 * stock.Levels.Reserved, 2 * Db.Count(
-            "SELECT COUNT(*) FROM journal WHERE persistence_id = 'sku-busy' AND manifest = 'sku.reservation-released'"));
+        Assert.InRange(stock.Levels.Reserved, 0, 1);
+    }
+
+    [Fact]
+    public async Task A_crash_of_a_growing_sku_under_continuous_load_replays_at_most_one_interval_and_loses_nothing_acknowledged()
+    {
+        const int sent = 20_000;
+        var settings = InventorySettings.From(Sys.Settings.Config) with { MaxBatchSize = 200, SnapshotEvery = 1_000 };
+        var sku = Sys.ActorOf(SkuActor.Props("busy", settings));
+        var buyers = CreateTestProbe();
+        sku.Tell(new SkuRequest("busy", new SetStock("a1", sent, "delivery")), buyers);
+        // All sent at once: the SKU's queue of decisions waiting for the journal is never empty until the crash.
+        for (var i = 0; i < sent; i++)
+            sku.Tell(new SkuRequest("busy", new Reserve($"o{i}", 1, InAnHour)), buyers);
+        var acknowledged = buyers.ReceiveN(1 + sent / 2, TimeSpan.FromSeconds(60)).Cast<SkuReply>().ToList();
+        Watch(sku);
+        Sys.Stop(sku); // a system message: it overtakes the commands still queued, like a crash between two writes
+        ExpectTerminated(sku);
+
+        // A write in flight when the actor stopped may still land: wait until the journal stops growing.
+        long journalEnd = 0, previous;
+        do
+        {
+            previous = journalEnd;
+            await Task.Delay(500);
+            journalEnd = Db.Count("SELECT MAX(sequence_number) FROM journal WHERE persistence_id = 'sku-busy'");
+        }
+        while (journalEnd != previous);
+        Assert.True(Db.Count("SELECT COALESCE(MAX(sequence_number), 0) FROM snapshot WHERE persistence_id = 'sku-busy'") > 0);
+
+        var recovered = Sys.ActorOf(SkuActor.Props("busy", settings));
+        var stock = await recovered.Ask<SkuReply>(new GetStock("busy"));
+        var stats = await recovered.Ask<JournalStats>(new GetJournalStats("busy"));
+        Output?.WriteLine($"journal ends at row {journalEnd}, recovered from the snapshot at row {stats.LastSnapshotAt} and {stats.EventsReplayed} events");
+        // The state grows by one entry per event here, so each interval is the size of the snapshot before it:
+        // at most half of all events, plus the write that crossed it.
+        Assert.InRange(stats.EventsReplayed, 0, stats.LastSnapshotAt == 0 ? 0 : stock.Levels.Reserved / 2 + 200);
+        Assert.Equal(sent, stock.Levels.Available + stock.Levels.Reserved);
+        Assert.InRange(stock.Levels.Reserved, acknowledged.Count - 1, sent);
+        Assert.All(acknowledged, r => Assert.Equal(SkuOutcome.Done, r.Outcome));
+        for (var i = 0; i < acknowledged.Count - 1; i++)
+            Assert.Equal(SkuOutcome.AlreadyDone, (await recovered.Ask<SkuReply>(new SkuRequest("busy", new Reserve($"o{i}", 1, InAnHour)))).Outcome);
     }
 }
