@@ -85,7 +85,7 @@ public sealed class ServiceProcess : HttpTarget
     }
 
     /// <summary>The service's build output beside this runner's, in the same repository and configuration.</summary>
-    private static string FindServiceDll()
+    internal static string FindServiceDll()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Restock.Actors.sln"))) dir = dir.Parent;
@@ -96,7 +96,7 @@ public sealed class ServiceProcess : HttpTarget
                ?? throw new FileNotFoundException("build src/Restock.Actors.Service first (dotnet build)");
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
         listener.Start();

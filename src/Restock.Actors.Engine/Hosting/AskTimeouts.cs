@@ -1,18 +1,22 @@
 using Akka.Actor;
 using Akka.Cluster;
+using Akka.Remote;
 
 namespace Restock.Actors.Engine.Hosting;
 
 /// <summary>
-/// How long a caller waits for an entity. While the cluster's membership is changing (a member unreachable,
-/// joining, leaving, or recently removed) shards may be on their way to another node and a request for one of
-/// them waits in the region's buffer: callers then get the short takeover timeout, a prompt 503 to retry, instead
-/// of holding their connection for the whole ask timeout. Entities on settled shards answer well within either.
+/// How long a caller waits for an entity. While the cluster's membership is changing (a connection to a member
+/// lost, a member unreachable, joining, leaving, downed, or recently removed) shards may be on their way to
+/// another node and a request for one of them waits in the region's buffer: callers then get the short takeover
+/// timeout, a prompt 503 to retry, instead of holding their connection for the whole ask timeout. Requests already
+/// waiting when the change is seen are cut the same short time later. Entities on settled shards answer well
+/// within either.
 /// </summary>
 public sealed class AskTimeouts
 {
     private readonly Cluster? _cluster;
     private long _settledAfterMs;
+    private CancellationTokenSource _waiting = new();
 
     private AskTimeouts(Cluster? cluster, TimeSpan normal, TimeSpan duringTakeover, TimeSpan window)
     {
@@ -27,9 +31,6 @@ public sealed class AskTimeouts
     public TimeSpan DuringTakeover { get; }
 
     public TimeSpan Window { get; }
-
-    /// <summary>A fixed timeout, for callers outside a cluster.</summary>
-    public static AskTimeouts Fixed(TimeSpan timeout) => new(null, timeout, timeout, TimeSpan.Zero);
 
     public static AskTimeouts Start(ActorSystem system, TimeSpan normal)
     {
@@ -53,19 +54,52 @@ public sealed class AskTimeouts
 
     public TimeSpan Current => TakeoverUnderway ? DuringTakeover : Normal;
 
-    private void MemberRemoved() => Interlocked.Exchange(ref _settledAfterMs, Environment.TickCount64 + (long)Window.TotalMilliseconds);
+    /// <summary>Asks <paramref name="target"/>, waiting <see cref="Current"/> at most, and less if a takeover starts meanwhile.</summary>
+    public async Task<T> Ask<T>(IActorRef target, object message, CancellationToken cancellationToken)
+    {
+        var timeout = Current;
+        if (timeout <= DuringTakeover)
+            return await target.Ask<T>(message, timeout, cancellationToken);
+        using var cut = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Volatile.Read(ref _waiting).Token);
+        return await target.Ask<T>(message, timeout, cut.Token);
+    }
 
-    /// <summary>Notes when a member leaves the cluster: its shards start elsewhere only after the removal margin.</summary>
+    /// <summary>Shards may move from now on: shorten new asks for the window, and end the waiting ones soon.</summary>
+    private void MembershipChanging()
+    {
+        Interlocked.Exchange(ref _settledAfterMs, Environment.TickCount64 + (long)Window.TotalMilliseconds);
+        Interlocked.Exchange(ref _waiting, new CancellationTokenSource()).CancelAfter(DuringTakeover);
+    }
+
+    /// <summary>
+    /// Akka's own signals that shards may move. A lost connection comes first: a killed process's sockets close at
+    /// once, seconds before the failure detector marks the member unreachable.
+    /// </summary>
     private sealed class MembershipWatch : ReceiveActor
     {
         public MembershipWatch(AskTimeouts timeouts)
         {
-            Receive<ClusterEvent.MemberRemoved>(_ => timeouts.MemberRemoved());
+            Receive<DisassociatedEvent>(_ => timeouts.MembershipChanging());
+            Receive<ClusterEvent.UnreachableMember>(_ => timeouts.MembershipChanging());
+            Receive<ClusterEvent.IMemberEvent>(e =>
+            {
+                if (e is not ClusterEvent.MemberUp and not ClusterEvent.MemberWeaklyUp and not ClusterEvent.MemberJoined)
+                    timeouts.MembershipChanging();
+            });
             Receive<ClusterEvent.CurrentClusterState>(_ => { });
         }
 
-        protected override void PreStart() => Cluster.Get(Context.System).Subscribe(Self, typeof(ClusterEvent.MemberRemoved));
+        protected override void PreStart()
+        {
+            Context.System.EventStream.Subscribe(Self, typeof(DisassociatedEvent));
+            Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot,
+                typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.UnreachableMember));
+        }
 
-        protected override void PostStop() => Cluster.Get(Context.System).Unsubscribe(Self);
+        protected override void PostStop()
+        {
+            Context.System.EventStream.Unsubscribe(Self);
+            Cluster.Get(Context.System).Unsubscribe(Self);
+        }
     }
 }

@@ -79,10 +79,11 @@ public sealed class RestockEngine : IAsyncDisposable
         var config = system.Settings.Config;
         RestockConfig.CheckClusterSafety(config);
         JournalStore.Prepare(config);
-        await JoinClusterAsync(Cluster.Get(system), cancellationToken);
-
         var ledger = LedgerStore.From(config);
         await ledger.EnsureSchemaAsync(cancellationToken);
+
+        // The regions (and with them sharding's replicator) start before the node joins: the coordinators write their
+        // state to a majority of the members, and a member that is Up without a replicator fails those writes.
 
         var inventory = InventorySettings.From(config);
         var sharding = ClusterSharding.Get(system);
@@ -103,6 +104,7 @@ public sealed class RestockEngine : IAsyncDisposable
             orderId => RefundCoordinator.Props(orderId, shopRegion, skuRegion, refunds),
             shardingSettings,
             new OrderRefundsMessageExtractor(refunds.Shards));
+        await JoinClusterAsync(Cluster.Get(system), cancellationToken);
 
         var ledgerSettings = LedgerSettings.From(config);
         if (ledgerSettings.RunProjection)

@@ -23,7 +23,7 @@ internal sealed class ShardedInventory(IActorRef skuRegion, AskTimeouts askTimeo
 {
     public async Task<SkuReply> Execute(string skuId, SkuCommand command, CancellationToken cancellationToken = default)
     {
-        var reply = await skuRegion.Ask<SkuReply>(new SkuRequest(skuId, command), askTimeouts.Current, cancellationToken);
+        var reply = await askTimeouts.Ask<SkuReply>(skuRegion, new SkuRequest(skuId, command), cancellationToken);
         if (command is Reserve)
             RestockMetrics.Reservations.Add(1, new TagList
             {
@@ -34,10 +34,10 @@ internal sealed class ShardedInventory(IActorRef skuRegion, AskTimeouts askTimeo
     }
 
     public Task<SkuReply> GetStock(string skuId, CancellationToken cancellationToken = default) =>
-        skuRegion.Ask<SkuReply>(new GetStock(skuId), askTimeouts.Current, cancellationToken);
+        askTimeouts.Ask<SkuReply>(skuRegion, new GetStock(skuId), cancellationToken);
 
     public Task<JournalStats> GetJournalStats(string skuId, CancellationToken cancellationToken = default) =>
-        skuRegion.Ask<JournalStats>(new GetJournalStats(skuId), askTimeouts.Current, cancellationToken);
+        askTimeouts.Ask<JournalStats>(skuRegion, new GetJournalStats(skuId), cancellationToken);
 }
 
 internal sealed class SkuMessageExtractor(int shards) : HashCodeMessageExtractor(shards)

@@ -33,6 +33,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
 
     private readonly string _skuId;
     private readonly InventorySettings _settings;
+    private readonly TimeProvider _clock;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Queue<Pending> _queue = new();
     private SkuState _state;
@@ -44,15 +45,17 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     private long _eventsSinceSnapshot;
     private long _commands, _eventsWritten, _batches, _largestBatch, _eventsReplayed;
 
-    public SkuActor(string skuId, InventorySettings settings)
+    public SkuActor(string skuId, InventorySettings settings, TimeProvider clock)
     {
         _skuId = skuId;
         _settings = settings;
+        _clock = clock;
         _state = SkuState.Empty(settings.RememberIdsFor);
     }
 
-    public static Props Props(string skuId, InventorySettings settings) =>
-        Akka.Actor.Props.Create(() => new SkuActor(skuId, settings));
+    /// <param name="clock">Payment deadlines and received-at times are read from it; tests pass their own.</param>
+    public static Props Props(string skuId, InventorySettings settings, TimeProvider? clock = null) =>
+        Akka.Actor.Props.Create(() => new SkuActor(skuId, settings, clock ?? TimeProvider.System));
 
     private const string PersistenceIdPrefix = "sku-";
 
@@ -102,7 +105,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
             case PaymentDeadlineDue:
                 _armedDeadline = null;
                 // Releases at most one write's worth; the timer is re-armed at once while more are overdue.
-                Decide(new ExpireReservations(DateTimeOffset.UtcNow, _settings.MaxBatchSize), replyTo: null);
+                Decide(new ExpireReservations(_clock.GetUtcNow(), _settings.MaxBatchSize), replyTo: null);
                 ArmPaymentDeadline();
                 break;
             case GetJournalStats:
@@ -132,7 +135,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     private void Decide(SkuCommand command, IActorRef? replyTo)
     {
         _commands++;
-        if (command.ReceivedAt is null) command = command with { ReceivedAt = DateTimeOffset.UtcNow };
+        if (command.ReceivedAt is null) command = command with { ReceivedAt = _clock.GetUtcNow() };
         switch (SkuStock.Decide(_state, command))
         {
             case Accepted { Events.Count: > 0 } accepted:
@@ -246,7 +249,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
             Timers.Cancel(PaymentDeadlineDue.Instance);
             return;
         }
-        var delay = due - DateTimeOffset.UtcNow;
+        var delay = due - _clock.GetUtcNow();
         delay = delay < TimeSpan.Zero ? TimeSpan.Zero : delay > LongestTimer ? LongestTimer : delay;
         Timers.StartSingleTimer(PaymentDeadlineDue.Instance, PaymentDeadlineDue.Instance, delay);
     }

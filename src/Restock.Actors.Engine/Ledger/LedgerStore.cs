@@ -34,7 +34,11 @@ public sealed class LedgerStore
     {
         var id = _sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY";
         await using var connection = await OpenAsync(cancellationToken);
-        await Execute(connection, null, $"""
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        // PostgreSQL's IF NOT EXISTS is not safe against itself: nodes starting together on an empty database failed
+        // with a duplicate key in pg_type. A transaction-scoped advisory lock makes them create the tables one by one.
+        if (!_sqlite) await Execute(connection, tx, $"SELECT pg_advisory_xact_lock({SchemaLock})");
+        await Execute(connection, tx, $"""
             CREATE TABLE IF NOT EXISTS restock_ledger (
                 ledger_id {id},
                 shop_id VARCHAR(128) NOT NULL, order_id VARCHAR(128) NOT NULL, refund_id VARCHAR(128) NOT NULL,
@@ -59,7 +63,11 @@ public sealed class LedgerStore
             CREATE INDEX IF NOT EXISTS refunds_needing_attention_shop ON refunds_needing_attention (shop_id, entry_id);
             CREATE TABLE IF NOT EXISTS ledger_offset (projection VARCHAR(64) PRIMARY KEY, last_ordering BIGINT NOT NULL);
             """);
+        await tx.CommitAsync(cancellationToken);
     }
+
+    /// <summary>The advisory lock key that serializes schema creation (any fixed number no other code uses).</summary>
+    private const long SchemaLock = 0x5245_5354_4F43_4B;
 
     /// <summary>Whether the database answers within <paramref name="timeout"/>.</summary>
     public async Task<bool> PingAsync(TimeSpan timeout)

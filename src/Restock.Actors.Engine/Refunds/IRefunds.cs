@@ -16,10 +16,10 @@ public interface IRefunds
 internal sealed class ShardedRefunds(IActorRef refundRegion, AskTimeouts askTimeouts) : IRefunds
 {
     public Task<RefundReply> Submit(RefundRequest refund, CancellationToken cancellationToken = default) =>
-        refundRegion.Ask<RefundReply>(new RefundSucceeded(refund), askTimeouts.Current, cancellationToken);
+        askTimeouts.Ask<RefundReply>(refundRegion, new RefundSucceeded(refund), cancellationToken);
 
     public Task<RefundReply> Get(string orderId, string refundId, CancellationToken cancellationToken = default) =>
-        refundRegion.Ask<RefundReply>(new GetRefund(orderId, refundId), askTimeouts.Current, cancellationToken);
+        askTimeouts.Ask<RefundReply>(refundRegion, new GetRefund(orderId, refundId), cancellationToken);
 }
 
 /// <summary>All refunds of one order go to one coordinator.</summary>

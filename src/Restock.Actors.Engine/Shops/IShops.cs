@@ -16,10 +16,10 @@ public interface IShops
 internal sealed class ShardedShops(IActorRef shopRegion, AskTimeouts askTimeouts) : IShops
 {
     public Task<ShopReply> Get(string shopId, CancellationToken cancellationToken = default) =>
-        shopRegion.Ask<ShopReply>(new GetShopSettings(shopId), askTimeouts.Current, cancellationToken);
+        askTimeouts.Ask<ShopReply>(shopRegion, new GetShopSettings(shopId), cancellationToken);
 
     public Task<ShopReply> Execute(string shopId, ShopCommand command, CancellationToken cancellationToken = default) =>
-        shopRegion.Ask<ShopReply>(new ShopRequest(shopId, command), askTimeouts.Current, cancellationToken);
+        askTimeouts.Ask<ShopReply>(shopRegion, new ShopRequest(shopId, command), cancellationToken);
 }
 
 internal sealed class ShopMessageExtractor(int shards) : HashCodeMessageExtractor(shards)

@@ -69,11 +69,11 @@ public static class AccessPolicy
 
         ["POST /operators/whitelist-import"] = Scope.Operator,
 
-        // Probes carry no key and learn only whether this node should get traffic; metrics and the cluster view
-        // describe the deployment, so they are the operator's (Prometheus can send a bearer key).
+        // Probes and the metrics scrape carry no key (as orchestrators and Prometheus are usually set up): they hold
+        // counts and latencies, never a shop's data. The cluster view names the deployment's nodes: operator only.
         ["GET /healthz"] = Scope.Public,
         ["GET /readyz"] = Scope.Public,
-        ["* /metrics"] = Scope.Operator, // the Prometheus exporter's endpoint answers every method
+        ["* /metrics"] = Scope.Public, // the Prometheus exporter's endpoint answers every method
         ["GET /cluster"] = Scope.Operator,
 
         ["GET /openapi/{documentName}.json"] = Scope.Public,

@@ -39,8 +39,7 @@ internal static class ApiDescription
                     [HttpMethod.Get] = new()
                     {
                         Summary = "Metrics in Prometheus text format",
-                        Description = $"Scope: {Describe(Scope.Operator)}.",
-                        Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(SchemeName, document)] = [] }],
+                        Description = $"Scope: {Describe(Scope.Public)}.",
                         Responses = new OpenApiResponses
                         {
                             ["200"] = new OpenApiResponse { Description = "Prometheus text exposition format" },
@@ -75,6 +74,7 @@ internal static class ApiDescription
 
     private static string Describe(Scope scope) => scope switch
     {
+        Scope.Public => "public, no key",
         Scope.AnyKey => "any valid key",
         Scope.Operator => "the operator key",
         Scope.Platform => "a platform key (or the operator key)",
