@@ -27,11 +27,13 @@ public static class HotSkuBench
         var folder = Path.Combine(options.ReportsFolder, $"hot-sku-bench-{started:yyyyMMdd-HHmmss}");
         var scenario = options.Scenario;
 
-        var grouped = await RunOnceAsync(options with { EngineOverrides = ["restock.inventory.max-batch-size = 2000"], ReportsFolder = folder }, log);
+        // --engine entries apply to both runs; the batch size is what the two runs compare.
+        var engine = options.EngineOverrides ?? [];
+        var grouped = await RunOnceAsync(options with { EngineOverrides = [.. engine, "restock.inventory.max-batch-size = 2000"], ReportsFolder = folder }, log);
         var single = await RunOnceAsync(options with
         {
             Scenario = scenario with { Name = scenario.Name + "-one-write-per-command", Duration = scenario.Duration / 2 },
-            EngineOverrides = ["restock.inventory.max-batch-size = 1"],
+            EngineOverrides = [.. engine, "restock.inventory.max-batch-size = 1"],
             ReportsFolder = folder,
         }, log);
         var (managed, workingSet) = await MemoryPerSkuAsync(memorySkus, log);
