@@ -7,9 +7,7 @@ namespace Restock.Actors.Engine.Inventory;
 /// <summary>
 /// The stored form of <see cref="SkuState"/>. Remembered ids are stored as columns in the order they are to be
 /// forgotten (times as differences to the previous one), which keeps a million of them to a few tens of MB.
-/// The horizon is not stored: the setting in force when the SKU recovers applies. Open lines are stored as columns
-/// too (<see cref="Lines"/>): a hot SKU holds hundreds of thousands and snapshots while it sells, and one object per
-/// line with its property names made the snapshot the largest allocation per reservation.
+/// The horizon is not stored: the setting in force when the SKU recovers applies.
 /// </summary>
 public sealed record SkuSnapshot(
     bool IsKnown,
@@ -22,8 +20,7 @@ public sealed record SkuSnapshot(
     RememberedColumns? Ids = null,
     int? Remembered = null,
     RememberedLine[]? ClosedLines = null,
-    RememberedAdjustment[]? Adjustments = null,
-    OpenLineColumns? Lines = null) : IRestockMessage
+    RememberedAdjustment[]? Adjustments = null) : IRestockMessage
 {
     public static SkuSnapshot From(SkuState s)
     {
@@ -49,9 +46,8 @@ public sealed record SkuSnapshot(
             i++;
         }
         return new SkuSnapshot(
-            s.IsKnown, s.Levels, s.Stocked, [],
-            s.Refunds.Select(x => new RememberedRefund(x.Key, x.Value)).ToArray(), s.Owner, r.Clock, columns,
-            Lines: OpenLineColumns.From(s.OpenLines));
+            s.IsKnown, s.Levels, s.Stocked, s.OpenLines.Values.ToArray(),
+            s.Refunds.Select(x => new RememberedRefund(x.Key, x.Value)).ToArray(), s.Owner, r.Clock, columns);
     }
 
     public SkuState ToState(TimeSpan horizon)
@@ -92,47 +88,21 @@ public sealed record SkuSnapshot(
         foreach (var r in Refunds)
             queue.Add(new Remembering(IdKind.Refund, r.RefundId, r.Refund.ChangedAtTicks));
 
-        // Snapshots before the columns stored open lines as objects.
-        var openLines = OpenLines.Concat(Lines?.ToLines() ?? []).ToList();
+        var open = OpenLines.ToImmutableDictionary(l => l.OrderId);
         return SkuState.Empty(horizon) with
         {
             IsKnown = IsKnown,
             Levels = Levels,
             Stocked = Stocked,
-            OpenLines = openLines.ToImmutableDictionary(l => l.OrderId),
+            OpenLines = open,
             PaymentDeadlines = ImmutableSortedSet.CreateRange(PaymentDue.Order,
-                openLines.Where(l => l.Status == LineStatus.Reserved).Select(l => new PaymentDue(l.PaymentDeadline, l.OrderId))),
+                OpenLines.Where(l => l.Status == LineStatus.Reserved).Select(l => new PaymentDue(l.PaymentDeadline, l.OrderId))),
             Remembered = new RememberedIds(horizon, Clock ?? DateTimeOffset.MinValue, lines.ToImmutable(), adjustments.ToImmutable(),
                 ImmutableQueue.CreateRange(queue)),
             Refunds = Refunds.ToImmutableDictionary(r => r.RefundId, r => r.Refund),
             Owner = Owner,
         };
     }
-}
-
-/// <summary>Open order lines, one array per field; statuses are the enum's byte values, deadlines UTC ticks.</summary>
-public sealed record OpenLineColumns(string[] OrderIds, long[] Ordered, long[] Held, byte[] Statuses, long[] DeadlineTicks, long[] RestockedAhead)
-{
-    public static OpenLineColumns From(IReadOnlyDictionary<string, OrderLine> lines)
-    {
-        var n = lines.Count;
-        var c = new OpenLineColumns(new string[n], new long[n], new long[n], new byte[n], new long[n], new long[n]);
-        var i = 0;
-        foreach (var line in lines.Values)
-        {
-            c.OrderIds[i] = line.OrderId;
-            c.Ordered[i] = line.Ordered;
-            c.Held[i] = line.Held;
-            c.Statuses[i] = (byte)line.Status;
-            c.DeadlineTicks[i] = line.PaymentDeadline.UtcTicks;
-            c.RestockedAhead[i] = line.RestockedAhead;
-            i++;
-        }
-        return c;
-    }
-
-    public IEnumerable<OrderLine> ToLines() => OrderIds.Select((id, i) => new OrderLine(
-        id, Ordered[i], Held[i], (LineStatus)Statuses[i], new DateTimeOffset(DeadlineTicks[i], TimeSpan.Zero), RestockedAhead[i]));
 }
 
 /// <summary>Remembered ids, oldest first, one array per field; kinds and finishes are the enums' byte values.</summary>

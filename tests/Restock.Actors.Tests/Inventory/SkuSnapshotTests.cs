@@ -68,32 +68,6 @@ public sealed class SkuSnapshotTests(ITestOutputHelper output) : EngineTestKit(o
         Assert.Equal("UnknownOrderLine", Answer(SkuStock.Decide(state, new Release("o1"))));
     }
 
-    [Fact]
-    public void Open_lines_survive_a_snapshot_stored_as_columns_and_one_stored_as_objects_before_them()
-    {
-        var state = SkuStock.ApplyAll(SkuState.Empty(), [
-            new StockAdjusted("a1", 10, "count", Start),
-            new StockReserved("unpaid", 3, Start.AddMinutes(15), Start),
-            new StockReserved("paid", 2, Start.AddMinutes(20), Start),
-            new PaymentConfirmed("paid", 2, Start),
-        ]);
-        var columns = RoundTrip(state, SkuState.DefaultHorizon);
-        Assert.Equal(state.OpenLines.OrderBy(l => l.Key), columns.OpenLines.OrderBy(l => l.Key));
-        Assert.Equal(state.PaymentDeadlines, columns.PaymentDeadlines);
-
-        const string stored = """
-            {"isKnown":true,"levels":{"available":5,"reserved":3,"committed":2,"shipped":0,"refunded":0,"restocked":0},"stocked":10,
-             "openLines":[{"orderId":"unpaid","ordered":3,"held":3,"status":1,"paymentDeadline":"2026-01-01T00:15:00+00:00"},
-                          {"orderId":"paid","ordered":2,"held":2,"status":2,"paymentDeadline":"2026-01-01T00:20:00+00:00"}],
-             "refunds":[],"clock":"2026-01-01T00:00:00+00:00"}
-            """;
-        var objects = Restore(Encoding.UTF8.GetBytes(stored), SkuState.DefaultHorizon);
-        Assert.Equal(["paid", "unpaid"], objects.OpenLines.Keys.Order());
-        Assert.Equal(LineStatus.Committed, objects.OpenLines["paid"].Status);
-        Assert.Equal(new DateTimeOffset(2026, 1, 1, 0, 15, 0, TimeSpan.Zero), objects.NextPaymentDeadline());
-        Assert.Equal(RejectionCode.AlreadyPaid.ToString(), Answer(SkuStock.Decide(objects, new Release("paid"))));
-    }
-
     private static string Answer(Decision decision) => decision switch
     {
         Accepted { Events.Count: 0 } => SkuOutcome.AlreadyDone.ToString(),
