@@ -44,6 +44,8 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     private long _lastSnapshotSequenceNr;
     // Events since the latest snapshot: a journal row holds one event or a whole batch, so sequence numbers do not count them.
     private long _eventsSinceSnapshot;
+    // Entries (open lines and remembered ids) of the latest snapshot: the next one waits for as many events.
+    private int _snapshotEntries;
     private long _commands, _eventsWritten, _batches, _largestBatch, _eventsReplayed;
 
     public SkuActor(string skuId, InventorySettings settings, TimeProvider clock)
@@ -83,6 +85,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 _state = snapshot.ToState(_settings.RememberIdsFor);
                 _lastSnapshotSequenceNr = offer.Metadata.SequenceNr;
                 _eventsSinceSnapshot = 0;
+                _snapshotEntries = Entries(_state);
                 break;
             case RecoveryCompleted:
                 ArmPaymentDeadline();
@@ -237,21 +240,21 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
 
     /// <summary>
     /// Snapshots the state as of the write just confirmed (decisions queued after it are not in it), so a busy SKU
-    /// snapshots too. A snapshot costs as much as the state is large (open lines and remembered ids), so it also
-    /// waits for a tenth as many events as the state holds entries: its cost per event stays bounded however big
-    /// the sale, and recovery replays at most that many events.
+    /// snapshots too. A snapshot costs as much as the state is large (open lines and remembered ids), so the next
+    /// one also waits for as many events as the previous one held entries: a snapshot costs a bounded number of
+    /// entries per event however big the sale (on SQLite it holds the one write lock the journal needs too), and
+    /// recovery replays at most that many events.
     /// </summary>
     private void SnapshotIfDue(SkuState durable)
     {
-        var due = Math.Max(_settings.SnapshotEvery, SnapshotInterval(durable));
-        if (_eventsSinceSnapshot < due) return;
+        if (_eventsSinceSnapshot < Math.Max(_settings.SnapshotEvery, _snapshotEntries)) return;
         _lastSnapshotSequenceNr = LastSequenceNr;
         _eventsSinceSnapshot = 0;
+        _snapshotEntries = Entries(durable);
         SaveSnapshot(SkuSnapshot.From(durable));
     }
 
-    /// <summary>Events between snapshots beyond <c>snapshot-every</c>: a tenth of the state's entries.</summary>
-    public static int SnapshotInterval(SkuState state) => (state.OpenLines.Count + state.Remembered.Count) / 10;
+    private static int Entries(SkuState state) => state.OpenLines.Count + state.Remembered.Count;
 
     private void ArmPaymentDeadline(DateTimeOffset? deadline = null)
     {

@@ -24,7 +24,8 @@
   };
 
   function t(key, params = {}) {
-    const text = TEXT[language][key] ?? TEXT.en[key] ?? key;
+    const one = params.count === 1 && TEXT.en[`${key}.one`] ? `${key}.one` : key;
+    const text = TEXT[language][one] ?? TEXT.en[one] ?? key;
     return text.replace(/\{(\w+)\}/g, (_, name) => String(params[name] ?? ""));
   }
 
@@ -254,7 +255,7 @@
         $("change-reason").value = "";
         renderSettings();
         if (answer.outcome === "alreadyDone") say("settings-status", "unchanged", { message: answer.message || "" });
-        else if (answer.message) say("settings-status", "unchanged", { message: answer.message });
+        else if (answer.message) say("settings-status", "savedNote", { message: answer.message });
         else say("settings-status", "saved");
       });
     } finally {
@@ -318,6 +319,7 @@
     ], [4, 5, 6, 8])));
     $("ledger-next").disabled = ledger.nextCursor === null || ledger.nextCursor === undefined;
     $("ledger-first").disabled = ledger.cursors.length <= 1;
+    showTable("ledger", ledger.entries.length > 0 || ledger.cursors.length > 1);
   }
 
   async function exportCsv() {
@@ -412,6 +414,7 @@
       return tr;
     }));
     $("open-more").disabled = open.nextCursor === null;
+    showTable("open", open.entries.length > 0);
   }
 
   async function restock(entry) {
@@ -444,6 +447,13 @@
       tr.append(td);
     });
     return tr;
+  }
+
+  // An empty table (and its pager) is hidden; the status line says why it is empty.
+  function showTable(id, shown) {
+    const table = $(id);
+    table.closest(".table-wrap").hidden = !shown;
+    table.closest("section").querySelector(".pager").hidden = !shown;
   }
 
   function num(value) {

@@ -1,5 +1,6 @@
 "use strict";
-// The page's labels and sentences in English and Simplified Chinese; {name} is filled in by t().
+// The page's labels and sentences in English and Simplified Chinese; {name} is filled in by t(), and a key with
+// ".one" is used instead when {count} is 1.
 window.RESTOCK_TEXT = {
   en: {
     title: "Restock back office",
@@ -42,6 +43,7 @@ window.RESTOCK_TEXT = {
     "setting.autoRestock": "Auto-restock",
     "setting.erpRestocks": "ERP restocks",
     saved: "Saved.",
+    savedNote: "Saved; {message}.",
     unchanged: "Nothing changed: {message}",
     historyTitle: "Setting history",
     historyEmpty: "No change yet: the switch is off by default.",
@@ -69,6 +71,7 @@ window.RESTOCK_TEXT = {
     firstPage: "First page",
     nextPage: "Next page",
     page: "Page {page}: {count} restocks.",
+    "page.one": "Page {page}: 1 restock.",
     noEntries: "No restock matches.",
     exporting: "Exporting…",
     exported: "Rows exported: {count}.",
@@ -84,7 +87,8 @@ window.RESTOCK_TEXT = {
     restockDone: "Refund {refund}, {sku}: {quantity} back on sale; {available} available now.",
     restockAlready: "Refund {refund}, {sku} had already been restocked; nothing changed.",
     openCount: "{count} lines not restocked.",
-    openNone: "Every refunded line has been restocked.",
+    "openCount.one": "1 line not restocked.",
+    openNone: "No refunded line is waiting to be restocked.",
     more: "Show more",
     confirmTitle: "Your ERP restocks refunds",
     confirmText: "This shop is marked as restocking through its ERP. If auto-restock is on as well, every refund before shipment puts the same units back twice and the shop oversells. Turn it on only if the ERP has stopped restocking.",
@@ -149,6 +153,7 @@ window.RESTOCK_TEXT = {
     "setting.autoRestock": "自动补库存",
     "setting.erpRestocks": "ERP 补库存",
     saved: "已保存。",
+    savedNote: "已保存；{message}。",
     unchanged: "未做更改：{message}",
     historyTitle: "设置历史",
     historyEmpty: "尚无更改：开关默认关闭。",
@@ -176,6 +181,7 @@ window.RESTOCK_TEXT = {
     firstPage: "第一页",
     nextPage: "下一页",
     page: "第 {page} 页：{count} 条补库存记录。",
+    "page.one": "第 {page} 页：1 条补库存记录。",
     noEntries: "没有符合条件的补库存记录。",
     exporting: "正在导出…",
     exported: "已导出 {count} 行。",
@@ -191,7 +197,8 @@ window.RESTOCK_TEXT = {
     restockDone: "退款 {refund}，{sku}：{quantity} 件已重新上架；当前可售 {available} 件。",
     restockAlready: "退款 {refund}，{sku} 已经补过库存；未做更改。",
     openCount: "{count} 行未补库存。",
-    openNone: "所有退款行都已补库存。",
+    "openCount.one": "1 行未补库存。",
+    openNone: "没有等待补库存的退款行。",
     more: "显示更多",
     confirmTitle: "您的 ERP 会为退款补库存",
     confirmText: "本店已标记为由 ERP 补库存。如果同时打开自动补库存，每笔发货前退款都会把同样的件数补两次，店铺会超卖。只有在 ERP 已停止补库存时才打开。",

@@ -7,7 +7,7 @@ namespace Restock.Actors.Tests.MerchantPage;
 /// <summary>The merchant page's files: served at the root without a key, self-contained, every label in both languages.</summary>
 public sealed partial class MerchantPageFilesTests(ServiceFactory factory) : IClassFixture<ServiceFactory>
 {
-    private readonly HttpClient _http = factory.CreateClient();
+    private readonly HttpClient _http = WithoutKey(factory.CreateClient());
 
     [Theory]
     [InlineData("/", "text/html")]
@@ -16,9 +16,7 @@ public sealed partial class MerchantPageFilesTests(ServiceFactory factory) : ICl
     [InlineData("/app.css", "text/css")]
     public async Task The_page_and_its_assets_are_served_without_a_key(string path, string mediaType)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, path);
-        request.Headers.Authorization = null;
-        using var response = await _http.SendAsync(request);
+        using var response = await _http.GetAsync(path);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(mediaType, response.Content.Headers.ContentType?.MediaType);
     }
@@ -46,6 +44,12 @@ public sealed partial class MerchantPageFilesTests(ServiceFactory factory) : ICl
         var onPage = LabelKey().Matches(html).Select(m => m.Groups[1].Value).ToHashSet();
         Assert.NotEmpty(onPage);
         Assert.Empty(onPage.Except(english));
+    }
+
+    private static HttpClient WithoutKey(HttpClient http)
+    {
+        http.DefaultRequestHeaders.Authorization = null;
+        return http;
     }
 
     /// <summary>The keys of one language's block in i18n.js: <c>lang: { key: "…", "a.b": "…", … }</c>.</summary>
