@@ -35,10 +35,10 @@ public static class ReportWriter
 
     private static string Csv(RunReport r)
     {
-        var sb = new StringBuilder("operation,count,ok,failed,rate_per_s,min_ms,mean_ms,p50_ms,p75_ms,p95_ms,p99_ms,p99_9_ms,max_ms\n");
+        var sb = new StringBuilder("operation,count,ok,failed,rate_per_s,min_ms,mean_ms,p50_ms,p75_ms,p95_ms,p99_ms,p99_9_ms,max_ms,longest_gap_ms\n");
         foreach (var o in r.Operations)
             sb.AppendLine(string.Join(',', $"\"{o.Operation}\"", o.Count, o.Ok, o.Failed, F(o.RatePerSecond), F(o.MinMs), F(o.MeanMs),
-                F(o.P50Ms), F(o.P75Ms), F(o.P95Ms), F(o.P99Ms), F(o.P999Ms), F(o.MaxMs)));
+                F(o.P50Ms), F(o.P75Ms), F(o.P95Ms), F(o.P99Ms), F(o.P999Ms), F(o.MaxMs), F(o.LongestGapMs)));
         return sb.ToString();
     }
 
@@ -59,17 +59,20 @@ public static class ReportWriter
         ["seed", r.Seed.ToString(CultureInfo.InvariantCulture)],
         ["machine", r.Machine],
         ["started", r.StartedAt.ToString("u", CultureInfo.InvariantCulture)],
+        ["GC during the load", r.Gc is not { } gc ? "" :
+            $"{gc.Mode}: {gc.AllocatedBytes / 1e6:N0} MB allocated, collections gen0 {gc.Gen0} / gen1 {gc.Gen1} / gen2 {gc.Gen2}, " +
+            $"{F(gc.PauseMs)} ms paused (this process: the engine's too when in-process)"],
     ];
 
     private static IEnumerable<string[]> OperationRows(RunReport r) => r.Operations.Select(o => new[]
     {
         o.Operation, o.Count.ToString("N0"), o.Ok.ToString("N0"), o.Failed.ToString("N0"), F(o.RatePerSecond), F(o.MinMs), F(o.MeanMs),
-        F(o.P50Ms), F(o.P75Ms), F(o.P95Ms), F(o.P99Ms), F(o.P999Ms), F(o.MaxMs),
+        F(o.P50Ms), F(o.P75Ms), F(o.P95Ms), F(o.P99Ms), F(o.P999Ms), F(o.MaxMs), F(o.LongestGapMs),
         string.Join("; ", o.Outcomes.Select(kv => $"{kv.Key} {kv.Value:N0}")),
     });
 
     private static readonly string[] OperationHeader =
-        ["operation", "count", "ok", "failed", "/s", "min ms", "mean ms", "p50", "p75", "p95", "p99", "p99.9", "max", "outcomes"];
+        ["operation", "count", "ok", "failed", "/s", "min ms", "mean ms", "p50", "p75", "p95", "p99", "p99.9", "max", "longest gap", "outcomes"];
 
     private static string Markdown(RunReport r, IReadOnlyList<string> charts)
     {

@@ -10,7 +10,8 @@ namespace Restock.Actors.LoadTests.Running;
 public sealed record BenchReport(
     DateTimeOffset StartedAt, string Machine, int Buyers, double GroupCommitPerSecond, double OneWritePerCommandPerSecond, double Ratio,
     long GroupCommitBatches, long GroupCommitReservations, int MemorySkus, double ManagedBytesPerSku, double WorkingSetBytesPerSku,
-    IReadOnlyList<string> Targets, bool InvariantsHeld);
+    IReadOnlyList<string> Targets, bool InvariantsHeld, GcDuringLoad? GroupCommitGc = null, double AllocatedBytesPerReservation = 0,
+    double LongestGapMs = 0, double P999Ms = 0, double MaxMs = 0);
 
 /// <summary>
 /// The engine's ceiling on one hot SKU: the same closed-model reservation load against group commit and against
@@ -26,11 +27,13 @@ public static class HotSkuBench
         var folder = Path.Combine(options.ReportsFolder, $"hot-sku-bench-{started:yyyyMMdd-HHmmss}");
         var scenario = options.Scenario;
 
-        var grouped = await RunOnceAsync(options with { EngineOverrides = ["restock.inventory.max-batch-size = 2000"], ReportsFolder = folder }, log);
+        // --engine entries apply to both runs; the batch size is what the two runs compare.
+        var engine = options.EngineOverrides ?? [];
+        var grouped = await RunOnceAsync(options with { EngineOverrides = [.. engine, "restock.inventory.max-batch-size = 2000"], ReportsFolder = folder }, log);
         var single = await RunOnceAsync(options with
         {
             Scenario = scenario with { Name = scenario.Name + "-one-write-per-command", Duration = scenario.Duration / 2 },
-            EngineOverrides = ["restock.inventory.max-batch-size = 1"],
+            EngineOverrides = [.. engine, "restock.inventory.max-batch-size = 1"],
             ReportsFolder = folder,
         }, log);
         var (managed, workingSet) = await MemoryPerSkuAsync(memorySkus, log);
@@ -39,6 +42,8 @@ public static class HotSkuBench
         var fast = Reserves(grouped.Report);
         var slow = Reserves(single.Report);
         var ratio = slow == 0 ? 0 : fast / slow;
+        var reserve = grouped.Report.Operations.Single(o => o.Operation == "reserve");
+        var gc = grouped.Report.Gc;
         var report = new BenchReport(started, grouped.Report.Machine, scenario.Model.Concurrency, Math.Round(fast), Math.Round(slow), Math.Round(ratio, 1),
             grouped.Batches, grouped.Report.Operations.Where(o => o.Operation == "reserve").Sum(o => o.Ok), memorySkus,
             Math.Round(managed), Math.Round(workingSet),
@@ -47,7 +52,9 @@ public static class HotSkuBench
                 Target("group commit ≥ 30× one write per command", ratio >= 30, $"{ratio:F1}×"),
                 Target("memory per active SKU actor ≤ 4 KB", managed <= 4096, $"{managed / 1024:F2} KB managed heap, {workingSet / 1024:F2} KB working set"),
             ],
-            grouped.Report.InvariantsHeld && single.Report.InvariantsHeld);
+            grouped.Report.InvariantsHeld && single.Report.InvariantsHeld,
+            gc, gc is null || reserve.Count == 0 ? 0 : Math.Round(gc.AllocatedBytes / (double)reserve.Count),
+            reserve.LongestGapMs, reserve.P999Ms, reserve.MaxMs);
 
         Directory.CreateDirectory(folder);
         File.WriteAllText(Path.Combine(folder, "bench.json"), JsonSerializer.Serialize(report, new JsonSerializerOptions(JsonSerializerOptions.Web) { WriteIndented = true }));
@@ -106,6 +113,10 @@ public static class HotSkuBench
         sb.AppendLine($"| group commit (max-batch-size 2000) | {r.GroupCommitPerSecond:N0} ({r.GroupCommitReservations:N0} in {r.GroupCommitBatches:N0} journal writes) |");
         sb.AppendLine($"| one journal write per command (max-batch-size 1) | {r.OneWritePerCommandPerSecond:N0} |");
         sb.AppendLine($"| ratio | {r.Ratio:F1}× |\n");
+        sb.AppendLine($"Group commit: reserve p99.9 {r.P999Ms:N1} ms, max {r.MaxMs:N1} ms, longest gap between two answers {r.LongestGapMs:N1} ms.");
+        if (r.GroupCommitGc is { } gc)
+            sb.AppendLine($"GC during it ({gc.Mode}): {r.AllocatedBytesPerReservation:N0} B allocated per reservation, collections gen0 {gc.Gen0} / " +
+                          $"gen1 {gc.Gen1} / gen2 {gc.Gen2}, {gc.PauseMs:N0} ms paused in total.\n");
         sb.AppendLine($"Memory per active SKU actor ({r.MemorySkus:N0} SKUs touched once): {r.ManagedBytesPerSku:N0} B managed heap, {r.WorkingSetBytesPerSku:N0} B working set.\n");
         sb.AppendJoin("", r.Targets.Select(t => $"- {t}\n"));
         sb.AppendLine($"\nInvariants held in both runs: {(r.InvariantsHeld ? "yes" : "NO")}");

@@ -21,7 +21,7 @@ public enum TargetKind
 public sealed record RunOptions(
     Scenario Scenario,
     TargetKind Target = TargetKind.InProcess,
-    Uri? Url = null,
+    IReadOnlyList<Uri>? Urls = null,
     string? Key = null,
     int Seed = 1,
     string ReportsFolder = "reports",
@@ -32,13 +32,28 @@ public sealed record RunOptions(
 public sealed record OperationReport(
     string Operation, long Count, long Ok, long Failed, double RatePerSecond,
     double MinMs, double MeanMs, double P50Ms, double P75Ms, double P95Ms, double P99Ms, double P999Ms, double MaxMs,
-    IReadOnlyDictionary<string, long> Outcomes, IReadOnlyList<Sample> Series);
+    IReadOnlyDictionary<string, long> Outcomes, IReadOnlyList<Sample> Series, double LongestGapMs = 0);
+
+/// <summary>
+/// This process's garbage collector while load was generated (set-up and invariant checks excluded): with the
+/// in-process target that is the engine's too. Pause is the total time threads were stopped for collections.
+/// </summary>
+public sealed record GcDuringLoad(string Mode, long AllocatedBytes, int Gen0, int Gen1, int Gen2, double PauseMs)
+{
+    public static GcDuringLoad Now() => new(
+        $"{(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}, {System.Runtime.GCSettings.LatencyMode}",
+        GC.GetTotalAllocatedBytes(), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2),
+        GC.GetTotalPauseDuration().TotalMilliseconds);
+
+    public GcDuringLoad Since(GcDuringLoad start) => new(Mode, AllocatedBytes - start.AllocatedBytes, Gen0 - start.Gen0, Gen1 - start.Gen1,
+        Gen2 - start.Gen2, Math.Round(PauseMs - start.PauseMs, 1));
+}
 
 public sealed record RunReport(
     string Scenario, string Description, string Target, string LoadModel, int Seed, DateTimeOffset StartedAt, double Seconds,
     double TargetRate, double AchievedRate, long NotStarted, string Machine, IReadOnlyList<string> Events,
     IReadOnlyList<OperationReport> Operations, IReadOnlyList<InvariantResult> Invariants, IReadOnlyList<ThresholdResult> Thresholds,
-    IReadOnlyList<string> Notes, IReadOnlyList<string> EngineOverrides)
+    IReadOnlyList<string> Notes, IReadOnlyList<string> EngineOverrides, GcDuringLoad? Gc = null)
 {
     public bool InvariantsHeld => Invariants.All(i => i.Held);
 
@@ -67,6 +82,7 @@ public static class LoadRun
         log.WriteLine($"{scenario.Name}: setting up {scenario.Skus:N0} SKUs x {scenario.StockPerSku:N0} units, {scenario.Shops} shops on {target.Describe}");
         await workload.SetUpAsync();
         metrics.Restart();
+        var gcAtStart = GcDuringLoad.Now();
 
         var events = new List<string>();
         using var stop = new CancellationTokenSource(scenario.Duration);
@@ -80,6 +96,7 @@ public static class LoadRun
                 metrics.Dropped("arrival", "not started (in-flight cap)");
             });
         await ShowProgressAsync(load, metrics, target, workload, scenario.StockPerSku, log);
+        var gc = GcDuringLoad.Now().Since(gcAtStart);
         stop.Cancel();
         await scheduled;
         var seconds = metrics.Elapsed.TotalSeconds;
@@ -91,7 +108,7 @@ public static class LoadRun
             scenario.Name, scenario.Description, target.Describe, scenario.Model.ToString(), options.Seed, startedAt, Math.Round(seconds, 2),
             TargetRate(scenario.Model), Math.Round(achieved, 1), notStarted, Machine(), events, operations,
             invariants, thresholds.Select(t => Thresholds.Evaluate(t, metrics, achieved, invariants)).ToList(), Notes(scenario, workload),
-            options.EngineOverrides ?? []);
+            options.EngineOverrides ?? [], gc);
 
         if (beforeShutdown is not null) await beforeShutdown(target);
         if (options.WriteReport)
@@ -107,7 +124,7 @@ public static class LoadRun
         var work = Path.Combine(Path.GetTempPath(), "restock-load");
         if (options.Scenario.CrashMidRun) return await ServiceProcess.StartAsync(work);
         if (options.Target == TargetKind.Http)
-            return new HttpTarget(options.Url ?? throw new ArgumentException("the HTTP target needs --url"),
+            return new HttpTarget(options.Urls is { Count: > 0 } urls ? urls : throw new ArgumentException("the HTTP target needs --url"),
                 options.Key ?? Restock.Actors.Engine.Hosting.RestockConfig.Load().GetString("restock.access.operator-key", "") switch
                 {
                     { Length: > 0 } key => key,
@@ -292,7 +309,7 @@ public static class LoadRun
             h.TotalCount == 0 ? 0 : h.RecordedValues().First().ValueIteratedTo / 1000.0,
             h.TotalCount == 0 ? 0 : Math.Round(h.GetMean() / 1000, 3),
             At(50), At(75), At(95), At(99), At(99.9), h.TotalCount == 0 ? 0 : h.GetMaxValue() / 1000.0,
-            new SortedDictionary<string, long>(s.Outcomes.ToDictionary()), s.Series);
+            new SortedDictionary<string, long>(s.Outcomes.ToDictionary()), s.Series, Math.Round(s.LongestGapMs, 1));
     }
 
     private static string Machine() =>

@@ -23,12 +23,20 @@ public sealed class OperationStats
     private readonly ConcurrentDictionary<string, StrongBox<long>> _outcomes = new();
     private long _ok;
     private long _lastOk;
+    private long _lastCompletion;
+    private long _longestGap;
 
     public LongHistogram Total { get; } = new(1, MaxMicros, 3);
 
     public List<Sample> Series { get; } = [];
 
     public long Ok => Interlocked.Read(ref _ok);
+
+    /// <summary>
+    /// The longest time between two answers: a stall (a stop-the-world collection, a huge snapshot) shows here even
+    /// when percentiles hide it behind requests that queued through it.
+    /// </summary>
+    public double LongestGapMs => Interlocked.Read(ref _longestGap) * 1000.0 / Stopwatch.Frequency;
 
     public IReadOnlyDictionary<string, long> Outcomes => _outcomes.ToDictionary(o => o.Key, o => Interlocked.Read(ref o.Value.Value));
 
@@ -40,6 +48,14 @@ public sealed class OperationStats
     {
         var micros = Math.Clamp(elapsedTicks * 1_000_000 / Stopwatch.Frequency, 1, MaxMicros);
         _recorder.RecordValue(micros);
+        var now = Stopwatch.GetTimestamp();
+        var previous = Interlocked.Exchange(ref _lastCompletion, now);
+        if (previous != 0)
+        {
+            var gap = now - previous;
+            for (var seen = Interlocked.Read(ref _longestGap); gap > seen; seen = Interlocked.Read(ref _longestGap))
+                if (Interlocked.CompareExchange(ref _longestGap, gap, seen) == seen) break;
+        }
         CountOutcome(result);
     }
 

@@ -8,8 +8,8 @@ public static class SkuStock
 
     public static Decision Decide(SkuState state, SkuCommand command) => command switch
     {
-        SetStock c => SkuOwnership.RefuseStock(state, c.ShopId) ?? SkuOwnership.ClaimOnFirstStock(state, c.ShopId, DecideSet(state, c)),
-        AdjustStock c => SkuOwnership.RefuseStock(state, c.ShopId) ?? SkuOwnership.ClaimOnFirstStock(state, c.ShopId, DecideAdjust(state, c)),
+        SetStock c => SkuOwnership.RefuseStock(state, c.ShopId, c.ByOperator) ?? SkuOwnership.ClaimOnFirstStock(state, c.ShopId, DecideSet(state, c)),
+        AdjustStock c => SkuOwnership.RefuseStock(state, c.ShopId, c.ByOperator) ?? SkuOwnership.ClaimOnFirstStock(state, c.ShopId, DecideAdjust(state, c)),
         Reserve c => DecideReserve(state, c),
         Release c => DecideRelease(state, c),
         ExpireReservations c => DecideExpire(state, c),

@@ -38,11 +38,14 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     private readonly Queue<Pending> _queue = new();
     private SkuState _state;
     private Pending[]? _writing;
+    private bool _stopping;
     private SkuState? _writingStateAfter;
     private DateTimeOffset? _armedDeadline;
     private long _lastSnapshotSequenceNr;
     // Events since the latest snapshot: a journal row holds one event or a whole batch, so sequence numbers do not count them.
     private long _eventsSinceSnapshot;
+    // Entries (open lines and remembered ids) of the latest snapshot: the next one waits for as many events.
+    private int _snapshotEntries;
     private long _commands, _eventsWritten, _batches, _largestBatch, _eventsReplayed;
 
     public SkuActor(string skuId, InventorySettings settings, TimeProvider clock)
@@ -82,6 +85,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 _state = snapshot.ToState(_settings.RememberIdsFor);
                 _lastSnapshotSequenceNr = offer.Metadata.SequenceNr;
                 _eventsSinceSnapshot = 0;
+                _snapshotEntries = Entries(_state);
                 break;
             case RecoveryCompleted:
                 ArmPaymentDeadline();
@@ -113,7 +117,12 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 break;
             case ReceiveTimeout:
                 if (_writing is null && _queue.Count == 0 && _armedDeadline is null)
-                    Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+                    Context.Parent.Tell(new Passivate(StopEntity.Instance));
+                break;
+            case StopEntity:
+                // Handoff or passivation: decisions already made are written and answered first.
+                _stopping = true;
+                StopIfDrained();
                 break;
             case SaveSnapshotSuccess saved:
                 DeleteSnapshots(new SnapshotSelectionCriteria(saved.Metadata.SequenceNr - 1));
@@ -221,25 +230,31 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         SnapshotIfDue(_writingStateAfter!);
         _writingStateAfter = null;
         WriteNextBatch();
+        StopIfDrained();
+    }
+
+    private void StopIfDrained()
+    {
+        if (_stopping && _writing is null && _queue.Count == 0) Context.Stop(Self);
     }
 
     /// <summary>
     /// Snapshots the state as of the write just confirmed (decisions queued after it are not in it), so a busy SKU
-    /// snapshots too. A snapshot costs as much as the state is large (open lines and remembered ids), so it also
-    /// waits for a tenth as many events as the state holds entries: its cost per event stays bounded however big
-    /// the sale, and recovery replays at most that many events.
+    /// snapshots too. A snapshot costs as much as the state is large (open lines and remembered ids), so the next
+    /// one also waits for as many events as the previous one held entries: a snapshot costs a bounded number of
+    /// entries per event however big the sale (on SQLite it holds the one write lock the journal needs too), and
+    /// recovery replays at most that many events.
     /// </summary>
     private void SnapshotIfDue(SkuState durable)
     {
-        var due = Math.Max(_settings.SnapshotEvery, SnapshotInterval(durable));
-        if (_eventsSinceSnapshot < due) return;
+        if (_eventsSinceSnapshot < Math.Max(_settings.SnapshotEvery, _snapshotEntries)) return;
         _lastSnapshotSequenceNr = LastSequenceNr;
         _eventsSinceSnapshot = 0;
+        _snapshotEntries = Entries(durable);
         SaveSnapshot(SkuSnapshot.From(durable));
     }
 
-    /// <summary>Events between snapshots beyond <c>snapshot-every</c>: a tenth of the state's entries.</summary>
-    public static int SnapshotInterval(SkuState state) => (state.OpenLines.Count + state.Remembered.Count) / 10;
+    private static int Entries(SkuState state) => state.OpenLines.Count + state.Remembered.Count;
 
     private void ArmPaymentDeadline(DateTimeOffset? deadline = null)
     {
@@ -254,6 +269,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         Timers.StartSingleTimer(PaymentDeadlineDue.Instance, PaymentDeadlineDue.Instance, delay);
     }
 
+    /// <summary>The journal did not confirm the write: it may or may not have been stored.</summary>
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
         FailWaitingCallers(cause);
@@ -263,7 +279,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     /// <summary>The in-memory state already holds the rejected events: stop, so the next message recovers from the journal.</summary>
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
     {
-        FailWaitingCallers(cause);
+        FailWaitingCallers(cause, writeRejected: true);
         base.OnPersistRejected(cause, @event, sequenceNr);
         Context.Stop(Self);
     }
@@ -274,11 +290,20 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         base.PostStop();
     }
 
-    private void FailWaitingCallers(Exception? cause)
+    /// <summary>
+    /// Tells every waiting caller the truth: decisions still queued were never written (nothing applied); the ones in
+    /// the write under way are unknown unless the journal rejected that write, since it may yet be stored.
+    /// </summary>
+    private void FailWaitingCallers(Exception? cause, bool writeRejected = false)
     {
-        var failure = new Status.Failure(new StockNotSavedException(_skuId, cause));
-        foreach (var p in (_writing ?? []).Concat(_queue))
-            p.ReplyTo?.Tell(failure);
+        var inFlight = new Status.Failure(writeRejected
+            ? new StockNotSavedException(_skuId, cause)
+            : new StockOutcomeUnknownException(_skuId, cause));
+        foreach (var p in _writing ?? [])
+            p.ReplyTo?.Tell(inFlight);
+        var notWritten = new Status.Failure(new StockNotSavedException(_skuId, cause));
+        foreach (var p in _queue)
+            p.ReplyTo?.Tell(notWritten);
         _writing = null;
         _writingStateAfter = null;
         _queue.Clear();

@@ -30,8 +30,9 @@ public sealed class SkuJournalRowTests(ITestOutputHelper output) : EngineTestKit
         var writes = events.Select((e, i) => (IPersistentEnvelope)new AtomicWrite(
             new Persistent(e, i + 1, SkuActor.PersistenceIdFor(skuId), writerGuid: "before-batches"))).ToList();
         journal.Tell(new WriteMessages(writes, TestActor, 1));
-        ExpectMsg<WriteMessagesSuccessful>();
-        for (var i = 0; i < events.Length; i++) ExpectMsg<WriteMessageSuccess>();
+        // The journal's first write also creates its tables: give it the time a busy machine needs.
+        ExpectMsg<WriteMessagesSuccessful>(TimeSpan.FromSeconds(30));
+        for (var i = 0; i < events.Length; i++) ExpectMsg<WriteMessageSuccess>(TimeSpan.FromSeconds(30));
     }
 
     private static SkuEvent[] OldHistory =>

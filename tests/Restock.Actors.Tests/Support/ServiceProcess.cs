@@ -9,7 +9,7 @@ namespace Restock.Actors.Tests.Support;
 /// <summary>
 /// The service as a user runs it: its own process on real Kestrel, 127.0.0.1 and a free port, a SQLite file of its
 /// own and the operator key given in <c>RESTOCK_OPERATOR_KEY</c>. Started from the project folder, as
-/// <c>dotnet run --project</c> does, so the merchant page's files are where the service looks for them.
+/// <c>dotnet run --project</c> does (the service finds its settings and the merchant page beside its dll).
 /// </summary>
 public sealed class ServiceProcess : IAsyncDisposable
 {
