@@ -21,7 +21,7 @@ public sealed class ClusterTargetTests
     {
         var nodes = new[] { new Uri("http://127.0.0.1:5081"), new Uri("http://127.0.0.1:5082"), new Uri("http://127.0.0.1:5083") };
         var recorder = new Recorder();
-        using var http = new HttpClient(new HttpTarget.RoundRobin(nodes) { InnerHandler = recorder }) { BaseAddress = nodes[0] };
+        using var http = new HttpClient(new HttpTarget.RoundRobin(() => nodes) { InnerHandler = recorder }) { BaseAddress = nodes[0] };
         for (var i = 0; i < 6; i++) await http.GetAsync($"/ledger?skuId=s{i}");
 
         Assert.Equal([5081, 5082, 5083, 5081, 5082, 5083], recorder.Seen.Select(u => u.Port));
