@@ -71,10 +71,13 @@ public static class ReportWriter
         ["during the takeover", $"{n.AnsweredDuringTakeover:N0} answered, {n.UnknownDuringTakeover:N0} 503 (outcome unknown, retried with the same id), " +
                                 $"{n.FailedDuringTakeover:N0} failed (other 5xx, refused connections, timeouts)"],
         ["answered per second", $"{F(n.AnsweredPerSecondBefore)} before the kill, {F(n.AnsweredPerSecondDuring)} during the takeover"],
+        ["healthy SKUs", $"{n.Skus - n.SkusTakenOver} of {n.Skus} SKUs kept answering (the others were the killed node's); their answers per second: " +
+                         $"{F(n.HealthySkusAnsweredPerSecondBefore)} before the kill, {F(n.HealthySkusAnsweredPerSecondDuring)} during the takeover"],
     ];
 
     private static string TimelineCsv(NodeLossReport n) =>
-        "second,answered,unknown_503,failed\n" + string.Concat(n.Timeline.Select(p => $"{p.Second},{p.Answered},{p.Unknown},{p.Failed}\n"));
+        "second,answered,unknown_503,failed,answered_healthy_skus\n" +
+        string.Concat(n.Timeline.Select(p => $"{p.Second},{p.Answered},{p.Unknown},{p.Failed},{p.AnsweredHealthySkus}\n"));
 
     private static IEnumerable<string[]> OperationRows(RunReport r) => r.Operations.Select(o => new[]
     {

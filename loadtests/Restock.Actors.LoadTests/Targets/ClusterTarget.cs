@@ -4,8 +4,11 @@ using Npgsql;
 
 namespace Restock.Actors.LoadTests.Targets;
 
-/// <summary>One second of the run as the buyers saw it: answered (any status below 500), 503 (outcome unknown, retry), failed.</summary>
-public sealed record TimelinePoint(int Second, long Answered, long Unknown, long Failed);
+/// <summary>
+/// One second of the run as the buyers saw it: answered (any status below 500), 503 (outcome unknown, retry),
+/// failed; and the answers for SKUs that never stopped answering (not hosted by the killed node).
+/// </summary>
+public sealed record TimelinePoint(int Second, long Answered, long Unknown, long Failed, long AnsweredHealthySkus);
 
 /// <summary>
 /// What a SIGKILL of one node did to the sale. The takeover runs from the kill until every SKU answered a read
@@ -15,7 +18,8 @@ public sealed record TimelinePoint(int Second, long Answered, long Unknown, long
 public sealed record NodeLossReport(
     int Nodes, string KilledNode, double KilledAtSecond, double? EverySkuAnsweringAfterSeconds,
     long AnsweredDuringTakeover, long UnknownDuringTakeover, long FailedDuringTakeover,
-    double AnsweredPerSecondBefore, double AnsweredPerSecondDuring, IReadOnlyList<TimelinePoint> Timeline);
+    double AnsweredPerSecondBefore, double AnsweredPerSecondDuring, int SkusTakenOver, int Skus,
+    double HealthySkusAnsweredPerSecondBefore, double HealthySkusAnsweredPerSecondDuring, IReadOnlyList<TimelinePoint> Timeline);
 
 /// <summary>
 /// A cluster of service processes started by the runner (<see cref="ServiceCluster"/>) on a fresh database of a
@@ -84,6 +88,7 @@ public sealed class ClusterTarget : HttpTarget
         using var probe = _cluster.Client(TimeSpan.FromSeconds(3));
         var survivors = _cluster.Running.Select(n => n.Url).ToList();
         TimeSpan? answering = null;
+        HashSet<string>? takenOver = null;
         for (var round = 0; _timeline.Elapsed - killedAt < TimeSpan.FromMinutes(1); round++)
         {
             var answers = await Task.WhenAll(skus.Select(async (sku, i) =>
@@ -98,6 +103,8 @@ public sealed class ClusterTarget : HttpTarget
                     return false;
                 }
             }));
+            // The SKUs that do not answer right after the kill are the killed node's: the others are the healthy ones.
+            takenOver ??= skus.Where((_, i) => !answers[i]).ToHashSet();
             if (answers.All(a => a))
             {
                 answering = _timeline.Elapsed - killedAt;
@@ -107,6 +114,7 @@ public sealed class ClusterTarget : HttpTarget
         }
         var killedSecond = (int)killedAt.TotalSeconds;
         var takeoverEnd = (int)Math.Ceiling((killedAt + (answering ?? TimeSpan.FromMinutes(1))).TotalSeconds);
+        _timeline.TakenOver = takenOver ?? [];
         var points = _timeline.Points();
         var during = points.Where(p => p.Second >= killedSecond && p.Second < takeoverEnd).ToList();
         var before = points.Where(p => p.Second < killedSecond).ToList();
@@ -114,7 +122,9 @@ public sealed class ClusterTarget : HttpTarget
             Math.Round(killedAt.TotalSeconds, 1), answering is { } a ? Math.Round(a.TotalSeconds, 1) : null,
             during.Sum(p => p.Answered), during.Sum(p => p.Unknown), during.Sum(p => p.Failed),
             before.Count == 0 ? 0 : Math.Round(before.Average(p => p.Answered), 1),
-            during.Count == 0 ? 0 : Math.Round(during.Average(p => p.Answered), 1), points);
+            during.Count == 0 ? 0 : Math.Round(during.Average(p => p.Answered), 1), _timeline.TakenOver.Count, skus.Count,
+            before.Count == 0 ? 0 : Math.Round(before.Average(p => p.AnsweredHealthySkus), 1),
+            during.Count == 0 ? 0 : Math.Round(during.Average(p => p.AnsweredHealthySkus), 1), points);
     }
 
     /// <summary>The timeline as it stands at the end of the load (it was cut at the end of the takeover before).</summary>
@@ -132,7 +142,10 @@ public sealed class ClusterTarget : HttpTarget
     private sealed class Timeline : DelegatingHandler
     {
         private readonly Stopwatch _clock = Stopwatch.StartNew();
-        private readonly Dictionary<int, long[]> _seconds = [];
+        // Counts per second and SKU ("" for requests without one), so healthy SKUs can be told apart after the kill.
+        private readonly Dictionary<(int Second, string Sku), long[]> _seconds = [];
+
+        public IReadOnlySet<string> TakenOver { get; set; } = new HashSet<string>();
 
         public TimeSpan Elapsed => _clock.Elapsed;
 
@@ -149,10 +162,11 @@ public sealed class ClusterTarget : HttpTarget
         {
             lock (_seconds)
             {
-                var last = _seconds.Count == 0 ? -1 : _seconds.Keys.Max();
-                return Enumerable.Range(0, last + 1)
-                    .Select(s => _seconds.TryGetValue(s, out var c) ? new TimelinePoint(s, c[0], c[1], c[2]) : new TimelinePoint(s, 0, 0, 0))
-                    .ToList();
+                var last = _seconds.Count == 0 ? -1 : _seconds.Keys.Max(k => k.Second);
+                var bySecond = _seconds.ToLookup(kv => kv.Key.Second);
+                return Enumerable.Range(0, last + 1).Select(s => new TimelinePoint(s,
+                    bySecond[s].Sum(kv => kv.Value[0]), bySecond[s].Sum(kv => kv.Value[1]), bySecond[s].Sum(kv => kv.Value[2]),
+                    bySecond[s].Where(kv => kv.Key.Sku != "" && !TakenOver.Contains(kv.Key.Sku)).Sum(kv => kv.Value[0]))).ToList();
             }
         }
 
@@ -161,7 +175,7 @@ public sealed class ClusterTarget : HttpTarget
             try
             {
                 var response = await base.SendAsync(request, cancellationToken);
-                Count(response.StatusCode switch
+                Count(request, response.StatusCode switch
                 {
                     HttpStatusCode.ServiceUnavailable => 1,
                     >= HttpStatusCode.InternalServerError => 2,
@@ -171,17 +185,19 @@ public sealed class ClusterTarget : HttpTarget
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {
-                Count(2);
+                Count(request, 2);
                 throw;
             }
         }
 
-        private void Count(int kind)
+        private void Count(HttpRequestMessage request, int kind)
         {
+            var segments = request.RequestUri!.AbsolutePath.Split('/', StringSplitOptions.RemoveEmptyEntries);
+            var sku = segments is ["skus", var id, ..] ? id : "";
             lock (_seconds)
             {
-                var second = (int)_clock.Elapsed.TotalSeconds;
-                if (!_seconds.TryGetValue(second, out var counts)) _seconds[second] = counts = new long[3];
+                var key = ((int)_clock.Elapsed.TotalSeconds, sku);
+                if (!_seconds.TryGetValue(key, out var counts)) _seconds[key] = counts = new long[3];
                 counts[kind]++;
             }
         }
