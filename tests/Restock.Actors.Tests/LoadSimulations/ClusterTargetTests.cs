@@ -34,4 +34,16 @@ public sealed class ClusterTargetTests
         var options = CommandLine.Parse(["flash-sale", "--target", "http", "--url", "http://127.0.0.1:5081,http://127.0.0.1:5082"]);
         Assert.Equal([5081, 5082], options.Options.Urls!.Select(u => u.Port));
     }
+
+    [Fact]
+    public void The_node_loss_scenario_runs_on_a_cluster_the_runner_starts_and_needs_two_nodes_to_lose_one()
+    {
+        var options = CommandLine.Parse(["node-loss", "--postgres", "Host=127.0.0.1;Username=postgres", "--nodes", "4"]).Options;
+        Assert.Equal(Restock.Actors.LoadTests.Running.TargetKind.Cluster, options.Target);
+        Assert.Equal(4, options.Nodes);
+        Assert.Equal("Host=127.0.0.1;Username=postgres", options.Postgres);
+
+        var oneNode = Assert.Throws<ArgumentException>(() => CommandLine.Parse(["node-loss", "--postgres", "Host=127.0.0.1", "--nodes", "1"]));
+        Assert.Contains("--nodes 2", oneNode.Message);
+    }
 }
