@@ -189,6 +189,28 @@ public sealed class AuthorizationMatrixTests(MatrixWorld world, ITestOutputHelpe
     }
 
     [Theory]
+    [InlineData("HEAD", "/shops/shop-a/ledger")]
+    [InlineData("HEAD", "/shops/shop-b/ledger")]
+    [InlineData("POST", "/me")]
+    [InlineData("DELETE", "/shops/shop-a/settings")]
+    [InlineData("PUT", "/refunds")]
+    public async Task A_method_a_route_does_not_take_is_405_for_any_valid_key_and_401_without_one(string method, string path)
+    {
+        var before = await world.State();
+        foreach (var caller in new[] { Caller.OwnShopKey, Caller.OtherShopKey, Caller.PlatformKey, Caller.OperatorKey })
+        {
+            var (status, body) = await world.Send(caller, new HttpMethod(method), path, null);
+            Assert.True(status == 405, $"{method} {path} as {caller}: expected 405, got {status} {body}");
+        }
+        foreach (var caller in new[] { Caller.NoKey, Caller.UnknownKey, Caller.RevokedKey })
+        {
+            var (status, body) = await world.Send(caller, new HttpMethod(method), path, null);
+            Assert.True(status == 401, $"{method} {path} as {caller}: expected 401, got {status} {body}");
+        }
+        Assert.Equal(before, await world.State());
+    }
+
+    [Theory]
     [InlineData("/")]
     [InlineData("/openapi/v1.json")]
     [InlineData("/docs")]
