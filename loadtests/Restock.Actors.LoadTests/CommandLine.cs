@@ -16,7 +16,7 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
         options:
           --target inproc|http   where the engine runs (default inproc: started here on a fresh SQLite file;
                                  the crash scenario always starts its own service as a child process)
-          --url URL              the service for --target http, e.g. http://127.0.0.1:5080
+          --url URL[,URL...]     the service for --target http, e.g. http://127.0.0.1:5080; several: a cluster, used in turn
           --key KEY              its operator key (default: RESTOCK_OPERATOR_KEY)
           --seed N               drives every random choice (default 1)
           --duration 30s|2m      how long load is generated (the scenario's default otherwise)
@@ -66,7 +66,13 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
                     };
                     break;
                 case "--url":
-                    options = options with { Url = Uri.TryCreate(Value(), UriKind.Absolute, out var url) ? url : throw new ArgumentException("--url needs an absolute URL") };
+                    // A comma-separated list is a cluster: requests go to its nodes in turn, as a load balancer would send them.
+                    options = options with
+                    {
+                        Urls = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                            .Select(u => Uri.TryCreate(u, UriKind.Absolute, out var url) ? url : throw new ArgumentException($"--url needs absolute URLs, not '{u}'"))
+                            .ToList(),
+                    };
                     break;
                 case "--key": options = options with { Key = Value() }; break;
                 case "--seed": options = options with { Seed = (int)Number(0) }; break;
@@ -87,7 +93,7 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
                 default: throw new ArgumentException($"unknown option '{name}'");
             }
         }
-        if (options.Target == TargetKind.Http && options.Url is null && !scenario.CrashMidRun)
+        if (options.Target == TargetKind.Http && options.Urls is not { Count: > 0 } && !scenario.CrashMidRun)
             throw new ArgumentException("--target http needs --url");
         if (scenario.Model.Kind == LoadKind.Open && scenario.Model.Rate <= 0)
             throw new ArgumentException("the open model needs --rate");

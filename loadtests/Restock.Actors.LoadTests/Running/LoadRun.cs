@@ -21,7 +21,7 @@ public enum TargetKind
 public sealed record RunOptions(
     Scenario Scenario,
     TargetKind Target = TargetKind.InProcess,
-    Uri? Url = null,
+    IReadOnlyList<Uri>? Urls = null,
     string? Key = null,
     int Seed = 1,
     string ReportsFolder = "reports",
@@ -119,7 +119,7 @@ public static class LoadRun
         var work = Path.Combine(Path.GetTempPath(), "restock-load");
         if (options.Scenario.CrashMidRun) return await ServiceProcess.StartAsync(work);
         if (options.Target == TargetKind.Http)
-            return new HttpTarget(options.Url ?? throw new ArgumentException("the HTTP target needs --url"),
+            return new HttpTarget(options.Urls is { Count: > 0 } urls ? urls : throw new ArgumentException("the HTTP target needs --url"),
                 options.Key ?? Restock.Actors.Engine.Hosting.RestockConfig.Load().GetString("restock.access.operator-key", "") switch
                 {
                     { Length: > 0 } key => key,

@@ -9,15 +9,34 @@ public class HttpTarget : ITarget
 {
     private readonly HttpClient _http;
 
-    public HttpTarget(Uri baseAddress, string operatorKey)
+    public HttpTarget(Uri baseAddress, string operatorKey) : this([baseAddress], operatorKey)
     {
-        _http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 512, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+    }
+
+    /// <summary>A cluster: each request goes to the next node in turn (every node routes to the entity's shard).</summary>
+    public HttpTarget(IReadOnlyList<Uri> nodes, string operatorKey)
+    {
+        var sockets = new SocketsHttpHandler { MaxConnectionsPerServer = 512, PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
+        _http = new HttpClient(nodes.Count > 1 ? new RoundRobin(nodes) { InnerHandler = sockets } : sockets)
         {
-            BaseAddress = baseAddress,
+            BaseAddress = nodes[0],
             Timeout = TimeSpan.FromSeconds(30),
         };
         _http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", operatorKey);
-        Describe = $"HTTP {baseAddress}";
+        Describe = nodes.Count > 1 ? $"HTTP cluster of {nodes.Count} nodes ({string.Join(", ", nodes)})" : $"HTTP {nodes[0]}";
+    }
+
+    /// <summary>Sends each request to the next node of the list.</summary>
+    public sealed class RoundRobin(IReadOnlyList<Uri> nodes) : DelegatingHandler
+    {
+        private int _next = -1;
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var node = nodes[(int)((uint)Interlocked.Increment(ref _next) % nodes.Count)];
+            request.RequestUri = new UriBuilder(request.RequestUri!) { Scheme = node.Scheme, Host = node.Host, Port = node.Port }.Uri;
+            return base.SendAsync(request, cancellationToken);
+        }
     }
 
     public virtual string Describe { get; }

@@ -12,11 +12,13 @@ public abstract record SkuCommand : IRestockMessage
 /// <summary>
 /// Merchant or ERP puts the sellable stock to an absolute quantity. <paramref name="ShopId"/> is the shop asking:
 /// the first stock command records it as the SKU's owner; from then on only that shop may change the stock.
+/// <paramref name="ByOperator"/>: the operator asks, and only the operator may give a SKU stocked before owners
+/// existed to a shop (see <see cref="SkuOwnership"/>).
 /// </summary>
-public sealed record SetStock(string AdjustmentId, long Quantity, string Reason, string? ShopId = null) : SkuCommand;
+public sealed record SetStock(string AdjustmentId, long Quantity, string Reason, string? ShopId = null, bool ByOperator = false) : SkuCommand;
 
-/// <summary>Merchant or ERP moves the sellable stock up or down by <paramref name="Delta"/>; the shop as for <see cref="SetStock"/>.</summary>
-public sealed record AdjustStock(string AdjustmentId, long Delta, string Reason, string? ShopId = null) : SkuCommand;
+/// <summary>Merchant or ERP moves the sellable stock up or down by <paramref name="Delta"/>; the shop and operator as for <see cref="SetStock"/>.</summary>
+public sealed record AdjustStock(string AdjustmentId, long Delta, string Reason, string? ShopId = null, bool ByOperator = false) : SkuCommand;
 
 /// <summary>An order holds units until it is paid or the payment deadline passes.</summary>
 public sealed record Reserve(string OrderId, long Quantity, DateTimeOffset PaymentDeadline) : SkuCommand;

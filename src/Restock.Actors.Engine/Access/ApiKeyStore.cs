@@ -51,7 +51,10 @@ public sealed class ApiKeyStore
     public async Task EnsureSchemaAsync(CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await Execute(connection, """
+        // Nodes starting together on an empty PostgreSQL database raced in CREATE TABLE IF NOT EXISTS (a duplicate key
+        // in pg_type): the statements of one command run in one transaction, which holds the schema lock to the end.
+        var schemaLock = _sqlite ? "" : $"SELECT pg_advisory_xact_lock({JournalStore.SchemaLock});";
+        await Execute(connection, schemaLock + """
             CREATE TABLE IF NOT EXISTS api_keys (
                 key_id VARCHAR(64) PRIMARY KEY, secret_sha256 VARCHAR(64) NOT NULL UNIQUE, kind VARCHAR(16) NOT NULL,
                 shop_id VARCHAR(128) NULL, label VARCHAR(200) NOT NULL, created_at_ms BIGINT NOT NULL, revoked_at_ms BIGINT NULL);

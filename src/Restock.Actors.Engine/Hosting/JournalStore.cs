@@ -6,6 +6,9 @@ namespace Restock.Actors.Engine.Hosting;
 /// <summary>Prepares the journal's database before the first write.</summary>
 internal static class JournalStore
 {
+    /// <summary>The PostgreSQL advisory lock key that makes nodes create their tables one at a time.</summary>
+    public const long SchemaLock = 0x5245_5354_4F43_4B;
+
     public static bool IsSqlite(Config config) =>
         config.GetString("akka.persistence.journal.sql.provider-name", "").StartsWith("SQLite", StringComparison.OrdinalIgnoreCase);
 

@@ -88,22 +88,29 @@ public sealed class RestockEngine : IAsyncDisposable
         var inventory = InventorySettings.From(config);
         var sharding = ClusterSharding.Get(system);
         var shardingSettings = ClusterShardingSettings.Create(system);
+        // Handoff stops entities with StopEntity (never a bare PoisonPill): each stops once its writes are confirmed.
         var skuRegion = await sharding.StartAsync(
             "sku",
             skuId => SkuActor.Props(skuId, inventory),
             shardingSettings,
-            new SkuMessageExtractor(inventory.Shards));
+            new SkuMessageExtractor(inventory.Shards),
+            sharding.DefaultShardAllocationStrategy(shardingSettings),
+            StopEntity.Instance);
         var shopRegion = await sharding.StartAsync(
             "shop",
             shopId => ShopSettingsActor.Props(shopId, inventory.IdleBeforePassivation),
             shardingSettings,
-            new ShopMessageExtractor(config.GetInt("restock.shops.shards")));
+            new ShopMessageExtractor(config.GetInt("restock.shops.shards")),
+            sharding.DefaultShardAllocationStrategy(shardingSettings),
+            StopEntity.Instance);
         var refunds = RefundSettings.From(config);
         var refundRegion = await sharding.StartAsync(
             "order-refunds",
             orderId => RefundCoordinator.Props(orderId, shopRegion, skuRegion, refunds),
             shardingSettings,
-            new OrderRefundsMessageExtractor(refunds.Shards));
+            new OrderRefundsMessageExtractor(refunds.Shards),
+            sharding.DefaultShardAllocationStrategy(shardingSettings),
+            StopEntity.Instance);
         await JoinClusterAsync(Cluster.Get(system), cancellationToken);
 
         var ledgerSettings = LedgerSettings.From(config);

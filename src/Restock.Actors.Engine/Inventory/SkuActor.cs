@@ -38,6 +38,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     private readonly Queue<Pending> _queue = new();
     private SkuState _state;
     private Pending[]? _writing;
+    private bool _stopping;
     private SkuState? _writingStateAfter;
     private DateTimeOffset? _armedDeadline;
     private long _lastSnapshotSequenceNr;
@@ -116,7 +117,12 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 break;
             case ReceiveTimeout:
                 if (_writing is null && _queue.Count == 0 && _armedDeadline is null)
-                    Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+                    Context.Parent.Tell(new Passivate(StopEntity.Instance));
+                break;
+            case StopEntity:
+                // Handoff or passivation: decisions already made are written and answered first.
+                _stopping = true;
+                StopIfDrained();
                 break;
             case SaveSnapshotSuccess saved:
                 DeleteSnapshots(new SnapshotSelectionCriteria(saved.Metadata.SequenceNr - 1));
@@ -224,6 +230,12 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         SnapshotIfDue(_writingStateAfter!);
         _writingStateAfter = null;
         WriteNextBatch();
+        StopIfDrained();
+    }
+
+    private void StopIfDrained()
+    {
+        if (_stopping && _writing is null && _queue.Count == 0) Context.Stop(Self);
     }
 
     /// <summary>
@@ -257,6 +269,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         Timers.StartSingleTimer(PaymentDeadlineDue.Instance, PaymentDeadlineDue.Instance, delay);
     }
 
+    /// <summary>The journal did not confirm the write: it may or may not have been stored.</summary>
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
         FailWaitingCallers(cause);
@@ -266,7 +279,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     /// <summary>The in-memory state already holds the rejected events: stop, so the next message recovers from the journal.</summary>
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
     {
-        FailWaitingCallers(cause);
+        FailWaitingCallers(cause, writeRejected: true);
         base.OnPersistRejected(cause, @event, sequenceNr);
         Context.Stop(Self);
     }
@@ -277,11 +290,20 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         base.PostStop();
     }
 
-    private void FailWaitingCallers(Exception? cause)
+    /// <summary>
+    /// Tells every waiting caller the truth: decisions still queued were never written (nothing applied); the ones in
+    /// the write under way are unknown unless the journal rejected that write, since it may yet be stored.
+    /// </summary>
+    private void FailWaitingCallers(Exception? cause, bool writeRejected = false)
     {
-        var failure = new Status.Failure(new StockNotSavedException(_skuId, cause));
-        foreach (var p in (_writing ?? []).Concat(_queue))
-            p.ReplyTo?.Tell(failure);
+        var inFlight = new Status.Failure(writeRejected
+            ? new StockNotSavedException(_skuId, cause)
+            : new StockOutcomeUnknownException(_skuId, cause));
+        foreach (var p in _writing ?? [])
+            p.ReplyTo?.Tell(inFlight);
+        var notWritten = new Status.Failure(new StockNotSavedException(_skuId, cause));
+        foreach (var p in _queue)
+            p.ReplyTo?.Tell(notWritten);
         _writing = null;
         _writingStateAfter = null;
         _queue.Clear();

@@ -52,3 +52,10 @@ public sealed record JournalStats(
 /// <summary>A journal write failed; the decisions waiting on it were not made durable and are void.</summary>
 public sealed class StockNotSavedException(string skuId, Exception? cause)
     : Exception($"stock change for SKU {skuId} was not saved; nothing was applied, retry the request", cause);
+
+/// <summary>
+/// The SKU stopped or its journal failed while this request's write was under way: the change may or may not be
+/// stored. Retrying with the same id is safe and tells which (a repeat answers with the first outcome).
+/// </summary>
+public sealed class StockOutcomeUnknownException(string skuId, Exception? cause)
+    : Exception($"the outcome of this stock change for SKU {skuId} is unknown: retry the request with the same id", cause);

@@ -85,7 +85,10 @@ public sealed record SkuSnapshot(
             adjustments[a.AdjustmentId] = new Fingerprint(Finish.StockChanged, a.Delta, 0);
             queue.Add(new Remembering(IdKind.Adjustment, a.AdjustmentId, 0));
         }
-        foreach (var r in Refunds)
+        // Snapshots with columns hold their refunds' places in the queue already: adding them again would add one
+        // more entry per refund at every recovery.
+        var queued = queue.Where(q => q.Kind == IdKind.Refund).Select(q => q.Id).ToHashSet(StringComparer.Ordinal);
+        foreach (var r in Refunds.Where(r => !queued.Contains(r.RefundId)))
             queue.Add(new Remembering(IdKind.Refund, r.RefundId, r.Refund.ChangedAtTicks));
 
         var open = OpenLines.ToImmutableDictionary(l => l.OrderId);

@@ -37,7 +37,7 @@ public sealed class LedgerStore
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         // PostgreSQL's IF NOT EXISTS is not safe against itself: nodes starting together on an empty database failed
         // with a duplicate key in pg_type. A transaction-scoped advisory lock makes them create the tables one by one.
-        if (!_sqlite) await Execute(connection, tx, $"SELECT pg_advisory_xact_lock({SchemaLock})");
+        if (!_sqlite) await Execute(connection, tx, $"SELECT pg_advisory_xact_lock({JournalStore.SchemaLock})");
         await Execute(connection, tx, $"""
             CREATE TABLE IF NOT EXISTS restock_ledger (
                 ledger_id {id},
@@ -65,9 +65,6 @@ public sealed class LedgerStore
             """);
         await tx.CommitAsync(cancellationToken);
     }
-
-    /// <summary>The advisory lock key that serializes schema creation (any fixed number no other code uses).</summary>
-    private const long SchemaLock = 0x5245_5354_4F43_4B;
 
     /// <summary>Whether the database answers within <paramref name="timeout"/>.</summary>
     public async Task<bool> PingAsync(TimeSpan timeout)

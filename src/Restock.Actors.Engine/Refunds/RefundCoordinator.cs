@@ -8,6 +8,7 @@ using Restock.Actors.Domain.Inventory;
 using Restock.Actors.Domain.Refunds;
 using Restock.Actors.Engine.Inventory;
 using Restock.Actors.Engine.Shops;
+using Restock.Actors.Engine.Hosting;
 
 namespace Restock.Actors.Engine.Refunds;
 
@@ -67,8 +68,11 @@ public sealed class RefundCoordinator : ReceivePersistentActor, IWithTimers
         });
         Command<ReceiveTimeout>(_ =>
         {
-            if (!_state.InProgress.Any()) Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+            if (!_state.InProgress.Any()) Context.Parent.Tell(new Passivate(StopEntity.Instance));
         });
+        // Handoff or passivation: an ordinary message, so it waits (stashed) until a write under way is confirmed;
+        // lines still being asked are asked again when the coordinator recovers.
+        Command<StopEntity>(_ => Context.Stop(Self));
         SetReceiveTimeout(settings.IdleBeforePassivation);
     }
 

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Akka.Persistence;
 using Restock.Actors.Domain.Shops;
+using Restock.Actors.Engine.Hosting;
 
 namespace Restock.Actors.Engine.Shops;
 
@@ -25,7 +26,9 @@ public sealed class ShopSettingsActor : ReceivePersistentActor
             var policy = _settings.PolicyAt(q.CompletedAt);
             Sender.Tell(new RestockPolicyReply(_shopId, policy.Restock, policy.SettingVersion));
         });
-        Command<ReceiveTimeout>(_ => Context.Parent.Tell(new Passivate(PoisonPill.Instance)));
+        Command<ReceiveTimeout>(_ => Context.Parent.Tell(new Passivate(StopEntity.Instance)));
+        // Handoff or passivation: an ordinary message, so it waits (stashed) until a write under way is confirmed.
+        Command<StopEntity>(_ => Context.Stop(Self));
         SetReceiveTimeout(idleBeforePassivation);
     }
 

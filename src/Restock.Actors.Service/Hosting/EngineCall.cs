@@ -15,7 +15,7 @@ internal static class EngineCall
         {
             return toResult(await call());
         }
-        catch (Exception e) when (e is StockNotSavedException or AskTimeoutException or TaskCanceledException)
+        catch (Exception e) when (e is StockNotSavedException or StockOutcomeUnknownException or AskTimeoutException or TaskCanceledException)
         {
             return new RetryLater(Results.Problem(
                 title: "The engine did not confirm this request.",

@@ -1,5 +1,7 @@
 using Restock.Actors.Domain.Inventory;
+using Restock.Actors.Engine.Access;
 using Restock.Actors.Engine.Inventory;
+using Restock.Actors.Service.Access;
 using Restock.Actors.Service.Hosting;
 
 namespace Restock.Actors.Service.Inventory;
@@ -47,30 +49,32 @@ internal static class InventoryEndpoints
         })
             .Answers<StockResponse>("The stock of a SKU the shop owns", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status503ServiceUnavailable);
 
-        owned.MapPut("/stock", async (string shopId, string skuId, HttpRequest request, IInventory inventory, CancellationToken ct) =>
+        owned.MapPut("/stock", async (string shopId, string skuId, HttpContext context, IInventory inventory, CancellationToken ct) =>
         {
-            var (body, problem) = await Requests.ReadJson<SetStockBody>(request);
+            var (body, problem) = await Requests.ReadJson<SetStockBody>(context.Request);
             if (problem is not null) return problem;
             var check = new Requests();
             var command = new SetStock(
                 check.Id("adjustmentId", body!.AdjustmentId),
                 check.Quantity("quantity", body.Quantity, min: 0),
                 check.Text("reason", body.Reason, "stock set"),
-                check.Id("shopId", shopId));
+                check.Id("shopId", shopId),
+                ByOperator(context));
             return await Execute(skuId, check, command, inventory, ct);
         })
             .Takes<SetStockBody>().Answers<StockResponse>("Sets the sellable stock; the first stock command makes the shop the owner", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable);
 
-        owned.MapPost("/adjustments", async (string shopId, string skuId, HttpRequest request, IInventory inventory, CancellationToken ct) =>
+        owned.MapPost("/adjustments", async (string shopId, string skuId, HttpContext context, IInventory inventory, CancellationToken ct) =>
         {
-            var (body, problem) = await Requests.ReadJson<AdjustStockBody>(request);
+            var (body, problem) = await Requests.ReadJson<AdjustStockBody>(context.Request);
             if (problem is not null) return problem;
             var check = new Requests();
             var command = new AdjustStock(
                 check.Id("adjustmentId", body!.AdjustmentId),
                 check.Delta("delta", body.Delta),
                 check.Text("reason", body.Reason, "stock adjusted"),
-                check.Id("shopId", shopId));
+                check.Id("shopId", shopId),
+                ByOperator(context));
             return await Execute(skuId, check, command, inventory, ct);
         })
             .Takes<AdjustStockBody>().Answers<StockResponse>("Moves the sellable stock by delta", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable);
@@ -101,6 +105,8 @@ internal static class InventoryEndpoints
             ForOrder(skuId, orderId, id => new Ship(id), inventory, ct))
             .Answers<StockResponse>("Committed to shipped", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable);
     }
+
+    private static bool ByOperator(HttpContext context) => AccessMiddleware.CallerOf(context).Kind == KeyKind.Operator;
 
     private static Task<IResult> ForOrder(string skuId, string orderId, Func<string, SkuCommand> command,
         IInventory inventory, CancellationToken ct)

@@ -1,6 +1,10 @@
 using System.Net;
+using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Restock.Actors.Domain.Inventory;
+using Restock.Actors.Engine.Inventory;
 using Restock.Actors.Tests.Support;
 
 namespace Restock.Actors.Tests.Http;
@@ -107,6 +111,28 @@ public sealed class InventoryApiTests(ServiceFactory factory) : IClassFixture<Se
     {
         var problem = await Api.Expect(HttpStatusCode.BadRequest, _api.Http.GetAsync("/skus/" + new string('x', 200)));
         Assert.True(problem.GetProperty("errors").TryGetProperty("skuId", out _));
+    }
+
+    [Fact]
+    public async Task A_sku_stocked_before_owners_existed_is_given_to_a_shop_by_the_operator_never_taken_by_a_shop()
+    {
+        var sku = NewSku();
+        // Stocked the way journals written before ownership were: no shop named.
+        var inventory = factory.Services.GetRequiredService<IInventory>();
+        Assert.True((await inventory.Execute(sku, new SetStock("old", 5, "delivery"), CancellationToken.None)).Succeeded);
+
+        var shopKey = (await Api.Expect(HttpStatusCode.Created, _api.Post("/keys", new { kind = "shop", shopId = "shop-grab" })))
+            .GetProperty("key").GetString();
+        var shop = new Api(factory.CreateClient());
+        shop.Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", shopKey);
+        var refused = await Api.Expect(HttpStatusCode.NotFound, shop.Put($"/shops/shop-grab/skus/{sku}/stock", new { adjustmentId = "grab", quantity = 0 }));
+        Assert.Equal("NotOwner", refused.GetProperty("code").GetString());
+        await Api.Expect(HttpStatusCode.NotFound, shop.Post($"/shops/shop-grab/skus/{sku}/adjustments", new { adjustmentId = "grab", delta = 1 }));
+        Assert.Equal(5, (await Stock(sku)).GetProperty("available").GetInt64());
+
+        await Api.Expect(HttpStatusCode.OK, _api.Post($"/shops/{Shop}/skus/{sku}/adjustments", new { adjustmentId = "assign", delta = 1, reason = "given to its shop" }));
+        Assert.Equal(6, (await _api.Get($"/shops/{Shop}/skus/{sku}")).GetProperty("available").GetInt64());
+        await Api.Expect(HttpStatusCode.NotFound, shop.Put($"/shops/shop-grab/skus/{sku}/stock", new { adjustmentId = "grab", quantity = 0 }));
     }
 
     private const string Shop = "shop-inventory";

@@ -61,7 +61,7 @@ public sealed class SkuOwnershipPropertyTests
     }
 
     [Fact]
-    public void A_legacy_sku_gets_its_owner_from_its_first_stock_command_after_the_upgrade()
+    public void A_legacy_sku_gets_its_owner_from_the_operators_first_stock_command_after_the_upgrade()
     {
         // Events written before SKUs had owners.
         var legacy = SkuStock.ApplyAll(SkuState.Empty(),
@@ -75,7 +75,11 @@ public sealed class SkuOwnershipPropertyTests
         Assert.Equal(RejectionCode.NotOwner, Rejection(SkuStock.Decide(refunded,
             new RestockRefund("r1", null, null, RestockTrigger.Manual, "shop-a", "merchant", Start))));
 
-        var owned = SkuStock.ApplyAll(refunded, Events(SkuStock.Decide(refunded, new AdjustStock("new", 1, "count", "shop-a"))));
+        // No shop can take it for itself: it may be another shop's.
+        Assert.Equal(RejectionCode.NotOwner, Rejection(SkuStock.Decide(refunded, new SetStock("grab", 0, "count", "shop-b"))));
+        Assert.Equal(RejectionCode.NotOwner, Rejection(SkuStock.Decide(refunded, new AdjustStock("grab", 1, "count", "shop-a"))));
+
+        var owned = SkuStock.ApplyAll(refunded, Events(SkuStock.Decide(refunded, new AdjustStock("new", 1, "count", "shop-a", ByOperator: true))));
         Assert.Equal("shop-a", owned.Owner);
         Assert.Equal(RejectionCode.NotOwner, Rejection(SkuStock.Decide(owned, new SetStock("b", 50, "count", "shop-b"))));
         Assert.Equal(RejectionCode.NotOwner, Rejection(SkuStock.Decide(owned,

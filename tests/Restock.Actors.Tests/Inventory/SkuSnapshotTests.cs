@@ -68,6 +68,26 @@ public sealed class SkuSnapshotTests(ITestOutputHelper output) : EngineTestKit(o
         Assert.Equal("UnknownOrderLine", Answer(SkuStock.Decide(state, new Release("o1"))));
     }
 
+    [Fact]
+    public void Recovering_from_snapshots_again_and_again_does_not_grow_what_a_sku_remembers()
+    {
+        // A refund applied with the switch off stays remembered (the merchant may still restock it by hand).
+        var state = SkuStock.ApplyAll(SkuState.Empty(), [
+            new StockAdjusted("a1", 10, "count", Start),
+            new StockReserved("o1", 2, Start.AddMinutes(15), Start),
+            new PaymentConfirmed("o1", 2, Start),
+        ]);
+        state = SkuStock.ApplyAll(state, Events(SkuStock.Decide(state, new RefundLine("r1", "o1", "shop-a", 1, false, 1, Start) { ReceivedAt = Start })));
+        var remembered = state.Remembered.Queue.Count();
+
+        for (var recovery = 0; recovery < 3; recovery++) state = RoundTrip(state, SkuState.DefaultHorizon);
+
+        Assert.Equal(remembered, state.Remembered.Queue.Count());
+        Assert.Equal(remembered, SkuSnapshot.From(state).Ids!.Ids.Length);
+    }
+
+    private static IReadOnlyList<SkuEvent> Events(Decision decision) => Assert.IsType<Accepted>(decision).Events;
+
     private static string Answer(Decision decision) => decision switch
     {
         Accepted { Events.Count: 0 } => SkuOutcome.AlreadyDone.ToString(),
