@@ -95,8 +95,15 @@ public static class SkuStock
                         {
                             Held = line.Held - e.Quantity,
                             // The ERP's early restock no longer holds the line back, whatever quantity the refund names.
-                            RestockedAhead = line.RestockedAhead - (ahead?.Quantity ?? 0),
+                            RestockedAhead = line.RestockedAhead - AheadOn(ahead, e.OrderId),
                         }),
+                    };
+                // An ERP that named another order for this refund held that order's line back: the refund decides
+                // which line it is, so that line is freed (it stays open while held back, see DecideShip).
+                if (ahead is not null && ahead.OrderId != e.OrderId && after.OpenLines.TryGetValue(ahead.OrderId, out var named))
+                    after = after with
+                    {
+                        OpenLines = after.OpenLines.SetItem(ahead.OrderId, named with { RestockedAhead = named.RestockedAhead - ahead.Quantity }),
                     };
                 return after with
                 {
@@ -292,9 +299,9 @@ public static class SkuStock
         RefundRecord? ahead = null;
         if (state.Refunds.TryGetValue(c.RefundId, out var known))
         {
-            // Once applied, the refund's quantity is fixed. Before that only the ERP's restock is known, and its
-            // quantity may differ from the refund's: the refund decides what leaves the line (see README).
-            if (known.OrderId != c.OrderId || (known.Applied && known.Quantity != c.Quantity))
+            // Once applied, the refund's order and quantity are fixed. Before that only the ERP's restock is known,
+            // and the order and quantity it reported may be wrong: the refund decides (see README).
+            if (known.Applied && (known.OrderId != c.OrderId || known.Quantity != c.Quantity))
                 return Reject(RejectionCode.ConflictingRepeat,
                     $"refund {c.RefundId} is known for order {known.OrderId} with {known.Quantity} units");
             if (known.Applied) return Accepted.AlreadyDone;
@@ -305,7 +312,7 @@ public static class SkuStock
             if (line.Status != LineStatus.Committed)
                 return Reject(RejectionCode.NotPaid, $"order {c.OrderId} is not paid: cancel it instead");
             // Units the ERP restocked ahead for other refunds stay held for those refunds.
-            var refundable = line.Held - (line.RestockedAhead - (ahead?.Quantity ?? 0));
+            var refundable = line.Held - (line.RestockedAhead - AheadOn(ahead, c.OrderId));
             if (c.Quantity > refundable)
                 return Reject(RejectionCode.RefundExceedsRemaining,
                     $"order {c.OrderId} has {refundable} units left to refund, {c.Quantity} requested");
@@ -325,13 +332,16 @@ public static class SkuStock
             return Reject(RejectionCode.InvalidId, "a restock on request is manual or by the ERP");
         if (state.Refunds.TryGetValue(c.RefundId, out var known))
         {
-            // A repeat of the ERP's own report names the units it restocked, which may differ from the refund's.
+            // A repeat of the ERP's own report names the units it restocked, which may differ from the refund's, and
+            // the order it reported, which the refund that followed may have corrected.
             var sameQuantity = c.Quantity is not { } q || q == known.Quantity || (known.Restocked && q == known.UnitsBack);
-            if ((c.OrderId is not null && c.OrderId != known.OrderId) || !sameQuantity)
+            var erpRepeat = known is { Applied: true, RestockedBy: RestockTrigger.Erp } && c.Trigger == RestockTrigger.Erp && c.Quantity == known.UnitsBack;
+            if (!erpRepeat && ((c.OrderId is not null && c.OrderId != known.OrderId) || !sameQuantity))
                 return Reject(RejectionCode.ConflictingRepeat,
                     $"refund {c.RefundId} is for order {known.OrderId} with {known.Quantity} units");
             if (known.RestockedBy is { } by)
-                return new Accepted([], $"refund {c.RefundId} was already restocked ({by.ToString().ToLowerInvariant()}); nothing changed");
+                return new Accepted([], $"refund {c.RefundId} was already restocked ({by.ToString().ToLowerInvariant()}) " +
+                    $"and applies to order {known.OrderId}; nothing changed");
             return One(new RefundRestocked(c.RefundId, known.OrderId, c.ShopId, known.Quantity, c.Trigger, c.Actor,
                 known.SettingVersion, state.Levels.Available + known.Quantity, c.At, Now(state, c)));
         }
@@ -354,6 +364,9 @@ public static class SkuStock
         }
         return Closed(state, c.OrderId!, expected: null);
     }
+
+    /// <summary>The units an ERP restock reported ahead of its refund holds back on the line of <paramref name="orderId"/>.</summary>
+    private static long AheadOn(RefundRecord? ahead, string orderId) => ahead is not null && ahead.OrderId == orderId ? ahead.Quantity : 0;
 
     /// <summary>Answers a command about an order line that is no longer open: a repeat if it closed the expected way, else why not.</summary>
     private static Decision Closed(SkuState state, string orderId, Finish? expected)

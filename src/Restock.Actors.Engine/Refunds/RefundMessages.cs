@@ -1,4 +1,5 @@
 using Restock.Actors.Domain;
+using Restock.Actors.Domain.Inventory;
 using Restock.Actors.Domain.Refunds;
 
 namespace Restock.Actors.Engine.Refunds;
@@ -44,6 +45,17 @@ public sealed record RefundStatus(
     public static RefundStatus From(RefundProgress p) => new(
         p.Refund.RefundId, p.Refund.OrderId, p.Refund.ShopId, p.Finished, p.Policy?.Restock, p.Policy?.SettingVersion,
         p.Refund.Lines.Select(l => Line(p, l)).ToArray(), p.NeedsAttention);
+
+    /// <summary>
+    /// What the shop the refund names may read: the lines whose SKU answered for that shop, null when none did. A SKU
+    /// checks its owner before anything else, so any answer but <c>NotOwner</c> means the shop owns it; a line not
+    /// answered yet is hidden too, as its SKU may be another shop's. So a shop learns nothing of another shop's SKUs.
+    /// </summary>
+    public RefundStatus? AsSeenByNamedShop()
+    {
+        var owned = Lines.Where(l => (l.Outcome is not null || l.Code is not null) && l.Code != nameof(RejectionCode.NotOwner)).ToArray();
+        return owned.Length == 0 ? null : this with { Lines = owned };
+    }
 
     private static RefundLineStatus Line(RefundProgress p, RefundedLine l)
     {

@@ -92,10 +92,18 @@ public static class AccessPolicy
         foreach (var method in methods) yield return $"{method} {pattern}";
     }
 
+    /// <summary>
+    /// The display name of the endpoint ASP.NET Core routing selects when a path matches but its method does not: it
+    /// answers 405 with an Allow header, holds no data, and carries neither route pattern nor route values.
+    /// </summary>
+    private const string MethodNotAllowedEndpoint = "405 HTTP Method Not Supported";
+
     /// <summary>The scope of an endpoint; null when it is not listed (then only the operator may call it).</summary>
     public static Scope? For(Endpoint endpoint, string method)
     {
         if (endpoint.Metadata.GetMetadata<Microsoft.AspNetCore.Authorization.IAllowAnonymous>() is not null) return Scope.Public;
+        // Any valid key learns only which methods a path takes (the API description says as much); no key is still 401.
+        if (endpoint is not RouteEndpoint && endpoint.DisplayName == MethodNotAllowedEndpoint) return Scope.AnyKey;
         if (endpoint is not RouteEndpoint route) return null;
         var pattern = "/" + (route.RoutePattern.RawText ?? "").Trim('/');
         return Routes.TryGetValue($"{method} {pattern}", out var scope) ? scope

@@ -62,9 +62,11 @@ internal static class RefundEndpoints
             var order = check.Id("orderId", orderId);
             var refund = check.Id("refundId", refundId);
             var caller = AccessMiddleware.CallerOf(context);
-            // A shop sees its own refunds only; another shop's answers as if it did not exist.
+            // A shop key sees a refund that names it, and only the lines of SKUs it owns; anything else answers as if
+            // it did not exist (the platform names the shop, which proves nothing about who owns the SKUs).
             return check.Problem is { } bad ? Task.FromResult(bad) : EngineCall.Run(() => refunds.Get(order, refund, ct), reply =>
-                reply.Status is { } status && (caller.Kind != KeyKind.Shop || status.ShopId == caller.ShopId)
+                (caller.Kind != KeyKind.Shop ? reply.Status
+                    : reply.Status is { } named && named.ShopId == caller.ShopId ? named.AsSeenByNamedShop() : null) is { } status
                     ? Results.Ok(status)
                     : Results.Problem(title: "Not found.", detail: $"no refund {refund} for order {order}", statusCode: StatusCodes.Status404NotFound));
         })

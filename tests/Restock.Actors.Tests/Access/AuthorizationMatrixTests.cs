@@ -154,6 +154,62 @@ public sealed class AuthorizationMatrixTests(MatrixWorld world, ITestOutputHelpe
         Assert.Equal(before, await world.State());
     }
 
+    [Fact]
+    public async Task A_shop_named_by_a_refund_reads_only_the_lines_of_skus_it_owns()
+    {
+        await world.Must(200, HttpMethod.Post, "/skus/sku-b/reservations", new { orderId = "o-mixed", quantity = 2 });
+        await world.Must(200, HttpMethod.Post, "/skus/sku-b/orders/o-mixed/payment", null);
+        // The platform names shop-b, but sku-a is shop-a's: that line is refused NotOwner.
+        await world.Must(202, HttpMethod.Post, "/refunds", new
+        {
+            refundId = "r-mixed", orderId = "o-mixed", shopId = "shop-b",
+            lines = new[] { new { skuId = "sku-a", quantity = 1 }, new { skuId = "sku-b", quantity = 1 } },
+        });
+        await world.Must(202, HttpMethod.Post, "/refunds", new
+        {
+            refundId = "r-foreign", orderId = "o-refund", shopId = "shop-b", lines = new[] { new { skuId = "sku-a", quantity = 1 } },
+        });
+        await world.RefundFinished("o-mixed", "r-mixed");
+        await world.RefundFinished("o-refund", "r-foreign");
+
+        var (status, body) = await world.Send(Caller.OtherShopKey, HttpMethod.Get, "/orders/o-mixed/refunds/r-mixed", null);
+        Assert.True(status == 200, $"{status} {body}");
+        var lines = JsonDocument.Parse(body).RootElement.GetProperty("lines").EnumerateArray().ToList();
+        Assert.Equal(["sku-b"], lines.Select(l => l.GetProperty("skuId").GetString()));
+        Assert.DoesNotContain("sku-a", body);
+
+        // Every line refused NotOwner: the named shop finds nothing, and neither does the owner, whom it does not name.
+        foreach (var caller in new[] { Caller.OtherShopKey, Caller.OwnShopKey })
+        {
+            (status, body) = await world.Send(caller, HttpMethod.Get, "/orders/o-refund/refunds/r-foreign", null);
+            Assert.True(status == 404, $"{caller}: {status} {body}");
+            Assert.DoesNotContain("sku-a", body);
+        }
+        Assert.Equal(200, (await world.Send(Caller.PlatformKey, HttpMethod.Get, "/orders/o-refund/refunds/r-foreign", null)).Status);
+    }
+
+    [Theory]
+    [InlineData("HEAD", "/shops/shop-a/ledger")]
+    [InlineData("HEAD", "/shops/shop-b/ledger")]
+    [InlineData("POST", "/me")]
+    [InlineData("DELETE", "/shops/shop-a/settings")]
+    [InlineData("PUT", "/refunds")]
+    public async Task A_method_a_route_does_not_take_is_405_for_any_valid_key_and_401_without_one(string method, string path)
+    {
+        var before = await world.State();
+        foreach (var caller in new[] { Caller.OwnShopKey, Caller.OtherShopKey, Caller.PlatformKey, Caller.OperatorKey })
+        {
+            var (status, body) = await world.Send(caller, new HttpMethod(method), path, null);
+            Assert.True(status == 405, $"{method} {path} as {caller}: expected 405, got {status} {body}");
+        }
+        foreach (var caller in new[] { Caller.NoKey, Caller.UnknownKey, Caller.RevokedKey })
+        {
+            var (status, body) = await world.Send(caller, new HttpMethod(method), path, null);
+            Assert.True(status == 401, $"{method} {path} as {caller}: expected 401, got {status} {body}");
+        }
+        Assert.Equal(before, await world.State());
+    }
+
     [Theory]
     [InlineData("/")]
     [InlineData("/openapi/v1.json")]
@@ -270,7 +326,7 @@ public sealed class MatrixWorld : IAsyncLifetime
     public async Task RefundFinished(string order, string refund) =>
         await Api.Eventually(() => Get($"/orders/{order}/refunds/{refund}"), s => s.GetProperty("finished").GetBoolean());
 
-    private async Task<JsonElement> Must(int status, HttpMethod method, string path, object? body)
+    public async Task<JsonElement> Must(int status, HttpMethod method, string path, object? body)
     {
         var (actual, text) = await Send(Caller.OperatorKey, method, path, body);
         Assert.True(actual == status, $"set-up {method} {path}: expected {status}, got {actual} {text}");

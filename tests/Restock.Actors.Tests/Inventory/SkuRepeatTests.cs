@@ -226,6 +226,37 @@ public sealed class SkuRepeatTests
     }
 
     [Fact]
+    public void An_erp_restock_reported_against_the_wrong_order_frees_that_line_when_the_refund_names_its_own()
+    {
+        var t = TimeSpan.Zero;
+        var state = Run(SkuState.Empty(),
+            At(new SetStock("delivery", 10, "count", "shop"), t),
+            At(new Reserve("o1", 3, Start.AddMinutes(15)), t),
+            At(new ConfirmPayment("o1"), t),
+            At(new Reserve("o2", 4, Start.AddMinutes(15)), t),
+            At(new ConfirmPayment("o2"), t),
+            At(new RestockRefund("r1", "o1", 2, RestockTrigger.Erp, "shop", "erp", Start), t));
+        Assert.Equal("RefundPending", Answer(SkuStock.Decide(state, At(new Ship("o1"), t))));
+
+        // The refund is authoritative for its line: applied to o2, with the units the ERP put back counted once.
+        state = Run(state, At(new RefundLine("r1", "o2", "shop", 2, Restock: true, 1, Start), t));
+        Assert.Equal((5, 2, 5, 2), (state.Levels.Available, state.Levels.Refunded, state.Levels.Committed, state.Levels.Restocked));
+        Assert.Equal((3L, 0L), (state.OpenLines["o1"].Held, state.OpenLines["o1"].RestockedAhead));
+        Assert.Equal((2L, 0L), (state.OpenLines["o2"].Held, state.OpenLines["o2"].RestockedAhead));
+        SkuStockPropertyTests.AssertInvariants(state);
+
+        Assert.Equal("alreadyDone", Answer(SkuStock.Decide(state, At(new RefundLine("r1", "o2", "shop", 2, true, 1, Start), t))));
+        Assert.Equal("ConflictingRepeat", Answer(SkuStock.Decide(state, At(new RefundLine("r1", "o1", "shop", 2, true, 1, Start), t))));
+        Assert.Equal("alreadyDone", Answer(SkuStock.Decide(state, At(new RestockRefund("r1", null, null, RestockTrigger.Manual, "shop", "merchant", Start), t))));
+        // The ERP retrying its report, with the order it named, restocks nothing again.
+        Assert.Equal("alreadyDone", Answer(SkuStock.Decide(state, At(new RestockRefund("r1", "o1", 2, RestockTrigger.Erp, "shop", "erp", Start), t))));
+        // Neither line is stuck: o1 can ship in full, o2 can be refunded for the rest.
+        Assert.Equal("done", Answer(SkuStock.Decide(state, At(new Ship("o1"), t))));
+        Assert.Equal("done", Answer(SkuStock.Decide(state, At(new RefundLine("r2", "o2", "shop", 2, true, 1, Start), t))));
+        Assert.Equal("RefundExceedsRemaining", Answer(SkuStock.Decide(state, At(new RefundLine("r2", "o2", "shop", 3, true, 1, Start), t))));
+    }
+
+    [Fact]
     public void Expiry_releases_at_most_its_limit_oldest_deadline_first()
     {
         var t = TimeSpan.Zero;

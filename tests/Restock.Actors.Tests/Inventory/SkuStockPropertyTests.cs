@@ -95,6 +95,7 @@ public sealed class SkuStockPropertyTests
         private readonly Dictionary<string, (long Ordered, string Closure)> _closed = new();
         private readonly Dictionary<string, (bool Set, long Amount)> _adjustments = new();
         private readonly Dictionary<string, (string Order, long Qty, bool Applied, bool Restocked, long Back)> _refunds = new();
+        private readonly HashSet<string> _restockedByErp = new();
         private long _available, _reserved, _committed, _shipped, _refunded, _restocked;
         private bool _known;
 
@@ -172,15 +173,16 @@ public sealed class SkuStockPropertyTests
                     var ahead = false;
                     if (_refunds.TryGetValue(c.RefundId, out var seen))
                     {
-                        // Before it is applied only the ERP's quantity is known: the refund's own quantity decides.
-                        if (seen.Order != c.OrderId || (seen.Applied && seen.Qty != c.Quantity)) return "ConflictingRepeat";
+                        // Before it is applied only the ERP's report is known: the refund's own order and quantity decide.
+                        if (seen.Applied && (seen.Order != c.OrderId || seen.Qty != c.Quantity)) return "ConflictingRepeat";
                         if (seen.Applied) return "ok";
                         ahead = true;
                     }
                     if (_open.TryGetValue(c.OrderId, out var f))
                     {
+                        var aheadHere = ahead && seen.Order == c.OrderId ? seen.Qty : 0;
                         if (!f.Paid) return "NotPaid";
-                        if (c.Quantity > f.Held - (f.Ahead - (ahead ? seen.Qty : 0))) return "RefundExceedsRemaining";
+                        if (c.Quantity > f.Held - (f.Ahead - aheadHere)) return "RefundExceedsRemaining";
                         var restock = c.Restock && !ahead;
                         _refunds[c.RefundId] = (c.OrderId, c.Quantity, true, ahead || restock, ahead ? seen.Back : restock ? c.Quantity : 0);
                         _committed -= c.Quantity;
@@ -195,7 +197,9 @@ public sealed class SkuStockPropertyTests
                             _open.Remove(c.OrderId);
                             _closed[c.OrderId] = (f.Ordered, "Refunded");
                         }
-                        else _open[c.OrderId] = f with { Held = f.Held - c.Quantity, Ahead = f.Ahead - (ahead ? seen.Qty : 0) };
+                        else _open[c.OrderId] = f with { Held = f.Held - c.Quantity, Ahead = f.Ahead - aheadHere };
+                        // The line the ERP named instead is no longer held back for this refund.
+                        if (ahead && seen.Order != c.OrderId) _open[seen.Order] = _open[seen.Order] with { Ahead = _open[seen.Order].Ahead - seen.Qty };
                         return "ok";
                     }
                     if (_closed.TryGetValue(c.OrderId, out var fc) && fc.Closure == "Refunded") return "RefundExceedsRemaining";
@@ -206,8 +210,12 @@ public sealed class SkuStockPropertyTests
                     if (_refunds.TryGetValue(c.RefundId, out var known))
                     {
                         var q = c.Quantity ?? known.Qty;
-                        if ((c.OrderId ?? known.Order) != known.Order || (q != known.Qty && !(known.Restocked && q == known.Back))) return "ConflictingRepeat";
+                        // The ERP repeating its report after the refund (which may name another order) changes nothing.
+                        var erpRepeat = known.Applied && _restockedByErp.Contains(c.RefundId) && c.Trigger == RestockTrigger.Erp && q == known.Back;
+                        if (!erpRepeat && ((c.OrderId ?? known.Order) != known.Order || (q != known.Qty && !(known.Restocked && q == known.Back))))
+                            return "ConflictingRepeat";
                         if (known.Restocked) return "ok";
+                        if (c.Trigger == RestockTrigger.Erp) _restockedByErp.Add(c.RefundId);
                         _refunds[c.RefundId] = known with { Restocked = true, Back = known.Qty };
                         _available += known.Qty;
                         _restocked += known.Qty;
@@ -221,6 +229,7 @@ public sealed class SkuStockPropertyTests
                         if (c.Quantity > line.Held - line.Ahead) return "RefundExceedsRemaining";
                         _open[c.OrderId!] = line with { Ahead = line.Ahead + c.Quantity.Value };
                         _refunds[c.RefundId] = (c.OrderId!, c.Quantity.Value, false, true, c.Quantity.Value);
+                        _restockedByErp.Add(c.RefundId);
                         _available += c.Quantity.Value;
                         _restocked += c.Quantity.Value;
                         return "ok";

@@ -15,7 +15,7 @@ public sealed class SimulationTests(ITestOutputHelper output)
         await using var host = await MemorySimHost.StartAsync();
         var simulator = new Simulator(() => Task.FromResult<ISimHost>(host), _ => Task.CompletedTask, FaultMix.InMemory,
             nameof(Seeded_schedules_with_storage_faults_crashes_and_duplicates_keep_every_invariant));
-        await Run(simulator, defaultCount: 1_000, parallel: 32);
+        await Run(simulator, defaultCount: 300, parallel: 96);
     }
 
     [Fact]
