@@ -149,6 +149,7 @@ public static class LoadRun
         {
             var random = new Random(seed);
             var clock = Stopwatch.StartNew();
+            var clockStart = Stopwatch.GetTimestamp();
             var inFlight = 0;
             var due = 0.0;
             var last = TimeSpan.Zero;
@@ -163,6 +164,8 @@ public static class LoadRun
                     last = now;
                     for (; due >= 1; due--)
                     {
+                        // The arrival released while `due` is d was due (d - 1) / rate seconds before this tick.
+                        var dueAt = clockStart + (long)((now.TotalSeconds - (rate > 0 ? (due - 1) / rate : 0)) * Stopwatch.Frequency);
                         if (!workload.TryStart())
                         {
                             stop.Cancel();
@@ -177,6 +180,7 @@ public static class LoadRun
                         var step = new Random(random.Next());
                         running.Add(Task.Run(async () =>
                         {
+                            Metrics.StartDueAt(dueAt);
                             try { await workload.StepAsync(step); }
                             finally { Interlocked.Decrement(ref inFlight); }
                         }));
