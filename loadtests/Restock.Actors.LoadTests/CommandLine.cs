@@ -14,8 +14,14 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
         {string.Join("\n", Catalog.All.Select(s => $"  {s.Name,-15} {s.Description}"))}
 
         options:
-          --target inproc|http   where the engine runs (default inproc: started here on a fresh SQLite file;
-                                 the crash scenario always starts its own service as a child process)
+          --target inproc|http|cluster
+                                 where the engine runs (default inproc: started here on a fresh SQLite file;
+                                 the crash scenario always starts its own service as a child process; cluster:
+                                 --nodes service processes started here on a fresh PostgreSQL database, the
+                                 node-loss scenario's target)
+          --nodes N              cluster: how many nodes (default 3)
+          --postgres CONN        cluster: the PostgreSQL server, e.g. "Host=127.0.0.1;Username=postgres;Password=..."
+                                 (default: RESTOCK_TEST_POSTGRES; `sudo bash .ci/postgres` prints one)
           --url URL[,URL...]     the service for --target http, e.g. http://127.0.0.1:5080; several: a cluster, used in turn
           --key KEY              its operator key (default: RESTOCK_OPERATOR_KEY)
           --seed N               drives every random choice (default 1)
@@ -61,7 +67,8 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
                         {
                             "inproc" => TargetKind.InProcess,
                             "http" => TargetKind.Http,
-                            var other => throw new ArgumentException($"--target is inproc or http, not '{other}'"),
+                            "cluster" => TargetKind.Cluster,
+                            var other => throw new ArgumentException($"--target is inproc, http or cluster, not '{other}'"),
                         },
                     };
                     break;
@@ -75,6 +82,8 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
                     };
                     break;
                 case "--key": options = options with { Key = Value() }; break;
+                case "--nodes": options = options with { Nodes = (int)Number(1) }; break;
+                case "--postgres": options = options with { Postgres = Value() }; break;
                 case "--seed": options = options with { Seed = (int)Number(0) }; break;
                 case "--duration": scenario = scenario with { Duration = Duration(Value()) }; break;
                 case "--attempts": scenario = scenario with { Attempts = Number(0) }; break;
@@ -93,6 +102,12 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
                 default: throw new ArgumentException($"unknown option '{name}'");
             }
         }
+        if (scenario.KillNodeMidRun) options = options with { Target = TargetKind.Cluster };
+        if (scenario.KillNodeMidRun && options.Nodes < 2) throw new ArgumentException($"{scenario.Name} needs --nodes 2 or more");
+        if (options.Target == TargetKind.Cluster)
+            options = options with { Postgres = options.Postgres ?? Environment.GetEnvironmentVariable("RESTOCK_TEST_POSTGRES") };
+        if (options.Target == TargetKind.Cluster && string.IsNullOrWhiteSpace(options.Postgres))
+            throw new ArgumentException("--target cluster needs a PostgreSQL server: --postgres or RESTOCK_TEST_POSTGRES");
         if (options.Target == TargetKind.Http && options.Urls is not { Count: > 0 } && !scenario.CrashMidRun)
             throw new ArgumentException("--target http needs --url");
         if (scenario.Model.Kind == LoadKind.Open && scenario.Model.Rate <= 0)

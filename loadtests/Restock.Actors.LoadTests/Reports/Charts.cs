@@ -37,6 +37,22 @@ public static class Charts
         latency.YLabel("ms");
         latency.ShowLegend();
         latency.SavePng(Path.Combine(folder, "latency.png"), 1000, 450);
-        return ["throughput.png", "latency.png"];
+        if (report.NodeLoss is not { } loss) return ["throughput.png", "latency.png"];
+
+        var timeline = new ScottPlot.Plot();
+        var seconds = loss.Timeline.Select(p => (double)p.Second).ToArray();
+        timeline.Add.ScatterLine(seconds, loss.Timeline.Select(p => (double)p.Answered).ToArray()).LegendText = "answered";
+        timeline.Add.ScatterLine(seconds, loss.Timeline.Select(p => (double)p.AnsweredHealthySkus).ToArray()).LegendText = "answered, SKUs not on the killed node";
+        timeline.Add.ScatterLine(seconds, loss.Timeline.Select(p => (double)p.Unknown).ToArray()).LegendText = "503 (outcome unknown, retried)";
+        timeline.Add.ScatterLine(seconds, loss.Timeline.Select(p => (double)p.Failed).ToArray()).LegendText = "failed";
+        timeline.Add.VerticalLine(loss.KilledAtSecond).LegendText = "SIGKILL";
+        if (loss.EverySkuAnsweringAfterSeconds is { } back)
+            timeline.Add.VerticalLine(loss.KilledAtSecond + back).LegendText = "every SKU answering again";
+        timeline.Title($"{report.Scenario}: requests per second by answer");
+        timeline.XLabel("seconds");
+        timeline.YLabel("requests/s");
+        timeline.ShowLegend();
+        timeline.SavePng(Path.Combine(folder, "timeline.png"), 1000, 450);
+        return ["timeline.png", "throughput.png", "latency.png"];
     }
 }

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Restock.Actors.LoadTests.Running;
+using Restock.Actors.LoadTests.Targets;
 
 namespace Restock.Actors.LoadTests.Reports;
 
@@ -22,6 +23,7 @@ public static class ReportWriter
         Directory.CreateDirectory(folder);
         File.WriteAllText(Path.Combine(folder, "report.json"), JsonSerializer.Serialize(report, Json));
         File.WriteAllText(Path.Combine(folder, "operations.csv"), Csv(report));
+        if (report.NodeLoss is { } loss) File.WriteAllText(Path.Combine(folder, "timeline.csv"), TimelineCsv(loss));
         var charts = Charts.Write(report, folder);
         File.WriteAllText(Path.Combine(folder, "report.md"), Markdown(report, charts));
         File.WriteAllText(Path.Combine(folder, "report.html"), Html(report, folder, charts));
@@ -61,6 +63,22 @@ public static class ReportWriter
             $"{F(gc.PauseMs)} ms paused (this process: the engine's too when in-process)"],
     ];
 
+    private static IEnumerable<string[]> NodeLossRows(NodeLossReport n) =>
+    [
+        ["cluster", $"{n.Nodes} nodes"],
+        ["killed", $"{n.KilledNode} with SIGKILL at {F(n.KilledAtSecond)} s"],
+        ["every SKU answering again", n.EverySkuAnsweringAfterSeconds is { } s ? $"{F(s)} s after the kill" : "not within a minute of the kill"],
+        ["during the takeover", $"{n.AnsweredDuringTakeover:N0} answered, {n.UnknownDuringTakeover:N0} 503 (outcome unknown, retried with the same id), " +
+                                $"{n.FailedDuringTakeover:N0} failed (other 5xx, refused connections, timeouts)"],
+        ["answered per second", $"{F(n.AnsweredPerSecondBefore)} before the kill, {F(n.AnsweredPerSecondDuring)} during the takeover"],
+        ["healthy SKUs", $"{n.Skus - n.SkusTakenOver} of {n.Skus} SKUs kept answering (the others were the killed node's); their answers per second: " +
+                         $"{F(n.HealthySkusAnsweredPerSecondBefore)} before the kill, {F(n.HealthySkusAnsweredPerSecondDuring)} during the takeover"],
+    ];
+
+    private static string TimelineCsv(NodeLossReport n) =>
+        "second,answered,unknown_503,failed,answered_healthy_skus\n" +
+        string.Concat(n.Timeline.Select(p => $"{p.Second},{p.Answered},{p.Unknown},{p.Failed},{p.AnsweredHealthySkus}\n"));
+
     private static IEnumerable<string[]> OperationRows(RunReport r) => r.Operations.Select(o => new[]
     {
         o.Operation, o.Count.ToString("N0"), o.Ok.ToString("N0"), o.Failed.ToString("N0"), F(o.RatePerSecond), F(o.MinMs), F(o.MeanMs),
@@ -75,6 +93,9 @@ public static class ReportWriter
     {
         var sb = new StringBuilder($"# Load report: {r.Scenario}\n\n");
         sb.Append(MdTable(["", ""], Headline(r)));
+        if (r.NodeLoss is { } loss)
+            sb.Append("\n## Node loss (timeline: timeline.csv and timeline.png, requests counted in the second they were answered)\n\n")
+                .Append(MdTable(["", ""], NodeLossRows(loss)));
         sb.Append("\n## Operations (latency in ms, from the caller's side)\n\n").Append(MdTable(OperationHeader, OperationRows(r)));
         sb.Append("\n## Invariants (any violation fails the run)\n\n")
             .Append(MdTable(["invariant", "violations", "held", "meaning"], r.Invariants.Select(i => new[] { i.Name, i.Violations.ToString("N0"), i.Held ? "yes" : "**NO**", i.Meaning })));
@@ -107,6 +128,7 @@ public static class ReportWriter
             td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f3f3f3}img{max-width:100%;display:block;margin:1em 0}</style>
             </head><body><h1>Load report: {{WebUtility.HtmlEncode(r.Scenario)}}</h1>
             {{Table(["", ""], Headline(r))}}
+            {{(r.NodeLoss is { } loss ? "<h2>Node loss</h2>" + Table(["", ""], NodeLossRows(loss)) : "")}}
             <h2>Operations (latency in ms, from the caller's side)</h2>{{Table(OperationHeader, OperationRows(r))}}
             <h2>Invariants (any violation fails the run)</h2>{{Table(["invariant", "violations", "held", "meaning"], r.Invariants.Select(i => new[] { i.Name, i.Violations.ToString("N0"), i.Held ? "yes" : "NO", i.Meaning }))}}
             <h2>Thresholds</h2>{{Table(["threshold", "actual", "held"], r.Thresholds.Select(t => new[] { t.Threshold, F(t.Actual), t.Held ? "yes" : "NO" }))}}

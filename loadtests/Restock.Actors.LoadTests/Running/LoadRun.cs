@@ -15,6 +15,9 @@ public enum TargetKind
 {
     InProcess,
     Http,
+
+    /// <summary>Service processes started by the runner as one cluster on PostgreSQL.</summary>
+    Cluster,
 }
 
 /// <summary>How to run a scenario: where, how reproducibly, where the report goes, what must hold.</summary>
@@ -27,7 +30,9 @@ public sealed record RunOptions(
     string ReportsFolder = "reports",
     IReadOnlyList<string>? ExtraThresholds = null,
     IReadOnlyList<string>? EngineOverrides = null,
-    bool WriteReport = true);
+    bool WriteReport = true,
+    int Nodes = 3,
+    string? Postgres = null);
 
 public sealed record OperationReport(
     string Operation, long Count, long Ok, long Failed, double RatePerSecond,
@@ -53,7 +58,7 @@ public sealed record RunReport(
     string Scenario, string Description, string Target, string LoadModel, int Seed, DateTimeOffset StartedAt, double Seconds,
     double TargetRate, double AchievedRate, long NotStarted, string Machine, IReadOnlyList<string> Events,
     IReadOnlyList<OperationReport> Operations, IReadOnlyList<InvariantResult> Invariants, IReadOnlyList<ThresholdResult> Thresholds,
-    IReadOnlyList<string> Notes, GcDuringLoad? Gc = null)
+    IReadOnlyList<string> Notes, GcDuringLoad? Gc = null, NodeLossReport? NodeLoss = null)
 {
     public bool InvariantsHeld => Invariants.All(i => i.Held);
 
@@ -95,6 +100,7 @@ public static class LoadRun
         var gc = GcDuringLoad.Now().Since(gcAtStart);
         stop.Cancel();
         await scheduled;
+        var nodeLoss = (target as ClusterTarget)?.Finish();
         var seconds = metrics.Elapsed.TotalSeconds;
 
         var invariants = await Invariants.CheckAsync(target, workload, scenario, step => log.WriteLine($"  check: {step}"));
@@ -103,7 +109,7 @@ public static class LoadRun
         var report = new RunReport(
             scenario.Name, scenario.Description, target.Describe, scenario.Model.ToString(), options.Seed, startedAt, Math.Round(seconds, 2),
             TargetRate(scenario.Model), Math.Round(achieved, 1), notStarted, Machine(), events, operations,
-            invariants, thresholds.Select(t => Thresholds.Evaluate(t, metrics, achieved, invariants)).ToList(), Notes(scenario, workload), gc);
+            invariants, thresholds.Select(t => Thresholds.Evaluate(t, metrics, achieved, invariants)).ToList(), Notes(scenario, workload), gc, nodeLoss);
 
         if (beforeShutdown is not null) await beforeShutdown(target);
         if (options.WriteReport)
@@ -118,6 +124,8 @@ public static class LoadRun
     {
         var work = Path.Combine(Path.GetTempPath(), "restock-load");
         if (options.Scenario.CrashMidRun) return await ServiceProcess.StartAsync(work);
+        if (options.Target == TargetKind.Cluster)
+            return await ClusterTarget.StartAsync(options.Nodes, options.Postgres ?? throw new ArgumentException("the cluster target needs --postgres"), work);
         if (options.Target == TargetKind.Http)
             return new HttpTarget(options.Urls is { Count: > 0 } urls ? urls : throw new ArgumentException("the HTTP target needs --url"),
                 options.Key ?? Restock.Actors.Engine.Hosting.RestockConfig.Load().GetString("restock.access.operator-key", "") switch
@@ -212,6 +220,7 @@ public static class LoadRun
         List<string> events, CancellationToken stop)
     {
         var scenario = options.Scenario;
+        (target as ClusterTarget)?.LoadStarted();
         try
         {
             if (scenario.ToggleSwitchMidRun)
@@ -228,6 +237,16 @@ public static class LoadRun
                 var killedAt = metrics.Elapsed.TotalSeconds;
                 await service.CrashAndRestartAsync();
                 lock (events) events.Add($"{killedAt:F1}s: service killed with SIGKILL; back up at {metrics.Elapsed.TotalSeconds:F1}s");
+            }
+            if (scenario.KillNodeMidRun && target is ClusterTarget cluster)
+            {
+                await Task.Delay(scenario.Duration * (0.3 + 0.1 * new Random(options.Seed).NextDouble()) - metrics.Elapsed, stop);
+                var nodeKilledAt = metrics.Elapsed.TotalSeconds;
+                await cluster.KillNodeAndWatchTakeoverAsync(workload.Skus);
+                var loss = cluster.NodeLoss!;
+                lock (events)
+                    events.Add($"{nodeKilledAt:F1}s: {loss.KilledNode} killed with SIGKILL; every SKU answering again " +
+                               (loss.EverySkuAnsweringAfterSeconds is { } s ? $"{s:F1}s later" : "not within a minute"));
             }
         }
         catch (OperationCanceledException)

@@ -45,6 +45,16 @@ public static class Catalog
             Thresholds: ["oversold=0", "lost-acks=0"],
             AutoRestockShare: 1, CrashMidRun: true),
 
+        new("node-loss",
+            "A sale across a cluster of service processes on PostgreSQL, started by the runner; one node is killed with " +
+            "SIGKILL mid-sale: how long until every SKU answers again, what buyers saw meanwhile, and nothing acknowledged lost.",
+            Skus: 24, StockPerSku: 2_000, Shops: 1,
+            Mix: new OperationMix(Reserve: 70, Pay: 20, Cancel: 5, Refund: 5),
+            Model: new LoadModel(LoadKind.Closed, Concurrency: 60),
+            Attempts: 0, Duration: TimeSpan.FromSeconds(45),
+            Thresholds: ["oversold=0", "lost-acks=0"],
+            AutoRestockShare: 1, KillNodeMidRun: true),
+
         new("hot-sku-bench",
             "The engine's ceiling: one SKU whose stock covers every reservation, in-process, a closed model that saturates " +
             "it, durable acknowledgements; group commit against one journal write per command, then memory per active SKU actor.",

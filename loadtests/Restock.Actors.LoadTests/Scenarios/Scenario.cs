@@ -41,7 +41,8 @@ public sealed record Scenario(
     int RefundCopies = 1,
     double ErpRaceShare = 0,
     bool ToggleSwitchMidRun = false,
-    bool CrashMidRun = false)
+    bool CrashMidRun = false,
+    bool KillNodeMidRun = false)
 {
     public TimeSpan Window => PaymentWindow ?? TimeSpan.FromMinutes(15);
 }

@@ -14,26 +14,39 @@ public class HttpTarget : ITarget
     }
 
     /// <summary>A cluster: each request goes to the next node in turn (every node routes to the entity's shard).</summary>
-    public HttpTarget(IReadOnlyList<Uri> nodes, string operatorKey)
+    public HttpTarget(IReadOnlyList<Uri> nodes, string operatorKey) : this(() => nodes, operatorKey, null)
     {
-        var sockets = new SocketsHttpHandler { MaxConnectionsPerServer = 512, PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
-        _http = new HttpClient(nodes.Count > 1 ? new RoundRobin(nodes) { InnerHandler = sockets } : sockets)
-        {
-            BaseAddress = nodes[0],
-            Timeout = TimeSpan.FromSeconds(30),
-        };
-        _http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", operatorKey);
         Describe = nodes.Count > 1 ? $"HTTP cluster of {nodes.Count} nodes ({string.Join(", ", nodes)})" : $"HTTP {nodes[0]}";
     }
 
+    /// <summary>Nodes that may change during the run (a killed node leaves the list); <paramref name="observer"/> sees every exchange.</summary>
+    protected HttpTarget(Func<IReadOnlyList<Uri>> nodes, string operatorKey, DelegatingHandler? observer)
+    {
+        HttpMessageHandler handler = new SocketsHttpHandler { MaxConnectionsPerServer = 512, PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
+        if (observer is not null)
+        {
+            observer.InnerHandler = handler;
+            handler = observer;
+        }
+        var first = nodes()[0];
+        _http = new HttpClient(new RoundRobin(nodes) { InnerHandler = handler })
+        {
+            BaseAddress = first,
+            Timeout = TimeSpan.FromSeconds(30),
+        };
+        _http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", operatorKey);
+        Describe = $"HTTP {first}";
+    }
+
     /// <summary>Sends each request to the next node of the list.</summary>
-    public sealed class RoundRobin(IReadOnlyList<Uri> nodes) : DelegatingHandler
+    public sealed class RoundRobin(Func<IReadOnlyList<Uri>> nodes) : DelegatingHandler
     {
         private int _next = -1;
 
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
-            var node = nodes[(int)((uint)Interlocked.Increment(ref _next) % nodes.Count)];
+            var current = nodes();
+            var node = current[(int)((uint)Interlocked.Increment(ref _next) % current.Count)];
             request.RequestUri = new UriBuilder(request.RequestUri!) { Scheme = node.Scheme, Host = node.Host, Port = node.Port }.Uri;
             return base.SendAsync(request, cancellationToken);
         }

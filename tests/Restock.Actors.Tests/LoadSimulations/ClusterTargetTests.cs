@@ -21,7 +21,7 @@ public sealed class ClusterTargetTests
     {
         var nodes = new[] { new Uri("http://127.0.0.1:5081"), new Uri("http://127.0.0.1:5082"), new Uri("http://127.0.0.1:5083") };
         var recorder = new Recorder();
-        using var http = new HttpClient(new HttpTarget.RoundRobin(nodes) { InnerHandler = recorder }) { BaseAddress = nodes[0] };
+        using var http = new HttpClient(new HttpTarget.RoundRobin(() => nodes) { InnerHandler = recorder }) { BaseAddress = nodes[0] };
         for (var i = 0; i < 6; i++) await http.GetAsync($"/ledger?skuId=s{i}");
 
         Assert.Equal([5081, 5082, 5083, 5081, 5082, 5083], recorder.Seen.Select(u => u.Port));
@@ -33,5 +33,17 @@ public sealed class ClusterTargetTests
     {
         var options = CommandLine.Parse(["flash-sale", "--target", "http", "--url", "http://127.0.0.1:5081,http://127.0.0.1:5082"]);
         Assert.Equal([5081, 5082], options.Options.Urls!.Select(u => u.Port));
+    }
+
+    [Fact]
+    public void The_node_loss_scenario_runs_on_a_cluster_the_runner_starts_and_needs_two_nodes_to_lose_one()
+    {
+        var options = CommandLine.Parse(["node-loss", "--postgres", "Host=127.0.0.1;Username=postgres", "--nodes", "4"]).Options;
+        Assert.Equal(Restock.Actors.LoadTests.Running.TargetKind.Cluster, options.Target);
+        Assert.Equal(4, options.Nodes);
+        Assert.Equal("Host=127.0.0.1;Username=postgres", options.Postgres);
+
+        var oneNode = Assert.Throws<ArgumentException>(() => CommandLine.Parse(["node-loss", "--postgres", "Host=127.0.0.1", "--nodes", "1"]));
+        Assert.Contains("--nodes 2", oneNode.Message);
     }
 }
