@@ -162,6 +162,7 @@ public static class LoadRun
         {
             var random = new Random(seed);
             var clock = Stopwatch.StartNew();
+            var clockStart = Stopwatch.GetTimestamp();
             var inFlight = 0;
             var due = 0.0;
             var last = TimeSpan.Zero;
@@ -176,8 +177,8 @@ public static class LoadRun
                     last = now;
                     for (; due >= 1; due--)
                     {
-                        // The arrival was due (due - 1) / rate seconds ago: a late tick or a full engine counts in its latency.
-                        var intendedStart = Stopwatch.GetTimestamp() - (long)((due - 1) / rate * Stopwatch.Frequency);
+                        // The arrival released while `due` is d was due (d - 1) / rate seconds before this tick.
+                        var dueAt = clockStart + (long)((now.TotalSeconds - (rate > 0 ? (due - 1) / rate : 0)) * Stopwatch.Frequency);
                         if (!workload.TryStart())
                         {
                             stop.Cancel();
@@ -192,7 +193,8 @@ public static class LoadRun
                         var step = new Random(random.Next());
                         running.Add(Task.Run(async () =>
                         {
-                            try { await workload.StepAsync(step, intendedStart); }
+                            Metrics.StartDueAt(dueAt);
+                            try { await workload.StepAsync(step); }
                             finally { Interlocked.Decrement(ref inFlight); }
                         }));
                     }

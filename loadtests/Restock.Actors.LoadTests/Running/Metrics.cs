@@ -87,6 +87,15 @@ public sealed class OperationStats
 
 public sealed class Metrics
 {
+    // Under the open model, when the step running in this flow was due to start (a Stopwatch timestamp); 0 once used.
+    private static readonly AsyncLocal<StrongBox<long>?> DueAt = new();
+
+    /// <summary>
+    /// Times this flow's next request from <paramref name="timestamp"/>, when the open model meant it to start, not from
+    /// when it did: a generator held up (a collection, a busy core) then shows as latency instead of hiding it.
+    /// </summary>
+    public static void StartDueAt(long timestamp) => DueAt.Value = new StrongBox<long>(timestamp);
+
     private readonly ConcurrentDictionary<string, OperationStats> _operations = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
 
@@ -103,13 +112,14 @@ public sealed class Metrics
 
     public OperationStats For(string operation) => _operations.GetOrAdd(operation, _ => new OperationStats());
 
-    /// <param name="intendedStart">
-    /// When the open model meant this request to start (a <see cref="Stopwatch"/> timestamp): latency counts from
-    /// there, so time spent waiting for a stalled engine or a late tick shows in the percentiles.
-    /// </param>
-    public async Task<OpResult> Time(string operation, Func<Task<OpResult>> call, long? intendedStart = null)
+    public async Task<OpResult> Time(string operation, Func<Task<OpResult>> call)
     {
-        var start = intendedStart ?? Stopwatch.GetTimestamp();
+        var start = Stopwatch.GetTimestamp();
+        if (DueAt.Value is { Value: > 0 } due)
+        {
+            start = Math.Min(start, due.Value);
+            due.Value = 0;
+        }
         var result = await call();
         For(operation).Record(Stopwatch.GetTimestamp() - start, result);
         return result;

@@ -135,25 +135,23 @@ public sealed class Workload
 
     /// <summary>Claims the right to start one more request; false once the scenario's attempt budget is spent.</summary>
     public bool TryStart() => _scenario.Attempts == 0 || Interlocked.Increment(ref _attempts) <= _scenario.Attempts;
-
-    /// <param name="intendedStart">When the open model meant this step to start (its latency counts from there); now when null.</param>
-    public Task StepAsync(Random random, long? intendedStart = null)
+    public Task StepAsync(Random random)
     {
         var roll = random.Next(_mixCdf[^1]);
         var kind = Array.FindIndex(_mixCdf, bound => roll < bound);
         return kind switch
         {
-            1 when _reserved.TryDequeue(out var order) => PayAsync(order, intendedStart),
-            2 when _reserved.TryDequeue(out var order) => CancelAsync(order, intendedStart),
-            3 when _paid.TryDequeue(out var order) => ShipAsync(order, intendedStart),
-            4 when _paid.TryDequeue(out var order) => RefundAsync(order, random, intendedStart),
-            5 when TryPickRefund(random, out var refund) => ManualRestockAsync(refund, intendedStart),
-            6 => LedgerQueryAsync(random, intendedStart),
-            _ => ReserveAsync(random, intendedStart),
+            1 when _reserved.TryDequeue(out var order) => PayAsync(order),
+            2 when _reserved.TryDequeue(out var order) => CancelAsync(order),
+            3 when _paid.TryDequeue(out var order) => ShipAsync(order),
+            4 when _paid.TryDequeue(out var order) => RefundAsync(order, random),
+            5 when TryPickRefund(random, out var refund) => ManualRestockAsync(refund),
+            6 => LedgerQueryAsync(random),
+            _ => ReserveAsync(random),
         };
     }
 
-    private async Task ReserveAsync(Random random, long? intendedStart)
+    private async Task ReserveAsync(Random random)
     {
         var drawn = Array.BinarySearch(_skuCdf, random.NextDouble());
         var index = Math.Min(Skus.Length - 1, drawn < 0 ? ~drawn : drawn);
@@ -161,60 +159,60 @@ public sealed class Workload
         var quantity = random.NextInt64(1, _scenario.MaxQuantity + 1);
         var order = new TrackedOrder($"{_scenario.Name}-o{Interlocked.Increment(ref _orders)}", sku, ShopOf(index), quantity,
             DateTimeOffset.UtcNow + _scenario.Window);
-        var result = await _metrics.Time("reserve", () => _target.Reserve(sku, order.Id, quantity, _scenario.Window), intendedStart);
+        var result = await _metrics.Time("reserve", () => _target.Reserve(sku, order.Id, quantity, _scenario.Window));
         if (!result.Ok) return;
         Acknowledged.Add(order);
         _reserved.Enqueue(order);
     }
 
-    private async Task PayAsync(TrackedOrder order, long? intendedStart)
+    private async Task PayAsync(TrackedOrder order)
     {
-        var result = await _metrics.Time("pay", () => _target.Pay(order.Sku, order.Id), intendedStart);
+        var result = await _metrics.Time("pay", () => _target.Pay(order.Sku, order.Id));
         if (result.Status == OpStatus.Failed) order.Uncertain = true;
         if (!result.Ok) return;
         order.Paid = true;
         _paid.Enqueue(order);
     }
 
-    private async Task CancelAsync(TrackedOrder order, long? intendedStart)
+    private async Task CancelAsync(TrackedOrder order)
     {
-        var result = await _metrics.Time("cancel", () => _target.Cancel(order.Sku, order.Id), intendedStart);
+        var result = await _metrics.Time("cancel", () => _target.Cancel(order.Sku, order.Id));
         if (result.Ok) order.Cancelled = true;
         if (result.Status == OpStatus.Failed) order.Uncertain = true;
     }
 
-    private async Task ShipAsync(TrackedOrder order, long? intendedStart)
+    private async Task ShipAsync(TrackedOrder order)
     {
-        var result = await _metrics.Time("ship", () => _target.Ship(order.Sku, order.Id), intendedStart);
+        var result = await _metrics.Time("ship", () => _target.Ship(order.Sku, order.Id));
         if (result.Status == OpStatus.Failed) order.Uncertain = true;
     }
 
     /// <summary>A refund delivered <see cref="Scenario.RefundCopies"/> times at once, sometimes raced by the ERP's own restock.</summary>
-    private async Task RefundAsync(TrackedOrder order, Random random, long? intendedStart)
+    private async Task RefundAsync(TrackedOrder order, Random random)
     {
         var refund = new TrackedRefund($"rf-{order.Id}", order, random.NextInt64(1, order.Quantity + 1));
         lock (_refunds) _refunds.Add(refund);
         var deliveries = Enumerable.Range(0, _scenario.RefundCopies)
             .Select(async _ =>
             {
-                var result = await _metrics.Time("refund", () => _target.Refund(refund.Id, order.Id, order.Shop, order.Sku, refund.Quantity), intendedStart);
+                var result = await _metrics.Time("refund", () => _target.Refund(refund.Id, order.Id, order.Shop, order.Sku, refund.Quantity));
                 if (result.Ok && refund.MarkAccepted()) Interlocked.Add(ref order.RefundedUnits, refund.Quantity);
                 return result;
             })
             .ToList();
         if (random.NextDouble() < _scenario.ErpRaceShare)
-            deliveries.Add(_metrics.Time("erp restock", () => _target.ErpRestock(order.Shop, refund.Id, order.Id, order.Sku, refund.Quantity), intendedStart));
+            deliveries.Add(_metrics.Time("erp restock", () => _target.ErpRestock(order.Shop, refund.Id, order.Id, order.Sku, refund.Quantity)));
         await Task.WhenAll(deliveries);
     }
 
-    private Task ManualRestockAsync(TrackedRefund refund, long? intendedStart) =>
-        _metrics.Time("manual restock", () => _target.ManualRestock(refund.Order.Shop, refund.Id, refund.Order.Sku), intendedStart);
+    private Task ManualRestockAsync(TrackedRefund refund) =>
+        _metrics.Time("manual restock", () => _target.ManualRestock(refund.Order.Shop, refund.Id, refund.Order.Sku));
 
-    private Task LedgerQueryAsync(Random random, long? intendedStart)
+    private Task LedgerQueryAsync(Random random)
     {
         return random.Next(2) == 0 && TryPickRefund(random, out var refund)
-            ? _metrics.Time("ledger query", () => _target.LedgerQuery(refund.Order.Id, null), intendedStart)
-            : _metrics.Time("ledger query", () => _target.LedgerQuery(null, Skus[random.Next(Skus.Length)]), intendedStart);
+            ? _metrics.Time("ledger query", () => _target.LedgerQuery(refund.Order.Id, null))
+            : _metrics.Time("ledger query", () => _target.LedgerQuery(null, Skus[random.Next(Skus.Length)]));
     }
 
     private static void Require(OpResult result, string what)
