@@ -189,6 +189,17 @@ public sealed class RefundCoordinator : ReceivePersistentActor, IWithTimers
         Timers.StartSingleTimer(key, new Retry(failure.RefundId, failure.SkuId), delay);
     }
 
+    /// <summary>
+    /// A rejected write stored nothing, yet the lines it was for stay marked as being asked, so nothing would ask
+    /// again: stop, and sharding (remember-entities) restarts the coordinator from its journal, which resumes every
+    /// unfinished line.
+    /// </summary>
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        base.OnPersistRejected(cause, @event, sequenceNr);
+        Context.Stop(Self);
+    }
+
     private TimeSpan NextDelay((string RefundId, string? SkuId) key)
     {
         var attempts = _failures[key] = _failures.GetValueOrDefault(key) + 1;

@@ -83,8 +83,6 @@ public sealed class StorageFaultInjector : IJournalInterceptor, IConnectionInter
         _callStarts = false;
         if (RunOf(message.PersistenceId) is not { } run) return Task.CompletedTask;
         if (first && run.FailWrite()) throw new TestJournalFailureException("simulated journal outage");
-        if (KnownIssues.CoordinatorIgnoresRejectedWrites && message.PersistenceId.StartsWith("refunds-", StringComparison.Ordinal))
-            return Task.CompletedTask;
         bool opensAtomicWrite;
         lock (_seenInCall) opensAtomicWrite = _seenInCall.Add(message.PersistenceId);
         if (opensAtomicWrite && run.RejectWrite()) throw new TestJournalRejectionException("simulated rejected event");
@@ -125,20 +123,4 @@ public sealed class SimIds(int run)
     public int Run { get; } = run;
 
     public string Of(string name) => $"{RunMarker}{Run}_{name}";
-}
-
-/// <summary>
-/// Faults the simulation holds back because they break the engine today, each with its reason (see README,
-/// "Simulation"). Setting one to false makes the simulation show the failure.
-/// </summary>
-public static class KnownIssues
-{
-    /// <summary>
-    /// RefundCoordinator has no OnPersistRejected: when the journal rejects its RestockDecided or LineSettled event,
-    /// Akka logs it and the actor carries on without the event, nothing asks again, and the refund stays unfinished
-    /// until the coordinator restarts (it never passivates while a refund is open). Refund coordinators are issue 9's
-    /// area; reported to the lead. Found by the simulation (e.g. seeds 55, 66, 76, 170, 193 with rejections on).
-    /// </summary>
-    public static bool CoordinatorIgnoresRejectedWrites { get; } =
-        Environment.GetEnvironmentVariable("RESTOCK_SIM_ALL_FAULTS") is not "1";
 }
