@@ -20,6 +20,11 @@ public static class Program
                 var bench = await HotSkuBench.RunAsync(command.Options, command.MemorySkus, Console.Out);
                 return bench.InvariantsHeld ? 0 : 1;
             }
+            if (command.Options.Scenario.Name == "cold-start")
+            {
+                var cold = await ColdStartBench.RunAsync(command.Options, Console.Out);
+                return cold.EveryStockIntact ? 0 : 1;
+            }
             var report = await LoadRun.RunAsync(command.Options);
             Console.WriteLine($"{ReportWriter.Verdict(report)}: {report.Operations.Sum(o => o.Count):N0} requests in {report.Seconds:F1}s, " +
                               $"{report.AchievedRate:N0}/s; invariants {(report.InvariantsHeld ? "held" : "VIOLATED")}");

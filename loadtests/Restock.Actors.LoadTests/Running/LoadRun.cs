@@ -112,7 +112,7 @@ public static class LoadRun
         var achieved = operations.Sum(o => o.Count) / seconds;
         var report = new RunReport(
             scenario.Name, scenario.Description, target.Describe, scenario.Model.ToString(), options.Seed, startedAt, Math.Round(seconds, 2),
-            TargetRate(scenario.Model), Math.Round(achieved, 1), notStarted, Machine(), events, operations,
+            TargetRate(scenario.Model), Math.Round(achieved, 1), notStarted, MachineDescription(), events, operations,
             invariants, thresholds.Select(t => Thresholds.Evaluate(t, metrics, achieved, invariants)).ToList(), Notes(scenario, workload),
             options.EngineOverrides ?? [], gc, nodeLoss);
 
@@ -333,7 +333,7 @@ public static class LoadRun
             new SortedDictionary<string, long>(s.Outcomes.ToDictionary()), s.Series, Math.Round(s.LongestGapMs, 1));
     }
 
-    private static string Machine() =>
+    internal static string MachineDescription() =>
         $"{Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1L << 30)} GiB, " +
         $"{System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}";
 

@@ -28,6 +28,15 @@ public static class RestockMetrics
     public static readonly Histogram<double> JournalWriteLatency = Meter.CreateHistogram<double>(
         "restock.journal.write_latency", "ms", "Time from a SKU's group commit to the journal's confirmation");
 
+    public static readonly Counter<long> SkuRecoveries = Meter.CreateCounter<long>(
+        "restock.sku.recoveries", "{sku}", "SKU actors that started on this node and finished recovering from the journal");
+
+    public static readonly Counter<long> RecoveryReads = Meter.CreateCounter<long>(
+        "restock.recovery.queries", "{query}", "Queries that answered recovering entities together, by read (highest-sequence-nr, has-snapshot)");
+
+    public static readonly Counter<long> RecoveryReadIds = Meter.CreateCounter<long>(
+        "restock.recovery.queried_entities", "{entity}", "Entities answered by those queries, by read");
+
     public static readonly Histogram<double> LedgerLag = Meter.CreateHistogram<double>(
         "restock.ledger.projection_lag", "ms", "How long after a restock or refund it reached the ledger");
 

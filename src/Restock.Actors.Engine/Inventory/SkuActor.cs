@@ -58,7 +58,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
 
     /// <param name="clock">Payment deadlines and received-at times are read from it; tests pass their own.</param>
     public static Props Props(string skuId, InventorySettings settings, TimeProvider? clock = null) =>
-        Akka.Actor.Props.Create(() => new SkuActor(skuId, settings, clock ?? TimeProvider.System));
+        EntityProps.Of(() => new SkuActor(skuId, settings, clock ?? TimeProvider.System));
 
     private const string PersistenceIdPrefix = "sku-";
 
@@ -88,6 +88,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 _snapshotEntries = Entries(_state);
                 break;
             case RecoveryCompleted:
+                RestockMetrics.SkuRecoveries.Add(1);
                 ArmPaymentDeadline();
                 SetReceiveTimeout(_settings.IdleBeforePassivation);
                 break;
