@@ -3,8 +3,10 @@
 # keys) adapted. The merchant stocks with the operator key, wrk reserves with a platform key, every order id unique,
 # durable acknowledgements. Prints "engine_http_hot_sku_rps N", p50/p99 and the non-2xx count.
 # Usage: engine-http-hot-sku.sh [CHECKOUT=.] [connections=64] [seconds=15] [wrk-threads=2]
-# Environment: SERVICE_DLL=path runs that build instead (A/B runs against a copied build output); NO_BUILD=1 uses
-# the existing Release build as is; DOTNET_* settings pass through to the service.
+# Environment: COUNTERS=1 adds the service's allocation and CPU time per request and its collections (dotnet-counters);
+# TRACE=file.nettrace records a CPU sample profile of the measured run (dotnet-trace); SERVICE_DLL=path runs that
+# build instead (A/B runs against a copied build output); NO_BUILD=1 uses the existing Release build as is;
+# DOTNET_* settings pass through to the service.
 set -euo pipefail
 repo=$(cd "${1:-.}" && pwd) conns=${2:-64} secs=${3:-15} threads=${4:-2}
 dir=$(mktemp -d /tmp/engine-http.XXXX); port=$((20000 + RANDOM % 20000))
@@ -44,9 +46,34 @@ end
 LUA
 # warm-up, then the measured run
 wrk -t"$threads" -c"$conns" -d3s -s "$dir/reserve.lua" "http://127.0.0.1:$port" -- warm >/dev/null 2>&1 || true
+if [ -n "${COUNTERS:-}" ]; then
+  # Allocation and collections of the service during the measured run (dotnet-counters, one line a second).
+  ~/.dotnet/tools/dotnet-counters collect -p "$pid" --format csv -o "$dir/counters.csv" --refresh-interval 1 \
+    --duration "00:00:$(printf %02d "$secs")" --counters System.Runtime >/dev/null 2>&1 &
+  counters=$!
+  sleep 1
+fi
+if [ -n "${TRACE:-}" ]; then
+  # A CPU sample profile of the service during the measured run, kept at $TRACE (.nettrace).
+  ~/.dotnet/tools/dotnet-trace collect -p "$pid" --profile dotnet-sampled-thread-time -o "$TRACE" --duration "00:00:00:$(printf %02d "$secs")" >/dev/null 2>&1 &
+  tracer=$!
+  sleep 2
+fi
 out=$(wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$dir/reserve.lua" "http://127.0.0.1:$port" -- main 2>&1)
+[ -z "${COUNTERS:-}" ] || wait $counters || true
+[ -z "${TRACE:-}" ] || wait $tracer || true
 reserved=$(curl -s "127.0.0.1:$port/skus/hot" -H "authorization: Bearer $platform" | sed -n 's/.*"reserved":\([0-9]*\).*/\1/p')
 echo "reserved after both runs: $reserved (every request a new order: warm-up + measured requests)"
 echo "$out" | grep -E 'requests in|Requests/sec|Non-2xx|p50_ms|Socket errors' || true
 rps=$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
 echo "engine_http_hot_sku_rps $rps"
+if [ -n "${COUNTERS:-}" ]; then
+  # Per request, from the service's mean rates over the run: these hold still while the machine's load moves.
+  awk -F, -v rps="$rps" '
+    $3 ~ /total_allocated/ { alloc += $5; n++ }
+    $3 ~ /cpu.time/ { cpu += $5 }
+    $3 ~ /gc.collections/ { split($3, g, "generation="); gen[substr(g[2], 1, 4)] += $5 }
+    $3 ~ /gc.pause.time/ { pause += $5 }
+    END { if (n > 0 && rps > 0) printf "per_request alloc_bytes %.0f cpu_us %.0f; over %d s: gen0 %d gen1 %d gen2 %d collections, %.2f s paused\n",
+      alloc / n / rps, cpu / n / rps * 1e6, n, gen["gen0"], gen["gen1"], gen["gen2"], pause }' "$dir/counters.csv"
+fi
