@@ -5,7 +5,7 @@ using Restock.Actors.LoadTests.Scenarios;
 namespace Restock.Actors.LoadTests;
 
 /// <summary>The runner's command line: a scenario name, then options that override the scenario's sizes and load.</summary>
-public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySkus)
+public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySkus, bool FindRate = false)
 {
     public static string Help => $"""
         restock-load SCENARIO [options]     flash-sale load simulations against Restock.Actors
@@ -37,6 +37,8 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
                                  e.g. --engine "restock.inventory.max-batch-size = 1"
           --reports DIR          where report folders go (default ./reports)
           --memory-skus N        hot-sku-bench: SKUs touched for the memory measurement (default 100000)
+          --find-rate            open model: the highest rate that still passes (thresholds and invariants), from
+                                 --rate doubling until a run fails, then bisecting to within 10%; one run per trial
           -h, --help             this text
 
         Exit code: 0 when every invariant and threshold held, 1 otherwise, 2 for a usage error.
@@ -52,6 +54,7 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
         var thresholds = new List<string>();
         var engine = new List<string>();
         var memorySkus = 100_000;
+        var findRate = false;
         for (var i = 1; i < args.Length; i++)
         {
             var name = args[i];
@@ -99,6 +102,7 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
                 case "--reports": options = options with { ReportsFolder = Value() }; break;
                 case "--engine": engine.Add(Value()); break;
                 case "--memory-skus": memorySkus = (int)Number(1); break;
+                case "--find-rate": findRate = true; break;
                 default: throw new ArgumentException($"unknown option '{name}'");
             }
         }
@@ -112,7 +116,9 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
             throw new ArgumentException("--target http needs --url");
         if (scenario.Model.Kind == LoadKind.Open && scenario.Model.Rate <= 0)
             throw new ArgumentException("the open model needs --rate");
-        return new CommandLine(options with { Scenario = scenario, ExtraThresholds = thresholds, EngineOverrides = engine }, false, memorySkus);
+        if (findRate && scenario.Model.Kind != LoadKind.Open)
+            throw new ArgumentException("--find-rate needs the open model (--rate)");
+        return new CommandLine(options with { Scenario = scenario, ExtraThresholds = thresholds, EngineOverrides = engine }, false, memorySkus, findRate);
     }
 
     private static TimeSpan Duration(string text)
