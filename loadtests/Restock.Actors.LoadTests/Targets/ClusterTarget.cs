@@ -24,7 +24,7 @@ public sealed record TakeoverPhase(string Name, double? AtSecond, string Source)
 
 /// <summary>
 /// What a SIGKILL of one node did to the sale. The takeover runs from the kill until every SKU answered a read
-/// through the survivors in one round of probes; <see cref="EverySkuAnsweringAfterSeconds"/> is null if that never
+/// through the survivors; <see cref="EverySkuAnsweringAfterSeconds"/> is null if that never
 /// happened within the probe's minute. <see cref="UnknownAnsweredAfter"/> is how long the 503s of the whole run took,
 /// from each request's start to its answer.
 /// </summary>
@@ -95,7 +95,9 @@ public sealed class ClusterTarget : HttpTarget
 
     /// <summary>
     /// Kills the last node with SIGKILL (not a seed node, not the oldest, which hosts the shard coordinator: the case
-    /// of a shard takeover alone), then reads every SKU through the survivors until all answer in one round.
+    /// of a shard takeover alone), then reads each SKU through the survivors, again as soon as a read fails, until it
+    /// answers. A read waiting in a region for a moving shard is delivered once the shard is home, so the time a SKU
+    /// answers again is seen to within one read, not one round of reads.
     /// </summary>
     public async Task KillNodeAndWatchTakeoverAsync(IReadOnlyList<string> skus)
     {
@@ -105,36 +107,36 @@ public sealed class ClusterTarget : HttpTarget
         await _cluster.KillAsync(victim);
         using var probe = _cluster.Client(TimeSpan.FromSeconds(3));
         var survivors = _cluster.Running.ToList();
-        TimeSpan? answering = null, firstMovedAnswering = null;
-        HashSet<string>? takenOver = null;
-        for (var round = 0; _timeline.Elapsed - killedAt < TimeSpan.FromMinutes(1); round++)
+        // Per SKU: null if its first read answered (a healthy SKU), else when it answered again (null if never).
+        var answeredAgain = await Task.WhenAll(skus.Select(async (sku, i) =>
         {
-            var answers = await Task.WhenAll(skus.Select(async (sku, i) =>
+            for (var attempt = 0; _timeline.Elapsed - killedAt < TimeSpan.FromMinutes(1); attempt++)
             {
-                try
-                {
-                    using var response = await probe.GetAsync(new Uri(survivors[(round + i) % survivors.Count].Url, $"/skus/{sku}"));
-                    return response.StatusCode == HttpStatusCode.OK;
-                }
-                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-                {
-                    return false;
-                }
-            }));
-            // The SKUs that do not answer right after the kill are the killed node's: the others are the healthy ones.
-            takenOver ??= skus.Where((_, i) => !answers[i]).ToHashSet();
-            if (firstMovedAnswering is null && skus.Where((sku, i) => answers[i] && takenOver.Contains(sku)).Any())
-                firstMovedAnswering = _timeline.Elapsed - killedAt;
-            if (answers.All(a => a))
-            {
-                answering = _timeline.Elapsed - killedAt;
-                break;
+                if (await Answers(probe, survivors[(attempt + i) % survivors.Count], sku))
+                    return (Moved: attempt > 0, At: (TimeSpan?)(_timeline.Elapsed - killedAt));
+                await Task.Delay(100);
             }
-            await Task.Delay(250);
-        }
-        _timeline.TakenOver = takenOver ?? [];
+            return (Moved: true, At: null);
+        }));
+        var moved = answeredAgain.Where(a => a.Moved).ToList();
+        TimeSpan? answering = moved.Count == 0 ? TimeSpan.Zero : moved.All(a => a.At is not null) ? moved.Max(a => a.At) : null;
+        var firstMovedAnswering = moved.Where(a => a.At is not null).Select(a => a.At).DefaultIfEmpty(null).Min();
+        _timeline.TakenOver = skus.Where((_, i) => answeredAgain[i].Moved).ToHashSet();
         _loss = new Loss(victim, killedAt, answering, Phases(victim, survivors, killedAtUtc, firstMovedAnswering, answering), skus.Count);
         NodeLoss = Report();
+    }
+
+    private static async Task<bool> Answers(HttpClient probe, ClusterNode via, string sku)
+    {
+        try
+        {
+            using var response = await probe.GetAsync(new Uri(via.Url, $"/skus/{sku}"));
+            return response.StatusCode == HttpStatusCode.OK;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return false;
+        }
     }
 
     private Loss? _loss;
