@@ -183,7 +183,8 @@ internal sealed class AccessMiddleware(RequestDelegate next, VerifiedKeys keys, 
         if (!header.StartsWith(Bearer, StringComparison.OrdinalIgnoreCase)) return ValueTask.FromResult<Caller?>(null);
         var secret = header.AsSpan(Bearer.Length).Trim();
         if (operatorKey.Matches(secret)) return ValueTask.FromResult<Caller?>(ConfiguredOperator);
-        var lookup = keys.FindActiveAsync(secret, context.RequestAborted);
+        // No RequestAborted: reading it creates a token source per request, and a key read is short.
+        var lookup = keys.FindActiveAsync(secret, CancellationToken.None);
         return lookup.IsCompletedSuccessfully ? ValueTask.FromResult(CallerOf(lookup.Result)) : Read(lookup);
 
         static async ValueTask<Caller?> Read(ValueTask<ApiKey?> lookup) => CallerOf(await lookup);
