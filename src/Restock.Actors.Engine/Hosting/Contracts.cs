@@ -37,6 +37,7 @@ internal static class Contracts
         (typeof(RestockRefund), "sku.restock-refund"),
         (typeof(RefundRestocked), "sku.refund-restocked"),
         (typeof(SkuOwnerRecorded), "sku.owner-recorded"),
+        (typeof(ErpRestockReleased), "sku.erp-restock-released"),
 
         (typeof(SetAutoRestock), "shop.set-auto-restock"),
         (typeof(SetErpRestocks), "shop.set-erp-restocks"),
