@@ -333,7 +333,7 @@ public static class LoadRun
             new SortedDictionary<string, long>(s.Outcomes.ToDictionary()), s.Series, Math.Round(s.LongestGapMs, 1));
     }
 
-    private static string Machine() =>
+    internal static string Machine() =>
         $"{Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1L << 30)} GiB, " +
         $"{System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}";
 
