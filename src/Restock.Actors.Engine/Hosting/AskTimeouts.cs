@@ -48,7 +48,11 @@ public sealed class AskTimeouts
             if (_cluster is null) return false;
             if (Environment.TickCount64 < Interlocked.Read(ref _settledAfterMs)) return true;
             var state = _cluster.State;
-            return state.Unreachable.Count > 0 || state.Members.Any(m => m.Status is not (MemberStatus.Up or MemberStatus.WeaklyUp));
+            if (state.Unreachable.Count > 0) return true;
+            // A loop, not Any(): it runs on every ask, and Any() boxes the set's enumerator.
+            foreach (var member in state.Members)
+                if (member.Status is not (MemberStatus.Up or MemberStatus.WeaklyUp)) return true;
+            return false;
         }
     }
 
@@ -60,6 +64,8 @@ public sealed class AskTimeouts
         var timeout = Current;
         if (timeout <= DuringTakeover)
             return await target.Ask<T>(message, timeout, cancellationToken);
+        if (!cancellationToken.CanBeCanceled)
+            return await target.Ask<T>(message, timeout, Volatile.Read(ref _waiting).Token);
         using var cut = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Volatile.Read(ref _waiting).Token);
         return await target.Ask<T>(message, timeout, cut.Token);
     }

@@ -26,6 +26,11 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         public static readonly PaymentDeadlineDue Instance = new();
     }
 
+    private sealed class IdleCheck
+    {
+        public static readonly IdleCheck Instance = new();
+    }
+
     private static readonly IImmutableSet<string> LedgerTags = ImmutableHashSet.Create(ILedgerEvent.Tag);
 
     // A timer further out than this is re-armed when it fires, so a far deadline never overflows the scheduler.
@@ -47,6 +52,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     // Entries (open lines and remembered ids) of the latest snapshot: the next one waits for as many events.
     private int _snapshotEntries;
     private long _commands, _eventsWritten, _batches, _largestBatch, _eventsReplayed;
+    private long _lastMessageAtMs = Environment.TickCount64;
 
     public SkuActor(string skuId, InventorySettings settings, TimeProvider clock)
     {
@@ -89,13 +95,22 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 break;
             case RecoveryCompleted:
                 ArmPaymentDeadline();
-                SetReceiveTimeout(_settings.IdleBeforePassivation);
+                // Not SetReceiveTimeout: Akka re-schedules that timer on every message, several allocations per command on a
+                // hot SKU. A check a few times per idle period finds the SKU idle between 1 and 1.25 periods after its last message.
+                Timers.StartPeriodicTimer(IdleCheck.Instance, IdleCheck.Instance, _settings.IdleBeforePassivation / 4);
                 break;
         }
     }
 
     protected override void OnCommand(object message)
     {
+        if (message is IdleCheck)
+        {
+            if (Environment.TickCount64 - _lastMessageAtMs >= (long)_settings.IdleBeforePassivation.TotalMilliseconds)
+                PassivateIfIdle();
+            return;
+        }
+        _lastMessageAtMs = Environment.TickCount64;
         switch (message)
         {
             case SkuRequest request:
@@ -116,8 +131,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 Sender.Tell(new JournalStats(_skuId, _commands, _eventsWritten, _batches, _largestBatch, _lastSnapshotSequenceNr, _eventsReplayed));
                 break;
             case ReceiveTimeout:
-                if (_writing is null && _queue.Count == 0 && _armedDeadline is null)
-                    Context.Parent.Tell(new Passivate(StopEntity.Instance));
+                PassivateIfIdle();
                 break;
             case StopEntity:
                 // Handoff or passivation: decisions already made are written and answered first.
@@ -139,6 +153,13 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 Unhandled(message);
                 break;
         }
+    }
+
+    /// <summary>Idle with nothing to write and no payment deadline to watch: the shard stops it until its next message.</summary>
+    private void PassivateIfIdle()
+    {
+        if (_writing is null && _queue.Count == 0 && _armedDeadline is null)
+            Context.Parent.Tell(new Passivate(StopEntity.Instance));
     }
 
     private void Decide(SkuCommand command, IActorRef? replyTo)
