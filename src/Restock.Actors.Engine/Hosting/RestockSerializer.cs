@@ -72,11 +72,19 @@ public sealed class RestockSerializer : SerializerWithStringManifest
 
         public void Advance(int count) => _written += count;
 
-        public Memory<byte> GetMemory(int sizeHint = 0) => _array.AsMemory(Ensure(sizeHint));
+        public Memory<byte> GetMemory(int sizeHint = 0)
+        {
+            Ensure(sizeHint);
+            return _array.AsMemory(_written);
+        }
 
-        public Span<byte> GetSpan(int sizeHint = 0) => _array.AsSpan(Ensure(sizeHint));
+        public Span<byte> GetSpan(int sizeHint = 0)
+        {
+            Ensure(sizeHint);
+            return _array.AsSpan(_written);
+        }
 
-        private int Ensure(int sizeHint)
+        private void Ensure(int sizeHint)
         {
             var needed = _written + Math.Max(sizeHint, 1);
             if (needed > _array.Length)
@@ -86,7 +94,6 @@ public sealed class RestockSerializer : SerializerWithStringManifest
                 pool.Return(_array);
                 _array = larger;
             }
-            return _written;
         }
 
         public void Dispose() => pool.Return(_array);
