@@ -33,6 +33,7 @@ public static class RestockConfig
         ["RESTOCK_HTTP_URLS"] = ["restock.http.urls"],
         ["RESTOCK_OPERATOR_KEY"] = ["restock.access.operator-key"],
         ["RESTOCK_SINGLE_NODE"] = ["restock.cluster.single-node"],
+        ["RESTOCK_REFUND_RETRY_FOR"] = ["restock.refunds.retry-for"],
     };
 
     /// <summary>Environment variables holding comma-separated lists, and the configuration list each one sets.</summary>

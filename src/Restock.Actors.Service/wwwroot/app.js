@@ -1,5 +1,6 @@
 "use strict";
-// The merchant page: one shop's restock switch, ledger and refunds not restocked, over the service's HTTP API.
+// The merchant page: one shop's restock switch, ledger, refunds not restocked and refunds needing attention,
+// over the service's HTTP API.
 (() => {
   const TEXT = window.RESTOCK_TEXT;
   const KEY_STORE = "restock.shopKey";      // sessionStorage: the key leaves with the tab
@@ -18,6 +19,7 @@
     settings: null,
     ledger: { query: {}, cursors: [null], entries: [], nextCursor: null },
     open: { entries: [], nextCursor: null, query: {} },
+    attention: { entries: [], nextCursor: null },
     restocked: new Set(),
     busy: new Set(),
     messages: {},
@@ -52,6 +54,7 @@
     renderSettings();
     renderLedger();
     renderOpen();
+    renderAttention();
   }
 
   // ---- HTTP -------------------------------------------------------------------------------------------------
@@ -164,7 +167,7 @@
     renderWho();
     $("switch-title").setAttribute("tabindex", "-1");
     $("switch-title").focus();
-    await Promise.all([loadSettings(), searchLedger(), loadOpen(false)]);
+    await Promise.all([loadSettings(), searchLedger(), loadOpen(false), loadAttention(false)]);
   }
 
   function signOut() {
@@ -174,6 +177,7 @@
     state.settings = null;
     state.ledger = { query: {}, cursors: [null], entries: [], nextCursor: null };
     state.open = { entries: [], nextCursor: null, query: {} };
+    state.attention = { entries: [], nextCursor: null };
     state.restocked.clear();
     for (const id of Object.keys(state.messages)) say(id, null);
     $("shop").hidden = true;
@@ -436,6 +440,39 @@
     }
   }
 
+  // ---- refunds needing attention ----------------------------------------------------------------------------
+
+  async function loadAttention(more) {
+    const attention = state.attention;
+    if (!more) {
+      attention.entries = [];
+      attention.nextCursor = null;
+    }
+    say("attention-status", "loading");
+    await guarded("attention-error", async () => {
+      const page = await api("GET", shopPath(`/refunds/needs-attention${query({ cursor: more ? attention.nextCursor : null, limit: PAGE_SIZE })}`));
+      attention.entries = attention.entries.concat(page.entries);
+      attention.nextCursor = page.nextCursor ?? null;
+      renderAttention();
+      if (attention.entries.length === 0) say("attention-status", "attentionNone");
+      else say("attention-status", "attentionCount", { count: attention.entries.length });
+    });
+    if (state.messages["attention-status"]?.key === "loading") say("attention-status", null);
+  }
+
+  function reason(entry) {
+    const known = `reason.${entry.code}`;
+    return TEXT.en[known] ? t(known) : entry.message || entry.code;
+  }
+
+  function renderAttention() {
+    const attention = state.attention;
+    $("attention").tBodies[0].replaceChildren(...attention.entries.map((e) =>
+      row([formatTime(e.parkedAt), e.orderId, e.refundId, e.skuId, num(e.quantity), reason(e), formatTime(e.since)], [4])));
+    $("attention-more").disabled = attention.nextCursor === null;
+    showTable("attention", attention.entries.length > 0);
+  }
+
   // ---- helpers ----------------------------------------------------------------------------------------------
 
   function row(values, numeric = []) {
@@ -500,6 +537,8 @@
   $("ledger-csv").addEventListener("click", exportCsv);
   $("open-form").addEventListener("submit", (event) => { event.preventDefault(); loadOpen(false); });
   $("open-more").addEventListener("click", () => loadOpen(true));
+  $("attention-refresh").addEventListener("click", () => loadAttention(false));
+  $("attention-more").addEventListener("click", () => loadAttention(true));
 
   applyLanguage();
   const saved = sessionStorage.getItem(KEY_STORE);

@@ -20,11 +20,12 @@ public sealed class MerchantPageBrowserTests
     private static string? Chromium => ChromiumPaths.FirstOrDefault(File.Exists);
 
     [SkippableFact]
-    public async Task A_merchant_signs_in_turns_the_switch_on_through_the_erp_warning_finds_restocks_restocks_by_hand_and_switches_language()
+    public async Task A_merchant_signs_in_turns_the_switch_on_through_the_erp_warning_finds_restocks_restocks_by_hand_sees_refunds_needing_attention_and_switches_language()
     {
         Skip.If(Chromium is null, $"no chromium binary at {string.Join(" or ", ChromiumPaths)} (apt-get install chromium)");
         Directory.CreateDirectory(Screenshots);
-        await using var service = await ServiceProcess.StartAsync();
+        // Refund lines refused for a reason that could change are parked after 3 s instead of an hour.
+        await using var service = await ServiceProcess.StartAsync(new Dictionary<string, string> { ["RESTOCK_REFUND_RETRY_FOR"] = "3s" });
         try
         {
             await Run(service);
@@ -178,7 +179,7 @@ public sealed class MerchantPageBrowserTests
         await Api.Eventually(() => Api.Expect(HttpStatusCode.OK, shopApi.GetAsync($"/shops/{shop}/not-restocked?orderId={order2}")),
             l => l.GetProperty("entries").GetArrayLength() == 1);
 
-        await page.GetByRole(AriaRole.Button, new() { Name = "Refresh" }).ClickAsync();
+        await page.Locator("#open-form").GetByRole(AriaRole.Button, new() { Name = "Refresh" }).ClickAsync();
         var line = page.Locator("#open tbody tr", new() { HasText = refund2 });
         await Expect(line).ToHaveCountAsync(1);
         await Shot(page, "08-not-restocked");
@@ -190,6 +191,21 @@ public sealed class MerchantPageBrowserTests
         var stock = await Api.Expect(HttpStatusCode.OK, shopApi.GetAsync($"/shops/{shop}/skus/{sku}"));
         Assert.Equal(30, stock.GetProperty("available").GetInt64());
 
+        // A refund that overtakes its payment is retried, then parked: the merchant sees it with the reason.
+        var (order4, refund4) = ($"order-{id}-4", $"refund-{id}-4");
+        await Api.Expect(HttpStatusCode.OK, platform.PostAsync($"/skus/{sku}/reservations", Json(new { orderId = order4, quantity = 1 })));
+        await Api.Expect(HttpStatusCode.Accepted, platform.PostAsync("/refunds",
+            Json(new { refundId = refund4, orderId = order4, shopId = shop, lines = new[] { new { skuId = sku, quantity = 1 } } })));
+        await Api.Eventually(() => Api.Expect(HttpStatusCode.OK, shopApi.GetAsync($"/shops/{shop}/refunds/needs-attention")),
+            l => l.GetProperty("entries").GetArrayLength() == 1);
+        await page.Locator("#attention-title").Locator("..").GetByRole(AriaRole.Button, new() { Name = "Refresh" }).ClickAsync();
+        var parked = page.Locator("#attention tbody tr");
+        await Expect(parked).ToHaveCountAsync(1);
+        await Expect(parked.First).ToContainTextAsync(refund4);
+        await Expect(parked.First).ToContainTextAsync("The order line was not paid when the refund came.");
+        await Expect(page.Locator("#attention-status")).ToHaveTextAsync("1 line needs attention.");
+        await Shot(page, "10-needs-attention");
+
         // Chinese, remembered across a reload (the key stays in the tab's session).
         await page.GetByRole(AriaRole.Button, new() { Name = "中文" }).ClickAsync();
         await Expect(page.Locator("h1")).ToHaveTextAsync("补库存商家后台");
@@ -198,19 +214,20 @@ public sealed class MerchantPageBrowserTests
         await page.ReloadAsync();
         await Expect(page.Locator("#ledger-title")).ToHaveTextAsync("补库存流水");
         await Expect(page.Locator("#whoami")).ToHaveTextAsync($"店铺 {shop}");
+        await Expect(page.Locator("#attention tbody tr").First).ToContainTextAsync("退款到达时该订单行尚未付款。");
         await Expect(page.GetByRole(AriaRole.Button, new() { Name = "English" })).ToBeVisibleAsync();
-        await Shot(page, "10-chinese");
+        await Shot(page, "11-chinese");
         // On a phone the page fits the screen's width: wide tables scroll inside their cards.
         await page.SetViewportSizeAsync(390, 844);
         Assert.True(await page.EvaluateAsync<int>("document.documentElement.scrollWidth") <= 390);
-        await Shot(page, "11-chinese-on-a-phone");
+        await Shot(page, "12-chinese-on-a-phone");
 
         // A revoked key ends the session at the next request, with the reason.
         await Api.Expect(HttpStatusCode.NoContent, operatorApi.DeleteAsync($"/keys/{issued.GetProperty("keyId").GetString()}"));
-        await page.GetByRole(AriaRole.Button, new() { Name = "刷新" }).ClickAsync();
+        await page.Locator("#open-form").GetByRole(AriaRole.Button, new() { Name = "刷新" }).ClickAsync();
         await Expect(page.GetByLabel("店铺密钥")).ToBeVisibleAsync();
         await Expect(page.Locator("#sign-in-error")).ToContainTextAsync("密钥未被接受");
-        await Shot(page, "12-key-revoked");
+        await Shot(page, "13-key-revoked");
     }
 
     private static async Task PaidOrder(HttpClient platform, string sku, string order, int quantity)

@@ -34,7 +34,8 @@ public sealed class ServiceProcess : IAsyncDisposable
         get { lock (_log) return _log.ToString(); }
     }
 
-    public static async Task<ServiceProcess> StartAsync()
+    /// <param name="environment">Extra settings for the service's environment, e.g. <c>RESTOCK_REFUND_RETRY_FOR</c>.</param>
+    public static async Task<ServiceProcess> StartAsync(IReadOnlyDictionary<string, string>? environment = null)
     {
         var root = RepositoryRoot();
         var configuration = typeof(ServiceProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
@@ -59,6 +60,8 @@ public sealed class ServiceProcess : IAsyncDisposable
         start.Environment["RESTOCK_OPERATOR_KEY"] = operatorKey;
         start.Environment.Remove("ASPNETCORE_URLS");
         start.Environment.Remove("RESTOCK_SEED_NODES");
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+            start.Environment[name] = value;
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the service");
         var service = new ServiceProcess(process, db, url, operatorKey);
