@@ -44,6 +44,8 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     private SkuState _state;
     private Pending[]? _writing;
     private bool _stopping;
+    // Stopping waits for this snapshot (taken once, when stopping with many events since the last one).
+    private bool _stopSnapshotPending, _stopSnapshotTaken;
     private SkuState? _writingStateAfter;
     private DateTimeOffset? _armedDeadline;
     private long _lastSnapshotSequenceNr;
@@ -140,9 +142,11 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 break;
             case SaveSnapshotSuccess saved:
                 DeleteSnapshots(new SnapshotSelectionCriteria(saved.Metadata.SequenceNr - 1));
+                SnapshotBeforeStopDone(saved.Metadata.SequenceNr);
                 break;
             case SaveSnapshotFailure failed:
                 _log.Warning(failed.Cause, "Snapshot of SKU {0} failed; recovery replays more events until the next one", _skuId);
+                SnapshotBeforeStopDone(failed.Metadata.SequenceNr);
                 break;
             case DeleteSnapshotsSuccess:
                 break;
@@ -254,9 +258,32 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         StopIfDrained();
     }
 
+    /// <summary>
+    /// Stops once every decision is written and answered. A SKU with many events since its last snapshot snapshots first
+    /// (its state is then all durable), so that it starts again after a handoff, passivation or restart without replaying
+    /// them: a saturated SKU may be hundreds of thousands of events past its snapshot (see <see cref="SnapshotIfDue"/>).
+    /// </summary>
     private void StopIfDrained()
     {
-        if (_stopping && _writing is null && _queue.Count == 0) Context.Stop(Self);
+        if (!_stopping || _writing is not null || _queue.Count > 0 || _stopSnapshotPending) return;
+        if (!_stopSnapshotTaken && _eventsSinceSnapshot >= _settings.SnapshotEvery)
+        {
+            _stopSnapshotTaken = _stopSnapshotPending = true;
+            _lastSnapshotSequenceNr = LastSequenceNr;
+            _eventsSinceSnapshot = 0;
+            _snapshotEntries = Entries(_state);
+            SaveSnapshot(SkuSnapshot.From(_state));
+            return;
+        }
+        Context.Stop(Self);
+    }
+
+    private void SnapshotBeforeStopDone(long sequenceNr)
+    {
+        // An earlier snapshot's answer may come first.
+        if (!_stopSnapshotPending || sequenceNr != _lastSnapshotSequenceNr) return;
+        _stopSnapshotPending = false;
+        StopIfDrained();
     }
 
     /// <summary>
