@@ -24,6 +24,12 @@ public enum RejectionCode
 
     /// <summary>A reservation retried after its units went back on sale (cancelled or payment deadline passed).</summary>
     ReservationReleased = 17,
+
+    /// <summary>
+    /// A restock on request of a refund applied without restock, after its manual-restock window closed: the SKU no
+    /// longer offers it; the merchant puts the units back with a stock adjustment instead.
+    /// </summary>
+    RestockWindowClosed = 18,
 }
 
 /// <summary>The outcome of deciding one command: the events to store, or why nothing happens.</summary>
@@ -35,4 +41,8 @@ public sealed record Accepted(IReadOnlyList<SkuEvent> Events, string? Note = nul
     public static readonly Accepted AlreadyDone = new(Array.Empty<SkuEvent>());
 }
 
-public sealed record Rejected(RejectionCode Code, string Message) : Decision;
+/// <summary>
+/// The command is refused. <paramref name="Settles"/> are events the refusal itself makes true, stored before the
+/// answer (a refund refused for good frees the line an ERP restock of it held back); usually none.
+/// </summary>
+public sealed record Rejected(RejectionCode Code, string Message, IReadOnlyList<SkuEvent>? Settles = null) : Decision;

@@ -35,6 +35,13 @@ public sealed record RefundRestocked(
     string RefundId, string OrderId, string ShopId, long Quantity, RestockTrigger Trigger, string Actor, long SettingVersion,
     long AvailableAfter, DateTimeOffset At, DateTimeOffset? Recorded = null) : SkuEvent, ILedgerEvent;
 
+/// <summary>
+/// Refund <paramref name="RefundId"/> was refused for good on this SKU (<paramref name="Refusal"/>) after the ERP had
+/// restocked it ahead against order <paramref name="OrderId"/>: that line is no longer held back for it. The
+/// <paramref name="Quantity"/> units the ERP put back stay on sale, counted once.
+/// </summary>
+public sealed record ErpRestockReleased(string RefundId, string OrderId, long Quantity, RejectionCode Refusal, DateTimeOffset? At = null) : SkuEvent;
+
 /// <summary>An event the restock ledger reads; the engine tags these when it stores them.</summary>
 public interface ILedgerEvent
 {

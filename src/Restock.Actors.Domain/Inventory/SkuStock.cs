@@ -1,3 +1,5 @@
+using Restock.Actors.Domain.Refunds;
+
 namespace Restock.Actors.Domain.Inventory;
 
 /// <summary>The rules of one SKU's stock: pure functions, no clock, no I/O.</summary>
@@ -34,6 +36,7 @@ public static class SkuStock
         LineShipped e => e.At,
         LineRefunded e => e.Recorded,
         RefundRestocked e => e.Recorded,
+        ErpRestockReleased e => e.At,
         _ => null,
     };
 
@@ -100,10 +103,10 @@ public static class SkuStock
                     };
                 // An ERP that named another order for this refund held that order's line back: the refund decides
                 // which line it is, so that line is freed (it stays open while held back, see DecideShip).
-                if (ahead is not null && ahead.OrderId != e.OrderId && after.OpenLines.TryGetValue(ahead.OrderId, out var named))
+                if (ahead is { HoldsAhead: > 0 } && ahead.OrderId != e.OrderId && after.OpenLines.TryGetValue(ahead.OrderId, out var named))
                     after = after with
                     {
-                        OpenLines = after.OpenLines.SetItem(ahead.OrderId, named with { RestockedAhead = named.RestockedAhead - ahead.Quantity }),
+                        OpenLines = after.OpenLines.SetItem(ahead.OrderId, named with { RestockedAhead = named.RestockedAhead - ahead.HoldsAhead }),
                     };
                 return after with
                 {
@@ -116,7 +119,9 @@ public static class SkuStock
                     },
                     Refunds = state.Refunds.SetItem(e.RefundId, new RefundRecord(e.OrderId, e.Quantity, Applied: true,
                         ahead?.RestockedBy ?? (restocked > 0 ? RestockTrigger.Auto : null), e.SettingVersion,
-                        ahead is not null && ahead.Quantity != e.Quantity ? ahead.Quantity : null, state.Remembered.Clock.UtcTicks)),
+                        ahead is not null && ahead.Quantity != e.Quantity ? ahead.Quantity : null, state.Remembered.Clock.UtcTicks,
+                        Math.Min(e.At.UtcTicks, state.Remembered.Clock.UtcTicks),
+                        ahead is not null && ahead.OrderId != e.OrderId ? ahead.OrderId : null)),
                     Remembered = after.Remembered.Refund(e.RefundId),
                 };
             }
@@ -140,6 +145,20 @@ public static class SkuStock
                     Remembered = state.Remembered.Refund(e.RefundId),
                 };
             }
+            case ErpRestockReleased e:
+            {
+                var line = state.OpenLines[e.OrderId];
+                return state with
+                {
+                    OpenLines = state.OpenLines.SetItem(e.OrderId, line with { RestockedAhead = line.RestockedAhead - e.Quantity }),
+                    Refunds = state.Refunds.SetItem(e.RefundId, state.Refunds[e.RefundId] with
+                    {
+                        Refused = true,
+                        ChangedAtTicks = state.Remembered.Clock.UtcTicks,
+                    }),
+                    Remembered = state.Remembered.Refund(e.RefundId),
+                };
+            }
             default:
                 throw new ArgumentOutOfRangeException(nameof(@event), @event.GetType().Name, "unknown SKU event");
         }
@@ -152,10 +171,11 @@ public static class SkuStock
     };
 
     /// <summary>
-    /// Forgets what is older than the horizon. A refund record goes only once it is restocked and its order line
-    /// closed: nothing can restock it again then (refunds and restocks need an open, paid line). An applied refund
-    /// not restocked stays while a merchant may still restock it by hand; an ERP restock waits for its refund.
-    /// Ids stored before times were recorded start their horizon at the first time seen.
+    /// Forgets what is older than the horizon. A refund record goes only once nothing can restock it again, which
+    /// needs its order lines closed (refunds and ERP restocks need an open, paid line, a manual restock the record):
+    /// restocked (or refused after the ERP's restock), or applied without restock and past its manual-restock window.
+    /// An ERP restock still waiting for its refund stays (its line is held back for it). Ids stored before times were
+    /// recorded start their horizon at the first time seen.
     /// </summary>
     private static SkuState Forget(SkuState state)
     {
@@ -180,15 +200,25 @@ public static class SkuStock
                     break;
                 case IdKind.Refund when refunds.TryGetValue(oldest.Id, out var refund):
                     if (refund.ChangedAtTicks >= cutoff) break;
-                    if (refund.ChangedAtTicks != 0 && refund is { Applied: true, Restocked: true } && !state.OpenLines.ContainsKey(refund.OrderId))
+                    if (refund.ChangedAtTicks != 0 && Compactable(state, refund, now))
                         refunds = refunds.Remove(oldest.Id);
                     else
-                        (refunds, queue) = (refunds.SetItem(oldest.Id, refund with { ChangedAtTicks = now }), queue.Enqueue(oldest with { AtTicks = now }));
+                        (refunds, queue) = (refunds.SetItem(oldest.Id, refund with
+                        {
+                            ChangedAtTicks = now,
+                            // The window of a record from before it existed starts when it is first looked at, once.
+                            RefundedAtTicks = refund.WindowFromTicks != 0 ? refund.WindowFromTicks : now,
+                        }), queue.Enqueue(oldest with { AtTicks = now }));
                     break;
             }
         }
         return state with { Remembered = r with { Lines = lines, Adjustments = adjustments, Queue = queue }, Refunds = refunds };
     }
+
+    private static bool Compactable(SkuState state, RefundRecord refund, long now) =>
+        !state.OpenLines.ContainsKey(refund.OrderId)
+        && (refund.ErpOrderId is null || !state.OpenLines.ContainsKey(refund.ErpOrderId))
+        && (refund.Applied ? refund.Restocked || state.RestockWindowClosed(refund, now) : refund.Refused);
 
     private static Decision DecideSet(SkuState state, SetStock c)
     {
@@ -296,6 +326,21 @@ public static class SkuStock
     {
         if ((InvalidId(c.RefundId, "refund id") ?? InvalidId(c.OrderId, "order id") ?? InvalidId(c.ShopId, "shop id")) is { } bad) return bad;
         if (InvalidQuantity(c.Quantity) is { } badQty) return badQty;
+        var decision = DecideValidRefund(state, c);
+        // Refused for good: the refund never applies here, so an ERP restock reported ahead of it must stop holding its
+        // line back (it could never ship otherwise). The units it put back stay on sale, counted once.
+        if (decision is Rejected { Settles: null } refused && !RefundRules.Temporary.Contains(refused.Code)
+            && state.Refunds.TryGetValue(c.RefundId, out var ahead) && ahead.HoldsAhead > 0 && state.OpenLines.ContainsKey(ahead.OrderId))
+            return refused with
+            {
+                Message = $"{refused.Message}; the ERP's restock of refund {c.RefundId} no longer holds order {ahead.OrderId} back",
+                Settles = [new ErpRestockReleased(c.RefundId, ahead.OrderId, ahead.HoldsAhead, refused.Code, Now(state, c))],
+            };
+        return decision;
+    }
+
+    private static Decision DecideValidRefund(SkuState state, RefundLine c)
+    {
         RefundRecord? ahead = null;
         if (state.Refunds.TryGetValue(c.RefundId, out var known))
         {
@@ -342,6 +387,10 @@ public static class SkuStock
             if (known.RestockedBy is { } by)
                 return new Accepted([], $"refund {c.RefundId} was already restocked ({by.ToString().ToLowerInvariant()}) " +
                     $"and applies to order {known.OrderId}; nothing changed");
+            if (state.RestockWindowClosed(known, Now(state, c).UtcTicks))
+                return Reject(RejectionCode.RestockWindowClosed,
+                    $"refund {c.RefundId} can no longer be restocked on request: its manual-restock window " +
+                    $"({state.ManualRestockWindow.TotalDays:0.#} days from the refund) has closed; put the units back with a stock adjustment");
             return One(new RefundRestocked(c.RefundId, known.OrderId, c.ShopId, known.Quantity, c.Trigger, c.Actor,
                 known.SettingVersion, state.Levels.Available + known.Quantity, c.At, Now(state, c)));
         }
@@ -366,7 +415,7 @@ public static class SkuStock
     }
 
     /// <summary>The units an ERP restock reported ahead of its refund holds back on the line of <paramref name="orderId"/>.</summary>
-    private static long AheadOn(RefundRecord? ahead, string orderId) => ahead is not null && ahead.OrderId == orderId ? ahead.Quantity : 0;
+    private static long AheadOn(RefundRecord? ahead, string orderId) => ahead is not null && ahead.OrderId == orderId ? ahead.HoldsAhead : 0;
 
     /// <summary>Answers a command about an order line that is no longer open: a repeat if it closed the expected way, else why not.</summary>
     private static Decision Closed(SkuState state, string orderId, Finish? expected)

@@ -28,8 +28,8 @@ public sealed record IssuedKey(ApiKey Key, string Secret);
 
 /// <summary>
 /// API keys in the journal's database (table <c>api_keys</c>). Only the SHA-256 of each secret is stored: a secret
-/// is 32 random bytes, so a plain hash cannot be reversed by guessing. Every lookup reads the table, so a revoked
-/// key stops on every node with the next request, whichever node revoked it.
+/// is 32 random bytes, so a plain hash cannot be reversed by guessing. Every lookup reads the table; requests look
+/// keys up through <see cref="VerifiedKeys"/>, which remembers active ones for a few seconds.
 /// </summary>
 public sealed class ApiKeyStore
 {
@@ -78,10 +78,15 @@ public sealed class ApiKeyStore
     }
 
     /// <summary>The key whose secret this is, if it exists and is not revoked.</summary>
-    public async Task<ApiKey?> FindActiveAsync(string secret, CancellationToken cancellationToken = default)
+    public Task<ApiKey?> FindActiveAsync(string secret, CancellationToken cancellationToken = default) =>
+        !secret.StartsWith(SecretPrefix, StringComparison.Ordinal) || secret.Length > 200
+            ? Task.FromResult<ApiKey?>(null)
+            : FindActiveByHashAsync(Hash(secret), cancellationToken);
+
+    /// <summary>The active key whose secret has this <see cref="Hash"/>, if any.</summary>
+    public async Task<ApiKey?> FindActiveByHashAsync(string secretHash, CancellationToken cancellationToken = default)
     {
-        if (!secret.StartsWith(SecretPrefix, StringComparison.Ordinal) || secret.Length > 200) return null;
-        var keys = await Read("WHERE secret_sha256 = @hash AND revoked_at_ms IS NULL", cancellationToken, ("hash", Hash(secret)));
+        var keys = await Read("WHERE secret_sha256 = @hash AND revoked_at_ms IS NULL", cancellationToken, ("hash", secretHash));
         return keys.SingleOrDefault();
     }
 

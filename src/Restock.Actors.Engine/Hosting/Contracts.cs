@@ -1,6 +1,7 @@
 using Restock.Actors.Domain.Inventory;
 using Restock.Actors.Domain.Refunds;
 using Restock.Actors.Domain.Shops;
+using Restock.Actors.Engine.Access;
 using Restock.Actors.Engine.Inventory;
 using Restock.Actors.Engine.Refunds;
 using Restock.Actors.Engine.Shops;
@@ -36,6 +37,7 @@ internal static class Contracts
         (typeof(RestockRefund), "sku.restock-refund"),
         (typeof(RefundRestocked), "sku.refund-restocked"),
         (typeof(SkuOwnerRecorded), "sku.owner-recorded"),
+        (typeof(ErpRestockReleased), "sku.erp-restock-released"),
 
         (typeof(SetAutoRestock), "shop.set-auto-restock"),
         (typeof(SetErpRestocks), "shop.set-erp-restocks"),
@@ -63,5 +65,7 @@ internal static class Contracts
         (typeof(GetJournalStats), "sku.get-journal-stats"),
         (typeof(SkuReply), "sku.reply"),
         (typeof(JournalStats), "sku.journal-stats"),
+
+        (typeof(KeyRevoked), "access.key-revoked"),
     ];
 }

@@ -69,7 +69,7 @@ public static class RestockConfig
     }
 
     /// <summary>
-    /// Sharding, singleton and distributed data add their defaults (serializers included) only when first used,
+    /// Sharding, singleton, distributed data and pub-sub add their defaults (serializers included) only when first used,
     /// after this node has joined: replication messages from the other nodes that arrive before then fail with
     /// "Cannot find serializer with id [12]" and the coordinator's state updates time out. Loaded up front, they
     /// are known from the first message.
@@ -77,7 +77,8 @@ public static class RestockConfig
     private static Config ClusterExtensionDefaults =>
         ClusterSharding.DefaultConfig()
             .WithFallback(ClusterSingleton.DefaultConfig())
-            .WithFallback(Akka.DistributedData.DistributedData.DefaultConfig());
+            .WithFallback(Akka.DistributedData.DistributedData.DefaultConfig())
+            .WithFallback(Akka.Cluster.Tools.PublishSubscribe.DistributedPubSub.DefaultConfig());
 
     /// <summary>
     /// Refuses a configuration that would run a second, separate cluster on a shared database: a PostgreSQL node

@@ -9,7 +9,8 @@ public sealed record InventorySettings(
     TimeSpan IdleBeforePassivation,
     TimeSpan RememberIdsFor,
     int Shards,
-    TimeSpan AskTimeout)
+    TimeSpan AskTimeout,
+    TimeSpan ManualRestockWindow)
 {
     public static InventorySettings From(Config config)
     {
@@ -20,11 +21,15 @@ public sealed record InventorySettings(
             c.GetTimeSpan("idle-before-passivation"),
             c.GetTimeSpan("remember-ids-for"),
             c.GetInt("shards"),
-            c.GetTimeSpan("ask-timeout"));
+            c.GetTimeSpan("ask-timeout"),
+            c.GetTimeSpan("manual-restock-window"));
         if (settings.MaxBatchSize < 1 || settings.SnapshotEvery < 1 || settings.Shards < 1)
             throw new ConfigurationException("restock.inventory: max-batch-size, snapshot-every and shards must be at least 1");
         if (settings.RememberIdsFor <= TimeSpan.Zero)
             throw new ConfigurationException("restock.inventory.remember-ids-for must be longer than zero");
+        // The record also answers repeats of its refund within the horizon: the window never ends before it.
+        if (settings.ManualRestockWindow < settings.RememberIdsFor)
+            throw new ConfigurationException("restock.inventory.manual-restock-window must be at least remember-ids-for");
         return settings;
     }
 }

@@ -61,7 +61,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         _skuId = skuId;
         _settings = settings;
         _clock = clock;
-        _state = SkuState.Empty(settings.RememberIdsFor);
+        _state = SkuState.Empty(settings.RememberIdsFor, settings.ManualRestockWindow);
     }
 
     /// <param name="clock">Payment deadlines and received-at times are read from it; tests pass their own.</param>
@@ -90,7 +90,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 _eventsSinceSnapshot += events.Count;
                 break;
             case SnapshotOffer { Snapshot: SkuSnapshot snapshot } offer:
-                _state = snapshot.ToState(_settings.RememberIdsFor);
+                _state = snapshot.ToState(_settings.RememberIdsFor, _settings.ManualRestockWindow);
                 _lastSnapshotSequenceNr = offer.Metadata.SequenceNr;
                 _eventsSinceSnapshot = 0;
                 _snapshotEntries = Entries(_state);
@@ -185,7 +185,10 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 Enqueue(new Pending([], replyTo, Reply(SkuOutcome.AlreadyDone) with { Message = repeat.Note }, _state));
                 break;
             case Rejected rejected:
-                Enqueue(new Pending([], replyTo,
+                var settles = rejected.Settles ?? [];
+                foreach (var e in settles)
+                    _state = SkuStock.Apply(_state, e);
+                Enqueue(new Pending(settles, replyTo,
                     new SkuReply(_skuId, SkuOutcome.Rejected, rejected.Code, rejected.Message, _state.Levels, _state.Owner), _state));
                 break;
         }

@@ -7,7 +7,7 @@ namespace Restock.Actors.Engine.Inventory;
 /// <summary>
 /// The stored form of <see cref="SkuState"/>. Remembered ids are stored as columns in the order they are to be
 /// forgotten (times as differences to the previous one), which keeps a million of them to a few tens of MB.
-/// The horizon is not stored: the setting in force when the SKU recovers applies.
+/// The horizon and the manual-restock window are not stored: the settings in force when the SKU recovers apply.
 /// </summary>
 public sealed record SkuSnapshot(
     bool IsKnown,
@@ -50,7 +50,7 @@ public sealed record SkuSnapshot(
             s.Refunds.Select(x => new RememberedRefund(x.Key, x.Value)).ToArray(), s.Owner, r.Clock, columns);
     }
 
-    public SkuState ToState(TimeSpan horizon)
+    public SkuState ToState(TimeSpan horizon, TimeSpan? manualRestockWindow = null)
     {
         var lines = ImmutableDictionary.CreateBuilder<string, Fingerprint>(StringComparer.Ordinal);
         var adjustments = ImmutableDictionary.CreateBuilder<string, Fingerprint>(StringComparer.Ordinal);
@@ -92,7 +92,7 @@ public sealed record SkuSnapshot(
             queue.Add(new Remembering(IdKind.Refund, r.RefundId, r.Refund.ChangedAtTicks));
 
         var open = OpenLines.ToImmutableDictionary(l => l.OrderId);
-        return SkuState.Empty(horizon) with
+        return SkuState.Empty(horizon, manualRestockWindow) with
         {
             IsKnown = IsKnown,
             Levels = Levels,

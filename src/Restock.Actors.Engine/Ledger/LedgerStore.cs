@@ -17,15 +17,21 @@ public sealed class LedgerStore
 {
     private readonly string _connectionString;
     private readonly bool _sqlite;
+    private readonly TimeSpan _manualRestockWindow;
+    private readonly TimeProvider _clock;
 
-    public LedgerStore(string connectionString, bool sqlite)
+    /// <param name="manualRestockWindow">How long after a refund the "not restocked" list offers it (the SKUs' setting).</param>
+    public LedgerStore(string connectionString, bool sqlite, TimeSpan? manualRestockWindow = null, TimeProvider? clock = null)
     {
         _connectionString = connectionString;
         _sqlite = sqlite;
+        _manualRestockWindow = manualRestockWindow ?? SkuState.DefaultManualRestockWindow;
+        _clock = clock ?? TimeProvider.System;
     }
 
     public static LedgerStore From(Config config) =>
-        new(config.GetString("akka.persistence.journal.sql.connection-string"), JournalStore.IsSqlite(config));
+        new(config.GetString("akka.persistence.journal.sql.connection-string"), JournalStore.IsSqlite(config),
+            config.GetTimeSpan("restock.inventory.manual-restock-window"));
 
     /// <summary>A ledger event as the projection hands it over: its journal offset and the SKU it happened to.</summary>
     public sealed record Change(long Offset, string SkuId, ILedgerEvent Event);
@@ -268,9 +274,14 @@ public sealed class LedgerStore
         return Page(rows, q.Limit, r => r.LedgerId);
     }
 
+    /// <summary>
+    /// The shop's refunded lines not restocked that may still be restocked by hand: those whose manual-restock window
+    /// (counted from the refund, as the SKU counts it) has closed are no longer offered.
+    /// </summary>
     public async Task<LedgerPage<NotRestockedEntry>> NotRestockedAsync(LedgerQuery q, CancellationToken cancellationToken = default)
     {
-        var (where, args) = Filter(q, "entry_id", "refunded_at_ms");
+        var windowOpenFrom = _clock.GetUtcNow() - _manualRestockWindow;
+        var (where, args) = Filter(q with { From = q.From is { } from && from > windowOpenFrom ? from : windowOpenFrom }, "entry_id", "refunded_at_ms");
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = Command(connection, null, $"""
             SELECT entry_id, shop_id, order_id, refund_id, sku_id, quantity, setting_version, refunded_at_ms
@@ -282,6 +293,18 @@ public sealed class LedgerStore
             rows.Add(new NotRestockedEntry(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
                 reader.GetString(4), reader.GetInt64(5), reader.GetInt64(6), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(7))));
         return Page(rows, q.Limit, r => r.EntryId);
+    }
+
+    /// <summary>
+    /// Whether the ledger lists this refund line as refunded and never restocked, whatever its age. A SKU compacts such
+    /// a refund once its manual-restock window has closed, so a SKU that no longer knows a listed one has closed it.
+    /// </summary>
+    public async Task<bool> ListedAsNotRestockedAsync(string refundId, string skuId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, "SELECT 1 FROM not_restocked WHERE refund_id = @refund AND sku_id = @sku",
+            ("refund", refundId), ("sku", skuId));
+        return await command.ExecuteScalarAsync(cancellationToken) is not null and not DBNull;
     }
 
     private static (string Where, (string, object)[] Args) Filter(LedgerQuery q, string idColumn, string timeColumn)

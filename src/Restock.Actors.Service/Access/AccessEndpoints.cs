@@ -24,9 +24,14 @@ internal static class AccessEndpoints
     public static IServiceCollection AddAccess(this IServiceCollection services, Akka.Configuration.Config config, string operatorKey, string url)
     {
         services.AddSingleton(ApiKeyStore.From(config));
+        services.AddSingleton(sp => VerifiedKeys.From(config, sp.GetRequiredService<ApiKeyStore>(), TimeProvider.System));
         services.AddSingleton(new OperatorKey(operatorKey));
         services.AddHostedService(sp => new OperatorKeyBootstrap(
             sp.GetRequiredService<ApiKeyStore>(), sp.GetRequiredService<OperatorKey>(), url, Console.Out));
+        // Registered after the engine's host, so the actor system it needs is up when it starts.
+        services.AddSingleton<KeyRevocationsHost>();
+        services.AddHostedService(sp => sp.GetRequiredService<KeyRevocationsHost>());
+        services.AddSingleton(sp => sp.GetRequiredService<KeyRevocationsHost>().Revocations);
         return services;
     }
 
@@ -67,15 +72,31 @@ internal static class AccessEndpoints
             Results.Ok(new KeyListResponse((await keys.ListAsync(ct)).Select(KeyResponse.From).ToList())))
             .Answers<KeyListResponse>("Every key, without secrets", StatusCodes.Status200OK);
 
-        app.MapDelete("/keys/{keyId}", async (string keyId, ApiKeyStore keys, CancellationToken ct) =>
+        app.MapDelete("/keys/{keyId}", async (string keyId, ApiKeyStore keys, KeyRevocations revocations, CancellationToken ct) =>
         {
             var check = new Requests();
             var id = check.Id("keyId", keyId);
             if (check.Problem is { } bad) return bad;
-            return await keys.RevokeAsync(id, DateTimeOffset.UtcNow, ct)
-                ? Results.NoContent()
-                : Results.Problem(title: "Not found.", detail: $"no key {id}", statusCode: StatusCodes.Status404NotFound);
+            if (!await keys.RevokeAsync(id, DateTimeOffset.UtcNow, ct))
+                return Results.Problem(title: "Not found.", detail: $"no key {id}", statusCode: StatusCodes.Status404NotFound);
+            revocations.Revoked(id);
+            return Results.NoContent();
         })
             .WithSummary("Revokes a key at once, on every node").Produces(StatusCodes.Status204NoContent).Problems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
     }
+}
+
+/// <summary>Subscribes this node to key revocations once the engine's actor system is up.</summary>
+internal sealed class KeyRevocationsHost(EngineHost engine, VerifiedKeys keys) : IHostedService
+{
+    private static readonly TimeSpan SubscribeTimeout = TimeSpan.FromSeconds(10);
+
+    private KeyRevocations? _revocations;
+
+    public KeyRevocations Revocations => _revocations ?? throw new InvalidOperationException("key revocations have not started yet");
+
+    public async Task StartAsync(CancellationToken cancellationToken) =>
+        _revocations = await KeyRevocations.StartAsync(engine.Engine.System, keys, SubscribeTimeout);
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -124,12 +124,15 @@ public static class AccessPolicy
 
 /// <summary>
 /// Authenticates the bearer key of every request to a non-public route and applies <see cref="AccessPolicy"/>:
-/// no key, an unknown or a revoked one is 401; a key outside the route's scope is 403. The key store is read on
-/// every request, so a revocation holds at once on every node.
+/// no key, an unknown or a revoked one is 401; a key outside the route's scope is 403. Keys are looked up through
+/// <see cref="VerifiedKeys"/> (see there how soon a revocation holds).
 /// </summary>
-internal sealed class AccessMiddleware(RequestDelegate next, ApiKeyStore keys, OperatorKey operatorKey)
+internal sealed class AccessMiddleware(RequestDelegate next, VerifiedKeys keys, OperatorKey operatorKey)
 {
     private const string CallerItem = "restock.caller";
+    private const string Bearer = "Bearer ";
+
+    private static readonly Caller ConfiguredOperator = new(OperatorKey.KeyId, KeyKind.Operator, null);
 
     public async Task InvokeAsync(HttpContext context)
     {
@@ -165,15 +168,20 @@ internal sealed class AccessMiddleware(RequestDelegate next, ApiKeyStore keys, O
     public static Caller CallerOf(HttpContext context) =>
         context.Items[CallerItem] as Caller ?? throw new InvalidOperationException("the route ran without an authenticated caller");
 
-    private async Task<Caller?> Authenticate(HttpContext context)
+    /// <summary>Answers without a state machine or a copy of the secret when the key is remembered (most requests).</summary>
+    private ValueTask<Caller?> Authenticate(HttpContext context)
     {
         var header = context.Request.Headers.Authorization.ToString();
-        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return null;
-        var secret = header["Bearer ".Length..].Trim();
-        if (operatorKey.Matches(secret)) return new Caller(OperatorKey.KeyId, KeyKind.Operator, null);
-        var key = await keys.FindActiveAsync(secret, context.RequestAborted);
-        return key is null ? null : new Caller(key.KeyId, key.Kind, key.ShopId);
+        if (!header.StartsWith(Bearer, StringComparison.OrdinalIgnoreCase)) return ValueTask.FromResult<Caller?>(null);
+        var secret = header.AsSpan(Bearer.Length).Trim();
+        if (operatorKey.Matches(secret)) return ValueTask.FromResult<Caller?>(ConfiguredOperator);
+        var lookup = keys.FindActiveAsync(secret, context.RequestAborted);
+        return lookup.IsCompletedSuccessfully ? ValueTask.FromResult(CallerOf(lookup.Result)) : Read(lookup);
+
+        static async ValueTask<Caller?> Read(ValueTask<ApiKey?> lookup) => CallerOf(await lookup);
     }
+
+    private static Caller? CallerOf(ApiKey? key) => key is null ? null : new Caller(key.KeyId, key.Kind, key.ShopId);
 
     private static Task Problem(HttpContext context, int status, string title, string detail) =>
         Results.Problem(title: title, detail: detail, statusCode: status).ExecuteAsync(context);
@@ -188,6 +196,14 @@ public sealed class OperatorKey(string? secret)
 
     public bool Configured => _hash is not null;
 
-    public bool Matches(string candidate) =>
-        _hash is not null && CryptographicOperations.FixedTimeEquals(_hash, SHA256.HashData(Encoding.UTF8.GetBytes(candidate)));
+    public bool Matches(ReadOnlySpan<char> candidate)
+    {
+        if (_hash is null) return false;
+        var length = Encoding.UTF8.GetByteCount(candidate);
+        Span<byte> utf8 = length <= 512 ? stackalloc byte[length] : new byte[length];
+        Encoding.UTF8.GetBytes(candidate, utf8);
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(utf8, hash);
+        return CryptographicOperations.FixedTimeEquals(_hash, hash);
+    }
 }

@@ -7,7 +7,8 @@ namespace Restock.Actors.Service.Access;
 /// <c>issue-key shop SHOP | platform | operator [--label TEXT]</c> and <c>revoke-key KEY_ID</c>: manage keys in the
 /// key store of the configured journal database directly, for whoever holds that database (scripts, first set-up).
 /// <c>issue-key</c> prints only the secret on standard output, so <c>KEY=$(... issue-key ...)</c> works without jq.
-/// A running service sees the change with its next request.
+/// A running service sees a new key with its next request and a revocation within <c>restock.access.key-cache-ttl</c>
+/// (nodes remember keys they confirmed active for that long; revoke through <c>DELETE /keys</c> to stop a key at once).
 /// </summary>
 internal static class KeyCli
 {

@@ -99,7 +99,7 @@ internal static class RefundEndpoints
             .Takes<ErpRestockBody>().Answers<RestockResponse>("The shop's ERP restocked a refunded line", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable);
 
         app.MapPost("/shops/{shopId}/refunds/{refundId}/skus/{skuId}/restock",
-            async (string shopId, string refundId, string skuId, HttpRequest request, IInventory inventory, CancellationToken ct) =>
+            async (string shopId, string refundId, string skuId, HttpRequest request, IInventory inventory, LedgerStore ledger, CancellationToken ct) =>
             {
                 var (body, problem) = await Requests.ReadJson<ManualRestockBody>(request);
                 if (problem is not null) return problem;
@@ -107,13 +107,37 @@ internal static class RefundEndpoints
                 var command = new RestockRefund(check.Id("refundId", refundId), null, null, RestockTrigger.Manual,
                     check.Id("shopId", shopId), check.Actor("actor", body!.Actor), DateTimeOffset.UtcNow);
                 var sku = check.Id("skuId", skuId);
-                return check.Problem ?? await Restock(sku, command, inventory, ct);
+                return check.Problem ?? await ManualRestock(sku, command, inventory, ledger, ct);
             })
             .Takes<ManualRestockBody>().Answers<RestockResponse>("The merchant restocks a not-restocked line by hand, once", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable);
     }
 
     private static string StatusPath(string orderId, string refundId) =>
         $"/orders/{Uri.EscapeDataString(orderId)}/refunds/{Uri.EscapeDataString(refundId)}";
+
+    /// <summary>
+    /// A refund the SKU no longer knows but the ledger lists as not restocked was compacted when its manual-restock
+    /// window closed: answered as such (the SKU keeps nothing of it, so it cannot tell this from an unknown refund).
+    /// </summary>
+    private static async Task<IResult> ManualRestock(string skuId, RestockRefund command, IInventory inventory, LedgerStore ledger, CancellationToken ct)
+    {
+        SkuReply? unknown = null;
+        var result = await EngineCall.Run(() => inventory.Execute(skuId, command, ct), reply =>
+        {
+            if (reply.Rejection == RejectionCode.UnknownRefund) unknown = reply;
+            return reply.Succeeded
+                ? Results.Ok(new RestockResponse(skuId, command.RefundId, reply.Outcome, reply.Message, reply.Levels.Available))
+                : InventoryEndpoints.Rejection(reply);
+        });
+        return unknown is not null && await ledger.ListedAsNotRestockedAsync(command.RefundId, skuId, ct)
+            ? InventoryEndpoints.Rejection(unknown with
+            {
+                Rejection = RejectionCode.RestockWindowClosed,
+                Message = $"refund {command.RefundId} can no longer be restocked on request: its manual-restock window has closed; " +
+                    "put the units back with a stock adjustment",
+            })
+            : result;
+    }
 
     private static Task<IResult> Restock(string skuId, RestockRefund command, IInventory inventory, CancellationToken ct) =>
         EngineCall.Run(() => inventory.Execute(skuId, command, ct), reply => reply.Succeeded

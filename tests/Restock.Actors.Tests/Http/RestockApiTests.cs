@@ -63,6 +63,31 @@ public sealed class RestockApiTests(ServiceFactory factory) : IClassFixture<Serv
     }
 
     [Fact]
+    public async Task A_refund_older_than_the_manual_restock_window_is_not_offered_and_its_restock_answers_RestockWindowClosed()
+    {
+        var (shop, sku, order) = (New("shop"), New("sku"), New("order"));
+        await PaidOrder(shop, sku, order, stock: 3, quantity: 2);
+        await Api.Expect(HttpStatusCode.Accepted, _api.Post("/refunds", new
+        {
+            refundId = "rf-old", orderId = order, shopId = shop, lines = new[] { new { skuId = sku, quantity = 1 } },
+            completedAt = DateTimeOffset.UtcNow.AddDays(-31),
+        }));
+        await Api.Eventually(() => _api.Get($"/orders/{order}/refunds/rf-old"), s => s.GetProperty("finished").GetBoolean());
+        await Api.Expect(HttpStatusCode.Accepted, _api.Post("/refunds",
+            new { refundId = "rf-new", orderId = order, shopId = shop, lines = new[] { new { skuId = sku, quantity = 1 } } }));
+
+        // The ledger lists in journal order: once the newer refund is offered, the older one has been passed over.
+        var offered = await Api.Eventually(() => _api.Get($"/shops/{shop}/not-restocked?orderId={order}"), l => l.GetProperty("entries").GetArrayLength() > 0);
+        Assert.Equal(["rf-new"], offered.GetProperty("entries").EnumerateArray().Select(e => e.GetProperty("refundId").GetString()));
+
+        var refused = await Api.Expect(HttpStatusCode.Conflict, _api.Post($"/shops/{shop}/refunds/rf-old/skus/{sku}/restock", new { actor = "merchant:ann" }));
+        Assert.Equal("RestockWindowClosed", refused.GetProperty("code").GetString());
+        Assert.Contains("stock adjustment", refused.GetProperty("detail").GetString());
+        await Api.Expect(HttpStatusCode.OK, _api.Post($"/shops/{shop}/refunds/rf-new/skus/{sku}/restock", new { actor = "merchant:ann" }));
+        Assert.Equal(2, (await _api.Get($"/skus/{sku}")).GetProperty("available").GetInt64());
+    }
+
+    [Fact]
     public async Task The_erp_flag_blocks_the_switch_without_an_override_and_the_history_says_who_did_what()
     {
         var shop = New("shop");

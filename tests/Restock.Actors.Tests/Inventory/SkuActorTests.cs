@@ -50,6 +50,33 @@ public sealed class SkuActorTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task The_line_a_refusal_freed_from_an_erp_restock_stays_free_after_a_restart()
+    {
+        await using (var first = await RestockEngine.StartAsync(Db.Config()))
+        {
+            var inventory = first.Inventory;
+            await inventory.Execute("vase", new SetStock("a1", 10, "delivery", "shop-a"));
+            foreach (var order in new[] { "o1", "o2" })
+            {
+                await inventory.Execute("vase", new Reserve(order, 2, InAnHour));
+                await inventory.Execute("vase", new ConfirmPayment(order));
+            }
+            await inventory.Execute("vase", new Ship("o2"));
+            await inventory.Execute("vase", new RestockRefund("r1", "o1", 1, RestockTrigger.Erp, "shop-a", "erp", DateTimeOffset.UtcNow));
+            var refused = await inventory.Execute("vase", new RefundLine("r1", "o2", "shop-a", 1, false, 1, DateTimeOffset.UtcNow));
+            Assert.Equal(RejectionCode.AlreadyShipped, refused.Rejection);
+        }
+
+        // The release was stored with the refusal: the recovered SKU lets o1 ship and restocks r1 no more.
+        await using var second = await RestockEngine.StartAsync(Db.Config());
+        Assert.Equal(SkuOutcome.Done, (await second.Inventory.Execute("vase", new Ship("o1"))).Outcome);
+        Assert.Equal(SkuOutcome.AlreadyDone, (await second.Inventory.Execute("vase",
+            new RestockRefund("r1", "o1", 1, RestockTrigger.Erp, "shop-a", "erp", DateTimeOffset.UtcNow))).Outcome);
+        Assert.Equal(new StockLevels(Available: 7, Reserved: 0, Committed: 0, Shipped: 4, Refunded: 0, Restocked: 1),
+            (await second.Inventory.GetStock("vase")).Levels);
+    }
+
+    [Fact]
     public async Task A_passed_payment_deadline_releases_the_reservation()
     {
         var engine = await RestockEngine.StartOnAsync(Sys);

@@ -171,7 +171,8 @@ public sealed class SkuRepeatTests
                         state = SkuStock.ApplyAll(state, a.Events);
                         if (a.Events.Count > 0 && command is not ExpireReservations) accepted.Add(command);
                         break;
-                    default:
+                    case Rejected r:
+                        state = SkuStock.ApplyAll(state, SkuStockPropertyTests.Stored(r));
                         rejected.Add(command);
                         break;
                 }
@@ -182,7 +183,7 @@ public sealed class SkuRepeatTests
             var touched = new HashSet<string>();
             foreach (var retry in rejected.Select((c, i) => rejected[picks[i % picks.Length] % rejected.Count]))
             {
-                if (SkuStock.Decide(retried, retry) is Accepted a) retried = SkuStock.ApplyAll(retried, a.Events);
+                retried = SkuStock.ApplyAll(retried, SkuStockPropertyTests.Stored(SkuStock.Decide(retried, retry)));
                 touched.UnionWith(Ids(retry));
             }
 
@@ -334,7 +335,7 @@ public sealed class SkuRepeatTests
                 command = At(command, TimeSpan.FromMinutes(minute++));
                 var decision = SkuStock.Decide(state, command);
                 Assert.Equal(model.Run(command), decision is Accepted ? "ok" : ((Rejected)decision).Code.ToString());
-                if (decision is Accepted a) state = SkuStock.ApplyAll(state, a.Events);
+                state = SkuStock.ApplyAll(state, SkuStockPropertyTests.Stored(decision));
                 Assert.Equal(model.Levels, state.Levels);
                 SkuStockPropertyTests.AssertInvariants(state);
             }

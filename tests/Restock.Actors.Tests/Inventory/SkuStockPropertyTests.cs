@@ -40,7 +40,7 @@ public sealed class SkuStockPropertyTests
             foreach (var command in schedule)
             {
                 var decision = SkuStock.Decide(state, command);
-                var next = decision is Accepted a ? SkuStock.ApplyAll(state, a.Events) : state;
+                var next = SkuStock.ApplyAll(state, Stored(decision));
 
                 var expected = model.Run(command);
                 Assert.Equal(expected, decision is Accepted ? "ok" : ((Rejected)decision).Code.ToString());
@@ -54,6 +54,12 @@ public sealed class SkuStockPropertyTests
                     Assert.True(repeat is Accepted { Events.Count: 0 } || command is ExpireReservations,
                         $"repeat of {command} gave {repeat}");
                 }
+                else if (decision is Rejected { Settles: not null } settling)
+                {
+                    // Its repeat is refused the same way and settles nothing more.
+                    var repeat = Assert.IsType<Rejected>(SkuStock.Decide(next, command));
+                    Assert.Equal((settling.Code, (IReadOnlyList<SkuEvent>?)null), (repeat.Code, repeat.Settles));
+                }
                 state = next;
             }
         }, iter: 3000);
@@ -64,12 +70,19 @@ public sealed class SkuStockPropertyTests
     {
         Gen.Select(Schedule, Command).Sample((schedule, probe) =>
         {
-            var state = schedule.Aggregate(SkuState.Empty(), (s, c) =>
-                SkuStock.Decide(s, c) is Accepted a ? SkuStock.ApplyAll(s, a.Events) : s);
-            if (SkuStock.Decide(state, probe) is Rejected)
-                Assert.Equal(state.Levels, (SkuStock.Decide(state, probe) is Accepted a ? SkuStock.ApplyAll(state, a.Events) : state).Levels);
+            var state = schedule.Aggregate(SkuState.Empty(), (s, c) => SkuStock.ApplyAll(s, Stored(SkuStock.Decide(s, c))));
+            if (SkuStock.Decide(state, probe) is Rejected rejected)
+                Assert.Equal(state.Levels, SkuStock.ApplyAll(state, Stored(rejected)).Levels);
         }, iter: 1000);
     }
+
+    /// <summary>What the SKU actor stores for a decision: the events of an accepted one, those a refusal settles.</summary>
+    internal static IReadOnlyList<SkuEvent> Stored(Decision decision) => decision switch
+    {
+        Accepted a => a.Events,
+        Rejected r => r.Settles ?? [],
+        _ => [],
+    };
 
     internal static void AssertInvariants(SkuState s)
     {
@@ -94,7 +107,7 @@ public sealed class SkuStockPropertyTests
         private readonly Dictionary<string, (long Ordered, long Held, bool Paid, DateTimeOffset Deadline, long Ahead)> _open = new();
         private readonly Dictionary<string, (long Ordered, string Closure)> _closed = new();
         private readonly Dictionary<string, (bool Set, long Amount)> _adjustments = new();
-        private readonly Dictionary<string, (string Order, long Qty, bool Applied, bool Restocked, long Back)> _refunds = new();
+        private readonly Dictionary<string, (string Order, long Qty, bool Applied, bool Restocked, long Back, bool Refused)> _refunds = new();
         private readonly HashSet<string> _restockedByErp = new();
         private long _available, _reserved, _committed, _shipped, _refunded, _restocked;
         private bool _known;
@@ -170,40 +183,15 @@ public sealed class SkuStockPropertyTests
                 case RefundLine c:
                 {
                     if (c.Quantity <= 0) return "InvalidQuantity";
-                    var ahead = false;
-                    if (_refunds.TryGetValue(c.RefundId, out var seen))
+                    var answer = Refund(c);
+                    // Refused for good: an ERP restock reported ahead of this refund stops holding its line back.
+                    if (answer is not ("ok" or "NotPaid" or "UnknownOrderLine") && _refunds.TryGetValue(c.RefundId, out var held)
+                        && held is { Applied: false, Refused: false } && _open.TryGetValue(held.Order, out var heldLine))
                     {
-                        // Before it is applied only the ERP's report is known: the refund's own order and quantity decide.
-                        if (seen.Applied && (seen.Order != c.OrderId || seen.Qty != c.Quantity)) return "ConflictingRepeat";
-                        if (seen.Applied) return "ok";
-                        ahead = true;
+                        _open[held.Order] = heldLine with { Ahead = heldLine.Ahead - held.Qty };
+                        _refunds[c.RefundId] = held with { Refused = true };
                     }
-                    if (_open.TryGetValue(c.OrderId, out var f))
-                    {
-                        var aheadHere = ahead && seen.Order == c.OrderId ? seen.Qty : 0;
-                        if (!f.Paid) return "NotPaid";
-                        if (c.Quantity > f.Held - (f.Ahead - aheadHere)) return "RefundExceedsRemaining";
-                        var restock = c.Restock && !ahead;
-                        _refunds[c.RefundId] = (c.OrderId, c.Quantity, true, ahead || restock, ahead ? seen.Back : restock ? c.Quantity : 0);
-                        _committed -= c.Quantity;
-                        _refunded += c.Quantity;
-                        if (restock)
-                        {
-                            _available += c.Quantity;
-                            _restocked += c.Quantity;
-                        }
-                        if (f.Held == c.Quantity)
-                        {
-                            _open.Remove(c.OrderId);
-                            _closed[c.OrderId] = (f.Ordered, "Refunded");
-                        }
-                        else _open[c.OrderId] = f with { Held = f.Held - c.Quantity, Ahead = f.Ahead - aheadHere };
-                        // The line the ERP named instead is no longer held back for this refund.
-                        if (ahead && seen.Order != c.OrderId) _open[seen.Order] = _open[seen.Order] with { Ahead = _open[seen.Order].Ahead - seen.Qty };
-                        return "ok";
-                    }
-                    if (_closed.TryGetValue(c.OrderId, out var fc) && fc.Closure == "Refunded") return "RefundExceedsRemaining";
-                    return ClosedAnswer(c.OrderId, null);
+                    return answer;
                 }
                 case RestockRefund c:
                 {
@@ -228,7 +216,7 @@ public sealed class SkuStockPropertyTests
                         if (!line.Paid) return "NotPaid";
                         if (c.Quantity > line.Held - line.Ahead) return "RefundExceedsRemaining";
                         _open[c.OrderId!] = line with { Ahead = line.Ahead + c.Quantity.Value };
-                        _refunds[c.RefundId] = (c.OrderId!, c.Quantity.Value, false, true, c.Quantity.Value);
+                        _refunds[c.RefundId] = (c.OrderId!, c.Quantity.Value, false, true, c.Quantity.Value, false);
                         _restockedByErp.Add(c.RefundId);
                         _available += c.Quantity.Value;
                         _restocked += c.Quantity.Value;
@@ -239,6 +227,45 @@ public sealed class SkuStockPropertyTests
                 default:
                     throw new InvalidOperationException(command.ToString());
             }
+        }
+
+        private string Refund(RefundLine c)
+        {
+            var ahead = false;
+            if (_refunds.TryGetValue(c.RefundId, out var seen))
+            {
+                // Before it is applied only the ERP's report is known: the refund's own order and quantity decide.
+                if (seen.Applied && (seen.Order != c.OrderId || seen.Qty != c.Quantity)) return "ConflictingRepeat";
+                if (seen.Applied) return "ok";
+                ahead = true;
+            }
+            var holds = ahead && !seen.Refused ? seen.Qty : 0;
+            if (_open.TryGetValue(c.OrderId, out var f))
+            {
+                var aheadHere = seen.Order == c.OrderId ? holds : 0;
+                if (!f.Paid) return "NotPaid";
+                if (c.Quantity > f.Held - (f.Ahead - aheadHere)) return "RefundExceedsRemaining";
+                var restock = c.Restock && !ahead;
+                _refunds[c.RefundId] = (c.OrderId, c.Quantity, true, ahead || restock, ahead ? seen.Back : restock ? c.Quantity : 0, false);
+                _committed -= c.Quantity;
+                _refunded += c.Quantity;
+                if (restock)
+                {
+                    _available += c.Quantity;
+                    _restocked += c.Quantity;
+                }
+                if (f.Held == c.Quantity)
+                {
+                    _open.Remove(c.OrderId);
+                    _closed[c.OrderId] = (f.Ordered, "Refunded");
+                }
+                else _open[c.OrderId] = f with { Held = f.Held - c.Quantity, Ahead = f.Ahead - aheadHere };
+                // The line the ERP named instead is no longer held back for this refund.
+                if (holds > 0 && seen.Order != c.OrderId) _open[seen.Order] = _open[seen.Order] with { Ahead = _open[seen.Order].Ahead - holds };
+                return "ok";
+            }
+            if (_closed.TryGetValue(c.OrderId, out var fc) && fc.Closure == "Refunded") return "RefundExceedsRemaining";
+            return ClosedAnswer(c.OrderId, null);
         }
 
         private void ReleaseLine(string orderId)

@@ -1,0 +1,79 @@
+#!/bin/bash
+# One hot SKU over HTTP with API keys: the yardstick script ../shared/peers/engine-http-hot-sku.sh (which predates
+# keys) adapted. The merchant stocks with the operator key, wrk reserves with a platform key, every order id unique,
+# durable acknowledgements. Prints "engine_http_hot_sku_rps N", p50/p99 and the non-2xx count.
+# Usage: engine-http-hot-sku.sh [CHECKOUT=.] [connections=64] [seconds=15] [wrk-threads=2]
+# Environment: COUNTERS=1 adds the service's allocation and CPU time per request and its collections (dotnet-counters);
+# TRACE=file.nettrace records a CPU sample profile of the measured run (dotnet-trace); SERVICE_DLL=path runs that
+# build instead (A/B runs against a copied build output); NO_BUILD=1 uses the existing Release build as is;
+# DOTNET_* settings pass through to the service.
+set -euo pipefail
+repo=$(cd "${1:-.}" && pwd) conns=${2:-64} secs=${3:-15} threads=${4:-2}
+dir=$(mktemp -d /tmp/engine-http.XXXX); port=$((20000 + RANDOM % 20000))
+dll=${SERVICE_DLL:-$repo/src/Restock.Actors.Service/bin/Release/net10.0/Restock.Actors.Service.dll}
+if [ -z "${SERVICE_DLL:-}" ] && { [ -z "${NO_BUILD:-}" ] || [ ! -f "$dll" ]; }; then
+  (cd "$repo" && dotnet build -c Release -nologo -v q src/Restock.Actors.Service >/dev/null)
+fi
+operator="restock_bench-operator-$RANDOM$RANDOM"
+# Started from another folder, as a deployment starts it: the service finds its appsettings.json beside the dll.
+(cd "$dir" && RESTOCK_CONNECTION_STRING="Data Source=$dir/restock.db" RESTOCK_HTTP_URLS="http://127.0.0.1:$port" \
+  RESTOCK_OPERATOR_KEY="$operator" exec dotnet "$dll" > "$dir/log" 2>&1) &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf '"$dir" EXIT
+for i in $(seq 240); do curl -sf -o /dev/null "127.0.0.1:$port/readyz" && break; sleep 0.5; done
+auth="authorization: Bearer $operator"
+curl -sf -X PUT "127.0.0.1:$port/shops/shop-bench/skus/hot/stock" -H "$auth" -H content-type:application/json \
+  -d '{"adjustmentId":"a1","quantity":100000000}' >/dev/null
+platform=$(curl -sf -X POST "127.0.0.1:$port/keys" -H "$auth" -H content-type:application/json \
+  -d '{"kind":"platform","label":"wrk"}' | sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
+[ -n "$platform" ] || { echo "no platform key issued" >&2; exit 1; }
+cat > "$dir/reserve.lua" <<LUA
+-- setup runs in the main Lua state; thread:set gives each thread its own global tid, so order ids never repeat.
+local threads = 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+local n = 0
+local run = "r"
+function init(args) run = args[1] or "r" end  -- warm-up and measured runs use different ids
+local headers = {["content-type"] = "application/json", ["authorization"] = "Bearer $platform"}
+function request()
+  n = n + 1
+  return wrk.format("POST", "/skus/hot/reservations", headers,
+    '{"orderId":"' .. run .. tid .. "-" .. n .. '","quantity":1,"paymentWindowSeconds":3600}')
+end
+function done(summary, latency, requests)
+  io.write(string.format("p50_ms %.2f p99_ms %.2f\n", latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+LUA
+# warm-up, then the measured run
+wrk -t"$threads" -c"$conns" -d3s -s "$dir/reserve.lua" "http://127.0.0.1:$port" -- warm >/dev/null 2>&1 || true
+if [ -n "${COUNTERS:-}" ]; then
+  # Allocation and collections of the service during the measured run (dotnet-counters, one line a second).
+  ~/.dotnet/tools/dotnet-counters collect -p "$pid" --format csv -o "$dir/counters.csv" --refresh-interval 1 \
+    --duration "00:00:$(printf %02d "$secs")" --counters System.Runtime >/dev/null 2>&1 &
+  counters=$!
+  sleep 1
+fi
+if [ -n "${TRACE:-}" ]; then
+  # A CPU sample profile of the service during the measured run, kept at $TRACE (.nettrace).
+  ~/.dotnet/tools/dotnet-trace collect -p "$pid" --profile dotnet-sampled-thread-time -o "$TRACE" --duration "00:00:00:$(printf %02d "$secs")" >/dev/null 2>&1 &
+  tracer=$!
+  sleep 2
+fi
+out=$(wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$dir/reserve.lua" "http://127.0.0.1:$port" -- main 2>&1)
+[ -z "${COUNTERS:-}" ] || wait $counters || true
+[ -z "${TRACE:-}" ] || wait $tracer || true
+reserved=$(curl -s "127.0.0.1:$port/skus/hot" -H "authorization: Bearer $platform" | sed -n 's/.*"reserved":\([0-9]*\).*/\1/p')
+echo "reserved after both runs: $reserved (every request a new order: warm-up + measured requests)"
+echo "$out" | grep -E 'requests in|Requests/sec|Non-2xx|p50_ms|Socket errors' || true
+rps=$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
+echo "engine_http_hot_sku_rps $rps"
+if [ -n "${COUNTERS:-}" ]; then
+  # Per request, from the service's mean rates over the run: these hold still while the machine's load moves.
+  awk -F, -v rps="$rps" '
+    $3 ~ /total_allocated/ { alloc += $5; n++ }
+    $3 ~ /cpu.time/ { cpu += $5 }
+    $3 ~ /gc.collections/ { split($3, g, "generation="); gen[substr(g[2], 1, 4)] += $5 }
+    $3 ~ /gc.pause.time/ { pause += $5 }
+    END { if (n > 0 && rps > 0) printf "per_request alloc_bytes %.0f cpu_us %.0f; over %d s: gen0 %d gen1 %d gen2 %d collections, %.2f s paused\n",
+      alloc / n / rps, cpu / n / rps * 1e6, n, gen["gen0"], gen["gen1"], gen["gen2"], pause }' "$dir/counters.csv"
+fi
