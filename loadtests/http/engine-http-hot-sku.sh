@@ -4,9 +4,9 @@
 # durable acknowledgements. Prints "engine_http_hot_sku_rps N", p50/p99 and the non-2xx count.
 # Usage: engine-http-hot-sku.sh [CHECKOUT=.] [connections=64] [seconds=15] [wrk-threads=2]
 # Environment: COUNTERS=1 adds the service's allocation and CPU time per request and its collections (dotnet-counters);
-# TRACE=file.nettrace records a CPU sample profile of the measured run (dotnet-trace); SERVICE_DLL=path runs that
-# build instead (A/B runs against a copied build output); NO_BUILD=1 uses the existing Release build as is;
-# DOTNET_* settings pass through to the service.
+# TRACE=file.nettrace records a profile of the measured run (dotnet-trace; TRACE_PROFILE=cpu-sampling for on-CPU
+# samples, gc-verbose for allocations, default thread-time samples); SERVICE_DLL=path runs that build instead (A/B runs against a copied build output);
+# NO_BUILD=1 uses the existing Release build as is; DOTNET_* settings pass through to the service.
 set -euo pipefail
 repo=$(cd "${1:-.}" && pwd) conns=${2:-64} secs=${3:-15} threads=${4:-2}
 dir=$(mktemp -d /tmp/engine-http.XXXX); port=$((20000 + RANDOM % 20000))
@@ -19,7 +19,7 @@ operator="restock_bench-operator-$RANDOM$RANDOM"
 (cd "$dir" && RESTOCK_CONNECTION_STRING="Data Source=$dir/restock.db" RESTOCK_HTTP_URLS="http://127.0.0.1:$port" \
   RESTOCK_OPERATOR_KEY="$operator" exec dotnet "$dll" > "$dir/log" 2>&1) &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf '"$dir" EXIT
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; [ -z "${KEEP_LOG:-}" ] || cp "$dir/log" "$KEEP_LOG"; rm -rf '"$dir" EXIT
 for i in $(seq 240); do curl -sf -o /dev/null "127.0.0.1:$port/readyz" && break; sleep 0.5; done
 auth="authorization: Bearer $operator"
 curl -sf -X PUT "127.0.0.1:$port/shops/shop-bench/skus/hot/stock" -H "$auth" -H content-type:application/json \
@@ -55,7 +55,10 @@ if [ -n "${COUNTERS:-}" ]; then
 fi
 if [ -n "${TRACE:-}" ]; then
   # A CPU sample profile of the service during the measured run, kept at $TRACE (.nettrace).
-  ~/.dotnet/tools/dotnet-trace collect -p "$pid" --profile dotnet-sampled-thread-time -o "$TRACE" --duration "00:00:00:$(printf %02d "$secs")" >/dev/null 2>&1 &
+  # cpu-sampling (on-CPU samples, root only) goes through perf_events; the other profiles through EventPipe.
+  verb=collect; [ "${TRACE_PROFILE:-}" != cpu-sampling ] || verb=collect-linux
+  ~/.dotnet/tools/dotnet-trace $verb -p "$pid" --profile "${TRACE_PROFILE:-dotnet-sampled-thread-time}" -o "$TRACE" \
+    --duration "00:00:00:$(printf %02d "$secs")" >/dev/null 2>&1 &
   tracer=$!
   sleep 2
 fi

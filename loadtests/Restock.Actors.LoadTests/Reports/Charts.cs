@@ -43,6 +43,7 @@ public static class Charts
         var seconds = loss.Timeline.Select(p => (double)p.Second).ToArray();
         timeline.Add.ScatterLine(seconds, loss.Timeline.Select(p => (double)p.Answered).ToArray()).LegendText = "answered";
         timeline.Add.ScatterLine(seconds, loss.Timeline.Select(p => (double)p.AnsweredHealthySkus).ToArray()).LegendText = "answered, SKUs not on the killed node";
+        timeline.Add.ScatterLine(seconds, loss.Timeline.Select(p => (double)p.AnsweredMovingSkus).ToArray()).LegendText = "answered, the killed node's SKUs";
         timeline.Add.ScatterLine(seconds, loss.Timeline.Select(p => (double)p.Unknown).ToArray()).LegendText = "503 (outcome unknown, retried)";
         timeline.Add.ScatterLine(seconds, loss.Timeline.Select(p => (double)p.Failed).ToArray()).LegendText = "failed";
         timeline.Add.VerticalLine(loss.KilledAtSecond).LegendText = "SIGKILL";

@@ -71,16 +71,23 @@ public static class ReportWriter
         ["cluster", $"{n.Nodes} nodes"],
         ["killed", $"{n.KilledNode} with SIGKILL at {F(n.KilledAtSecond)} s"],
         ["every SKU answering again", n.EverySkuAnsweringAfterSeconds is { } s ? $"{F(s)} s after the kill" : "not within a minute of the kill"],
+        ["takeover, step by step (s after the kill)", string.Join("; ", n.Phases.Select(p =>
+            $"{p.Name} {(p.AtSecond is { } at ? F(at) : "not seen")}{(p.Source == "probe" ? "" : $" ({p.Source})")}"))],
         ["during the takeover", $"{n.AnsweredDuringTakeover:N0} answered, {n.UnknownDuringTakeover:N0} 503 (outcome unknown, retried with the same id), " +
                                 $"{n.FailedDuringTakeover:N0} failed (other 5xx, refused connections, timeouts)"],
+        ["503 answered after (request start to answer, whole run)", n.UnknownAnsweredAfter.Count == 0 ? "no 503" :
+            $"{n.UnknownAnsweredAfter.Count:N0} answers: p50 {F(n.UnknownAnsweredAfter.P50Seconds)} s, p99 {F(n.UnknownAnsweredAfter.P99Seconds)} s, " +
+            $"max {F(n.UnknownAnsweredAfter.MaxSeconds)} s"],
         ["answered per second", $"{F(n.AnsweredPerSecondBefore)} before the kill, {F(n.AnsweredPerSecondDuring)} during the takeover"],
-        ["healthy SKUs", $"{n.Skus - n.SkusTakenOver} of {n.Skus} SKUs kept answering (the others were the killed node's); their answers per second: " +
-                         $"{F(n.HealthySkusAnsweredPerSecondBefore)} before the kill, {F(n.HealthySkusAnsweredPerSecondDuring)} during the takeover"],
+        ["healthy SKUs answered per second", $"{n.Skus - n.SkusTakenOver} of {n.Skus} SKUs kept answering (not on the killed node): " +
+                                             $"{F(n.HealthySkus.Before)} before the kill, {F(n.HealthySkus.During)} during the takeover, {F(n.HealthySkus.After)} after"],
+        ["moving SKUs answered per second", $"the killed node's {n.SkusTakenOver} SKUs: " +
+                                            $"{F(n.MovingSkus.Before)} before the kill, {F(n.MovingSkus.During)} during the takeover, {F(n.MovingSkus.After)} after"],
     ];
 
     private static string TimelineCsv(NodeLossReport n) =>
-        "second,answered,unknown_503,failed,answered_healthy_skus\n" +
-        string.Concat(n.Timeline.Select(p => $"{p.Second},{p.Answered},{p.Unknown},{p.Failed},{p.AnsweredHealthySkus}\n"));
+        "second,answered,unknown_503,failed,answered_healthy_skus,answered_moving_skus\n" +
+        string.Concat(n.Timeline.Select(p => $"{p.Second},{p.Answered},{p.Unknown},{p.Failed},{p.AnsweredHealthySkus},{p.AnsweredMovingSkus}\n"));
 
     private static IEnumerable<string[]> OperationRows(RunReport r) => r.Operations.Select(o => new[]
     {

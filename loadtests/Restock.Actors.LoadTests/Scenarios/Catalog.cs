@@ -50,7 +50,8 @@ public static class Catalog
             "SIGKILL mid-sale: how long until every SKU answers again, what buyers saw meanwhile, and nothing acknowledged lost.",
             Skus: 24, StockPerSku: 2_000, Shops: 1,
             Mix: new OperationMix(Reserve: 70, Pay: 20, Cancel: 5, Refund: 5),
-            Model: new LoadModel(LoadKind.Closed, Concurrency: 60),
+            // Open: buyers of the killed node's SKUs wait for their 503 without holding back the healthy SKUs' buyers.
+            Model: new LoadModel(LoadKind.Open, Concurrency: 60, Rate: 250),
             Attempts: 0, Duration: TimeSpan.FromSeconds(45),
             Thresholds: ["oversold=0", "lost-acks=0"],
             AutoRestockShare: 1, KillNodeMidRun: true),

@@ -390,7 +390,7 @@ public static class SkuStock
             if (state.RestockWindowClosed(known, Now(state, c).UtcTicks))
                 return Reject(RejectionCode.RestockWindowClosed,
                     $"refund {c.RefundId} can no longer be restocked on request: its manual-restock window " +
-                    $"({state.ManualRestockWindow.TotalDays:0.#} days from the refund) has closed; put the units back with a stock adjustment");
+                    $"({Describe(state.ManualRestockWindow)} from the refund) has closed; put the units back with a stock adjustment");
             return One(new RefundRestocked(c.RefundId, known.OrderId, c.ShopId, known.Quantity, c.Trigger, c.Actor,
                 known.SettingVersion, state.Levels.Available + known.Quantity, c.At, Now(state, c)));
         }
@@ -413,6 +413,9 @@ public static class SkuStock
         }
         return Closed(state, c.OrderId!, expected: null);
     }
+
+    private static string Describe(TimeSpan window) =>
+        window.Ticks % TimeSpan.TicksPerDay == 0 ? $"{window.Days} days" : window.ToString("c", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>The units an ERP restock reported ahead of its refund holds back on the line of <paramref name="orderId"/>.</summary>
     private static long AheadOn(RefundRecord? ahead, string orderId) => ahead is not null && ahead.OrderId == orderId ? ahead.HoldsAhead : 0;

@@ -8,15 +8,17 @@ namespace Restock.Actors.Engine.Hosting;
 /// How long a caller waits for an entity. While the cluster's membership is changing (a connection to a member
 /// lost, a member unreachable, joining, leaving, downed, or recently removed) shards may be on their way to
 /// another node and a request for one of them waits in the region's buffer: callers then get the short takeover
-/// timeout, a prompt 503 to retry, instead of holding their connection for the whole ask timeout. Requests already
-/// waiting when the change is seen are cut the same short time later. Entities on settled shards answer well
-/// within either.
+/// timeout, a prompt 503 to retry, instead of holding their connection for the whole ask timeout. A request already
+/// waiting when the change is seen gets the same short timeout counted from its own start (ended at once if it has
+/// waited longer), so no caller waits more than the takeover timeout once a takeover is known. Entities on settled
+/// shards answer well within either.
 /// </summary>
 public sealed class AskTimeouts
 {
     private readonly Cluster? _cluster;
     private long _settledAfterMs;
-    private CancellationTokenSource _waiting = new();
+    // Cancelled (and replaced) each time shards may start moving: tells the asks waiting on the normal timeout.
+    private CancellationTokenSource _changing = new();
 
     private AskTimeouts(Cluster? cluster, TimeSpan normal, TimeSpan duringTakeover, TimeSpan window)
     {
@@ -61,20 +63,27 @@ public sealed class AskTimeouts
     /// <summary>Asks <paramref name="target"/>, waiting <see cref="Current"/> at most, and less if a takeover starts meanwhile.</summary>
     public async Task<T> Ask<T>(IActorRef target, object message, CancellationToken cancellationToken)
     {
+        // Read before the timeout: a change seen in between has already shortened Current.
+        var changing = Volatile.Read(ref _changing).Token;
         var timeout = Current;
         if (timeout <= DuringTakeover)
             return await target.Ask<T>(message, timeout, cancellationToken);
-        if (!cancellationToken.CanBeCanceled)
-            return await target.Ask<T>(message, timeout, Volatile.Read(ref _waiting).Token);
-        using var cut = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Volatile.Read(ref _waiting).Token);
+        var startedMs = Environment.TickCount64;
+        using var cut = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // Disposed before `cut`: disposing the registration waits for a running callback, so it never touches a disposed source.
+        using var takeover = changing.Register(() => cut.CancelAfter(RemainingOfTakeover(startedMs, Environment.TickCount64)));
         return await target.Ask<T>(message, timeout, cut.Token);
     }
 
-    /// <summary>Shards may move from now on: shorten new asks for the window, and end the waiting ones soon.</summary>
+    /// <summary>What is left of the takeover timeout for an ask started at <paramref name="startedMs"/>: nothing once it has passed.</summary>
+    private TimeSpan RemainingOfTakeover(long startedMs, long nowMs) =>
+        TimeSpan.FromMilliseconds(Math.Max(0, startedMs + (long)DuringTakeover.TotalMilliseconds - nowMs));
+
+    /// <summary>Shards may move from now on: shorten new asks for the window, and cut the waiting ones to the takeover timeout.</summary>
     private void MembershipChanging()
     {
         Interlocked.Exchange(ref _settledAfterMs, Environment.TickCount64 + (long)Window.TotalMilliseconds);
-        Interlocked.Exchange(ref _waiting, new CancellationTokenSource()).CancelAfter(DuringTakeover);
+        Interlocked.Exchange(ref _changing, new CancellationTokenSource()).Cancel();
     }
 
     /// <summary>

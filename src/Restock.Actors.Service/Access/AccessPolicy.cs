@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Routing.Patterns;
@@ -98,6 +99,13 @@ public static class AccessPolicy
     /// </summary>
     private const string MethodNotAllowedEndpoint = "405 HTTP Method Not Supported";
 
+    /// <summary><see cref="Routes"/> by method and pattern, so a request's lookup builds no string.</summary>
+    private static readonly Dictionary<(string Method, string Pattern), Scope> ByMethodAndPattern =
+        Routes.ToDictionary(r => (r.Key[..r.Key.IndexOf(' ')], r.Key[(r.Key.IndexOf(' ') + 1)..]), r => r.Value);
+
+    /// <summary>Each routed endpoint's pattern as written in <see cref="Routes"/>; as many entries as the service maps.</summary>
+    private static readonly ConcurrentDictionary<RouteEndpoint, string> Patterns = new();
+
     /// <summary>The scope of an endpoint; null when it is not listed (then only the operator may call it).</summary>
     public static Scope? For(Endpoint endpoint, string method)
     {
@@ -105,10 +113,10 @@ public static class AccessPolicy
         // Any valid key learns only which methods a path takes (the API description says as much); no key is still 401.
         if (endpoint is not RouteEndpoint && endpoint.DisplayName == MethodNotAllowedEndpoint) return Scope.AnyKey;
         if (endpoint is not RouteEndpoint route) return null;
-        var pattern = "/" + (route.RoutePattern.RawText ?? "").Trim('/');
-        return Routes.TryGetValue($"{method} {pattern}", out var scope) ? scope
-            : method == "HEAD" && Routes.TryGetValue($"GET {pattern}", out var get) ? get
-            : Routes.TryGetValue($"* {pattern}", out var any) ? any
+        var pattern = Patterns.GetOrAdd(route, static r => "/" + (r.RoutePattern.RawText ?? "").Trim('/'));
+        return ByMethodAndPattern.TryGetValue((method, pattern), out var scope) ? scope
+            : method == "HEAD" && ByMethodAndPattern.TryGetValue(("GET", pattern), out var get) ? get
+            : ByMethodAndPattern.TryGetValue(("*", pattern), out var any) ? any
             : null;
     }
 
@@ -175,7 +183,8 @@ internal sealed class AccessMiddleware(RequestDelegate next, VerifiedKeys keys, 
         if (!header.StartsWith(Bearer, StringComparison.OrdinalIgnoreCase)) return ValueTask.FromResult<Caller?>(null);
         var secret = header.AsSpan(Bearer.Length).Trim();
         if (operatorKey.Matches(secret)) return ValueTask.FromResult<Caller?>(ConfiguredOperator);
-        var lookup = keys.FindActiveAsync(secret, context.RequestAborted);
+        // No RequestAborted: reading it creates a token source per request, and a key read is short.
+        var lookup = keys.FindActiveAsync(secret, CancellationToken.None);
         return lookup.IsCompletedSuccessfully ? ValueTask.FromResult(CallerOf(lookup.Result)) : Read(lookup);
 
         static async ValueTask<Caller?> Read(ValueTask<ApiKey?> lookup) => CallerOf(await lookup);

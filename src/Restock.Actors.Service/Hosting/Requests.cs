@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.Json;
@@ -14,7 +15,7 @@ namespace Restock.Actors.Service.Hosting;
 /// </summary>
 internal sealed class Requests
 {
-    private readonly Dictionary<string, string[]> _errors = new();
+    private Dictionary<string, string[]>? _errors;
 
     /// <summary>The largest JSON body a route reads unless it says otherwise; larger ones are refused with 413.</summary>
     public const int MaxBodyBytes = 64 * 1024;
@@ -37,12 +38,41 @@ internal sealed class Requests
                 statusCode: StatusCodes.Status415UnsupportedMediaType));
         if (request.ContentLength > maxBytes)
             return (null, TooLarge(maxBytes));
-        var bytes = await ReadAtMost(request.Body, maxBytes, request.HttpContext.RequestAborted);
-        if (bytes is null)
-            return (null, TooLarge(maxBytes));
+        // The body stays in the server's pooled buffers until it is parsed: no copy, no buffer of our own per request.
+        var reader = request.BodyReader;
+        while (true)
+        {
+            var read = await reader.ReadAsync(request.HttpContext.RequestAborted);
+            var body = read.Buffer;
+            if (body.Length > maxBytes)
+            {
+                reader.AdvanceTo(body.Start, body.End);
+                return (null, TooLarge(maxBytes));
+            }
+            if (!read.IsCompleted)
+            {
+                reader.AdvanceTo(body.Start, body.End);
+                continue;
+            }
+            try
+            {
+                return Parse<T>(body, Strict(request));
+            }
+            finally
+            {
+                reader.AdvanceTo(body.End);
+            }
+        }
+    }
+
+    private static (T? Body, IResult? Problem) Parse<T>(ReadOnlySequence<byte> json, JsonSerializerOptions options) where T : class
+    {
         try
         {
-            var body = JsonSerializer.Deserialize<T>(bytes, Strict(request));
+            // One value and nothing after it but white space, as JsonSerializer.Deserialize(bytes) requires.
+            var body = json.IsSingleSegment
+                ? JsonSerializer.Deserialize<T>(json.FirstSpan, options)
+                : JsonSerializer.Deserialize<T>(json.ToArray(), options);
             return body is null ? (null, Invalid("body", "the body must be a JSON object")) : (body, null);
         }
         catch (JsonException e)
@@ -73,20 +103,6 @@ internal sealed class Requests
                 return $"charset '{parameter.Value}' is not supported: {expected}";
         }
         return null;
-    }
-
-    /// <summary>The body's bytes, or null as soon as it is longer than <paramref name="maxBytes"/> (the rest is never read).</summary>
-    private static async Task<byte[]?> ReadAtMost(Stream body, int maxBytes, CancellationToken cancellationToken)
-    {
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            if (buffer.Length + read > maxBytes) return null;
-            buffer.Write(chunk, 0, read);
-        }
-        return buffer.ToArray();
     }
 
     private static IResult TooLarge(int maxBytes) =>
@@ -169,9 +185,12 @@ internal sealed class Requests
         return string.IsNullOrWhiteSpace(value) ? fallback : value;
     }
 
-    public void Add(string field, string message) =>
+    public void Add(string field, string message)
+    {
+        _errors ??= new Dictionary<string, string[]>();
         _errors[field] = _errors.TryGetValue(field, out var known) ? [.. known, message] : [message];
+    }
 
-    public IResult? Problem => _errors.Count == 0 ? null
+    public IResult? Problem => _errors is null ? null
         : Results.ValidationProblem(_errors, title: "The request is invalid; nothing was changed.");
 }

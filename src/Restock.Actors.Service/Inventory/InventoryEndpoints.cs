@@ -30,7 +30,11 @@ internal static class InventoryEndpoints
         var skus = app.MapGroup("/skus/{skuId}");
 
         skus.MapGet("", (string skuId, IInventory inventory, CancellationToken ct) =>
-            Send(skuId, null, inventory, (id, token) => inventory.GetStock(id, token), ct))
+        {
+            var check = new Requests();
+            var id = check.Id("skuId", skuId);
+            return check.Problem is { } invalid ? Task.FromResult(invalid) : EngineCall.Run(inventory.GetStock(id, ct), Answer);
+        })
             .Answers<StockResponse>("A SKU's stock", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status503ServiceUnavailable);
 
         // The merchant's side: a SKU is stocked by its shop, and the first stock command makes the shop its owner.
@@ -116,17 +120,13 @@ internal static class InventoryEndpoints
         return Execute(skuId, check, command(id), inventory, ct);
     }
 
-    private static Task<IResult> Execute(string skuId, Requests check, SkuCommand command, IInventory inventory, CancellationToken ct) =>
-        Send(skuId, check, inventory, (id, token) => inventory.Execute(id, command, token), ct);
-
-    private static async Task<IResult> Send(string skuId, Requests? check, IInventory inventory,
-        Func<string, CancellationToken, Task<SkuReply>> send, CancellationToken ct)
+    private static Task<IResult> Execute(string skuId, Requests check, SkuCommand command, IInventory inventory, CancellationToken ct)
     {
-        check ??= new Requests();
         var id = check.Id("skuId", skuId);
-        if (check.Problem is { } invalid) return invalid;
-        return await EngineCall.Run(() => send(id, ct), reply => reply.Succeeded ? Results.Ok(StockResponse.From(reply)) : Rejection(reply));
+        return check.Problem is { } invalid ? Task.FromResult(invalid) : EngineCall.Run(inventory.Execute(id, command, ct), Answer);
     }
+
+    private static IResult Answer(SkuReply reply) => reply.Succeeded ? Results.Ok(StockResponse.From(reply)) : Rejection(reply);
 
     /// <summary>Another shop's SKU answers exactly like a SKU that does not exist: its existence is not the caller's business.</summary>
     public static IResult NotTheShops(string shopId, string skuId) =>

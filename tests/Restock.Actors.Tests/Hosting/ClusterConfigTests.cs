@@ -79,12 +79,14 @@ public sealed class ClusterConfigTests
         Assert.Equal("Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster", config.GetString("akka.cluster.downing-provider-class"));
         Assert.Equal("keep-majority", config.GetString("akka.cluster.split-brain-resolver.active-strategy"));
         Assert.True(config.GetBoolean("akka.cluster.split-brain-resolver.down-all-when-unstable"));
-        // Detection, the resolver's decision and the margin sharding waits before reallocating, plus about a second
-        // for the failure detector's threshold and about two for removal, reallocation and recovery.
-        var budget = config.GetTimeSpan("akka.cluster.failure-detector.acceptable-heartbeat-pause")
-                     + config.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after")
-                     + config.GetTimeSpan("akka.cluster.down-removal-margin")
-                     + TimeSpan.FromSeconds(3);
+        // The takeover's steps (see hocon/restock.conf): detection and the reaper's tick, the resolver's decision, a
+        // gossip and a leader tick to remove the node, the margin sharding waits, a region's retry to learn the new
+        // home; plus about a second for the failure detector's threshold and two for reallocation and recovery.
+        TimeSpan Setting(string name) => config.GetTimeSpan("akka.cluster." + name);
+        var budget = Setting("failure-detector.heartbeat-interval") + Setting("failure-detector.acceptable-heartbeat-pause")
+                     + Setting("unreachable-nodes-reaper-interval") + Setting("split-brain-resolver.stable-after")
+                     + Setting("gossip-interval") + Setting("leader-actions-interval") + Setting("down-removal-margin")
+                     + Setting("sharding.retry-interval") + TimeSpan.FromSeconds(3);
         Assert.True(budget <= TimeSpan.FromSeconds(15), $"takeover budget {budget}");
         Assert.True(config.GetTimeSpan("akka.cluster.down-removal-margin") > TimeSpan.Zero, "the downed side needs time to stop its entities");
     }

@@ -91,7 +91,7 @@ public sealed class RefundRecordBoundsTests
         var after = Window + TimeSpan.FromMinutes(1);
         var closed = SkuStock.Decide(state, At(Manual("too-late"), after));
         Assert.Equal("RestockWindowClosed", Answer(closed));
-        Assert.Contains("stock adjustment", ((Rejected)closed).Message);
+        Assert.Contains("window (2 days from the refund) has closed; put the units back with a stock adjustment", ((Rejected)closed).Message);
         Assert.Equal("RestockWindowClosed", Answer(SkuStock.Decide(state, At(Erp("too-late", "o1", 1), after))));
 
         // Once the line has shipped and the horizon has passed, the SKU forgets both; nothing can restock them again.

@@ -46,4 +46,16 @@ public sealed class ClusterTargetTests
         var oneNode = Assert.Throws<ArgumentException>(() => CommandLine.Parse(["node-loss", "--postgres", "Host=127.0.0.1", "--nodes", "1"]));
         Assert.Contains("--nodes 2", oneNode.Message);
     }
+
+    [Fact]
+    public void The_node_loss_scenario_keeps_its_arrival_rate_through_the_takeover_unless_a_closed_model_is_asked_for()
+    {
+        // Open: buyers of the killed node's SKUs waiting for their 503 do not hold back the healthy SKUs' buyers.
+        var open = CommandLine.Parse(["node-loss", "--postgres", "Host=127.0.0.1"]).Options.Scenario.Model;
+        Assert.Equal(Restock.Actors.LoadTests.Scenarios.LoadKind.Open, open.Kind);
+        Assert.True(open.Rate > 0);
+        Assert.Equal(400, CommandLine.Parse(["node-loss", "--postgres", "Host=127.0.0.1", "--rate", "400"]).Options.Scenario.Model.Rate);
+        var closed = CommandLine.Parse(["node-loss", "--postgres", "Host=127.0.0.1", "--concurrency", "60"]).Options.Scenario.Model;
+        Assert.Equal(Restock.Actors.LoadTests.Scenarios.LoadKind.Closed, closed.Kind);
+    }
 }
