@@ -5,7 +5,8 @@ using Restock.Actors.LoadTests.Scenarios;
 namespace Restock.Actors.LoadTests;
 
 /// <summary>The runner's command line: a scenario name, then options that override the scenario's sizes and load.</summary>
-public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySkus, bool FindRate = false)
+public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySkus, long RecoveryEvents = 1_000_000, int RecoveryOpenLines = 10_000,
+    bool FindRate = false)
 {
     public static string Help => $"""
         restock-load SCENARIO [options]     flash-sale load simulations against Restock.Actors
@@ -37,6 +38,8 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
                                  e.g. --engine "restock.inventory.max-batch-size = 1"
           --reports DIR          where report folders go (default ./reports)
           --memory-skus N        hot-sku-bench: SKUs touched for the memory measurement (default 100000)
+          --events N             recovery-bench: events journaled for the SKU (default 1000000)
+          --open-lines N         recovery-bench: of which reservations left open (default 10000)
           --find-rate            open model: the highest rate that still passes (thresholds and invariants), from
                                  --rate doubling until a run fails, then bisecting to within 10%; one run per trial
           -h, --help             this text
@@ -54,6 +57,8 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
         var thresholds = new List<string>();
         var engine = new List<string>();
         var memorySkus = 100_000;
+        var recoveryEvents = 1_000_000L;
+        var recoveryOpenLines = 10_000;
         var findRate = false;
         for (var i = 1; i < args.Length; i++)
         {
@@ -102,6 +107,8 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
                 case "--reports": options = options with { ReportsFolder = Value() }; break;
                 case "--engine": engine.Add(Value()); break;
                 case "--memory-skus": memorySkus = (int)Number(1); break;
+                case "--events": recoveryEvents = Number(2); break;
+                case "--open-lines": recoveryOpenLines = (int)Number(0); break;
                 case "--find-rate": findRate = true; break;
                 default: throw new ArgumentException($"unknown option '{name}'");
             }
@@ -116,9 +123,11 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
             throw new ArgumentException("--target http needs --url");
         if (scenario.Model.Kind == LoadKind.Open && scenario.Model.Rate <= 0)
             throw new ArgumentException("the open model needs --rate");
+        if (recoveryEvents <= recoveryOpenLines) throw new ArgumentException("--events must be larger than --open-lines");
         if (findRate && scenario.Model.Kind != LoadKind.Open)
             throw new ArgumentException("--find-rate needs the open model (--rate)");
-        return new CommandLine(options with { Scenario = scenario, ExtraThresholds = thresholds, EngineOverrides = engine }, false, memorySkus, findRate);
+        return new CommandLine(options with { Scenario = scenario, ExtraThresholds = thresholds, EngineOverrides = engine }, false, memorySkus,
+            recoveryEvents, recoveryOpenLines, findRate);
     }
 
     private static TimeSpan Duration(string text)

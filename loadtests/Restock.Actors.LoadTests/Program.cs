@@ -20,6 +20,11 @@ public static class Program
                 var bench = await HotSkuBench.RunAsync(command.Options, command.MemorySkus, Console.Out);
                 return bench.InvariantsHeld ? 0 : 1;
             }
+            if (command.Options.Scenario.Name == "recovery-bench")
+            {
+                var recovery = await RecoveryBench.RunAsync(command.Options, command.RecoveryEvents, command.RecoveryOpenLines, Console.Out);
+                return recovery.Targets.All(t => t.StartsWith("met", StringComparison.Ordinal)) ? 0 : 1;
+            }
             if (command.Options.Scenario.Name == "cold-start")
             {
                 var cold = await ColdStartBench.RunAsync(command.Options, Console.Out);

@@ -98,7 +98,7 @@ public static class ColdStartBench
                 File.Delete(file + suffix);
         }
 
-        var report = new ColdStartReport(started, LoadRun.MachineDescription(), skus, concurrency, engine, fresh, remembered, after,
+        var report = new ColdStartReport(started, LoadRun.Machine(), skus, concurrency, engine, fresh, remembered, after,
             Math.Round(engineStart, 2), intact && fresh.Failed == 0,
             [
                 Target("new SKUs ≥ 20,000 activations/s", fresh.ActivationsPerSecond),
