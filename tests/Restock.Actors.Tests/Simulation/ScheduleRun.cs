@@ -76,6 +76,17 @@ public sealed class ScheduleRun
 
     public int Restarts { get; private set; }
 
+    /// <summary>Wall time of each phase of the run, in order: where a schedule's time goes.</summary>
+    public List<(string Phase, TimeSpan Took)> Phases { get; } = [];
+
+    private readonly System.Diagnostics.Stopwatch _phaseClock = System.Diagnostics.Stopwatch.StartNew();
+
+    private void EndPhase(string phase)
+    {
+        Phases.Add((phase, _phaseClock.Elapsed));
+        _phaseClock.Restart();
+    }
+
     private RestockEngine Engine => _host.Engine;
 
     public async Task RunAsync()
@@ -84,6 +95,7 @@ public sealed class ScheduleRun
         try
         {
             await SetUp();
+            EndPhase("setup");
             var started = DateTime.UtcNow;
             var restartGate = new SemaphoreSlim(1, 1);
             var tasks = new List<Task>();
@@ -102,6 +114,7 @@ public sealed class ScheduleRun
                 tasks.Add(Play(step));
             }
             await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromSeconds(60));
+            EndPhase("steps");
         }
         finally
         {
@@ -347,6 +360,7 @@ public sealed class ScheduleRun
         Task[] late;
         lock (_background) late = _background.ToArray();
         await Task.WhenAll(late).WaitAsync(TimeSpan.FromSeconds(30));
+        EndPhase("late copies");
 
         for (var round = 0; round < 20; round++)
         {
@@ -358,11 +372,15 @@ public sealed class ScheduleRun
             await Task.WhenAll(open);
             await Task.Delay(100);
         }
+        EndPhase("unanswered retried");
 
         var expiry = _lastShortDeadline + TimeSpan.FromMilliseconds(100) - DateTimeOffset.UtcNow;
         if (expiry > TimeSpan.Zero) await Task.Delay(expiry);
+        EndPhase("deadlines pass");
         // An actor that stopped on a fault comes back after sharding's restart backoff: give overdue lines that long.
         for (var wait = 0; wait < 100 && await AnyOverdue(); wait++) await Task.Delay(100);
+        EndPhase("expiries land");
         await Task.WhenAll(RefundCalls.Where(c => c.Acknowledged).Select(c => WaitFinished(c.Request, TimeSpan.FromSeconds(30))));
+        EndPhase("refunds finish");
     }
 }

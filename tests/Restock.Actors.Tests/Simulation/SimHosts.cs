@@ -26,13 +26,16 @@ public interface ISimHost
 
 /// <summary>
 /// The timing knobs the simulation turns (all else is the shipped configuration): snapshots every few events so
-/// snapshot faults and snapshot recovery happen at this scale, a short restart backoff for stopped entities, quiet logs.
+/// snapshot faults and snapshot recovery happen at this scale, a short restart backoff for stopped entities, a 2 s
+/// ask timeout (a message that reaches an entity as it crashes is lost, and its asker would wait the shipped 10 s
+/// before retrying), quiet logs.
 /// </summary>
 internal static class SimConfig
 {
     public static readonly string[] Common =
     [
         "restock.inventory.snapshot-every = 4",
+        "restock.inventory.ask-timeout = 2s",
         "akka.cluster.sharding.entity-restart-backoff = 300ms",
         "akka.loglevel = " + (Environment.GetEnvironmentVariable("RESTOCK_SIM_LOG") is { Length: > 0 } level ? level : "OFF"),
         "akka.stdout-loglevel = OFF",
@@ -191,5 +194,77 @@ public static class JournalReader
                 Context.Stop(Self);
             });
         }
+    }
+}
+
+/// <summary>
+/// Hands out in-memory hosts, each to at most <paramref name="schedulesPerHost"/> schedules, then starts a fresh one
+/// and stops the old one when its last schedule ends. Akka 1.5.73's MemoryJournal copies its whole index of
+/// persistence ids on every write and its snapshot store scans every snapshot, so one system shared by every
+/// schedule of a long run makes each write cost more than the one before.
+/// </summary>
+public sealed class MemoryHostPool(int schedulesPerHost) : IAsyncDisposable
+{
+    private sealed class Lease(MemorySimHost host)
+    {
+        public MemorySimHost Host { get; } = host;
+        public int Given { get; set; }
+        public int Running { get; set; }
+    }
+
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Dictionary<ISimHost, Lease> _leases = [];
+    private readonly List<Task> _stopping = [];
+    private Lease? _current;
+
+    public int Started { get; private set; }
+
+    public async Task<ISimHost> AcquireAsync()
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            if (_current is null || _current.Given >= schedulesPerHost)
+            {
+                if (_current is { Running: 0 } idle) Stop(idle);
+                _current = new Lease(await MemorySimHost.StartAsync());
+                _leases[_current.Host] = _current;
+                Started++;
+            }
+            _current.Given++;
+            _current.Running++;
+            return _current.Host;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public async Task ReleaseAsync(ISimHost host)
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            var lease = _leases[host];
+            lease.Running--;
+            if (lease.Running == 0 && lease != _current) Stop(lease);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private void Stop(Lease lease)
+    {
+        _leases.Remove(lease.Host);
+        _stopping.Add(lease.Host.DisposeAsync().AsTask());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var lease in _leases.Values.ToList()) Stop(lease);
+        await Task.WhenAll(_stopping);
     }
 }

@@ -56,11 +56,11 @@ public static class SimInvariants
                 v.Add(new(Invariant.NeverNegative, $"{call.Sku} answered {call.Command} with {answer.Levels}"));
 
         var journals = new Dictionary<string, SkuJournal>();
-        foreach (var sku in skus)
+        // Judge a quiet SKU: on a slow machine a refund retry may still be on its way. Quiet means the running
+        // actor's levels equal the fold of its journal; a SKU that never gets there is reported below.
+        var quiet = await Task.WhenAll(skus.Select(sku => QuietJournal(engine, ids.Of(sku))));
+        foreach (var (sku, events) in skus.Zip(quiet))
         {
-            // Judge a quiet SKU: on a slow machine a refund retry may still be on its way. Quiet means the running
-            // actor's levels equal the fold of its journal; a SKU that never gets there is reported below.
-            var events = await QuietJournal(engine, ids.Of(sku));
             var state = SkuState.Empty();
             var seq = 0;
             try
@@ -112,16 +112,16 @@ public static class SimInvariants
         await CheckRefunds(run, host, journals, v);
 
         // Every SKU once more from its snapshot and journal (a crash now): the live state must be the durable one.
-        foreach (var sku in skus)
+        var running = await Task.WhenAll(skus.Select(sku => Stock(engine, ids.Of(sku))));
+        foreach (var (sku, live) in skus.Zip(running))
         {
-            var live = await Stock(engine, ids.Of(sku));
             if (live is not null && live != journals[sku].State.Levels)
                 v.Add(new(Invariant.RecoveryMatchesJournal, $"{sku}: the running actor says {live}, its journal {journals[sku].State.Levels}"));
             engine.System.ActorSelection($"/system/sharding/sku/*/{ids.Of(sku)}").Tell(PoisonPill.Instance);
         }
-        foreach (var sku in skus)
+        var recoveredLevels = await Task.WhenAll(skus.Select(sku => Stock(engine, ids.Of(sku))));
+        foreach (var (sku, recovered) in skus.Zip(recoveredLevels))
         {
-            var recovered = await Stock(engine, ids.Of(sku));
             if (recovered is not null && recovered != journals[sku].State.Levels)
                 v.Add(new(Invariant.RecoveryMatchesJournal, $"{sku}: recovered as {recovered}, its journal says {journals[sku].State.Levels}"));
         }
@@ -154,14 +154,15 @@ public static class SimInvariants
     private static async Task CheckRefunds(ScheduleRun run, ISimHost host, Dictionary<string, SkuJournal> journals, List<Violation> v)
     {
         var engine = host.Engine;
-        foreach (var call in run.RefundCalls.Where(c => c.Acknowledged).DistinctBy(c => c.Request.RefundId))
+        var refunds = run.RefundCalls.Where(c => c.Acknowledged).DistinctBy(c => c.Request.RefundId).Select(c => c.Request).ToList();
+        var seen = await Task.WhenAll(refunds.Select(async refund =>
+            (Journal: await JournalReader.ReadAsync(engine.System, "refunds-" + refund.OrderId),
+                Status: (await Ask(() => engine.Refunds.Get(refund.OrderId, refund.RefundId)))?.Status)));
+        foreach (var (refund, (received, status)) in refunds.Zip(seen))
         {
-            var refund = call.Request;
-            var received = await JournalReader.ReadAsync(engine.System, "refunds-" + refund.OrderId);
             if (!received.OfType<RefundReceived>().Any(r => r.Refund.RefundId == refund.RefundId))
                 v.Add(new(Invariant.AcknowledgedIsDurable, $"refund {refund.RefundId} was acknowledged but is not in its coordinator's journal"));
 
-            var status = (await Ask(() => engine.Refunds.Get(refund.OrderId, refund.RefundId)))?.Status;
             // Parked as "needs attention" is a visible end too: the refund's status and the shop's list show it.
             if (status is null || !(status.Finished || status.NeedsAttention))
             {
@@ -184,9 +185,7 @@ public static class SimInvariants
 
     private static async Task CheckRepeats(ScheduleRun run, RestockEngine engine, Dictionary<string, SkuJournal> journals, List<Violation> v)
     {
-        var before = new Dictionary<string, int>();
-        foreach (var sku in journals.Keys)
-            before[sku] = (await JournalReader.ReadAsync(engine.System, SkuActor.PersistenceIdFor(run.Ids.Of(sku)))).Count;
+        var before = await Counts(run, engine, journals.Keys);
         var repeats = run.SkuCalls.Where(c => c.Acknowledged).ToList();
         var replies = await Task.WhenAll(repeats.Select(call => Ask(() => engine.Inventory.Execute(run.Ids.Of(call.Sku), call.Command))));
         foreach (var (call, reply) in repeats.Zip(replies))
@@ -206,12 +205,17 @@ public static class SimInvariants
             if (reply?.Outcome != RefundOutcome.AlreadyReceived)
                 v.Add(new(Invariant.RepeatsAnswerTheSame, $"refund {call.Request.RefundId} repeated answered {reply?.Outcome.ToString() ?? "nothing"}"));
         }
+        var after = await Counts(run, engine, journals.Keys);
         foreach (var sku in journals.Keys)
-        {
-            var after = (await JournalReader.ReadAsync(engine.System, SkuActor.PersistenceIdFor(run.Ids.Of(sku)))).Count;
-            if (after != before[sku])
-                v.Add(new(Invariant.RepeatsAnswerTheSame, $"{sku}: repeating acknowledged commands wrote {after - before[sku]} events"));
-        }
+            if (after[sku] != before[sku])
+                v.Add(new(Invariant.RepeatsAnswerTheSame, $"{sku}: repeating acknowledged commands wrote {after[sku] - before[sku]} events"));
+    }
+
+    private static async Task<Dictionary<string, int>> Counts(ScheduleRun run, RestockEngine engine, IEnumerable<string> skus)
+    {
+        var list = skus.ToList();
+        var counts = await Task.WhenAll(list.Select(async sku => (await JournalReader.ReadAsync(engine.System, SkuActor.PersistenceIdFor(run.Ids.Of(sku)))).Count));
+        return list.Zip(counts).ToDictionary(p => p.Item1, p => p.Item2);
     }
 
     private static async Task CheckLedger(ScheduleRun run, RestockEngine engine, Dictionary<string, SkuJournal> journals, List<Violation> v)
@@ -310,7 +314,7 @@ public static class SimInvariants
 
     private static async Task<T?> Ask<T>(Func<Task<T>> ask) where T : class
     {
-        for (var attempt = 0; attempt < 5; attempt++)
+        for (var attempt = 0; attempt < 20; attempt++)
         {
             try
             {

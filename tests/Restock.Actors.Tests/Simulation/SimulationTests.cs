@@ -12,10 +12,10 @@ public sealed class SimulationTests(ITestOutputHelper output)
     [Fact]
     public async Task Seeded_schedules_with_storage_faults_crashes_and_duplicates_keep_every_invariant()
     {
-        await using var host = await MemorySimHost.StartAsync();
-        var simulator = new Simulator(() => Task.FromResult<ISimHost>(host), _ => Task.CompletedTask, FaultMix.InMemory,
+        await using var hosts = new MemoryHostPool(schedulesPerHost: 100);
+        var simulator = new Simulator(hosts.AcquireAsync, hosts.ReleaseAsync, FaultMix.InMemory,
             nameof(Seeded_schedules_with_storage_faults_crashes_and_duplicates_keep_every_invariant));
-        await Run(simulator, defaultCount: 300, parallel: 96);
+        await Run(simulator, defaultCount: 1000, parallel: 128);
     }
 
     [Fact]
@@ -35,7 +35,7 @@ public sealed class SimulationTests(ITestOutputHelper output)
             output.WriteLine($"replaying {schedule}");
             foreach (var step in schedule.Steps) output.WriteLine($"  {step}");
             var result = await simulator.RunOneAsync(schedule);
-            output.WriteLine($"{result.Faults}; {result.Restarts} system restarts; {result.Took.TotalMilliseconds:F0} ms");
+            output.WriteLine($"{result.Faults}; {result.Restarts} system restarts; {result.Took.TotalMilliseconds:F0} ms ({result.PhaseSummary})");
             Assert.True(result.Violations.Count == 0, string.Join("\n", result.Violations));
             return;
         }

@@ -2,7 +2,11 @@ using System.Diagnostics;
 
 namespace Restock.Actors.Tests.Simulation;
 
-public sealed record ScheduleResult(Schedule Schedule, IReadOnlyList<Violation> Violations, string Faults, int Restarts, TimeSpan Took);
+public sealed record ScheduleResult(
+    Schedule Schedule, IReadOnlyList<Violation> Violations, string Faults, int Restarts, TimeSpan Took, IReadOnlyList<(string Phase, TimeSpan Took)> Phases)
+{
+    public string PhaseSummary => string.Join(", ", Phases.Select(p => $"{p.Phase} {p.Took.TotalMilliseconds:F0} ms"));
+}
 
 /// <summary>A failing schedule cut to its shortest failing prefix.</summary>
 public sealed record Failure(long Seed, int Steps, int PrefixSteps, IReadOnlyList<Violation> Violations, string ReplayCommand);
@@ -29,12 +33,13 @@ public sealed class Simulator(Func<Task<ISimHost>> hostFor, Func<ISimHost, Task>
         {
             var run = new ScheduleRun(host, schedule);
             await run.RunAsync();
+            var checking = Stopwatch.StartNew();
             var violations = (await SimInvariants.CheckAsync(run, host)).Where(v => !KnownFailures.ContainsKey(v.Invariant)).ToList();
-            return new ScheduleResult(schedule, violations, run.FaultSummary, run.Restarts, clock.Elapsed);
+            return new ScheduleResult(schedule, violations, run.FaultSummary, run.Restarts, clock.Elapsed, [.. run.Phases, ("invariants", checking.Elapsed)]);
         }
         catch (Exception e)
         {
-            return new ScheduleResult(schedule, [new Violation("schedule-completes", e.ToString())], "", 0, clock.Elapsed);
+            return new ScheduleResult(schedule, [new Violation("schedule-completes", e.ToString())], "", 0, clock.Elapsed, []);
         }
         finally
         {
@@ -53,6 +58,8 @@ public sealed class Simulator(Func<Task<ISimHost>> hostFor, Func<ISimHost, Task>
         var next = firstSeed - 1;
         var clock = Stopwatch.StartNew();
         var cpuBefore = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+        var phases = new Dictionary<string, TimeSpan>();
+        var took = new List<TimeSpan>();
         var workers = Enumerable.Range(0, parallel).Select(async _ =>
         {
             while (true)
@@ -63,6 +70,8 @@ public sealed class Simulator(Func<Task<ISimHost>> hostFor, Func<ISimHost, Task>
                 lock (failed)
                 {
                     ran++;
+                    took.Add(result.Took);
+                    foreach (var (phase, time) in result.Phases) phases[phase] = phases.GetValueOrDefault(phase) + time;
                     restarts += result.Restarts;
                     if (slowest is null || result.Took > slowest.Took) slowest = result;
                     if (result.Faults.Length > 0 && !result.Faults.StartsWith("0 journal write failures, 0 rejections, 0 snapshot", StringComparison.Ordinal))
@@ -72,14 +81,22 @@ public sealed class Simulator(Func<Task<ISimHost>> hostFor, Func<ISimHost, Task>
                         failed.Add(result);
                         log($"FAILED {result.Schedule}: {string.Join(" | ", result.Violations.Take(3))}");
                     }
-                    if (ran % 100 == 0) log($"{ran} schedules, {failed.Count} failed, {clock.Elapsed.TotalSeconds:F0} s");
+                    if (ran % 100 == 0)
+                        log($"{ran} schedules, {failed.Count} failed, {clock.Elapsed.TotalSeconds:F0} s, " +
+                            $"CPU {System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpuBefore:F0} s");
                 }
             }
         });
         await Task.WhenAll(workers);
         log($"CPU used: {System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpuBefore:F0} s (process total, other tests included)");
         if (restarts > 0) log($"{restarts} full system restarts");
-        if (slowest is not null) log($"slowest schedule: seed {slowest.Schedule.Seed}, {slowest.Took.TotalSeconds:F1} s");
+        if (slowest is not null) log($"slowest schedule: seed {slowest.Schedule.Seed}, {slowest.Took.TotalSeconds:F1} s ({slowest.PhaseSummary})");
+        if (ran > 0)
+        {
+            took.Sort();
+            log($"schedule wall time: median {took[ran / 2].TotalSeconds:F2} s, 90th percentile {took[ran * 9 / 10].TotalSeconds:F2} s; " +
+                $"mean per phase: {string.Join(", ", phases.Select(p => $"{p.Key} {p.Value.TotalMilliseconds / ran:F0} ms"))}");
+        }
         return (ran, failed, faulted);
     }
 
