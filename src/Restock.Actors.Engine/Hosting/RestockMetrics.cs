@@ -13,62 +13,90 @@ public static class RestockMetrics
 
     private static readonly Meter Meter = new(MeterName);
 
-    public static readonly Counter<long> Reservations = Meter.CreateCounter<long>(
-        "restock.reservations", "{reservation}", "Reservations answered by this node, by outcome and rejection reason");
+    public static readonly Counter<long> Reservations = Counter("reservations", "{reservation}",
+        "Reservations answered by this node, by outcome and rejection reason");
 
-    public static readonly Counter<long> Restocks = Meter.CreateCounter<long>(
-        "restock.restocks", "{restock}", "Restocks written to the ledger, by trigger (auto, manual, erp)");
+    public static readonly Counter<long> Restocks = Counter("restocks", "{restock}",
+        "Restocks written to the ledger, by trigger (auto, manual, erp)");
 
-    public static readonly Counter<long> RefundedLines = Meter.CreateCounter<long>(
-        "restock.refunded_lines", "{line}", "Refunded lines written to the ledger, by restock outcome (restocked, not_restocked)");
+    public static readonly Counter<long> RefundedLines = Counter("refunded_lines", "{line}",
+        "Refunded lines written to the ledger, by restock outcome (restocked, not_restocked)");
 
-    public static readonly Histogram<long> JournalBatchSize = Meter.CreateHistogram<long>(
-        "restock.journal.batch_size", "{event}", "Events a SKU wrote to the journal in one group commit");
+    public static readonly Counter<long> RefundLinesParked = Counter("refunds.parked_lines", "{line}",
+        "Refund lines parked as needing attention (refused for a reason that did not clear within the retry time), by reason");
 
-    public static readonly Histogram<double> JournalWriteLatency = Meter.CreateHistogram<double>(
-        "restock.journal.write_latency", "ms", "Time from a SKU's group commit to the journal's confirmation");
+    public static readonly Histogram<long> JournalBatchSize = Histogram<long>("journal.batch_size", "{event}",
+        "Events a SKU wrote to the journal in one group commit");
 
-    public static readonly Histogram<double> LedgerLag = Meter.CreateHistogram<double>(
-        "restock.ledger.projection_lag", "ms", "How long after a restock or refund it reached the ledger");
+    public static readonly Histogram<double> JournalWriteLatency = Histogram<double>("journal.write_latency", "ms",
+        "Time from a SKU's group commit to the journal's confirmation");
 
-    public static readonly Counter<long> LedgerRepaired = Meter.CreateCounter<long>(
-        "restock.ledger.repaired", "{entry}", "Ledger entries the reconciliation found missing and wrote");
+    public static readonly Histogram<double> LedgerLag = Histogram<double>("ledger.projection_lag", "ms",
+        "How long after a restock or refund it reached the ledger");
 
-    public static readonly Counter<long> LedgerReconciliations = Meter.CreateCounter<long>(
-        "restock.ledger.reconciliations", "{run}", "Reconciliation passes of the ledger against the journal, by result");
+    public static readonly Counter<long> LedgerRepaired = Counter("ledger.repaired", "{entry}",
+        "Ledger entries the reconciliation found missing and wrote");
 
-    private static readonly List<Func<IReadOnlyDictionary<string, ShardCount>>> ShardSources = [];
+    public static readonly Counter<long> LedgerReconciliations = Counter("ledger.reconciliations", "{run}",
+        "Reconciliation passes of the ledger against the journal, by result");
+
+    private static readonly Sources<IReadOnlyDictionary<string, ShardCount>> ShardSources = new();
+    private static readonly Sources<long> AttentionSources = new();
 
     static RestockMetrics()
     {
-        Meter.CreateObservableGauge("restock.shards", () => Observe(c => c.Shards), "{shard}", "Shards hosted on this node, by entity type");
-        Meter.CreateObservableGauge("restock.entities.active", () => Observe(c => c.Entities), "{entity}",
+        Meter.CreateObservableGauge("restock.shards", () => ObserveShards(c => c.Shards), "{shard}", "Shards hosted on this node, by entity type");
+        Meter.CreateObservableGauge("restock.entities.active", () => ObserveShards(c => c.Entities), "{entity}",
             "Entities (SKU, shop and refund actors) running on this node, by entity type");
+        // Only the node running the ledger projection knows the list: the others report nothing rather than zero.
+        Meter.CreateObservableGauge("restock.refunds.needing_attention",
+            () => AttentionSources.Read() is { Length: > 0 } counts ? [new Measurement<long>(counts.Sum())] : Array.Empty<Measurement<long>>(),
+            "{line}", "Refund lines on the needs-attention list now, reported by the node running the ledger projection");
     }
+
+    private static Counter<long> Counter(string name, string unit, string description) =>
+        Meter.CreateCounter<long>("restock." + name, unit, description);
+
+    private static Histogram<T> Histogram<T>(string name, string unit, string description) where T : struct =>
+        Meter.CreateHistogram<T>("restock." + name, unit, description);
 
     /// <summary>Reports a running engine's shard counts in the gauges until the returned handle is disposed.</summary>
-    public static IDisposable TrackShards(Func<IReadOnlyDictionary<string, ShardCount>> source)
-    {
-        lock (ShardSources) ShardSources.Add(source);
-        return new Untrack(source);
-    }
+    public static IDisposable TrackShards(Func<IReadOnlyDictionary<string, ShardCount>> source) => ShardSources.Add(source);
 
-    private static IEnumerable<Measurement<long>> Observe(Func<ShardCount, int> pick)
-    {
-        Func<IReadOnlyDictionary<string, ShardCount>>[] sources;
-        lock (ShardSources) sources = ShardSources.ToArray();
-        return sources.SelectMany(s => s()).GroupBy(kv => kv.Key)
+    /// <summary>Reports the needs-attention list's length (as the ledger projection last counted it) until the handle is disposed.</summary>
+    public static IDisposable TrackNeedingAttention(Func<long> source) => AttentionSources.Add(source);
+
+    private static IEnumerable<Measurement<long>> ObserveShards(Func<ShardCount, int> pick) =>
+        ShardSources.Read().SelectMany(counts => counts).GroupBy(kv => kv.Key)
             .Select(g => new Measurement<long>(g.Sum(kv => pick(kv.Value)), new KeyValuePair<string, object?>("type", g.Key)))
             .ToList();
-    }
-
-    private sealed class Untrack(Func<IReadOnlyDictionary<string, ShardCount>> source) : IDisposable
-    {
-        public void Dispose()
-        {
-            lock (ShardSources) ShardSources.Remove(source);
-        }
-    }
 
     public static TagList Tag(string key, string? value) => new() { { key, value } };
+
+    /// <summary>What running engines report to an observable gauge: one source per engine (tests run several in a process).</summary>
+    private sealed class Sources<T>
+    {
+        private readonly List<Func<T>> _sources = [];
+
+        public IDisposable Add(Func<T> source)
+        {
+            lock (_sources) _sources.Add(source);
+            return new Removal(() =>
+            {
+                lock (_sources) _sources.Remove(source);
+            });
+        }
+
+        public T[] Read()
+        {
+            Func<T>[] sources;
+            lock (_sources) sources = _sources.ToArray();
+            return sources.Select(s => s()).ToArray();
+        }
+
+        private sealed class Removal(Action remove) : IDisposable
+        {
+            public void Dispose() => remove();
+        }
+    }
 }

@@ -55,6 +55,9 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
     private long? _previousCheckedUpTo;
     private long? _previousAttentionCheckedUpTo;
     private bool _reconciling;
+    // The "needs attention" list's length as last counted, for the gauge; written from the stream's thread too.
+    private long _needingAttention;
+    private IDisposable? _attentionGauge;
 
     public LedgerProjection(LedgerStore store, LedgerSettings settings)
     {
@@ -111,6 +114,8 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
     {
         var offset = await store.ReadOffsetAsync(AttentionName);
         _log.Info("Needs-attention list starts after journal offset {0}", offset);
+        await CountNeedingAttention();
+        _attentionGauge ??= RestockMetrics.TrackNeedingAttention(() => Interlocked.Read(ref _needingAttention));
         _ = _journal.EventsByTag(IRefundAttentionEvent.Tag, Offset.Sequence(offset))
             .Where(e => e.Event is IRefundAttentionEvent)
             .Select(e => new LedgerStore.AttentionChange(((Sequence)e.Offset).Value, (IRefundAttentionEvent)e.Event))
@@ -119,11 +124,16 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
             {
                 var changes = batch.ToList();
                 await store.WriteAttentionAsync(AttentionName, changes);
+                foreach (var parked in changes.Select(c => c.Event).OfType<LineParked>())
+                    RestockMetrics.RefundLinesParked.Add(1, RestockMetrics.Tag("reason", parked.Code));
+                await CountNeedingAttention();
                 return changes.Count;
             })
             .RunWith(Sink.Ignore<int>(), _materializer)
             .PipeTo(Self, success: () => StreamEnded.Instance);
     }
+
+    private async Task CountNeedingAttention() => Interlocked.Exchange(ref _needingAttention, await _store.CountNeedingAttentionAsync());
 
     /// <summary>The ledger events of one tagged journal row (a single event or a SKU's batch), in order, at the row's offset.</summary>
     private static IReadOnlyList<LedgerStore.Change> Changes(EventEnvelope row)
@@ -139,6 +149,8 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     protected override void PreStart() => Self.Tell(Start.Instance);
+
+    protected override void PostStop() => _attentionGauge?.Dispose();
 
     private static void Count(IReadOnlyList<LedgerStore.Change> changes, DateTimeOffset now)
     {
@@ -200,7 +212,10 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
         var repaired = await _store.RepairAttentionAsync(AttentionReconciledName, Math.Max(from, checkedUpTo), changes);
         _previousAttentionCheckedUpTo = to;
         if (repaired > 0)
+        {
+            await CountNeedingAttention();
             _log.Warning("Needs-attention list reconciliation: {0} rows added or removed after journal offset {1} up to {2}", repaired, from, to);
+        }
         return repaired;
     }
 

@@ -233,6 +233,14 @@ public sealed class LedgerStore
             ("code", e.Code), ("message", (object?)e.Message ?? DBNull.Value), ("since", e.Since.ToUnixTimeMilliseconds()),
             ("at", e.At.ToUnixTimeMilliseconds()));
 
+    /// <summary>How many refund lines the "needs attention" list holds now.</summary>
+    public async Task<long> CountNeedingAttentionAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, "SELECT COUNT(*) FROM refunds_needing_attention");
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken));
+    }
+
     /// <summary>Refund lines parked as needing attention, newest first, paged like the ledger.</summary>
     public async Task<LedgerPage<NeedsAttentionEntry>> NeedsAttentionAsync(LedgerQuery q, CancellationToken cancellationToken = default)
     {

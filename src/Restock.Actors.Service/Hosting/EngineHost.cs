@@ -39,7 +39,9 @@ internal static class EngineHostExtensions
 {
     public static IServiceCollection AddEngine(this IServiceCollection services, Config config)
     {
-        services.AddSingleton(sp => new EngineHost(config, sp.GetRequiredService<IHostApplicationLifetime>(),
+        // A service, so a host in a test can run the engine on settings of its own (the last registration wins).
+        services.AddSingleton(config);
+        services.AddSingleton(sp => new EngineHost(sp.GetRequiredService<Config>(), sp.GetRequiredService<IHostApplicationLifetime>(),
             sp.GetRequiredService<ILogger<EngineHost>>()));
         services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
         services.AddSingleton<IInventory>(sp => sp.GetRequiredService<EngineHost>().Engine.Inventory);

@@ -125,4 +125,60 @@ public sealed class SkuSnapshotTests(ITestOutputHelper output) : EngineTestKit(o
         for (var i = 0; i < 1_000; i++)
             Assert.True(Remembers(recovered, $"ord-{random.Next(lines):D8}"));
     }
+
+    /// <summary>
+    /// Large snapshots are written into a pooled buffer sized from the previous one of their type: a larger one than the
+    /// last (the buffer grows while writing) and a smaller one must both read back whole.
+    /// </summary>
+    [Fact]
+    public void Large_snapshots_of_growing_and_shrinking_size_read_back_whole()
+    {
+        foreach (var open in new[] { 5_000, 40_000, 20_000 })
+        {
+            var state = SkuStock.Apply(SkuState.Empty(), new StockAdjusted("a1", 1_000_000, "count", Start));
+            for (var i = 0; i < open; i++)
+                state = SkuStock.Apply(state, new StockReserved($"ord-{i:D8}", 1, Start.AddMinutes(15).AddTicks(i), Start));
+            var bytes = Store(SkuSnapshot.From(state));
+            Assert.True(bytes.Length > 256 * 1024, "the snapshot must be large enough for the pooled path");
+
+            var recovered = Restore(bytes, SkuState.DefaultHorizon);
+            Assert.Equal(state.Levels, recovered.Levels);
+            Assert.Equal(state.OpenLines.Values.OrderBy(l => l.OrderId), recovered.OpenLines.Values.OrderBy(l => l.OrderId));
+        }
+    }
+
+    /// <summary>Prints the snapshot of 100,000 refunds applied without restock, inside their window and once it has closed.</summary>
+    [Fact]
+    public void Refunds_not_restocked_stop_weighing_on_the_snapshot_once_their_manual_restock_window_has_closed()
+    {
+        const int refunds = 100_000;
+        var window = TimeSpan.FromDays(30);
+        var state = SkuStock.ApplyAll(SkuState.Empty(SkuState.DefaultHorizon, window),
+            [new SkuOwnerRecorded("shop"), new StockAdjusted("a1", refunds, "count", Start)]);
+        for (var i = 0; i < refunds; i++)
+        {
+            var at = Start.AddTicks(i * TimeSpan.TicksPerDay / refunds);
+            state = SkuStock.ApplyAll(state, [
+                new StockReserved($"ord-{i:D8}", 1, at.AddMinutes(15), at),
+                new PaymentConfirmed($"ord-{i:D8}", 1, at),
+                new LineRefunded($"ref-{i:D8}", $"ord-{i:D8}", "shop", 1, RefundRestock.NotRestocked, 1, 0, at, at),
+            ]);
+        }
+        state = SkuStock.Apply(state, new StockAdjusted("a2", 1, "count", Start.AddDays(2)));
+        var inside = Store(SkuSnapshot.From(state));
+
+        // The window's start survives a snapshot: a refund is restockable inside it and refused after it.
+        var recovered = Restore(inside, SkuState.DefaultHorizon);
+        var manual = new RestockRefund("ref-00000007", null, null, RestockTrigger.Manual, "shop", "merchant", Start);
+        Assert.IsType<Accepted>(SkuStock.Decide(recovered, manual with { ReceivedAt = Start.AddDays(29) }));
+        Assert.Equal(RejectionCode.RestockWindowClosed,
+            Assert.IsType<Rejected>(SkuStock.Decide(recovered, manual with { ReceivedAt = Start.AddDays(30).AddHours(1) })).Code);
+
+        state = SkuStock.Apply(state, new StockAdjusted("a3", 1, "count", Start.AddDays(32)));
+        var after = Store(SkuSnapshot.From(state));
+        Output?.WriteLine($"{refunds:N0} refunds not restocked: snapshot {inside.Length / 1e6:N1} MB inside their window " +
+                          $"({inside.Length / (double)refunds:N0} bytes each), {after.Length:N0} bytes once it has closed");
+        Assert.Empty(state.Refunds);
+        Assert.True(after.Length < 1_000, $"{after.Length} bytes");
+    }
 }

@@ -1,14 +1,18 @@
 using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Restock.Actors.Engine.Hosting;
 
 namespace Restock.Actors.Tests.Support;
 
 /// <summary>
 /// The HTTP service hosted in memory on a journal file of its own, with an operator key in its configuration as
-/// automation would give it. Clients it creates carry that key unless a test sets another.
+/// automation would give it. Clients it creates carry that key unless a test sets another. A subclass may run the
+/// engine with configuration entries of its own on top (<see cref="EngineOverrides"/>).
 /// </summary>
-public sealed class ServiceFactory : WebApplicationFactory<Program>
+public class ServiceFactory : WebApplicationFactory<Program>
 {
     private readonly TestDatabase _db = new();
 
@@ -20,7 +24,13 @@ public sealed class ServiceFactory : WebApplicationFactory<Program>
     {
         builder.UseSetting("RESTOCK_CONNECTION_STRING", _db.ConnectionString);
         builder.UseSetting("RESTOCK_OPERATOR_KEY", OperatorKey);
+        if (EngineOverrides.Length > 0)
+            builder.ConfigureTestServices(services => services.AddSingleton(RestockConfig.Load(
+                name => name == "RESTOCK_CONNECTION_STRING" ? _db.ConnectionString : null, EngineOverrides)));
     }
+
+    /// <summary>HOCON entries the engine runs with on top of the shipped configuration, e.g. shorter retry times.</summary>
+    protected virtual string[] EngineOverrides => [];
 
     protected override void ConfigureClient(HttpClient client)
     {
