@@ -5,7 +5,7 @@ using Restock.Actors.LoadTests.Scenarios;
 namespace Restock.Actors.LoadTests;
 
 /// <summary>The runner's command line: a scenario name, then options that override the scenario's sizes and load.</summary>
-public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySkus)
+public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySkus, long RecoveryEvents = 1_000_000, int RecoveryOpenLines = 10_000)
 {
     public static string Help => $"""
         restock-load SCENARIO [options]     flash-sale load simulations against Restock.Actors
@@ -37,6 +37,8 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
                                  e.g. --engine "restock.inventory.max-batch-size = 1"
           --reports DIR          where report folders go (default ./reports)
           --memory-skus N        hot-sku-bench: SKUs touched for the memory measurement (default 100000)
+          --events N             recovery-bench: events journaled for the SKU (default 1000000)
+          --open-lines N         recovery-bench: of which reservations left open (default 10000)
           -h, --help             this text
 
         Exit code: 0 when every invariant and threshold held, 1 otherwise, 2 for a usage error.
@@ -52,6 +54,8 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
         var thresholds = new List<string>();
         var engine = new List<string>();
         var memorySkus = 100_000;
+        var recoveryEvents = 1_000_000L;
+        var recoveryOpenLines = 10_000;
         for (var i = 1; i < args.Length; i++)
         {
             var name = args[i];
@@ -99,6 +103,8 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
                 case "--reports": options = options with { ReportsFolder = Value() }; break;
                 case "--engine": engine.Add(Value()); break;
                 case "--memory-skus": memorySkus = (int)Number(1); break;
+                case "--events": recoveryEvents = Number(2); break;
+                case "--open-lines": recoveryOpenLines = (int)Number(0); break;
                 default: throw new ArgumentException($"unknown option '{name}'");
             }
         }
@@ -112,7 +118,9 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
             throw new ArgumentException("--target http needs --url");
         if (scenario.Model.Kind == LoadKind.Open && scenario.Model.Rate <= 0)
             throw new ArgumentException("the open model needs --rate");
-        return new CommandLine(options with { Scenario = scenario, ExtraThresholds = thresholds, EngineOverrides = engine }, false, memorySkus);
+        if (recoveryEvents <= recoveryOpenLines) throw new ArgumentException("--events must be larger than --open-lines");
+        return new CommandLine(options with { Scenario = scenario, ExtraThresholds = thresholds, EngineOverrides = engine }, false, memorySkus,
+            recoveryEvents, recoveryOpenLines);
     }
 
     private static TimeSpan Duration(string text)

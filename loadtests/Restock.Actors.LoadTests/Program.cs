@@ -20,6 +20,11 @@ public static class Program
                 var bench = await HotSkuBench.RunAsync(command.Options, command.MemorySkus, Console.Out);
                 return bench.InvariantsHeld ? 0 : 1;
             }
+            if (command.Options.Scenario.Name == "recovery-bench")
+            {
+                var recovery = await RecoveryBench.RunAsync(command.Options, command.RecoveryEvents, command.RecoveryOpenLines, Console.Out);
+                return recovery.Targets.All(t => t.StartsWith("met", StringComparison.Ordinal)) ? 0 : 1;
+            }
             var report = await LoadRun.RunAsync(command.Options);
             Console.WriteLine($"{ReportWriter.Verdict(report)}: {report.Operations.Sum(o => o.Count):N0} requests in {report.Seconds:F1}s, " +
                               $"{report.AchievedRate:N0}/s; invariants {(report.InvariantsHeld ? "held" : "VIOLATED")}");

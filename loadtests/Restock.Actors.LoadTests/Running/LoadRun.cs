@@ -46,9 +46,15 @@ public sealed record OperationReport(
 public sealed record GcDuringLoad(string Mode, long AllocatedBytes, int Gen0, int Gen1, int Gen2, double PauseMs)
 {
     public static GcDuringLoad Now() => new(
-        $"{(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}, {System.Runtime.GCSettings.LatencyMode}",
+        $"{(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}, {System.Runtime.GCSettings.LatencyMode}{Gen0Budget()}",
         GC.GetTotalAllocatedBytes(), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2),
         GC.GetTotalPauseDuration().TotalMilliseconds);
+
+    /// <summary>The gen-0 budget set in the environment (it can be set nowhere else), which changes collection counts several-fold.</summary>
+    private static string Gen0Budget() =>
+        (Environment.GetEnvironmentVariable("DOTNET_GCgen0size") ?? Environment.GetEnvironmentVariable("COMPlus_GCgen0size")) is { Length: > 0 } size
+            ? $", GCgen0size={size}"
+            : "";
 
     public GcDuringLoad Since(GcDuringLoad start) => new(Mode, AllocatedBytes - start.AllocatedBytes, Gen0 - start.Gen0, Gen1 - start.Gen1,
         Gen2 - start.Gen2, Math.Round(PauseMs - start.PauseMs, 1));
@@ -333,7 +339,7 @@ public static class LoadRun
             new SortedDictionary<string, long>(s.Outcomes.ToDictionary()), s.Series, Math.Round(s.LongestGapMs, 1));
     }
 
-    private static string Machine() =>
+    internal static string Machine() =>
         $"{Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1L << 30)} GiB, " +
         $"{System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}";
 

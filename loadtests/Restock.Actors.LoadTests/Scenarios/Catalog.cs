@@ -64,6 +64,16 @@ public static class Catalog
             Model: new LoadModel(LoadKind.Closed, Concurrency: 2_000),
             Attempts: 0, Duration: TimeSpan.FromSeconds(20),
             Thresholds: ["oversold=0"]),
+
+        new("recovery-bench",
+            "Recovery of one large SKU: --events journaled events of which --open-lines reservations stay open, built through " +
+            "the engine, which is then restarted on its journal; the first command's answer is timed, with finished ids inside " +
+            "and older than the horizon. --concurrency sets the requests in flight while building.",
+            Skus: 1, StockPerSku: 1_000_000_000, Shops: 1,
+            Mix: new OperationMix(Reserve: 1),
+            Model: new LoadModel(LoadKind.Closed, Concurrency: 1_000),
+            Attempts: 0, Duration: TimeSpan.FromSeconds(1),
+            Thresholds: []),
     ];
 
     public static Scenario? Find(string name) => All.FirstOrDefault(s => s.Name.Equals(name, StringComparison.OrdinalIgnoreCase));

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using HdrHistogram;
-using Npgsql;
 
 namespace Restock.Actors.LoadTests.Targets;
 
@@ -46,15 +45,13 @@ public sealed record LatencySummary(long Count, double P50Seconds, double P99Sec
 public sealed class ClusterTarget : HttpTarget
 {
     private readonly ServiceCluster _cluster;
-    private readonly string _server;
-    private readonly string _database;
+    private readonly PostgresDatabase _database;
     private readonly Timeline _timeline;
 
-    private ClusterTarget(ServiceCluster cluster, string server, string database, Timeline timeline)
+    private ClusterTarget(ServiceCluster cluster, PostgresDatabase database, Timeline timeline)
         : base(() => cluster.Running.Select(n => n.Url).ToList(), cluster.OperatorKey, timeline)
     {
         _cluster = cluster;
-        _server = server;
         _database = database;
         _timeline = timeline;
     }
@@ -67,27 +64,17 @@ public sealed class ClusterTarget : HttpTarget
     /// <param name="server">A PostgreSQL connection string without a database, e.g. what <c>.ci/postgres</c> prints.</param>
     public static async Task<ClusterTarget> StartAsync(int nodes, string server, string folder)
     {
-        var database = $"restock_load_{Guid.NewGuid():N}";
-        await Admin(server, $"CREATE DATABASE {database}");
+        var database = await PostgresDatabase.CreateAsync(server, "restock_load");
         try
         {
-            var cluster = await ServiceCluster.StartAsync(nodes, new NpgsqlConnectionStringBuilder(server) { Database = database }.ConnectionString,
-                Path.Combine(folder, database));
-            return new ClusterTarget(cluster, server, database, new Timeline());
+            var cluster = await ServiceCluster.StartAsync(nodes, database.ConnectionString, Path.Combine(folder, database.Name));
+            return new ClusterTarget(cluster, database, new Timeline());
         }
         catch
         {
-            await Admin(server, $"DROP DATABASE IF EXISTS {database} WITH (FORCE)");
+            await database.DisposeAsync();
             throw;
         }
-    }
-
-    private static async Task Admin(string server, string sql)
-    {
-        await using var connection = new NpgsqlConnection(server);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
     }
 
     /// <summary>The load starts now: the timeline counts from here.</summary>
@@ -214,8 +201,7 @@ public sealed class ClusterTarget : HttpTarget
     {
         await base.DisposeAsync();
         await _cluster.DisposeAsync();
-        NpgsqlConnection.ClearAllPools();
-        await Admin(_server, $"DROP DATABASE IF EXISTS {_database} WITH (FORCE)");
+        await _database.DisposeAsync();
     }
 
     /// <summary>Counts every exchange of the load by second and kind of answer, and times the 503s.</summary>

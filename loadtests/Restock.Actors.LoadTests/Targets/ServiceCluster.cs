@@ -39,9 +39,9 @@ public sealed class ServiceCluster : IAsyncDisposable
     {
         Directory.CreateDirectory(folder);
         var nodes = Enumerable.Range(1, count)
-            .Select(i => new ClusterNode(i, ServiceProcess.FreePort(), ServiceProcess.FreePort(), Path.Combine(folder, $"node-{i}.log")))
+            .Select(i => new ClusterNode(i, ServiceLauncher.FreePort(), ServiceLauncher.FreePort(), Path.Combine(folder, $"node-{i}.log")))
             .ToList();
-        var cluster = new ServiceCluster(ServiceProcess.FindServiceDll(), connectionString, folder,
+        var cluster = new ServiceCluster(ServiceLauncher.FindServiceDll(), connectionString, folder,
             operatorKey ?? Convert.ToHexString(Guid.NewGuid().ToByteArray()).ToLowerInvariant(), nodes);
         try
         {
@@ -58,26 +58,20 @@ public sealed class ServiceCluster : IAsyncDisposable
 
     private string SeedNodes => string.Join(",", Nodes.Take(2).Select(n => $"akka.tcp://restock@127.0.0.1:{n.RemotePort}"));
 
-    private void Launch(ClusterNode node)
-    {
-        var start = new ProcessStartInfo("dotnet", [_serviceDll])
+    private void Launch(ClusterNode node) => node.Start(output => ServiceLauncher.Start(_serviceDll, Path.GetDirectoryName(_serviceDll)!,
+        new Dictionary<string, string?>
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Path.GetDirectoryName(_serviceDll)!,
-        };
-        start.Environment["RESTOCK_JOURNAL"] = "postgresql";
-        start.Environment["RESTOCK_CONNECTION_STRING"] = _connectionString;
-        start.Environment["RESTOCK_HOSTNAME"] = "127.0.0.1";
-        start.Environment["RESTOCK_REMOTE_PORT"] = node.RemotePort.ToString();
-        start.Environment["RESTOCK_HTTP_URLS"] = node.Url.ToString().TrimEnd('/');
-        start.Environment["RESTOCK_SEED_NODES"] = SeedNodes;
-        start.Environment["RESTOCK_OPERATOR_KEY"] = OperatorKey;
-        // Every request logged at Information would cost more than the requests themselves.
-        start.Environment["Logging__LogLevel__Default"] = "Warning";
-        start.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
-        node.Start(Process.Start(start)!);
-    }
+            ["RESTOCK_JOURNAL"] = "postgresql",
+            ["RESTOCK_CONNECTION_STRING"] = _connectionString,
+            ["RESTOCK_HOSTNAME"] = "127.0.0.1",
+            ["RESTOCK_REMOTE_PORT"] = node.RemotePort.ToString(),
+            ["RESTOCK_HTTP_URLS"] = node.Url.ToString().TrimEnd('/'),
+            ["RESTOCK_SEED_NODES"] = SeedNodes,
+            ["RESTOCK_OPERATOR_KEY"] = OperatorKey,
+            // Every request logged at Information would cost more than the requests themselves.
+            ["Logging__LogLevel__Default"] = "Warning",
+            ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information",
+        }, output));
 
     /// <summary>Waits until every running node says it is ready and sees all running nodes as Up members.</summary>
     public async Task WaitUntilReadyAsync(TimeSpan within)
@@ -176,20 +170,16 @@ public sealed class ClusterNode(int index, int httpPort, int remotePort, string 
 
     public bool IsRunning { get; private set; }
 
-    internal void Start(Process process)
+    /// <summary>Opens the log, then launches the process with the log as its output.</summary>
+    internal void Start(Func<Action<string>, Process> launch)
     {
-        _log = new StreamWriter(LogPath, append: true) { AutoFlush = true };
-        Process = process;
+        lock (_gate) _log = new StreamWriter(LogPath, append: true) { AutoFlush = true };
         IsRunning = true;
-        process.OutputDataReceived += (_, e) => Write(e.Data);
-        process.ErrorDataReceived += (_, e) => Write(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        Process = launch(Write);
     }
 
-    private void Write(string? line)
+    private void Write(string line)
     {
-        if (line is null) return;
         lock (_gate) _log?.WriteLine(line);
     }
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Sockets;
 
 namespace Restock.Actors.LoadTests.Targets;
 
@@ -34,7 +33,7 @@ public sealed class ServiceProcess : HttpTarget
         Directory.CreateDirectory(folder);
         // The child gets an operator key of this run's own in its environment, as automation would give it.
         var operatorKey = "restock_load-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
-        var service = new ServiceProcess(FindServiceDll(), Path.Combine(folder, $"service-{Guid.NewGuid():N}.db"), FreePort(), operatorKey);
+        var service = new ServiceProcess(ServiceLauncher.FindServiceDll(), Path.Combine(folder, $"service-{Guid.NewGuid():N}.db"), ServiceLauncher.FreePort(), operatorKey);
         await service.StartProcessAsync();
         return service;
     }
@@ -50,20 +49,12 @@ public sealed class ServiceProcess : HttpTarget
 
     private async Task StartProcessAsync()
     {
-        var start = new ProcessStartInfo("dotnet", [_serviceDll])
+        _process = ServiceLauncher.Start(_serviceDll, Path.GetDirectoryName(_serviceDll)!, new Dictionary<string, string?>
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Path.GetDirectoryName(_serviceDll)!,
-        };
-        start.Environment["RESTOCK_CONNECTION_STRING"] = $"Data Source={_database}";
-        start.Environment["RESTOCK_HTTP_URLS"] = $"http://127.0.0.1:{_port}";
-        start.Environment["RESTOCK_OPERATOR_KEY"] = _operatorKey;
-        _process = Process.Start(start)!;
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+            ["RESTOCK_CONNECTION_STRING"] = $"Data Source={_database}",
+            ["RESTOCK_HTTP_URLS"] = $"http://127.0.0.1:{_port}",
+            ["RESTOCK_OPERATOR_KEY"] = _operatorKey,
+        }, _ => { });
 
         using var probe = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_port}"), Timeout = TimeSpan.FromSeconds(2) };
         probe.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", _operatorKey);
@@ -82,25 +73,6 @@ public sealed class ServiceProcess : HttpTarget
             await Task.Delay(200);
         }
         throw new TimeoutException("the service did not answer within 60 s");
-    }
-
-    /// <summary>The service's build output beside this runner's, in the same repository and configuration.</summary>
-    internal static string FindServiceDll()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Restock.Actors.sln"))) dir = dir.Parent;
-        if (dir is null) throw new FileNotFoundException("Restock.Actors.sln not found above " + AppContext.BaseDirectory);
-        var candidates = Directory.GetFiles(Path.Combine(dir.FullName, "src", "Restock.Actors.Service", "bin"), "Restock.Actors.Service.dll",
-            SearchOption.AllDirectories);
-        return candidates.OrderByDescending(File.GetLastWriteTimeUtc).FirstOrDefault()
-               ?? throw new FileNotFoundException("build src/Restock.Actors.Service first (dotnet build)");
-    }
-
-    internal static int FreePort()
-    {
-        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public override async ValueTask DisposeAsync()

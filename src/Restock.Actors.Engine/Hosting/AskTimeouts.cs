@@ -50,7 +50,11 @@ public sealed class AskTimeouts
             if (_cluster is null) return false;
             if (Environment.TickCount64 < Interlocked.Read(ref _settledAfterMs)) return true;
             var state = _cluster.State;
-            return state.Unreachable.Count > 0 || state.Members.Any(m => m.Status is not (MemberStatus.Up or MemberStatus.WeaklyUp));
+            if (state.Unreachable.Count > 0) return true;
+            // A loop, not Any(): it runs on every ask, and Any() boxes the set's enumerator.
+            foreach (var member in state.Members)
+                if (member.Status is not (MemberStatus.Up or MemberStatus.WeaklyUp)) return true;
+            return false;
         }
     }
 

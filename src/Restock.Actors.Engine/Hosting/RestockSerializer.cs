@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Collections.Concurrent;
 using System.Runtime.Serialization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -34,12 +36,68 @@ public sealed class RestockSerializer : SerializerWithStringManifest
             ? manifest
             : throw new SerializationException($"{o.GetType()} has no manifest in Contracts");
 
-    public override byte[] ToBinary(object obj) => JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), Options);
+    // A message this large (a big SKU's snapshot: tens of MB) would grow its buffer by doubling, each size a new array on the
+    // large object heap, then copy it out. Its type's previous size sizes a buffer from a pool of our own, kept between messages.
+    private const int LargeMessage = 256 * 1024;
+    private static readonly ConcurrentDictionary<Type, int> LastLargeSize = new();
+    private static readonly ArrayPool<byte> LargeBuffers = ArrayPool<byte>.Create(maxArrayLength: 1 << 30, maxArraysPerBucket: 2);
+
+    public override byte[] ToBinary(object obj)
+    {
+        var type = obj.GetType();
+        if (!LastLargeSize.TryGetValue(type, out var guess))
+        {
+            var bytes = JsonSerializer.SerializeToUtf8Bytes(obj, type, Options);
+            if (bytes.Length >= LargeMessage) LastLargeSize[type] = bytes.Length;
+            return bytes;
+        }
+        using var buffer = new PooledBuffer(LargeBuffers, guess + guess / 4);
+        using (var writer = new Utf8JsonWriter(buffer)) JsonSerializer.Serialize(writer, obj, type, Options);
+        LastLargeSize[type] = buffer.Written.Length;
+        return buffer.Written.ToArray();
+    }
 
     public override object FromBinary(byte[] bytes, string manifest) =>
         TypeByManifest.TryGetValue(manifest, out var type)
             ? JsonSerializer.Deserialize(bytes, type, Options)!
             : throw new SerializationException($"unknown manifest '{manifest}'");
+
+    /// <summary>A growable buffer whose arrays come from (and go back to) a pool.</summary>
+    private sealed class PooledBuffer(ArrayPool<byte> pool, int capacity) : IBufferWriter<byte>, IDisposable
+    {
+        private byte[] _array = pool.Rent(capacity);
+        private int _written;
+
+        public ReadOnlySpan<byte> Written => _array.AsSpan(0, _written);
+
+        public void Advance(int count) => _written += count;
+
+        public Memory<byte> GetMemory(int sizeHint = 0)
+        {
+            Ensure(sizeHint);
+            return _array.AsMemory(_written);
+        }
+
+        public Span<byte> GetSpan(int sizeHint = 0)
+        {
+            Ensure(sizeHint);
+            return _array.AsSpan(_written);
+        }
+
+        private void Ensure(int sizeHint)
+        {
+            var needed = _written + Math.Max(sizeHint, 1);
+            if (needed > _array.Length)
+            {
+                var larger = pool.Rent(Math.Max(needed, 2 * _array.Length));
+                Written.CopyTo(larger);
+                pool.Return(_array);
+                _array = larger;
+            }
+        }
+
+        public void Dispose() => pool.Return(_array);
+    }
 
     private static void AddDerivedTypes(JsonTypeInfo info)
     {

@@ -26,6 +26,11 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         public static readonly PaymentDeadlineDue Instance = new();
     }
 
+    private sealed class IdleCheck
+    {
+        public static readonly IdleCheck Instance = new();
+    }
+
     private static readonly IImmutableSet<string> LedgerTags = ImmutableHashSet.Create(ILedgerEvent.Tag);
 
     // A timer further out than this is re-armed when it fires, so a far deadline never overflows the scheduler.
@@ -39,6 +44,8 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     private SkuState _state;
     private Pending[]? _writing;
     private bool _stopping;
+    // Stopping waits for this snapshot (taken once, when stopping with many events since the last one).
+    private bool _stopSnapshotPending, _stopSnapshotTaken;
     private SkuState? _writingStateAfter;
     private DateTimeOffset? _armedDeadline;
     private long _lastSnapshotSequenceNr;
@@ -47,6 +54,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     // Entries (open lines and remembered ids) of the latest snapshot: the next one waits for as many events.
     private int _snapshotEntries;
     private long _commands, _eventsWritten, _batches, _largestBatch, _eventsReplayed;
+    private long _lastMessageAtMs = Environment.TickCount64;
 
     public SkuActor(string skuId, InventorySettings settings, TimeProvider clock)
     {
@@ -89,13 +97,22 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 break;
             case RecoveryCompleted:
                 ArmPaymentDeadline();
-                SetReceiveTimeout(_settings.IdleBeforePassivation);
+                // Not SetReceiveTimeout: Akka re-schedules that timer on every message, several allocations per command on a
+                // hot SKU. A check a few times per idle period finds the SKU idle between 1 and 1.25 periods after its last message.
+                Timers.StartPeriodicTimer(IdleCheck.Instance, IdleCheck.Instance, _settings.IdleBeforePassivation / 4);
                 break;
         }
     }
 
     protected override void OnCommand(object message)
     {
+        if (message is IdleCheck)
+        {
+            if (Environment.TickCount64 - _lastMessageAtMs >= (long)_settings.IdleBeforePassivation.TotalMilliseconds)
+                PassivateIfIdle();
+            return;
+        }
+        _lastMessageAtMs = Environment.TickCount64;
         switch (message)
         {
             case SkuRequest request:
@@ -116,8 +133,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 Sender.Tell(new JournalStats(_skuId, _commands, _eventsWritten, _batches, _largestBatch, _lastSnapshotSequenceNr, _eventsReplayed));
                 break;
             case ReceiveTimeout:
-                if (_writing is null && _queue.Count == 0 && _armedDeadline is null)
-                    Context.Parent.Tell(new Passivate(StopEntity.Instance));
+                PassivateIfIdle();
                 break;
             case StopEntity:
                 // Handoff or passivation: decisions already made are written and answered first.
@@ -126,9 +142,11 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 break;
             case SaveSnapshotSuccess saved:
                 DeleteSnapshots(new SnapshotSelectionCriteria(saved.Metadata.SequenceNr - 1));
+                SnapshotBeforeStopDone(saved.Metadata.SequenceNr);
                 break;
             case SaveSnapshotFailure failed:
                 _log.Warning(failed.Cause, "Snapshot of SKU {0} failed; recovery replays more events until the next one", _skuId);
+                SnapshotBeforeStopDone(failed.Metadata.SequenceNr);
                 break;
             case DeleteSnapshotsSuccess:
                 break;
@@ -139,6 +157,13 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 Unhandled(message);
                 break;
         }
+    }
+
+    /// <summary>Idle with nothing to write and no payment deadline to watch: the shard stops it until its next message.</summary>
+    private void PassivateIfIdle()
+    {
+        if (_writing is null && _queue.Count == 0 && _armedDeadline is null)
+            Context.Parent.Tell(new Passivate(StopEntity.Instance));
     }
 
     private void Decide(SkuCommand command, IActorRef? replyTo)
@@ -236,9 +261,32 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         StopIfDrained();
     }
 
+    /// <summary>
+    /// Stops once every decision is written and answered. A SKU with many events since its last snapshot snapshots first
+    /// (its state is then all durable), so that it starts again after a handoff, passivation or restart without replaying
+    /// them: a saturated SKU may be hundreds of thousands of events past its snapshot (see <see cref="SnapshotIfDue"/>).
+    /// </summary>
     private void StopIfDrained()
     {
-        if (_stopping && _writing is null && _queue.Count == 0) Context.Stop(Self);
+        if (!_stopping || _writing is not null || _queue.Count > 0 || _stopSnapshotPending) return;
+        if (!_stopSnapshotTaken && _eventsSinceSnapshot >= _settings.SnapshotEvery)
+        {
+            _stopSnapshotTaken = _stopSnapshotPending = true;
+            _lastSnapshotSequenceNr = LastSequenceNr;
+            _eventsSinceSnapshot = 0;
+            _snapshotEntries = Entries(_state);
+            SaveSnapshot(SkuSnapshot.From(_state));
+            return;
+        }
+        Context.Stop(Self);
+    }
+
+    private void SnapshotBeforeStopDone(long sequenceNr)
+    {
+        // An earlier snapshot's answer may come first.
+        if (!_stopSnapshotPending || sequenceNr != _lastSnapshotSequenceNr) return;
+        _stopSnapshotPending = false;
+        StopIfDrained();
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using Npgsql;
+using Restock.Actors.LoadTests.Targets;
 using Restock.Actors.Domain.Inventory;
 using Restock.Actors.Domain.Refunds;
 using Restock.Actors.Domain.Shops;
@@ -14,27 +15,18 @@ namespace Restock.Actors.Tests.Hosting;
 public sealed class PostgresJournalTests : IAsyncLifetime
 {
     private readonly string? _server = Environment.GetEnvironmentVariable("RESTOCK_TEST_POSTGRES");
-    private readonly string _database = $"restock_test_{Guid.NewGuid():N}";
+    private PostgresDatabase? _database;
 
-    private string ConnectionString => $"{_server};Database={_database}";
+    private string ConnectionString => _database!.ConnectionString;
 
     public async Task InitializeAsync()
     {
-        if (_server is null) return;
-        await using var admin = new NpgsqlConnection(_server);
-        await admin.OpenAsync();
-        await using var create = new NpgsqlCommand($"CREATE DATABASE {_database}", admin);
-        await create.ExecuteNonQueryAsync();
+        if (_server is not null) _database = await PostgresDatabase.CreateAsync(_server, "restock_test");
     }
 
     public async Task DisposeAsync()
     {
-        if (_server is null) return;
-        NpgsqlConnection.ClearAllPools();
-        await using var admin = new NpgsqlConnection(_server);
-        await admin.OpenAsync();
-        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)", admin);
-        await drop.ExecuteNonQueryAsync();
+        if (_database is not null) await _database.DisposeAsync();
     }
 
     private Task<RestockEngine> Start() => RestockEngine.StartAsync(RestockConfig.Load(name => name switch

@@ -126,6 +126,27 @@ public sealed class SkuSnapshotTests(ITestOutputHelper output) : EngineTestKit(o
             Assert.True(Remembers(recovered, $"ord-{random.Next(lines):D8}"));
     }
 
+    /// <summary>
+    /// Large snapshots are written into a pooled buffer sized from the previous one of their type: a larger one than the
+    /// last (the buffer grows while writing) and a smaller one must both read back whole.
+    /// </summary>
+    [Fact]
+    public void Large_snapshots_of_growing_and_shrinking_size_read_back_whole()
+    {
+        foreach (var open in new[] { 5_000, 40_000, 20_000 })
+        {
+            var state = SkuStock.Apply(SkuState.Empty(), new StockAdjusted("a1", 1_000_000, "count", Start));
+            for (var i = 0; i < open; i++)
+                state = SkuStock.Apply(state, new StockReserved($"ord-{i:D8}", 1, Start.AddMinutes(15).AddTicks(i), Start));
+            var bytes = Store(SkuSnapshot.From(state));
+            Assert.True(bytes.Length > 256 * 1024, "the snapshot must be large enough for the pooled path");
+
+            var recovered = Restore(bytes, SkuState.DefaultHorizon);
+            Assert.Equal(state.Levels, recovered.Levels);
+            Assert.Equal(state.OpenLines.Values.OrderBy(l => l.OrderId), recovered.OpenLines.Values.OrderBy(l => l.OrderId));
+        }
+    }
+
     /// <summary>Prints the snapshot of 100,000 refunds applied without restock, inside their window and once it has closed.</summary>
     [Fact]
     public void Refunds_not_restocked_stop_weighing_on_the_snapshot_once_their_manual_restock_window_has_closed()

@@ -71,4 +71,18 @@ public sealed class ShortLoadSimulationTests(ITestOutputHelper output)
         Assert.True(Ok(report, "reserve") > 0);
         Assert.Equal(0, report.Invariants.Single(i => i.Name == "lost-acks").Violations);
     }
+
+    [Fact]
+    public async Task Recovery_bench_restarts_the_SKU_it_built_with_every_open_line_still_held()
+    {
+        var log = new StringWriter();
+        var reports = Path.Combine(Path.GetTempPath(), $"restock-recovery-bench-{Guid.NewGuid():N}");
+        var report = await RecoveryBench.RunAsync(new RunOptions(Catalog.Find("recovery-bench")!, ReportsFolder: reports), events: 3_001, openLines: 200, log);
+        output.WriteLine(log.ToString());
+        Directory.Delete(reports, recursive: true);
+
+        // Per horizon, a restart after a crash, then one after a graceful stop: each first command is a new reservation,
+        // accepted on top of the 200 lines left open and the reservations of the restarts before it.
+        Assert.Equal([("Done", 201L), ("Done", 202L), ("Done", 201L), ("Done", 202L)], report.Cases.Select(c => (c.FirstAnswer, c.ReservedAfter)));
+    }
 }

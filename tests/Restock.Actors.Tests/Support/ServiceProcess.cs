@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
-using System.Reflection;
 using System.Text;
+using Restock.Actors.LoadTests.Targets;
 
 namespace Restock.Actors.Tests.Support;
 
@@ -15,11 +14,12 @@ public sealed class ServiceProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly TestDatabase _db;
-    private readonly StringBuilder _log = new();
+    private readonly StringBuilder _log;
 
-    private ServiceProcess(Process process, TestDatabase db, string url, string operatorKey)
+    private ServiceProcess(Process process, TestDatabase db, string url, string operatorKey, StringBuilder log)
     {
         _process = process;
+        _log = log;
         _db = db;
         Url = url;
         OperatorKey = operatorKey;
@@ -37,46 +37,30 @@ public sealed class ServiceProcess : IAsyncDisposable
     /// <param name="environment">Extra settings for the service's environment, e.g. <c>RESTOCK_REFUND_RETRY_FOR</c>.</param>
     public static async Task<ServiceProcess> StartAsync(IReadOnlyDictionary<string, string>? environment = null)
     {
-        var root = RepositoryRoot();
-        var configuration = typeof(ServiceProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
-        var framework = new DirectoryInfo(AppContext.BaseDirectory).Name;
-        var project = Path.Combine(root, "src", "Restock.Actors.Service");
-        var dll = Path.Combine(project, "bin", configuration, framework, "Restock.Actors.Service.dll");
-        if (!File.Exists(dll)) throw new FileNotFoundException("the service is not built", dll);
-
-        var url = $"http://127.0.0.1:{FreePort()}";
+        var dll = ServiceLauncher.FindServiceDll();
+        var url = $"http://127.0.0.1:{ServiceLauncher.FreePort()}";
         var operatorKey = $"test-operator-{Guid.NewGuid():N}";
         var db = new TestDatabase();
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        var settings = new Dictionary<string, string?>
         {
-            WorkingDirectory = project,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
+            ["RESTOCK_HTTP_URLS"] = url,
+            ["RESTOCK_CONNECTION_STRING"] = db.ConnectionString,
+            ["RESTOCK_OPERATOR_KEY"] = operatorKey,
+            ["ASPNETCORE_URLS"] = null,
+            ["RESTOCK_SEED_NODES"] = null,
         };
-        start.ArgumentList.Add(dll);
-        start.Environment["RESTOCK_HTTP_URLS"] = url;
-        start.Environment["RESTOCK_CONNECTION_STRING"] = db.ConnectionString;
-        start.Environment["RESTOCK_OPERATOR_KEY"] = operatorKey;
-        start.Environment.Remove("ASPNETCORE_URLS");
-        start.Environment.Remove("RESTOCK_SEED_NODES");
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
-            start.Environment[name] = value;
+            settings[name] = value;
 
-        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the service");
-        var service = new ServiceProcess(process, db, url, operatorKey);
-        process.OutputDataReceived += (_, e) => service.Append(e.Data);
-        process.ErrorDataReceived += (_, e) => service.Append(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var log = new StringBuilder();
+        var project = Path.Combine(ServiceLauncher.RepositoryRoot(), "src", "Restock.Actors.Service");
+        var process = ServiceLauncher.Start(dll, project, settings, line =>
+        {
+            lock (log) log.AppendLine(line);
+        });
+        var service = new ServiceProcess(process, db, url, operatorKey, log);
         await service.WaitUntilServing();
         return service;
-    }
-
-    private void Append(string? line)
-    {
-        if (line is null) return;
-        lock (_log) _log.AppendLine(line);
     }
 
     // The engine starts before Kestrel listens, so the page answering means the API is ready too.
@@ -105,22 +89,6 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
         await DisposeAsync();
         throw new TimeoutException($"the service did not answer on {Url}:\n{Log}");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Restock.Actors.sln"))) return dir.FullName;
-        }
-        throw new DirectoryNotFoundException($"no Restock.Actors.sln above {AppContext.BaseDirectory}");
     }
 
     public async ValueTask DisposeAsync()
