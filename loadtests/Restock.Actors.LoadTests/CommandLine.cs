@@ -5,7 +5,8 @@ using Restock.Actors.LoadTests.Scenarios;
 namespace Restock.Actors.LoadTests;
 
 /// <summary>The runner's command line: a scenario name, then options that override the scenario's sizes and load.</summary>
-public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySkus, long RecoveryEvents = 1_000_000, int RecoveryOpenLines = 10_000)
+public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySkus, long RecoveryEvents = 1_000_000, int RecoveryOpenLines = 10_000,
+    bool FindRate = false)
 {
     public static string Help => $"""
         restock-load SCENARIO [options]     flash-sale load simulations against Restock.Actors
@@ -39,6 +40,8 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
           --memory-skus N        hot-sku-bench: SKUs touched for the memory measurement (default 100000)
           --events N             recovery-bench: events journaled for the SKU (default 1000000)
           --open-lines N         recovery-bench: of which reservations left open (default 10000)
+          --find-rate            open model: the highest rate that still passes (thresholds and invariants), from
+                                 --rate doubling until a run fails, then bisecting to within 10%; one run per trial
           -h, --help             this text
 
         Exit code: 0 when every invariant and threshold held, 1 otherwise, 2 for a usage error.
@@ -56,6 +59,7 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
         var memorySkus = 100_000;
         var recoveryEvents = 1_000_000L;
         var recoveryOpenLines = 10_000;
+        var findRate = false;
         for (var i = 1; i < args.Length; i++)
         {
             var name = args[i];
@@ -105,6 +109,7 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
                 case "--memory-skus": memorySkus = (int)Number(1); break;
                 case "--events": recoveryEvents = Number(2); break;
                 case "--open-lines": recoveryOpenLines = (int)Number(0); break;
+                case "--find-rate": findRate = true; break;
                 default: throw new ArgumentException($"unknown option '{name}'");
             }
         }
@@ -119,8 +124,10 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
         if (scenario.Model.Kind == LoadKind.Open && scenario.Model.Rate <= 0)
             throw new ArgumentException("the open model needs --rate");
         if (recoveryEvents <= recoveryOpenLines) throw new ArgumentException("--events must be larger than --open-lines");
+        if (findRate && scenario.Model.Kind != LoadKind.Open)
+            throw new ArgumentException("--find-rate needs the open model (--rate)");
         return new CommandLine(options with { Scenario = scenario, ExtraThresholds = thresholds, EngineOverrides = engine }, false, memorySkus,
-            recoveryEvents, recoveryOpenLines);
+            recoveryEvents, recoveryOpenLines, findRate);
     }
 
     private static TimeSpan Duration(string text)

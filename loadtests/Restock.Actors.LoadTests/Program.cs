@@ -25,6 +25,16 @@ public static class Program
                 var recovery = await RecoveryBench.RunAsync(command.Options, command.RecoveryEvents, command.RecoveryOpenLines, Console.Out);
                 return recovery.Targets.All(t => t.StartsWith("met", StringComparison.Ordinal)) ? 0 : 1;
             }
+            if (command.Options.Scenario.Name == "cold-start")
+            {
+                var cold = await ColdStartBench.RunAsync(command.Options, Console.Out);
+                return cold.EveryStockIntact ? 0 : 1;
+            }
+            if (command.FindRate)
+            {
+                var search = await RateSearch.RunAsync(command.Options, Console.Out);
+                return search.HighestHeld > 0 ? 0 : 1;
+            }
             var report = await LoadRun.RunAsync(command.Options);
             Console.WriteLine($"{ReportWriter.Verdict(report)}: {report.Operations.Sum(o => o.Count):N0} requests in {report.Seconds:F1}s, " +
                               $"{report.AchievedRate:N0}/s; invariants {(report.InvariantsHeld ? "held" : "VIOLATED")}");

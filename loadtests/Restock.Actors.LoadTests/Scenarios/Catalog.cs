@@ -74,6 +74,15 @@ public static class Catalog
             Model: new LoadModel(LoadKind.Closed, Concurrency: 1_000),
             Attempts: 0, Duration: TimeSpan.FromSeconds(1),
             Thresholds: []),
+
+        new("cold-start",
+            "SKU activations per second: the first command to SKUs this node has never seen (each with its recovery), then " +
+            "a restart on the same journal where remember-entities brings them all back, then a command to each.",
+            Skus: 50_000, StockPerSku: 10, Shops: 1,
+            Mix: new OperationMix(Reserve: 0),
+            Model: new LoadModel(LoadKind.Closed, Concurrency: 1_000),
+            Attempts: 0, Duration: TimeSpan.Zero,
+            Thresholds: []),
     ];
 
     public static Scenario? Find(string name) => All.FirstOrDefault(s => s.Name.Equals(name, StringComparison.OrdinalIgnoreCase));

@@ -15,11 +15,13 @@ public sealed class InProcessTarget : ITarget
 {
     private readonly RestockEngine _engine;
     private readonly string _file;
+    private readonly bool _keepFile;
 
-    private InProcessTarget(RestockEngine engine, string file, string describe)
+    private InProcessTarget(RestockEngine engine, string file, bool keepFile, string describe)
     {
         _engine = engine;
         _file = file;
+        _keepFile = keepFile;
         Describe = describe;
     }
 
@@ -27,15 +29,20 @@ public sealed class InProcessTarget : ITarget
 
     public ActorSystem System => _engine.System;
 
-    public static async Task<InProcessTarget> StartAsync(string folder, params string[] overrides)
+    public static Task<InProcessTarget> StartAsync(string folder, params string[] overrides)
     {
         Directory.CreateDirectory(folder);
-        var file = Path.Combine(folder, $"engine-{Guid.NewGuid():N}.db");
+        return StartOnFileAsync(Path.Combine(folder, $"engine-{Guid.NewGuid():N}.db"), keepFile: false, overrides);
+    }
+
+    /// <summary>The engine on a given SQLite file; <paramref name="keepFile"/> leaves it in place for a restart on it.</summary>
+    public static async Task<InProcessTarget> StartOnFileAsync(string file, bool keepFile, params string[] overrides)
+    {
         var config = RestockConfig.Load(k => k == "RESTOCK_CONNECTION_STRING" ? $"Data Source={file}" : null,
             ["akka.loglevel = WARNING", .. overrides]);
         var engine = await RestockEngine.StartAsync(config);
         var batch = config.GetInt("restock.inventory.max-batch-size");
-        return new InProcessTarget(engine, file, $"in-process, SQLite WAL (synchronous FULL), max-batch-size {batch}");
+        return new InProcessTarget(engine, file, keepFile, $"in-process, SQLite WAL (synchronous FULL), max-batch-size {batch}");
     }
 
     public Task<OpResult> SetStock(string shop, string sku, string adjustmentId, long quantity) =>
@@ -129,6 +136,7 @@ public sealed class InProcessTarget : ITarget
     {
         await _engine.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        if (_keepFile) return;
         foreach (var suffix in new[] { "", "-wal", "-shm" })
             File.Delete(_file + suffix);
     }

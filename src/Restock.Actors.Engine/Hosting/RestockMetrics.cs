@@ -31,6 +31,15 @@ public static class RestockMetrics
     public static readonly Histogram<double> JournalWriteLatency = Histogram<double>("journal.write_latency", "ms",
         "Time from a SKU's group commit to the journal's confirmation");
 
+    public static readonly Counter<long> SkuRecoveries = Counter("sku.recoveries", "{sku}",
+        "SKU actors that started on this node and finished recovering from the journal");
+
+    public static readonly Counter<long> RecoveryReads = Counter("recovery.queries", "{query}",
+        "Queries that answered recovering entities together, by read (highest-sequence-nr, has-snapshot, replay)");
+
+    public static readonly Counter<long> RecoveryReadIds = Counter("recovery.queried_entities", "{entity}",
+        "Entities answered by those queries, by read");
+
     public static readonly Histogram<double> LedgerLag = Histogram<double>("ledger.projection_lag", "ms",
         "How long after a restock or refund it reached the ledger");
 

@@ -66,7 +66,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
 
     /// <param name="clock">Payment deadlines and received-at times are read from it; tests pass their own.</param>
     public static Props Props(string skuId, InventorySettings settings, TimeProvider? clock = null) =>
-        Akka.Actor.Props.Create(() => new SkuActor(skuId, settings, clock ?? TimeProvider.System));
+        EntityProps.Of(() => new SkuActor(skuId, settings, clock ?? TimeProvider.System));
 
     private const string PersistenceIdPrefix = "sku-";
 
@@ -96,6 +96,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 _snapshotEntries = Entries(_state);
                 break;
             case RecoveryCompleted:
+                RestockMetrics.SkuRecoveries.Add(1);
                 ArmPaymentDeadline();
                 // Not SetReceiveTimeout: Akka re-schedules that timer on every message, several allocations per command on a
                 // hot SKU. A check a few times per idle period finds the SKU idle between 1 and 1.25 periods after its last message.

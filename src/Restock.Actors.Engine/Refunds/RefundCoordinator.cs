@@ -77,7 +77,7 @@ public sealed class RefundCoordinator : ReceivePersistentActor, IWithTimers
     }
 
     public static Props Props(string orderId, IActorRef shops, IActorRef skus, RefundSettings settings) =>
-        Akka.Actor.Props.Create(() => new RefundCoordinator(orderId, shops, skus, settings));
+        EntityProps.Of(() => new RefundCoordinator(orderId, shops, skus, settings));
 
     public override string PersistenceId => "refunds-" + _orderId;
 

@@ -33,7 +33,7 @@ public sealed class ShopSettingsActor : ReceivePersistentActor
     }
 
     public static Props Props(string shopId, TimeSpan idleBeforePassivation) =>
-        Akka.Actor.Props.Create(() => new ShopSettingsActor(shopId, idleBeforePassivation));
+        EntityProps.Of(() => new ShopSettingsActor(shopId, idleBeforePassivation));
 
     public override string PersistenceId => "shop-" + _shopId;
 

@@ -1,0 +1,267 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using HdrHistogram;
+using LinqToDB.Data;
+using Restock.Actors.Engine.Hosting;
+using Restock.Actors.LoadTests.Targets;
+
+namespace Restock.Actors.LoadTests.Running;
+
+/// <summary>One phase of the cold-start bench: how many SKUs came up, how fast, and what each cost the journal.</summary>
+public sealed record ColdStartPhase(
+    string Name, int Skus, double Seconds, double ActivationsPerSecond, double P50Ms, double P99Ms, double MaxMs,
+    IReadOnlyDictionary<string, double> StatementsPerSku, long Failed, double AllocatedBytesPerSku, int Gen0, int Gen1, int Gen2,
+    double CpuMicrosPerSku);
+
+public sealed record ColdStartReport(
+    DateTimeOffset StartedAt, string Machine, int Skus, int Concurrency, IReadOnlyList<string> EngineOverrides,
+    ColdStartPhase NewSkus, ColdStartPhase RememberedRestart, ColdStartPhase FirstCommandAfterRestart, double EngineStartSeconds,
+    bool EveryStockIntact, IReadOnlyList<string> Targets);
+
+/// <summary>
+/// Issue 11 goal 4: SKU activations per second. Phase 1 sends the first command to SKUs this node has never seen
+/// (each recovers from the journal: nothing there yet, then writes its first event). The node then stops and starts
+/// again on the same file; phase 2 is remember-entities bringing every one of those SKUs back by itself (the time
+/// until each has recovered, counted by the engine's <c>restock.sku.recoveries</c> meter); phase 3 asks each SKU for
+/// its stock, which must be intact. SQL statements per SKU are counted from linq2db's trace (the journal and the
+/// snapshot store; the ledger and key store use their own connections).
+/// </summary>
+public static class ColdStartBench
+{
+    private const string BenchShop = "bench-shop";
+    private const long Stock = 10;
+    private const double Goal = 20_000;
+
+    public static async Task<ColdStartReport> RunAsync(RunOptions options, TextWriter log)
+    {
+        var started = DateTimeOffset.UtcNow;
+        var folder = Path.Combine(options.ReportsFolder, $"cold-start-{started:yyyyMMdd-HHmmss}");
+        var skus = options.Scenario.Skus;
+        var concurrency = options.Scenario.Model.Concurrency;
+        var engine = options.EngineOverrides ?? [];
+        var file = Path.Combine(Path.GetTempPath(), "restock-load", $"cold-start-{Guid.NewGuid():N}.db");
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        var ids = Enumerable.Range(0, skus).Select(i => $"cold-{i}").ToArray();
+        using var statements = new StatementCounter();
+        using var recoveries = new RecoveryCounter();
+
+        ColdStartPhase fresh, remembered, after;
+        double engineStart;
+        var intact = true;
+        try
+        {
+            await using (var first = await InProcessTarget.StartOnFileAsync(file, keepFile: true, [.. engine]))
+            {
+                await first.SetStock(BenchShop, "warm-up", "warm-up", 1);
+                log.WriteLine($"cold start: first command to {skus:N0} new SKUs, {concurrency:N0} at a time");
+                fresh = await ClosedAsync("new SKUs (first command, with recovery)", ids, concurrency, statements,
+                    async id => (await first.SetStock(BenchShop, id, "initial", Stock)).Ok);
+                log.WriteLine($"cold start: {fresh.ActivationsPerSecond:N0} activations/s");
+            }
+
+            log.WriteLine("cold start: restarting on the same file (remember-entities brings the SKUs back)");
+            recoveries.Reset();
+            statements.Reset();
+            var gc = GcDuringLoad.Now();
+            var cpu = CpuTime();
+            var clock = Stopwatch.StartNew();
+            await using var second = await InProcessTarget.StartOnFileAsync(file, keepFile: false, [.. engine]);
+            engineStart = clock.Elapsed.TotalSeconds;
+            var deadline = TimeSpan.FromSeconds(Math.Max(120, skus / 200.0));
+            // The warm-up SKU comes back too.
+            while (recoveries.Count < skus + 1 && clock.Elapsed < deadline)
+                await Task.Delay(10);
+            var seconds = clock.Elapsed.TotalSeconds - engineStart;
+            var back = Math.Min(recoveries.Count, skus + 1);
+            var spent = GcDuringLoad.Now().Since(gc);
+            remembered = new ColdStartPhase("remembered SKUs after a restart (no command sent)", (int)back, Math.Round(seconds, 2), Math.Round(back / seconds),
+                0, 0, 0, statements.PerSku(back), skus + 1 - back, Math.Round(spent.AllocatedBytes / (double)back), spent.Gen0, spent.Gen1, spent.Gen2,
+                Math.Round((CpuTime() - cpu).TotalMicroseconds / back));
+            log.WriteLine($"cold start: {back:N0} remembered SKUs recovered {seconds:F2}s after the node started ({remembered.ActivationsPerSecond:N0}/s)");
+
+            after = await ClosedAsync("first command after the restart", ids, concurrency, statements, async id =>
+            {
+                var stock = await Answer(() => second.Stock(id));
+                if (stock is { Available: Stock }) return true;
+                intact = false;
+                return false;
+            });
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (var suffix in new[] { "", "-wal", "-shm" })
+                File.Delete(file + suffix);
+        }
+
+        var report = new ColdStartReport(started, LoadRun.Machine(), skus, concurrency, engine, fresh, remembered, after,
+            Math.Round(engineStart, 2), intact && fresh.Failed == 0,
+            [
+                Target("new SKUs ≥ 20,000 activations/s", fresh.ActivationsPerSecond),
+                Target("remembered SKUs after a restart ≥ 20,000 activations/s", remembered.ActivationsPerSecond),
+            ]);
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "cold-start.json"), JsonSerializer.Serialize(report, new JsonSerializerOptions(JsonSerializerOptions.Web) { WriteIndented = true }));
+        File.WriteAllText(Path.Combine(folder, "cold-start.md"), Markdown(report));
+        log.WriteLine(Markdown(report));
+        log.WriteLine($"report: {folder}");
+        return report;
+    }
+
+    private static async Task<StockView?> Answer(Func<Task<StockView?>> ask)
+    {
+        try
+        {
+            return await ask();
+        }
+        catch (Exception e) when (e is Akka.Actor.AskTimeoutException or TaskCanceledException)
+        {
+            return null;
+        }
+    }
+
+    private static string Target(string what, double measured) =>
+        $"{(measured >= Goal ? "met" : "MISSED")}: {what} — measured {measured:N0}/s ({100 * measured / Goal:F0}% of the goal)";
+
+    /// <summary>Each SKU's command once, at most <paramref name="concurrency"/> in flight (closed model).</summary>
+    private static async Task<ColdStartPhase> ClosedAsync(string name, string[] ids, int concurrency, StatementCounter statements, Func<string, Task<bool>> command)
+    {
+        var latencies = new LongConcurrentHistogram(1, 60_000_000, 3);
+        long failed = 0;
+        var next = -1;
+        statements.Reset();
+        var gc = GcDuringLoad.Now();
+        var cpu = CpuTime();
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, Math.Min(concurrency, ids.Length)).Select(async _ =>
+        {
+            for (var i = Interlocked.Increment(ref next); i < ids.Length; i = Interlocked.Increment(ref next))
+            {
+                var start = Stopwatch.GetTimestamp();
+                if (!await command(ids[i])) Interlocked.Increment(ref failed);
+                latencies.RecordValue(Math.Clamp(Stopwatch.GetElapsedTime(start).Ticks / 10, 1, 60_000_000));
+            }
+        }));
+        var seconds = clock.Elapsed.TotalSeconds;
+        var spent = GcDuringLoad.Now().Since(gc);
+        double Ms(double percentile) => Math.Round(latencies.GetValueAtPercentile(percentile) / 1000.0, 2);
+        return new ColdStartPhase(name, ids.Length, Math.Round(seconds, 2), Math.Round(ids.Length / seconds), Ms(50), Ms(99),
+            Math.Round(latencies.GetMaxValue() / 1000.0, 2), statements.PerSku(ids.Length), failed,
+            Math.Round(spent.AllocatedBytes / (double)ids.Length), spent.Gen0, spent.Gen1, spent.Gen2,
+            Math.Round((CpuTime() - cpu).TotalMicroseconds / ids.Length));
+    }
+
+    /// <summary>This process's CPU time (engine and generator): per SKU, a cost that does not depend on how busy the machine is.</summary>
+    private static TimeSpan CpuTime()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.TotalProcessorTime;
+    }
+
+    public static string Markdown(ColdStartReport r)
+    {
+        var sb = new StringBuilder($"# cold-start, {r.StartedAt.ToString("u", CultureInfo.InvariantCulture)}\n\n");
+        sb.AppendLine($"Machine: {r.Machine}. {r.Skus:N0} SKUs, {r.Concurrency:N0} commands in flight (closed model), in-process, SQLite WAL, " +
+                      "synchronous FULL, durable acknowledgements, remember-entities on.");
+        if (r.EngineOverrides.Count > 0) sb.AppendLine($"Configuration: OVERRIDDEN: {string.Join("; ", r.EngineOverrides)}");
+        sb.AppendLine($"\nThe restarted node took {r.EngineStartSeconds:N2} s to start (cluster up); the remembered SKUs' rate counts from then.\n");
+        sb.AppendLine("| phase | SKUs | seconds | SKUs/s | p50 ms | p99 ms | max ms | failed | CPU µs per SKU | B allocated per SKU | gen0/1/2 | SQL statements per SKU |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var p in new[] { r.NewSkus, r.RememberedRestart, r.FirstCommandAfterRestart })
+            sb.AppendLine($"| {p.Name} | {p.Skus:N0} | {p.Seconds:N2} | **{p.ActivationsPerSecond:N0}** | {p.P50Ms:N2} | {p.P99Ms:N2} | {p.MaxMs:N2} | {p.Failed:N0} | {p.CpuMicrosPerSku:N0} | " +
+                          $"{p.AllocatedBytesPerSku:N0} | {p.Gen0}/{p.Gen1}/{p.Gen2} | " +
+                          $"{string.Join(", ", p.StatementsPerSku.Select(s => $"{s.Key} {s.Value:N2}"))} |");
+        sb.AppendLine();
+        sb.AppendJoin("", r.Targets.Select(t => $"- {t}\n"));
+        sb.AppendLine($"\nEvery SKU answered with its stock after the restart: {(r.EveryStockIntact ? "yes" : "NO")}");
+        return sb.ToString();
+    }
+
+    /// <summary>SKU actors that finished recovering, from the engine's meter.</summary>
+    private sealed class RecoveryCounter : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private long _count;
+
+        public RecoveryCounter()
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == RestockMetrics.MeterName && instrument.Name == "restock.sku.recoveries")
+                    listener.EnableMeasurementEvents(instrument);
+            };
+            _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _count, value));
+            _listener.Start();
+        }
+
+        public long Count => Interlocked.Read(ref _count);
+
+        public void Reset() => Interlocked.Exchange(ref _count, 0);
+
+        public void Dispose() => _listener.Dispose();
+    }
+
+    /// <summary>
+    /// The journal's and the snapshot store's SQL statements by kind (linq2db's trace, which the Sql plugin's
+    /// connections use): a load-independent cost per activation.
+    /// </summary>
+    private sealed class StatementCounter : IDisposable
+    {
+        private readonly ConcurrentDictionary<string, long> _counts = new();
+        private readonly MeterListener _batched = new();
+
+        public StatementCounter()
+        {
+            // The engine's own batched recovery reads run on connections of their own: their meter counts them.
+            _batched.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == RestockMetrics.MeterName && instrument.Name == "restock.recovery.queries")
+                    listener.EnableMeasurementEvents(instrument);
+            };
+            _batched.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+            {
+                var read = tags.Length > 0 ? tags[0].Value : "";
+                _counts.AddOrUpdate($"batched {read}", value, (_, n) => n + value);
+            });
+            _batched.Start();
+            DataConnection.TurnTraceSwitchOn(TraceLevel.Info);
+            DataConnection.DefaultOnTraceConnection = info =>
+            {
+                if (info.TraceInfoStep == TraceInfoStep.BeforeExecute)
+                {
+                    var kind = Kind(info.SqlText);
+                    if (_counts.AddOrUpdate(kind, 1, (_, n) => n + 1) == 1 && Environment.GetEnvironmentVariable("RESTOCK_LOAD_SQL") is not null)
+                        Console.WriteLine($"SQL {kind}: {info.SqlText}");
+                }
+            };
+        }
+
+        public void Reset() => _counts.Clear();
+
+        public IReadOnlyDictionary<string, double> PerSku(long skus) =>
+            _counts.OrderBy(c => c.Key).ToDictionary(c => c.Key, c => Math.Round(c.Value / (double)Math.Max(1, skus), 2));
+
+        private static string Kind(string sql)
+        {
+            // linq2db starts each statement with a comment line naming the provider.
+            var text = string.Join('\n', sql.Split('\n').Where(l =>
+                !l.TrimStart().StartsWith("--") && !l.StartsWith("DECLARE ") && !l.StartsWith("SET "))).TrimStart();
+            if (text.Length == 0) return "transaction";
+            var verb = text.Split(' ', 2)[0].ToUpperInvariant();
+            var table = text.Contains("snapshot", StringComparison.OrdinalIgnoreCase) ? "snapshot" : "journal";
+            if (verb == "SELECT" && text.Contains("MAX(", StringComparison.OrdinalIgnoreCase)) verb = "SELECT-MAX";
+            return $"{verb.ToLowerInvariant()} {table}";
+        }
+
+        public void Dispose()
+        {
+            _batched.Dispose();
+            DataConnection.DefaultOnTraceConnection = null!;
+            DataConnection.TurnTraceSwitchOn(TraceLevel.Off);
+        }
+    }
+}

@@ -1,0 +1,219 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using System.Data.Common;
+using Akka.Actor;
+using Akka.Persistence;
+using Akka.Persistence.Sql.Config;
+using Akka.Persistence.Sql.Journal;
+using Config = Akka.Configuration.Config;
+
+namespace Restock.Actors.Engine.Hosting;
+
+/// <summary>
+/// Akka.Persistence.Sql's journal, batched across entities. The plugin answers each recovering entity's "highest
+/// sequence number" inside the journal actor, one query at a time, and on SQLite (whose driver is synchronous) on
+/// that actor's thread; its write queue only combines writes of different entities while a write is in flight, which
+/// a synchronous driver never lets happen. So thousands of SKUs activating at once each cost a read and a write
+/// transaction of their own, queued one behind the other, and remember-entities updates time out behind them.
+/// Here the entities recovering at once share one query for their highest sequence numbers and one for their short
+/// replays, long replays run beside the actor, and writes are group-committed across entities: while a transaction is
+/// in flight the next ones wait, then share one transaction.
+/// </summary>
+public sealed class BatchingJournal : SqlWriteJournal
+{
+    private sealed class Flush
+    {
+        public static readonly Flush Instance = new();
+    }
+
+    private sealed class Written
+    {
+        public static readonly Written Instance = new();
+    }
+
+    private sealed record Replay(string PersistenceId, long From, long To, long Max);
+
+    private sealed record StoredEvent(string PersistenceId, long SequenceNr, byte[] Message, string Manifest, int? SerializerId, string? WriterUuid, long Created);
+
+    // The most entities' writes in one transaction.
+    private const int MaxWritesPerTransaction = 1000;
+
+    // A read of an entity's highest sequence number waits for its write still in flight (the plugin does the same
+    // with a private record of its own).
+    private readonly ConcurrentDictionary<string, Task> _writesInFlight = new();
+    private readonly List<(AtomicWrite Write, TaskCompletionSource<Exception?> Done)> _toWrite = [];
+    // Replays this short are read together with other entities'.
+    private const long ShortReplay = 100;
+    private const int MaxReplaysPerQuery = 100;
+
+    private readonly RecoveryReads<string, long>? _highest;
+    private readonly RecoveryReads<Replay, IReadOnlyList<IPersistentRepresentation>?>? _replays;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly int _parallelism;
+    private int _transactionsInFlight;
+
+    public BatchingJournal(Config journalConfig) : base(journalConfig)
+    {
+        var config = new JournalConfig(journalConfig);
+        _parallelism = Math.Max(1, config.DaoConfig.Parallelism);
+        if (config.DaoConfig.SqlCommonCompatibilityMode || !RecoveryReads.Supports(config.ProviderName))
+            return;
+        var serialization = Context.System.Serialization;
+        var table = config.TableConfig.EventJournalTable;
+        var c = table.ColumnNames;
+        var from = RecoveryReads.Table(config.TableConfig.SchemaName, table.Name);
+        DbConnection Connect() => RecoveryReads.Connect(config.ProviderName, config.ConnectionString);
+
+        _highest = new RecoveryReads<string, long>("highest-sequence-nr", (ids, cancel) => RecoveryReads.PerIdAsync(Connect,
+                $"SELECT {Q(c.PersistenceId)}, MAX({Q(c.SequenceNumber)}) FROM {from} WHERE {Q(c.PersistenceId)}",
+                $"GROUP BY {Q(c.PersistenceId)}", ids, r => r.GetInt64(1), 0L, cancel),
+            RecoveryReads.MaxIdsPerQuery, _stopping.Token);
+
+        var select = $"SELECT {Q(c.PersistenceId)}, {Q(c.SequenceNumber)}, {Q(c.Message)}, {Q(c.Manifest)}, {Q(c.Identifier)}, " +
+                     $"{Q(c.WriterUuid)}, {Q(c.Created)} FROM {from} WHERE {Q(c.Deleted)} = @p0 AND (";
+        var order = $") ORDER BY {Q(c.PersistenceId)}, {Q(c.SequenceNumber)}";
+        _replays = new RecoveryReads<Replay, IReadOnlyList<IPersistentRepresentation>?>("replay", async (replays, cancel) =>
+        {
+            var parameters = new List<object> { false };
+            var ranges = new List<string>(replays.Count);
+            foreach (var r in replays)
+            {
+                var n = parameters.Count;
+                parameters.AddRange([r.PersistenceId, r.From, r.To]);
+                ranges.Add($"({Q(c.PersistenceId)} = @p{n} AND {Q(c.SequenceNumber)} >= @p{n + 1} AND {Q(c.SequenceNumber)} <= @p{n + 2})");
+            }
+            var rows = await RecoveryReads.QueryAsync(Connect, select + string.Join(" OR ", ranges) + order, parameters, r => new StoredEvent(
+                r.GetString(0), r.GetInt64(1), (byte[])r.GetValue(2), r.IsDBNull(3) ? "" : r.GetString(3),
+                r.IsDBNull(4) ? null : r.GetInt32(4), r.IsDBNull(5) ? null : r.GetString(5), r.GetInt64(6)), cancel);
+            var byEntity = rows.ToLookup(r => r.PersistenceId);
+            return replays
+                .Select(r => Deserialize(serialization, byEntity[r.PersistenceId].Where(e => e.SequenceNr >= r.From && e.SequenceNr <= r.To), r.Max))
+                .ToArray();
+        }, MaxReplaysPerQuery, _stopping.Token);
+    }
+
+    private static string Q(string name) => RecoveryReads.Quote(name);
+
+    /// <returns>The events, or null when one of them is not in the format read here (the plugin then replays them).</returns>
+    private static IReadOnlyList<IPersistentRepresentation>? Deserialize(Akka.Serialization.Serialization serialization, IEnumerable<StoredEvent> rows, long max)
+    {
+        var events = new List<IPersistentRepresentation>();
+        foreach (var row in rows.Take((int)Math.Min(max, int.MaxValue)))
+        {
+            if (row.SerializerId is not { } serializerId) return null;
+            try
+            {
+                var payload = serialization.Deserialize(row.Message, serializerId, row.Manifest);
+                events.Add(new Persistent(payload, row.SequenceNr, row.PersistenceId, row.Manifest, false, ActorRefs.NoSender, row.WriterUuid, row.Created));
+            }
+            catch (Exception)
+            {
+                return null;
+            }
+        }
+        return events;
+    }
+
+    public override async Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken)
+    {
+        if (_highest is null) return await base.ReadHighestSequenceNrAsync(persistenceId, fromSequenceNr, cancellationToken);
+        if (_writesInFlight.TryGetValue(persistenceId, out var write))
+            await write.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        var highest = await _highest.Read(persistenceId);
+        // The plugin's query counts only rows above fromSequenceNr, and answers 0 when there are none.
+        return highest > fromSequenceNr ? highest : 0;
+    }
+
+    /// <summary>
+    /// A short replay (the usual SKU: a few events since its snapshot, or since it was first stocked) is read together
+    /// with the others recovering at once; a long one is read by the plugin, page by page, beside the journal's actor.
+    /// </summary>
+    public override async Task ReplayMessagesAsync(IActorContext context, string persistenceId, long fromSequenceNr, long toSequenceNr, long max,
+        Action<IPersistentRepresentation> recoveryCallback)
+    {
+        if (_replays is not null && toSequenceNr - fromSequenceNr < ShortReplay
+            && await _replays.Read(new Replay(persistenceId, fromSequenceNr, toSequenceNr, max)) is { } events)
+        {
+            foreach (var e in events)
+                recoveryCallback(e);
+            return;
+        }
+        await Task.Run(() => base.ReplayMessagesAsync(context, persistenceId, fromSequenceNr, toSequenceNr, max, recoveryCallback));
+    }
+
+    /// <summary>
+    /// Group commit across entities: while the plugin has <c>parallelism</c> transactions in flight, writes wait, and
+    /// the next transaction takes every write that waited (an idle journal writes at once).
+    /// </summary>
+    protected override async Task<IImmutableList<Exception>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
+    {
+        var writes = messages.ToList();
+        if (writes.Count == 0) return ImmutableList<Exception>.Empty;
+        if (_toWrite.Count == 0 && _transactionsInFlight < _parallelism) Self.Tell(Flush.Instance);
+        var answers = writes.Select(w =>
+        {
+            var done = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _toWrite.Add((w, done));
+            return done.Task;
+        }).ToList();
+        var all = Task.WhenAll(answers);
+        var persistenceId = writes[0].PersistenceId;
+        _writesInFlight[persistenceId] = all;
+        try
+        {
+            return (await all).ToImmutableList()!;
+        }
+        finally
+        {
+            _writesInFlight.TryRemove(new KeyValuePair<string, Task>(persistenceId, all));
+        }
+    }
+
+    protected override bool ReceivePluginInternal(object message)
+    {
+        switch (message)
+        {
+            case Flush:
+                WriteWaiting();
+                return true;
+            case Written:
+                _transactionsInFlight--;
+                WriteWaiting();
+                return true;
+            default:
+                return base.ReceivePluginInternal(message);
+        }
+    }
+
+    private void WriteWaiting()
+    {
+        while (_toWrite.Count > 0 && _transactionsInFlight < _parallelism)
+        {
+            var take = Math.Min(_toWrite.Count, MaxWritesPerTransaction);
+            var chunk = _toWrite.GetRange(0, take);
+            _toWrite.RemoveRange(0, take);
+            _transactionsInFlight++;
+            // The plugin's write call must run on the journal's thread (it reads the actor's context); it returns at once.
+            var written = base.WriteMessagesAsync(chunk.Select(c => c.Write).ToList(), _stopping.Token);
+            var self = Self;
+            written.ContinueWith(t =>
+            {
+                self.Tell(Written.Instance);
+                for (var i = 0; i < chunk.Count; i++)
+                {
+                    if (t.IsFaulted) chunk[i].Done.TrySetException(t.Exception!.InnerExceptions);
+                    else if (t.IsCanceled) chunk[i].Done.TrySetCanceled();
+                    else chunk[i].Done.TrySetResult(t.Result is { Count: > 0 } rejections ? rejections[i] : null);
+                }
+            }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    protected override void PostStop()
+    {
+        _stopping.Cancel();
+        foreach (var (_, done) in _toWrite)
+            done.TrySetException(new InvalidOperationException("the journal stopped before the write"));
+        base.PostStop();
+    }
+}
