@@ -57,7 +57,7 @@ public enum Disruption
     /// The actor stops at whatever point it is (a PoisonPill, as a lost node's entities do): a write in flight still
     /// lands, its callers hear nothing, and sharding starts it again (after its restart backoff, or at the next message).
     /// Not Akka's Kill: sharding 1.5.73 treats an entity stopped by its supervisor as passivated and forgets it, so an
-    /// unpaid reservation would wait for the next message to its SKU (see README, "Simulation").
+    /// unpaid reservation would wait for the next message to its SKU (akka.net #7629, #7720; see README, "Simulation").
     /// </summary>
     Crash,
     /// <summary>The actor is told it has been idle, at whatever moment: it passivates if its own rule lets it.</summary>
