@@ -42,7 +42,8 @@ internal sealed class Requests
         var reader = request.BodyReader;
         while (true)
         {
-            var read = await reader.ReadAsync(request.HttpContext.RequestAborted);
+            // Kestrel ends the read itself when the connection goes (no RequestAborted token source needed).
+            var read = await reader.ReadAsync();
             var body = read.Buffer;
             if (body.Length > maxBytes)
             {

@@ -83,7 +83,9 @@ internal static class InventoryEndpoints
         })
             .Takes<AdjustStockBody>().Answers<StockResponse>("Moves the sellable stock by delta", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable);
 
-        skus.MapPost("/reservations", async (string skuId, HttpRequest request, IInventory inventory, CancellationToken ct) =>
+        // No RequestAborted here: reading it makes a token source per request, and the reservation is decided whether or
+        // not its caller is still there; a caller that went away only stops being waited for when the ask ends.
+        skus.MapPost("/reservations", async (string skuId, HttpRequest request, IInventory inventory) =>
         {
             var (body, problem) = await Requests.ReadJson<ReserveBody>(request);
             if (problem is not null) return problem;
@@ -95,7 +97,7 @@ internal static class InventoryEndpoints
                 check.Id("orderId", body.OrderId),
                 check.Quantity("quantity", body.Quantity),
                 DateTimeOffset.UtcNow.AddSeconds(window));
-            return await Execute(skuId, check, command, inventory, ct);
+            return await Execute(skuId, check, command, inventory, CancellationToken.None);
         })
             .Takes<ReserveBody>().Answers<StockResponse>("Reserves units for an order until it is paid or its deadline passes", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable);
 

@@ -92,6 +92,19 @@ public sealed class ClusterConfigTests
     }
 
     [Fact]
+    public void Shard_placements_are_written_to_a_plain_majority_so_one_unreachable_node_of_three_does_not_stop_them()
+    {
+        var sharding = PostgresNode().GetConfig("akka.cluster.sharding");
+        const int nodes = 3;
+        var majority = nodes / 2 + 1;
+        // Akka's WriteMajorityPlus: a majority plus the extra, but never fewer than majority-min-cap nodes (capped at all of them).
+        var written = Math.Min(nodes, Math.Max(majority + sharding.GetInt("coordinator-state.write-majority-plus"),
+            sharding.GetInt("distributed-data.majority-min-cap")));
+        Assert.True(written < nodes, $"each placement waits for {written} of {nodes} nodes");
+        Assert.True(written + majority > nodes, "a placement written must be seen by any later majority read");
+    }
+
+    [Fact]
     public void The_ledger_waits_for_a_journal_gap_long_enough_for_a_large_batch_still_being_written()
     {
         var config = PostgresNode().GetConfig("akka.persistence.query.journal.sql.journal-sequence-retrieval");
