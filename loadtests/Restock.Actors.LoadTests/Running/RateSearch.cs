@@ -33,7 +33,10 @@ public static class RateSearch
             log.WriteLine($"rate search: {rate:N0}/s {(report.Passed ? "held" : "failed: " + why)}");
             if (report.Passed) held = rate;
             else failed = rate;
-            rate = double.IsPositiveInfinity(failed) ? rate * 2 : Math.Round((held + failed) / 2);
+            var next = double.IsPositiveInfinity(failed) ? rate * 2 : Math.Round((held + failed) / 2);
+            // Whole rates: once the interval is a single step, nothing new is left to try.
+            if (next == held || next == failed) break;
+            rate = next;
         }
         var result = new RateSearchReport(scenario.Name, scenario.Thresholds.Concat(options.ExtraThresholds ?? []).Distinct().ToList(), held, trials);
         var folder = Path.Combine(options.ReportsFolder, $"{scenario.Name}-rate-search-{DateTimeOffset.UtcNow:yyyyMMdd-HHmmss}");
