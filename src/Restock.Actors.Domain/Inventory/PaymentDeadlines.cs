@@ -47,7 +47,7 @@ public sealed class PaymentDeadlines
 
     internal void Add(PaymentDue due)
     {
-        if (_count == _heap.Length) Array.Resize(ref _heap, Math.Max(16, _count * 2));
+        if (_count == _heap.Length) Array.Resize(ref _heap, Math.Max(4, _count * 2));
         _heap[_count] = due;
         SiftUp(_count++);
     }
