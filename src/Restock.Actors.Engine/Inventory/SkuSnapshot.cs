@@ -29,8 +29,9 @@ public sealed record SkuSnapshot(
     [JsonIgnore]
     public RememberedIds? Finished { get; init; }
 
+    /// <summary>The state as of now: open lines and refunds copied, the remembered ids (an immutable value) taken as they are.</summary>
     public static SkuSnapshot From(SkuState s) => new(
-        s.IsKnown, s.Levels, s.Stocked, s.OpenLines.Values.ToArray(),
+        s.IsKnown, s.Levels, s.Stocked, s.CopyOpenLines(),
         s.Refunds.Select(x => new RememberedRefund(x.Key, x.Value)).ToArray(), s.Owner, s.Remembered.Clock)
     {
         Finished = s.Remembered,
@@ -59,19 +60,8 @@ public sealed record SkuSnapshot(
         foreach (var r in Refunds.Where(r => !queued.Contains(r.RefundId)))
             remembered = remembered.Remember(IdKind.Refund, r.RefundId, new Fingerprint(0, 0, r.Refund.ChangedAtTicks));
 
-        var open = OpenLines.ToImmutableDictionary(l => l.OrderId);
-        return SkuState.Empty(horizon, manualRestockWindow) with
-        {
-            IsKnown = IsKnown,
-            Levels = Levels,
-            Stocked = Stocked,
-            OpenLines = open,
-            PaymentDeadlines = ImmutableSortedSet.CreateRange(PaymentDue.Order,
-                OpenLines.Where(l => l.Status == LineStatus.Reserved).Select(l => new PaymentDue(l.PaymentDeadline, l.OrderId))),
-            Remembered = remembered,
-            Refunds = Refunds.ToImmutableDictionary(r => r.RefundId, r => r.Refund),
-            Owner = Owner,
-        };
+        return SkuState.Restore(IsKnown, Levels, Stocked, Owner, OpenLines, Refunds.Select(r => KeyValuePair.Create(r.RefundId, r.Refund)).ToArray(),
+            remembered, manualRestockWindow ?? SkuState.DefaultManualRestockWindow);
     }
 
     /// <summary>The remembered ids of a JSON snapshot (columns of strings, times as differences to the previous one).</summary>
