@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Text;
 using System.Text.Json.Serialization;
 using Restock.Actors.Domain;
