@@ -66,7 +66,11 @@ public sealed class AskTimeouts
 
     /// <summary>Asks <paramref name="target"/>, waiting <see cref="Current"/> at most, and less if a takeover starts meanwhile.</summary>
     public Task<T> Ask<T>(IActorRef target, object message, CancellationToken cancellationToken) =>
-        _replies.Ask<T>(target, message, Current, DuringTakeover, _settling, cancellationToken);
+        Ask<T>(target, message, null, cancellationToken);
+
+    /// <summary>The same; <paramref name="onAnswer"/> sees the answer first, on the answering actor's thread (keep it short).</summary>
+    public Task<T> Ask<T>(IActorRef target, object message, Action<T>? onAnswer, CancellationToken cancellationToken) =>
+        _replies.Ask(target, message, Current, DuringTakeover, _settling, onAnswer, cancellationToken);
 
     /// <summary>Shards may move from now on: shorten new asks for the window, and cut the waiting ones to the takeover timeout.</summary>
     private void MembershipChanging()

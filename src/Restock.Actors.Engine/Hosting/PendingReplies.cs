@@ -29,10 +29,11 @@ internal sealed class PendingReplies : IDisposable
     /// <summary>Sends <paramref name="message"/> to <paramref name="target"/> and waits for one reply of type <typeparamref name="T"/>.</summary>
     /// <param name="cutAfter">A shorter timeout that <see cref="Cut"/> may later impose, counted from the ask's start.</param>
     /// <param name="cutAlready">Applies <paramref name="cutAfter"/> from the start (read under the list's lock, see <see cref="Cut"/>).</param>
+    /// <param name="onAnswer">Sees the answer before the caller does, on the answering actor's thread.</param>
     public Task<T> Ask<T>(IActorRef target, object message, TimeSpan timeout, TimeSpan cutAfter, Func<bool> cutAlready,
-        CancellationToken cancellationToken)
+        Action<T>? onAnswer, CancellationToken cancellationToken)
     {
-        var reply = new Reply<T>(_provider, ListFor(timeout));
+        var reply = new Reply<T>(_provider, ListFor(timeout), onAnswer);
         reply.Start(timeout, cutAfter, cutAlready);
         if (cancellationToken.CanBeCanceled)
             reply.CancelWith(cancellationToken);
@@ -259,7 +260,7 @@ internal sealed class PendingReplies : IDisposable
         }
     }
 
-    private sealed class Reply<T>(IActorRefProvider provider, Waiting list) : Reply(provider, list)
+    private sealed class Reply<T>(IActorRefProvider provider, Waiting list, Action<T>? onAnswer) : Reply(provider, list)
     {
         // Continuations run on the thread pool, never on the replying actor's thread.
         private readonly TaskCompletionSource<T> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -278,6 +279,7 @@ internal sealed class PendingReplies : IDisposable
             switch (message)
             {
                 case T answer:
+                    onAnswer?.Invoke(answer);
                     _result.SetResult(answer);
                     break;
                 case null:
