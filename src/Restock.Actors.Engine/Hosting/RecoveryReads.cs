@@ -35,6 +35,9 @@ internal sealed class RecoveryReads<TRequest, TResult>(
     {
         while (true)
         {
+            // Behind the work already queued (the mailboxes of entities about to ask too), so a burst of activations
+            // shares a query instead of the first caller taking one alone; an idle pool comes straight back.
+            await Task.Yield();
             List<(TRequest Request, TaskCompletionSource<TResult> Answer)> batch;
             lock (_gate)
             {
