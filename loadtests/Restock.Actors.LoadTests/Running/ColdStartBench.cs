@@ -216,16 +216,17 @@ public static class ColdStartBench
 
         public StatementCounter()
         {
-            // The engine's own batched recovery reads run on connections of their own: their meter counts them.
+            // The engine's own batched recovery reads and (on SQLite) journal writes run on connections of their own: its
+            // meters count them.
             _batched.InstrumentPublished = (instrument, listener) =>
             {
-                if (instrument.Meter.Name == RestockMetrics.MeterName && instrument.Name == "restock.recovery.queries")
+                if (instrument.Meter.Name == RestockMetrics.MeterName && instrument.Name is "restock.recovery.queries" or "restock.journal.transactions")
                     listener.EnableMeasurementEvents(instrument);
             };
-            _batched.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+            _batched.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
             {
-                var read = tags.Length > 0 ? tags[0].Value : "";
-                _counts.AddOrUpdate($"batched {read}", value, (_, n) => n + value);
+                var kind = instrument.Name == "restock.journal.transactions" ? "engine write transaction" : $"batched {(tags.Length > 0 ? tags[0].Value : "")}";
+                _counts.AddOrUpdate(kind, value, (_, n) => n + value);
             });
             _batched.Start();
             DataConnection.TurnTraceSwitchOn(TraceLevel.Info);
