@@ -58,6 +58,8 @@ public static class ReportWriter
             ? $"{F(r.AchievedRate)}/s achieved of {F(r.TargetRate)}/s targeted ({F(100 * r.AchievedRate / r.TargetRate)}%); " +
               $"{r.NotStarted:N0} arrivals not started (in-flight cap reached)"
             : $"{F(r.AchievedRate)}/s achieved"],
+        ["arrivals started late (open model)", r.Arrivals is not { } a ? "" :
+            $"p50 {F(a.P50Ms)} ms, p99 {F(a.P99Ms)} ms, max {F(a.MaxMs)} ms after they were due ({a.Count:N0} arrivals; part of every latency below)"],
         ["seed", r.Seed.ToString(CultureInfo.InvariantCulture)],
         ["machine", r.Machine],
         ["started", r.StartedAt.ToString("u", CultureInfo.InvariantCulture)],

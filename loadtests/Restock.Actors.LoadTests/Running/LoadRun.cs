@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using Akka;
 using Akka.Actor;
-using Akka.Streams;
-using Akka.Streams.Dsl;
 using HdrHistogram;
 using Restock.Actors.LoadTests.Reports;
 using Restock.Actors.LoadTests.Scenarios;
@@ -64,11 +62,19 @@ public sealed record RunReport(
     string Scenario, string Description, string Target, string LoadModel, int Seed, DateTimeOffset StartedAt, double Seconds,
     double TargetRate, double AchievedRate, long NotStarted, string Machine, IReadOnlyList<string> Events,
     IReadOnlyList<OperationReport> Operations, IReadOnlyList<InvariantResult> Invariants, IReadOnlyList<ThresholdResult> Thresholds,
-    IReadOnlyList<string> Notes, IReadOnlyList<string> EngineOverrides, GcDuringLoad? Gc = null, NodeLossReport? NodeLoss = null)
+    IReadOnlyList<string> Notes, IReadOnlyList<string> EngineOverrides, GcDuringLoad? Gc = null, NodeLossReport? NodeLoss = null,
+    ArrivalLateness? Arrivals = null)
 {
     public bool InvariantsHeld => Invariants.All(i => i.Held);
 
     public bool Passed => InvariantsHeld && Thresholds.All(t => t.Held);
+}
+
+/// <summary>How late the open model's arrivals started after they were due (the generator's share of every latency).</summary>
+public sealed record ArrivalLateness(long Count, double P50Ms, double P99Ms, double MaxMs)
+{
+    public static ArrivalLateness? Of(OperationStats arrivals) => arrivals.Total.TotalCount == 0 ? null : new(arrivals.Total.TotalCount,
+        arrivals.Total.GetValueAtPercentile(50) / 1000.0, arrivals.Total.GetValueAtPercentile(99) / 1000.0, arrivals.Total.GetMaxValue() / 1000.0);
 }
 
 /// <summary>Runs one scenario: set-up, load (closed or open model), live view, invariant check, thresholds, report.</summary>
@@ -101,7 +107,7 @@ public static class LoadRun
         var notStarted = 0L;
         var load = scenario.Model.Kind == LoadKind.Closed
             ? RunClosedAsync(scenario, workload, options.Seed, stop.Token)
-            : RunOpenAsync(scenario, workload, options.Seed, target, stop, () =>
+            : RunOpenAsync(scenario, workload, metrics, options.Seed, stop, () =>
             {
                 Interlocked.Increment(ref notStarted);
                 metrics.Dropped("arrival", "not started (in-flight cap)");
@@ -120,7 +126,7 @@ public static class LoadRun
             scenario.Name, scenario.Description, target.Describe, scenario.Model.ToString(), options.Seed, startedAt, Math.Round(seconds, 2),
             TargetRate(scenario.Model), Math.Round(achieved, 1), notStarted, Machine(), events, operations,
             invariants, thresholds.Select(t => Thresholds.Evaluate(t, metrics, achieved, invariants)).ToList(), Notes(scenario, workload),
-            options.EngineOverrides ?? [], gc, nodeLoss);
+            options.EngineOverrides ?? [], gc, nodeLoss, ArrivalLateness.Of(metrics.Arrivals));
 
         if (beforeShutdown is not null) await beforeShutdown(target);
         if (options.WriteReport)
@@ -156,62 +162,39 @@ public static class LoadRun
         })));
 
     /// <summary>
-    /// Arrivals at the target rate whatever the engine does: an Akka.Streams tick every 10 ms (the scheduler's
-    /// resolution) releases the arrivals due since the last one, so the rate holds without a burst limit.
+    /// Arrivals at the target rate whatever the engine does (see <see cref="ArrivalSchedule"/>); each one's requests are
+    /// timed from when it was due, and how late it started is recorded apart.
     /// </summary>
-    private static async Task RunOpenAsync(Scenario scenario, Workload workload, int seed, ITarget target, CancellationTokenSource stop,
+    private static async Task RunOpenAsync(Scenario scenario, Workload workload, Metrics metrics, int seed, CancellationTokenSource stop,
         Action notStarted)
     {
-        var ownSystem = target is InProcessTarget ? null : ActorSystem.Create("load-runner", "akka.loglevel = WARNING");
-        var system = (target as InProcessTarget)?.System ?? ownSystem!;
-        try
+        var random = new Random(seed);
+        var inFlight = 0;
+        var running = new List<Task>();
+        await new ArrivalSchedule(elapsed => RateAt(scenario, elapsed)).RunAsync(dueAt =>
         {
-            var random = new Random(seed);
-            var clock = Stopwatch.StartNew();
-            var clockStart = Stopwatch.GetTimestamp();
-            var inFlight = 0;
-            var due = 0.0;
-            var last = TimeSpan.Zero;
-            var running = new List<Task>();
-            await Source.Tick(TimeSpan.Zero, TimeSpan.FromMilliseconds(10), NotUsed.Instance)
-                .TakeWhile(_ => !stop.IsCancellationRequested)
-                .RunForeach(_ =>
-                {
-                    var now = clock.Elapsed;
-                    var rate = RateAt(scenario, now);
-                    due += rate * (now - last).TotalSeconds;
-                    last = now;
-                    for (; due >= 1; due--)
-                    {
-                        // The arrival released while `due` is d was due (d - 1) / rate seconds before this tick.
-                        var dueAt = clockStart + (long)((now.TotalSeconds - (rate > 0 ? (due - 1) / rate : 0)) * Stopwatch.Frequency);
-                        if (!workload.TryStart())
-                        {
-                            stop.Cancel();
-                            return;
-                        }
-                        if (Volatile.Read(ref inFlight) >= OpenModelInFlightCap)
-                        {
-                            notStarted();
-                            continue;
-                        }
-                        Interlocked.Increment(ref inFlight);
-                        var step = new Random(random.Next());
-                        running.Add(Task.Run(async () =>
-                        {
-                            Metrics.StartDueAt(dueAt);
-                            try { await workload.StepAsync(step); }
-                            finally { Interlocked.Decrement(ref inFlight); }
-                        }));
-                    }
-                    running.RemoveAll(t => t.IsCompleted);
-                }, system.Materializer());
-            await Task.WhenAll(running);
-        }
-        finally
-        {
-            if (ownSystem is not null) await ownSystem.Terminate();
-        }
+            if (!workload.TryStart())
+            {
+                stop.Cancel();
+                return false;
+            }
+            if (Volatile.Read(ref inFlight) >= OpenModelInFlightCap)
+            {
+                notStarted();
+                return true;
+            }
+            Interlocked.Increment(ref inFlight);
+            var step = new Random(random.Next());
+            running.Add(Task.Run(async () =>
+            {
+                metrics.ArrivalStarted(dueAt);
+                try { await workload.StepAsync(step); }
+                finally { Interlocked.Decrement(ref inFlight); }
+            }));
+            if (running.Count >= 10_000) running.RemoveAll(t => t.IsCompleted);
+            return true;
+        }, stop.Token);
+        await Task.WhenAll(running);
     }
 
     private static double RateAt(Scenario scenario, TimeSpan elapsed)

@@ -98,11 +98,23 @@ public sealed class Metrics
 
     private readonly ConcurrentDictionary<string, OperationStats> _operations = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private OperationStats _arrivals = new();
+
+    /// <summary>Under the open model, how late each arrival started after it was due: the generator's own delay, part of every latency.</summary>
+    public OperationStats Arrivals => _arrivals;
+
+    /// <summary>An open-model arrival starts now, on the flow that runs it: its requests are timed from <paramref name="dueAt"/>.</summary>
+    public void ArrivalStarted(long dueAt)
+    {
+        _arrivals.Record(Math.Max(0, Stopwatch.GetTimestamp() - dueAt), OpResult.Done);
+        StartDueAt(dueAt);
+    }
 
     /// <summary>Forgets the set-up's requests: the run is measured from here.</summary>
     public void Restart()
     {
         _operations.Clear();
+        _arrivals = new OperationStats();
         _clock.Restart();
     }
 
@@ -132,6 +144,7 @@ public sealed class Metrics
     {
         var second = Math.Round(_clock.Elapsed.TotalSeconds, 1);
         foreach (var op in _operations.Values) op.Sample(second);
+        _arrivals.Sample(second);
     }
 
     public long TotalCount => _operations.Values.Sum(o => o.Count);

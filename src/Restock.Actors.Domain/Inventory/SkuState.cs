@@ -1,5 +1,3 @@
-using System.Collections.Immutable;
-
 namespace Restock.Actors.Domain.Inventory;
 
 /// <summary>The counters a merchant sees. Units are conserved: Available + Reserved + Committed + Shipped + Refunded = stocked + Restocked.</summary>
@@ -17,8 +15,9 @@ public enum LineStatus
 /// <summary>
 /// An order line still holding units: <paramref name="Held"/> is what is left after partial refunds, of which
 /// <paramref name="RestockedAhead"/> units were already put back by the ERP for refunds that have not arrived yet.
+/// A value stored inline in the SKU's open lines (no object per line).
 /// </summary>
-public sealed record OrderLine(
+public readonly record struct OrderLine(
     string OrderId, long Ordered, long Held, LineStatus Status, DateTimeOffset PaymentDeadline, long RestockedAhead = 0);
 
 /// <summary>
@@ -50,47 +49,96 @@ public sealed record RefundRecord(
 /// <summary>
 /// One SKU's decision state: counters, open order lines (with their payment deadlines indexed), the finished
 /// ids remembered to recognise repeats, and the refunds still needed to keep a refund from restocking twice.
-/// <paramref name="Owner"/> is the shop the SKU belongs to; null for a SKU never stocked, or stocked before
+/// <see cref="Owner"/> is the shop the SKU belongs to; null for a SKU never stocked, or stocked before
 /// ownership existed (see <see cref="SkuOwnership"/>).
+/// <para>
+/// The state is owned by its one writer and changed in place: <see cref="SkuStock.Apply"/> <b>consumes</b> the state it
+/// is given and returns it changed, so a hot SKU allocates nothing per open line beyond the line's id. A state must not
+/// be used as "the state before" once applied to: keep what you need of it first (<see cref="Levels"/> is an immutable
+/// value; a snapshot is a copy). <see cref="SkuStock.Decide"/> only reads it, through the read-only views below.
+/// </para>
 /// </summary>
-public sealed record SkuState(
-    bool IsKnown,
-    StockLevels Levels,
-    long Stocked,
-    ImmutableDictionary<string, OrderLine> OpenLines,
-    ImmutableSortedSet<PaymentDue> PaymentDeadlines,
-    RememberedIds Remembered,
-    ImmutableDictionary<string, RefundRecord> Refunds,
-    string? Owner = null)
+public sealed class SkuState
 {
     public static readonly TimeSpan DefaultHorizon = TimeSpan.FromHours(24);
 
     public static readonly TimeSpan DefaultManualRestockWindow = TimeSpan.FromDays(30);
 
+    private readonly Dictionary<string, OrderLine> _openLines;
+    private readonly Dictionary<string, RefundRecord> _refunds;
+
+    private SkuState(TimeSpan horizon, TimeSpan manualRestockWindow, int openLines = 0, int refunds = 0)
+    {
+        _openLines = new Dictionary<string, OrderLine>(openLines, StringComparer.Ordinal);
+        _refunds = new Dictionary<string, RefundRecord>(refunds, StringComparer.Ordinal);
+        PaymentDeadlines = new PaymentDeadlines(_openLines);
+        Remembered = RememberedIds.Empty(horizon);
+        ManualRestockWindow = manualRestockWindow;
+    }
+
+    public bool IsKnown { get; internal set; }
+
+    public StockLevels Levels { get; internal set; } = StockLevels.Zero;
+
+    public long Stocked { get; internal set; }
+
+    public string? Owner { get; internal set; }
+
+    /// <summary>Open order lines by order id.</summary>
+    public IReadOnlyDictionary<string, OrderLine> OpenLines => _openLines;
+
+    public PaymentDeadlines PaymentDeadlines { get; }
+
+    public RememberedIds Remembered { get; internal set; }
+
+    /// <summary>Refund records by refund id.</summary>
+    public IReadOnlyDictionary<string, RefundRecord> Refunds => _refunds;
+
     /// <summary>
     /// How long after it completed a refund applied without restock may still be restocked on request; then its
     /// record is compacted like the others. Never shorter than the horizon.
     /// </summary>
-    public TimeSpan ManualRestockWindow { get; init; } = DefaultManualRestockWindow;
+    public TimeSpan ManualRestockWindow { get; }
 
-    public static SkuState Empty(TimeSpan? horizon = null, TimeSpan? manualRestockWindow = null) => new(
-        false,
-        StockLevels.Zero,
-        0,
-        ImmutableDictionary<string, OrderLine>.Empty,
-        ImmutableSortedSet.Create(PaymentDue.Order),
-        RememberedIds.Empty(horizon ?? DefaultHorizon),
-        ImmutableDictionary<string, RefundRecord>.Empty)
+    internal Dictionary<string, OrderLine> Lines => _openLines;
+
+    internal Dictionary<string, RefundRecord> RefundRecords => _refunds;
+
+    public static SkuState Empty(TimeSpan? horizon = null, TimeSpan? manualRestockWindow = null) =>
+        new(horizon ?? DefaultHorizon, manualRestockWindow ?? DefaultManualRestockWindow);
+
+    /// <summary>A state as stored (a snapshot): its payment deadlines are rebuilt from its unpaid lines.</summary>
+    public static SkuState Restore(
+        bool isKnown, StockLevels levels, long stocked, string? owner, IReadOnlyCollection<OrderLine> openLines,
+        IReadOnlyCollection<KeyValuePair<string, RefundRecord>> refunds, RememberedIds remembered, TimeSpan manualRestockWindow)
     {
-        ManualRestockWindow = manualRestockWindow ?? DefaultManualRestockWindow,
-    };
+        var state = new SkuState(remembered.Horizon, manualRestockWindow, openLines.Count, refunds.Count)
+        {
+            IsKnown = isKnown, Levels = levels, Stocked = stocked, Owner = owner, Remembered = remembered,
+        };
+        foreach (var line in openLines)
+        {
+            state._openLines.Add(line.OrderId, line);
+            if (line.Status == LineStatus.Reserved) state.PaymentDeadlines.Add(new PaymentDue(line.PaymentDeadline, line.OrderId));
+        }
+        foreach (var (refundId, record) in refunds) state._refunds.Add(refundId, record);
+        return state;
+    }
+
+    /// <summary>The open lines copied into a new array (a snapshot's part), in no particular order.</summary>
+    public OrderLine[] CopyOpenLines()
+    {
+        var copy = new OrderLine[_openLines.Count];
+        _openLines.Values.CopyTo(copy, 0);
+        return copy;
+    }
 
     /// <summary>Whether the manual-restock window of <paramref name="refund"/> has closed at <paramref name="now"/>.</summary>
     public bool RestockWindowClosed(RefundRecord refund, long nowTicks) =>
         refund.WindowFromTicks != 0 && nowTicks - refund.WindowFromTicks >= Math.Max(ManualRestockWindow.Ticks, Remembered.Horizon.Ticks);
 
     /// <summary>The earliest payment deadline among unpaid reservations, if any.</summary>
-    public DateTimeOffset? NextPaymentDeadline() => PaymentDeadlines.Count == 0 ? null : PaymentDeadlines.Min.Deadline;
+    public DateTimeOffset? NextPaymentDeadline() => PaymentDeadlines.Next;
 }
 
 /// <summary>An unpaid reservation's deadline, ordered by deadline then order id so expiry is deterministic.</summary>

@@ -22,10 +22,24 @@ public static class SkuStock
         _ => throw new ArgumentOutOfRangeException(nameof(command), command.GetType().Name, "unknown SKU command"),
     };
 
-    public static SkuState Apply(SkuState state, SkuEvent @event) =>
-        Forget(ApplyEvent(state with { Remembered = state.Remembered.Tick(TimeOf(@event)) }, @event));
+    /// <summary>
+    /// Applies <paramref name="event"/> to <paramref name="state"/> in place and returns it: the state given is consumed
+    /// (see <see cref="SkuState"/>), never to be used as the state before the event.
+    /// </summary>
+    public static SkuState Apply(SkuState state, SkuEvent @event)
+    {
+        state.Remembered = state.Remembered.Tick(TimeOf(@event));
+        ApplyEvent(state, @event);
+        Forget(state);
+        return state;
+    }
 
-    public static SkuState ApplyAll(SkuState state, IEnumerable<SkuEvent> events) => events.Aggregate(state, Apply);
+    /// <summary>Applies each event in order, in place (see <see cref="Apply"/>).</summary>
+    public static SkuState ApplyAll(SkuState state, IEnumerable<SkuEvent> events)
+    {
+        foreach (var e in events) Apply(state, e);
+        return state;
+    }
 
     private static DateTimeOffset? TimeOf(SkuEvent @event) => @event switch
     {
@@ -40,135 +54,112 @@ public static class SkuStock
         _ => null,
     };
 
-    private static SkuState ApplyEvent(SkuState state, SkuEvent @event)
+    private static void ApplyEvent(SkuState state, SkuEvent @event)
     {
         var l = state.Levels;
+        var lines = state.Lines;
+        var refunds = state.RefundRecords;
         switch (@event)
         {
             case SkuOwnerRecorded e:
-                return state with { Owner = e.ShopId };
+                state.Owner = e.ShopId;
+                return;
             case StockAdjusted e:
-                return state with
-                {
-                    IsKnown = true,
-                    Levels = l with { Available = l.Available + e.Delta },
-                    Stocked = state.Stocked + e.Delta,
-                    Remembered = e.SetTo is { } setTo ? state.Remembered.Adjustment(e.AdjustmentId, Finish.StockSet, setTo)
-                        : state.Remembered.Adjustment(e.AdjustmentId, e.At is null ? Finish.StockChanged : Finish.StockAdjusted, e.Delta),
-                };
+                state.IsKnown = true;
+                state.Levels = l with { Available = l.Available + e.Delta };
+                state.Stocked += e.Delta;
+                state.Remembered = e.SetTo is { } setTo ? state.Remembered.Adjustment(e.AdjustmentId, Finish.StockSet, setTo)
+                    : state.Remembered.Adjustment(e.AdjustmentId, e.At is null ? Finish.StockChanged : Finish.StockAdjusted, e.Delta);
+                return;
             case StockReserved e:
-                return state with
-                {
-                    Levels = l with { Available = l.Available - e.Quantity, Reserved = l.Reserved + e.Quantity },
-                    OpenLines = state.OpenLines.Add(e.OrderId,
-                        new OrderLine(e.OrderId, e.Quantity, e.Quantity, LineStatus.Reserved, e.PaymentDeadline)),
-                    PaymentDeadlines = state.PaymentDeadlines.Add(new PaymentDue(e.PaymentDeadline, e.OrderId)),
-                };
+                state.Levels = l with { Available = l.Available - e.Quantity, Reserved = l.Reserved + e.Quantity };
+                lines.Add(e.OrderId, new OrderLine(e.OrderId, e.Quantity, e.Quantity, LineStatus.Reserved, e.PaymentDeadline));
+                state.PaymentDeadlines.Add(new PaymentDue(e.PaymentDeadline, e.OrderId));
+                return;
             case ReservationReleased e:
-                return Close(state, e.OrderId, Finish.LineReleased) with
-                {
-                    Levels = l with { Available = l.Available + e.Quantity, Reserved = l.Reserved - e.Quantity },
-                    PaymentDeadlines = state.PaymentDeadlines.Remove(new PaymentDue(state.OpenLines[e.OrderId].PaymentDeadline, e.OrderId)),
-                };
+                Close(state, e.OrderId, Finish.LineReleased);
+                state.Levels = l with { Available = l.Available + e.Quantity, Reserved = l.Reserved - e.Quantity };
+                state.PaymentDeadlines.LeftBehind();
+                return;
             case PaymentConfirmed e:
             {
-                var line = state.OpenLines[e.OrderId];
-                return state with
-                {
-                    Levels = l with { Reserved = l.Reserved - e.Quantity, Committed = l.Committed + e.Quantity },
-                    OpenLines = state.OpenLines.SetItem(e.OrderId, line with { Status = LineStatus.Committed }),
-                    PaymentDeadlines = state.PaymentDeadlines.Remove(new PaymentDue(line.PaymentDeadline, e.OrderId)),
-                };
+                lines[e.OrderId] = lines[e.OrderId] with { Status = LineStatus.Committed };
+                state.Levels = l with { Reserved = l.Reserved - e.Quantity, Committed = l.Committed + e.Quantity };
+                state.PaymentDeadlines.LeftBehind();
+                return;
             }
             case LineShipped e:
-                return Close(state, e.OrderId, Finish.LineShipped) with
-                {
-                    Levels = l with { Committed = l.Committed - e.Quantity, Shipped = l.Shipped + e.Quantity },
-                };
+                Close(state, e.OrderId, Finish.LineShipped);
+                state.Levels = l with { Committed = l.Committed - e.Quantity, Shipped = l.Shipped + e.Quantity };
+                return;
             case LineRefunded e:
             {
-                var line = state.OpenLines[e.OrderId];
+                var line = lines[e.OrderId];
                 var restocked = e.Restock == RefundRestock.Restocked ? e.Quantity : 0;
-                var ahead = state.Refunds.TryGetValue(e.RefundId, out var early) ? early : null;
-                var after = line.Held == e.Quantity
-                    ? Close(state, e.OrderId, Finish.LineRefunded)
-                    : state with
+                var ahead = refunds.TryGetValue(e.RefundId, out var early) ? early : null;
+                if (line.Held == e.Quantity)
+                    Close(state, e.OrderId, Finish.LineRefunded);
+                else
+                    lines[e.OrderId] = line with
                     {
-                        OpenLines = state.OpenLines.SetItem(e.OrderId, line with
-                        {
-                            Held = line.Held - e.Quantity,
-                            // The ERP's early restock no longer holds the line back, whatever quantity the refund names.
-                            RestockedAhead = line.RestockedAhead - AheadOn(ahead, e.OrderId),
-                        }),
+                        Held = line.Held - e.Quantity,
+                        // The ERP's early restock no longer holds the line back, whatever quantity the refund names.
+                        RestockedAhead = line.RestockedAhead - AheadOn(ahead, e.OrderId),
                     };
                 // An ERP that named another order for this refund held that order's line back: the refund decides
                 // which line it is, so that line is freed (it stays open while held back, see DecideShip).
-                if (ahead is { HoldsAhead: > 0 } && ahead.OrderId != e.OrderId && after.OpenLines.TryGetValue(ahead.OrderId, out var named))
-                    after = after with
-                    {
-                        OpenLines = after.OpenLines.SetItem(ahead.OrderId, named with { RestockedAhead = named.RestockedAhead - ahead.HoldsAhead }),
-                    };
-                return after with
+                if (ahead is { HoldsAhead: > 0 } && ahead.OrderId != e.OrderId && lines.TryGetValue(ahead.OrderId, out var named))
+                    lines[ahead.OrderId] = named with { RestockedAhead = named.RestockedAhead - ahead.HoldsAhead };
+                state.Levels = l with
                 {
-                    Levels = l with
-                    {
-                        Committed = l.Committed - e.Quantity,
-                        Refunded = l.Refunded + e.Quantity,
-                        Available = l.Available + restocked,
-                        Restocked = l.Restocked + restocked,
-                    },
-                    Refunds = state.Refunds.SetItem(e.RefundId, new RefundRecord(e.OrderId, e.Quantity, Applied: true,
-                        ahead?.RestockedBy ?? (restocked > 0 ? RestockTrigger.Auto : null), e.SettingVersion,
-                        ahead is not null && ahead.Quantity != e.Quantity ? ahead.Quantity : null, state.Remembered.Clock.UtcTicks,
-                        Math.Min(e.At.UtcTicks, state.Remembered.Clock.UtcTicks),
-                        ahead is not null && ahead.OrderId != e.OrderId ? ahead.OrderId : null)),
-                    Remembered = after.Remembered.Refund(e.RefundId),
+                    Committed = l.Committed - e.Quantity,
+                    Refunded = l.Refunded + e.Quantity,
+                    Available = l.Available + restocked,
+                    Restocked = l.Restocked + restocked,
                 };
+                var clock = state.Remembered.Clock.UtcTicks;
+                refunds[e.RefundId] = new RefundRecord(e.OrderId, e.Quantity, Applied: true,
+                    ahead?.RestockedBy ?? (restocked > 0 ? RestockTrigger.Auto : null), e.SettingVersion,
+                    ahead is not null && ahead.Quantity != e.Quantity ? ahead.Quantity : null, clock,
+                    Math.Min(e.At.UtcTicks, clock),
+                    ahead is not null && ahead.OrderId != e.OrderId ? ahead.OrderId : null);
+                state.Remembered = state.Remembered.Refund(e.RefundId);
+                return;
             }
             case RefundRestocked e:
             {
-                var known = state.Refunds.TryGetValue(e.RefundId, out var record);
-                var ahead = !known;
                 var now = state.Remembered.Clock.UtcTicks;
-                return state with
+                state.Levels = l with { Available = l.Available + e.Quantity, Restocked = l.Restocked + e.Quantity };
+                if (refunds.TryGetValue(e.RefundId, out var record))
+                    refunds[e.RefundId] = record with { RestockedBy = e.Trigger, ChangedAtTicks = now };
+                else
                 {
-                    Levels = l with { Available = l.Available + e.Quantity, Restocked = l.Restocked + e.Quantity },
-                    OpenLines = ahead
-                        ? state.OpenLines.SetItem(e.OrderId, state.OpenLines[e.OrderId] with
-                        {
-                            RestockedAhead = state.OpenLines[e.OrderId].RestockedAhead + e.Quantity,
-                        })
-                        : state.OpenLines,
-                    Refunds = state.Refunds.SetItem(e.RefundId, ahead
-                        ? new RefundRecord(e.OrderId, e.Quantity, Applied: false, e.Trigger, e.SettingVersion, ChangedAtTicks: now)
-                        : record! with { RestockedBy = e.Trigger, ChangedAtTicks = now }),
-                    Remembered = state.Remembered.Refund(e.RefundId),
-                };
+                    // The ERP restocked ahead of the refund: the line is held back for it.
+                    var line = lines[e.OrderId];
+                    lines[e.OrderId] = line with { RestockedAhead = line.RestockedAhead + e.Quantity };
+                    refunds[e.RefundId] = new RefundRecord(e.OrderId, e.Quantity, Applied: false, e.Trigger, e.SettingVersion, ChangedAtTicks: now);
+                }
+                state.Remembered = state.Remembered.Refund(e.RefundId);
+                return;
             }
             case ErpRestockReleased e:
             {
-                var line = state.OpenLines[e.OrderId];
-                return state with
-                {
-                    OpenLines = state.OpenLines.SetItem(e.OrderId, line with { RestockedAhead = line.RestockedAhead - e.Quantity }),
-                    Refunds = state.Refunds.SetItem(e.RefundId, state.Refunds[e.RefundId] with
-                    {
-                        Refused = true,
-                        ChangedAtTicks = state.Remembered.Clock.UtcTicks,
-                    }),
-                    Remembered = state.Remembered.Refund(e.RefundId),
-                };
+                var line = lines[e.OrderId];
+                lines[e.OrderId] = line with { RestockedAhead = line.RestockedAhead - e.Quantity };
+                refunds[e.RefundId] = refunds[e.RefundId] with { Refused = true, ChangedAtTicks = state.Remembered.Clock.UtcTicks };
+                state.Remembered = state.Remembered.Refund(e.RefundId);
+                return;
             }
             default:
                 throw new ArgumentOutOfRangeException(nameof(@event), @event.GetType().Name, "unknown SKU event");
         }
     }
 
-    private static SkuState Close(SkuState state, string orderId, Finish finish) => state with
+    private static void Close(SkuState state, string orderId, Finish finish)
     {
-        OpenLines = state.OpenLines.Remove(orderId),
-        Remembered = state.Remembered.Line(orderId, finish, state.OpenLines[orderId].Ordered),
-    };
+        state.Lines.Remove(orderId, out var line);
+        state.Remembered = state.Remembered.Line(orderId, finish, line.Ordered);
+    }
 
     /// <summary>
     /// Forgets what is older than the horizon. A refund record goes only once nothing can restock it again, which
@@ -177,14 +168,14 @@ public static class SkuStock
     /// An ERP restock still waiting for its refund stays (its line is held back for it). Ids stored before times were
     /// recorded start their horizon at the first time seen.
     /// </summary>
-    private static SkuState Forget(SkuState state)
+    private static void Forget(SkuState state)
     {
         var r = state.Remembered;
         var cutoff = r.Clock.UtcTicks - r.Horizon.Ticks;
-        if (r.Queue.IsEmpty || r.Queue.Peek().AtTicks >= cutoff) return state;
+        if (r.Queue.IsEmpty || r.Queue.Peek().AtTicks >= cutoff) return;
 
         var now = r.Clock.UtcTicks;
-        var (lines, adjustments, queue, refunds) = (r.Lines, r.Adjustments, r.Queue, state.Refunds);
+        var (lines, adjustments, queue, refunds) = (r.Lines, r.Adjustments, r.Queue, state.RefundRecords);
         while (!queue.IsEmpty && queue.Peek().AtTicks < cutoff)
         {
             queue = queue.Dequeue(out var oldest);
@@ -201,18 +192,21 @@ public static class SkuStock
                 case IdKind.Refund when refunds.TryGetValue(oldest.Id, out var refund):
                     if (refund.ChangedAtTicks >= cutoff) break;
                     if (refund.ChangedAtTicks != 0 && Compactable(state, refund, now))
-                        refunds = refunds.Remove(oldest.Id);
+                        refunds.Remove(oldest.Id);
                     else
-                        (refunds, queue) = (refunds.SetItem(oldest.Id, refund with
+                    {
+                        refunds[oldest.Id] = refund with
                         {
                             ChangedAtTicks = now,
                             // The window of a record from before it existed starts when it is first looked at, once.
                             RefundedAtTicks = refund.WindowFromTicks != 0 ? refund.WindowFromTicks : now,
-                        }), queue.Enqueue(oldest with { AtTicks = now }));
+                        };
+                        queue = queue.Enqueue(oldest with { AtTicks = now });
+                    }
                     break;
             }
         }
-        return state with { Remembered = r with { Lines = lines, Adjustments = adjustments, Queue = queue }, Refunds = refunds };
+        state.Remembered = r with { Lines = lines, Adjustments = adjustments, Queue = queue };
     }
 
     private static bool Compactable(SkuState state, RefundRecord refund, long now) =>
@@ -293,11 +287,8 @@ public static class SkuStock
         if (c.Limit < 1) return Reject(RejectionCode.InvalidQuantity, "the expiry limit must be at least 1");
         var now = Now(state, c);
         var due = new List<SkuEvent>();
-        foreach (var deadline in state.PaymentDeadlines)
-        {
-            if (deadline.Deadline > c.Now || due.Count == c.Limit) break;
+        foreach (var deadline in state.PaymentDeadlines.Due(c.Now, c.Limit))
             due.Add(new ReservationReleased(deadline.OrderId, state.OpenLines[deadline.OrderId].Held, ReleaseReason.PaymentDeadlinePassed, now));
-        }
         return due.Count == 0 ? Accepted.AlreadyDone : new Accepted(due);
     }
 

@@ -11,18 +11,20 @@ namespace Restock.Actors.Engine.Hosting;
 /// timeout, a prompt 503 to retry, instead of holding their connection for the whole ask timeout. A request already
 /// waiting when the change is seen gets the same short timeout counted from its own start (ended at once if it has
 /// waited longer), so no caller waits more than the takeover timeout once a takeover is known. Entities on settled
-/// shards answer well within either.
+/// shards answer well within either. The waiting is done by <see cref="PendingReplies"/> (a shared deadline sweep).
 /// </summary>
 public sealed class AskTimeouts
 {
     private readonly Cluster? _cluster;
+    private readonly PendingReplies _replies;
+    private readonly Func<bool> _settling;
     private long _settledAfterMs;
-    // Cancelled (and replaced) each time shards may start moving: tells the asks waiting on the normal timeout.
-    private CancellationTokenSource _changing = new();
 
-    private AskTimeouts(Cluster? cluster, TimeSpan normal, TimeSpan duringTakeover, TimeSpan window)
+    private AskTimeouts(Cluster? cluster, PendingReplies replies, TimeSpan normal, TimeSpan duringTakeover, TimeSpan window)
     {
         _cluster = cluster;
+        _replies = replies;
+        _settling = () => Environment.TickCount64 < Interlocked.Read(ref _settledAfterMs);
         Normal = normal;
         DuringTakeover = duringTakeover;
         Window = window;
@@ -37,7 +39,9 @@ public sealed class AskTimeouts
     public static AskTimeouts Start(ActorSystem system, TimeSpan normal)
     {
         var config = system.Settings.Config.GetConfig("restock.cluster");
-        var timeouts = new AskTimeouts(Cluster.Get(system), normal, config.GetTimeSpan("takeover-ask-timeout"), config.GetTimeSpan("takeover-window"));
+        var replies = new PendingReplies(system);
+        system.WhenTerminated.ContinueWith(_ => replies.Dispose(), TaskScheduler.Default);
+        var timeouts = new AskTimeouts(Cluster.Get(system), replies, normal, config.GetTimeSpan("takeover-ask-timeout"), config.GetTimeSpan("takeover-window"));
         system.ActorOf(Props.Create(() => new MembershipWatch(timeouts)), "membership-watch");
         return timeouts;
     }
@@ -61,29 +65,19 @@ public sealed class AskTimeouts
     public TimeSpan Current => TakeoverUnderway ? DuringTakeover : Normal;
 
     /// <summary>Asks <paramref name="target"/>, waiting <see cref="Current"/> at most, and less if a takeover starts meanwhile.</summary>
-    public async Task<T> Ask<T>(IActorRef target, object message, CancellationToken cancellationToken)
-    {
-        // Read before the timeout: a change seen in between has already shortened Current.
-        var changing = Volatile.Read(ref _changing).Token;
-        var timeout = Current;
-        if (timeout <= DuringTakeover)
-            return await target.Ask<T>(message, timeout, cancellationToken);
-        var startedMs = Environment.TickCount64;
-        using var cut = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        // Disposed before `cut`: disposing the registration waits for a running callback, so it never touches a disposed source.
-        using var takeover = changing.Register(() => cut.CancelAfter(RemainingOfTakeover(startedMs, Environment.TickCount64)));
-        return await target.Ask<T>(message, timeout, cut.Token);
-    }
+    public Task<T> Ask<T>(IActorRef target, object message, CancellationToken cancellationToken) =>
+        Ask<T>(target, message, null, cancellationToken);
 
-    /// <summary>What is left of the takeover timeout for an ask started at <paramref name="startedMs"/>: nothing once it has passed.</summary>
-    private TimeSpan RemainingOfTakeover(long startedMs, long nowMs) =>
-        TimeSpan.FromMilliseconds(Math.Max(0, startedMs + (long)DuringTakeover.TotalMilliseconds - nowMs));
+    /// <summary>The same; <paramref name="onAnswer"/> sees the answer first, on the answering actor's thread (keep it short).</summary>
+    public Task<T> Ask<T>(IActorRef target, object message, Action<T>? onAnswer, CancellationToken cancellationToken) =>
+        _replies.Ask(target, message, Current, DuringTakeover, _settling, onAnswer, cancellationToken);
 
     /// <summary>Shards may move from now on: shorten new asks for the window, and cut the waiting ones to the takeover timeout.</summary>
     private void MembershipChanging()
     {
+        // Set before the cut: an ask joining its list after the cut has passed it sees this and is cut itself.
         Interlocked.Exchange(ref _settledAfterMs, Environment.TickCount64 + (long)Window.TotalMilliseconds);
-        Interlocked.Exchange(ref _changing, new CancellationTokenSource()).Cancel();
+        _replies.Cut(DuringTakeover);
     }
 
     /// <summary>

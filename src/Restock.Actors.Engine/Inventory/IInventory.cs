@@ -21,17 +21,16 @@ public interface IInventory
 
 internal sealed class ShardedInventory(IActorRef skuRegion, AskTimeouts askTimeouts) : IInventory
 {
-    public async Task<SkuReply> Execute(string skuId, SkuCommand command, CancellationToken cancellationToken = default)
-    {
-        var reply = await askTimeouts.Ask<SkuReply>(skuRegion, new SkuRequest(skuId, command), cancellationToken);
-        if (command is Reserve)
-            RestockMetrics.Reservations.Add(1, new TagList
-            {
-                { "outcome", reply.Outcome == SkuOutcome.Rejected ? "rejected" : "accepted" },
-                { "reason", reply.Rejection?.ToString() ?? "none" },
-            });
-        return reply;
-    }
+    public Task<SkuReply> Execute(string skuId, SkuCommand command, CancellationToken cancellationToken = default) =>
+        // Reservations are counted as their answers arrive: no continuation (and state machine) per request for it.
+        askTimeouts.Ask(skuRegion, new SkuRequest(skuId, command), command is Reserve ? CountReservation : null, cancellationToken);
+
+    private static readonly Action<SkuReply> CountReservation = reply =>
+        RestockMetrics.Reservations.Add(1, new TagList
+        {
+            { "outcome", reply.Outcome == SkuOutcome.Rejected ? "rejected" : "accepted" },
+            { "reason", reply.Rejection?.ToString() ?? "none" },
+        });
 
     public Task<SkuReply> GetStock(string skuId, CancellationToken cancellationToken = default) =>
         askTimeouts.Ask<SkuReply>(skuRegion, new GetStock(skuId), cancellationToken);

@@ -18,8 +18,11 @@ namespace Restock.Actors.Engine.Inventory;
 /// </summary>
 public sealed class SkuActor : UntypedPersistentActor, IWithTimers
 {
-    /// <summary>A decision waiting for its write (or for earlier writes); <paramref name="StateAfter"/> includes it.</summary>
-    private sealed record Pending(IReadOnlyList<SkuEvent> Events, IActorRef? ReplyTo, object? Reply, SkuState StateAfter);
+    /// <summary>
+    /// A decision waiting for its write (or for earlier writes). <paramref name="SnapshotAfter"/>, when set, is the state
+    /// right after this decision: the write holding it ends with it, and the snapshot is saved once that write is confirmed.
+    /// </summary>
+    private readonly record struct Pending(IReadOnlyList<SkuEvent> Events, IActorRef? ReplyTo, object? Reply, SkuSnapshot? SnapshotAfter = null);
 
     private sealed class PaymentDeadlineDue
     {
@@ -46,10 +49,10 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     private bool _stopping;
     // Stopping waits for this snapshot (taken once, when stopping with many events since the last one).
     private bool _stopSnapshotPending, _stopSnapshotTaken;
-    private SkuState? _writingStateAfter;
     private DateTimeOffset? _armedDeadline;
     private long _lastSnapshotSequenceNr;
-    // Events since the latest snapshot: a journal row holds one event or a whole batch, so sequence numbers do not count them.
+    // Events decided since the latest snapshot was captured: a journal row holds one event or a whole batch, so sequence
+    // numbers do not count them.
     private long _eventsSinceSnapshot;
     // Entries (open lines and remembered ids) of the latest snapshot: the next one waits for as many events.
     private int _snapshotEntries;
@@ -122,7 +125,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
             case GetStock:
                 Enqueue(new Pending([], Sender, _state.IsKnown
                     ? Reply(SkuOutcome.Done)
-                    : new SkuReply(_skuId, SkuOutcome.Rejected, RejectionCode.UnknownSku, "this SKU has never been stocked", _state.Levels, _state.Owner), _state));
+                    : new SkuReply(_skuId, SkuOutcome.Rejected, RejectionCode.UnknownSku, "this SKU has never been stocked", _state.Levels, _state.Owner)));
                 break;
             case PaymentDeadlineDue:
                 _armedDeadline = null;
@@ -180,17 +183,18 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                     if (e is StockReserved reserved && (_armedDeadline is null || reserved.PaymentDeadline < _armedDeadline))
                         ArmPaymentDeadline(reserved.PaymentDeadline);
                 }
-                Enqueue(new Pending(accepted.Events, replyTo, Reply(SkuOutcome.Done), _state));
+                Enqueue(new Pending(accepted.Events, replyTo, Reply(SkuOutcome.Done), SnapshotIfDue(accepted.Events.Count)));
                 break;
             case Accepted repeat:
-                Enqueue(new Pending([], replyTo, Reply(SkuOutcome.AlreadyDone) with { Message = repeat.Note }, _state));
+                Enqueue(new Pending([], replyTo, Reply(SkuOutcome.AlreadyDone) with { Message = repeat.Note }));
                 break;
             case Rejected rejected:
                 var settles = rejected.Settles ?? [];
                 foreach (var e in settles)
                     _state = SkuStock.Apply(_state, e);
                 Enqueue(new Pending(settles, replyTo,
-                    new SkuReply(_skuId, SkuOutcome.Rejected, rejected.Code, rejected.Message, _state.Levels, _state.Owner), _state));
+                    new SkuReply(_skuId, SkuOutcome.Rejected, rejected.Code, rejected.Message, _state.Levels, _state.Owner),
+                    SnapshotIfDue(settles.Count)));
                 break;
         }
     }
@@ -225,14 +229,15 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         // At most max-batch-size events per write, unless one decision alone has more.
         var batch = new List<Pending>(Math.Min(_queue.Count, _settings.MaxBatchSize));
         var events = new List<SkuEvent>();
+        // A decision with a snapshot captured after it ends its write: the snapshot then matches that write's row.
         while (_queue.Count > 0 && (batch.Count == 0 || events.Count + _queue.Peek().Events.Count <= _settings.MaxBatchSize))
         {
             var next = _queue.Dequeue();
             batch.Add(next);
             events.AddRange(next.Events);
+            if (next.SnapshotAfter is not null) break;
         }
         _writing = batch.ToArray();
-        _writingStateAfter = batch[^1].StateAfter;
         _batches++;
         _eventsWritten += events.Count;
         _largestBatch = Math.Max(_largestBatch, events.Count);
@@ -245,19 +250,22 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         PersistAsync(row, _ =>
         {
             RestockMetrics.JournalWriteLatency.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            BatchWritten(events.Count);
+            BatchWritten();
         });
     }
 
-    private void BatchWritten(int events)
+    private void BatchWritten()
     {
-        _eventsSinceSnapshot += events;
-        foreach (var done in _writing!)
+        var written = _writing!;
+        foreach (var done in written)
             done.ReplyTo?.Tell(done.Reply);
         _writing = null;
-        // Until the next batch is handed to the journal, LastSequenceNr is this batch's row.
-        SnapshotIfDue(_writingStateAfter!);
-        _writingStateAfter = null;
+        // Until the next batch is handed to the journal, LastSequenceNr is this batch's row, the one the snapshot follows.
+        if (written[^1].SnapshotAfter is { } snapshot)
+        {
+            _lastSnapshotSequenceNr = LastSequenceNr;
+            SaveSnapshot(snapshot);
+        }
         WriteNextBatch();
         StopIfDrained();
     }
@@ -291,19 +299,21 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     }
 
     /// <summary>
-    /// Snapshots the state as of the write just confirmed (decisions queued after it are not in it), so a busy SKU
-    /// snapshots too. A snapshot costs as much as the state is large (open lines and remembered ids), so the next
-    /// one also waits for as many events as the previous one held entries: a snapshot costs a bounded number of
-    /// entries per event however big the sale (on SQLite it holds the one write lock the journal needs too), and
-    /// recovery replays at most that many events.
+    /// Counts a decision's events and, when a snapshot is due, captures the state right after that decision (a copy: the
+    /// state changes in place), so a busy SKU snapshots too; it is saved only once the write ending with that decision is
+    /// confirmed (see <see cref="WriteNextBatch"/>), and dropped with the decision if that write fails. Under a burst
+    /// several may wait for their writes at once, so that snapshots keep pace with the decisions. A snapshot costs as
+    /// much as the state is large (open lines and remembered ids), so the next one also waits for as many events as the
+    /// previous one held entries: a snapshot costs a bounded number of entries per event however big the sale (on SQLite
+    /// it holds the one write lock the journal needs too), and recovery replays at most that many events.
     /// </summary>
-    private void SnapshotIfDue(SkuState durable)
+    private SkuSnapshot? SnapshotIfDue(int events)
     {
-        if (_eventsSinceSnapshot < Math.Max(_settings.SnapshotEvery, _snapshotEntries)) return;
-        _lastSnapshotSequenceNr = LastSequenceNr;
+        _eventsSinceSnapshot += events;
+        if (events == 0 || _eventsSinceSnapshot < Math.Max(_settings.SnapshotEvery, _snapshotEntries)) return null;
         _eventsSinceSnapshot = 0;
-        _snapshotEntries = Entries(durable);
-        SaveSnapshot(SkuSnapshot.From(durable));
+        _snapshotEntries = Entries(_state);
+        return SkuSnapshot.From(_state);
     }
 
     private static int Entries(SkuState state) => state.OpenLines.Count + state.Remembered.Count;
@@ -357,7 +367,6 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         foreach (var p in _queue)
             p.ReplyTo?.Tell(notWritten);
         _writing = null;
-        _writingStateAfter = null;
         _queue.Clear();
     }
 }

@@ -46,7 +46,7 @@ public sealed record SkuSnapshot(
             i++;
         }
         return new SkuSnapshot(
-            s.IsKnown, s.Levels, s.Stocked, s.OpenLines.Values.ToArray(),
+            s.IsKnown, s.Levels, s.Stocked, s.CopyOpenLines(),
             s.Refunds.Select(x => new RememberedRefund(x.Key, x.Value)).ToArray(), s.Owner, r.Clock, columns);
     }
 
@@ -91,20 +91,9 @@ public sealed record SkuSnapshot(
         foreach (var r in Refunds.Where(r => !queued.Contains(r.RefundId)))
             queue.Add(new Remembering(IdKind.Refund, r.RefundId, r.Refund.ChangedAtTicks));
 
-        var open = OpenLines.ToImmutableDictionary(l => l.OrderId);
-        return SkuState.Empty(horizon, manualRestockWindow) with
-        {
-            IsKnown = IsKnown,
-            Levels = Levels,
-            Stocked = Stocked,
-            OpenLines = open,
-            PaymentDeadlines = ImmutableSortedSet.CreateRange(PaymentDue.Order,
-                OpenLines.Where(l => l.Status == LineStatus.Reserved).Select(l => new PaymentDue(l.PaymentDeadline, l.OrderId))),
-            Remembered = new RememberedIds(horizon, Clock ?? DateTimeOffset.MinValue, lines.ToImmutable(), adjustments.ToImmutable(),
-                ImmutableQueue.CreateRange(queue)),
-            Refunds = Refunds.ToImmutableDictionary(r => r.RefundId, r => r.Refund),
-            Owner = Owner,
-        };
+        return SkuState.Restore(IsKnown, Levels, Stocked, Owner, OpenLines, Refunds.Select(r => KeyValuePair.Create(r.RefundId, r.Refund)).ToArray(),
+            new RememberedIds(horizon, Clock ?? DateTimeOffset.MinValue, lines.ToImmutable(), adjustments.ToImmutable(), ImmutableQueue.CreateRange(queue)),
+            manualRestockWindow ?? SkuState.DefaultManualRestockWindow);
     }
 }
 

@@ -142,35 +142,36 @@ internal sealed class AccessMiddleware(RequestDelegate next, VerifiedKeys keys, 
 
     private static readonly Caller ConfiguredOperator = new(OperatorKey.KeyId, KeyKind.Operator, null);
 
-    public async Task InvokeAsync(HttpContext context)
+    /// <summary>Not async while the key is remembered (most requests): no state machine of its own per request.</summary>
+    public Task InvokeAsync(HttpContext context)
     {
         if (context.GetEndpoint() is not { } endpoint)
-        {
-            await next(context);
-            return;
-        }
+            return next(context);
         var scope = AccessPolicy.For(endpoint, context.Request.Method);
         if (scope == Scope.Public)
-        {
-            await next(context);
-            return;
-        }
-        var caller = await Authenticate(context);
+            return next(context);
+        var caller = Authenticate(context);
+        return caller.IsCompletedSuccessfully ? Admit(context, scope, caller.Result) : AdmitOnceRead(context, scope, caller);
+    }
+
+    private async Task AdmitOnceRead(HttpContext context, Scope? scope, ValueTask<Caller?> caller) =>
+        await Admit(context, scope, await caller);
+
+    private Task Admit(HttpContext context, Scope? scope, Caller? caller)
+    {
         if (caller is null)
         {
             context.Response.Headers.WWWAuthenticate = "Bearer";
-            await Problem(context, StatusCodes.Status401Unauthorized, "A valid API key is required.",
+            return Problem(context, StatusCodes.Status401Unauthorized, "A valid API key is required.",
                 "send Authorization: Bearer <key>; this key is missing, unknown or revoked");
-            return;
         }
         if (!AccessPolicy.Allows(scope, caller, context.Request.RouteValues))
         {
-            await Problem(context, StatusCodes.Status403Forbidden, "This key may not do that; nothing was changed.",
+            return Problem(context, StatusCodes.Status403Forbidden, "This key may not do that; nothing was changed.",
                 $"a {caller.Kind.ToString().ToLowerInvariant()} key{(caller.ShopId is null ? "" : " of " + caller.ShopId)} is outside this route's scope");
-            return;
         }
         context.Items[CallerItem] = caller;
-        await next(context);
+        return next(context);
     }
 
     public static Caller CallerOf(HttpContext context) =>

@@ -12,13 +12,12 @@ public sealed record AdjustStockBody(string? AdjustmentId, long? Delta, string? 
 
 public sealed record ReserveBody(string? OrderId, long? Quantity, int? PaymentWindowSeconds);
 
-/// <summary>A SKU's stock as merchants see it, after the request. <c>outcome</c> is done, or alreadyDone for a repeat.</summary>
+/// <summary>
+/// A SKU's stock as merchants see it, after the request. <c>outcome</c> is done, or alreadyDone for a repeat. The API
+/// description and clients read this shape; the service writes it with <see cref="StockAnswer"/>.
+/// </summary>
 public sealed record StockResponse(
-    string SkuId, SkuOutcome Outcome, long Available, long Reserved, long Committed, long Shipped, long Refunded, long Restocked)
-{
-    public static StockResponse From(SkuReply r) => new(r.SkuId, r.Outcome, r.Levels.Available, r.Levels.Reserved,
-        r.Levels.Committed, r.Levels.Shipped, r.Levels.Refunded, r.Levels.Restocked);
-}
+    string SkuId, SkuOutcome Outcome, long Available, long Reserved, long Committed, long Shipped, long Refunded, long Restocked);
 
 internal static class InventoryEndpoints
 {
@@ -48,7 +47,7 @@ internal static class InventoryEndpoints
             if (check.Problem is { } invalid) return invalid;
             return await EngineCall.Run(() => inventory.GetStock(id, ct), reply =>
                 reply.Owner != shop ? NotTheShops(shop, id)
-                : reply.Succeeded ? Results.Ok(StockResponse.From(reply))
+                : reply.Succeeded ? new StockAnswer(reply)
                 : Rejection(reply));
         })
             .Answers<StockResponse>("The stock of a SKU the shop owns", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status503ServiceUnavailable);
@@ -84,20 +83,14 @@ internal static class InventoryEndpoints
             .Takes<AdjustStockBody>().Answers<StockResponse>("Moves the sellable stock by delta", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable);
 
         // No RequestAborted here: reading it makes a token source per request, and the reservation is decided whether or
-        // not its caller is still there; a caller that went away only stops being waited for when the ask ends.
-        skus.MapPost("/reservations", async (string skuId, HttpRequest request, IInventory inventory) =>
+        // not its caller is still there; a caller that went away only stops being waited for when the ask ends. The
+        // engine comes from the root services (a singleton): asking the request's services for it would make a scope per
+        // request. Not async while the body is already read (the usual case): no state machine of its own.
+        var services = app.ServiceProvider;
+        skus.MapPost("/reservations", (string skuId, HttpRequest request) =>
         {
-            var (body, problem) = await Requests.ReadJson<ReserveBody>(request);
-            if (problem is not null) return problem;
-            var check = new Requests();
-            var window = body!.PaymentWindowSeconds ?? DefaultPaymentWindowSeconds;
-            if (window < 1 || window > LongestPaymentWindowSeconds)
-                check.Add("paymentWindowSeconds", $"must be between 1 and {LongestPaymentWindowSeconds}");
-            var command = new Reserve(
-                check.Id("orderId", body.OrderId),
-                check.Quantity("quantity", body.Quantity),
-                DateTimeOffset.UtcNow.AddSeconds(window));
-            return await Execute(skuId, check, command, inventory, CancellationToken.None);
+            var read = Requests.ReadJson<ReserveBody>(request);
+            return read.IsCompletedSuccessfully ? Reserve(skuId, read.Result, services) : ReserveOnceRead(skuId, read, services);
         })
             .Takes<ReserveBody>().Answers<StockResponse>("Reserves units for an order until it is paid or its deadline passes", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable);
 
@@ -110,6 +103,24 @@ internal static class InventoryEndpoints
         skus.MapPost("/orders/{orderId}/shipment", (string skuId, string orderId, IInventory inventory, CancellationToken ct) =>
             ForOrder(skuId, orderId, id => new Ship(id), inventory, ct))
             .Answers<StockResponse>("Committed to shipped", StatusCodes.Status200OK, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable);
+    }
+
+    private static async Task<IResult> ReserveOnceRead(string skuId, ValueTask<(ReserveBody? Body, IResult? Problem)> read, IServiceProvider services) =>
+        await Reserve(skuId, await read, services);
+
+    private static Task<IResult> Reserve(string skuId, (ReserveBody? Body, IResult? Problem) read, IServiceProvider services)
+    {
+        if (read.Problem is { } problem) return Task.FromResult(problem);
+        var body = read.Body!;
+        var check = new Requests();
+        var window = body.PaymentWindowSeconds ?? DefaultPaymentWindowSeconds;
+        if (window < 1 || window > LongestPaymentWindowSeconds)
+            check.Add("paymentWindowSeconds", $"must be between 1 and {LongestPaymentWindowSeconds}");
+        var command = new Reserve(
+            check.Id("orderId", body.OrderId),
+            check.Quantity("quantity", body.Quantity),
+            DateTimeOffset.UtcNow.AddSeconds(window));
+        return Execute(skuId, check, command, services.GetRequiredService<IInventory>(), CancellationToken.None);
     }
 
     private static bool ByOperator(HttpContext context) => AccessMiddleware.CallerOf(context).Kind == KeyKind.Operator;
@@ -128,7 +139,7 @@ internal static class InventoryEndpoints
         return check.Problem is { } invalid ? Task.FromResult(invalid) : EngineCall.Run(inventory.Execute(id, command, ct), Answer);
     }
 
-    private static IResult Answer(SkuReply reply) => reply.Succeeded ? Results.Ok(StockResponse.From(reply)) : Rejection(reply);
+    private static IResult Answer(SkuReply reply) => reply.Succeeded ? new StockAnswer(reply) : Rejection(reply);
 
     /// <summary>Another shop's SKU answers exactly like a SKU that does not exist: its existence is not the caller's business.</summary>
     public static IResult NotTheShops(string shopId, string skuId) =>

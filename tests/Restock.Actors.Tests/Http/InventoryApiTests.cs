@@ -61,6 +61,32 @@ public sealed class InventoryApiTests(ServiceFactory factory) : IClassFixture<Se
         Assert.Equal((4, 1, 0, 0), Levels(await Stock(sku)));
     }
 
+    [Fact]
+    public async Task A_stock_answer_is_the_json_the_api_describes_with_its_length()
+    {
+        var sku = NewSku();
+        await Api.Expect(HttpStatusCode.OK, _api.Put($"/shops/{Shop}/skus/{sku}/stock", new { adjustmentId = "a1", quantity = 10 }));
+        await Api.Expect(HttpStatusCode.OK, _api.Post($"/skus/{sku}/reservations", new { orderId = "o1", quantity = 3 }));
+
+        foreach (var (call, outcome) in new (Func<Task<HttpResponseMessage>>, SkuOutcome)[]
+        {
+            (() => _api.Post($"/skus/{sku}/reservations", new { orderId = "o2", quantity = 2 }), SkuOutcome.Done),
+            (() => _api.Post($"/skus/{sku}/reservations", new { orderId = "o1", quantity = 3 }), SkuOutcome.AlreadyDone),
+            (() => _api.Http.GetAsync($"/shops/{Shop}/skus/{sku}"), SkuOutcome.Done),
+        })
+        {
+            using var response = await call();
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("application/json; charset=utf-8", response.Content.Headers.ContentType?.ToString());
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.Equal(Encoding.UTF8.GetByteCount(body), response.Content.Headers.ContentLength);
+            // Exactly what the serializer writes for the described shape (camelCase names, the outcome by its camelCase name).
+            var expected = JsonSerializer.Serialize(new Restock.Actors.Service.Inventory.StockResponse(sku, outcome, 5, 5, 0, 0, 0, 0),
+                new JsonSerializerOptions(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.CamelCase) } });
+            Assert.Equal(expected, body);
+        }
+    }
+
     public static TheoryData<string, string, string, string> BadRequests => new()
     {
         // method, path (under the SKU; stock changes under the shop's SKU), body, the field the problem must name

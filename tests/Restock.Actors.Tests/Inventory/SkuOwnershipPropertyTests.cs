@@ -44,12 +44,13 @@ public sealed class SkuOwnershipPropertyTests
                     continue;
                 }
                 if (decision is not Accepted accepted) continue;
+                var ownerBefore = state.Owner; // Apply changes the state in place
                 var next = SkuStock.ApplyAll(state, accepted.Events);
                 if (IsStock(command) && accepted.Events.Count > 0) firstStocker ??= asking;
 
                 Assert.Equal(firstStocker, next.Owner);
-                Assert.True(state.Owner is null || state.Owner == next.Owner, "the owner changed");
-                Assert.Equal(state.Owner is null && next.Owner is not null ? 1 : 0, accepted.Events.OfType<SkuOwnerRecorded>().Count());
+                Assert.True(ownerBefore is null || ownerBefore == next.Owner, "the owner changed");
+                Assert.Equal(ownerBefore is null && next.Owner is not null ? 1 : 0, accepted.Events.OfType<SkuOwnerRecorded>().Count());
                 foreach (var e in accepted.Events)
                 {
                     if (e is LineRefunded refunded) Assert.Equal(next.Owner, refunded.ShopId);

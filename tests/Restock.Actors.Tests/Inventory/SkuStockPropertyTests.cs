@@ -96,6 +96,11 @@ public sealed class SkuStockPropertyTests
         // At most one restock per refund line: what came back is exactly what the refunds record as restocked.
         Assert.Equal(l.Restocked, s.Refunds.Values.Sum(r => r.UnitsBack));
         Assert.All(s.OpenLines.Values, o => Assert.InRange(o.RestockedAhead, 0, o.Held));
+        // The payment-deadline index (entries of paid or released lines are left behind in it) lists exactly the unpaid lines.
+        var unpaid = s.OpenLines.Values.Where(o => o.Status == LineStatus.Reserved)
+            .Select(o => new PaymentDue(o.PaymentDeadline, o.OrderId)).Order(PaymentDue.Order).ToList();
+        Assert.Equal(unpaid, s.PaymentDeadlines.Due(DateTimeOffset.MaxValue, int.MaxValue));
+        Assert.Equal(unpaid.Count == 0 ? null : unpaid[0].Deadline, s.NextPaymentDeadline());
     }
 
     /// <summary>

@@ -1,0 +1,305 @@
+using Akka.Actor;
+using Akka.Dispatch.SysMsg;
+
+namespace Restock.Actors.Engine.Hosting;
+
+/// <summary>
+/// The asks a node is waiting on, with one shared deadline sweep instead of Akka's per-ask timer, token source,
+/// registrations and eagerly registered temporary actor (together most of what an ask allocated). Asks with the same
+/// timeout share a list in start order, so their deadlines are in order too and a sweep stops at the first one not
+/// yet due; an ask answered leaves its list at once, so nothing answered is kept alive until its deadline.
+/// </summary>
+internal sealed class PendingReplies : IDisposable
+{
+    /// <summary>How often deadlines are checked: an ask ends at most this much after its timeout.</summary>
+    public static readonly TimeSpan SweepInterval = TimeSpan.FromMilliseconds(50);
+
+    private readonly IActorRefProvider _provider;
+    private readonly Timer _sweep;
+    private readonly object _listsLock = new();
+    private Waiting[] _lists = [];
+    private volatile bool _stopped;
+
+    public PendingReplies(ActorSystem system)
+    {
+        _provider = ((ExtendedActorSystem)system).Provider;
+        _sweep = new Timer(static state => ((PendingReplies)state!).Sweep(), this, SweepInterval, SweepInterval);
+    }
+
+    /// <summary>Sends <paramref name="message"/> to <paramref name="target"/> and waits for one reply of type <typeparamref name="T"/>.</summary>
+    /// <param name="cutAfter">A shorter timeout that <see cref="Cut"/> may later impose, counted from the ask's start.</param>
+    /// <param name="cutAlready">Applies <paramref name="cutAfter"/> from the start (read under the list's lock, see <see cref="Cut"/>).</param>
+    /// <param name="onAnswer">Sees the answer before the caller does, on the answering actor's thread.</param>
+    public Task<T> Ask<T>(IActorRef target, object message, TimeSpan timeout, TimeSpan cutAfter, Func<bool> cutAlready,
+        Action<T>? onAnswer, CancellationToken cancellationToken)
+    {
+        var reply = new Reply<T>(_provider, ListFor(timeout), onAnswer);
+        reply.Start(timeout, cutAfter, cutAlready);
+        if (cancellationToken.CanBeCanceled)
+            reply.CancelWith(cancellationToken);
+        target.Tell(message, reply);
+        // Stopped meanwhile: no sweep will come, so end what is left now.
+        if (_stopped) Sweep();
+        return reply.Task;
+    }
+
+    /// <summary>Shortens every waiting ask whose timeout is longer than <paramref name="after"/> to that much from its start; those past it end now, cancelled.</summary>
+    public void Cut(TimeSpan after)
+    {
+        foreach (var list in Volatile.Read(ref _lists))
+            if (list.Timeout > after)
+                list.Cut((long)after.TotalMilliseconds);
+        Sweep();
+    }
+
+    private Waiting ListFor(TimeSpan timeout)
+    {
+        foreach (var list in Volatile.Read(ref _lists))
+            if (list.Timeout == timeout)
+                return list;
+        lock (_listsLock)
+        {
+            foreach (var list in _lists)
+                if (list.Timeout == timeout)
+                    return list;
+            var added = new Waiting(timeout);
+            Volatile.Write(ref _lists, [.. _lists, added]);
+            return added;
+        }
+    }
+
+    private void Sweep()
+    {
+        var now = Environment.TickCount64;
+        foreach (var list in Volatile.Read(ref _lists))
+            list.EndDue(now, _stopped);
+    }
+
+    /// <summary>Stops the sweep; asks still waiting end now with a timeout (nothing will answer them).</summary>
+    public void Dispose()
+    {
+        _sweep.Dispose();
+        _stopped = true;
+        Sweep();
+    }
+
+    /// <summary>Asks with one timeout, oldest first: an intrusive list, so joining and leaving it allocate nothing.</summary>
+    private sealed class Waiting(TimeSpan timeout)
+    {
+        private Reply? _head;
+        private Reply? _tail;
+
+        public TimeSpan Timeout { get; } = timeout;
+
+        public void Add(Reply reply, long cutAfterMs, Func<bool> cutAlready)
+        {
+            lock (this)
+            {
+                reply.StartedMs = Environment.TickCount64;
+                reply.DeadlineMs = reply.StartedMs + (long)Timeout.TotalMilliseconds;
+                // Read under the lock Cut takes: a takeover either sees this ask in the list or is seen here.
+                if (cutAlready() && reply.StartedMs + cutAfterMs < reply.DeadlineMs)
+                {
+                    reply.DeadlineMs = reply.StartedMs + cutAfterMs;
+                    reply.WasCut = true;
+                }
+                reply.Previous = _tail;
+                if (_tail is null) _head = reply;
+                else _tail.Next = reply;
+                _tail = reply;
+                reply.Listed = true;
+            }
+        }
+
+        public void Remove(Reply reply)
+        {
+            lock (this)
+                Unlink(reply);
+        }
+
+        /// <summary>Every deadline becomes at most start + <paramref name="afterMs"/>; start order stays deadline order.</summary>
+        public void Cut(long afterMs)
+        {
+            lock (this)
+                for (var r = _head; r is not null; r = r.Next)
+                {
+                    var cut = r.StartedMs + afterMs;
+                    if (cut < r.DeadlineMs)
+                    {
+                        r.DeadlineMs = cut;
+                        r.WasCut = true;
+                    }
+                }
+        }
+
+        public void EndDue(long nowMs, bool all)
+        {
+            Reply? due = null;
+            lock (this)
+            {
+                while (_head is { } head && (all || head.DeadlineMs <= nowMs))
+                {
+                    Unlink(head);
+                    head.Next = due;
+                    due = head;
+                }
+            }
+            // Completed outside the lock: a completion unregisters a temporary path and runs no continuation inline.
+            while (due is not null)
+            {
+                var next = due.Next;
+                due.Next = null;
+                due.Expire(Timeout);
+                due = next;
+            }
+        }
+
+        private void Unlink(Reply reply)
+        {
+            if (!reply.Listed) return;
+            if (reply.Previous is null) _head = reply.Next;
+            else reply.Previous.Next = reply.Next;
+            if (reply.Next is null) _tail = reply.Previous;
+            else reply.Next.Previous = reply.Previous;
+            reply.Previous = reply.Next = null;
+            reply.Listed = false;
+        }
+    }
+
+    /// <summary>
+    /// The sender of one ask. Its path (a temporary actor path, so a reply from another node finds it) is made and
+    /// registered only when something reads it, as remoting does when it sends the ask to another node; a reply
+    /// from an actor on this node comes straight to this object.
+    /// </summary>
+    private abstract class Reply(IActorRefProvider provider, Waiting list) : MinimalActorRef
+    {
+        private const int Waiting = 0, Done = 1;
+        private int _state;
+        private ActorPath? _path;
+        private CancellationTokenRegistration _cancellation;
+
+        // The list's fields, guarded by the list's lock.
+        internal Reply? Previous;
+        internal Reply? Next;
+        internal bool Listed;
+        internal long StartedMs;
+        internal long DeadlineMs;
+        internal bool WasCut;
+
+        public override IActorRefProvider Provider => provider;
+
+        public override ActorPath Path
+        {
+            get
+            {
+                lock (this)
+                {
+                    if (_path is null)
+                    {
+                        _path = provider.TempPath();
+                        if (Volatile.Read(ref _state) == Waiting)
+                            provider.RegisterTempActor(this, _path);
+                    }
+                    return _path;
+                }
+            }
+        }
+
+        public void Start(TimeSpan timeout, TimeSpan cutAfter, Func<bool> cutAlready) =>
+            list.Add(this, timeout > cutAfter ? (long)cutAfter.TotalMilliseconds : long.MaxValue / 2, cutAlready);
+
+        public void CancelWith(CancellationToken token)
+        {
+            var registration = token.Register(static state =>
+            {
+                var reply = (Reply)state!;
+                if (reply.Finish()) reply.Cancelled();
+            }, this);
+            lock (this)
+            {
+                // Finished meanwhile (or cancelled inline by an already cancelled token): nothing left to dispose it.
+                if (Volatile.Read(ref _state) == Done) registration.Dispose();
+                else _cancellation = registration;
+            }
+        }
+
+        /// <summary>True for the one caller that ends this ask: it leaves its list, its path and its token.</summary>
+        protected bool Finish()
+        {
+            if (Interlocked.Exchange(ref _state, Done) != Waiting) return false;
+            list.Remove(this);
+            ActorPath? path;
+            CancellationTokenRegistration cancellation;
+            lock (this)
+            {
+                path = _path;
+                cancellation = _cancellation;
+                _cancellation = default;
+            }
+            if (path is not null) provider.UnregisterTempActor(path);
+            // Unregister, not Dispose: Dispose waits for a running callback, and this may be that callback.
+            cancellation.Unregister();
+            return true;
+        }
+
+        /// <summary>Called once the sweep took this ask off its list because its deadline passed.</summary>
+        public void Expire(TimeSpan timeout)
+        {
+            if (!Finish()) return;
+            if (WasCut) Cancelled();
+            else TimedOut(timeout);
+        }
+
+        protected abstract void Cancelled();
+
+        protected abstract void TimedOut(TimeSpan timeout);
+
+        protected void Unanswerable(object? message)
+        {
+            if (message is not null) provider.DeadLetters.Tell(message, this);
+        }
+    }
+
+    private sealed class Reply<T>(IActorRefProvider provider, Waiting list, Action<T>? onAnswer) : Reply(provider, list)
+    {
+        // Continuations run on the thread pool, never on the replying actor's thread.
+        private readonly TaskCompletionSource<T> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<T> Task => _result.Task;
+
+        /// <summary>The same cases as Akka's own ask: the expected type, a failure status, anything else is an error.</summary>
+        protected override void TellInternal(object message, IActorRef sender)
+        {
+            if (!Finish())
+            {
+                // A reply after the ask ended (timed out or cancelled) goes where Akka's ask sends it.
+                if (!_result.Task.IsCanceled) Unanswerable(message);
+                return;
+            }
+            switch (message)
+            {
+                case T answer:
+                    onAnswer?.Invoke(answer);
+                    _result.SetResult(answer);
+                    break;
+                case null:
+                    _result.SetResult(default!);
+                    break;
+                case Status.Failure failure:
+                    _result.SetException(failure.Cause ?? new TaskCanceledException("The actor answered with a failure and no cause."));
+                    break;
+                case ISystemMessage system:
+                    _result.SetException(new InvalidOperationException($"system message of type '{system.GetType().Name}' is invalid for an ask"));
+                    break;
+                default:
+                    _result.SetException(new ArgumentException($"Received message of type [{message.GetType()}] - Ask expected message of type [{typeof(T)}]"));
+                    break;
+            }
+        }
+
+        protected override void Cancelled() => _result.SetCanceled();
+
+        protected override void TimedOut(TimeSpan timeout) =>
+            _result.SetException(new AskTimeoutException($"Timeout after {timeout.TotalSeconds:F2} seconds"));
+    }
+}

@@ -1,0 +1,105 @@
+using Akka.Actor;
+using Restock.Actors.Engine.Hosting;
+
+namespace Restock.Actors.Tests.Hosting;
+
+/// <summary>What a caller of the engine relies on from an ask: the answer, a failure, a timeout, its own cancellation.</summary>
+public sealed class AskTests : IAsyncLifetime
+{
+    private readonly ActorSystem _system = ActorSystem.Create("restock", RestockConfig.Load(_ => null));
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => _system.Terminate();
+
+    [Fact]
+    public async Task The_answer_of_the_asked_actor_reaches_the_caller()
+    {
+        var timeouts = AskTimeouts.Start(_system, TimeSpan.FromMinutes(1));
+        var echo = _system.ActorOf(Props.Create(() => new Echo()));
+
+        Assert.Equal("stock: 7", await timeouts.Ask<string>(echo, "stock: 7", CancellationToken.None));
+        Assert.Equal("stock: 8", await timeouts.Ask<string>(echo, "stock: 8", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task An_answer_sent_to_the_askers_path_arrives_as_one_from_another_node_does_and_the_path_ends_with_the_ask()
+    {
+        var timeouts = AskTimeouts.Start(_system, TimeSpan.FromMinutes(1));
+        var byPath = _system.ActorOf(Props.Create(() => new AnswersByPath()));
+
+        var path = await timeouts.Ask<ActorPath>(byPath, "where?", CancellationToken.None);
+
+        // Nothing is left registered under the ask's path once it has its answer.
+        Assert.IsType<EmptyLocalActorRef>(((ExtendedActorSystem)_system).Provider.ResolveActorRef(path));
+    }
+
+    [Fact]
+    public async Task A_failure_answered_by_the_actor_fails_the_callers_task()
+    {
+        var timeouts = AskTimeouts.Start(_system, TimeSpan.FromMinutes(1));
+        var failing = _system.ActorOf(Props.Create(() => new Failing()));
+
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => timeouts.Ask<string>(failing, "stock?", CancellationToken.None));
+        Assert.Equal("journal unavailable", e.Message);
+    }
+
+    [Fact]
+    public async Task An_ask_nobody_answers_ends_with_a_timeout()
+    {
+        var timeouts = AskTimeouts.Start(_system, TimeSpan.FromMilliseconds(200));
+        var silent = _system.ActorOf(Props.Create(() => new Silent()));
+
+        await Assert.ThrowsAsync<AskTimeoutException>(() => timeouts.Ask<string>(silent, "stock?", CancellationToken.None));
+        // An answer after the timeout changes nothing for the caller (it goes to dead letters).
+        silent.Tell("answer now", ActorRefs.NoSender);
+    }
+
+    [Fact]
+    public async Task A_caller_that_cancels_stops_waiting_and_other_callers_keep_theirs()
+    {
+        var timeouts = AskTimeouts.Start(_system, TimeSpan.FromMinutes(5));
+        var silent = _system.ActorOf(Props.Create(() => new Silent()));
+        var echo = _system.ActorOf(Props.Create(() => new Echo()));
+        using var cancel = new CancellationTokenSource();
+
+        var cancelled = timeouts.Ask<string>(silent, "stock?", cancel.Token);
+        var other = timeouts.Ask<string>(silent, "stock?", CancellationToken.None);
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+        Assert.False(other.IsCompleted);
+        Assert.Equal("still here", await timeouts.Ask<string>(echo, "still here", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task An_ask_with_a_token_already_cancelled_ends_cancelled()
+    {
+        var timeouts = AskTimeouts.Start(_system, TimeSpan.FromMinutes(5));
+        var echo = _system.ActorOf(Props.Create(() => new Echo()));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => timeouts.Ask<string>(echo, "stock?", new CancellationToken(canceled: true)));
+    }
+
+    private sealed class Echo : ReceiveActor
+    {
+        public Echo() => ReceiveAny(m => Sender.Tell(m));
+    }
+
+    /// <summary>Answers to the actor its sender's path resolves to, as remoting delivers a reply from another node.</summary>
+    private sealed class AnswersByPath : ReceiveActor
+    {
+        public AnswersByPath() => ReceiveAny(_ =>
+            ((ExtendedActorSystem)Context.System).Provider.ResolveActorRef(Sender.Path).Tell(Sender.Path));
+    }
+
+    private sealed class Failing : ReceiveActor
+    {
+        public Failing() => ReceiveAny(_ => Sender.Tell(new Status.Failure(new InvalidOperationException("journal unavailable"))));
+    }
+
+    private sealed class Silent : ReceiveActor
+    {
+        public Silent() => ReceiveAny(_ => { });
+    }
+}
