@@ -172,41 +172,27 @@ public static class SkuStock
     {
         var r = state.Remembered;
         var cutoff = r.Clock.UtcTicks - r.Horizon.Ticks;
-        if (r.Queue.IsEmpty || r.Queue.Peek().AtTicks >= cutoff) return;
+        if (r.OldestAtTicks is not { } oldest || oldest >= cutoff) return;
 
         var now = r.Clock.UtcTicks;
-        var (lines, adjustments, queue, refunds) = (r.Lines, r.Adjustments, r.Queue, state.RefundRecords);
-        while (!queue.IsEmpty && queue.Peek().AtTicks < cutoff)
+        var refunds = state.RefundRecords;
+        state.Remembered = r.Forget(cutoff, now, refundId =>
         {
-            queue = queue.Dequeue(out var oldest);
-            switch (oldest.Kind)
+            // A record changed since this entry was queued has a later entry of its own.
+            if (!refunds.TryGetValue(refundId, out var refund) || refund.ChangedAtTicks >= cutoff) return false;
+            if (refund.ChangedAtTicks != 0 && Compactable(state, refund, now))
             {
-                case IdKind.OrderLine when lines.TryGetValue(oldest.Id, out var f):
-                    if (f.AtTicks == 0) (lines, queue) = (lines.SetItem(oldest.Id, f with { AtTicks = now }), queue.Enqueue(oldest with { AtTicks = now }));
-                    else if (f.AtTicks < cutoff) lines = lines.Remove(oldest.Id);
-                    break;
-                case IdKind.Adjustment when adjustments.TryGetValue(oldest.Id, out var f):
-                    if (f.AtTicks == 0) (adjustments, queue) = (adjustments.SetItem(oldest.Id, f with { AtTicks = now }), queue.Enqueue(oldest with { AtTicks = now }));
-                    else if (f.AtTicks < cutoff) adjustments = adjustments.Remove(oldest.Id);
-                    break;
-                case IdKind.Refund when refunds.TryGetValue(oldest.Id, out var refund):
-                    if (refund.ChangedAtTicks >= cutoff) break;
-                    if (refund.ChangedAtTicks != 0 && Compactable(state, refund, now))
-                        refunds.Remove(oldest.Id);
-                    else
-                    {
-                        refunds[oldest.Id] = refund with
-                        {
-                            ChangedAtTicks = now,
-                            // The window of a record from before it existed starts when it is first looked at, once.
-                            RefundedAtTicks = refund.WindowFromTicks != 0 ? refund.WindowFromTicks : now,
-                        };
-                        queue = queue.Enqueue(oldest with { AtTicks = now });
-                    }
-                    break;
+                refunds.Remove(refundId);
+                return false;
             }
-        }
-        state.Remembered = r with { Lines = lines, Adjustments = adjustments, Queue = queue };
+            refunds[refundId] = refund with
+            {
+                ChangedAtTicks = now,
+                // The window of a record from before it existed starts when it is first looked at, once.
+                RefundedAtTicks = refund.WindowFromTicks != 0 ? refund.WindowFromTicks : now,
+            };
+            return true;
+        });
     }
 
     private static bool Compactable(SkuState state, RefundRecord refund, long now) =>

@@ -31,7 +31,6 @@ internal static class Contracts
         (typeof(PaymentConfirmed), "sku.payment-confirmed"),
         (typeof(LineShipped), "sku.line-shipped"),
         (typeof(LineRefunded), "sku.line-refunded"),
-        (typeof(SkuSnapshot), "sku.snapshot"),
         (typeof(SkuEventBatch), "sku.event-batch"),
 
         (typeof(RestockRefund), "sku.restock-refund"),
@@ -67,5 +66,20 @@ internal static class Contracts
         (typeof(JournalStats), "sku.journal-stats"),
 
         (typeof(KeyRevoked), "access.key-revoked"),
+    ];
+
+    /// <summary>Types stored in a binary layout of their own (large, and read where time counts), with their manifests.</summary>
+    public static readonly IReadOnlyList<(Type Type, string Manifest, Func<object, Func<object, byte[]>, byte[]> Write,
+        Func<byte[], Func<ReadOnlyMemory<byte>, Type, object>, object> Read)> Binary =
+    [
+        (typeof(SkuSnapshot), "sku.snapshot.v2",
+            (o, json) => SkuSnapshotFormat.Write((SkuSnapshot)o, s => json(s)),
+            (bytes, json) => SkuSnapshotFormat.Read(bytes, head => (SkuSnapshot)json(head, typeof(SkuSnapshot)))),
+    ];
+
+    /// <summary>Manifests no longer written but still read, as JSON: stored data outlives the layout it was written in.</summary>
+    public static readonly IReadOnlyList<(Type Type, string Manifest)> ReadOnly =
+    [
+        (typeof(SkuSnapshot), "sku.snapshot"),
     ];
 }

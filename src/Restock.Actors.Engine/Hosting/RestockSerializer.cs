@@ -12,11 +12,18 @@ namespace Restock.Actors.Engine.Hosting;
 /// <summary>
 /// The one serializer bound to <c>IRestockMessage</c>: compact JSON with the stable manifests of
 /// <see cref="Contracts"/>. Abstract members (a command inside a request) carry the same manifests as discriminators.
+/// A few large types have a binary layout of their own (<see cref="Contracts.Binary"/>); manifests they were stored
+/// under before are still read (<see cref="Contracts.ReadOnly"/>).
 /// </summary>
 public sealed class RestockSerializer : SerializerWithStringManifest
 {
     private static readonly Dictionary<Type, string> ManifestByType = Contracts.All.ToDictionary(c => c.Type, c => c.Manifest);
-    private static readonly Dictionary<string, Type> TypeByManifest = Contracts.All.ToDictionary(c => c.Manifest, c => c.Type);
+    private static readonly Dictionary<string, Type> TypeByManifest =
+        Contracts.All.Concat(Contracts.ReadOnly).ToDictionary(c => c.Manifest, c => c.Type);
+    private static readonly Dictionary<Type, (string Manifest, Func<object, Func<object, byte[]>, byte[]> Write)> BinaryByType =
+        Contracts.Binary.ToDictionary(c => c.Type, c => (c.Manifest, c.Write));
+    private static readonly Dictionary<string, Func<byte[], Func<ReadOnlyMemory<byte>, Type, object>, object>> BinaryByManifest =
+        Contracts.Binary.ToDictionary(c => c.Manifest, c => c.Read);
 
     internal static readonly JsonSerializerOptions Options = new()
     {
@@ -32,9 +39,9 @@ public sealed class RestockSerializer : SerializerWithStringManifest
     public override int Identifier => 4711;
 
     public override string Manifest(object o) =>
-        ManifestByType.TryGetValue(o.GetType(), out var manifest)
-            ? manifest
-            : throw new SerializationException($"{o.GetType()} has no manifest in Contracts");
+        BinaryByType.TryGetValue(o.GetType(), out var binary) ? binary.Manifest
+        : ManifestByType.TryGetValue(o.GetType(), out var manifest) ? manifest
+        : throw new SerializationException($"{o.GetType()} has no manifest in Contracts");
 
     // A message this large (a big SKU's snapshot: tens of MB) would grow its buffer by doubling, each size a new array on the
     // large object heap, then copy it out. Its type's previous size sizes a buffer from a pool of our own, kept between messages.
@@ -42,7 +49,10 @@ public sealed class RestockSerializer : SerializerWithStringManifest
     private static readonly ConcurrentDictionary<Type, int> LastLargeSize = new();
     private static readonly ArrayPool<byte> LargeBuffers = ArrayPool<byte>.Create(maxArrayLength: 1 << 30, maxArraysPerBucket: 2);
 
-    public override byte[] ToBinary(object obj)
+    public override byte[] ToBinary(object obj) =>
+        BinaryByType.TryGetValue(obj.GetType(), out var binary) ? binary.Write(obj, Json) : Json(obj);
+
+    private static byte[] Json(object obj)
     {
         var type = obj.GetType();
         if (!LastLargeSize.TryGetValue(type, out var guess))
@@ -58,9 +68,9 @@ public sealed class RestockSerializer : SerializerWithStringManifest
     }
 
     public override object FromBinary(byte[] bytes, string manifest) =>
-        TypeByManifest.TryGetValue(manifest, out var type)
-            ? JsonSerializer.Deserialize(bytes, type, Options)!
-            : throw new SerializationException($"unknown manifest '{manifest}'");
+        BinaryByManifest.TryGetValue(manifest, out var read) ? read(bytes, (json, type) => JsonSerializer.Deserialize(json.Span, type, Options)!)
+        : TypeByManifest.TryGetValue(manifest, out var type) ? JsonSerializer.Deserialize(bytes, type, Options)!
+        : throw new SerializationException($"unknown manifest '{manifest}'");
 
     /// <summary>A growable buffer whose arrays come from (and go back to) a pool.</summary>
     private sealed class PooledBuffer(ArrayPool<byte> pool, int capacity) : IBufferWriter<byte>, IDisposable

@@ -1,13 +1,15 @@
-using System.Collections.Immutable;
+using System.Text;
+using System.Text.Json.Serialization;
 using Restock.Actors.Domain;
 using Restock.Actors.Domain.Inventory;
 
 namespace Restock.Actors.Engine.Inventory;
 
 /// <summary>
-/// The stored form of <see cref="SkuState"/>. Remembered ids are stored as columns in the order they are to be
-/// forgotten (times as differences to the previous one), which keeps a million of them to a few tens of MB.
-/// The horizon and the manual-restock window are not stored: the settings in force when the SKU recovers apply.
+/// The stored form of <see cref="SkuState"/>. The remembered ids (<see cref="Finished"/>) are the state's own columns,
+/// taken without copying and stored in a binary layout of their own (<see cref="SkuSnapshotFormat"/>); the rest is JSON.
+/// <see cref="Ids"/>, <see cref="ClosedLines"/> and <see cref="Adjustments"/> are how older snapshots stored them (read
+/// only). The horizon and the manual-restock window are not stored: the settings in force when the SKU recovers apply.
 /// </summary>
 public sealed record SkuSnapshot(
     bool IsKnown,
@@ -22,82 +24,66 @@ public sealed record SkuSnapshot(
     RememberedLine[]? ClosedLines = null,
     RememberedAdjustment[]? Adjustments = null) : IRestockMessage
 {
-    public static SkuSnapshot From(SkuState s)
+    /// <summary>The remembered ids, oldest first; null in a snapshot stored before the binary layout.</summary>
+    [JsonIgnore]
+    public RememberedIds? Finished { get; init; }
+
+    /// <summary>The state as of now: open lines and refunds copied, the remembered ids (an immutable value) taken as they are.</summary>
+    public static SkuSnapshot From(SkuState s) => new(
+        s.IsKnown, s.Levels, s.Stocked, s.CopyOpenLines(),
+        s.Refunds.Select(x => new RememberedRefund(x.Key, x.Value)).ToArray(), s.Owner, s.Remembered.Clock)
     {
-        var r = s.Remembered;
-        var count = r.Queue.Count();
-        var columns = new RememberedColumns(new string[count], new byte[count], new byte[count], new long[count], new long[count]);
-        var i = 0;
-        var previous = 0L;
-        foreach (var entry in r.Queue)
-        {
-            var fingerprint = entry.Kind switch
-            {
-                IdKind.OrderLine => r.Lines[entry.Id],
-                IdKind.Adjustment => r.Adjustments[entry.Id],
-                _ => default,
-            };
-            columns.Ids[i] = entry.Id;
-            columns.Kinds[i] = (byte)entry.Kind;
-            columns.Finishes[i] = (byte)fingerprint.Finish;
-            columns.Amounts[i] = fingerprint.Amount;
-            columns.AtDeltas[i] = entry.AtTicks - previous;
-            previous = entry.AtTicks;
-            i++;
-        }
-        return new SkuSnapshot(
-            s.IsKnown, s.Levels, s.Stocked, s.CopyOpenLines(),
-            s.Refunds.Select(x => new RememberedRefund(x.Key, x.Value)).ToArray(), s.Owner, r.Clock, columns);
-    }
+        Finished = s.Remembered,
+    };
 
     public SkuState ToState(TimeSpan horizon, TimeSpan? manualRestockWindow = null)
     {
-        var lines = ImmutableDictionary.CreateBuilder<string, Fingerprint>(StringComparer.Ordinal);
-        var adjustments = ImmutableDictionary.CreateBuilder<string, Fingerprint>(StringComparer.Ordinal);
-        var queue = new List<Remembering>(Ids?.Ids.Length ?? 0);
-        if (Ids is { } ids)
-        {
-            var at = 0L;
-            for (var i = 0; i < ids.Ids.Length; i++)
-            {
-                at += ids.AtDeltas[i];
-                var kind = (IdKind)ids.Kinds[i];
-                var fingerprint = new Fingerprint((Finish)ids.Finishes[i], ids.Amounts[i], at);
-                if (kind == IdKind.OrderLine) lines[ids.Ids[i]] = fingerprint;
-                else if (kind == IdKind.Adjustment) adjustments[ids.Ids[i]] = fingerprint;
-                queue.Add(new Remembering(kind, ids.Ids[i], at));
-            }
-        }
+        var remembered = Finished?.WithHorizon(horizon) ?? FromColumns(horizon);
 
         // A snapshot from before the horizon: its ids have no time, so their horizon starts at the next event.
         foreach (var l in ClosedLines ?? [])
-        {
-            lines[l.OrderId] = new Fingerprint(l.Line.Closure switch
+            remembered = remembered.Remember(IdKind.OrderLine, l.OrderId, new Fingerprint(l.Line.Closure switch
             {
                 LineClosure.Released => Finish.LineReleased,
                 LineClosure.Shipped => Finish.LineShipped,
                 _ => Finish.LineRefunded,
-            }, l.Line.Ordered, 0);
-            queue.Add(new Remembering(IdKind.OrderLine, l.OrderId, 0));
-        }
+            }, l.Line.Ordered, 0));
         foreach (var a in Adjustments ?? [])
-        {
-            adjustments[a.AdjustmentId] = new Fingerprint(Finish.StockChanged, a.Delta, 0);
-            queue.Add(new Remembering(IdKind.Adjustment, a.AdjustmentId, 0));
-        }
-        // Snapshots with columns hold their refunds' places in the queue already: adding them again would add one
+            remembered = remembered.Remember(IdKind.Adjustment, a.AdjustmentId, new Fingerprint(Finish.StockChanged, a.Delta, 0));
+        // Snapshots with ids hold their refunds' places in the queue already: adding them again would add one
         // more entry per refund at every recovery.
-        var queued = queue.Where(q => q.Kind == IdKind.Refund).Select(q => q.Id).ToHashSet(StringComparer.Ordinal);
+        var queued = new HashSet<string>(StringComparer.Ordinal);
+        var kinds = remembered.QueuedKinds;
+        for (var i = 0; i < kinds.Length; i++)
+            if (kinds[i] == (byte)IdKind.Refund) queued.Add(Encoding.UTF8.GetString(remembered.QueuedId(i)));
         foreach (var r in Refunds.Where(r => !queued.Contains(r.RefundId)))
-            queue.Add(new Remembering(IdKind.Refund, r.RefundId, r.Refund.ChangedAtTicks));
+            remembered = remembered.Remember(IdKind.Refund, r.RefundId, new Fingerprint(0, 0, r.Refund.ChangedAtTicks));
 
         return SkuState.Restore(IsKnown, Levels, Stocked, Owner, OpenLines, Refunds.Select(r => KeyValuePair.Create(r.RefundId, r.Refund)).ToArray(),
-            new RememberedIds(horizon, Clock ?? DateTimeOffset.MinValue, lines.ToImmutable(), adjustments.ToImmutable(), ImmutableQueue.CreateRange(queue)),
-            manualRestockWindow ?? SkuState.DefaultManualRestockWindow);
+            remembered, manualRestockWindow ?? SkuState.DefaultManualRestockWindow);
+    }
+
+    /// <summary>The remembered ids of a JSON snapshot (columns of strings, times as differences to the previous one).</summary>
+    private RememberedIds FromColumns(TimeSpan horizon)
+    {
+        var clock = Clock ?? DateTimeOffset.MinValue;
+        if (Ids is not { } ids) return RememberedIds.Restore(horizon, clock, 0, [], [], [], [], [], []);
+        var count = ids.Ids.Length;
+        var ends = new int[count];
+        var bytes = new byte[ids.Ids.Sum(Encoding.UTF8.GetByteCount)];
+        var (written, at) = (0, 0L);
+        var times = new long[count];
+        for (var i = 0; i < count; i++)
+        {
+            written += Encoding.UTF8.GetBytes(ids.Ids[i], bytes.AsSpan(written));
+            ends[i] = written;
+            times[i] = at += ids.AtDeltas[i];
+        }
+        return RememberedIds.Restore(horizon, clock, count, bytes, ends, ids.Kinds, ids.Finishes, ids.Amounts, times);
     }
 }
 
-/// <summary>Remembered ids, oldest first, one array per field; kinds and finishes are the enums' byte values.</summary>
+/// <summary>Remembered ids as JSON snapshots stored them (read only): oldest first, one array per field; kinds and finishes are the enums' byte values.</summary>
 public sealed record RememberedColumns(string[] Ids, byte[] Kinds, byte[] Finishes, long[] Amounts, long[] AtDeltas);
 
 public sealed record RememberedRefund(string RefundId, RefundRecord Refund);

@@ -1,0 +1,84 @@
+using Restock.Actors.Domain.Inventory;
+
+namespace Restock.Actors.Tests.Inventory;
+
+/// <summary>
+/// The remembered ids are one log shared by the values made from one another: each value must keep answering for
+/// exactly what it remembered, whatever was remembered or forgotten from it or from its other branches since.
+/// </summary>
+public sealed class RememberedIdsTests
+{
+    private static readonly DateTimeOffset Start = SkuStockPropertyTests.Start;
+
+    private static RememberedIds At(RememberedIds ids, TimeSpan after) => ids.Tick(Start + after);
+
+    private static bool Knows(RememberedIds ids, string orderId) => ids.Lines.TryGetValue(orderId, out _);
+
+    [Fact]
+    public void An_earlier_value_keeps_its_ids_after_later_ones_remember_and_forget()
+    {
+        var ids = At(RememberedIds.Empty(TimeSpan.FromHours(1)), TimeSpan.Zero);
+        for (var i = 0; i < 100; i++) ids = ids.Line($"o{i}", Finish.LineReleased, i + 1);
+        var earlier = ids;
+
+        var later = At(ids, TimeSpan.FromHours(2)).Forget((Start + TimeSpan.FromHours(1)).UtcTicks, 0, _ => false);
+        for (var i = 100; i < 5_000; i++) later = later.Line($"o{i}", Finish.LineShipped, 1);
+
+        Assert.Equal(100, earlier.Lines.Count);
+        Assert.True(Knows(earlier, "o0") && Knows(earlier, "o99") && !Knows(earlier, "o100"));
+        Assert.True(earlier.Lines.TryGetValue("o42", out var f) && f is { Finish: Finish.LineReleased, Amount: 43 });
+        Assert.Equal(4_900, later.Lines.Count);
+        Assert.True(!Knows(later, "o0") && Knows(later, "o100") && Knows(later, "o4999"));
+    }
+
+    [Fact]
+    public void Two_branches_of_one_value_remember_apart()
+    {
+        var root = At(RememberedIds.Empty(TimeSpan.FromHours(1)), TimeSpan.Zero).Line("shared", Finish.LineShipped, 1);
+        var left = root.Line("left", Finish.LineReleased, 1).Adjustment("a-left", Finish.StockAdjusted, 5);
+        var right = root.Line("right", Finish.LineRefunded, 2);
+
+        Assert.True(Knows(left, "shared") && Knows(left, "left") && !Knows(left, "right"));
+        Assert.True(Knows(right, "shared") && Knows(right, "right") && !Knows(right, "left"));
+        Assert.True(left.Adjustments.ContainsKey("a-left") && !right.Adjustments.ContainsKey("a-left"));
+        Assert.Equal((2, 1, 2, 0), (left.Lines.Count, left.Adjustments.Count, right.Lines.Count, right.Adjustments.Count));
+        Assert.False(left.Lines.ContainsKey("a-left"));
+    }
+
+    [Fact]
+    public void Ids_remembered_over_many_horizons_are_forgotten_and_the_log_stays_bounded()
+    {
+        var ids = RememberedIds.Empty(TimeSpan.FromMinutes(10));
+        var largest = 0;
+        for (var minute = 0; minute < 600; minute++)
+        {
+            ids = At(ids, TimeSpan.FromMinutes(minute));
+            ids = ids.Forget(ids.Clock.UtcTicks - ids.Horizon.Ticks, ids.Clock.UtcTicks, _ => false);
+            for (var i = 0; i < 50; i++) ids = ids.Line($"m{minute}-{i}", Finish.LineReleased, 1);
+            largest = Math.Max(largest, ids.Queued);
+        }
+
+        Assert.Equal(11 * 50, ids.Lines.Count);
+        Assert.True(Knows(ids, "m599-0") && Knows(ids, "m589-49") && !Knows(ids, "m588-49"));
+        Assert.Equal(11 * 50, largest);
+    }
+
+    [Fact]
+    public void An_id_remembered_again_counts_once_and_its_latest_fingerprint_answers()
+    {
+        var ids = RememberedIds.Empty(TimeSpan.FromHours(1))
+            .Remember(IdKind.OrderLine, "o1", new Fingerprint(Finish.LineShipped, 2, 0))
+            .Remember(IdKind.OrderLine, "o1", new Fingerprint(Finish.LineRefunded, 3, 0));
+
+        Assert.Equal(1, ids.Lines.Count);
+        Assert.Equal(2, ids.Queued);
+        Assert.True(ids.Lines.TryGetValue("o1", out var f) && f is { Finish: Finish.LineRefunded, Amount: 3 });
+        Assert.Equal([KeyValuePair.Create("o1", f)], ids.Lines);
+
+        // Forgetting the older entry leaves the id (its time was unknown: its horizon starts now).
+        ids = At(ids, TimeSpan.FromHours(5));
+        ids = ids.Forget(ids.Clock.UtcTicks - ids.Horizon.Ticks, ids.Clock.UtcTicks, _ => false);
+        Assert.True(ids.Lines.TryGetValue("o1", out f) && f is { Finish: Finish.LineRefunded, Amount: 3 } && f.AtTicks == ids.Clock.UtcTicks);
+        Assert.Equal(1, ids.Lines.Count);
+    }
+}
