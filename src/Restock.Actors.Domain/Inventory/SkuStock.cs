@@ -8,17 +8,25 @@ public static class SkuStock
     /// <summary>No single command may move more units than this: anything larger is a typo or an attack.</summary>
     public const long MaxQuantity = 1_000_000_000;
 
-    public static Decision Decide(SkuState state, SkuCommand command) => command switch
+    /// <summary>
+    /// Decides <paramref name="command"/> against <paramref name="state"/> (read only). The SKU's time for it is the
+    /// command's <see cref="SkuCommand.ReceivedAt"/>, else <paramref name="receivedAt"/> (when its actor received it: no
+    /// copy of the command), else the latest time the SKU has seen.
+    /// </summary>
+    public static Decision Decide(SkuState state, SkuCommand command, DateTimeOffset? receivedAt = null) =>
+        Decide(state, command, command.ReceivedAt ?? receivedAt ?? state.Remembered.Clock);
+
+    private static Decision Decide(SkuState state, SkuCommand command, DateTimeOffset now) => command switch
     {
-        SetStock c => SkuOwnership.RefuseStock(state, c.ShopId, c.ByOperator) ?? SkuOwnership.ClaimOnFirstStock(state, c.ShopId, DecideSet(state, c)),
-        AdjustStock c => SkuOwnership.RefuseStock(state, c.ShopId, c.ByOperator) ?? SkuOwnership.ClaimOnFirstStock(state, c.ShopId, DecideAdjust(state, c)),
-        Reserve c => DecideReserve(state, c),
-        Release c => DecideRelease(state, c),
-        ExpireReservations c => DecideExpire(state, c),
-        ConfirmPayment c => DecideConfirm(state, c),
-        Ship c => DecideShip(state, c),
-        RefundLine c => SkuOwnership.RefuseRefund(state, c.ShopId) ?? DecideRefund(state, c),
-        RestockRefund c => SkuOwnership.RefuseRestock(state, c.ShopId) ?? DecideRestock(state, c),
+        SetStock c => SkuOwnership.RefuseStock(state, c.ShopId, c.ByOperator) ?? SkuOwnership.ClaimOnFirstStock(state, c.ShopId, DecideSet(state, c, now)),
+        AdjustStock c => SkuOwnership.RefuseStock(state, c.ShopId, c.ByOperator) ?? SkuOwnership.ClaimOnFirstStock(state, c.ShopId, DecideAdjust(state, c, now)),
+        Reserve c => DecideReserve(state, c, now),
+        Release c => DecideRelease(state, c, now),
+        ExpireReservations c => DecideExpire(state, c, now),
+        ConfirmPayment c => DecideConfirm(state, c, now),
+        Ship c => DecideShip(state, c, now),
+        RefundLine c => SkuOwnership.RefuseRefund(state, c.ShopId) ?? DecideRefund(state, c, now),
+        RestockRefund c => SkuOwnership.RefuseRestock(state, c.ShopId) ?? DecideRestock(state, c, now),
         _ => throw new ArgumentOutOfRangeException(nameof(command), command.GetType().Name, "unknown SKU command"),
     };
 
@@ -200,7 +208,7 @@ public static class SkuStock
         && (refund.ErpOrderId is null || !state.OpenLines.ContainsKey(refund.ErpOrderId))
         && (refund.Applied ? refund.Restocked || state.RestockWindowClosed(refund, now) : refund.Refused);
 
-    private static Decision DecideSet(SkuState state, SetStock c)
+    private static Decision DecideSet(SkuState state, SetStock c, DateTimeOffset now)
     {
         if (InvalidId(c.AdjustmentId, "adjustment id") is { } bad) return bad;
         if (c.Quantity < 0 || c.Quantity > MaxQuantity)
@@ -210,10 +218,10 @@ public static class SkuStock
                 ? Accepted.AlreadyDone
                 : ConflictingAdjustment(c.AdjustmentId, first);
         var delta = c.Quantity - state.Levels.Available;
-        return One(new StockAdjusted(c.AdjustmentId, delta, c.Reason, Now(state, c), SetTo: c.Quantity));
+        return One(new StockAdjusted(c.AdjustmentId, delta, c.Reason, now, SetTo: c.Quantity));
     }
 
-    private static Decision DecideAdjust(SkuState state, AdjustStock c)
+    private static Decision DecideAdjust(SkuState state, AdjustStock c, DateTimeOffset now)
     {
         if (InvalidId(c.AdjustmentId, "adjustment id") is { } bad) return bad;
         if (c.Delta == 0 || Math.Abs(c.Delta) > MaxQuantity)
@@ -227,7 +235,7 @@ public static class SkuStock
             return Reject(RejectionCode.NegativeStock, $"only {state.Levels.Available} available; cannot remove {-c.Delta}");
         if (after > MaxQuantity)
             return Reject(RejectionCode.InvalidQuantity, $"available stock would exceed {MaxQuantity}");
-        return One(new StockAdjusted(c.AdjustmentId, c.Delta, c.Reason, Now(state, c)));
+        return One(new StockAdjusted(c.AdjustmentId, c.Delta, c.Reason, now));
     }
 
     private static Rejected ConflictingAdjustment(string adjustmentId, Fingerprint first) => Reject(RejectionCode.ConflictingRepeat,
@@ -235,7 +243,7 @@ public static class SkuStock
             ? $"adjustment {adjustmentId} already set the stock to {first.Amount}"
             : $"adjustment {adjustmentId} already moved the stock by {first.Amount}");
 
-    private static Decision DecideReserve(SkuState state, Reserve c)
+    private static Decision DecideReserve(SkuState state, Reserve c, DateTimeOffset now)
     {
         if (InvalidId(c.OrderId, "order id") is { } bad) return bad;
         if (InvalidQuantity(c.Quantity) is { } badQty) return badQty;
@@ -255,55 +263,54 @@ public static class SkuStock
         if (!state.IsKnown) return Reject(RejectionCode.UnknownSku, "this SKU has never been stocked");
         if (c.Quantity > state.Levels.Available)
             return Reject(RejectionCode.OutOfStock, $"{state.Levels.Available} available, {c.Quantity} requested");
-        return One(new StockReserved(c.OrderId, c.Quantity, c.PaymentDeadline, Now(state, c)));
+        return One(new StockReserved(c.OrderId, c.Quantity, c.PaymentDeadline, now));
     }
 
-    private static Decision DecideRelease(SkuState state, Release c)
+    private static Decision DecideRelease(SkuState state, Release c, DateTimeOffset now)
     {
         if (InvalidId(c.OrderId, "order id") is { } bad) return bad;
         if (state.OpenLines.TryGetValue(c.OrderId, out var line))
             return line.Status == LineStatus.Reserved
-                ? One(new ReservationReleased(c.OrderId, line.Held, ReleaseReason.Cancelled, Now(state, c)))
+                ? One(new ReservationReleased(c.OrderId, line.Held, ReleaseReason.Cancelled, now))
                 : Reject(RejectionCode.AlreadyPaid, $"order {c.OrderId} is paid: refund it instead");
         return Closed(state, c.OrderId, Finish.LineReleased);
     }
 
-    private static Decision DecideExpire(SkuState state, ExpireReservations c)
+    private static Decision DecideExpire(SkuState state, ExpireReservations c, DateTimeOffset now)
     {
         if (c.Limit < 1) return Reject(RejectionCode.InvalidQuantity, "the expiry limit must be at least 1");
-        var now = Now(state, c);
         var due = new List<SkuEvent>();
         foreach (var deadline in state.PaymentDeadlines.Due(c.Now, c.Limit))
             due.Add(new ReservationReleased(deadline.OrderId, state.OpenLines[deadline.OrderId].Held, ReleaseReason.PaymentDeadlinePassed, now));
         return due.Count == 0 ? Accepted.AlreadyDone : new Accepted(due);
     }
 
-    private static Decision DecideConfirm(SkuState state, ConfirmPayment c)
+    private static Decision DecideConfirm(SkuState state, ConfirmPayment c, DateTimeOffset now)
     {
         if (InvalidId(c.OrderId, "order id") is { } bad) return bad;
         if (state.OpenLines.TryGetValue(c.OrderId, out var line))
-            return line.Status == LineStatus.Reserved ? One(new PaymentConfirmed(c.OrderId, line.Held, Now(state, c))) : Accepted.AlreadyDone;
+            return line.Status == LineStatus.Reserved ? One(new PaymentConfirmed(c.OrderId, line.Held, now)) : Accepted.AlreadyDone;
         if (state.Remembered.Lines.TryGetValue(c.OrderId, out var closed) && closed.Finish != Finish.LineReleased)
             return Accepted.AlreadyDone;
         return Closed(state, c.OrderId, expected: null);
     }
 
-    private static Decision DecideShip(SkuState state, Ship c)
+    private static Decision DecideShip(SkuState state, Ship c, DateTimeOffset now)
     {
         if (InvalidId(c.OrderId, "order id") is { } bad) return bad;
         if (state.OpenLines.TryGetValue(c.OrderId, out var line))
             return line.Status != LineStatus.Committed ? Reject(RejectionCode.NotPaid, $"order {c.OrderId} is not paid yet")
                 : line.RestockedAhead > 0 ? Reject(RejectionCode.RefundPending,
                     $"the ERP restocked {line.RestockedAhead} units of order {c.OrderId} for a refund not received yet")
-                : One(new LineShipped(c.OrderId, line.Held, Now(state, c)));
+                : One(new LineShipped(c.OrderId, line.Held, now));
         return Closed(state, c.OrderId, Finish.LineShipped);
     }
 
-    private static Decision DecideRefund(SkuState state, RefundLine c)
+    private static Decision DecideRefund(SkuState state, RefundLine c, DateTimeOffset now)
     {
         if ((InvalidId(c.RefundId, "refund id") ?? InvalidId(c.OrderId, "order id") ?? InvalidId(c.ShopId, "shop id")) is { } bad) return bad;
         if (InvalidQuantity(c.Quantity) is { } badQty) return badQty;
-        var decision = DecideValidRefund(state, c);
+        var decision = DecideValidRefund(state, c, now);
         // Refused for good: the refund never applies here, so an ERP restock reported ahead of it must stop holding its
         // line back (it could never ship otherwise). The units it put back stay on sale, counted once.
         if (decision is Rejected { Settles: null } refused && !RefundRules.Temporary.Contains(refused.Code)
@@ -311,12 +318,12 @@ public static class SkuStock
             return refused with
             {
                 Message = $"{refused.Message}; the ERP's restock of refund {c.RefundId} no longer holds order {ahead.OrderId} back",
-                Settles = [new ErpRestockReleased(c.RefundId, ahead.OrderId, ahead.HoldsAhead, refused.Code, Now(state, c))],
+                Settles = [new ErpRestockReleased(c.RefundId, ahead.OrderId, ahead.HoldsAhead, refused.Code, now)],
             };
         return decision;
     }
 
-    private static Decision DecideValidRefund(SkuState state, RefundLine c)
+    private static Decision DecideValidRefund(SkuState state, RefundLine c, DateTimeOffset now)
     {
         RefundRecord? ahead = null;
         if (state.Refunds.TryGetValue(c.RefundId, out var known))
@@ -340,14 +347,14 @@ public static class SkuStock
                     $"order {c.OrderId} has {refundable} units left to refund, {c.Quantity} requested");
             var restock = ahead is not null ? RefundRestock.RestockedEarlier : c.Restock ? RefundRestock.Restocked : RefundRestock.NotRestocked;
             var availableAfter = state.Levels.Available + (restock == RefundRestock.Restocked ? c.Quantity : 0);
-            return One(new LineRefunded(c.RefundId, c.OrderId, c.ShopId, c.Quantity, restock, c.SettingVersion, availableAfter, c.At, Now(state, c)));
+            return One(new LineRefunded(c.RefundId, c.OrderId, c.ShopId, c.Quantity, restock, c.SettingVersion, availableAfter, c.At, now));
         }
         if (state.Remembered.Lines.TryGetValue(c.OrderId, out var closed) && closed.Finish == Finish.LineRefunded)
             return Reject(RejectionCode.RefundExceedsRemaining, $"order {c.OrderId} has no units left to refund");
         return Closed(state, c.OrderId, expected: null);
     }
 
-    private static Decision DecideRestock(SkuState state, RestockRefund c)
+    private static Decision DecideRestock(SkuState state, RestockRefund c, DateTimeOffset now)
     {
         if ((InvalidId(c.RefundId, "refund id") ?? InvalidId(c.ShopId, "shop id") ?? InvalidActor(c.Actor)) is { } bad) return bad;
         if (c.Trigger is not (RestockTrigger.Manual or RestockTrigger.Erp))
@@ -364,12 +371,12 @@ public static class SkuStock
             if (known.RestockedBy is { } by)
                 return new Accepted([], $"refund {c.RefundId} was already restocked ({by.ToString().ToLowerInvariant()}) " +
                     $"and applies to order {known.OrderId}; nothing changed");
-            if (state.RestockWindowClosed(known, Now(state, c).UtcTicks))
+            if (state.RestockWindowClosed(known, now.UtcTicks))
                 return Reject(RejectionCode.RestockWindowClosed,
                     $"refund {c.RefundId} can no longer be restocked on request: its manual-restock window " +
                     $"({Describe(state.ManualRestockWindow)} from the refund) has closed; put the units back with a stock adjustment");
             return One(new RefundRestocked(c.RefundId, known.OrderId, c.ShopId, known.Quantity, c.Trigger, c.Actor,
-                known.SettingVersion, state.Levels.Available + known.Quantity, c.At, Now(state, c)));
+                known.SettingVersion, state.Levels.Available + known.Quantity, c.At, now));
         }
         if (c.Trigger == RestockTrigger.Manual)
             return Reject(RejectionCode.UnknownRefund, $"refund {c.RefundId} has not been applied to this SKU");
@@ -386,7 +393,7 @@ public static class SkuStock
                 return Reject(RejectionCode.RefundExceedsRemaining,
                     $"order {c.OrderId} has {line.Held - line.RestockedAhead} units left to refund, {quantity} requested");
             return One(new RefundRestocked(c.RefundId, c.OrderId!, c.ShopId, quantity, c.Trigger, c.Actor, 0,
-                state.Levels.Available + quantity, c.At, Now(state, c)));
+                state.Levels.Available + quantity, c.At, now));
         }
         return Closed(state, c.OrderId!, expected: null);
     }
@@ -410,9 +417,6 @@ public static class SkuStock
             _ => Reject(RejectionCode.AlreadyRefunded, $"order {orderId} was refunded"),
         };
     }
-
-    /// <summary>The SKU's time for a command: when its actor received it, else the latest time the SKU has seen.</summary>
-    private static DateTimeOffset Now(SkuState state, SkuCommand c) => c.ReceivedAt ?? state.Remembered.Clock;
 
     private static Rejected? InvalidId(string? id, string what) =>
         Ids.IsValid(id) ? null : Reject(RejectionCode.InvalidId, $"{what} must be {Ids.Rule}");

@@ -173,12 +173,13 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     private void Decide(SkuCommand command, IActorRef? replyTo)
     {
         _commands++;
-        if (command.ReceivedAt is null) command = command with { ReceivedAt = _clock.GetUtcNow() };
-        switch (SkuStock.Decide(_state, command))
+        switch (SkuStock.Decide(_state, command, _clock.GetUtcNow()))
         {
             case Accepted { Events.Count: > 0 } accepted:
-                foreach (var e in accepted.Events)
+                // Index loops: a foreach over the interface would allocate an enumerator per decision.
+                for (var i = 0; i < accepted.Events.Count; i++)
                 {
+                    var e = accepted.Events[i];
                     _state = SkuStock.Apply(_state, e);
                     if (e is StockReserved reserved && (_armedDeadline is null || reserved.PaymentDeadline < _armedDeadline))
                         ArmPaymentDeadline(reserved.PaymentDeadline);
@@ -190,8 +191,8 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 break;
             case Rejected rejected:
                 var settles = rejected.Settles ?? [];
-                foreach (var e in settles)
-                    _state = SkuStock.Apply(_state, e);
+                for (var i = 0; i < settles.Count; i++)
+                    _state = SkuStock.Apply(_state, settles[i]);
                 Enqueue(new Pending(settles, replyTo,
                     new SkuReply(_skuId, SkuOutcome.Rejected, rejected.Code, rejected.Message, _state.Levels, _state.Owner),
                     SnapshotIfDue(settles.Count)));
