@@ -49,6 +49,7 @@ public sealed class BatchingJournal : SqlWriteJournal
     private readonly RecoveryReads<string, long>? _highest;
     private readonly RecoveryReads<Replay, IReadOnlyList<IPersistentRepresentation>?>? _replays;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly SqliteJournalWrites? _sqliteWrites;
     private readonly int _parallelism;
     private int _transactionsInFlight;
 
@@ -56,6 +57,7 @@ public sealed class BatchingJournal : SqlWriteJournal
     {
         var config = new JournalConfig(journalConfig);
         _parallelism = Math.Max(1, config.DaoConfig.Parallelism);
+        _sqliteWrites = SqliteJournalWrites.For(Context.System.Serialization, config);
         if (config.DaoConfig.SqlCommonCompatibilityMode || !RecoveryReads.Supports(config.ProviderName))
             return;
         var serialization = Context.System.Serialization;
@@ -193,8 +195,9 @@ public sealed class BatchingJournal : SqlWriteJournal
             var chunk = _toWrite.GetRange(0, take);
             _toWrite.RemoveRange(0, take);
             _transactionsInFlight++;
-            // The plugin's write call must run on the journal's thread (it reads the actor's context); it returns at once.
-            var written = base.WriteMessagesAsync(chunk.Select(c => c.Write).ToList(), _stopping.Token);
+            var writes = chunk.Select(c => c.Write).ToList();
+            // The plugin's write call must run on the journal's thread (it reads the actor's context); both return at once.
+            var written = _sqliteWrites is null ? base.WriteMessagesAsync(writes, _stopping.Token) : _sqliteWrites.WriteAsync(writes, _stopping.Token)!;
             var self = Self;
             written.ContinueWith(t =>
             {

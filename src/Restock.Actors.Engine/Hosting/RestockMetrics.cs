@@ -40,6 +40,9 @@ public static class RestockMetrics
     public static readonly Counter<long> RecoveryReadIds = Counter("recovery.queried_entities", "{entity}",
         "Entities answered by those queries, by read");
 
+    public static readonly Counter<long> JournalTransactions = Counter("journal.transactions", "{transaction}",
+        "Write transactions of the journal (on SQLite, written by the engine: every entity's writes that waited share one)");
+
     public static readonly Histogram<double> LedgerLag = Histogram<double>("ledger.projection_lag", "ms",
         "How long after a restock or refund it reached the ledger");
 

@@ -1,0 +1,126 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Persistence;
+using Akka.Persistence.Journal;
+using Akka.Persistence.Sql.Config;
+using Akka.Serialization;
+using Akka.Util;
+using Microsoft.Data.Sqlite;
+
+namespace Restock.Actors.Engine.Hosting;
+
+/// <summary>
+/// The journal's writes on SQLite: the rows Akka.Persistence.Sql would store (same table, columns and payload
+/// serialization; tags as its Csv mode writes them), inserted by one prepared statement executed once per row in one
+/// transaction. The plugin builds a multi-row INSERT with every payload as a hex literal for each write, which SQLite
+/// then parses: building that text was the largest allocation of a burst of SKU activations.
+/// </summary>
+internal sealed class SqliteJournalWrites
+{
+    private readonly Akka.Serialization.Serialization _serialization;
+    private readonly string _connectionString;
+    private readonly string _insert;
+    private readonly string _tagSeparator;
+    private readonly string? _defaultSerializer;
+
+    private SqliteJournalWrites(Akka.Serialization.Serialization serialization, JournalConfig config)
+    {
+        _serialization = serialization;
+        _connectionString = config.ConnectionString;
+        _tagSeparator = config.PluginConfig.TagSeparator;
+        _defaultSerializer = config.DefaultSerializer;
+        var c = config.TableConfig.EventJournalTable.ColumnNames;
+        var columns = new[] { c.Deleted, c.PersistenceId, c.SequenceNumber, c.Message, c.Tags, c.Manifest, c.Identifier, c.WriterUuid, c.Created };
+        _insert = $"INSERT INTO {RecoveryReads.Table(config.TableConfig.SchemaName, config.TableConfig.EventJournalTable.Name)} " +
+                  $"({string.Join(", ", columns.Select(RecoveryReads.Quote))}) VALUES ({string.Join(", ", columns.Select((_, i) => "@p" + i))})";
+    }
+
+    /// <summary>Null unless the journal is SQLite with tags stored in the journal row (Csv), the only layout written here.</summary>
+    public static SqliteJournalWrites? For(Akka.Serialization.Serialization serialization, JournalConfig config) =>
+        config.ProviderName.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase) && config.PluginConfig.TagMode == TagMode.Csv
+        && !config.DaoConfig.SqlCommonCompatibilityMode
+            ? new SqliteJournalWrites(serialization, config)
+            : null;
+
+    private sealed record Row(string PersistenceId, long SequenceNr, byte[] Message, string Tags, string Manifest, int Identifier, string? WriterUuid, long Created);
+
+    /// <summary>
+    /// Writes every write whose events serialize, in one transaction; a write whose events do not is rejected (its
+    /// exception at its position in the answer) and the others are still written. A failed transaction writes none.
+    /// </summary>
+    public async Task<IImmutableList<Exception?>> WriteAsync(IReadOnlyList<AtomicWrite> writes, CancellationToken cancellationToken)
+    {
+        var now = DateTime.UtcNow.Ticks;
+        var rejections = new Exception?[writes.Count];
+        var rows = new List<Row>(writes.Count);
+        for (var i = 0; i < writes.Count; i++)
+        {
+            var before = rows.Count;
+            try
+            {
+                foreach (var representation in (IImmutableList<IPersistentRepresentation>)writes[i].Payload)
+                    rows.Add(Serialize(representation, now));
+            }
+            catch (Exception e)
+            {
+                rows.RemoveRange(before, rows.Count - before);
+                rejections[i] = e;
+            }
+        }
+        if (rows.Count > 0)
+            await Task.Run(() => Insert(rows), cancellationToken);
+        return rejections.ToImmutableList();
+    }
+
+    private Row Serialize(IPersistentRepresentation representation, long now)
+    {
+        var payload = representation.Payload;
+        var tags = "";
+        if (payload is Tagged tagged)
+        {
+            payload = tagged.Payload;
+            if (tagged.Tags.Count > 0) tags = _tagSeparator + string.Join(_tagSeparator, tagged.Tags) + _tagSeparator;
+        }
+        var serializer = _serialization.FindSerializerForType(payload.GetType(), _defaultSerializer);
+        // As the plugin does: actor references inside a payload serialize with this system's address.
+        var manifest = serializer switch
+        {
+            SerializerWithStringManifest named => named.Manifest(payload),
+            { IncludeManifest: true } => payload.GetType().TypeQualifiedName(),
+            _ => "",
+        };
+        var message = Akka.Serialization.Serialization.WithTransport(_serialization.System, (serializer, payload),
+            state => state.serializer.ToBinary(state.payload));
+        return new Row(representation.PersistenceId, representation.SequenceNr, message, tags, manifest, serializer.Identifier,
+            representation.WriterGuid, representation.Timestamp == 0 ? now : representation.Timestamp);
+    }
+
+    private void Insert(List<Row> rows)
+    {
+        using var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        using var transaction = connection.BeginTransaction();
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = _insert;
+        var parameters = new SqliteParameter[9];
+        for (var i = 0; i < parameters.Length; i++)
+            parameters[i] = command.Parameters.Add(new SqliteParameter { ParameterName = "@p" + i });
+        command.Prepare();
+        foreach (var row in rows)
+        {
+            parameters[0].Value = false;
+            parameters[1].Value = row.PersistenceId;
+            parameters[2].Value = row.SequenceNr;
+            parameters[3].Value = row.Message;
+            parameters[4].Value = row.Tags;
+            parameters[5].Value = row.Manifest;
+            parameters[6].Value = row.Identifier;
+            parameters[7].Value = (object?)row.WriterUuid ?? DBNull.Value;
+            parameters[8].Value = row.Created;
+            command.ExecuteNonQuery();
+        }
+        transaction.Commit();
+        RestockMetrics.JournalTransactions.Add(1);
+    }
+}
