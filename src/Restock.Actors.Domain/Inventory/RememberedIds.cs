@@ -37,19 +37,20 @@ public readonly record struct Remembering(IdKind Kind, string Id, long AtTicks);
 /// whatever the volume. <see cref="Clock"/> is the latest time the SKU's events carried; ids older than the
 /// horizon by it are forgotten as the next events are applied.
 /// <para>
-/// An immutable value. The ids live in a log of columns in the order they are to be forgotten (UTF-8 bytes, kinds,
-/// fingerprints), shared by the values made from one another, with a hash index over its positions: remembering an id
-/// appends to the log, forgetting advances this value's first position, so neither copies nor allocates per id (a
-/// million ids were a million tree nodes before). A value sees only its own range of the log; appending from a value
-/// that is not the log's latest (two branches of one state) copies its range first. Refund entries are queued for
-/// forgetting only: the SKU's refund records decide their fate.
+/// Changed in place, like the <see cref="SkuState"/> that holds it: <see cref="SkuStock.Apply"/> consumes the state it is
+/// given, and these methods change this object and return it. The ids live in a log of columns in the order they are to
+/// be forgotten (UTF-8 bytes, kinds, fingerprints) with a hash index over its positions: remembering an id appends to
+/// the log, forgetting advances this object's first position, so neither copies nor allocates per id (a million ids
+/// were a million tree nodes before). <see cref="Copy"/> (a snapshot's) is a view of the same log that keeps seeing what
+/// it saw: entries below its end never change, and appending from a view that is not the log's latest copies its range
+/// first. Refund entries are queued for forgetting only: the SKU's refund records decide their fate.
 /// </para>
 /// </summary>
 public sealed class RememberedIds
 {
-    private readonly IdLog _log;
-    private readonly int _head;
-    private readonly int _end;
+    private IdLog _log;
+    private int _head;
+    private int _end;
 
     private RememberedIds(TimeSpan horizon, DateTimeOffset clock, IdLog log, int head, int end, int lines, int adjustments)
     {
@@ -64,11 +65,11 @@ public sealed class RememberedIds
 
     public TimeSpan Horizon { get; }
 
-    public DateTimeOffset Clock { get; }
+    public DateTimeOffset Clock { get; private set; }
 
-    public int LineCount { get; }
+    public int LineCount { get; private set; }
 
-    public int AdjustmentCount { get; }
+    public int AdjustmentCount { get; private set; }
 
     /// <summary>Finished order lines and adjustments remembered.</summary>
     public int Count => LineCount + AdjustmentCount;
@@ -99,9 +100,15 @@ public sealed class RememberedIds
 
     public RememberedIds WithHorizon(TimeSpan horizon) => new(horizon, Clock, _log, _head, _end, LineCount, AdjustmentCount);
 
+    /// <summary>A view of the ids remembered now, unchanged by what this object remembers or forgets later.</summary>
+    public RememberedIds Copy() => WithHorizon(Horizon);
+
     /// <summary>The clock moves forward only: an event carrying an earlier time (or none) keeps it.</summary>
-    public RememberedIds Tick(DateTimeOffset? at) =>
-        at is { } t && t > Clock ? new RememberedIds(Horizon, t, _log, _head, _end, LineCount, AdjustmentCount) : this;
+    public RememberedIds Tick(DateTimeOffset? at)
+    {
+        if (at is { } t && t > Clock) Clock = t;
+        return this;
+    }
 
     public RememberedIds Line(string orderId, Finish finish, long ordered) => Add(IdKind.OrderLine, orderId, finish, ordered, Clock.UtcTicks);
 
@@ -125,7 +132,7 @@ public sealed class RememberedIds
     /// </summary>
     public RememberedIds Forget(long cutoff, long now, Func<string, bool> keepRefund)
     {
-        var (head, lines, adjustments) = (_head, LineCount, AdjustmentCount);
+        var head = _head;
         List<(IdKind Kind, string Id, Finish Finish, long Amount)>? again = null;
         while (head < _end && _log.Ats[head] < cutoff)
         {
@@ -139,14 +146,14 @@ public sealed class RememberedIds
             }
             // A later entry for the same id superseded this one: that one decides.
             if (_log.Find(kind, _log.KeyAt(p), _log.Hashes[p], p, _end) != p) continue;
-            if (kind == IdKind.OrderLine) lines--;
-            else adjustments--;
+            if (kind == IdKind.OrderLine) LineCount--;
+            else AdjustmentCount--;
             if (_log.Ats[p] == 0) (again ??= []).Add((kind, _log.IdAt(p), (Finish)_log.Finishes[p], _log.Amounts[p]));
         }
-        var forgotten = new RememberedIds(Horizon, Clock, _log, head, _end, lines, adjustments);
+        _head = head;
         foreach (var (kind, id, finish, amount) in again ?? [])
-            forgotten = forgotten.Add(kind, id, finish, amount, now);
-        return forgotten;
+            Add(kind, id, finish, amount, now);
+        return this;
     }
 
     /// <summary>The queued entries, oldest first (refunds and superseded entries included).</summary>
@@ -200,8 +207,10 @@ public sealed class RememberedIds
         if (log.Length != _end || !log.HasRoom(length))
             (log, head) = (log.CopyRange(_head, _end, length), 0);
         log.Append(kind, key, hash, finish, amount, at);
-        return new RememberedIds(Horizon, Clock, log, head, log.Length,
-            LineCount + (kind == IdKind.OrderLine && !known ? 1 : 0), AdjustmentCount + (kind == IdKind.Adjustment && !known ? 1 : 0));
+        (_log, _head, _end) = (log, head, log.Length);
+        if (kind == IdKind.OrderLine && !known) LineCount++;
+        if (kind == IdKind.Adjustment && !known) AdjustmentCount++;
+        return this;
     }
 }
 

@@ -28,12 +28,12 @@ public sealed record SkuSnapshot(
     [JsonIgnore]
     public RememberedIds? Finished { get; init; }
 
-    /// <summary>The state as of now: open lines and refunds copied, the remembered ids (an immutable value) taken as they are.</summary>
+    /// <summary>The state as of now: open lines and refunds copied, the remembered ids as a view of their log (no copy).</summary>
     public static SkuSnapshot From(SkuState s) => new(
         s.IsKnown, s.Levels, s.Stocked, s.CopyOpenLines(),
         s.Refunds.Select(x => new RememberedRefund(x.Key, x.Value)).ToArray(), s.Owner, s.Remembered.Clock)
     {
-        Finished = s.Remembered,
+        Finished = s.Remembered.Copy(),
     };
 
     public SkuState ToState(TimeSpan horizon, TimeSpan? manualRestockWindow = null)

@@ -3,8 +3,8 @@ using Restock.Actors.Domain.Inventory;
 namespace Restock.Actors.Tests.Inventory;
 
 /// <summary>
-/// The remembered ids are one log shared by the values made from one another: each value must keep answering for
-/// exactly what it remembered, whatever was remembered or forgotten from it or from its other branches since.
+/// The remembered ids change in place, and a copy (a snapshot's) is a view of the same log: each copy must keep
+/// answering for exactly what it saw, whatever the original or another copy remembered or forgot since.
 /// </summary>
 public sealed class RememberedIdsTests
 {
@@ -15,11 +15,11 @@ public sealed class RememberedIdsTests
     private static bool Knows(RememberedIds ids, string orderId) => ids.Lines.TryGetValue(orderId, out _);
 
     [Fact]
-    public void An_earlier_value_keeps_its_ids_after_later_ones_remember_and_forget()
+    public void A_copy_keeps_its_ids_after_the_original_remembers_and_forgets()
     {
         var ids = At(RememberedIds.Empty(TimeSpan.FromHours(1)), TimeSpan.Zero);
         for (var i = 0; i < 100; i++) ids = ids.Line($"o{i}", Finish.LineReleased, i + 1);
-        var earlier = ids;
+        var earlier = ids.Copy();
 
         var later = At(ids, TimeSpan.FromHours(2)).Forget((Start + TimeSpan.FromHours(1)).UtcTicks, 0, _ => false);
         for (var i = 100; i < 5_000; i++) later = later.Line($"o{i}", Finish.LineShipped, 1);
@@ -32,17 +32,18 @@ public sealed class RememberedIdsTests
     }
 
     [Fact]
-    public void Two_branches_of_one_value_remember_apart()
+    public void Two_copies_of_one_remember_apart()
     {
         var root = At(RememberedIds.Empty(TimeSpan.FromHours(1)), TimeSpan.Zero).Line("shared", Finish.LineShipped, 1);
-        var left = root.Line("left", Finish.LineReleased, 1).Adjustment("a-left", Finish.StockAdjusted, 5);
-        var right = root.Line("right", Finish.LineRefunded, 2);
+        var left = root.Copy().Line("left", Finish.LineReleased, 1).Adjustment("a-left", Finish.StockAdjusted, 5);
+        var right = root.Copy().Line("right", Finish.LineRefunded, 2);
 
         Assert.True(Knows(left, "shared") && Knows(left, "left") && !Knows(left, "right"));
         Assert.True(Knows(right, "shared") && Knows(right, "right") && !Knows(right, "left"));
         Assert.True(left.Adjustments.ContainsKey("a-left") && !right.Adjustments.ContainsKey("a-left"));
         Assert.Equal((2, 1, 2, 0), (left.Lines.Count, left.Adjustments.Count, right.Lines.Count, right.Adjustments.Count));
         Assert.False(left.Lines.ContainsKey("a-left"));
+        Assert.True(Knows(root, "shared") && !Knows(root, "left") && !Knows(root, "right"));
     }
 
     [Fact]
