@@ -1,3 +1,4 @@
+using System.Runtime.Serialization;
 using Restock.Actors.Domain.Inventory;
 using Restock.Actors.Domain.Refunds;
 using Restock.Actors.Domain.Shops;
@@ -31,7 +32,6 @@ internal static class Contracts
         (typeof(PaymentConfirmed), "sku.payment-confirmed"),
         (typeof(LineShipped), "sku.line-shipped"),
         (typeof(LineRefunded), "sku.line-refunded"),
-        (typeof(SkuEventBatch), "sku.event-batch"),
 
         (typeof(RestockRefund), "sku.restock-refund"),
         (typeof(RefundRestocked), "sku.refund-restocked"),
@@ -75,11 +75,20 @@ internal static class Contracts
         (typeof(SkuSnapshot), "sku.snapshot.v2",
             (o, json) => SkuSnapshotFormat.Write((SkuSnapshot)o, s => json(s)),
             (bytes, json) => SkuSnapshotFormat.Read(bytes, head => (SkuSnapshot)json(head, typeof(SkuSnapshot)))),
+        (typeof(SkuEventBatch), "sku.event-batch.v2",
+            (o, json) => SkuEventBatchFormat.Write((SkuEventBatch)o, e => (ManifestOf(e.GetType()), json(e))),
+            (bytes, json) => SkuEventBatchFormat.Read(bytes, (manifest, body) => (SkuEvent)json(body, TypeOf(manifest)))),
     ];
 
     /// <summary>Manifests no longer written but still read, as JSON: stored data outlives the layout it was written in.</summary>
     public static readonly IReadOnlyList<(Type Type, string Manifest)> ReadOnly =
     [
         (typeof(SkuSnapshot), "sku.snapshot"),
+        (typeof(SkuEventBatch), "sku.event-batch"),
     ];
+
+    private static string ManifestOf(Type type) => All.First(c => c.Type == type).Manifest;
+
+    private static Type TypeOf(string manifest) =>
+        All.FirstOrDefault(c => c.Manifest == manifest).Type ?? throw new SerializationException($"unknown manifest '{manifest}'");
 }

@@ -24,7 +24,7 @@ public sealed class SkuJournalRowTests(ITestOutputHelper output) : EngineTestKit
     private InventorySettings Settings => InventorySettings.From(Sys.Settings.Config);
 
     /// <summary>Writes events the way the SKU actor stored them before batches: one journal row per event.</summary>
-    private void WriteSingleEventRows(string skuId, params SkuEvent[] events)
+    private void WriteSingleEventRows(string skuId, params object[] events)
     {
         var journal = Persistence.Instance.Apply(Sys).JournalFor(null);
         var writes = events.Select((e, i) => (IPersistentEnvelope)new AtomicWrite(
@@ -87,7 +87,7 @@ public sealed class SkuJournalRowTests(ITestOutputHelper output) : EngineTestKit
         var stats = await sku.Ask<JournalStats>(new GetJournalStats("new"));
 
         Assert.Equal(stats.BatchesWritten, Db.Count("SELECT COUNT(*) FROM journal WHERE persistence_id = 'sku-new'"));
-        Assert.True(Rows("new", "sku.event-batch") > 0);
+        Assert.True(Rows("new", "sku.event-batch.v2") > 0);
         sku = await Restart(sku, "new");
         var stock = await sku.Ask<SkuReply>(new GetStock("new"));
         Assert.Equal((40L, 60L, "shop-a"), (stock.Levels.Available, stock.Levels.Reserved, stock.Owner));
@@ -102,7 +102,7 @@ public sealed class SkuJournalRowTests(ITestOutputHelper output) : EngineTestKit
         WriteSingleEventRows("mixed", OldHistory);
         var sku = Sys.ActorOf(SkuActor.Props("mixed", Settings));
         ReserveAtOnce(sku, "mixed", 50);
-        Assert.True(Rows("mixed", "sku.event-batch") > 0);
+        Assert.True(Rows("mixed", "sku.event-batch.v2") > 0);
 
         sku = await Restart(sku, "mixed");
         var stock = await sku.Ask<SkuReply>(new GetStock("mixed"));
@@ -110,6 +110,37 @@ public sealed class SkuJournalRowTests(ITestOutputHelper output) : EngineTestKit
         Assert.Equal(55, (await sku.Ask<JournalStats>(new GetJournalStats("mixed"))).EventsReplayed);
         Assert.Equal(SkuOutcome.AlreadyDone, (await sku.Ask<SkuReply>(new SkuRequest("mixed", new Reserve("o1", 3, InAnHour)))).Outcome);
         Assert.Equal(SkuOutcome.AlreadyDone, (await sku.Ask<SkuReply>(new SkuRequest("mixed", new Reserve("new-49", 1, InAnHour)))).Outcome);
+    }
+
+    /// <summary>
+    /// Batch rows stored as JSON (manifest "sku.event-batch", before the binary layout) recover, before and beside rows
+    /// of the binary layout.
+    /// </summary>
+    [Fact]
+    public async Task A_sku_recovers_from_json_batch_rows_followed_by_binary_batch_rows()
+    {
+        var at = "2026-11-26T10:00:00+00:00";
+        WriteSingleEventRows("json", new SkuEventBatch(OldHistory));
+        Db.Execute($$"""
+            UPDATE journal SET manifest = 'sku.event-batch', message = CAST('{"events":[
+              {"$manifest":"sku.owner-recorded","shopId":"shop-a"},
+              {"$manifest":"sku.stock-adjusted","adjustmentId":"a1","delta":100,"reason":"delivery","at":"{{at}}","setTo":100},
+              {"$manifest":"sku.stock-reserved","orderId":"o1","quantity":3,"paymentDeadline":"2026-11-26T19:00:00+08:00","at":"{{at}}"},
+              {"$manifest":"sku.payment-confirmed","orderId":"o1","quantity":3,"at":"{{at}}"},
+              {"$manifest":"sku.stock-reserved","orderId":"o2","quantity":2,"paymentDeadline":"2099-01-01T00:00:00+00:00","at":"{{at}}"}]}' AS BLOB)
+            WHERE persistence_id = 'sku-json' AND sequence_number = 1
+            """);
+        var sku = Sys.ActorOf(SkuActor.Props("json", Settings));
+        ReserveAtOnce(sku, "json", 50);
+        Assert.Equal(1, Rows("json", "sku.event-batch"));
+        Assert.True(Rows("json", "sku.event-batch.v2") > 0);
+
+        sku = await Restart(sku, "json");
+        var stock = await sku.Ask<SkuReply>(new GetStock("json"));
+        Assert.Equal((45L, 52L, 3L, "shop-a"), (stock.Levels.Available, stock.Levels.Reserved, stock.Levels.Committed, stock.Owner));
+        Assert.Equal(55, (await sku.Ask<JournalStats>(new GetJournalStats("json"))).EventsReplayed);
+        Assert.Equal(SkuOutcome.AlreadyDone, (await sku.Ask<SkuReply>(new SkuRequest("json", new Reserve("o2", 2, InAnHour)))).Outcome);
+        Assert.Equal(SkuOutcome.AlreadyDone, (await sku.Ask<SkuReply>(new SkuRequest("json", new Reserve("new-49", 1, InAnHour)))).Outcome);
     }
 
     [Fact]
@@ -131,7 +162,7 @@ public sealed class SkuJournalRowTests(ITestOutputHelper output) : EngineTestKit
             sku.Tell(new SkuRequest("tent", new RestockRefund($"r{i}", null, null, RestockTrigger.Manual, "shop-a", "merchant:ann", At)), TestActor);
         Assert.All(ReceiveN(1 + 2 * orders + orders + orders / 2, TimeSpan.FromSeconds(30)).Cast<SkuReply>(),
             r => Assert.Equal(SkuOutcome.Done, r.Outcome));
-        Assert.True(Db.Count("SELECT COUNT(*) FROM journal WHERE persistence_id = 'sku-tent' AND manifest = 'sku.event-batch' AND tags LIKE '%restock%'") > 0,
+        Assert.True(Db.Count("SELECT COUNT(*) FROM journal WHERE persistence_id = 'sku-tent' AND manifest = 'sku.event-batch.v2' AND tags LIKE '%restock%'") > 0,
             "no batch row holds refund events");
 
         var rows = await PersistenceQuery.Get(Sys).ReadJournalFor<SqlReadJournal>("akka.persistence.query.journal.sql")
