@@ -45,7 +45,8 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Queue<Pending> _queue = new();
     private SkuState _state;
-    private Pending[]? _writing;
+    // The decisions of the write under way (reused from write to write: no array per write); empty when none is.
+    private readonly List<Pending> _writing = new();
     private bool _stopping;
     // Stopping waits for this snapshot (taken once, when stopping with many events since the last one).
     private bool _stopSnapshotPending, _stopSnapshotTaken;
@@ -166,7 +167,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     /// <summary>Idle with nothing to write and no payment deadline to watch: the shard stops it until its next message.</summary>
     private void PassivateIfIdle()
     {
-        if (_writing is null && _queue.Count == 0 && _armedDeadline is null)
+        if (_writing.Count == 0 && _queue.Count == 0 && _armedDeadline is null)
             Context.Parent.Tell(new Passivate(StopEntity.Instance));
     }
 
@@ -208,7 +209,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     /// </summary>
     private void Enqueue(Pending pending)
     {
-        if (pending.Events.Count == 0 && _writing is null && _queue.Count == 0)
+        if (pending.Events.Count == 0 && _writing.Count == 0 && _queue.Count == 0)
             pending.ReplyTo?.Tell(pending.Reply);
         else
         {
@@ -219,7 +220,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
 
     private void WriteNextBatch()
     {
-        if (_writing is not null) return;
+        if (_writing.Count > 0) return;
         while (_queue.Count > 0 && _queue.Peek().Events.Count == 0)
         {
             var ready = _queue.Dequeue();
@@ -228,8 +229,8 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         if (_queue.Count == 0) return;
 
         // At most max-batch-size events per write, unless one decision alone has more.
-        var batch = new List<Pending>(Math.Min(_queue.Count, _settings.MaxBatchSize));
-        var events = new List<SkuEvent>();
+        var batch = _writing;
+        var events = new List<SkuEvent>(Math.Min(_queue.Count, _settings.MaxBatchSize));
         // A decision with a snapshot captured after it ends its write: the snapshot then matches that write's row.
         while (_queue.Count > 0 && (batch.Count == 0 || events.Count + _queue.Peek().Events.Count <= _settings.MaxBatchSize))
         {
@@ -238,7 +239,6 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
             events.AddRange(next.Events);
             if (next.SnapshotAfter is not null) break;
         }
-        _writing = batch.ToArray();
         _batches++;
         _eventsWritten += events.Count;
         _largestBatch = Math.Max(_largestBatch, events.Count);
@@ -257,12 +257,12 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
 
     private void BatchWritten()
     {
-        var written = _writing!;
-        foreach (var done in written)
+        foreach (var done in _writing)
             done.ReplyTo?.Tell(done.Reply);
-        _writing = null;
+        var snapshot = _writing[^1].SnapshotAfter;
+        _writing.Clear();
         // Until the next batch is handed to the journal, LastSequenceNr is this batch's row, the one the snapshot follows.
-        if (written[^1].SnapshotAfter is { } snapshot)
+        if (snapshot is not null)
         {
             _lastSnapshotSequenceNr = LastSequenceNr;
             SaveSnapshot(snapshot);
@@ -278,7 +278,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     /// </summary>
     private void StopIfDrained()
     {
-        if (!_stopping || _writing is not null || _queue.Count > 0 || _stopSnapshotPending) return;
+        if (!_stopping || _writing.Count > 0 || _queue.Count > 0 || _stopSnapshotPending) return;
         if (!_stopSnapshotTaken && _eventsSinceSnapshot >= _settings.SnapshotEvery)
         {
             _stopSnapshotTaken = _stopSnapshotPending = true;
@@ -362,12 +362,12 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         var inFlight = new Status.Failure(writeRejected
             ? new StockNotSavedException(_skuId, cause)
             : new StockOutcomeUnknownException(_skuId, cause));
-        foreach (var p in _writing ?? [])
+        foreach (var p in _writing)
             p.ReplyTo?.Tell(inFlight);
         var notWritten = new Status.Failure(new StockNotSavedException(_skuId, cause));
         foreach (var p in _queue)
             p.ReplyTo?.Tell(notWritten);
-        _writing = null;
+        _writing.Clear();
         _queue.Clear();
     }
 }
