@@ -34,6 +34,41 @@ public sealed class AskTests : IAsyncLifetime
         Assert.IsType<EmptyLocalActorRef>(((ExtendedActorSystem)_system).Provider.ResolveActorRef(path));
     }
 
+    /// <summary>
+    /// A SKU on another node answers over remoting, to the path the ask's sender is given only when remoting reads it:
+    /// the answer arrives, and one that comes after the caller stopped waiting goes nowhere and breaks nothing.
+    /// </summary>
+    [Fact]
+    public async Task An_actor_on_another_node_answers_the_ask_and_a_late_answer_is_dropped()
+    {
+        var other = ActorSystem.Create("restock", RestockConfig.Load(_ => null));
+        try
+        {
+            other.ActorOf(Props.Create(() => new Echo()), "echo");
+            other.ActorOf(Props.Create(() => new AnswersWhenTold()), "held");
+            var there = ((ExtendedActorSystem)other).Provider.DefaultAddress;
+            var echo = await _system.ActorSelection(new RootActorPath(there) / "user" / "echo").ResolveOne(TimeSpan.FromSeconds(30));
+            var held = await _system.ActorSelection(new RootActorPath(there) / "user" / "held").ResolveOne(TimeSpan.FromSeconds(30));
+
+            var timeouts = AskTimeouts.Start(_system, TimeSpan.FromSeconds(30));
+            Assert.Equal("stock: 9", await timeouts.Ask<string>(echo, "stock: 9", CancellationToken.None));
+            Assert.Equal("stock: 10", await timeouts.Ask<string>(echo, "stock: 10", CancellationToken.None));
+
+            using var cancel = new CancellationTokenSource();
+            var abandoned = timeouts.Ask<string>(held, "stock?", cancel.Token);
+            // Held by the other node until the caller has gone, then answered.
+            Assert.Equal("holding", await timeouts.Ask<string>(held, "holding?", CancellationToken.None));
+            await cancel.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
+            Assert.Equal("answered", await timeouts.Ask<string>(held, "answer now", CancellationToken.None));
+            Assert.Equal("stock: 11", await timeouts.Ask<string>(echo, "stock: 11", CancellationToken.None));
+        }
+        finally
+        {
+            await other.Terminate();
+        }
+    }
+
     [Fact]
     public async Task A_failure_answered_by_the_actor_fails_the_callers_task()
     {
@@ -91,6 +126,23 @@ public sealed class AskTests : IAsyncLifetime
     {
         public AnswersByPath() => ReceiveAny(_ =>
             ((ExtendedActorSystem)Context.System).Provider.ResolveActorRef(Sender.Path).Tell(Sender.Path));
+    }
+
+    /// <summary>Holds the first asker's address; answers it (late) when told to.</summary>
+    private sealed class AnswersWhenTold : ReceiveActor
+    {
+        private IActorRef? _held;
+
+        public AnswersWhenTold()
+        {
+            Receive<string>(m => m == "holding?", _ => Sender.Tell(_held is null ? "nothing" : "holding"));
+            Receive<string>(m => m == "answer now", _ =>
+            {
+                _held?.Tell("late answer");
+                Sender.Tell("answered");
+            });
+            Receive<string>(_ => _held = Sender);
+        }
     }
 
     private sealed class Failing : ReceiveActor
