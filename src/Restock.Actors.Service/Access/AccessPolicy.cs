@@ -137,7 +137,6 @@ public static class AccessPolicy
 /// </summary>
 internal sealed class AccessMiddleware(RequestDelegate next, VerifiedKeys keys, OperatorKey operatorKey)
 {
-    private const string CallerItem = "restock.caller";
     private const string Bearer = "Bearer ";
 
     private static readonly Caller ConfiguredOperator = new(OperatorKey.KeyId, KeyKind.Operator, null);
@@ -170,12 +169,13 @@ internal sealed class AccessMiddleware(RequestDelegate next, VerifiedKeys keys, 
             return Problem(context, StatusCodes.Status403Forbidden, "This key may not do that; nothing was changed.",
                 $"a {caller.Kind.ToString().ToLowerInvariant()} key{(caller.ShopId is null ? "" : " of " + caller.ShopId)} is outside this route's scope");
         }
-        context.Items[CallerItem] = caller;
+        // A feature, not Items: Items makes a dictionary (and its feature) per request.
+        context.Features.Set(caller);
         return next(context);
     }
 
     public static Caller CallerOf(HttpContext context) =>
-        context.Items[CallerItem] as Caller ?? throw new InvalidOperationException("the route ran without an authenticated caller");
+        context.Features.Get<Caller>() ?? throw new InvalidOperationException("the route ran without an authenticated caller");
 
     /// <summary>Answers without a state machine or a copy of the secret when the key is remembered (most requests).</summary>
     private ValueTask<Caller?> Authenticate(HttpContext context)

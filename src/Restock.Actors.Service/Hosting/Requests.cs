@@ -92,6 +92,10 @@ internal sealed class Requests
     private static string? UnsupportedContentType(string? contentType)
     {
         const string expected = "send a JSON body with Content-Type: application/json (UTF-8; charset=utf-8 may be given)";
+        // What clients send nearly always, accepted without parsing the header into objects.
+        if (string.Equals(contentType, "application/json", StringComparison.OrdinalIgnoreCase)
+            || string.Equals(contentType, "application/json; charset=utf-8", StringComparison.OrdinalIgnoreCase))
+            return null;
         if (string.IsNullOrWhiteSpace(contentType) || !MediaTypeHeaderValue.TryParse(contentType, out var type))
             return expected;
         if (!type.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase))

@@ -10,7 +10,15 @@ public sealed record SetStockBody(string? AdjustmentId, long? Quantity, string? 
 
 public sealed record AdjustStockBody(string? AdjustmentId, long? Delta, string? Reason);
 
-public sealed record ReserveBody(string? OrderId, long? Quantity, int? PaymentWindowSeconds);
+/// <summary>Settable properties, not a constructor: the serializer then reads it without per-request argument state.</summary>
+public sealed record ReserveBody
+{
+    public string? OrderId { get; init; }
+
+    public long? Quantity { get; init; }
+
+    public int? PaymentWindowSeconds { get; init; }
+}
 
 /// <summary>
 /// A SKU's stock as merchants see it, after the request. <c>outcome</c> is done, or alreadyDone for a repeat. The API
