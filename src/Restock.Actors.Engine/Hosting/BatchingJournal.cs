@@ -17,7 +17,8 @@ namespace Restock.Actors.Engine.Hosting;
 /// transaction of their own, queued one behind the other, and remember-entities updates time out behind them.
 /// Here the entities recovering at once share one query for their highest sequence numbers and one for their short
 /// replays, long replays run beside the actor, and writes are group-committed across entities: while a transaction is
-/// in flight the next ones wait, then share one transaction.
+/// in flight the next ones wait, then share one transaction. On SQLite those transactions are written by
+/// <see cref="SqliteJournalWrites"/>, elsewhere by the plugin.
 /// </summary>
 public sealed class BatchingJournal : SqlWriteJournal
 {

@@ -18,6 +18,9 @@ namespace Restock.Actors.Tests.Hosting;
 /// </summary>
 public sealed class SqliteJournalWritesTests(ITestOutputHelper output) : EngineTestKit(output)
 {
+    // A journal's first write creates its tables: on a busy machine that can take longer than TestKit's 3 s default.
+    private static readonly TimeSpan FirstWrite = TimeSpan.FromSeconds(30);
+
     private const string PluginJournal = "akka.persistence.journal.sql.class = \"Akka.Persistence.Sql.Journal.SqlWriteJournal, Akka.Persistence.Sql\"";
 
     private sealed class Unserializable
@@ -39,7 +42,7 @@ public sealed class SqliteJournalWritesTests(ITestOutputHelper output) : EngineT
             Write("bad", 1, new Unserializable()),
             Write("good-2", 1, new Tagged("second", ["restock"])));
 
-        ExpectMsg<WriteMessagesSuccessful>();
+        ExpectMsg<WriteMessagesSuccessful>(FirstWrite);
         var answers = ReceiveN(3).ToList();
         Assert.IsType<WriteMessageSuccess>(answers[0]);
         var refused = Assert.IsType<WriteMessageRejected>(answers[1]);
@@ -54,7 +57,7 @@ public sealed class SqliteJournalWritesTests(ITestOutputHelper output) : EngineT
     {
         var events = new[] { Write("sku-a", 1, "untagged"), Write("sku-a", 2, new Tagged("tagged", ["restock", "other"])), Write("sku-b", 1, 42L) };
         WriteAll(Sys, TestActor, events);
-        ExpectMsg<WriteMessagesSuccessful>();
+        ExpectMsg<WriteMessagesSuccessful>(FirstWrite);
         ReceiveN(3);
 
         using var pluginDb = new TestDatabase();
@@ -63,7 +66,7 @@ public sealed class SqliteJournalWritesTests(ITestOutputHelper output) : EngineT
         {
             var probe = CreateTestProbe(plugin);
             WriteAll(plugin, probe.Ref, events);
-            probe.ExpectMsg<WriteMessagesSuccessful>();
+            probe.ExpectMsg<WriteMessagesSuccessful>(FirstWrite);
             probe.ReceiveN(3);
         }
         finally
