@@ -12,13 +12,13 @@ public sealed class PaymentDeadlines
     // Compacting rewrites the whole heap: not for a handful of entries left behind.
     private const int CompactAbove = 1024;
 
-    private readonly IReadOnlyDictionary<string, OrderLine> _lines;
+    private readonly SkuState _owner;
     private PaymentDue[] _heap = [];
     private int _count;
     // Entries left behind that are still in the heap (an upper bound: a line re-reserved with the same deadline counts once).
     private int _stale;
 
-    internal PaymentDeadlines(IReadOnlyDictionary<string, OrderLine> lines) => _lines = lines;
+    internal PaymentDeadlines(SkuState owner) => _owner = owner;
 
     /// <summary>The earliest deadline of an unpaid reservation, if any.</summary>
     public DateTimeOffset? Next => _count == 0 ? null : _heap[0].Deadline;
@@ -47,7 +47,7 @@ public sealed class PaymentDeadlines
 
     internal void Add(PaymentDue due)
     {
-        if (_count == _heap.Length) Array.Resize(ref _heap, Math.Max(4, _count * 2));
+        if (_count == _heap.Length) Array.Resize(ref _heap, Math.Max(1, _count * 2));
         _heap[_count] = due;
         SiftUp(_count++);
     }
@@ -72,7 +72,7 @@ public sealed class PaymentDeadlines
     }
 
     private bool IsLive(PaymentDue due) =>
-        _lines.TryGetValue(due.OrderId, out var line) && line.Status == LineStatus.Reserved && line.PaymentDeadline == due.Deadline;
+        _owner.OpenLines.TryGetValue(due.OrderId, out var line) && line.Status == LineStatus.Reserved && line.PaymentDeadline == due.Deadline;
 
     private void Compact()
     {

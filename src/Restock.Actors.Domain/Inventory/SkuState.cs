@@ -64,14 +64,17 @@ public sealed class SkuState
 
     public static readonly TimeSpan DefaultManualRestockWindow = TimeSpan.FromDays(30);
 
-    private readonly Dictionary<string, OrderLine> _openLines;
-    private readonly Dictionary<string, RefundRecord> _refunds;
+    // Shared by every state without open lines or refunds (never written): most SKUs have none, and an empty dictionary
+    // each would add to every active SKU's memory.
+    private static readonly Dictionary<string, OrderLine> NoLines = new(0);
+    private static readonly Dictionary<string, RefundRecord> NoRefunds = new(0);
 
-    private SkuState(TimeSpan horizon, TimeSpan manualRestockWindow, int openLines = 0, int refunds = 0)
+    private Dictionary<string, OrderLine>? _openLines;
+    private Dictionary<string, RefundRecord>? _refunds;
+
+    private SkuState(TimeSpan horizon, TimeSpan manualRestockWindow)
     {
-        _openLines = new Dictionary<string, OrderLine>(openLines, StringComparer.Ordinal);
-        _refunds = new Dictionary<string, RefundRecord>(refunds, StringComparer.Ordinal);
-        PaymentDeadlines = new PaymentDeadlines(_openLines);
+        PaymentDeadlines = new PaymentDeadlines(this);
         Remembered = RememberedIds.Empty(horizon);
         ManualRestockWindow = manualRestockWindow;
     }
@@ -85,14 +88,14 @@ public sealed class SkuState
     public string? Owner { get; internal set; }
 
     /// <summary>Open order lines by order id.</summary>
-    public IReadOnlyDictionary<string, OrderLine> OpenLines => _openLines;
+    public IReadOnlyDictionary<string, OrderLine> OpenLines => _openLines ?? NoLines;
 
     public PaymentDeadlines PaymentDeadlines { get; }
 
     public RememberedIds Remembered { get; internal set; }
 
     /// <summary>Refund records by refund id.</summary>
-    public IReadOnlyDictionary<string, RefundRecord> Refunds => _refunds;
+    public IReadOnlyDictionary<string, RefundRecord> Refunds => _refunds ?? NoRefunds;
 
     /// <summary>
     /// How long after it completed a refund applied without restock may still be restocked on request; then its
@@ -100,9 +103,11 @@ public sealed class SkuState
     /// </summary>
     public TimeSpan ManualRestockWindow { get; }
 
-    internal Dictionary<string, OrderLine> Lines => _openLines;
+    /// <summary>The open lines to change, made on first use.</summary>
+    internal Dictionary<string, OrderLine> Lines => _openLines ??= new Dictionary<string, OrderLine>(StringComparer.Ordinal);
 
-    internal Dictionary<string, RefundRecord> RefundRecords => _refunds;
+    /// <summary>The refund records to change, made on first use.</summary>
+    internal Dictionary<string, RefundRecord> RefundRecords => _refunds ??= new Dictionary<string, RefundRecord>(StringComparer.Ordinal);
 
     public static SkuState Empty(TimeSpan? horizon = null, TimeSpan? manualRestockWindow = null) =>
         new(horizon ?? DefaultHorizon, manualRestockWindow ?? DefaultManualRestockWindow);
@@ -112,22 +117,25 @@ public sealed class SkuState
         bool isKnown, StockLevels levels, long stocked, string? owner, IReadOnlyCollection<OrderLine> openLines,
         IReadOnlyCollection<KeyValuePair<string, RefundRecord>> refunds, RememberedIds remembered, TimeSpan manualRestockWindow)
     {
-        var state = new SkuState(remembered.Horizon, manualRestockWindow, openLines.Count, refunds.Count)
+        var state = new SkuState(remembered.Horizon, manualRestockWindow)
         {
             IsKnown = isKnown, Levels = levels, Stocked = stocked, Owner = owner, Remembered = remembered,
         };
+        if (openLines.Count > 0) state._openLines = new Dictionary<string, OrderLine>(openLines.Count, StringComparer.Ordinal);
+        if (refunds.Count > 0) state._refunds = new Dictionary<string, RefundRecord>(refunds.Count, StringComparer.Ordinal);
         foreach (var line in openLines)
         {
-            state._openLines.Add(line.OrderId, line);
+            state._openLines!.Add(line.OrderId, line);
             if (line.Status == LineStatus.Reserved) state.PaymentDeadlines.Add(new PaymentDue(line.PaymentDeadline, line.OrderId));
         }
-        foreach (var (refundId, record) in refunds) state._refunds.Add(refundId, record);
+        foreach (var (refundId, record) in refunds) state._refunds!.Add(refundId, record);
         return state;
     }
 
     /// <summary>The open lines copied into a new array (a snapshot's part), in no particular order.</summary>
     public OrderLine[] CopyOpenLines()
     {
+        if (_openLines is null) return [];
         var copy = new OrderLine[_openLines.Count];
         _openLines.Values.CopyTo(copy, 0);
         return copy;

@@ -65,8 +65,6 @@ public static class SkuStock
     private static void ApplyEvent(SkuState state, SkuEvent @event)
     {
         var l = state.Levels;
-        var lines = state.Lines;
-        var refunds = state.RefundRecords;
         switch (@event)
         {
             case SkuOwnerRecorded e:
@@ -81,7 +79,7 @@ public static class SkuStock
                 return;
             case StockReserved e:
                 state.Levels = l with { Available = l.Available - e.Quantity, Reserved = l.Reserved + e.Quantity };
-                lines.Add(e.OrderId, new OrderLine(e.OrderId, e.Quantity, e.Quantity, LineStatus.Reserved, e.PaymentDeadline));
+                state.Lines.Add(e.OrderId, new OrderLine(e.OrderId, e.Quantity, e.Quantity, LineStatus.Reserved, e.PaymentDeadline));
                 state.PaymentDeadlines.Add(new PaymentDue(e.PaymentDeadline, e.OrderId));
                 return;
             case ReservationReleased e:
@@ -91,6 +89,7 @@ public static class SkuStock
                 return;
             case PaymentConfirmed e:
             {
+                var lines = state.Lines;
                 lines[e.OrderId] = lines[e.OrderId] with { Status = LineStatus.Committed };
                 state.Levels = l with { Reserved = l.Reserved - e.Quantity, Committed = l.Committed + e.Quantity };
                 state.PaymentDeadlines.LeftBehind();
@@ -102,6 +101,7 @@ public static class SkuStock
                 return;
             case LineRefunded e:
             {
+                var (lines, refunds) = (state.Lines, state.RefundRecords);
                 var line = lines[e.OrderId];
                 var restocked = e.Restock == RefundRestock.Restocked ? e.Quantity : 0;
                 var ahead = refunds.TryGetValue(e.RefundId, out var early) ? early : null;
@@ -136,6 +136,7 @@ public static class SkuStock
             }
             case RefundRestocked e:
             {
+                var (lines, refunds) = (state.Lines, state.RefundRecords);
                 var now = state.Remembered.Clock.UtcTicks;
                 state.Levels = l with { Available = l.Available + e.Quantity, Restocked = l.Restocked + e.Quantity };
                 if (refunds.TryGetValue(e.RefundId, out var record))
@@ -152,6 +153,7 @@ public static class SkuStock
             }
             case ErpRestockReleased e:
             {
+                var (lines, refunds) = (state.Lines, state.RefundRecords);
                 var line = lines[e.OrderId];
                 lines[e.OrderId] = line with { RestockedAhead = line.RestockedAhead - e.Quantity };
                 refunds[e.RefundId] = refunds[e.RefundId] with { Refused = true, ChangedAtTicks = state.Remembered.Clock.UtcTicks };
@@ -183,9 +185,9 @@ public static class SkuStock
         if (r.OldestAtTicks is not { } oldest || oldest >= cutoff) return;
 
         var now = r.Clock.UtcTicks;
-        var refunds = state.RefundRecords;
         state.Remembered = r.Forget(cutoff, now, refundId =>
         {
+            var refunds = state.RefundRecords;
             // A record changed since this entry was queued has a later entry of its own.
             if (!refunds.TryGetValue(refundId, out var refund) || refund.ChangedAtTicks >= cutoff) return false;
             if (refund.ChangedAtTicks != 0 && Compactable(state, refund, now))
