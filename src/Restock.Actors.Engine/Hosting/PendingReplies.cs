@@ -217,8 +217,9 @@ internal sealed class PendingReplies : IDisposable
             }, this);
             lock (this)
             {
-                // Finished meanwhile (or cancelled inline by an already cancelled token): nothing left to dispose it.
-                if (Volatile.Read(ref _state) == Done) registration.Dispose();
+                // Finished meanwhile (or cancelled inline by an already cancelled token): nothing left to remove it. Unregister,
+                // not Dispose: the callback that finished it may still be running and waiting for this lock.
+                if (Volatile.Read(ref _state) == Done) registration.Unregister();
                 else _cancellation = registration;
             }
         }

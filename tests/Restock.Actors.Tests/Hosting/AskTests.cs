@@ -1,3 +1,4 @@
+using System.Reflection;
 using Akka.Actor;
 using Restock.Actors.Engine.Hosting;
 
@@ -114,6 +115,60 @@ public sealed class AskTests : IAsyncLifetime
         var echo = _system.ActorOf(Props.Create(() => new Echo()));
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => timeouts.Ask<string>(echo, "stock?", new CancellationToken(canceled: true)));
+    }
+
+    /// <summary>
+    /// A request aborted just as its ask starts (a client closing its connection): the token's callback ends the ask while
+    /// the ask is still taking its registration. Neither may wait for the other. The race is held open by taking the ask's
+    /// lock (found by reflection) between its registration and its check, and letting both threads contend for it.
+    /// </summary>
+    [Fact]
+    public async Task An_ask_whose_token_is_cancelled_while_it_starts_ends_cancelled_and_holds_no_thread()
+    {
+        const BindingFlags Private = BindingFlags.NonPublic | BindingFlags.Instance;
+        var timeouts = AskTimeouts.Start(_system, TimeSpan.FromMinutes(5));
+        var silent = _system.ActorOf(Props.Create(() => new Silent()));
+        using (var first = new CancellationTokenSource())
+        {
+            var warmUp = timeouts.Ask<string>(silent, "stock?", first.Token);
+            await first.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => warmUp);
+        }
+        var replies = typeof(AskTimeouts).GetField("_replies", Private)!.GetValue(timeouts)!;
+        var list = ((Array)replies.GetType().GetField("_lists", Private)!.GetValue(replies)!).GetValue(0)!;
+        var tail = list.GetType().GetField("_tail", Private)!;
+
+        for (var attempt = 0; attempt < 40; attempt++)
+        {
+            using var cancel = new CancellationTokenSource();
+            var before = tail.GetValue(list);
+            var held = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var release = new ManualResetEventSlim();
+            var holder = new Thread(() =>
+            {
+                object? reply;
+                while ((reply = tail.GetValue(list)) is null || ReferenceEquals(reply, before)) Thread.SpinWait(1);
+                lock (reply)
+                {
+                    held.SetResult(reply);
+                    release.Wait();
+                }
+            });
+            holder.Start();
+            var asking = Task.Run(() => timeouts.Ask<string>(silent, "stock?", cancel.Token));
+            var reply = await held.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            var state = reply.GetType().BaseType!.GetField("_state", Private)!;
+            await Task.Delay(50);
+            var cancelling = Task.Run(() => cancel.Cancel());
+            while ((int)state.GetValue(reply)! == 0) await Task.Delay(1);
+            await Task.Delay(50);
+            release.Set();
+
+            // A deadlock would hold both threads for good: the bound only turns it into a failure instead of a hang.
+            await cancelling.WaitAsync(TimeSpan.FromSeconds(30));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => asking.WaitAsync(TimeSpan.FromSeconds(30)));
+            holder.Join();
+        }
     }
 
     private sealed class Echo : ReceiveActor
