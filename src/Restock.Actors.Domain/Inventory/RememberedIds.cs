@@ -297,13 +297,16 @@ internal sealed class IdLog
 
     public string IdAt(int p) => Encoding.UTF8.GetString(KeyAt(p));
 
-    /// <summary>A new log holding entries [<paramref name="head"/>, <paramref name="end"/>) with room to grow (twice the live range).</summary>
+    /// <summary>
+    /// A new log holding entries [<paramref name="head"/>, <paramref name="end"/>) with room to grow (twice the live range).
+    /// It starts small: most SKUs remember a handful of ids, and 100,000 of them are active at once (a few KB each).
+    /// </summary>
     public IdLog CopyRange(int head, int end, int nextIdBytes)
     {
         var live = end - head;
         var start = head == end ? 0 : StartOf(head);
         var liveBytes = head == end ? 0 : Ends[end - 1] - start;
-        var copy = new IdLog(Math.Max(16, 2 * (live + 1)), Math.Max(256, 2 * (liveBytes + nextIdBytes)));
+        var copy = new IdLog(2 * (live + 1), Math.Max(16, 2 * (liveBytes + nextIdBytes)));
         Bytes.AsSpan(start, liveBytes).CopyTo(copy.Bytes);
         for (var i = 0; i < live; i++) copy.Ends[i] = Ends[head + i] - start;
         Hashes.AsSpan(head, live).CopyTo(copy.Hashes);
@@ -367,7 +370,7 @@ internal sealed class IdLog
     private void BuildIndex()
     {
         // Twice the capacity, rounded up to a power of two: linear probing stays short at most half full.
-        var size = 16;
+        var size = 4;
         while (size < 2 * Ends.Length) size *= 2;
         _index = new int[size];
         var mask = size - 1;

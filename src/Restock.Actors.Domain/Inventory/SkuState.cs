@@ -71,10 +71,10 @@ public sealed class SkuState
 
     private Dictionary<string, OrderLine>? _openLines;
     private Dictionary<string, RefundRecord>? _refunds;
+    private PaymentDeadlines? _paymentDeadlines;
 
     private SkuState(TimeSpan horizon, TimeSpan manualRestockWindow)
     {
-        PaymentDeadlines = new PaymentDeadlines(this);
         Remembered = RememberedIds.Empty(horizon);
         ManualRestockWindow = manualRestockWindow;
     }
@@ -90,7 +90,8 @@ public sealed class SkuState
     /// <summary>Open order lines by order id.</summary>
     public IReadOnlyDictionary<string, OrderLine> OpenLines => _openLines ?? NoLines;
 
-    public PaymentDeadlines PaymentDeadlines { get; }
+    /// <summary>Made on first use, like the collections above: most SKUs active on a node hold no unpaid line.</summary>
+    public PaymentDeadlines PaymentDeadlines => _paymentDeadlines ??= new PaymentDeadlines(this);
 
     public RememberedIds Remembered { get; internal set; }
 
@@ -146,7 +147,7 @@ public sealed class SkuState
         refund.WindowFromTicks != 0 && nowTicks - refund.WindowFromTicks >= Math.Max(ManualRestockWindow.Ticks, Remembered.Horizon.Ticks);
 
     /// <summary>The earliest payment deadline among unpaid reservations, if any.</summary>
-    public DateTimeOffset? NextPaymentDeadline() => PaymentDeadlines.Next;
+    public DateTimeOffset? NextPaymentDeadline() => _paymentDeadlines?.Next;
 }
 
 /// <summary>An unpaid reservation's deadline, ordered by deadline then order id so expiry is deterministic.</summary>

@@ -268,6 +268,12 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
             SaveSnapshot(snapshot);
         }
         WriteNextBatch();
+        // Drained: a SKU that is not busy keeps no buffers (100,000 SKUs may be active on a node); a busy one never drains.
+        if (_writing.Count == 0 && _queue.Count == 0)
+        {
+            _writing.Capacity = 0;
+            _queue.TrimExcess();
+        }
         StopIfDrained();
     }
 

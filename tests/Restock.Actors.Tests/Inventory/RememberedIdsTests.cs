@@ -14,6 +14,24 @@ public sealed class RememberedIdsTests
 
     private static bool Knows(RememberedIds ids, string orderId) => ids.Lines.TryGetValue(orderId, out _);
 
+    /// <summary>
+    /// 100,000 SKUs may be active on a node (goal: at most 4 KB each): a SKU stocked once, remembering one adjustment,
+    /// must not reserve room for many. Bytes allocated on this thread, not timings: the same on any machine.
+    /// </summary>
+    [Fact]
+    public void A_sku_stocked_once_takes_a_few_hundred_bytes_not_room_for_many_ids()
+    {
+        const int skus = 1_000;
+        var states = new SkuState[skus];
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < skus; i++)
+            states[i] = SkuStock.Apply(SkuState.Empty(), new StockAdjusted("initial", 10, "set", Start, 10));
+        var perSku = (GC.GetAllocatedBytesForCurrentThread() - before) / skus;
+
+        Assert.All(states, s => Assert.Equal(10, s.Levels.Available));
+        Assert.InRange(perSku, 1, 1_000);
+    }
+
     [Fact]
     public void A_copy_keeps_its_ids_after_the_original_remembers_and_forgets()
     {
