@@ -12,13 +12,17 @@ public sealed class PaymentDeadlines
     // Compacting rewrites the whole heap: not for a handful of entries left behind.
     private const int CompactAbove = 1024;
 
-    private readonly SkuState _owner;
+    /// <summary>What a SKU without unpaid reservations reads: never written to (writers go through the SKU's own).</summary>
+    internal static readonly PaymentDeadlines None = new(null);
+
+    // Null only for None, which holds no entry to check.
+    private readonly SkuState? _owner;
     private PaymentDue[] _heap = [];
     private int _count;
     // Entries left behind that are still in the heap (an upper bound: a line re-reserved with the same deadline counts once).
     private int _stale;
 
-    internal PaymentDeadlines(SkuState owner) => _owner = owner;
+    internal PaymentDeadlines(SkuState? owner) => _owner = owner;
 
     /// <summary>The earliest deadline of an unpaid reservation, if any.</summary>
     public DateTimeOffset? Next => _count == 0 ? null : _heap[0].Deadline;
@@ -72,7 +76,7 @@ public sealed class PaymentDeadlines
     }
 
     private bool IsLive(PaymentDue due) =>
-        _owner.OpenLines.TryGetValue(due.OrderId, out var line) && line.Status == LineStatus.Reserved && line.PaymentDeadline == due.Deadline;
+        _owner!.OpenLines.TryGetValue(due.OrderId, out var line) && line.Status == LineStatus.Reserved && line.PaymentDeadline == due.Deadline;
 
     private void Compact()
     {

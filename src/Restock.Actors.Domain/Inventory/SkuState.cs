@@ -90,8 +90,11 @@ public sealed class SkuState
     /// <summary>Open order lines by order id.</summary>
     public IReadOnlyDictionary<string, OrderLine> OpenLines => _openLines ?? NoLines;
 
-    /// <summary>Made on first use, like the collections above: most SKUs active on a node hold no unpaid line.</summary>
-    public PaymentDeadlines PaymentDeadlines => _paymentDeadlines ??= new PaymentDeadlines(this);
+    /// <summary>Read only: reading never makes one (<see cref="SkuStock.Decide"/> must not change the state).</summary>
+    public PaymentDeadlines PaymentDeadlines => _paymentDeadlines ?? PaymentDeadlines.None;
+
+    /// <summary>Made on a SKU's first reservation, like the collections above: most SKUs active on a node hold no unpaid line.</summary>
+    internal PaymentDeadlines ChangingPaymentDeadlines => _paymentDeadlines ??= new PaymentDeadlines(this);
 
     public RememberedIds Remembered { get; internal set; }
 
@@ -127,7 +130,7 @@ public sealed class SkuState
         foreach (var line in openLines)
         {
             state._openLines!.Add(line.OrderId, line);
-            if (line.Status == LineStatus.Reserved) state.PaymentDeadlines.Add(new PaymentDue(line.PaymentDeadline, line.OrderId));
+            if (line.Status == LineStatus.Reserved) state.ChangingPaymentDeadlines.Add(new PaymentDue(line.PaymentDeadline, line.OrderId));
         }
         foreach (var (refundId, record) in refunds) state._refunds!.Add(refundId, record);
         return state;

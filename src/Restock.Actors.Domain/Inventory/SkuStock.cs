@@ -80,19 +80,19 @@ public static class SkuStock
             case StockReserved e:
                 state.Levels = l with { Available = l.Available - e.Quantity, Reserved = l.Reserved + e.Quantity };
                 state.Lines.Add(e.OrderId, new OrderLine(e.OrderId, e.Quantity, e.Quantity, LineStatus.Reserved, e.PaymentDeadline));
-                state.PaymentDeadlines.Add(new PaymentDue(e.PaymentDeadline, e.OrderId));
+                state.ChangingPaymentDeadlines.Add(new PaymentDue(e.PaymentDeadline, e.OrderId));
                 return;
             case ReservationReleased e:
                 Close(state, e.OrderId, Finish.LineReleased);
                 state.Levels = l with { Available = l.Available + e.Quantity, Reserved = l.Reserved - e.Quantity };
-                state.PaymentDeadlines.LeftBehind();
+                state.ChangingPaymentDeadlines.LeftBehind();
                 return;
             case PaymentConfirmed e:
             {
                 var lines = state.Lines;
                 lines[e.OrderId] = lines[e.OrderId] with { Status = LineStatus.Committed };
                 state.Levels = l with { Reserved = l.Reserved - e.Quantity, Committed = l.Committed + e.Quantity };
-                state.PaymentDeadlines.LeftBehind();
+                state.ChangingPaymentDeadlines.LeftBehind();
                 return;
             }
             case LineShipped e:
