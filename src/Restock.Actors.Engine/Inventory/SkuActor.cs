@@ -44,10 +44,12 @@ public sealed class SkuActor : UntypedPersistentActor
     private readonly string _skuId;
     private readonly InventorySettings _settings;
     private readonly TimeProvider _clock;
-    private readonly Queue<Pending> _queue = new();
+    // Decisions waiting for their write, and those of the write under way: made on a SKU's first write and dropped
+    // once it drains, since most SKUs wait idle (100,000 may be active on a node) and a busy one never drains.
+    private Queue<Pending>? _queue;
     private SkuState _state;
-    // The decisions of the write under way (reused from write to write: no array per write); empty when none is.
-    private readonly List<Pending> _writing = new();
+    // Reused from write to write while the SKU is busy: no array per write.
+    private List<Pending>? _writing;
     private bool _stopping;
     // Stopping waits for this snapshot (taken once, when stopping with many events since the last one).
     private bool _stopSnapshotPending, _stopSnapshotTaken;
@@ -198,7 +200,7 @@ public sealed class SkuActor : UntypedPersistentActor
     /// <summary>Idle with nothing to write and no payment deadline to watch: the shard stops it until its next message.</summary>
     private bool PassivateIfIdle()
     {
-        if (_writing.Count > 0 || _queue.Count > 0 || _armedDeadline is not null) return false;
+        if (Writing || Queued || _armedDeadline is not null) return false;
         Context.Parent.Tell(new Passivate(StopEntity.Instance));
         return true;
     }
@@ -243,6 +245,10 @@ public sealed class SkuActor : UntypedPersistentActor
         }
     }
 
+    private bool Writing => _writing is { Count: > 0 };
+
+    private bool Queued => _queue is { Count: > 0 };
+
     private SkuReply Reply(SkuOutcome outcome) => new(_skuId, outcome, null, null, _state.Levels, _state.Owner);
 
     /// <summary>
@@ -251,18 +257,18 @@ public sealed class SkuActor : UntypedPersistentActor
     /// </summary>
     private void Enqueue(Pending pending)
     {
-        if (pending.Events.Count == 0 && _writing.Count == 0 && _queue.Count == 0)
+        if (pending.Events.Count == 0 && !Writing && !Queued)
             pending.ReplyTo?.Tell(pending.Reply);
         else
         {
-            _queue.Enqueue(pending);
+            (_queue ??= new()).Enqueue(pending);
             WriteNextBatch();
         }
     }
 
     private void WriteNextBatch()
     {
-        if (_writing.Count > 0) return;
+        if (Writing || _queue is null) return;
         while (_queue.Count > 0 && _queue.Peek().Events.Count == 0)
         {
             var ready = _queue.Dequeue();
@@ -271,7 +277,7 @@ public sealed class SkuActor : UntypedPersistentActor
         if (_queue.Count == 0) return;
 
         // At most max-batch-size events per write, unless one decision alone has more.
-        var batch = _writing;
+        var batch = _writing ??= new();
         var events = new List<SkuEvent>(Math.Min(_queue.Count, _settings.MaxBatchSize));
         // A decision with a snapshot captured after it ends its write: the snapshot then matches that write's row.
         while (_queue.Count > 0 && (batch.Count == 0 || events.Count + _queue.Peek().Events.Count <= _settings.MaxBatchSize))
@@ -299,10 +305,11 @@ public sealed class SkuActor : UntypedPersistentActor
 
     private void BatchWritten()
     {
-        foreach (var done in _writing)
+        var written = _writing!;
+        foreach (var done in written)
             done.ReplyTo?.Tell(done.Reply);
-        var snapshot = _writing[^1].SnapshotAfter;
-        _writing.Clear();
+        var snapshot = written[^1].SnapshotAfter;
+        written.Clear();
         // Until the next batch is handed to the journal, LastSequenceNr is this batch's row, the one the snapshot follows.
         if (snapshot is not null)
         {
@@ -311,10 +318,10 @@ public sealed class SkuActor : UntypedPersistentActor
         }
         WriteNextBatch();
         // Drained: a SKU that is not busy keeps no buffers (100,000 SKUs may be active on a node); a busy one never drains.
-        if (_writing.Count == 0 && _queue.Count == 0)
+        if (!Writing && !Queued)
         {
-            _writing.Capacity = 0;
-            _queue.TrimExcess();
+            _writing = null;
+            _queue = null;
         }
         StopIfDrained();
     }
@@ -326,7 +333,7 @@ public sealed class SkuActor : UntypedPersistentActor
     /// </summary>
     private void StopIfDrained()
     {
-        if (!_stopping || _writing.Count > 0 || _queue.Count > 0 || _stopSnapshotPending) return;
+        if (!_stopping || Writing || Queued || _stopSnapshotPending) return;
         if (!_stopSnapshotTaken && _eventsSinceSnapshot >= _settings.SnapshotEvery)
         {
             _stopSnapshotTaken = _stopSnapshotPending = true;
@@ -416,12 +423,12 @@ public sealed class SkuActor : UntypedPersistentActor
         var inFlight = new Status.Failure(writeRejected
             ? new StockNotSavedException(_skuId, cause)
             : new StockOutcomeUnknownException(_skuId, cause));
-        foreach (var p in _writing)
+        foreach (var p in _writing ?? [])
             p.ReplyTo?.Tell(inFlight);
         var notWritten = new Status.Failure(new StockNotSavedException(_skuId, cause));
-        foreach (var p in _queue)
+        foreach (var p in _queue ?? [])
             p.ReplyTo?.Tell(notWritten);
-        _writing.Clear();
-        _queue.Clear();
+        _writing = null;
+        _queue = null;
     }
 }
