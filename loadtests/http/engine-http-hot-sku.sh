@@ -62,7 +62,11 @@ if [ -n "${TRACE:-}" ]; then
   tracer=$!
   sleep 2
 fi
+# Context switches of all the service's threads (each a thread going to sleep or being preempted): wake-ups per request.
+switches() { cat /proc/"$pid"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { n += $2 } END { print n + 0 }'; }
+[ -z "${COUNTERS:-}" ] || switched=$(switches)
 out=$(wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$dir/reserve.lua" "http://127.0.0.1:$port" -- main 2>&1)
+[ -z "${COUNTERS:-}" ] || switched=$(( $(switches) - switched ))
 [ -z "${COUNTERS:-}" ] || wait $counters || true
 [ -z "${TRACE:-}" ] || wait $tracer || true
 reserved=$(curl -s "127.0.0.1:$port/skus/hot" -H "authorization: Bearer $platform" | sed -n 's/.*"reserved":\([0-9]*\).*/\1/p')
@@ -72,11 +76,16 @@ rps=$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
 echo "engine_http_hot_sku_rps $rps"
 if [ -n "${COUNTERS:-}" ]; then
   # Per request, from the service's mean rates over the run: these hold still while the machine's load moves.
-  awk -F, -v rps="$rps" '
+  requests=$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')
+  awk -F, -v rps="$rps" -v sw="$switched" -v reqs="$requests" '
     $3 ~ /total_allocated/ { alloc += $5; n++ }
+    $3 ~ /thread_pool.work_item.count/ { items += $5 }
+    $3 ~ /jit.compilation.time/ { jit += $5 }
+    $3 ~ /jit.compiled_methods/ { methods += $5 }
     $3 ~ /cpu.time/ { cpu += $5 }
     $3 ~ /gc.collections/ { split($3, g, "generation="); gen[substr(g[2], 1, 4)] += $5 }
     $3 ~ /gc.pause.time/ { pause += $5 }
     END { if (n > 0 && rps > 0) printf "per_request alloc_bytes %.0f cpu_us %.0f; over %d s: gen0 %d gen1 %d gen2 %d collections, %.2f s paused\n",
-      alloc / n / rps, cpu / n / rps * 1e6, n, gen["gen0"], gen["gen1"], gen["gen2"], pause }' "$dir/counters.csv"
+      alloc / n / rps, cpu / n / rps * 1e6, n, gen["gen0"], gen["gen1"], gen["gen2"], pause
+      if (reqs > 0) printf "per_request context_switches %.2f thread_pool_work_items %.2f; JIT %.2f s, %d methods\n", sw / reqs, items / n / rps, jit, methods }' "$dir/counters.csv"
 fi
