@@ -3,7 +3,8 @@
 # keys) adapted. The merchant stocks with the operator key, wrk reserves with a platform key, every order id unique,
 # durable acknowledgements. Prints "engine_http_hot_sku_rps N", p50/p99 and the non-2xx count.
 # Usage: engine-http-hot-sku.sh [CHECKOUT=.] [connections=64] [seconds=15] [wrk-threads=2]
-# Environment: COUNTERS=1 adds the service's allocation and CPU time per request and its collections (dotnet-counters);
+# Environment: COUNTERS=1 adds the service's allocation, CPU time, context switches and thread-pool work items per request,
+# its collections and the JIT time of the measured run (dotnet-counters, /proc);
 # TRACE=file.nettrace records a profile of the measured run (dotnet-trace; TRACE_PROFILE=cpu-sampling for on-CPU
 # samples, gc-verbose for allocations, default thread-time samples); SERVICE_DLL=path runs that build instead (A/B runs against a copied build output);
 # NO_BUILD=1 uses the existing Release build as is; DOTNET_* settings pass through to the service.
