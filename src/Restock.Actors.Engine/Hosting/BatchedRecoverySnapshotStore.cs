@@ -12,7 +12,7 @@ namespace Restock.Actors.Engine.Hosting;
 /// so their load is answered without a query of its own and without occupying the store's actor; the others load
 /// through the plugin as before.
 /// </summary>
-public sealed class BatchedRecoverySnapshotStore : SqlSnapshotStore
+public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
 {
     private readonly RecoveryReads<string, bool>? _hasSnapshot;
     private readonly CancellationTokenSource _stopping = new();
