@@ -55,8 +55,14 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     // Events decided since the latest snapshot was captured: a journal row holds one event or a whole batch, so sequence
     // numbers do not count them.
     private long _eventsSinceSnapshot;
-    // Entries (open lines and remembered ids) of the latest snapshot: the next one waits for as many events.
+    // Entries of the latest snapshot that it writes whole (open lines and refunds; and remembered ids unless they are kept
+    // in chunks): the next one waits for as many events.
     private int _snapshotEntries;
+    // Remembered ids in chunks (when the snapshot store keeps them): the chunks of the latest snapshot known to be saved,
+    // those of snapshots sent to the store by sequence number, and this line of snapshots' name (see IdChunks).
+    private IdChunks? _savedChunks;
+    private readonly List<(long SequenceNr, IdChunks Chunks)> _chunksSaving = [];
+    private long _lineage = Random.Shared.NextInt64();
     private long _commands, _eventsWritten, _batches, _largestBatch, _eventsReplayed;
     private long _lastMessageAtMs = Environment.TickCount64;
 
@@ -95,6 +101,8 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 break;
             case SnapshotOffer { Snapshot: SkuSnapshot snapshot } offer:
                 _state = snapshot.ToState(_settings.RememberIdsFor, _settings.ManualRestockWindow);
+                // Positions count on from a chunked snapshot's ids; from any other start they are a new line's.
+                if (snapshot.Chunks is { } chunks) (_savedChunks, _lineage) = (chunks, chunks.Lineage);
                 _lastSnapshotSequenceNr = offer.Metadata.SequenceNr;
                 _eventsSinceSnapshot = 0;
                 _snapshotEntries = Entries(_state);
@@ -146,10 +154,12 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 StopIfDrained();
                 break;
             case SaveSnapshotSuccess saved:
+                ChunksSaved(saved.Metadata.SequenceNr, saved: true);
                 DeleteSnapshots(new SnapshotSelectionCriteria(saved.Metadata.SequenceNr - 1));
                 SnapshotBeforeStopDone(saved.Metadata.SequenceNr);
                 break;
             case SaveSnapshotFailure failed:
+                ChunksSaved(failed.Metadata.SequenceNr, saved: false);
                 _log.Warning(failed.Cause, "Snapshot of SKU {0} failed; recovery replays more events until the next one", _skuId);
                 SnapshotBeforeStopDone(failed.Metadata.SequenceNr);
                 break;
@@ -265,7 +275,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         if (snapshot is not null)
         {
             _lastSnapshotSequenceNr = LastSequenceNr;
-            SaveSnapshot(snapshot);
+            Save(snapshot);
         }
         WriteNextBatch();
         // Drained: a SKU that is not busy keeps no buffers (100,000 SKUs may be active on a node); a busy one never drains.
@@ -291,7 +301,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
             _lastSnapshotSequenceNr = LastSequenceNr;
             _eventsSinceSnapshot = 0;
             _snapshotEntries = Entries(_state);
-            SaveSnapshot(SkuSnapshot.From(_state));
+            Save(Capture());
             return;
         }
         Context.Stop(Self);
@@ -320,10 +330,39 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         if (events == 0 || _eventsSinceSnapshot < Math.Max(_settings.SnapshotEvery, _snapshotEntries)) return null;
         _eventsSinceSnapshot = 0;
         _snapshotEntries = Entries(_state);
-        return SkuSnapshot.From(_state);
+        return Capture();
     }
 
-    private static int Entries(SkuState state) => state.OpenLines.Count + state.Remembered.Count;
+    /// <summary>
+    /// The state as a snapshot. Where the store keeps remembered ids in chunks, a snapshot writes only the ids finished since
+    /// the chunks of the latest snapshot known to be saved (an earlier one still in flight may have written some of them:
+    /// its chunk is then written again, longer, under the same key), so its cost no longer grows with the ids remembered.
+    /// </summary>
+    private SkuSnapshot Capture() =>
+        _settings.SnapshotIdsInChunks ? SkuSnapshot.InChunks(_state, _savedChunks, _lineage) : SkuSnapshot.From(_state);
+
+    private void Save(SkuSnapshot snapshot)
+    {
+        if (snapshot.Chunks is { } chunks) _chunksSaving.Add((LastSequenceNr, chunks));
+        SaveSnapshot(snapshot);
+    }
+
+    /// <summary>The store saves one SKU's snapshots in the order sent; a saved one's chunks are what the next snapshots build on.</summary>
+    private void ChunksSaved(long sequenceNr, bool saved)
+    {
+        var i = _chunksSaving.FindIndex(s => s.SequenceNr == sequenceNr);
+        if (i < 0) return;
+        if (saved) _savedChunks = _chunksSaving[i].Chunks;
+        _chunksSaving.RemoveRange(0, saved ? i + 1 : 0);
+        if (!saved) _chunksSaving.RemoveAt(i);
+    }
+
+    /// <summary>
+    /// What a snapshot writes whole, which the next one waits for as many events as: its open lines and refunds, and its
+    /// remembered ids unless they are kept in chunks (each written once: a bounded number per event).
+    /// </summary>
+    private int Entries(SkuState state) =>
+        state.OpenLines.Count + state.Refunds.Count + (_settings.SnapshotIdsInChunks ? 0 : state.Remembered.Count);
 
     private void ArmPaymentDeadline(DateTimeOffset? deadline = null)
     {
