@@ -38,7 +38,7 @@ public sealed class BatchedRecoverySnapshotStore : SqlSnapshotStore
 
     private readonly RecoveryReads<string, bool>? _hasSnapshot;
     private readonly Func<string, long, long, CancellationToken, Task<List<(long Key, object Part)>>>? _readParts;
-    private readonly ConcurrentDictionary<string, Task> _saving = new();
+    private readonly ConcurrentDictionary<string, PartsSaving> _saving = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly CancellationTokenSource _stopping = new();
 
@@ -94,29 +94,52 @@ public sealed class BatchedRecoverySnapshotStore : SqlSnapshotStore
 
     /// <summary>
     /// A snapshot in parts: its new part, then its head, then the parts no head from now on needs are deleted. Saves of one
-    /// entity run one after the other, so a later head never lands before the part an earlier save writes.
+    /// entity run one after the other in the order sent, so a later head never lands before the part an earlier save
+    /// writes; one that needs a part an earlier save failed to write is refused (its head would not load).
     /// </summary>
     protected override Task SaveAsync(SnapshotMetadata metadata, object snapshot, CancellationToken cancellationToken)
     {
         if (snapshot is not ISnapshotInParts inParts || _readParts is null) return base.SaveAsync(metadata, snapshot, cancellationToken);
         var pid = metadata.PersistenceId;
-        var previous = _saving.GetValueOrDefault(pid, Task.CompletedTask);
-        var saving = SaveInPartsAsync(previous, metadata, inParts, cancellationToken);
+        var saving = new PartsSaving();
+        saving.Done = SaveInPartsAsync(_saving.GetValueOrDefault(pid), saving, metadata, inParts, cancellationToken);
         _saving[pid] = saving;
-        _ = saving.ContinueWith(t => _saving.TryRemove(new KeyValuePair<string, Task>(pid, t)), CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        return saving;
+        // A failed save stays until the entity's next one, which must know what it failed to write.
+        _ = saving.Done.ContinueWith(t => _saving.TryRemove(new KeyValuePair<string, PartsSaving>(pid, saving)), CancellationToken.None,
+            TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return saving.Done;
     }
 
-    private async Task SaveInPartsAsync(Task previous, SnapshotMetadata metadata, ISnapshotInParts snapshot, CancellationToken cancellationToken)
+    private sealed class PartsSaving
     {
-        await previous.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        public Task Done = Task.CompletedTask;
+
+        /// <summary>Parts this save may have left unwritten (set before it completes).</summary>
+        public readonly HashSet<long> Unsaved = [];
+    }
+
+    private async Task SaveInPartsAsync(PartsSaving? previous, PartsSaving mine, SnapshotMetadata metadata, ISnapshotInParts snapshot,
+        CancellationToken cancellationToken)
+    {
+        var newKey = snapshot.NewPart?.Key;
+        if (newKey is { } key) mine.Unsaved.Add(key);
+        if (previous is not null)
+        {
+            await previous.Done.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            var missing = snapshot.PartKeys.Where(k => k != newKey && previous.Unsaved.Contains(k)).ToList();
+            if (missing.Count > 0)
+            {
+                mine.Unsaved.UnionWith(missing);
+                throw new InvalidOperationException($"snapshot of {metadata.PersistenceId} needs part(s) {string.Join(", ", missing)} an earlier save did not store");
+            }
+        }
         var parts = PartsOf(metadata.PersistenceId);
         if (snapshot.NewPart is { } part)
             await base.SaveAsync(new SnapshotMetadata(parts, part.Key, metadata.Timestamp), part.Part, cancellationToken);
         await base.SaveAsync(metadata, snapshot, cancellationToken);
+        mine.Unsaved.Clear();
         var keys = snapshot.PartKeys;
-        var needed = keys.Count > 0 ? keys[0] : snapshot.NewPart?.Key ?? long.MaxValue;
+        var needed = keys.Count > 0 ? keys[0] : long.MaxValue;
         if (needed > 0)
             await base.DeleteAsync(parts, new SnapshotSelectionCriteria(needed == long.MaxValue ? long.MaxValue : needed - 1), cancellationToken);
     }

@@ -58,9 +58,10 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     // Entries of the latest snapshot that it writes whole (open lines and refunds; and remembered ids unless they are kept
     // in chunks): the next one waits for as many events.
     private int _snapshotEntries;
-    // Remembered ids in chunks (when the snapshot store keeps them): the chunks of the latest snapshot known to be saved,
-    // those of snapshots sent to the store by sequence number, and this line of snapshots' name (see IdChunks).
-    private IdChunks? _savedChunks;
+    // Remembered ids in chunks (when the snapshot store keeps them): the chunks of the latest snapshot captured (the next
+    // builds on them), of the latest known to be saved (the next builds on these instead if a save fails), those of the
+    // snapshots sent to the store by sequence number, and this line of snapshots' name (see IdChunks).
+    private IdChunks? _chunkBase, _savedChunks;
     private readonly List<(long SequenceNr, IdChunks Chunks)> _chunksSaving = [];
     private long _lineage = Random.Shared.NextInt64();
     private long _commands, _eventsWritten, _batches, _largestBatch, _eventsReplayed;
@@ -102,7 +103,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
             case SnapshotOffer { Snapshot: SkuSnapshot snapshot } offer:
                 _state = snapshot.ToState(_settings.RememberIdsFor, _settings.ManualRestockWindow);
                 // Positions count on from a chunked snapshot's ids; from any other start they are a new line's.
-                if (snapshot.Chunks is { } chunks) (_savedChunks, _lineage) = (chunks, chunks.Lineage);
+                if (snapshot.Chunks is { } chunks) (_chunkBase, _savedChunks, _lineage) = (chunks, chunks, chunks.Lineage);
                 _lastSnapshotSequenceNr = offer.Metadata.SequenceNr;
                 _eventsSinceSnapshot = 0;
                 _snapshotEntries = Entries(_state);
@@ -335,11 +336,16 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
 
     /// <summary>
     /// The state as a snapshot. Where the store keeps remembered ids in chunks, a snapshot writes only the ids finished since
-    /// the chunks of the latest snapshot known to be saved (an earlier one still in flight may have written some of them:
-    /// its chunk is then written again, longer, under the same key), so its cost no longer grows with the ids remembered.
+    /// the previous snapshot captured, so its cost no longer grows with the ids remembered. The store saves one SKU's
+    /// snapshots in the order sent and refuses one that needs a chunk an earlier save failed to store.
     /// </summary>
-    private SkuSnapshot Capture() =>
-        _settings.SnapshotIdsInChunks ? SkuSnapshot.InChunks(_state, _savedChunks, _lineage) : SkuSnapshot.From(_state);
+    private SkuSnapshot Capture()
+    {
+        if (!_settings.SnapshotIdsInChunks) return SkuSnapshot.From(_state);
+        var snapshot = SkuSnapshot.InChunks(_state, _chunkBase, _lineage);
+        _chunkBase = snapshot.Chunks;
+        return snapshot;
+    }
 
     private void Save(SkuSnapshot snapshot)
     {
@@ -347,14 +353,14 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         SaveSnapshot(snapshot);
     }
 
-    /// <summary>The store saves one SKU's snapshots in the order sent; a saved one's chunks are what the next snapshots build on.</summary>
+    /// <summary>The store's answer for a snapshot in chunks; after a failure the next snapshot builds on chunks known to be saved.</summary>
     private void ChunksSaved(long sequenceNr, bool saved)
     {
         var i = _chunksSaving.FindIndex(s => s.SequenceNr == sequenceNr);
         if (i < 0) return;
         if (saved) _savedChunks = _chunksSaving[i].Chunks;
-        _chunksSaving.RemoveRange(0, saved ? i + 1 : 0);
-        if (!saved) _chunksSaving.RemoveAt(i);
+        else _chunkBase = _savedChunks;
+        _chunksSaving.RemoveRange(0, i + 1);
     }
 
     /// <summary>

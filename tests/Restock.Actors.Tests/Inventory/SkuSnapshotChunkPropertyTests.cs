@@ -55,7 +55,7 @@ public sealed class SkuSnapshotChunkPropertyTests(ITestOutputHelper output) : En
             var state = SkuState.Empty(Horizon, Window);
             var journal = new List<SkuEvent>();
             var saving = new Queue<(int Events, SkuSnapshot Snapshot)>();
-            IdChunks? saved = null;
+            IdChunks? saved = null, captured = null;
             var steps = 0;
             bool Step() => ++steps < crashAfter;
 
@@ -67,7 +67,13 @@ public sealed class SkuSnapshotChunkPropertyTests(ITestOutputHelper output) : En
                 SkuStock.ApplyAll(state, events);
                 journal.AddRange(events);
                 if (!Step()) break;
-                if (action < 4) saving.Enqueue((journal.Count, SkuSnapshot.InChunks(state, saved, lineage: 7)));
+                if (action < 4)
+                {
+                    // As the actor does: each builds on the chunks of the one captured before it, saved or not yet.
+                    var snapshot = SkuSnapshot.InChunks(state, captured, lineage: 7);
+                    captured = snapshot.Chunks;
+                    saving.Enqueue((journal.Count, snapshot));
+                }
                 if (action is >= 2 and < 7 && saving.TryDequeue(out var next) && !Save(store, next.Events, next.Snapshot, Step, ref saved)) break;
             }
 
