@@ -3,7 +3,8 @@
 # keys) adapted. The merchant stocks with the operator key, wrk reserves with a platform key, every order id unique,
 # durable acknowledgements. Prints "engine_http_hot_sku_rps N", p50/p99 and the non-2xx count.
 # Usage: engine-http-hot-sku.sh [CHECKOUT=.] [connections=64] [seconds=15] [wrk-threads=2]
-# Environment: COUNTERS=1 adds the service's allocation and CPU time per request and its collections (dotnet-counters);
+# Environment: COUNTERS=1 adds the service's allocation, CPU time, context switches and thread-pool work items per request,
+# its collections and the JIT time of the measured run (dotnet-counters, /proc);
 # TRACE=file.nettrace records a profile of the measured run (dotnet-trace; TRACE_PROFILE=cpu-sampling for on-CPU
 # samples, gc-verbose for allocations, default thread-time samples); SERVICE_DLL=path runs that build instead (A/B runs against a copied build output);
 # NO_BUILD=1 uses the existing Release build as is; DOTNET_* settings pass through to the service.
@@ -62,7 +63,11 @@ if [ -n "${TRACE:-}" ]; then
   tracer=$!
   sleep 2
 fi
+# Context switches of all the service's threads (each a thread going to sleep or being preempted): wake-ups per request.
+switches() { cat /proc/"$pid"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { n += $2 } END { print n + 0 }'; }
+[ -z "${COUNTERS:-}" ] || switched=$(switches)
 out=$(wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$dir/reserve.lua" "http://127.0.0.1:$port" -- main 2>&1)
+[ -z "${COUNTERS:-}" ] || switched=$(( $(switches) - switched ))
 [ -z "${COUNTERS:-}" ] || wait $counters || true
 [ -z "${TRACE:-}" ] || wait $tracer || true
 reserved=$(curl -s "127.0.0.1:$port/skus/hot" -H "authorization: Bearer $platform" | sed -n 's/.*"reserved":\([0-9]*\).*/\1/p')
@@ -72,11 +77,16 @@ rps=$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
 echo "engine_http_hot_sku_rps $rps"
 if [ -n "${COUNTERS:-}" ]; then
   # Per request, from the service's mean rates over the run: these hold still while the machine's load moves.
-  awk -F, -v rps="$rps" '
+  requests=$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')
+  awk -F, -v rps="$rps" -v sw="$switched" -v reqs="$requests" '
     $3 ~ /total_allocated/ { alloc += $5; n++ }
+    $3 ~ /thread_pool.work_item.count/ { items += $5 }
+    $3 ~ /jit.compilation.time/ { jit += $5 }
+    $3 ~ /jit.compiled_methods/ { methods += $5 }
     $3 ~ /cpu.time/ { cpu += $5 }
     $3 ~ /gc.collections/ { split($3, g, "generation="); gen[substr(g[2], 1, 4)] += $5 }
     $3 ~ /gc.pause.time/ { pause += $5 }
     END { if (n > 0 && rps > 0) printf "per_request alloc_bytes %.0f cpu_us %.0f; over %d s: gen0 %d gen1 %d gen2 %d collections, %.2f s paused\n",
-      alloc / n / rps, cpu / n / rps * 1e6, n, gen["gen0"], gen["gen1"], gen["gen2"], pause }' "$dir/counters.csv"
+      alloc / n / rps, cpu / n / rps * 1e6, n, gen["gen0"], gen["gen1"], gen["gen2"], pause
+      if (reqs > 0) printf "per_request context_switches %.2f thread_pool_work_items %.2f; JIT %.2f s, %d methods\n", sw / reqs, items / n / rps, jit, methods }' "$dir/counters.csv"
 fi

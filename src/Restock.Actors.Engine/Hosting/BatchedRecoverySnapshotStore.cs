@@ -32,7 +32,7 @@ public interface ISnapshotInParts
 /// one save after the other per entity, and read back whole; a head whose parts do not fit is passed over for the one
 /// before it (then none: the journal replays from the start).
 /// </summary>
-public sealed class BatchedRecoverySnapshotStore : SqlSnapshotStore
+public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
 {
     private const int OlderHeadsTried = 3;
 

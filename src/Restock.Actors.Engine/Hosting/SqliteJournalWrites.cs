@@ -69,7 +69,7 @@ internal sealed class SqliteJournalWrites
             }
         }
         if (rows.Count > 0)
-            await Task.Run(() => Insert(rows), cancellationToken);
+            await SqliteWriter.RunAsync(_connectionString, () => Task.Run(() => Insert(rows), cancellationToken), cancellationToken);
         return rejections.ToImmutableList();
     }
 

@@ -16,7 +16,7 @@ public sealed record SkuSnapshot(
     bool IsKnown,
     StockLevels Levels,
     long Stocked,
-    OrderLine[] OpenLines,
+    [property: JsonConverter(typeof(OpenLinesJson))] OrderLine[] OpenLines,
     RememberedRefund[] Refunds,
     string? Owner = null,
     DateTimeOffset? Clock = null,

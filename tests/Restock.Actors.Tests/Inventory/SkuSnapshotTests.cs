@@ -181,7 +181,7 @@ public sealed class SkuSnapshotTests(ITestOutputHelper output) : EngineTestKit(o
     [Fact]
     public void Large_snapshots_of_growing_and_shrinking_size_read_back_whole()
     {
-        foreach (var open in new[] { 5_000, 40_000, 20_000 })
+        foreach (var open in new[] { 15_000, 120_000, 60_000 })
         {
             var state = SkuStock.Apply(SkuState.Empty(), new StockAdjusted("a1", 1_000_000, "count", Start));
             for (var i = 0; i < open; i++)

@@ -1,0 +1,35 @@
+using Akka.Persistence;
+using Akka.Persistence.Sql.Config;
+using Akka.Persistence.Sql.Snapshot;
+using Config = Akka.Configuration.Config;
+
+namespace Restock.Actors.Engine.Hosting;
+
+/// <summary>
+/// Akka.Persistence.Sql's snapshot store whose writes on SQLite take the file's one writer in turn with the journal's
+/// (<see cref="SqliteWriter"/>), saves serialized before their turn (<see cref="SqliteSnapshotWrites"/>): a journal
+/// write then waits for a snapshot's insert and commit only, holding no thread, instead of sleeping in Microsoft.Data.Sqlite's
+/// busy retries. Elsewhere it is the plugin's store.
+/// </summary>
+public abstract class OneWriterSnapshotStore : SqlSnapshotStore
+{
+    private readonly SqliteSnapshotWrites? _sqlite;
+
+    protected OneWriterSnapshotStore(Config snapshotConfig) : base(snapshotConfig)
+    {
+        _sqlite = SqliteSnapshotWrites.For(Context.System.Serialization, new SnapshotConfig(snapshotConfig));
+    }
+
+    protected override Task SaveAsync(SnapshotMetadata metadata, object snapshot, CancellationToken cancellationToken) =>
+        _sqlite is null ? base.SaveAsync(metadata, snapshot, cancellationToken) : _sqlite.SaveAsync(metadata, snapshot, cancellationToken);
+
+    protected override Task DeleteAsync(SnapshotMetadata metadata, CancellationToken cancellationToken) =>
+        _sqlite is null
+            ? base.DeleteAsync(metadata, cancellationToken)
+            : SqliteWriter.RunAsync(_sqlite.ConnectionString, () => base.DeleteAsync(metadata, cancellationToken), cancellationToken);
+
+    protected override Task DeleteAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken) =>
+        _sqlite is null
+            ? base.DeleteAsync(persistenceId, criteria, cancellationToken)
+            : SqliteWriter.RunAsync(_sqlite.ConnectionString, () => base.DeleteAsync(persistenceId, criteria, cancellationToken), cancellationToken);
+}
