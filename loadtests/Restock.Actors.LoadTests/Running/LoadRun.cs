@@ -63,7 +63,7 @@ public sealed record RunReport(
     double TargetRate, double AchievedRate, long NotStarted, string Machine, IReadOnlyList<string> Events,
     IReadOnlyList<OperationReport> Operations, IReadOnlyList<InvariantResult> Invariants, IReadOnlyList<ThresholdResult> Thresholds,
     IReadOnlyList<string> Notes, IReadOnlyList<string> EngineOverrides, GcDuringLoad? Gc = null, NodeLossReport? NodeLoss = null,
-    ArrivalLateness? Arrivals = null)
+    ArrivalLateness? Arrivals = null, EngineCosts? Costs = null)
 {
     public bool InvariantsHeld => Invariants.All(i => i.Held);
 
@@ -100,6 +100,7 @@ public static class LoadRun
         await workload.SetUpAsync();
         metrics.Restart();
         var gcAtStart = GcDuringLoad.Now();
+        using var costs = EngineCosts.Start();
 
         var events = new List<string>();
         using var stop = new CancellationTokenSource(scenario.Duration);
@@ -114,6 +115,7 @@ public static class LoadRun
             });
         await ShowProgressAsync(load, metrics, target, workload, scenario.StockPerSku, log);
         var gc = GcDuringLoad.Now().Since(gcAtStart);
+        var engineCosts = costs.Stop(metrics.TotalCount);
         stop.Cancel();
         await scheduled;
         var nodeLoss = (target as ClusterTarget)?.Finish();
@@ -126,7 +128,8 @@ public static class LoadRun
             scenario.Name, scenario.Description, target.Describe, scenario.Model.ToString(), options.Seed, startedAt, Math.Round(seconds, 2),
             TargetRate(scenario.Model), Math.Round(achieved, 1), notStarted, Machine(), events, operations,
             invariants, thresholds.Select(t => Thresholds.Evaluate(t, metrics, achieved, invariants)).ToList(), Notes(scenario, workload),
-            options.EngineOverrides ?? [], gc, nodeLoss, ArrivalLateness.Of(metrics.Arrivals));
+            options.EngineOverrides ?? [], gc, nodeLoss, ArrivalLateness.Of(metrics.Arrivals),
+            target is InProcessTarget ? engineCosts : null);
 
         if (beforeShutdown is not null) await beforeShutdown(target);
         if (options.WriteReport)

@@ -43,6 +43,9 @@ public static class RestockMetrics
     public static readonly Counter<long> JournalTransactions = Counter("journal.transactions", "{transaction}",
         "Write transactions of the journal (on SQLite, written by the engine: every entity's writes that waited share one)");
 
+    public static readonly Histogram<double> JournalLockWait = Histogram<double>("journal.lock_wait", "ms",
+        "How long a journal write transaction waited for SQLite's write lock held by another writer (SQLite only; recorded only when it waited)");
+
     public static readonly Histogram<double> LedgerLag = Histogram<double>("ledger.projection_lag", "ms",
         "How long after a restock or refund it reached the ledger");
 

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Persistence;
 using Akka.Persistence.Journal;
@@ -23,6 +24,9 @@ internal sealed class SqliteJournalWrites
     private readonly string _insert;
     private readonly string _tagSeparator;
     private readonly string? _defaultSerializer;
+
+    // How long a write waits for SQLite's write lock before it fails (Microsoft.Data.Sqlite's default command timeout).
+    private static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(30);
 
     private SqliteJournalWrites(Akka.Serialization.Serialization serialization, JournalConfig config)
     {
@@ -100,31 +104,67 @@ internal sealed class SqliteJournalWrites
     {
         using var connection = new SqliteConnection(_connectionString);
         connection.Open();
-        using var transaction = connection.BeginTransaction();
-        // SQLite's own API on the connection inside its transaction: Microsoft.Data.Sqlite looks every parameter up by
-        // name and allocates a binder for it on each execution, the larger part of this insert's cost.
+        // SQLite's own API on the connection, transaction included: Microsoft.Data.Sqlite looks every parameter up by
+        // name and allocates a binder for it on each execution (the larger part of this insert's cost), and its
+        // BeginTransaction sleeps 150 ms whenever another connection holds the write lock, however briefly.
         var db = connection.Handle!;
-        Check(raw.sqlite3_prepare_v2(db, _insert, out var statement), db);
-        using (statement)
+        BeginWrite(db);
+        try
         {
-            foreach (var row in rows)
+            Check(raw.sqlite3_prepare_v2(db, _insert, out var statement), db);
+            using (statement)
             {
-                Check(raw.sqlite3_bind_int(statement, 1, 0), db);
-                Check(raw.sqlite3_bind_text(statement, 2, row.PersistenceId), db);
-                Check(raw.sqlite3_bind_int64(statement, 3, row.SequenceNr), db);
-                Check(raw.sqlite3_bind_blob(statement, 4, row.Message), db);
-                Check(raw.sqlite3_bind_text(statement, 5, row.Tags), db);
-                Check(raw.sqlite3_bind_text(statement, 6, row.Manifest), db);
-                Check(raw.sqlite3_bind_int(statement, 7, row.Identifier), db);
-                Check(row.WriterUuid is null ? raw.sqlite3_bind_null(statement, 8) : raw.sqlite3_bind_text(statement, 8, row.WriterUuid), db);
-                Check(raw.sqlite3_bind_int64(statement, 9, row.Created), db);
-                var done = raw.sqlite3_step(statement);
-                if (done != raw.SQLITE_DONE) Check(done, db);
-                Check(raw.sqlite3_reset(statement), db);
+                foreach (var row in rows)
+                {
+                    Check(raw.sqlite3_bind_int(statement, 1, 0), db);
+                    Check(raw.sqlite3_bind_text(statement, 2, row.PersistenceId), db);
+                    Check(raw.sqlite3_bind_int64(statement, 3, row.SequenceNr), db);
+                    Check(raw.sqlite3_bind_blob(statement, 4, row.Message), db);
+                    Check(raw.sqlite3_bind_text(statement, 5, row.Tags), db);
+                    Check(raw.sqlite3_bind_text(statement, 6, row.Manifest), db);
+                    Check(raw.sqlite3_bind_int(statement, 7, row.Identifier), db);
+                    Check(row.WriterUuid is null ? raw.sqlite3_bind_null(statement, 8) : raw.sqlite3_bind_text(statement, 8, row.WriterUuid), db);
+                    Check(raw.sqlite3_bind_int64(statement, 9, row.Created), db);
+                    var done = raw.sqlite3_step(statement);
+                    if (done != raw.SQLITE_DONE) Check(done, db);
+                    Check(raw.sqlite3_reset(statement), db);
+                }
             }
+            Check(raw.sqlite3_exec(db, "COMMIT"), db);
         }
-        transaction.Commit();
+        catch
+        {
+            // The connection goes back to Microsoft.Data.Sqlite's pool, which does not know of this transaction.
+            if (raw.sqlite3_get_autocommit(db) == 0) raw.sqlite3_exec(db, "ROLLBACK");
+            throw;
+        }
         RestockMetrics.JournalTransactions.Add(1);
+    }
+
+    /// <summary>
+    /// Takes SQLite's write lock (BEGIN IMMEDIATE). Another writer (the ledger's projection, a snapshot) holds it for a
+    /// few milliseconds at most, so the journal asks again every millisecond or sooner instead of sleeping in long steps,
+    /// and gives up after <see cref="LockTimeout"/> as Microsoft.Data.Sqlite would.
+    /// </summary>
+    private static void BeginWrite(sqlite3 db)
+    {
+        // A pooled connection may carry another user's busy timeout: here the waiting is ours.
+        raw.sqlite3_busy_timeout(db, 0);
+        var result = raw.sqlite3_exec(db, "BEGIN IMMEDIATE");
+        if (result != raw.SQLITE_BUSY)
+        {
+            Check(result, db);
+            return;
+        }
+        var waited = Stopwatch.StartNew();
+        for (var attempt = 0; result == raw.SQLITE_BUSY && waited.Elapsed < LockTimeout; attempt++)
+        {
+            if (attempt < 20) Thread.Yield();
+            else Thread.Sleep(1);
+            result = raw.sqlite3_exec(db, "BEGIN IMMEDIATE");
+        }
+        RestockMetrics.JournalLockWait.Record(waited.Elapsed.TotalMilliseconds);
+        Check(result, db);
     }
 
     private static void Check(int result, sqlite3 db)

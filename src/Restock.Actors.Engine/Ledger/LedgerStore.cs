@@ -102,9 +102,10 @@ public sealed class LedgerStore
         if (changes.Count == 0) return;
         await using var connection = await OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        await using var batch = new Batch(connection, tx);
         foreach (var change in changes)
-            await Apply(connection, tx, change, ifNotRestocked: false);
-        await StoreOffset(connection, tx, projection, changes[^1].Offset);
+            await Apply(batch, change, ifNotRestocked: false);
+        await StoreOffset(batch, projection, changes[^1].Offset);
         await tx.CommitAsync(cancellationToken);
     }
 
@@ -119,40 +120,41 @@ public sealed class LedgerStore
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        await using var batch = new Batch(connection, tx);
         var repaired = new List<Change>();
         foreach (var change in changes)
         {
-            if (await Apply(connection, tx, change, ifNotRestocked: true))
+            if (await Apply(batch, change, ifNotRestocked: true))
                 repaired.Add(change);
         }
-        await StoreOffset(connection, tx, watermark, checkedUpTo);
+        await StoreOffset(batch, watermark, checkedUpTo);
         await tx.CommitAsync(cancellationToken);
         return repaired;
     }
 
     /// <returns>Whether a row was added.</returns>
-    private async Task<bool> Apply(DbConnection connection, DbTransaction tx, Change change, bool ifNotRestocked)
+    private static async Task<bool> Apply(Batch batch, Change change, bool ifNotRestocked)
     {
         switch (change.Event)
         {
             case LineRefunded { Restock: RefundRestock.Restocked } e:
-                return await InsertRestock(connection, tx, e.ShopId, e.OrderId, e.RefundId, change.SkuId, e.Quantity, e.AvailableAfter,
+                return await InsertRestock(batch, e.ShopId, e.OrderId, e.RefundId, change.SkuId, e.Quantity, e.AvailableAfter,
                     RestockTrigger.Auto, e.SettingVersion, e.At);
             case LineRefunded { Restock: RefundRestock.NotRestocked } e:
                 // SQLite needs a WHERE in INSERT ... SELECT ... ON CONFLICT to parse it.
                 var guard = ifNotRestocked
                     ? "WHERE NOT EXISTS (SELECT 1 FROM restock_ledger WHERE refund_id = @refund AND sku_id = @sku)"
                     : "WHERE TRUE";
-                return await Execute(connection, tx, $"""
+                return await batch.Execute($"""
                     INSERT INTO not_restocked (shop_id, order_id, refund_id, sku_id, quantity, setting_version, refunded_at_ms)
                     SELECT @shop, @order, @refund, @sku, @qty, @version, @at {guard}
                     ON CONFLICT (refund_id, sku_id) DO NOTHING
                     """, ("shop", e.ShopId), ("order", e.OrderId), ("refund", e.RefundId), ("sku", change.SkuId),
                     ("qty", e.Quantity), ("version", e.SettingVersion), ("at", e.At.ToUnixTimeMilliseconds())) > 0;
             case RefundRestocked e:
-                var added = await InsertRestock(connection, tx, e.ShopId, e.OrderId, e.RefundId, change.SkuId, e.Quantity, e.AvailableAfter,
+                var added = await InsertRestock(batch, e.ShopId, e.OrderId, e.RefundId, change.SkuId, e.Quantity, e.AvailableAfter,
                     e.Trigger, e.SettingVersion, e.At);
-                await Execute(connection, tx, "DELETE FROM not_restocked WHERE refund_id = @refund AND sku_id = @sku",
+                await batch.Execute("DELETE FROM not_restocked WHERE refund_id = @refund AND sku_id = @sku",
                     ("refund", e.RefundId), ("sku", change.SkuId));
                 return added;
             default:
@@ -169,21 +171,22 @@ public sealed class LedgerStore
         if (changes.Count == 0) return;
         await using var connection = await OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        await using var batch = new Batch(connection, tx);
         foreach (var change in changes)
         {
             switch (change.Event)
             {
                 case LineParked e:
-                    await InsertParked(connection, tx, e);
+                    await InsertParked(batch, e);
                     break;
                 case LinesRearmed e:
                     foreach (var sku in e.SkuIds)
-                        await Execute(connection, tx, "DELETE FROM refunds_needing_attention WHERE order_id = @order AND refund_id = @refund AND sku_id = @sku",
+                        await batch.Execute("DELETE FROM refunds_needing_attention WHERE order_id = @order AND refund_id = @refund AND sku_id = @sku",
                             ("order", e.OrderId), ("refund", e.RefundId), ("sku", sku));
                     break;
             }
         }
-        await StoreOffset(connection, tx, projection, changes[^1].Offset);
+        await StoreOffset(batch, projection, changes[^1].Offset);
         await tx.CommitAsync(cancellationToken);
     }
 
@@ -211,21 +214,22 @@ public sealed class LedgerStore
         }
         await using var connection = await OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        await using var batch = new Batch(connection, tx);
         var repaired = 0;
         foreach (var ((order, refund, sku), e) in last)
         {
             repaired += e is LineParked parked
-                ? await InsertParked(connection, tx, parked)
-                : await Execute(connection, tx, "DELETE FROM refunds_needing_attention WHERE order_id = @order AND refund_id = @refund AND sku_id = @sku",
+                ? await InsertParked(batch, parked)
+                : await batch.Execute("DELETE FROM refunds_needing_attention WHERE order_id = @order AND refund_id = @refund AND sku_id = @sku",
                     ("order", order), ("refund", refund), ("sku", sku));
         }
-        await StoreOffset(connection, tx, watermark, checkedUpTo);
+        await StoreOffset(batch, watermark, checkedUpTo);
         await tx.CommitAsync(cancellationToken);
         return repaired;
     }
 
-    private static Task<int> InsertParked(DbConnection connection, DbTransaction tx, LineParked e) =>
-        Execute(connection, tx, """
+    private static Task<int> InsertParked(Batch batch, LineParked e) =>
+        batch.Execute("""
             INSERT INTO refunds_needing_attention (shop_id, order_id, refund_id, sku_id, quantity, code, message, since_ms, parked_at_ms)
             VALUES (@shop, @order, @refund, @sku, @qty, @code, @message, @since, @at)
             ON CONFLICT (order_id, refund_id, sku_id) DO NOTHING
@@ -259,8 +263,8 @@ public sealed class LedgerStore
         return Page(rows, q.Limit, r => r.EntryId);
     }
 
-    private static Task StoreOffset(DbConnection connection, DbTransaction tx, string projection, long offset) =>
-        Execute(connection, tx, """
+    private static Task StoreOffset(Batch batch, string projection, long offset) =>
+        batch.Execute("""
             INSERT INTO ledger_offset (projection, last_ordering) VALUES (@p, @o)
             ON CONFLICT (projection) DO UPDATE SET last_ordering = excluded.last_ordering
             """, ("p", projection), ("o", offset));
@@ -337,9 +341,9 @@ public sealed class LedgerStore
     private static LedgerPage<T> Page<T>(List<T> rows, int limit, Func<T, long> id) =>
         rows.Count > limit ? new(rows.Take(limit).ToList(), id(rows[limit - 1])) : new(rows, null);
 
-    private static async Task<bool> InsertRestock(DbConnection connection, DbTransaction tx, string shopId, string orderId, string refundId, string skuId,
+    private static async Task<bool> InsertRestock(Batch batch, string shopId, string orderId, string refundId, string skuId,
         long quantity, long availableAfter, RestockTrigger trigger, long settingVersion, DateTimeOffset at) =>
-        await Execute(connection, tx, """
+        await batch.Execute("""
             INSERT INTO restock_ledger (shop_id, order_id, refund_id, sku_id, quantity, stock_before, stock_after, trigger_kind, setting_version, at_ms)
             VALUES (@shop, @order, @refund, @sku, @qty, @before, @after, @trigger, @version, @at)
             ON CONFLICT (refund_id, sku_id) DO NOTHING
@@ -377,5 +381,36 @@ public sealed class LedgerStore
             command.Parameters.Add(p);
         }
         return command;
+    }
+
+    /// <summary>
+    /// The statements of one write transaction, each a command executed again with new values (Microsoft.Data.Sqlite
+    /// keeps a command's compiled statement): the projection writes hundreds of rows per transaction while SQLite's one
+    /// write lock is held, and the journal's writes wait meanwhile; compiling each row's statement anew lengthened that.
+    /// </summary>
+    private sealed class Batch(DbConnection connection, DbTransaction tx) : IAsyncDisposable
+    {
+        private readonly Dictionary<string, DbCommand> _commands = [];
+
+        /// <returns>The number of rows changed.</returns>
+        public Task<int> Execute(string sql, params (string Name, object Value)[] args)
+        {
+            if (_commands.TryGetValue(sql, out var command))
+            {
+                for (var i = 0; i < args.Length; i++)
+                    command.Parameters[i].Value = args[i].Value;
+            }
+            else
+            {
+                _commands[sql] = command = Command(connection, tx, sql, args);
+            }
+            return command.ExecuteNonQueryAsync();
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var command in _commands.Values)
+                await command.DisposeAsync();
+        }
     }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Diagnostics.Metrics;
 using Akka.Actor;
 using Akka.Persistence;
 using Akka.Persistence.Journal;
@@ -6,6 +7,8 @@ using Akka.Persistence.Query;
 using Akka.Persistence.Sql.Query;
 using Akka.Streams;
 using Akka.Streams.Dsl;
+using Microsoft.Data.Sqlite;
+using Restock.Actors.Engine.Hosting;
 using Restock.Actors.Tests.Support;
 using Xunit.Abstractions;
 
@@ -86,5 +89,36 @@ public sealed class SqliteJournalWritesTests(ITestOutputHelper output) : EngineT
         var tagged = await journal.CurrentEventsByTag("restock", Offset.NoOffset()).RunWith(Sink.Seq<EventEnvelope>(), materializer);
         Assert.Equal(("sku-a", 2L, "tagged"), tagged.Select(e => (e.PersistenceId, e.SequenceNr, (string)e.Event)).Single());
         Assert.Equal(ImmutableHashSet.Create("restock", "other"), tagged.Single().Tags.ToImmutableHashSet());
+    }
+
+    [Fact]
+    public void A_write_waits_while_another_writer_holds_SQLites_lock_then_is_stored_and_the_wait_is_counted()
+    {
+        WriteAll(Sys, TestActor, Write("first", 1, "before"));
+        ExpectMsg<WriteMessagesSuccessful>(FirstWrite);
+        ReceiveN(1);
+        var waits = 0L;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == RestockMetrics.MeterName && instrument.Name == "restock.journal.lock_wait") l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<double>((_, _, _, _) => Interlocked.Increment(ref waits));
+        listener.Start();
+
+        // Another writer (as the ledger's projection) holds the write lock: the journal's write waits for it, unanswered.
+        using (var other = new SqliteConnection(Db.ConnectionString))
+        {
+            other.Open();
+            using var transaction = other.BeginTransaction();
+            WriteAll(Sys, TestActor, Write("second", 1, "while locked"));
+            ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+            transaction.Commit();
+        }
+
+        ExpectMsg<WriteMessagesSuccessful>(FirstWrite);
+        Assert.IsType<WriteMessageSuccess>(ReceiveOne());
+        Assert.Equal(["first", "second"], Db.Strings("SELECT persistence_id FROM journal ORDER BY ordering"));
+        Assert.True(Interlocked.Read(ref waits) >= 1, "the wait for the lock is counted");
     }
 }
