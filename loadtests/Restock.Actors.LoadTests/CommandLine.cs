@@ -37,7 +37,7 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
           --engine "HOCON"       in-process engine: a configuration entry on top of hocon/, repeatable,
                                  e.g. --engine "restock.inventory.max-batch-size = 1"
           --reports DIR          where report folders go (default ./reports)
-          --memory-skus N        hot-sku-bench: SKUs touched for the memory measurement (default 100000)
+          --memory-skus N        hot-sku-bench, sku-memory: SKUs touched for the memory measurement (default 100000)
           --events N             recovery-bench: events journaled for the SKU (default 1000000)
           --open-lines N         recovery-bench: of which reservations left open (default 10000)
           --find-rate            open model: the highest rate that still passes (thresholds and invariants), from

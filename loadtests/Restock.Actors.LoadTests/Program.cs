@@ -20,6 +20,11 @@ public static class Program
                 var bench = await HotSkuBench.RunAsync(command.Options, command.MemorySkus, Console.Out);
                 return bench.InvariantsHeld ? 0 : 1;
             }
+            if (command.Options.Scenario.Name == "sku-memory")
+            {
+                await HotSkuBench.MemoryOnlyAsync(command.MemorySkus, command.Options.Scenario.Duration, Console.Out);
+                return 0;
+            }
             if (command.Options.Scenario.Name == "recovery-bench")
             {
                 var recovery = await RecoveryBench.RunAsync(command.Options, command.RecoveryEvents, command.RecoveryOpenLines, Console.Out);

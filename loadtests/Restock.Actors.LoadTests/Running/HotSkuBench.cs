@@ -78,11 +78,25 @@ public static class HotSkuBench
         return (report, batches);
     }
 
+    /// <summary>The memory measurement alone; the engine then stays up for <paramref name="hold"/> (to take a gcdump of it).</summary>
+    public static async Task MemoryOnlyAsync(int skus, TimeSpan hold, TextWriter log)
+    {
+        var (managed, workingSet, activations) = await MemoryPerSkuAsync(skus, log, async () =>
+        {
+            if (hold <= TimeSpan.Zero) return;
+            log.WriteLine($"memory: measured; process {Environment.ProcessId} stays up for {hold.TotalSeconds:N0} s");
+            await Task.Delay(hold);
+        });
+        log.WriteLine($"Memory per active SKU actor ({skus:N0} SKUs touched once): {managed:N0} B managed heap, {workingSet:N0} B working set; " +
+                      $"{activations:N0} SKU activations/s");
+    }
+
     /// <summary>
     /// Touches <paramref name="skus"/> SKUs once each (one stored event apiece), then compares memory before and after.
     /// Each first command starts a SKU never seen by this node (with its recovery): the rate is the cold-start rate.
     /// </summary>
-    private static async Task<(double Managed, double WorkingSet, double ActivationsPerSecond)> MemoryPerSkuAsync(int skus, TextWriter log)
+    private static async Task<(double Managed, double WorkingSet, double ActivationsPerSecond)> MemoryPerSkuAsync(int skus, TextWriter log,
+        Func<Task>? whileActive = null)
     {
         await using var target = await InProcessTarget.StartAsync(Path.Combine(Path.GetTempPath(), "restock-load"));
         await target.SetStock(BenchShop, "warm-up", "warm-up", 1);
@@ -97,6 +111,7 @@ public static class HotSkuBench
         var activated = clock.Elapsed;
         var (managedAfter, wsAfter) = Measure();
         log.WriteLine($"memory: {skus:N0} SKUs active after {activated.TotalSeconds:F1}s ({skus / activated.TotalSeconds:N0} activations/s)");
+        if (whileActive is not null) await whileActive();
         return ((managedAfter - managedBefore) / (double)skus, (wsAfter - wsBefore) / (double)skus, skus / activated.TotalSeconds);
     }
 

@@ -65,6 +65,15 @@ public static class Catalog
             Attempts: 0, Duration: TimeSpan.FromSeconds(20),
             Thresholds: ["oversold=0"]),
 
+        new("sku-memory",
+            "Memory per active SKU actor alone (hot-sku-bench's last part): --memory-skus SKUs touched once, managed heap before " +
+            "and after. --duration keeps the process up after measuring (its id is printed), e.g. for dotnet-gcdump.",
+            Skus: 1, StockPerSku: 10, Shops: 1,
+            Mix: new OperationMix(Reserve: 0),
+            Model: new LoadModel(LoadKind.Closed, Concurrency: 1_000),
+            Attempts: 0, Duration: TimeSpan.Zero,
+            Thresholds: []),
+
         new("recovery-bench",
             "Recovery of one large SKU: --events journaled events of which --open-lines reservations stay open, built through " +
             "the engine, which is then restarted on its journal; the first command's answer is timed, with finished ids inside " +

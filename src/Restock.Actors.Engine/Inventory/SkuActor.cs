@@ -16,7 +16,7 @@ namespace Restock.Actors.Engine.Inventory;
 /// was in flight are written as one batch (group commit). A caller hears back only once its decision,
 /// and every decision before it, is durable.
 /// </summary>
-public sealed class SkuActor : UntypedPersistentActor, IWithTimers
+public sealed class SkuActor : UntypedPersistentActor
 {
     /// <summary>
     /// A decision waiting for its write (or for earlier writes). <paramref name="SnapshotAfter"/>, when set, is the state
@@ -24,12 +24,11 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     /// </summary>
     private readonly record struct Pending(IReadOnlyList<SkuEvent> Events, IActorRef? ReplyTo, object? Reply, SkuSnapshot? SnapshotAfter = null);
 
-    private sealed class PaymentDeadlineDue
-    {
-        public static readonly PaymentDeadlineDue Instance = new();
-    }
+    /// <summary>One per armed deadline: a tick of a deadline since re-armed or cancelled is told apart and ignored.</summary>
+    private sealed class PaymentDeadlineDue : IDeadLetterSuppression;
 
-    private sealed class IdleCheck
+    /// <summary>May reach the SKU after it stopped (it is never cancelled): not worth a dead-letter line.</summary>
+    private sealed class IdleCheck : IDeadLetterSuppression
     {
         public static readonly IdleCheck Instance = new();
     }
@@ -39,18 +38,26 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     // A timer further out than this is re-armed when it fires, so a far deadline never overflows the scheduler.
     private static readonly TimeSpan LongestTimer = TimeSpan.FromHours(1);
 
+    // The scheduler's ticks (10 ms) may deliver a check this much before it was due.
+    private const long IdleCheckEarliness = 100;
+
     private readonly string _skuId;
     private readonly InventorySettings _settings;
     private readonly TimeProvider _clock;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Queue<Pending> _queue = new();
+    // Decisions waiting for their write, and those of the write under way: made on a SKU's first write and dropped
+    // once it drains, since most SKUs wait idle (100,000 may be active on a node) and a busy one never drains.
+    private Queue<Pending>? _queue;
     private SkuState _state;
-    // The decisions of the write under way (reused from write to write: no array per write); empty when none is.
-    private readonly List<Pending> _writing = new();
+    // Reused from write to write while the SKU is busy: no array per write.
+    private List<Pending>? _writing;
     private bool _stopping;
     // Stopping waits for this snapshot (taken once, when stopping with many events since the last one).
     private bool _stopSnapshotPending, _stopSnapshotTaken;
     private DateTimeOffset? _armedDeadline;
+    // Scheduled through the system's scheduler, not IWithTimers: Akka gives every IWithTimers actor a timer scheduler
+    // and its table when it is created, and most SKUs never hold a payment deadline.
+    private PaymentDeadlineDue? _deadlineTick;
+    private ICancelable? _deadlineTimer;
     private long _lastSnapshotSequenceNr;
     // Events decided since the latest snapshot was captured: a journal row holds one event or a whole batch, so sequence
     // numbers do not count them.
@@ -66,6 +73,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     private long _lineage = Random.Shared.NextInt64();
     private long _commands, _eventsWritten, _batches, _largestBatch, _eventsReplayed;
     private long _lastMessageAtMs = Environment.TickCount64;
+    private long _idleCheckAtMs;
 
     public SkuActor(string skuId, InventorySettings settings, TimeProvider clock)
     {
@@ -77,7 +85,25 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
 
     /// <param name="clock">Payment deadlines and received-at times are read from it; tests pass their own.</param>
     public static Props Props(string skuId, InventorySettings settings, TimeProvider? clock = null) =>
-        EntityProps.Of(() => new SkuActor(skuId, settings, clock ?? TimeProvider.System));
+        new SkuProps(skuId, settings, clock ?? TimeProvider.System);
+
+    private sealed class SkuProps : EntityProps<SkuActor>
+    {
+        private readonly string _skuId;
+        private readonly InventorySettings _settings;
+        private readonly TimeProvider _clock;
+
+        public SkuProps(string skuId, InventorySettings settings, TimeProvider clock) => (_skuId, _settings, _clock) = (skuId, settings, clock);
+
+        private SkuProps(SkuProps source) : base(source) => (_skuId, _settings, _clock) = (source._skuId, source._settings, source._clock);
+
+        // Akka calls this inside the cell that creates the actor, as it calls a Props' producer.
+#pragma warning disable AK1000
+        public override ActorBase NewActor() => new SkuActor(_skuId, _settings, _clock);
+#pragma warning restore AK1000
+
+        protected override Props Copy() => new SkuProps(this);
+    }
 
     private const string PersistenceIdPrefix = "sku-";
 
@@ -86,8 +112,6 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     public static string SkuIdOf(string persistenceId) => persistenceId[PersistenceIdPrefix.Length..];
 
     public override string PersistenceId => PersistenceIdFor(_skuId);
-
-    public ITimerScheduler Timers { get; set; } = null!;
 
     protected override void OnRecover(object message)
     {
@@ -112,8 +136,8 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 RestockMetrics.SkuRecoveries.Add(1);
                 ArmPaymentDeadline();
                 // Not SetReceiveTimeout: Akka re-schedules that timer on every message, several allocations per command on a
-                // hot SKU. A check a few times per idle period finds the SKU idle between 1 and 1.25 periods after its last message.
-                Timers.StartPeriodicTimer(IdleCheck.Instance, IdleCheck.Instance, _settings.IdleBeforePassivation / 4);
+                // hot SKU. One check at a time, each due when the SKU would have been idle for the whole period.
+                CheckIdleIn(_settings.IdleBeforePassivation);
                 break;
         }
     }
@@ -122,8 +146,14 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     {
         if (message is IdleCheck)
         {
-            if (Environment.TickCount64 - _lastMessageAtMs >= (long)_settings.IdleBeforePassivation.TotalMilliseconds)
-                PassivateIfIdle();
+            // A check scheduled by an earlier incarnation (before a restart) comes early: only the latest one goes on.
+            if (Environment.TickCount64 < _idleCheckAtMs - IdleCheckEarliness) return;
+            var idleFor = TimeSpan.FromMilliseconds(Environment.TickCount64 - _lastMessageAtMs);
+            if (idleFor < _settings.IdleBeforePassivation)
+                CheckIdleIn(_settings.IdleBeforePassivation - idleFor);
+            else if (!PassivateIfIdle())
+                // Writing, or watching a payment deadline: look again a quarter period on.
+                CheckIdleIn(_settings.IdleBeforePassivation / 4);
             return;
         }
         _lastMessageAtMs = Environment.TickCount64;
@@ -137,7 +167,10 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                     ? Reply(SkuOutcome.Done)
                     : new SkuReply(_skuId, SkuOutcome.Rejected, RejectionCode.UnknownSku, "this SKU has never been stocked", _state.Levels, _state.Owner)));
                 break;
-            case PaymentDeadlineDue:
+            case PaymentDeadlineDue due:
+                if (!ReferenceEquals(due, _deadlineTick)) break;
+                _deadlineTick = null;
+                _deadlineTimer = null;
                 _armedDeadline = null;
                 // Releases at most one write's worth; the timer is re-armed at once while more are overdue.
                 Decide(new ExpireReservations(_clock.GetUtcNow(), _settings.MaxBatchSize), replyTo: null);
@@ -161,13 +194,13 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
                 break;
             case SaveSnapshotFailure failed:
                 ChunksSaved(failed.Metadata.SequenceNr, saved: false);
-                _log.Warning(failed.Cause, "Snapshot of SKU {0} failed; recovery replays more events until the next one", _skuId);
+                Log.Warning(failed.Cause, "Snapshot of SKU {0} failed; recovery replays more events until the next one", _skuId);
                 SnapshotBeforeStopDone(failed.Metadata.SequenceNr);
                 break;
             case DeleteSnapshotsSuccess:
                 break;
             case DeleteSnapshotsFailure failed:
-                _log.Warning(failed.Cause, "Old snapshots of SKU {0} were not deleted", _skuId);
+                Log.Warning(failed.Cause, "Old snapshots of SKU {0} were not deleted", _skuId);
                 break;
             default:
                 Unhandled(message);
@@ -176,10 +209,21 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     }
 
     /// <summary>Idle with nothing to write and no payment deadline to watch: the shard stops it until its next message.</summary>
-    private void PassivateIfIdle()
+    private bool PassivateIfIdle()
     {
-        if (_writing.Count == 0 && _queue.Count == 0 && _armedDeadline is null)
-            Context.Parent.Tell(new Passivate(StopEntity.Instance));
+        if (Writing || Queued || _armedDeadline is not null) return false;
+        Context.Parent.Tell(new Passivate(StopEntity.Instance));
+        return true;
+    }
+
+    private void CheckIdleIn(TimeSpan delay)
+    {
+        _idleCheckAtMs = Environment.TickCount64 + (long)delay.TotalMilliseconds;
+        // Deliberately not cancelable (a token source and a handle more per SKU): at most one check is pending, it ends
+        // within one idle period, and one that outlives the SKU is a suppressed dead letter.
+#pragma warning disable AK1004
+        Context.System.Scheduler.ScheduleTellOnce(delay, Self, IdleCheck.Instance, ActorRefs.NoSender);
+#pragma warning restore AK1004
     }
 
     private void Decide(SkuCommand command, IActorRef? replyTo)
@@ -212,6 +256,10 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         }
     }
 
+    private bool Writing => _writing is { Count: > 0 };
+
+    private bool Queued => _queue is { Count: > 0 };
+
     private SkuReply Reply(SkuOutcome outcome) => new(_skuId, outcome, null, null, _state.Levels, _state.Owner);
 
     /// <summary>
@@ -220,18 +268,18 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     /// </summary>
     private void Enqueue(Pending pending)
     {
-        if (pending.Events.Count == 0 && _writing.Count == 0 && _queue.Count == 0)
+        if (pending.Events.Count == 0 && !Writing && !Queued)
             pending.ReplyTo?.Tell(pending.Reply);
         else
         {
-            _queue.Enqueue(pending);
+            (_queue ??= new()).Enqueue(pending);
             WriteNextBatch();
         }
     }
 
     private void WriteNextBatch()
     {
-        if (_writing.Count > 0) return;
+        if (Writing || _queue is null) return;
         while (_queue.Count > 0 && _queue.Peek().Events.Count == 0)
         {
             var ready = _queue.Dequeue();
@@ -240,7 +288,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         if (_queue.Count == 0) return;
 
         // At most max-batch-size events per write, unless one decision alone has more.
-        var batch = _writing;
+        var batch = _writing ??= new();
         var events = new List<SkuEvent>(Math.Min(_queue.Count, _settings.MaxBatchSize));
         // A decision with a snapshot captured after it ends its write: the snapshot then matches that write's row.
         while (_queue.Count > 0 && (batch.Count == 0 || events.Count + _queue.Peek().Events.Count <= _settings.MaxBatchSize))
@@ -268,10 +316,11 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
 
     private void BatchWritten()
     {
-        foreach (var done in _writing)
+        var written = _writing!;
+        foreach (var done in written)
             done.ReplyTo?.Tell(done.Reply);
-        var snapshot = _writing[^1].SnapshotAfter;
-        _writing.Clear();
+        var snapshot = written[^1].SnapshotAfter;
+        written.Clear();
         // Until the next batch is handed to the journal, LastSequenceNr is this batch's row, the one the snapshot follows.
         if (snapshot is not null)
         {
@@ -280,10 +329,10 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         }
         WriteNextBatch();
         // Drained: a SKU that is not busy keeps no buffers (100,000 SKUs may be active on a node); a busy one never drains.
-        if (_writing.Count == 0 && _queue.Count == 0)
+        if (!Writing && !Queued)
         {
-            _writing.Capacity = 0;
-            _queue.TrimExcess();
+            _writing = null;
+            _queue = null;
         }
         StopIfDrained();
     }
@@ -295,7 +344,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
     /// </summary>
     private void StopIfDrained()
     {
-        if (!_stopping || _writing.Count > 0 || _queue.Count > 0 || _stopSnapshotPending) return;
+        if (!_stopping || Writing || Queued || _stopSnapshotPending) return;
         if (!_stopSnapshotTaken && _eventsSinceSnapshot >= _settings.SnapshotEvery)
         {
             _stopSnapshotTaken = _stopSnapshotPending = true;
@@ -372,15 +421,20 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
 
     private void ArmPaymentDeadline(DateTimeOffset? deadline = null)
     {
+        CancelPaymentDeadline();
         _armedDeadline = deadline ?? _state.NextPaymentDeadline();
-        if (_armedDeadline is not { } due)
-        {
-            Timers.Cancel(PaymentDeadlineDue.Instance);
-            return;
-        }
+        if (_armedDeadline is not { } due) return;
         var delay = due - _clock.GetUtcNow();
         delay = delay < TimeSpan.Zero ? TimeSpan.Zero : delay > LongestTimer ? LongestTimer : delay;
-        Timers.StartSingleTimer(PaymentDeadlineDue.Instance, PaymentDeadlineDue.Instance, delay);
+        _deadlineTick = new PaymentDeadlineDue();
+        _deadlineTimer = Context.System.Scheduler.ScheduleTellOnceCancelable(delay, Self, _deadlineTick, ActorRefs.NoSender);
+    }
+
+    private void CancelPaymentDeadline()
+    {
+        _deadlineTimer?.Cancel();
+        _deadlineTimer = null;
+        _deadlineTick = null;
     }
 
     /// <summary>The journal did not confirm the write: it may or may not have been stored.</summary>
@@ -400,6 +454,7 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
 
     protected override void PostStop()
     {
+        CancelPaymentDeadline();
         FailWaitingCallers(null);
         base.PostStop();
     }
@@ -413,12 +468,12 @@ public sealed class SkuActor : UntypedPersistentActor, IWithTimers
         var inFlight = new Status.Failure(writeRejected
             ? new StockNotSavedException(_skuId, cause)
             : new StockOutcomeUnknownException(_skuId, cause));
-        foreach (var p in _writing)
+        foreach (var p in _writing ?? [])
             p.ReplyTo?.Tell(inFlight);
         var notWritten = new Status.Failure(new StockNotSavedException(_skuId, cause));
-        foreach (var p in _queue)
+        foreach (var p in _queue ?? [])
             p.ReplyTo?.Tell(notWritten);
-        _writing.Clear();
-        _queue.Clear();
+        _writing = null;
+        _queue = null;
     }
 }

@@ -1,0 +1,130 @@
+using Akka.Actor;
+using Akka.Dispatch.MessageQueues;
+using Restock.Actors.Engine.Hosting;
+
+namespace Restock.Actors.Tests.Hosting;
+
+/// <summary>
+/// The entity mailbox keeps Akka's mailbox contract (order, prepending for unstash, any number of messages, every
+/// message once) while an idle entity holds only a few slots. Bytes allocated on this thread, not timings.
+/// </summary>
+public sealed class EntityMailboxTests
+{
+    private static Envelope Message(object message) => new(message, ActorRefs.NoSender);
+
+    private static List<object> Drain(IMessageQueue queue)
+    {
+        var taken = new List<object>();
+        while (queue.TryDequeue(out var envelope)) taken.Add(envelope.Message);
+        return taken;
+    }
+
+    [Fact]
+    public void Messages_come_out_in_the_order_they_went_in_across_growth_and_wrap_around()
+    {
+        var queue = new EntityMessageQueue();
+        var next = 0;
+        var expected = new List<object>();
+        // Interleaved so that the ring's head has moved before it grows.
+        for (var round = 0; round < 5; round++)
+        {
+            for (var i = 0; i < 3 + round * 7; i++)
+            {
+                queue.Enqueue(ActorRefs.Nobody, Message(next));
+                expected.Add(next++);
+            }
+            Assert.True(queue.TryDequeue(out var first));
+            Assert.Equal(expected[0], first.Message);
+            expected.RemoveAt(0);
+            Assert.Equal(expected.Count, queue.Count);
+        }
+
+        Assert.Equal(expected, Drain(queue));
+        Assert.False(queue.HasMessages);
+        Assert.Equal(0, queue.Count);
+    }
+
+    [Fact]
+    public void Prepended_messages_come_before_the_queued_ones_last_prepended_first_as_unstashing_needs()
+    {
+        var queue = new EntityMessageQueue();
+        foreach (var m in new[] { "queued-1", "queued-2", "queued-3" }) queue.Enqueue(ActorRefs.Nobody, Message(m));
+        // Akka unstashes a stash [s1, s2, s3, s4, s5] by prepending s5 first and s1 last; five prepends also grow the ring.
+        foreach (var m in new[] { "s5", "s4", "s3", "s2", "s1" }) queue.EnqueueFirst(Message(m));
+
+        Assert.Equal(["s1", "s2", "s3", "s4", "s5", "queued-1", "queued-2", "queued-3"], Drain(queue));
+    }
+
+    [Fact]
+    public void A_grown_buffer_is_given_back_once_drained_and_an_idle_queue_keeps_a_few_slots()
+    {
+        var queue = new EntityMessageQueue();
+        Assert.Equal(0, queue.Capacity);
+        queue.Enqueue(ActorRefs.Nobody, Message("one"));
+        Drain(queue);
+        Assert.Equal(EntityMessageQueue.FirstCapacity, queue.Capacity);
+
+        for (var i = 0; i < 1_000; i++) queue.Enqueue(ActorRefs.Nobody, Message(i));
+        Assert.True(queue.Capacity >= 1_000);
+        Assert.Equal(1_000, Drain(queue).Count);
+        Assert.Equal(0, queue.Capacity);
+    }
+
+    [Fact]
+    public void Clean_up_hands_every_message_left_to_dead_letters_in_order()
+    {
+        var queue = new EntityMessageQueue();
+        var deadLetters = new EntityMessageQueue();
+        queue.Enqueue(ActorRefs.Nobody, Message("b"));
+        queue.EnqueueFirst(Message("a"));
+        queue.Enqueue(ActorRefs.Nobody, Message("c"));
+
+        queue.CleanUp(ActorRefs.Nobody, deadLetters);
+
+        Assert.False(queue.HasMessages);
+        Assert.Equal(["a", "b", "c"], Drain(deadLetters));
+    }
+
+    [Fact]
+    public async Task Concurrent_senders_lose_nothing_and_each_senders_messages_stay_in_order()
+    {
+        const int senders = 4, each = 20_000;
+        var queue = new EntityMessageQueue();
+        var received = new List<(int Sender, int N)>();
+        var sending = Enumerable.Range(0, senders).Select(s => Task.Run(() =>
+        {
+            for (var n = 0; n < each; n++) queue.Enqueue(ActorRefs.Nobody, Message((s, n)));
+        })).ToArray();
+        // One consumer, as the dispatcher runs an actor's mailbox on one thread at a time.
+        while (received.Count < senders * each)
+        {
+            if (queue.TryDequeue(out var envelope)) received.Add(((int, int))envelope.Message);
+            else await Task.Yield();
+        }
+        await Task.WhenAll(sending);
+
+        Assert.False(queue.HasMessages);
+        for (var s = 0; s < senders; s++)
+            Assert.Equal(Enumerable.Range(0, each), received.Where(r => r.Sender == s).Select(r => r.N));
+    }
+
+    /// <summary>Akka's deque mailbox holds a ~1 KB queue segment from an actor's first message until it stops.</summary>
+    [Fact]
+    public void An_entity_that_handled_a_message_holds_a_small_queue_not_a_segment_for_32()
+    {
+        const int queues = 1_000;
+        var kept = new EntityMessageQueue[queues];
+        var envelope = Message("stock");
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < queues; i++)
+        {
+            var queue = kept[i] = new EntityMessageQueue();
+            queue.Enqueue(ActorRefs.Nobody, envelope);
+            queue.TryDequeue(out _);
+        }
+        var perQueue = (GC.GetAllocatedBytesForCurrentThread() - before) / queues;
+
+        Assert.All(kept, q => Assert.False(q.HasMessages));
+        Assert.InRange(perQueue, 1, 160);
+    }
+}
