@@ -108,7 +108,7 @@ internal sealed class SqliteJournalWrites
         // name and allocates a binder for it on each execution (the larger part of this insert's cost), and its
         // BeginTransaction sleeps 150 ms whenever another connection holds the write lock, however briefly.
         var db = connection.Handle!;
-        BeginWrite(db);
+        if (BeginWrite(db) is { Ticks: > 0 } waited) RestockMetrics.JournalLockWait.Record(waited.TotalMilliseconds);
         try
         {
             Check(raw.sqlite3_prepare_v2(db, _insert, out var statement), db);
@@ -144,9 +144,10 @@ internal sealed class SqliteJournalWrites
     /// <summary>
     /// Takes SQLite's write lock (BEGIN IMMEDIATE). Another writer (the ledger's projection, a snapshot) holds it for a
     /// few milliseconds at most, so the journal asks again every millisecond or sooner instead of sleeping in long steps,
-    /// and gives up after <see cref="LockTimeout"/> as Microsoft.Data.Sqlite would.
+    /// and gives up after <see cref="LockTimeout"/> as Microsoft.Data.Sqlite would. Snapshot saves take it the same way.
     /// </summary>
-    private static void BeginWrite(sqlite3 db)
+    /// <returns>How long it waited for the lock.</returns>
+    internal static TimeSpan BeginWrite(sqlite3 db)
     {
         // A pooled connection may carry another user's busy timeout: here the waiting is ours.
         raw.sqlite3_busy_timeout(db, 0);
@@ -154,7 +155,7 @@ internal sealed class SqliteJournalWrites
         if (result != raw.SQLITE_BUSY)
         {
             Check(result, db);
-            return;
+            return TimeSpan.Zero;
         }
         var waited = Stopwatch.StartNew();
         for (var attempt = 0; result == raw.SQLITE_BUSY && waited.Elapsed < LockTimeout; attempt++)
@@ -163,8 +164,8 @@ internal sealed class SqliteJournalWrites
             else Thread.Sleep(1);
             result = raw.sqlite3_exec(db, "BEGIN IMMEDIATE");
         }
-        RestockMetrics.JournalLockWait.Record(waited.Elapsed.TotalMilliseconds);
         Check(result, db);
+        return waited.Elapsed;
     }
 
     private static void Check(int result, sqlite3 db)

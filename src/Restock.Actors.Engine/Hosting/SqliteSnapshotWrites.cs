@@ -57,21 +57,32 @@ internal sealed class SqliteSnapshotWrites
     {
         using var connection = new SqliteConnection(_connectionString);
         connection.Open();
-        using var transaction = connection.BeginTransaction();
+        // As the journal does (SqliteJournalWrites): SQLite's own API, and the write lock asked for every millisecond while
+        // another writer (the ledger) holds it, not Microsoft.Data.Sqlite's 150 ms sleeps, the journal waiting behind this.
         var db = connection.Handle!;
-        Check(raw.sqlite3_prepare_v2(db, _insert, out var statement), db);
-        using (statement)
+        SqliteJournalWrites.BeginWrite(db);
+        try
         {
-            Check(raw.sqlite3_bind_text(statement, 1, metadata.PersistenceId), db);
-            Check(raw.sqlite3_bind_int64(statement, 2, metadata.SequenceNr), db);
-            Check(raw.sqlite3_bind_int64(statement, 3, metadata.Timestamp.Ticks), db);
-            Check(raw.sqlite3_bind_blob(statement, 4, payload), db);
-            Check(raw.sqlite3_bind_text(statement, 5, manifest), db);
-            Check(raw.sqlite3_bind_int(statement, 6, serializerId), db);
-            var done = raw.sqlite3_step(statement);
-            if (done != raw.SQLITE_DONE) Check(done, db);
+            Check(raw.sqlite3_prepare_v2(db, _insert, out var statement), db);
+            using (statement)
+            {
+                Check(raw.sqlite3_bind_text(statement, 1, metadata.PersistenceId), db);
+                Check(raw.sqlite3_bind_int64(statement, 2, metadata.SequenceNr), db);
+                Check(raw.sqlite3_bind_int64(statement, 3, metadata.Timestamp.Ticks), db);
+                Check(raw.sqlite3_bind_blob(statement, 4, payload), db);
+                Check(raw.sqlite3_bind_text(statement, 5, manifest), db);
+                Check(raw.sqlite3_bind_int(statement, 6, serializerId), db);
+                var done = raw.sqlite3_step(statement);
+                if (done != raw.SQLITE_DONE) Check(done, db);
+            }
+            Check(raw.sqlite3_exec(db, "COMMIT"), db);
         }
-        transaction.Commit();
+        catch
+        {
+            // The connection goes back to Microsoft.Data.Sqlite's pool, which does not know of this transaction.
+            if (raw.sqlite3_get_autocommit(db) == 0) raw.sqlite3_exec(db, "ROLLBACK");
+            throw;
+        }
     }
 
     private static void Check(int result, sqlite3 db)

@@ -1,0 +1,41 @@
+using Restock.Actors.LoadTests.Running;
+
+namespace Restock.Actors.Tests.LoadSimulations;
+
+/// <summary>The open model's arrivals under way: the run ends only once every one started has finished, and a failure surfaces.</summary>
+public class ArrivalsInFlightTests
+{
+    [Fact]
+    public async Task The_end_waits_for_every_arrival_started_and_counts_them_meanwhile()
+    {
+        var arrivals = new ArrivalsInFlight();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new CountdownEvent(3);
+        for (var i = 0; i < 3; i++)
+            arrivals.Start(async () =>
+            {
+                started.Signal();
+                await release.Task;
+            });
+        Assert.True(started.Wait(TimeSpan.FromSeconds(10)));
+        Assert.Equal(3, arrivals.Count);
+
+        var end = arrivals.AllFinishedAsync();
+        Assert.False(end.IsCompleted);
+        release.SetResult();
+        await end;
+        Assert.Equal(0, arrivals.Count);
+    }
+
+    [Fact]
+    public async Task A_run_without_arrivals_ends_at_once_and_a_failed_arrival_fails_the_end()
+    {
+        await new ArrivalsInFlight().AllFinishedAsync();
+
+        var arrivals = new ArrivalsInFlight();
+        arrivals.Start(() => throw new InvalidOperationException("the target broke"));
+        arrivals.Start(() => Task.Delay(50));
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(arrivals.AllFinishedAsync);
+        Assert.Equal("the target broke", e.Message);
+    }
+}
