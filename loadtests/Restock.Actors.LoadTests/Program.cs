@@ -22,7 +22,7 @@ public static class Program
             }
             if (command.Options.Scenario.Name == "sku-memory")
             {
-                await HotSkuBench.MemoryOnlyAsync(command.MemorySkus, command.Options.Scenario.Duration, Console.Out);
+                await HotSkuBench.MemoryOnlyAsync(command.MemorySkus, command.Options.EngineOverrides ?? [], command.Options.Scenario.Duration, Console.Out);
                 return 0;
             }
             if (command.Options.Scenario.Name == "recovery-bench")

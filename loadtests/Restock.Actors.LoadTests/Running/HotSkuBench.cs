@@ -36,7 +36,7 @@ public static class HotSkuBench
             EngineOverrides = [.. engine, "restock.inventory.max-batch-size = 1"],
             ReportsFolder = folder,
         }, log);
-        var (managed, workingSet, activations) = await MemoryPerSkuAsync(memorySkus, log);
+        var (managed, workingSet, activations) = await MemoryPerSkuAsync(memorySkus, engine, log);
 
         double Reserves(RunReport r) => r.Operations.Where(o => o.Operation == "reserve").Sum(o => o.Ok) / r.Seconds;
         var fast = Reserves(grouped.Report);
@@ -97,9 +97,9 @@ public static class HotSkuBench
     }
 
     /// <summary>The memory measurement alone; the engine then stays up for <paramref name="hold"/> (to take a gcdump of it).</summary>
-    public static async Task MemoryOnlyAsync(int skus, TimeSpan hold, TextWriter log)
+    public static async Task MemoryOnlyAsync(int skus, IReadOnlyList<string> engine, TimeSpan hold, TextWriter log)
     {
-        var (managed, workingSet, activations) = await MemoryPerSkuAsync(skus, log, async () =>
+        var (managed, workingSet, activations) = await MemoryPerSkuAsync(skus, engine, log, async () =>
         {
             if (hold <= TimeSpan.Zero) return;
             log.WriteLine($"memory: measured; process {Environment.ProcessId} stays up for {hold.TotalSeconds:N0} s");
@@ -113,10 +113,10 @@ public static class HotSkuBench
     /// Touches <paramref name="skus"/> SKUs once each (one stored event apiece), then compares memory before and after.
     /// Each first command starts a SKU never seen by this node (with its recovery): the rate is the cold-start rate.
     /// </summary>
-    private static async Task<(double Managed, double WorkingSet, double ActivationsPerSecond)> MemoryPerSkuAsync(int skus, TextWriter log,
+    private static async Task<(double Managed, double WorkingSet, double ActivationsPerSecond)> MemoryPerSkuAsync(int skus, IReadOnlyList<string> engine, TextWriter log,
         Func<Task>? whileActive = null)
     {
-        await using var target = await InProcessTarget.StartAsync(Path.Combine(Path.GetTempPath(), "restock-load"));
+        await using var target = await InProcessTarget.StartAsync(Path.Combine(Path.GetTempPath(), "restock-load"), [.. engine]);
         await target.SetStock(BenchShop, "warm-up", "warm-up", 1);
         var (managedBefore, wsBefore) = Measure();
         log.WriteLine($"memory: touching {skus:N0} SKUs");
