@@ -27,6 +27,7 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
           --key KEY              its operator key (default: RESTOCK_OPERATOR_KEY)
           --seed N               drives every random choice (default 1)
           --duration 30s|2m      how long load is generated (the scenario's default otherwise)
+          --warm-up 10s|0        open model: the same load first on other SKUs, unmeasured, this long (promo-mix: 10s)
           --attempts N           at most N requests (0 = no limit)
           --concurrency N        closed model: N concurrent buyers
           --rate N               open model: N arrivals per second ...
@@ -94,6 +95,10 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
                 case "--postgres": options = options with { Postgres = Value() }; break;
                 case "--seed": options = options with { Seed = (int)Number(0) }; break;
                 case "--duration": scenario = scenario with { Duration = Duration(Value()) }; break;
+                case "--warm-up":
+                    var warmUp = Value();
+                    scenario = scenario with { WarmUp = warmUp is "0" or "0s" ? TimeSpan.Zero : Duration(warmUp, "--warm-up") };
+                    break;
                 case "--attempts": scenario = scenario with { Attempts = Number(0) }; break;
                 case "--concurrency": scenario = scenario with { Model = scenario.Model with { Kind = LoadKind.Closed, Concurrency = (int)Number(1) } }; break;
                 case "--rate": scenario = scenario with { Model = scenario.Model with { Kind = LoadKind.Open, Rate = Number(1) } }; break;
@@ -130,17 +135,17 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
             recoveryEvents, recoveryOpenLines, findRate);
     }
 
-    private static TimeSpan Duration(string text)
+    private static TimeSpan Duration(string text, string option = "--duration")
     {
         var unit = text.TrimStart("0123456789.".ToCharArray());
         if (!double.TryParse(text[..^unit.Length], CultureInfo.InvariantCulture, out var n) || n <= 0)
-            throw new ArgumentException($"--duration needs a number and a unit, e.g. 30s or 2m, not '{text}'");
+            throw new ArgumentException($"{option} needs a number and a unit, e.g. 30s or 2m, not '{text}'");
         return unit switch
         {
             "s" or "" => TimeSpan.FromSeconds(n),
             "m" => TimeSpan.FromMinutes(n),
             "ms" => TimeSpan.FromMilliseconds(n),
-            _ => throw new ArgumentException($"--duration unit is s, m or ms, not '{unit}'"),
+            _ => throw new ArgumentException($"{option} unit is s, m or ms, not '{unit}'"),
         };
     }
 }

@@ -6,12 +6,13 @@ namespace Restock.Actors.LoadTests.Running;
 
 /// <summary>
 /// What the load cost this process, per request: CPU time, the engine's journal write transactions and SKU group
-/// commits, and the journal's waits for SQLite's write lock (another writer holding it), read from the engine's meters.
+/// commits, and the journal's waits for SQLite's write lock (another writer holding it), read from the engine's meters;
+/// and the methods the JIT compiled meanwhile (a process still warming up spends a share of its CPU there).
 /// Figures that do not depend on how busy the machine is (except the waits), to judge a change when latencies cannot
 /// be trusted. In-process target only: over HTTP the engine's meters are in another process.
 /// </summary>
 public sealed record EngineCosts(long Requests, double CpuMicrosPerRequest, double JournalTransactionsPerRequest, double SkuWritesPerRequest,
-    long LockWaits, double LockWaitTotalMs, double LockWaitMaxMs)
+    long LockWaits, double LockWaitTotalMs, double LockWaitMaxMs, long JitCompiledMethods)
 {
     /// <summary>Starts counting; <see cref="Counting.Stop"/> ends it.</summary>
     public static Counting Start() => new();
@@ -20,6 +21,7 @@ public sealed record EngineCosts(long Requests, double CpuMicrosPerRequest, doub
     {
         private readonly MeterListener _listener = new();
         private readonly TimeSpan _cpuAtStart = Process.GetCurrentProcess().TotalProcessorTime;
+        private readonly long _jitAtStart = System.Runtime.JitInfo.GetCompiledMethodCount();
         private long _transactions;
         private long _skuWrites;
         private long _lockWaits;
@@ -58,7 +60,8 @@ public sealed record EngineCosts(long Requests, double CpuMicrosPerRequest, doub
             var n = Math.Max(1, requests);
             lock (_listener)
                 return new EngineCosts(requests, Math.Round(cpu.TotalMicroseconds / n, 1), Math.Round((double)Interlocked.Read(ref _transactions) / n, 3),
-                    Math.Round((double)Interlocked.Read(ref _skuWrites) / n, 3), _lockWaits, Math.Round(_lockWaitTotal, 1), Math.Round(_lockWaitMax, 2));
+                    Math.Round((double)Interlocked.Read(ref _skuWrites) / n, 3), _lockWaits, Math.Round(_lockWaitTotal, 1), Math.Round(_lockWaitMax, 2),
+                    System.Runtime.JitInfo.GetCompiledMethodCount() - _jitAtStart);
         }
 
         public void Dispose() => _listener.Dispose();

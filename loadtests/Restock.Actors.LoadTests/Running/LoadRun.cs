@@ -98,6 +98,16 @@ public static class LoadRun
         var workload = new Workload(scenario, target, metrics);
         log.WriteLine($"{scenario.Name}: setting up {scenario.Skus:N0} SKUs x {scenario.StockPerSku:N0} units, {scenario.Shops} shops on {target.Describe}");
         await workload.SetUpAsync();
+        if (scenario.Model.Kind == LoadKind.Open && scenario.WarmUp > TimeSpan.Zero)
+        {
+            // SKUs and shops of its own: the measured run's SKUs start with their full stock, as without a warm-up.
+            log.WriteLine($"{scenario.Name}: warming up for {scenario.WarmUp.TotalSeconds:N0} s at the same load on other SKUs (not measured)");
+            var warmMetrics = new Metrics();
+            var warm = new Workload(scenario with { Name = scenario.Name + "-warm-up" }, target, warmMetrics);
+            await warm.SetUpAsync();
+            using var warmUp = new CancellationTokenSource(scenario.WarmUp);
+            await RunOpenAsync(scenario, warm, warmMetrics, unchecked(options.Seed * 31 + 7), warmUp, () => { });
+        }
         metrics.Restart();
         var gcAtStart = GcDuringLoad.Now();
         using var costs = EngineCosts.Start();
@@ -336,6 +346,9 @@ public static class LoadRun
     private static IReadOnlyList<string> Notes(Scenario scenario, Workload workload)
     {
         var notes = new List<string>();
+        if (scenario.Model.Kind == LoadKind.Open && scenario.WarmUp > TimeSpan.Zero)
+            notes.Add($"warm-up: the same load for {scenario.WarmUp.TotalSeconds:N0} s on {scenario.Skus:N0} other SKUs and {scenario.Shops} other shops " +
+                      "before the measured run, not measured; --warm-up 0 measures from the engine's start, JIT compilation included");
         if (workload.Acknowledged.Count > Invariants.MaxAckChecks)
             notes.Add($"lost-acks checked a random sample of {Invariants.MaxAckChecks:N0} of {workload.Acknowledged.Count:N0} acknowledged " +
                       $"reservations (drawn with the run's seed); every one is checked in runs with fewer");

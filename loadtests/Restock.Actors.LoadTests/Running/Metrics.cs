@@ -19,6 +19,9 @@ public sealed class OperationStats
     private const long MaxMicros = 60_000_000;
 
     private readonly Recorder _recorder = new(1, MaxMicros, 3, (id, low, high, digits) => new LongHistogram(id, low, high, digits));
+    // The last interval's histogram, reused for the next: each is ~140 KB (a large-object-heap allocation per
+    // operation per second, in the engine's process when in-process).
+    private HistogramBase? _recycled;
     // One counter per outcome, incremented without locks: the hot path must not contend on a dictionary bucket.
     private readonly ConcurrentDictionary<string, StrongBox<long>> _outcomes = new();
     private long _ok;
@@ -75,7 +78,8 @@ public sealed class OperationStats
     /// <summary>Closes the current interval: adds it to the total and appends a point to the series.</summary>
     public void Sample(double second)
     {
-        var interval = _recorder.GetIntervalHistogram();
+        var interval = _recorder.GetIntervalHistogram(_recycled);
+        _recycled = interval;
         Total.Add(interval);
         var ok = Ok;
         Series.Add(new Sample(second, ok - _lastOk, interval.TotalCount,

@@ -23,7 +23,9 @@ public static class Catalog
             Model: new LoadModel(LoadKind.Open, Concurrency: 2_000, Rate: 2_000),
             Attempts: 0, Duration: TimeSpan.FromSeconds(60),
             Thresholds: ["oversold=0", "p99:reserve<10ms", "fail-rate<0.1%"],
-            Zipf: 1.1, MaxQuantity: 3, AutoRestockShare: 0.5),
+            Zipf: 1.1, MaxQuantity: 3, AutoRestockShare: 0.5,
+            // Capacity, not start-up: the first seconds after the engine starts still compile hundreds of methods a second.
+            WarmUp: TimeSpan.FromSeconds(10)),
 
         new("refund-storm",
             "A wave of pre-shipment refunds, each delivered several times, ERP restocks racing the automatic ones, " +

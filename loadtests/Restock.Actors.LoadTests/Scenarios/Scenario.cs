@@ -42,7 +42,8 @@ public sealed record Scenario(
     double ErpRaceShare = 0,
     bool ToggleSwitchMidRun = false,
     bool CrashMidRun = false,
-    bool KillNodeMidRun = false)
+    bool KillNodeMidRun = false,
+    TimeSpan WarmUp = default)
 {
     public TimeSpan Window => PaymentWindow ?? TimeSpan.FromMinutes(15);
 }

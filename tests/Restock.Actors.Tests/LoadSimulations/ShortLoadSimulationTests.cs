@@ -1,3 +1,4 @@
+using Restock.Actors.LoadTests;
 using Restock.Actors.LoadTests.Running;
 using Restock.Actors.LoadTests.Scenarios;
 using Xunit.Abstractions;
@@ -40,6 +41,27 @@ public sealed class ShortLoadSimulationTests(ITestOutputHelper output)
 
         Assert.True(Ok(report, "reserve") >= 300, "demand far above stock must sell the whole stock");
         Assert.Contains(report.Operations, o => o.Operation == "reserve" && o.Outcomes.ContainsKey("rejected: OutOfStock"));
+    }
+
+    [Fact]
+    public async Task Promo_mix_warms_up_on_SKUs_of_its_own_and_measures_only_the_run_after_it()
+    {
+        var scenario = Catalog.Find("promo-mix")! with
+        {
+            Skus = 200,
+            Shops = 4,
+            Duration = TimeSpan.FromSeconds(2),
+            WarmUp = TimeSpan.FromSeconds(2),
+            Model = new LoadModel(LoadKind.Open, Concurrency: 1_000, Rate: 200),
+        };
+        var report = await Run(scenario);
+
+        // 2 s at 200/s measured; the warm-up's 400 requests (and its SKUs) are not in the report or its checks.
+        Assert.InRange(report.Operations.Sum(o => o.Count), 300, 500);
+        Assert.Contains(report.Notes, n => n.StartsWith("warm-up", StringComparison.Ordinal));
+        Assert.NotNull(report.Costs);
+        Assert.Equal(TimeSpan.Zero, CommandLine.Parse(["promo-mix", "--warm-up", "0"]).Options.Scenario.WarmUp);
+        Assert.Equal(TimeSpan.FromSeconds(5), CommandLine.Parse(["promo-mix", "--warm-up", "5s"]).Options.Scenario.WarmUp);
     }
 
     [Fact]
