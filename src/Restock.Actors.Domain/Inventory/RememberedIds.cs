@@ -88,13 +88,14 @@ public sealed class RememberedIds
     /// afterwards. <paramref name="idEnds"/>[i] is where id i ends in <paramref name="idBytes"/> (UTF-8), the previous one
     /// where it starts. The arrays may be longer than <paramref name="count"/>: the rest is room for ids to come.
     /// </summary>
+    /// <param name="firstPosition">The position of the first id (see <see cref="FirstPosition"/>); 0 for ids stored without one.</param>
     public static RememberedIds Restore(TimeSpan horizon, DateTimeOffset clock, int count, byte[] idBytes, int[] idEnds,
-        byte[] kinds, byte[] finishes, long[] amounts, long[] atTicks)
+        byte[] kinds, byte[] finishes, long[] amounts, long[] atTicks, long firstPosition = 0)
     {
-        if (count < 0 || new[] { idEnds.Length, kinds.Length, finishes.Length, amounts.Length, atTicks.Length }.Min() < count
+        if (count < 0 || firstPosition < 0 || new[] { idEnds.Length, kinds.Length, finishes.Length, amounts.Length, atTicks.Length }.Min() < count
             || (count > 0 && (idEnds[count - 1] > idBytes.Length || idEnds[0] < 0)))
             throw new ArgumentException("remembered ids: columns shorter than their count");
-        var log = IdLog.FromColumns(count, idBytes, idEnds, kinds, finishes, amounts, atTicks);
+        var log = IdLog.FromColumns(count, idBytes, idEnds, kinds, finishes, amounts, atTicks, firstPosition);
         return new RememberedIds(horizon, clock, log, 0, count, log.LiveLines, log.LiveAdjustments);
     }
 
@@ -121,6 +122,23 @@ public sealed class RememberedIds
     /// <summary>Appends an entry restored from an older stored form, with its stored time.</summary>
     public RememberedIds Remember(IdKind kind, string id, Fingerprint fingerprint) =>
         Add(kind, id, fingerprint.Finish, fingerprint.Amount, fingerprint.AtTicks);
+
+    /// <summary>
+    /// The position of the oldest queued entry in the sequence of every entry ever appended (counted from the first, or from
+    /// the first of an older snapshot that stored no positions): an entry keeps its position for good, so a store can keep
+    /// entries in parts written once each (see <see cref="Range"/>).
+    /// </summary>
+    public long FirstPosition => _log.Base + _head;
+
+    /// <summary>The position the next entry will take.</summary>
+    public long EndPosition => _log.Base + _end;
+
+    /// <summary>The queued entries from <paramref name="from"/> (at least <see cref="FirstPosition"/>) to <see cref="EndPosition"/>, as columns (read only).</summary>
+    public RememberedRange Range(long from)
+    {
+        if (from < FirstPosition || from > EndPosition) throw new ArgumentOutOfRangeException(nameof(from), from, "outside the queued entries");
+        return new RememberedRange(_log, (int)(from - _log.Base), _end);
+    }
 
     /// <summary>When the oldest queued entry was remembered; null when none is.</summary>
     public long? OldestAtTicks => _head < _end ? _log.Ats[_head] : null;
@@ -214,6 +232,36 @@ public sealed class RememberedIds
     }
 }
 
+/// <summary>
+/// Consecutive queued entries as columns, read only: entries below a view's end never change, so this stays valid while
+/// the ids it came from move on.
+/// </summary>
+public readonly struct RememberedRange
+{
+    private readonly IdLog _log;
+    private readonly int _from, _end;
+
+    internal RememberedRange(IdLog log, int from, int end) => (_log, _from, _end) = (log, from, end);
+
+    public long Start => _log.Base + _from;
+
+    public int Count => _end - _from;
+
+    public ReadOnlySpan<byte> Kinds => _log.Kinds.AsSpan(_from, Count);
+
+    public ReadOnlySpan<byte> Finishes => _log.Finishes.AsSpan(_from, Count);
+
+    public ReadOnlySpan<long> Amounts => _log.Amounts.AsSpan(_from, Count);
+
+    public ReadOnlySpan<long> AtTicks => _log.Ats.AsSpan(_from, Count);
+
+    /// <summary>The UTF-8 bytes of entry <paramref name="i"/> (0 = the first of the range).</summary>
+    public ReadOnlySpan<byte> Id(int i) => _log.KeyAt(_from + i);
+
+    /// <summary>The UTF-8 bytes of every id of the range, back to back.</summary>
+    public ReadOnlySpan<byte> IdBytes => Count == 0 ? [] : _log.Bytes.AsSpan(_log.StartOf(_from), _log.Ends[_end - 1] - _log.StartOf(_from));
+}
+
 /// <summary>The remembered ids of one kind: look-ups without allocating, and an enumeration (for tests and reports).</summary>
 public readonly struct RememberedSet(RememberedIds ids, IdKind kind) : IEnumerable<KeyValuePair<string, Fingerprint>>
 {
@@ -248,6 +296,8 @@ internal sealed class IdLog
     public readonly long[] Amounts;
     public readonly long[] Ats;
     public int Length;
+    /// <summary>The position (see <see cref="RememberedIds.FirstPosition"/>) of this log's entry 0.</summary>
+    public long Base;
     private int[] _index = [];
 
     private IdLog(int capacity, int byteCapacity)
@@ -268,7 +318,7 @@ internal sealed class IdLog
 
     // Bulk loops over every id run once per recovery: compiled optimised at once rather than first as tier-0 code.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static IdLog FromColumns(int count, byte[] bytes, int[] ends, byte[] kinds, byte[] finishes, long[] amounts, long[] ats)
+    public static IdLog FromColumns(int count, byte[] bytes, int[] ends, byte[] kinds, byte[] finishes, long[] amounts, long[] ats, long @base)
     {
         var capacity = new[] { ends.Length, kinds.Length, finishes.Length, amounts.Length, ats.Length }.Min();
         var log = capacity == ends.Length && capacity == kinds.Length && capacity == finishes.Length && capacity == amounts.Length && capacity == ats.Length
@@ -283,6 +333,7 @@ internal sealed class IdLog
             log.Hashes[p] = Hash((IdKind)kinds[p], log.KeyAt(p));
         }
         log.Length = count;
+        log.Base = @base;
         log.BuildIndex();
         return log;
     }
@@ -315,6 +366,7 @@ internal sealed class IdLog
         Amounts.AsSpan(head, live).CopyTo(copy.Amounts);
         Ats.AsSpan(head, live).CopyTo(copy.Ats);
         copy.Length = live;
+        copy.Base = Base + head;
         copy.BuildIndex();
         return copy;
     }

@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Data.Common;
+using Akka.Event;
 using Akka.Persistence;
 using Akka.Persistence.Sql.Config;
 using Akka.Persistence.Sql.Snapshot;
@@ -7,32 +9,139 @@ using Config = Akka.Configuration.Config;
 namespace Restock.Actors.Engine.Hosting;
 
 /// <summary>
+/// A snapshot kept as a head row plus parts written once each (under <see cref="BatchedRecoverySnapshotStore.PartsOf"/>
+/// its persistence id), so a snapshot of a large, slowly changing state writes only what changed since the previous one.
+/// </summary>
+public interface ISnapshotInParts
+{
+    /// <summary>The part to write before the head (its key and payload); null when there is nothing new.</summary>
+    (long Key, object Part)? NewPart { get; }
+
+    /// <summary>Keys of the parts the head needs, ascending; parts below the first are no longer needed once this head is stored.</summary>
+    IReadOnlyList<long> PartKeys { get; }
+
+    /// <summary>The whole snapshot from its head and the parts found under its keys; null when they do not fit (missing, or written by another line of snapshots).</summary>
+    object? WithParts(IReadOnlyDictionary<long, object> parts);
+}
+
+/// <summary>
 /// Akka.Persistence.Sql's snapshot store, where a recovering entity first learns in a query shared with every entity
 /// recovering at once whether it has any snapshot. Most SKUs never take one (a SKU snapshots after thousands of events),
 /// so their load is answered without a query of its own and without occupying the store's actor; the others load
-/// through the plugin as before.
+/// through the plugin as before. Snapshots in parts (<see cref="ISnapshotInParts"/>) are written part first, head second,
+/// one save after the other per entity, and read back whole; a head whose parts do not fit is passed over for the one
+/// before it (then none: the journal replays from the start).
 /// </summary>
 public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
 {
+    private const int OlderHeadsTried = 3;
+
     private readonly RecoveryReads<string, bool>? _hasSnapshot;
+    private readonly Func<string, long, long, CancellationToken, Task<List<(long Key, object Part)>>>? _readParts;
+    private readonly ConcurrentDictionary<string, PartsSaving> _saving = new();
+    private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly CancellationTokenSource _stopping = new();
 
     public BatchedRecoverySnapshotStore(Config snapshotConfig) : base(snapshotConfig)
     {
         var config = new SnapshotConfig(snapshotConfig);
-        if (!RecoveryReads.Supports(config.ProviderName)) return;
+        if (!Supports(config.ProviderName)) return;
         var table = config.TableConfig.SnapshotTable;
-        var id = RecoveryReads.Quote(table.ColumnNames.PersistenceId);
-        var sql = $"SELECT DISTINCT {id} FROM {RecoveryReads.Table(config.TableConfig.SchemaName, table.Name)} WHERE {id}";
+        var c = table.ColumnNames;
+        var from = RecoveryReads.Table(config.TableConfig.SchemaName, table.Name);
+        var id = RecoveryReads.Quote(c.PersistenceId);
+        var sql = $"SELECT DISTINCT {id} FROM {from} WHERE {id}";
         DbConnection Connect() => RecoveryReads.Connect(config.ProviderName, config.ConnectionString);
         _hasSnapshot = new RecoveryReads<string, bool>("has-snapshot",
             (ids, cancel) => RecoveryReads.PerIdAsync(Connect, sql, "", ids, _ => true, false, cancel), RecoveryReads.MaxIdsPerQuery, _stopping.Token);
+
+        var serialization = Context.System.Serialization;
+        var seq = RecoveryReads.Quote(c.SequenceNumber);
+        var parts = $"SELECT {seq}, {RecoveryReads.Quote(c.Snapshot)}, {RecoveryReads.Quote(c.Manifest)}, {RecoveryReads.Quote(c.SerializerId)} " +
+                    $"FROM {from} WHERE {id} = @p0 AND {seq} >= @p1 AND {seq} <= @p2 ORDER BY {seq}";
+        _readParts = (persistenceId, first, last, cancel) => RecoveryReads.QueryAsync(Connect, parts, [persistenceId, first, last],
+            r => (r.GetInt64(0), serialization.Deserialize((byte[])r.GetValue(1), r.IsDBNull(3) ? 0 : r.GetInt32(3), r.IsDBNull(2) ? "" : r.GetString(2))),
+            cancel);
     }
+
+    /// <summary>Whether this store reads snapshots in parts with the configuration given (SQLite and PostgreSQL).</summary>
+    public static bool Supports(string providerName) => RecoveryReads.Supports(providerName);
+
+    /// <summary>Where the parts of an entity's snapshots are stored: no entity's persistence id starts like this.</summary>
+    public static string PartsOf(string persistenceId) => "parts#" + persistenceId;
 
     protected override async Task<SelectedSnapshot?> LoadAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken)
     {
         if (_hasSnapshot is not null && !await _hasSnapshot.Read(persistenceId)) return null;
-        return await base.LoadAsync(persistenceId, criteria, cancellationToken);
+        for (var tried = 0; ; tried++)
+        {
+            var selected = await base.LoadAsync(persistenceId, criteria, cancellationToken);
+            if (selected?.Snapshot is not ISnapshotInParts head || _readParts is null) return selected;
+            if (await WithPartsAsync(persistenceId, head, cancellationToken) is { } whole) return new SelectedSnapshot(selected.Metadata, whole);
+            _log.Warning("The snapshot of {0} at {1} misses parts it was written with; trying an earlier one", persistenceId, selected.Metadata.SequenceNr);
+            if (tried == OlderHeadsTried || selected.Metadata.SequenceNr <= 1) return null;
+            criteria = new SnapshotSelectionCriteria(selected.Metadata.SequenceNr - 1, criteria.MaxTimeStamp, criteria.MinSequenceNr, criteria.MinTimestamp);
+        }
+    }
+
+    private async Task<object?> WithPartsAsync(string persistenceId, ISnapshotInParts head, CancellationToken cancellationToken)
+    {
+        var keys = head.PartKeys;
+        if (keys.Count == 0) return head.WithParts(new Dictionary<long, object>());
+        var rows = await _readParts!(PartsOf(persistenceId), keys[0], keys[^1], cancellationToken);
+        return head.WithParts(rows.ToDictionary(r => r.Key, r => r.Part));
+    }
+
+    /// <summary>
+    /// A snapshot in parts: its new part, then its head, then the parts no head from now on needs are deleted. Saves of one
+    /// entity run one after the other in the order sent, so a later head never lands before the part an earlier save
+    /// writes; one that needs a part an earlier save failed to write is refused (its head would not load).
+    /// </summary>
+    protected override Task SaveAsync(SnapshotMetadata metadata, object snapshot, CancellationToken cancellationToken)
+    {
+        if (snapshot is not ISnapshotInParts inParts || _readParts is null) return base.SaveAsync(metadata, snapshot, cancellationToken);
+        var pid = metadata.PersistenceId;
+        var saving = new PartsSaving();
+        saving.Done = SaveInPartsAsync(_saving.GetValueOrDefault(pid), saving, metadata, inParts, cancellationToken);
+        _saving[pid] = saving;
+        // A failed save stays until the entity's next one, which must know what it failed to write.
+        _ = saving.Done.ContinueWith(t => _saving.TryRemove(new KeyValuePair<string, PartsSaving>(pid, saving)), CancellationToken.None,
+            TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return saving.Done;
+    }
+
+    private sealed class PartsSaving
+    {
+        public Task Done = Task.CompletedTask;
+
+        /// <summary>Parts this save may have left unwritten (set before it completes).</summary>
+        public readonly HashSet<long> Unsaved = [];
+    }
+
+    private async Task SaveInPartsAsync(PartsSaving? previous, PartsSaving mine, SnapshotMetadata metadata, ISnapshotInParts snapshot,
+        CancellationToken cancellationToken)
+    {
+        var newKey = snapshot.NewPart?.Key;
+        if (newKey is { } key) mine.Unsaved.Add(key);
+        if (previous is not null)
+        {
+            await previous.Done.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            var missing = snapshot.PartKeys.Where(k => k != newKey && previous.Unsaved.Contains(k)).ToList();
+            if (missing.Count > 0)
+            {
+                mine.Unsaved.UnionWith(missing);
+                throw new InvalidOperationException($"snapshot of {metadata.PersistenceId} needs part(s) {string.Join(", ", missing)} an earlier save did not store");
+            }
+        }
+        var parts = PartsOf(metadata.PersistenceId);
+        if (snapshot.NewPart is { } part)
+            await base.SaveAsync(new SnapshotMetadata(parts, part.Key, metadata.Timestamp), part.Part, cancellationToken);
+        await base.SaveAsync(metadata, snapshot, cancellationToken);
+        mine.Unsaved.Clear();
+        var keys = snapshot.PartKeys;
+        var needed = keys.Count > 0 ? keys[0] : long.MaxValue;
+        if (needed > 0)
+            await base.DeleteAsync(parts, new SnapshotSelectionCriteria(needed == long.MaxValue ? long.MaxValue : needed - 1), cancellationToken);
     }
 
     protected override void PostStop()

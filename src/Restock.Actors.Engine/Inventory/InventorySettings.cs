@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using Restock.Actors.Engine.Hosting;
 
 namespace Restock.Actors.Engine.Inventory;
 
@@ -10,7 +11,8 @@ public sealed record InventorySettings(
     TimeSpan RememberIdsFor,
     int Shards,
     TimeSpan AskTimeout,
-    TimeSpan ManualRestockWindow)
+    TimeSpan ManualRestockWindow,
+    bool SnapshotIdsInChunks = false)
 {
     public static InventorySettings From(Config config)
     {
@@ -22,7 +24,8 @@ public sealed record InventorySettings(
             c.GetTimeSpan("remember-ids-for"),
             c.GetInt("shards"),
             c.GetTimeSpan("ask-timeout"),
-            c.GetTimeSpan("manual-restock-window"));
+            c.GetTimeSpan("manual-restock-window"),
+            SnapshotStoreKeepsChunks(config));
         if (settings.MaxBatchSize < 1 || settings.SnapshotEvery < 1 || settings.Shards < 1)
             throw new ConfigurationException("restock.inventory: max-batch-size, snapshot-every and shards must be at least 1");
         if (settings.RememberIdsFor <= TimeSpan.Zero)
@@ -31,5 +34,15 @@ public sealed record InventorySettings(
         if (settings.ManualRestockWindow < settings.RememberIdsFor)
             throw new ConfigurationException("restock.inventory.manual-restock-window must be at least remember-ids-for");
         return settings;
+    }
+
+    /// <summary>Remembered ids go into snapshot chunks only where the configured snapshot store reads them back (ours, on SQL).</summary>
+    private static bool SnapshotStoreKeepsChunks(Config config)
+    {
+        var plugin = config.GetString("akka.persistence.snapshot-store.plugin", "");
+        if (plugin == "" || !config.HasPath(plugin + ".class")) return false;
+        var store = Type.GetType(config.GetString(plugin + ".class"), throwOnError: false);
+        return store == typeof(BatchedRecoverySnapshotStore)
+               && BatchedRecoverySnapshotStore.Supports(config.GetString(plugin + ".provider-name", ""));
     }
 }

@@ -62,8 +62,15 @@ public sealed class SkuActor : UntypedPersistentActor
     // Events decided since the latest snapshot was captured: a journal row holds one event or a whole batch, so sequence
     // numbers do not count them.
     private long _eventsSinceSnapshot;
-    // Entries (open lines and remembered ids) of the latest snapshot: the next one waits for as many events.
+    // Entries of the latest snapshot that it writes whole (open lines and refunds; and remembered ids unless they are kept
+    // in chunks): the next one waits for as many events.
     private int _snapshotEntries;
+    // Remembered ids in chunks (when the snapshot store keeps them): the chunks of the latest snapshot captured (the next
+    // builds on them), of the latest known to be saved (the next builds on these instead if a save fails), those of the
+    // snapshots sent to the store by sequence number, and this line of snapshots' name (see IdChunks).
+    private IdChunks? _chunkBase, _savedChunks;
+    private readonly List<(long SequenceNr, IdChunks Chunks)> _chunksSaving = [];
+    private long _lineage = Random.Shared.NextInt64();
     private long _commands, _eventsWritten, _batches, _largestBatch, _eventsReplayed;
     private long _lastMessageAtMs = Environment.TickCount64;
     private long _idleCheckAtMs;
@@ -119,6 +126,8 @@ public sealed class SkuActor : UntypedPersistentActor
                 break;
             case SnapshotOffer { Snapshot: SkuSnapshot snapshot } offer:
                 _state = snapshot.ToState(_settings.RememberIdsFor, _settings.ManualRestockWindow);
+                // Positions count on from a chunked snapshot's ids; from any other start they are a new line's.
+                if (snapshot.Chunks is { } chunks) (_chunkBase, _savedChunks, _lineage) = (chunks, chunks, chunks.Lineage);
                 _lastSnapshotSequenceNr = offer.Metadata.SequenceNr;
                 _eventsSinceSnapshot = 0;
                 _snapshotEntries = Entries(_state);
@@ -179,10 +188,12 @@ public sealed class SkuActor : UntypedPersistentActor
                 StopIfDrained();
                 break;
             case SaveSnapshotSuccess saved:
+                ChunksSaved(saved.Metadata.SequenceNr, saved: true);
                 DeleteSnapshots(new SnapshotSelectionCriteria(saved.Metadata.SequenceNr - 1));
                 SnapshotBeforeStopDone(saved.Metadata.SequenceNr);
                 break;
             case SaveSnapshotFailure failed:
+                ChunksSaved(failed.Metadata.SequenceNr, saved: false);
                 Log.Warning(failed.Cause, "Snapshot of SKU {0} failed; recovery replays more events until the next one", _skuId);
                 SnapshotBeforeStopDone(failed.Metadata.SequenceNr);
                 break;
@@ -314,7 +325,7 @@ public sealed class SkuActor : UntypedPersistentActor
         if (snapshot is not null)
         {
             _lastSnapshotSequenceNr = LastSequenceNr;
-            SaveSnapshot(snapshot);
+            Save(snapshot);
         }
         WriteNextBatch();
         // Drained: a SKU that is not busy keeps no buffers (100,000 SKUs may be active on a node); a busy one never drains.
@@ -340,7 +351,7 @@ public sealed class SkuActor : UntypedPersistentActor
             _lastSnapshotSequenceNr = LastSequenceNr;
             _eventsSinceSnapshot = 0;
             _snapshotEntries = Entries(_state);
-            SaveSnapshot(SkuSnapshot.From(_state));
+            Save(Capture());
             return;
         }
         Context.Stop(Self);
@@ -369,10 +380,44 @@ public sealed class SkuActor : UntypedPersistentActor
         if (events == 0 || _eventsSinceSnapshot < Math.Max(_settings.SnapshotEvery, _snapshotEntries)) return null;
         _eventsSinceSnapshot = 0;
         _snapshotEntries = Entries(_state);
-        return SkuSnapshot.From(_state);
+        return Capture();
     }
 
-    private static int Entries(SkuState state) => state.OpenLines.Count + state.Remembered.Count;
+    /// <summary>
+    /// The state as a snapshot. Where the store keeps remembered ids in chunks, a snapshot writes only the ids finished since
+    /// the previous snapshot captured, so its cost no longer grows with the ids remembered. The store saves one SKU's
+    /// snapshots in the order sent and refuses one that needs a chunk an earlier save failed to store.
+    /// </summary>
+    private SkuSnapshot Capture()
+    {
+        if (!_settings.SnapshotIdsInChunks) return SkuSnapshot.From(_state);
+        var snapshot = SkuSnapshot.InChunks(_state, _chunkBase, _lineage);
+        _chunkBase = snapshot.Chunks;
+        return snapshot;
+    }
+
+    private void Save(SkuSnapshot snapshot)
+    {
+        if (snapshot.Chunks is { } chunks) _chunksSaving.Add((LastSequenceNr, chunks));
+        SaveSnapshot(snapshot);
+    }
+
+    /// <summary>The store's answer for a snapshot in chunks; after a failure the next snapshot builds on chunks known to be saved.</summary>
+    private void ChunksSaved(long sequenceNr, bool saved)
+    {
+        var i = _chunksSaving.FindIndex(s => s.SequenceNr == sequenceNr);
+        if (i < 0) return;
+        if (saved) _savedChunks = _chunksSaving[i].Chunks;
+        else _chunkBase = _savedChunks;
+        _chunksSaving.RemoveRange(0, i + 1);
+    }
+
+    /// <summary>
+    /// What a snapshot writes whole, which the next one waits for as many events as: its open lines and refunds, and its
+    /// remembered ids unless they are kept in chunks (each written once: a bounded number per event).
+    /// </summary>
+    private int Entries(SkuState state) =>
+        state.OpenLines.Count + state.Refunds.Count + (_settings.SnapshotIdsInChunks ? 0 : state.Remembered.Count);
 
     private void ArmPaymentDeadline(DateTimeOffset? deadline = null)
     {

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json.Serialization;
 using Restock.Actors.Domain;
 using Restock.Actors.Domain.Inventory;
+using Restock.Actors.Engine.Hosting;
 
 namespace Restock.Actors.Engine.Inventory;
 
@@ -22,11 +23,26 @@ public sealed record SkuSnapshot(
     RememberedColumns? Ids = null,
     int? Remembered = null,
     RememberedLine[]? ClosedLines = null,
-    RememberedAdjustment[]? Adjustments = null) : IRestockMessage
+    RememberedAdjustment[]? Adjustments = null,
+    IdChunks? Chunks = null) : IRestockMessage, ISnapshotInParts
 {
-    /// <summary>The remembered ids, oldest first; null in a snapshot stored before the binary layout.</summary>
+    /// <summary>
+    /// The remembered ids, oldest first; null in a snapshot stored before the binary layout, and in a head read without
+    /// its <see cref="Chunks"/> (the snapshot store puts them back).
+    /// </summary>
     [JsonIgnore]
     public RememberedIds? Finished { get; init; }
+
+    /// <summary>The ids remembered since the previous snapshot's chunks, stored before this head; null when none are new.</summary>
+    [JsonIgnore]
+    public IdChunk? NewChunk { get; init; }
+
+    (long Key, object Part)? ISnapshotInParts.NewPart => NewChunk is { } c ? (c.Start, c) : null;
+
+    IReadOnlyList<long> ISnapshotInParts.PartKeys => Chunks is { } chunks ? chunks.Parts.Select(p => p.Start).ToArray() : [];
+
+    object? ISnapshotInParts.WithParts(IReadOnlyDictionary<long, object> parts) =>
+        Chunks is { } chunks && IdChunk.Join(chunks, parts, Clock ?? DateTimeOffset.MinValue) is { } ids ? this with { Finished = ids } : null;
 
     /// <summary>The state as of now: open lines and refunds copied, the remembered ids as a view of their log (no copy).</summary>
     public static SkuSnapshot From(SkuState s) => new(
@@ -36,8 +52,25 @@ public sealed record SkuSnapshot(
         Finished = s.Remembered.Copy(),
     };
 
+    /// <summary>
+    /// The state as of now, its remembered ids kept in chunks: the ones <paramref name="stored"/> (the chunks of the latest
+    /// snapshot known to be saved) holds that are not all forgotten, and a new chunk of the ids remembered since. Chunks are
+    /// keyed by the position of their first id, which an id keeps for good.
+    /// </summary>
+    public static SkuSnapshot InChunks(SkuState s, IdChunks? stored, long lineage)
+    {
+        var ids = s.Remembered.Copy();
+        var first = ids.FirstPosition;
+        var from = Math.Max(stored is { } before && before.Lineage == lineage ? before.End : first, first);
+        var kept = stored is { } previous && previous.Lineage == lineage ? previous.Parts.Where(p => p.Start + p.Count > first) : [];
+        IdChunk? fresh = ids.EndPosition > from ? new IdChunk(lineage, ids.Range(from)) : null;
+        var chunks = new IdChunks(lineage, first, ids.EndPosition, [.. kept, .. fresh is null ? [] : new[] { new IdChunkRef(fresh.Start, fresh.Count) }]);
+        return From(s) with { Chunks = chunks, NewChunk = fresh };
+    }
+
     public SkuState ToState(TimeSpan horizon, TimeSpan? manualRestockWindow = null)
     {
+        if (Chunks is not null && Finished is null) throw new InvalidOperationException("a snapshot head read without its chunks of remembered ids");
         var remembered = Finished?.WithHorizon(horizon) ?? FromColumns(horizon);
 
         // A snapshot from before the horizon: its ids have no time, so their horizon starts at the next event.
@@ -82,6 +115,16 @@ public sealed record SkuSnapshot(
         return RememberedIds.Restore(horizon, clock, count, bytes, ends, ids.Kinds, ids.Finishes, ids.Amounts, times);
     }
 }
+
+/// <summary>
+/// Where a snapshot's remembered ids are: <paramref name="Parts"/>, consecutive, hold the ids from position
+/// <paramref name="First"/> (inside the first part) to <paramref name="End"/>. <paramref name="Lineage"/> names the line of
+/// snapshots that wrote them: positions count from the state a line started from, so a chunk of another line never fits.
+/// </summary>
+public sealed record IdChunks(long Lineage, long First, long End, IdChunkRef[] Parts);
+
+/// <summary>A chunk of remembered ids: the position of its first and how many a snapshot takes from it.</summary>
+public sealed record IdChunkRef(long Start, int Count);
 
 /// <summary>Remembered ids as JSON snapshots stored them (read only): oldest first, one array per field; kinds and finishes are the enums' byte values.</summary>
 public sealed record RememberedColumns(string[] Ids, byte[] Kinds, byte[] Finishes, long[] Amounts, long[] AtDeltas);

@@ -15,101 +15,221 @@ namespace Restock.Actors.Engine.Inventory;
 /// kinds[count] · finishes[count] (bytes) · varint id lengths[count] · the ids (UTF-8, back to back)
 /// signed varint amounts[count] · signed varint times[count] (ticks, each as the difference to the previous one)
 /// </code>
+/// A head whose ids are kept in chunks (<see cref="SkuSnapshot.Chunks"/>) is byte 3 · int32 length of the JSON · the JSON.
+/// A chunk (<see cref="IdChunk"/>) is byte 1 · int64 lineage · varint position of its first id · the columns as above.
 /// </summary>
 internal static class SkuSnapshotFormat
 {
-    private const byte Layout = 2;
+    private const byte Layout = 2, HeadLayout = 3, ChunkLayout = 1;
 
-    // Loops over every id, run once per snapshot or recovery: compiled optimised at once rather than first as tier-0 code.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static byte[] Write(SkuSnapshot snapshot, Func<SkuSnapshot, byte[]> json)
     {
         var head = json(snapshot);
-        var ids = snapshot.Finished ?? RememberedIds.Empty(SkuState.DefaultHorizon);
-        var count = ids.Queued;
-        var idBytes = ids.QueuedIdBytes;
-        var kinds = ids.QueuedKinds;
-        var finishes = ids.QueuedFinishes;
-        var amounts = ids.QueuedAmounts;
-        var times = ids.QueuedAtTicks;
-
-        var size = 1 + 4 + head.Length + VarSize((ulong)count) + VarSize((ulong)idBytes.Length) + 2 * count + idBytes.Length;
-        var previous = 0L;
-        for (var i = 0; i < count; i++)
+        if (snapshot.Chunks is not null)
         {
-            size += VarSize((ulong)ids.QueuedId(i).Length) + VarSize(ZigZag(amounts[i])) + VarSize(ZigZag(times[i] - previous));
-            previous = times[i];
+            var headOnly = new byte[5 + head.Length];
+            headOnly[0] = HeadLayout;
+            BinaryPrimitives.WriteInt32LittleEndian(headOnly.AsSpan(1), head.Length);
+            head.CopyTo(headOnly, 5);
+            return headOnly;
         }
-
-        var bytes = new byte[size];
+        var ids = snapshot.Finished ?? RememberedIds.Empty(SkuState.DefaultHorizon);
+        var range = ids.Range(ids.FirstPosition);
+        var bytes = new byte[5 + head.Length + ColumnsSize(range)];
         bytes[0] = Layout;
         BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(1), head.Length);
         head.CopyTo(bytes, 5);
         var at = 5 + head.Length;
+        WriteColumns(range, bytes, ref at);
+        return bytes;
+    }
+
+    public static byte[] Write(IdChunk chunk)
+    {
+        var range = chunk.Source ?? throw new InvalidOperationException("a chunk read from storage is not written again");
+        var bytes = new byte[1 + 8 + VarSize((ulong)range.Start) + ColumnsSize(range)];
+        bytes[0] = ChunkLayout;
+        BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(1), chunk.Lineage);
+        var at = 9;
+        WriteVar(bytes, ref at, (ulong)range.Start);
+        WriteColumns(range, bytes, ref at);
+        return bytes;
+    }
+
+    private static int ColumnsSize(RememberedRange ids)
+    {
+        var count = ids.Count;
+        var amounts = ids.Amounts;
+        var times = ids.AtTicks;
+        var size = VarSize((ulong)count) + VarSize((ulong)ids.IdBytes.Length) + 2 * count + ids.IdBytes.Length;
+        var previous = 0L;
+        for (var i = 0; i < count; i++)
+        {
+            size += VarSize((ulong)ids.Id(i).Length) + VarSize(ZigZag(amounts[i])) + VarSize(ZigZag(times[i] - previous));
+            previous = times[i];
+        }
+        return size;
+    }
+
+    // Loops over every id, run once per snapshot or recovery: compiled optimised at once rather than first as tier-0 code.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WriteColumns(RememberedRange ids, byte[] bytes, ref int at)
+    {
+        var count = ids.Count;
+        var idBytes = ids.IdBytes;
+        var amounts = ids.Amounts;
+        var times = ids.AtTicks;
         WriteVar(bytes, ref at, (ulong)count);
         WriteVar(bytes, ref at, (ulong)idBytes.Length);
-        kinds.CopyTo(bytes.AsSpan(at));
+        ids.Kinds.CopyTo(bytes.AsSpan(at));
         at += count;
-        finishes.CopyTo(bytes.AsSpan(at));
+        ids.Finishes.CopyTo(bytes.AsSpan(at));
         at += count;
-        for (var i = 0; i < count; i++) WriteVar(bytes, ref at, (ulong)ids.QueuedId(i).Length);
+        for (var i = 0; i < count; i++) WriteVar(bytes, ref at, (ulong)ids.Id(i).Length);
         idBytes.CopyTo(bytes.AsSpan(at));
         at += idBytes.Length;
         for (var i = 0; i < count; i++) WriteVar(bytes, ref at, ZigZag(amounts[i]));
-        previous = 0;
+        var previous = 0L;
         for (var i = 0; i < count; i++)
         {
             WriteVar(bytes, ref at, ZigZag(times[i] - previous));
             previous = times[i];
         }
-        return bytes;
+        if (at != bytes.Length) throw new InvalidOperationException("remembered ids changed while being stored");
     }
 
     /// <summary>
     /// Reads a snapshot; its remembered ids get a quarter more room than they hold, so the SKU's next finished lines
-    /// append without copying the million before them.
+    /// append without copying the million before them. A head whose ids are in chunks comes without them.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static SkuSnapshot Read(byte[] bytes, Func<ReadOnlyMemory<byte>, SkuSnapshot> json)
     {
         try
         {
-            if (bytes.Length < 5 || bytes[0] != Layout) throw Damaged($"not layout {Layout}");
+            if (bytes.Length < 5 || bytes[0] is not (Layout or HeadLayout)) throw Damaged($"not layout {Layout} or {HeadLayout}");
             var headLength = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(1));
+            if (headLength < 0 || headLength > bytes.Length - 5) throw Damaged("a head longer than the bytes");
             var snapshot = json(bytes.AsMemory(5, headLength));
             var at = 5 + headLength;
-            var count = checked((int)ReadVar(bytes, ref at));
-            var idLength = checked((int)ReadVar(bytes, ref at));
-            if (count > bytes.Length - at || idLength > bytes.Length - at) throw Damaged("more than the bytes hold");
-            var room = count + count / 4 + 16;
-            var kinds = new byte[room];
-            bytes.AsSpan(at, count).CopyTo(kinds);
-            at += count;
-            var finishes = new byte[room];
-            bytes.AsSpan(at, count).CopyTo(finishes);
-            at += count;
-            var ends = new int[room];
-            var end = 0;
-            for (var i = 0; i < count; i++) ends[i] = end = checked(end + (int)ReadVar(bytes, ref at));
-            if (end != idLength) throw Damaged("lengths do not add up to the ids' bytes");
-            var ids = new byte[idLength + idLength / 4 + 256];
-            bytes.AsSpan(at, idLength).CopyTo(ids);
-            at += idLength;
-            var amounts = new long[room];
-            for (var i = 0; i < count; i++) amounts[i] = UnZigZag(ReadVar(bytes, ref at));
-            var times = new long[room];
-            var time = 0L;
-            for (var i = 0; i < count; i++) times[i] = time += UnZigZag(ReadVar(bytes, ref at));
+            if (bytes[0] == HeadLayout)
+            {
+                if (at != bytes.Length || snapshot.Chunks is null) throw Damaged("a head with ids of its own, or without chunks");
+                return snapshot;
+            }
+            if (snapshot.Chunks is not null) throw Damaged("ids both inline and in chunks");
+            var c = ReadColumns(bytes, ref at, room: true);
             if (at != bytes.Length) throw Damaged("bytes left over");
             return snapshot with
             {
-                Finished = RememberedIds.Restore(SkuState.DefaultHorizon, snapshot.Clock ?? DateTimeOffset.MinValue, count, ids, ends,
-                    kinds, finishes, amounts, times),
+                Finished = RememberedIds.Restore(SkuState.DefaultHorizon, snapshot.Clock ?? DateTimeOffset.MinValue, c.Count, c.Ids, c.Ends,
+                    c.Kinds, c.Finishes, c.Amounts, c.Times),
             };
         }
         catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or OverflowException or System.Text.Json.JsonException)
         {
             throw new SerializationException($"a SKU snapshot cut short or damaged: {e.Message}", e);
+        }
+    }
+
+    public static IdChunk ReadChunk(byte[] bytes)
+    {
+        try
+        {
+            if (bytes.Length < 9 || bytes[0] != ChunkLayout) throw Damaged($"not a chunk of layout {ChunkLayout}");
+            var lineage = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(1));
+            var at = 9;
+            var start = checked((long)ReadVar(bytes, ref at));
+            var columns = ReadColumns(bytes, ref at, room: false);
+            if (at != bytes.Length) throw Damaged("bytes left over");
+            return new IdChunk(lineage, start, columns);
+        }
+        catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or OverflowException)
+        {
+            throw new SerializationException($"a chunk of remembered ids cut short or damaged: {e.Message}", e);
+        }
+    }
+
+    // Loops over every id, run once per snapshot or recovery: compiled optimised at once rather than first as tier-0 code.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static IdColumns ReadColumns(byte[] bytes, ref int at, bool room)
+    {
+        var count = checked((int)ReadVar(bytes, ref at));
+        var idLength = checked((int)ReadVar(bytes, ref at));
+        if (count > bytes.Length - at || idLength > bytes.Length - at) throw Damaged("more than the bytes hold");
+        var size = room ? count + count / 4 + 16 : count;
+        var kinds = new byte[size];
+        bytes.AsSpan(at, count).CopyTo(kinds);
+        at += count;
+        var finishes = new byte[size];
+        bytes.AsSpan(at, count).CopyTo(finishes);
+        at += count;
+        var ends = new int[size];
+        var end = 0;
+        for (var i = 0; i < count; i++) ends[i] = end = checked(end + (int)ReadVar(bytes, ref at));
+        if (end != idLength) throw Damaged("lengths do not add up to the ids' bytes");
+        var ids = new byte[room ? idLength + idLength / 4 + 256 : idLength];
+        bytes.AsSpan(at, idLength).CopyTo(ids);
+        at += idLength;
+        var amounts = new long[size];
+        for (var i = 0; i < count; i++) amounts[i] = UnZigZag(ReadVar(bytes, ref at));
+        var times = new long[size];
+        var time = 0L;
+        for (var i = 0; i < count; i++) times[i] = time += UnZigZag(ReadVar(bytes, ref at));
+        return new IdColumns(count, ids, ends, kinds, finishes, amounts, times);
+    }
+
+    /// <summary>
+    /// The ids of a head's chunks as one value: from each chunk the ids the head took from it (a chunk written again later
+    /// may hold more), from position <see cref="IdChunks.First"/> on. Null when the chunks are not the head's: one missing,
+    /// of another lineage, shorter than the head took, or not consecutive.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static RememberedIds? Join(IdChunks head, IReadOnlyDictionary<long, object> stored, DateTimeOffset clock)
+    {
+        var total = head.End - head.First;
+        if (total < 0 || total > int.MaxValue / 2) return null;
+        if (head.Parts.Length == 0) return total == 0 ? RememberedIds.Restore(SkuState.DefaultHorizon, clock, 0, [], [], [], [], [], [], head.First) : null;
+        var parts = new (IdColumns Columns, int Skip, int Take)[head.Parts.Length];
+        var expected = head.Parts[0].Start;
+        var idBytes = 0L;
+        for (var i = 0; i < parts.Length; i++)
+        {
+            var r = head.Parts[i];
+            if (!stored.TryGetValue(r.Start, out var found) || found is not IdChunk { Columns: { } columns } chunk || chunk.Lineage != head.Lineage
+                || r.Start != expected || r.Count <= 0 || columns.Count < r.Count)
+                return null;
+            var skip = (int)Math.Max(0, Math.Min(r.Count, head.First - r.Start));
+            parts[i] = (columns, skip, r.Count);
+            idBytes += columns.EndOf(r.Count) - columns.EndOf(skip);
+            expected = r.Start + r.Count;
+        }
+        if (head.Parts[0].Start > head.First || expected != head.End || parts[0].Skip >= parts[0].Take) return null;
+
+        var count = (int)total;
+        var size = count + count / 4 + 16;
+        var (ends, kinds, finishes, amounts, times) = (new int[size], new byte[size], new byte[size], new long[size], new long[size]);
+        var bytes = new byte[idBytes + idBytes / 4 + 256];
+        var (n, written) = (0, 0);
+        foreach (var (c, skip, take) in parts)
+        {
+            var from = c.EndOf(skip);
+            var length = c.EndOf(take) - from;
+            c.Ids.AsSpan(from, length).CopyTo(bytes.AsSpan(written));
+            for (var i = skip; i < take; i++) ends[n + i - skip] = written + c.Ends[i] - from;
+            c.Kinds.AsSpan(skip, take - skip).CopyTo(kinds.AsSpan(n));
+            c.Finishes.AsSpan(skip, take - skip).CopyTo(finishes.AsSpan(n));
+            c.Amounts.AsSpan(skip, take - skip).CopyTo(amounts.AsSpan(n));
+            c.Times.AsSpan(skip, take - skip).CopyTo(times.AsSpan(n));
+            n += take - skip;
+            written += length;
+        }
+        try
+        {
+            return RememberedIds.Restore(SkuState.DefaultHorizon, clock, count, bytes, ends, kinds, finishes, amounts, times, head.First);
+        }
+        catch (ArgumentException)
+        {
+            return null;
         }
     }
 

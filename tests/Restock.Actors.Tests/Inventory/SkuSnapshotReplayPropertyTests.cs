@@ -96,7 +96,7 @@ public sealed class SkuSnapshotReplayPropertyTests(ITestOutputHelper output) : E
     }
 
     /// <summary>Everything a decision or an answer can depend on, as text (ordered, so equal states give equal digests).</summary>
-    private static string Digest(SkuState s)
+    internal static string Digest(SkuState s)
     {
         var lines = s.OpenLines.Values.OrderBy(l => l.OrderId, StringComparer.Ordinal).Select(l => l.ToString());
         var refunds = s.Refunds.OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => $"{r.Key}={r.Value}");

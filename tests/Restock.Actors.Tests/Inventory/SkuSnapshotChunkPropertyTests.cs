@@ -1,0 +1,143 @@
+using CsCheck;
+using Restock.Actors.Domain.Inventory;
+using Restock.Actors.Engine.Hosting;
+using Restock.Actors.Engine.Inventory;
+using Restock.Actors.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Restock.Actors.Tests.Inventory;
+
+/// <summary>
+/// Snapshots whose remembered ids are kept in chunks written once each, saved as the snapshot store saves them (the new
+/// chunk, then the head, then the chunks no head needs any more deleted; one save after the other, captured while earlier
+/// ones are still in flight), cut off at a random step as by a crash: the latest head whose chunks fit, plus the events
+/// after it, is always the state a replay of the whole journal gives, and that head is the latest one stored. Seeded random schedules with time passing, so ids
+/// are forgotten and their chunks deleted.
+/// </summary>
+public sealed class SkuSnapshotChunkPropertyTests(ITestOutputHelper output) : EngineTestKit(output)
+{
+    private static readonly TimeSpan Horizon = TimeSpan.FromHours(1);
+    private static readonly TimeSpan Window = TimeSpan.FromHours(2);
+
+    private static readonly Gen<(SkuCommand Command, int Minutes, int Action)[]> Timed =
+        Gen.Select(SkuStockPropertyTests.Schedule, Gen.Int[0, 150].Array[80], Gen.Int[0, 9].Array[80], (commands, gaps, actions) =>
+            commands.Select((c, i) => (c, gaps[i] % 5 == 0 ? gaps[i] : gaps[i] % 20, actions[i])).ToArray());
+
+    private sealed class Store(Akka.Serialization.Serialization serialization)
+    {
+        public readonly Dictionary<long, byte[]> Chunks = [];
+        public readonly SortedDictionary<int, byte[]> Heads = [];
+        private readonly Akka.Serialization.Serializer _serializer = serialization.FindSerializerForType(typeof(SkuSnapshot));
+
+        public byte[] Write(object o) => _serializer.ToBinary(o);
+
+        public object Read(byte[] bytes, string manifest) => serialization.Deserialize(bytes, _serializer.Identifier, manifest);
+
+        /// <summary>The latest head whose chunks fit, with the journal position it follows; none: the journal replays from the start.</summary>
+        public (SkuSnapshot Snapshot, int Events)? Load()
+        {
+            foreach (var (events, bytes) in Heads.Reverse())
+            {
+                var head = (ISnapshotInParts)Read(bytes, "sku.snapshot.v2");
+                var parts = Chunks.ToDictionary(c => c.Key, c => Read(c.Value, "sku.id-chunk"));
+                if (head.WithParts(parts) is SkuSnapshot whole) return (whole, events);
+            }
+            return null;
+        }
+    }
+
+    [Fact]
+    public void Recovery_from_chunked_snapshots_cut_off_at_any_step_equals_the_journal()
+    {
+        Gen.Select(Timed, Gen.Int[1, 400]).Sample((schedule, crashAfter) =>
+        {
+            var store = new Store(Sys.Serialization);
+            var state = SkuState.Empty(Horizon, Window);
+            var journal = new List<SkuEvent>();
+            var saving = new Queue<(int Events, SkuSnapshot Snapshot)>();
+            IdChunks? saved = null, captured = null;
+            var steps = 0;
+            bool Step() => ++steps < crashAfter;
+
+            var now = SkuStockPropertyTests.Start;
+            foreach (var (command, minutes, action) in schedule)
+            {
+                now = now.AddMinutes(minutes);
+                var events = SkuStockPropertyTests.Stored(SkuStock.Decide(state, command with { ReceivedAt = now }));
+                SkuStock.ApplyAll(state, events);
+                journal.AddRange(events);
+                if (!Step()) break;
+                if (action < 4)
+                {
+                    // As the actor does: each builds on the chunks of the one captured before it, saved or not yet.
+                    var snapshot = SkuSnapshot.InChunks(state, captured, lineage: 7);
+                    captured = snapshot.Chunks;
+                    saving.Enqueue((journal.Count, snapshot));
+                }
+                if (action is >= 2 and < 7 && saving.TryDequeue(out var next) && !Save(store, next.Events, next.Snapshot, Step, ref saved)) break;
+            }
+
+            // Whatever step the crash cut off, the latest head stored has its chunks: recovery never falls back to replaying more.
+            var loaded = store.Load();
+            Assert.Equal(store.Heads.Count > 0 ? store.Heads.Keys.Max() : null, loaded?.Events);
+            var restored = loaded is { } latest
+                ? SkuStock.ApplyAll(latest.Snapshot.ToState(Horizon, Window), journal.Skip(latest.Events))
+                : SkuStock.ApplyAll(SkuState.Empty(Horizon, Window), journal);
+            var replayed = SkuStock.ApplyAll(SkuState.Empty(Horizon, Window), journal);
+            Assert.Equal(SkuSnapshotReplayPropertyTests.Digest(replayed), SkuSnapshotReplayPropertyTests.Digest(restored));
+        }, iter: 1500);
+    }
+
+    /// <summary>The store's save, step by step (false: the crash came first), then the actor's deletion of older heads.</summary>
+    private static bool Save(Store store, int events, SkuSnapshot snapshot, Func<bool> step, ref IdChunks? saved)
+    {
+        var inParts = (ISnapshotInParts)snapshot;
+        if (inParts.NewPart is { } part)
+        {
+            store.Chunks[part.Key] = store.Write(part.Part);
+            if (!step()) return false;
+        }
+        store.Heads[events] = store.Write(snapshot);
+        if (!step()) return false;
+        var keep = inParts.PartKeys.Count > 0 ? inParts.PartKeys[0] : long.MaxValue;
+        foreach (var key in store.Chunks.Keys.Where(k => k < keep).ToList()) store.Chunks.Remove(key);
+        if (!step()) return false;
+        saved = snapshot.Chunks;
+        foreach (var older in store.Heads.Keys.Where(k => k < events).ToList()) store.Heads.Remove(older);
+        return step();
+    }
+
+    [Fact]
+    public void A_chunk_missing_shorter_or_of_another_line_of_snapshots_does_not_fit_its_head()
+    {
+        var store = new Store(Sys.Serialization);
+        var at = SkuStockPropertyTests.Start;
+        var state = SkuStock.Apply(SkuState.Empty(Horizon, Window), new StockAdjusted("a1", 100, "count", at));
+        IdChunks? saved = null;
+        for (var round = 0; round < 3; round++)
+        {
+            for (var i = 0; i < 5; i++)
+                SkuStock.ApplyAll(state, [new StockReserved($"o{round}-{i}", 1, at.AddMinutes(15), at), new ReservationReleased($"o{round}-{i}", 1, ReleaseReason.Cancelled, at)]);
+            Assert.True(Save(store, round, SkuSnapshot.InChunks(state, saved, lineage: 1), () => true, ref saved));
+        }
+        Assert.Equal(3, store.Chunks.Count);
+        Assert.Equal(16, store.Load()!.Value.Snapshot.ToState(Horizon, Window).Remembered.Count);
+
+        var middle = store.Chunks.Keys.Order().ElementAt(1);
+        var kept = store.Chunks[middle];
+        store.Chunks.Remove(middle);
+        Assert.Null(store.Load());
+
+        // Another line of snapshots (after a replay from the start) wrote its own chunk under the same key.
+        var other = SkuStock.Apply(SkuState.Empty(Horizon, Window), new StockAdjusted("b1", 100, "count", at));
+        for (var i = 0; i < (int)middle + 10; i++) SkuStock.Apply(other, new StockAdjusted($"b{i + 2}", 1, "count", at));
+        store.Chunks[middle] = store.Write(new IdChunk(2, other.Remembered.Range(middle)));
+        Assert.Null(store.Load());
+
+        // The same line's chunk written again, longer (by a later snapshot captured while this one was in flight), still fits.
+        store.Chunks[middle] = store.Write(new IdChunk(1, state.Remembered.Range(middle)));
+        Assert.Equal(16, store.Load()!.Value.Snapshot.ToState(Horizon, Window).Remembered.Count);
+        store.Chunks[middle] = kept;
+        Assert.NotNull(store.Load());
+    }
+}

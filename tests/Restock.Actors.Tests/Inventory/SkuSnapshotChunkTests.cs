@@ -1,0 +1,180 @@
+using Akka.Actor;
+using Restock.Actors.Domain.Inventory;
+using Restock.Actors.Engine.Hosting;
+using Restock.Actors.Engine.Inventory;
+using Restock.Actors.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Restock.Actors.Tests.Inventory;
+
+/// <summary>
+/// A SKU on the shipped SQLite store keeps its remembered ids in snapshot chunks: after a crash (no snapshot on the way
+/// out) it replays at most about one snapshot interval however many ids it remembers, chunks that no head needs are
+/// deleted and those one needs never are, a head missing a chunk is passed over (the journal replays instead), and a SKU
+/// whose latest snapshot is of the older, whole layout recovers from it and goes on in chunks.
+/// </summary>
+public sealed class SkuSnapshotChunkTests(ITestOutputHelper output)
+    : EngineTestKit(output, "restock.inventory.max-batch-size = 10", "restock.inventory.snapshot-every = 20")
+{
+    private static readonly DateTimeOffset Start = new(2026, 11, 27, 8, 0, 0, TimeSpan.Zero);
+
+    private InventorySettings Settings => InventorySettings.From(Sys.Settings.Config);
+
+    private string HeadOf(string sku) => SkuActor.PersistenceIdFor(sku);
+
+    private string ChunksOf(string sku) => BatchedRecoverySnapshotStore.PartsOf(SkuActor.PersistenceIdFor(sku));
+
+    private IReadOnlyList<long> ChunkKeys(string sku) =>
+        Db.Strings($"SELECT sequence_number FROM snapshot WHERE persistence_id = '{ChunksOf(sku)}' ORDER BY sequence_number").Select(long.Parse).ToList();
+
+    private async Task<SkuSnapshot> LatestHead(string sku)
+    {
+        var bytes = await AwaitSnapshotRow(sku);
+        var serializer = Sys.Serialization.FindSerializerForType(typeof(SkuSnapshot));
+        return (SkuSnapshot)Sys.Serialization.Deserialize(bytes, serializer.Identifier, "sku.snapshot.v2");
+    }
+
+    /// <summary>The latest head once the store has saved every snapshot sent (its chunks are then exactly the ones stored).</summary>
+    private async Task<SkuSnapshot> SettledHead(string sku)
+    {
+        SkuSnapshot? head = null;
+        await AwaitAssertAsync(async () =>
+        {
+            head = await LatestHead(sku);
+            Assert.Equal(head.Chunks!.Parts.Select(p => p.Start), ChunkKeys(sku));
+        }, TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(100));
+        return head!;
+    }
+
+    private async Task<byte[]> AwaitSnapshotRow(string sku)
+    {
+        byte[]? bytes = null;
+        await AwaitConditionAsync(() =>
+        {
+            using var connection = new Microsoft.Data.Sqlite.SqliteConnection(Db.ConnectionString);
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = $"SELECT snapshot FROM snapshot WHERE persistence_id = '{HeadOf(sku)}' ORDER BY sequence_number DESC LIMIT 1";
+            bytes = command.ExecuteScalar() as byte[];
+            return Task.FromResult(bytes is not null);
+        }, TimeSpan.FromSeconds(20));
+        return bytes!;
+    }
+
+    private static SkuRequest Request(string sku, SkuCommand command) => new(sku, command);
+
+    /// <summary>A SKU actor, stocked first unless it was already.</summary>
+    private async Task<IActorRef> Open(string sku, InventorySettings settings, TestClock clock, bool stock = true)
+    {
+        var actor = Sys.ActorOf(SkuActor.Props(sku, settings, clock));
+        if (stock) Assert.Equal(SkuOutcome.Done, (await actor.Ask<SkuReply>(Request(sku, new SetStock("a1", 1_000, "delivery", "shop-a")))).Outcome);
+        return actor;
+    }
+
+    /// <summary>Reserves and cancels <paramref name="pairs"/> orders from number <paramref name="from"/> (their ids are remembered), all answered.</summary>
+    private void Sell(IActorRef actor, string sku, int from, int pairs)
+    {
+        for (var i = from; i < from + pairs; i++)
+        {
+            actor.Tell(Request(sku, new Reserve($"o{i}", 1, Start.AddDays(1))), TestActor);
+            actor.Tell(Request(sku, new Release($"o{i}")), TestActor);
+        }
+        Assert.All(ReceiveN(2 * pairs, TimeSpan.FromSeconds(30)).Cast<SkuReply>(), r => Assert.Equal(SkuOutcome.Done, r.Outcome));
+    }
+
+    /// <summary>Stops the actor as a crash would for its data: no snapshot on the way out (only StopEntity takes one).</summary>
+    private async Task Crash(IActorRef actor)
+    {
+        await Task.Delay(300); // let the last write's snapshot be sent to the store, as it would have been before a crash
+        Watch(actor);
+        Sys.Stop(actor);
+        ExpectTerminated(actor);
+    }
+
+    private static async Task AssertRemembers(IActorRef actor, string sku, IEnumerable<int> orders)
+    {
+        foreach (var i in orders)
+        {
+            var reply = await actor.Ask<SkuReply>(Request(sku, new Release($"o{i}")));
+            Assert.True(reply.Outcome == SkuOutcome.AlreadyDone, $"o{i}: {reply.Outcome} {reply.Rejection} {reply.Message}");
+        }
+    }
+
+    [Fact]
+    public async Task After_a_crash_a_sku_replays_about_one_snapshot_interval_however_many_ids_it_remembers()
+    {
+        var clock = new TestClock(Start);
+        var sku = await Open("chunky", Settings, clock);
+        Sell(sku, "chunky", 0, 400);
+        await Crash(sku);
+
+        var head = await SettledHead("chunky");
+        Assert.True(head.Chunks!.Parts.Length > 5, $"{head.Chunks.Parts.Length} chunks");
+
+        var restarted = Sys.ActorOf(SkuActor.Props("chunky", Settings, clock));
+        var stats = await restarted.Ask<JournalStats>(new GetJournalStats("chunky"));
+        Assert.True(stats.EventsReplayed <= 2 * Settings.SnapshotEvery, $"{stats.EventsReplayed} events replayed");
+        Assert.Equal(new StockLevels(1_000, 0, 0, 0, 0, 0), (await restarted.Ask<SkuReply>(new GetStock("chunky"))).Levels);
+        await AssertRemembers(restarted, "chunky", Enumerable.Range(0, 400));
+    }
+
+    [Fact]
+    public async Task Chunks_no_snapshot_needs_are_deleted_and_every_chunk_the_latest_needs_is_kept()
+    {
+        var clock = new TestClock(Start);
+        var settings = Settings with { RememberIdsFor = TimeSpan.FromHours(1) };
+        var sku = await Open("aging", settings, clock);
+        Sell(sku, "aging", 0, 200);
+        await AwaitConditionAsync(() => Task.FromResult(ChunkKeys("aging").Count > 3), TimeSpan.FromSeconds(20));
+        var early = ChunkKeys("aging");
+        // Two hours on: the first 200 orders are forgotten as the next events are applied.
+        clock.Set(Start.AddHours(2));
+        Sell(sku, "aging", 1_000, 200);
+        await Crash(sku);
+
+        await SettledHead("aging");
+        var keys = ChunkKeys("aging");
+        Assert.True(keys[0] > early[^1], $"chunks of forgotten ids kept: {string.Join(",", keys)} after {string.Join(",", early)}");
+
+        var restarted = Sys.ActorOf(SkuActor.Props("aging", settings, clock));
+        await AssertRemembers(restarted, "aging", Enumerable.Range(1_000, 200));
+        Assert.Equal(RejectionCode.UnknownOrderLine, (await restarted.Ask<SkuReply>(Request("aging", new Release("o5")))).Rejection);
+    }
+
+    [Fact]
+    public async Task A_snapshot_missing_one_of_its_chunks_is_passed_over_and_the_journal_replays_instead()
+    {
+        var clock = new TestClock(Start);
+        var sku = await Open("holey", Settings, clock);
+        Sell(sku, "holey", 0, 200);
+        await Crash(sku);
+        await SettledHead("holey");
+        var keys = ChunkKeys("holey");
+        Db.Execute($"DELETE FROM snapshot WHERE persistence_id = '{ChunksOf("holey")}' AND sequence_number = {keys[keys.Count / 2]}");
+
+        var restarted = Sys.ActorOf(SkuActor.Props("holey", Settings, clock));
+        var stats = await restarted.Ask<JournalStats>(new GetJournalStats("holey"));
+        Assert.True(stats.EventsReplayed >= 400, $"{stats.EventsReplayed} events replayed");
+        await AssertRemembers(restarted, "holey", Enumerable.Range(0, 200));
+    }
+
+    [Fact]
+    public async Task A_sku_whose_latest_snapshot_holds_its_ids_whole_recovers_from_it_and_goes_on_in_chunks()
+    {
+        var clock = new TestClock(Start);
+        var whole = Settings with { SnapshotIdsInChunks = false };
+        var first = await Open("older", whole, clock);
+        Sell(first, "older", 0, 150);
+        await Crash(first);
+        Assert.Equal(2, (await AwaitSnapshotRow("older"))[0]);
+        Assert.Empty(ChunkKeys("older"));
+
+        var chunked = await Open("older", Settings, clock, stock: false);
+        Sell(chunked, "older", 500, 150);
+        await Crash(chunked);
+        Assert.NotEmpty((await SettledHead("older")).Chunks!.Parts);
+
+        var restarted = Sys.ActorOf(SkuActor.Props("older", Settings, clock));
+        await AssertRemembers(restarted, "older", Enumerable.Range(0, 150).Concat(Enumerable.Range(500, 150)));
+    }
+}
