@@ -17,77 +17,75 @@ public sealed class EntityMailbox(Settings settings, Config config) : MailboxTyp
 }
 
 /// <summary>
-/// A ring buffer under a lock (the queue's own monitor: no lock object per entity; nothing else locks it): any thread enqueues, the actor's own turn dequeues and prepends (unstashing), and the
-/// dispatcher may read <see cref="HasMessages"/> from any thread. A few slots when first used, doubled when full,
-/// released when drained after it grew (a hot entity keeps its buffer while it stays busy).
+/// Two buffers: senders (any thread) append to one under the queue's own lock (no lock object per entity; nothing else
+/// locks it); the actor's turn (one thread at a time, as Akka runs a mailbox) takes that whole buffer in one swap and
+/// then reads and prepends (unstashing) without the lock, so a hot entity's senders and its reader do not take turns on
+/// the lock per message. The dispatcher may read <see cref="HasMessages"/> from any thread. A few slots when first used,
+/// doubled when full; grown buffers are given back once the queue is empty.
 /// </summary>
 public sealed class EntityMessageQueue : IMessageQueue, IUnboundedDequeBasedMessageQueueSemantics
 {
-    /// <summary>Slots of a new buffer (a power of two: indexes wrap with a mask).</summary>
+    /// <summary>Slots of a new buffer (a power of two: the reader's indexes wrap with a mask).</summary>
     public const int FirstCapacity = 4;
 
-    private Envelope[]? _slots;
-    private int _head;
-    private int _count;
+    // The senders' side, guarded by the lock; the count is also read without it.
+    private Envelope[]? _incoming;
+    private int _incomingCount;
 
-    /// <summary>Slots held now: 0 before the first message and after a grown buffer drained.</summary>
+    // The reader's side: a ring (prepends go before its head); only the actor's turn touches it.
+    private Envelope[]? _taking;
+    private int _takingHead;
+    private int _takingCount;
+
+    /// <summary>Slots held now on both sides: 0 before the first message and after grown buffers were given back.</summary>
     public int Capacity
     {
         get
         {
-            lock (this) return _slots?.Length ?? 0;
+            lock (this) return (_incoming?.Length ?? 0) + (_taking?.Length ?? 0);
         }
     }
 
-    public bool HasMessages => Volatile.Read(ref _count) > 0;
+    public bool HasMessages => Volatile.Read(ref _incomingCount) > 0 || Volatile.Read(ref _takingCount) > 0;
 
-    public int Count => Volatile.Read(ref _count);
+    public int Count => Volatile.Read(ref _incomingCount) + Volatile.Read(ref _takingCount);
 
     public void Enqueue(IActorRef receiver, Envelope envelope)
     {
         lock (this)
         {
-            var slots = Room();
-            slots[(_head + _count) & (slots.Length - 1)] = envelope;
-            Volatile.Write(ref _count, _count + 1);
+            if (_incoming is null) _incoming = new Envelope[FirstCapacity];
+            else if (_incomingCount == _incoming.Length) Array.Resize(ref _incoming, _incoming.Length * 2);
+            _incoming[_incomingCount] = envelope;
+            Volatile.Write(ref _incomingCount, _incomingCount + 1);
         }
     }
 
-    /// <summary>Ahead of every queued message: unstashing prepends the stash's messages, last first.</summary>
+    /// <summary>Ahead of every queued message: unstashing prepends the stash's messages, last first. The actor's turn only.</summary>
     public void EnqueueFirst(Envelope envelope)
     {
-        lock (this)
-        {
-            var slots = Room();
-            _head = (_head - 1) & (slots.Length - 1);
-            slots[_head] = envelope;
-            Volatile.Write(ref _count, _count + 1);
-        }
+        if (_taking is null) _taking = new Envelope[FirstCapacity];
+        else if (_takingCount == _taking.Length) _taking = Unwrapped(_taking, _taking.Length * 2);
+        _takingHead = (_takingHead - 1) & (_taking.Length - 1);
+        _taking[_takingHead] = envelope;
+        Volatile.Write(ref _takingCount, _takingCount + 1);
     }
 
+    /// <summary>The actor's turn only.</summary>
     public bool TryDequeue(out Envelope envelope)
     {
-        // The dispatcher asks once more after the last message: no lock for the answer "empty". A message enqueued
-        // meanwhile schedules the actor again.
-        if (Volatile.Read(ref _count) == 0)
+        if (_takingCount == 0 && !TakeIncoming())
         {
             envelope = default;
             return false;
         }
-        lock (this)
-        {
-            var slots = _slots!;
-            envelope = slots[_head];
-            slots[_head] = default;
-            _head = (_head + 1) & (slots.Length - 1);
-            Volatile.Write(ref _count, _count - 1);
-            if (_count == 0)
-            {
-                _head = 0;
-                if (slots.Length > FirstCapacity) _slots = null;
-            }
-            return true;
-        }
+        var taking = _taking!;
+        envelope = taking[_takingHead];
+        taking[_takingHead] = default;
+        _takingHead = (_takingHead + 1) & (taking.Length - 1);
+        Volatile.Write(ref _takingCount, _takingCount - 1);
+        if (_takingCount == 0) _takingHead = 0;
+        return true;
     }
 
     public void CleanUp(IActorRef owner, IMessageQueue deadletters)
@@ -96,14 +94,47 @@ public sealed class EntityMessageQueue : IMessageQueue, IUnboundedDequeBasedMess
             deadletters.Enqueue(owner, envelope);
     }
 
-    private Envelope[] Room()
+    /// <summary>
+    /// Swaps the senders' buffer in (everything in it came after everything already taken). The reader's empty buffer goes
+    /// to the senders when it grew (a busy entity reuses its two buffers); when both sides are empty, grown buffers go.
+    /// </summary>
+    private bool TakeIncoming()
     {
-        if (_slots is null) return _slots = new Envelope[FirstCapacity];
-        if (_count < _slots.Length) return _slots;
-        var grown = new Envelope[_slots.Length * 2];
-        for (var i = 0; i < _count; i++)
-            grown[i] = _slots[(_head + i) & (_slots.Length - 1)];
-        _head = 0;
-        return _slots = grown;
+        // The dispatcher asks once more after the last message: no lock for the usual answer "empty". A message enqueued
+        // meanwhile schedules the actor again.
+        if (Volatile.Read(ref _incomingCount) == 0)
+        {
+            if (_taking is { Length: > FirstCapacity } || Volatile.Read(ref _incoming) is { Length: > FirstCapacity }) GiveBackGrown();
+            return false;
+        }
+        lock (this)
+        {
+            var full = _incoming!;
+            var count = _incomingCount;
+            _incoming = _taking is { Length: > FirstCapacity } ? _taking : null;
+            Volatile.Write(ref _incomingCount, 0);
+            _taking = full;
+            _takingHead = 0;
+            Volatile.Write(ref _takingCount, count);
+        }
+        return true;
+    }
+
+    private void GiveBackGrown()
+    {
+        if (_taking is { Length: > FirstCapacity }) _taking = null;
+        lock (this)
+        {
+            if (_incomingCount == 0 && _incoming is { Length: > FirstCapacity }) _incoming = null;
+        }
+    }
+
+    private Envelope[] Unwrapped(Envelope[] ring, int length)
+    {
+        var grown = new Envelope[length];
+        for (var i = 0; i < _takingCount; i++)
+            grown[i] = ring[(_takingHead + i) & (ring.Length - 1)];
+        _takingHead = 0;
+        return grown;
     }
 }
