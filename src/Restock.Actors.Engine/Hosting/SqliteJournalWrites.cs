@@ -108,9 +108,11 @@ internal sealed class SqliteJournalWrites
         // name and allocates a binder for it on each execution (the larger part of this insert's cost), and its
         // BeginTransaction sleeps 150 ms whenever another connection holds the write lock, however briefly.
         var db = connection.Handle!;
-        if (BeginWrite(db) is { Ticks: > 0 } waited) RestockMetrics.JournalLockWait.Record(waited.TotalMilliseconds);
+        var waited = BeginWrite(db);
+        // From here on the connection holds SQLite's one write lock: anything that fails must end the transaction below.
         try
         {
+            if (waited.Ticks > 0) RestockMetrics.JournalLockWait.Record(waited.TotalMilliseconds);
             Check(raw.sqlite3_prepare_v2(db, _insert, out var statement), db);
             using (statement)
             {

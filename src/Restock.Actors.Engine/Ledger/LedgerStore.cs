@@ -100,6 +100,11 @@ public sealed class LedgerStore
     public async Task WriteAsync(string projection, IReadOnlyList<Change> changes, CancellationToken cancellationToken = default)
     {
         if (changes.Count == 0) return;
+        await OneWriter(() => WriteChangesAsync(projection, changes, cancellationToken), cancellationToken);
+    }
+
+    private async Task WriteChangesAsync(string projection, IReadOnlyList<Change> changes, CancellationToken cancellationToken)
+    {
         await using var connection = await OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         await using var batch = new Batch(connection, tx);
@@ -117,6 +122,14 @@ public sealed class LedgerStore
     /// <returns>The changes that were missing, now written.</returns>
     public async Task<IReadOnlyList<Change>> RepairAsync(string watermark, long checkedUpTo, IReadOnlyList<Change> changes,
         CancellationToken cancellationToken = default)
+    {
+        IReadOnlyList<Change> repaired = [];
+        await OneWriter(async () => repaired = await RepairChangesAsync(watermark, checkedUpTo, changes, cancellationToken), cancellationToken);
+        return repaired;
+    }
+
+    private async Task<IReadOnlyList<Change>> RepairChangesAsync(string watermark, long checkedUpTo, IReadOnlyList<Change> changes,
+        CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
@@ -169,6 +182,11 @@ public sealed class LedgerStore
     public async Task WriteAttentionAsync(string projection, IReadOnlyList<AttentionChange> changes, CancellationToken cancellationToken = default)
     {
         if (changes.Count == 0) return;
+        await OneWriter(() => WriteAttentionChangesAsync(projection, changes, cancellationToken), cancellationToken);
+    }
+
+    private async Task WriteAttentionChangesAsync(string projection, IReadOnlyList<AttentionChange> changes, CancellationToken cancellationToken)
+    {
         await using var connection = await OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         await using var batch = new Batch(connection, tx);
@@ -212,6 +230,14 @@ public sealed class LedgerStore
                     break;
             }
         }
+        var repaired = 0;
+        await OneWriter(async () => repaired = await RepairAttentionRowsAsync(watermark, checkedUpTo, last, cancellationToken), cancellationToken);
+        return repaired;
+    }
+
+    private async Task<int> RepairAttentionRowsAsync(string watermark, long checkedUpTo,
+        Dictionary<(string Order, string Refund, string Sku), IRefundAttentionEvent> last, CancellationToken cancellationToken)
+    {
         await using var connection = await OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         await using var batch = new Batch(connection, tx);
@@ -350,6 +376,13 @@ public sealed class LedgerStore
             """, ("shop", shopId), ("order", orderId), ("refund", refundId), ("sku", skuId), ("qty", quantity),
             ("before", availableAfter - quantity), ("after", availableAfter), ("trigger", trigger.ToString()),
             ("version", settingVersion), ("at", at.ToUnixTimeMilliseconds())) > 0;
+
+    /// <summary>
+    /// On SQLite a write transaction of the ledger takes its turn with the engine's other writes to the file (the journal,
+    /// snapshots) instead of meeting them at SQLite's write lock: the journal then waits for it without holding a thread.
+    /// </summary>
+    private Task OneWriter(Func<Task> write, CancellationToken cancellationToken) =>
+        _sqlite ? SqliteWriter.RunAsync(_connectionString, write, cancellationToken) : write();
 
     private async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
