@@ -12,7 +12,8 @@ namespace Restock.Actors.LoadTests.Running;
 /// <summary>One recovery measured: the SKU built, the engine restarted on its journal, and how long its first answer took.</summary>
 public sealed record RecoveryCase(
     string Ids, string Horizon, long Events, int OpenLines, double BuildSeconds, long SnapshotBytes, long SnapshotSequenceNr,
-    double EngineStartMs, double FirstAnswerMs, double FirstAnswerFromRestartMs, long EventsReplayed, string FirstAnswer, long ReservedAfter);
+    double EngineStartMs, double FirstAnswerMs, double FirstAnswerFromRestartMs, long EventsReplayed, string FirstAnswer, long ReservedAfter,
+    int IdChunks = 0, long IdChunkBytes = 0);
 
 public sealed record RecoveryReport(DateTimeOffset StartedAt, string Machine, IReadOnlyList<RecoveryCase> Cases, IReadOnlyList<string> Targets);
 
@@ -93,6 +94,7 @@ public static class RecoveryBench
         string file, string[] overrides, string label, string ids, string horizon, long events, int openLines, double built, TextWriter log)
     {
         var (snapshotBytes, snapshotSequenceNr) = LatestSnapshot(file);
+        var (chunks, chunkBytes) = IdChunks(file);
         var clock = Stopwatch.StartNew();
         await using var engine = await StartAsync(file, overrides);
         var engineStart = clock.Elapsed;
@@ -105,7 +107,7 @@ public static class RecoveryBench
                       $"({engineStart.TotalMilliseconds:N0} ms), {stats.EventsReplayed:N0} events replayed");
         return new RecoveryCase(label, horizon, events, openLines, Math.Round(built, 1), snapshotBytes, snapshotSequenceNr,
             Math.Round(engineStart.TotalMilliseconds, 1), Math.Round(firstAnswer.TotalMilliseconds, 1),
-            Math.Round(fromRestart.TotalMilliseconds, 1), stats.EventsReplayed, reply.Outcome.ToString(), reply.Levels.Reserved);
+            Math.Round(fromRestart.TotalMilliseconds, 1), stats.EventsReplayed, reply.Outcome.ToString(), reply.Levels.Reserved, chunks, chunkBytes);
     }
 
     private static Task<RestockEngine> StartAsync(string file, string[] overrides) => RestockEngine.StartAsync(
@@ -175,6 +177,18 @@ public static class RecoveryBench
         return row.Read() ? (row.GetInt64(0), row.GetInt64(1)) : (0, 0);
     }
 
+    /// <summary>The chunks of remembered ids the SKU's snapshots keep beside their head (see <c>IdChunks</c>): how many, and their bytes.</summary>
+    private static (int Rows, long Bytes) IdChunks(string file)
+    {
+        using var connection = new SqliteConnection($"Data Source={file};Mode=ReadOnly");
+        connection.Open();
+        using var query = connection.CreateCommand();
+        query.CommandText = "SELECT count(*), coalesce(sum(length(snapshot)), 0) FROM snapshot WHERE persistence_id = $id";
+        query.Parameters.AddWithValue("$id", BatchedRecoverySnapshotStore.PartsOf(SkuActor.PersistenceIdFor(Sku)));
+        using var row = query.ExecuteReader();
+        return row.Read() ? (row.GetInt32(0), row.GetInt64(1)) : (0, 0);
+    }
+
     private static string Target(string what, bool met, string measured) => $"{(met ? "met" : "MISSED")}: {what} — measured {measured}";
 
     public static string Markdown(RecoveryReport r)
@@ -183,11 +197,11 @@ public static class RecoveryBench
         sb.AppendLine($"Machine: {r.Machine}. One SKU built through the in-process engine (SQLite WAL, synchronous FULL), the engine " +
                       "stopped as by a crash (no handoff) and started again on the same file, one new reservation sent at once; then that " +
                       "engine stopped gracefully and started again, the same.\n");
-        sb.AppendLine("| finished ids, restart | horizon | events | open lines | built in | latest snapshot | engine start | first answer | from the restart | events replayed | answer (units reserved after it) |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
+        sb.AppendLine("| finished ids, restart | horizon | events | open lines | built in | latest snapshot | its id chunks | engine start | first answer | from the restart | events replayed | answer (units reserved after it) |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var c in r.Cases)
             sb.AppendLine($"| {c.Ids} | {c.Horizon} | {c.Events:N0} | {c.OpenLines:N0} | {c.BuildSeconds:N1} s | " +
-                          $"{c.SnapshotBytes / 1e6:N1} MB at row {c.SnapshotSequenceNr:N0} | {c.EngineStartMs:N0} ms | **{c.FirstAnswerMs:N0} ms** | " +
+                          $"{c.SnapshotBytes / 1e6:N1} MB at row {c.SnapshotSequenceNr:N0} | {c.IdChunks:N0}, {c.IdChunkBytes / 1e6:N1} MB | {c.EngineStartMs:N0} ms | **{c.FirstAnswerMs:N0} ms** | " +
                           $"{c.FirstAnswerFromRestartMs:N0} ms | {c.EventsReplayed:N0} | {c.FirstAnswer} ({c.ReservedAfter:N0}) |");
         sb.AppendLine();
         sb.AppendJoin("", r.Targets.Select(t => $"- {t}\n"));

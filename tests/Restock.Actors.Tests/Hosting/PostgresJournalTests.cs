@@ -29,13 +29,13 @@ public sealed class PostgresJournalTests : IAsyncLifetime
         if (_database is not null) await _database.DisposeAsync();
     }
 
-    private Task<RestockEngine> Start() => RestockEngine.StartAsync(RestockConfig.Load(name => name switch
+    private Task<RestockEngine> Start(params string[] overrides) => RestockEngine.StartAsync(RestockConfig.Load(name => name switch
     {
         "RESTOCK_JOURNAL" => "postgresql",
         "RESTOCK_CONNECTION_STRING" => ConnectionString,
         "RESTOCK_SINGLE_NODE" => "on",
         _ => null,
-    }, "restock.refunds.retry-for = 0s"));
+    }, ["restock.refunds.retry-for = 0s", .. overrides]));
 
     [SkippableFact]
     public async Task Stock_refunds_and_the_restock_ledger_survive_a_restart_on_postgresql()
@@ -79,6 +79,36 @@ public sealed class PostgresJournalTests : IAsyncLifetime
         await Eventually(async () => (await second.Ledger.NeedsAttentionAsync(new LedgerQuery(ShopId: "pg-shop"))).Entries.Count == 1);
         var parked = (await second.Ledger.NeedsAttentionAsync(new LedgerQuery(ShopId: "pg-shop"))).Entries.Single();
         Assert.Equal(("o-unknown", "r3", nameof(RejectionCode.UnknownOrderLine)), (parked.OrderId, parked.RefundId, parked.Code));
+    }
+
+    /// <summary>Remembered ids in snapshot chunks on PostgreSQL: written, read back in one query, and the SKU recovers from them.</summary>
+    [SkippableFact]
+    public async Task A_sku_recovers_from_snapshot_chunks_on_postgresql()
+    {
+        Skip.If(_server is null, "RESTOCK_TEST_POSTGRES is not set: run .ci/postgres for a local server");
+        string[] overrides = ["restock.inventory.snapshot-every = 20", "restock.inventory.max-batch-size = 10"];
+        var inADay = DateTimeOffset.UtcNow.AddDays(1);
+        await using (var first = await Start(overrides))
+        {
+            await first.Inventory.Execute("pg-chunky", new SetStock("a1", 100, "delivery"));
+            for (var i = 0; i < 100; i++)
+            {
+                await first.Inventory.Execute("pg-chunky", new Reserve($"o{i}", 1, inADay));
+                await first.Inventory.Execute("pg-chunky", new Release($"o{i}"));
+            }
+        }
+        await using (var connection = new NpgsqlConnection(ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var chunks = new NpgsqlCommand("SELECT count(*) FROM snapshot WHERE persistence_id = 'parts#sku-pg-chunky'", connection);
+            Assert.True((long)(await chunks.ExecuteScalarAsync())! > 1);
+        }
+
+        await using var second = await Start(overrides);
+        Assert.Equal(new StockLevels(100, 0, 0, 0, 0, 0), (await second.Inventory.GetStock("pg-chunky")).Levels);
+        Assert.InRange((await second.Inventory.GetJournalStats("pg-chunky")).EventsReplayed, 0, 20);
+        for (var i = 0; i < 100; i++)
+            Assert.Equal(Restock.Actors.Engine.Inventory.SkuOutcome.AlreadyDone, (await second.Inventory.Execute("pg-chunky", new Release($"o{i}"))).Outcome);
     }
 
     private static async Task Eventually(Func<Task<bool>> done)
