@@ -25,7 +25,7 @@ if (args.Length > 0 && args[0] == ClusterCli.Verb)
 
 builder.WebHost.UseUrls(urls);
 // Kestrel runs a request's code on the thread that read it and sends the response on the thread that wrote it, instead
-// of handing each step to another worker (two fewer thread-pool hand-offs per request: README, "Over HTTP, third
+// of handing each step to another worker (two fewer thread-pool hand-offs per request: loadtests/PERFORMANCE-LOG.md, "Over HTTP, third
 // round"). Safe here because socket completions themselves stay on the thread pool (no inline completions): a route
 // that blocked would hold one worker, as without it. restock.http.inline-scheduling = off restores Kestrel's default.
 var inlineScheduling = config.GetBoolean("restock.http.inline-scheduling", false);
