@@ -180,12 +180,15 @@ internal sealed class SqliteJournalWrites
 
     /// <summary>
     /// Ends a write that failed after <see cref="BeginWrite"/>: rolls its transaction back, as the connection goes back
-    /// to Microsoft.Data.Sqlite's pool, which does not know of this transaction.
+    /// to Microsoft.Data.Sqlite's pool, which does not know of this transaction. If the rollback fails too, the connection
+    /// still holds SQLite's write lock: its pool is cleared, so it is closed when disposed instead of going back ("any open
+    /// connections will not be returned to the pool when closed"; the pool's idle connections go too, a rare cost).
     /// </summary>
     internal static void EndFailedWrite(SqliteConnection connection)
     {
         var db = connection.Handle!;
         if (raw.sqlite3_get_autocommit(db) == 0) raw.sqlite3_exec(db, "ROLLBACK");
+        if (raw.sqlite3_get_autocommit(db) == 0) SqliteConnection.ClearPool(connection);
     }
 
     private static void Check(int result, sqlite3 db)
