@@ -58,7 +58,10 @@ public sealed class BatchingJournal : SqlWriteJournal
     {
         var config = new JournalConfig(journalConfig);
         _parallelism = Math.Max(1, config.DaoConfig.Parallelism);
-        _sqliteWrites = SqliteJournalWrites.For(Context.System.Serialization, config);
+        _sqliteWrites = SqliteJournalWrites.For(Context.System.Serialization, config,
+            // The timeout Akka's breaker applies: the plugin's own setting, else the journal fallback's.
+            journalConfig.WithFallback(Context.System.Settings.Config.GetConfig("akka.persistence.journal-plugin-fallback"))
+                .GetTimeSpan("circuit-breaker.call-timeout"));
         if (config.DaoConfig.SqlCommonCompatibilityMode || !RecoveryReads.Supports(config.ProviderName))
             return;
         var serialization = Context.System.Serialization;

@@ -20,13 +20,18 @@ public sealed class EntityMailbox(Settings settings, Config config) : MailboxTyp
 /// Two buffers: senders (any thread) append to one under the queue's own lock (no lock object per entity; nothing else
 /// locks it); the actor's turn (one thread at a time, as Akka runs a mailbox) takes that whole buffer in one swap and
 /// then reads and prepends (unstashing) without the lock, so a hot entity's senders and its reader do not take turns on
-/// the lock per message. The dispatcher may read <see cref="HasMessages"/> from any thread. A few slots when first used,
-/// doubled when full; grown buffers are given back once the queue is empty.
+/// the lock per message. The dispatcher may read <see cref="HasMessages"/> from any thread: one count of both sides, so no
+/// moment of a swap and no read between two sides' counts shows a queue holding messages as empty. A few slots when first
+/// used, doubled when full; grown buffers are given back once the queue is empty.
 /// </summary>
 public sealed class EntityMessageQueue : IMessageQueue, IUnboundedDequeBasedMessageQueueSemantics
 {
     /// <summary>Slots of a new buffer (a power of two: the reader's indexes wrap with a mask).</summary>
     public const int FirstCapacity = 4;
+
+    // Messages on both sides, read from any thread: one field, as two read one after the other could both be 0 while a
+    // swap moves the messages from one side to the other.
+    private int _count;
 
     // The senders' side, guarded by the lock; the count is also read without it.
     private Envelope[]? _incoming;
@@ -46,9 +51,9 @@ public sealed class EntityMessageQueue : IMessageQueue, IUnboundedDequeBasedMess
         }
     }
 
-    public bool HasMessages => Volatile.Read(ref _incomingCount) > 0 || Volatile.Read(ref _takingCount) > 0;
+    public bool HasMessages => Volatile.Read(ref _count) > 0;
 
-    public int Count => Volatile.Read(ref _incomingCount) + Volatile.Read(ref _takingCount);
+    public int Count => Volatile.Read(ref _count);
 
     public void Enqueue(IActorRef receiver, Envelope envelope)
     {
@@ -58,6 +63,7 @@ public sealed class EntityMessageQueue : IMessageQueue, IUnboundedDequeBasedMess
             else if (_incomingCount == _incoming.Length) Array.Resize(ref _incoming, _incoming.Length * 2);
             _incoming[_incomingCount] = envelope;
             Volatile.Write(ref _incomingCount, _incomingCount + 1);
+            Interlocked.Increment(ref _count);
         }
     }
 
@@ -68,7 +74,8 @@ public sealed class EntityMessageQueue : IMessageQueue, IUnboundedDequeBasedMess
         else if (_takingCount == _taking.Length) _taking = Unwrapped(_taking, _taking.Length * 2);
         _takingHead = (_takingHead - 1) & (_taking.Length - 1);
         _taking[_takingHead] = envelope;
-        Volatile.Write(ref _takingCount, _takingCount + 1);
+        _takingCount++;
+        Interlocked.Increment(ref _count);
     }
 
     /// <summary>The actor's turn only.</summary>
@@ -83,7 +90,8 @@ public sealed class EntityMessageQueue : IMessageQueue, IUnboundedDequeBasedMess
         envelope = taking[_takingHead];
         taking[_takingHead] = default;
         _takingHead = (_takingHead + 1) & (taking.Length - 1);
-        Volatile.Write(ref _takingCount, _takingCount - 1);
+        _takingCount--;
+        Interlocked.Decrement(ref _count);
         if (_takingCount == 0) _takingHead = 0;
         return true;
     }
@@ -115,7 +123,7 @@ public sealed class EntityMessageQueue : IMessageQueue, IUnboundedDequeBasedMess
             Volatile.Write(ref _incomingCount, 0);
             _taking = full;
             _takingHead = 0;
-            Volatile.Write(ref _takingCount, count);
+            _takingCount = count;
         }
         return true;
     }

@@ -25,12 +25,12 @@ internal sealed class SqliteJournalWrites
     private readonly string _tagSeparator;
     private readonly string? _defaultSerializer;
 
-    // How long a write waits for SQLite's write lock before it fails (Microsoft.Data.Sqlite's default command timeout).
-    private static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(30);
+    private readonly TimeSpan _lockTimeout;
 
-    private SqliteJournalWrites(Akka.Serialization.Serialization serialization, JournalConfig config)
+    private SqliteJournalWrites(Akka.Serialization.Serialization serialization, JournalConfig config, TimeSpan callTimeout)
     {
         _serialization = serialization;
+        _lockTimeout = LockTimeoutFor(callTimeout);
         _connectionString = config.ConnectionString;
         _tagSeparator = config.PluginConfig.TagSeparator;
         _defaultSerializer = config.DefaultSerializer;
@@ -41,11 +41,19 @@ internal sealed class SqliteJournalWrites
     }
 
     /// <summary>Null unless the journal is SQLite with tags stored in the journal row (Csv), the only layout written here.</summary>
-    public static SqliteJournalWrites? For(Akka.Serialization.Serialization serialization, JournalConfig config) =>
+    /// <param name="callTimeout">The journal plugin's circuit-breaker call-timeout.</param>
+    public static SqliteJournalWrites? For(Akka.Serialization.Serialization serialization, JournalConfig config, TimeSpan callTimeout) =>
         config.ProviderName.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase) && config.PluginConfig.TagMode == TagMode.Csv
         && !config.DaoConfig.SqlCommonCompatibilityMode
-            ? new SqliteJournalWrites(serialization, config)
+            ? new SqliteJournalWrites(serialization, config, callTimeout)
             : null;
+
+    /// <summary>
+    /// How long a write may wait for SQLite's write lock: half the plugin's circuit-breaker call-timeout, which also
+    /// covers the wait for the engine's writer turn, the insert and the commit. A write still waiting when the breaker
+    /// reports it failed could otherwise commit afterwards: an event the entity was told was not stored.
+    /// </summary>
+    internal static TimeSpan LockTimeoutFor(TimeSpan callTimeout) => callTimeout / 2;
 
     private sealed record Row(string PersistenceId, long SequenceNr, byte[] Message, string Tags, string Manifest, int Identifier, string? WriterUuid, long Created);
 
@@ -108,7 +116,7 @@ internal sealed class SqliteJournalWrites
         // name and allocates a binder for it on each execution (the larger part of this insert's cost), and its
         // BeginTransaction sleeps 150 ms whenever another connection holds the write lock, however briefly.
         var db = connection.Handle!;
-        var waited = BeginWrite(db);
+        var waited = BeginWrite(db, _lockTimeout);
         // From here on the connection holds SQLite's one write lock: anything that fails must end the transaction below.
         try
         {
@@ -136,8 +144,7 @@ internal sealed class SqliteJournalWrites
         }
         catch
         {
-            // The connection goes back to Microsoft.Data.Sqlite's pool, which does not know of this transaction.
-            if (raw.sqlite3_get_autocommit(db) == 0) raw.sqlite3_exec(db, "ROLLBACK");
+            EndFailedWrite(connection);
             throw;
         }
         RestockMetrics.JournalTransactions.Add(1);
@@ -146,10 +153,11 @@ internal sealed class SqliteJournalWrites
     /// <summary>
     /// Takes SQLite's write lock (BEGIN IMMEDIATE). Another writer (the ledger's projection, a snapshot) holds it for a
     /// few milliseconds at most, so the journal asks again every millisecond or sooner instead of sleeping in long steps,
-    /// and gives up after <see cref="LockTimeout"/> as Microsoft.Data.Sqlite would. Snapshot saves take it the same way.
+    /// and gives up (SQLITE_BUSY) after <paramref name="lockTimeout"/> (<see cref="LockTimeoutFor"/>). Snapshot saves take
+    /// it the same way.
     /// </summary>
     /// <returns>How long it waited for the lock.</returns>
-    internal static TimeSpan BeginWrite(sqlite3 db)
+    internal static TimeSpan BeginWrite(sqlite3 db, TimeSpan lockTimeout)
     {
         // A pooled connection may carry another user's busy timeout: here the waiting is ours.
         raw.sqlite3_busy_timeout(db, 0);
@@ -160,7 +168,7 @@ internal sealed class SqliteJournalWrites
             return TimeSpan.Zero;
         }
         var waited = Stopwatch.StartNew();
-        for (var attempt = 0; result == raw.SQLITE_BUSY && waited.Elapsed < LockTimeout; attempt++)
+        for (var attempt = 0; result == raw.SQLITE_BUSY && waited.Elapsed < lockTimeout; attempt++)
         {
             if (attempt < 20) Thread.Yield();
             else Thread.Sleep(1);
@@ -168,6 +176,19 @@ internal sealed class SqliteJournalWrites
         }
         Check(result, db);
         return waited.Elapsed;
+    }
+
+    /// <summary>
+    /// Ends a write that failed after <see cref="BeginWrite"/>: rolls its transaction back, as the connection goes back
+    /// to Microsoft.Data.Sqlite's pool, which does not know of this transaction. If the rollback fails too, the connection
+    /// still holds SQLite's write lock: its pool is cleared, so it is closed when disposed instead of going back ("any open
+    /// connections will not be returned to the pool when closed"; the pool's idle connections go too, a rare cost).
+    /// </summary>
+    internal static void EndFailedWrite(SqliteConnection connection)
+    {
+        var db = connection.Handle!;
+        if (raw.sqlite3_get_autocommit(db) == 0) raw.sqlite3_exec(db, "ROLLBACK");
+        if (raw.sqlite3_get_autocommit(db) == 0) SqliteConnection.ClearPool(connection);
     }
 
     private static void Check(int result, sqlite3 db)

@@ -18,9 +18,11 @@ internal sealed class SqliteSnapshotWrites
     private readonly string _connectionString;
     private readonly string _insert;
     private readonly string? _defaultSerializer;
+    private readonly TimeSpan _lockTimeout;
 
-    private SqliteSnapshotWrites(Akka.Serialization.Serialization serialization, SnapshotConfig config)
+    private SqliteSnapshotWrites(Akka.Serialization.Serialization serialization, SnapshotConfig config, TimeSpan callTimeout)
     {
+        _lockTimeout = SqliteJournalWrites.LockTimeoutFor(callTimeout);
         _serialization = serialization;
         _connectionString = config.ConnectionString;
         _defaultSerializer = config.DefaultSerializer;
@@ -31,9 +33,10 @@ internal sealed class SqliteSnapshotWrites
     }
 
     /// <summary>Null unless the store is SQLite with the plugin's own row layout (not its compatibility mode).</summary>
-    public static SqliteSnapshotWrites? For(Akka.Serialization.Serialization serialization, SnapshotConfig config) =>
+    /// <param name="callTimeout">The snapshot store's circuit-breaker call-timeout.</param>
+    public static SqliteSnapshotWrites? For(Akka.Serialization.Serialization serialization, SnapshotConfig config, TimeSpan callTimeout) =>
         config.ProviderName.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase) && !config.IDaoConfig.SqlCommonCompatibilityMode
-            ? new SqliteSnapshotWrites(serialization, config)
+            ? new SqliteSnapshotWrites(serialization, config, callTimeout)
             : null;
 
     public string ConnectionString => _connectionString;
@@ -60,7 +63,7 @@ internal sealed class SqliteSnapshotWrites
         // As the journal does (SqliteJournalWrites): SQLite's own API, and the write lock asked for every millisecond while
         // another writer (the ledger) holds it, not Microsoft.Data.Sqlite's 150 ms sleeps, the journal waiting behind this.
         var db = connection.Handle!;
-        SqliteJournalWrites.BeginWrite(db);
+        SqliteJournalWrites.BeginWrite(db, _lockTimeout);
         try
         {
             Check(raw.sqlite3_prepare_v2(db, _insert, out var statement), db);
@@ -79,8 +82,7 @@ internal sealed class SqliteSnapshotWrites
         }
         catch
         {
-            // The connection goes back to Microsoft.Data.Sqlite's pool, which does not know of this transaction.
-            if (raw.sqlite3_get_autocommit(db) == 0) raw.sqlite3_exec(db, "ROLLBACK");
+            SqliteJournalWrites.EndFailedWrite(connection);
             throw;
         }
     }

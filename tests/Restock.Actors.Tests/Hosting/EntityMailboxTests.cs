@@ -181,6 +181,43 @@ public sealed class EntityMailboxTests
         }
     }
 
+    /// <summary>
+    /// The dispatcher may ask any thread whether an entity has messages: while the actor's turn moves the senders' buffer
+    /// to its own side, the queue must not look empty. The actor's turn takes one message and sends one back, so the
+    /// queue always holds some; another thread samples it meanwhile (the number of messages per round seeded).
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    public async Task A_queue_holding_messages_never_looks_empty_from_another_thread_while_its_buffers_swap(int seed)
+    {
+        const int rounds = 2_000_000;
+        var random = new Random(seed);
+        var queue = new EntityMessageQueue();
+        var held = random.Next(2, 5);
+        for (var i = 0; i < held; i++) queue.Enqueue(ActorRefs.Nobody, Message(i));
+        var done = 0;
+        var looksEmpty = 0L;
+        var sampling = Task.Run(() =>
+        {
+            while (Volatile.Read(ref done) == 0)
+                if (!queue.HasMessages || queue.Count == 0) looksEmpty++;
+        });
+        await Task.Run(() =>
+        {
+            for (var round = 0; round < rounds; round++)
+            {
+                Assert.True(queue.TryDequeue(out var envelope));
+                queue.Enqueue(ActorRefs.Nobody, envelope);
+            }
+        });
+        Volatile.Write(ref done, 1);
+        await sampling;
+
+        Assert.Equal(0, looksEmpty);
+        Assert.Equal(held, queue.Count);
+    }
+
     /// <summary>Akka's deque mailbox holds a ~1 KB queue segment from an actor's first message until it stops.</summary>
     [Fact]
     public void An_entity_that_handled_a_message_holds_a_small_queue_not_a_segment_for_32()

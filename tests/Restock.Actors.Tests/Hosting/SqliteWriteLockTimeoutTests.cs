@@ -1,0 +1,77 @@
+using Akka.Actor;
+using Akka.Persistence;
+using Microsoft.Data.Sqlite;
+using Restock.Actors.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Restock.Actors.Tests.Hosting;
+
+/// <summary>
+/// Akka's circuit breaker reports a journal write or snapshot save failed after its call-timeout: the engine's own
+/// SQLite writes must give up on the write lock before that, or a write the entity was told had failed could still be
+/// stored once the lock is free.
+/// </summary>
+public sealed class SqliteWriteLockTimeoutTests(ITestOutputHelper output) : EngineTestKit(output,
+    "akka.persistence.journal.sql.circuit-breaker.call-timeout = 2s",
+    "akka.persistence.snapshot-store.sql.circuit-breaker.call-timeout = 2s")
+{
+    // A store's first write creates its tables: on a busy machine that can take longer than TestKit's 3 s default.
+    private static readonly TimeSpan FirstWrite = TimeSpan.FromSeconds(30);
+    // Longer than the call-timeout above.
+    private static readonly TimeSpan LockHeld = TimeSpan.FromSeconds(4);
+
+    private static AtomicWrite Write(string persistenceId, string payload) =>
+        new(new Persistent(payload, 1, persistenceId, writerGuid: "writer-1"));
+
+    private void WriteAll(params AtomicWrite[] writes) =>
+        Persistence.Instance.Apply(Sys).JournalFor(null).Tell(new WriteMessages(writes, TestActor, 1));
+
+    private void Save(string persistenceId, string snapshot) =>
+        Persistence.Instance.Apply(Sys).SnapshotStoreFor(null).Tell(new SaveSnapshot(new SnapshotMetadata(persistenceId, 1, DateTime.UtcNow), snapshot), TestActor);
+
+    [Fact]
+    public void A_journal_write_timed_out_by_the_breaker_while_another_writer_holds_the_lock_is_never_stored()
+    {
+        WriteAll(Write("first", "before"));
+        ExpectMsg<WriteMessagesSuccessful>(FirstWrite);
+        ReceiveN(1);
+
+        using (var other = new SqliteConnection(Db.ConnectionString))
+        {
+            other.Open();
+            using var transaction = other.BeginTransaction();
+            WriteAll(Write("second", "while locked"));
+            ExpectMsg<WriteMessagesFailed>(FirstWrite);
+            Assert.IsType<WriteMessageFailure>(ReceiveOne());
+            Thread.Sleep(LockHeld);
+            transaction.Commit();
+        }
+
+        // The engine's writes to a file take turns: once a later write is stored, the failed one is over.
+        WriteAll(Write("third", "after"));
+        ExpectMsg<WriteMessagesSuccessful>(FirstWrite);
+        ReceiveN(1);
+        Assert.Equal(["first", "third"], Db.Strings("SELECT persistence_id FROM journal ORDER BY ordering"));
+    }
+
+    [Fact]
+    public void A_snapshot_save_timed_out_by_the_breaker_while_another_writer_holds_the_lock_is_never_stored()
+    {
+        Save("first", "before");
+        ExpectMsg<SaveSnapshotSuccess>(FirstWrite);
+
+        using (var other = new SqliteConnection(Db.ConnectionString))
+        {
+            other.Open();
+            using var transaction = other.BeginTransaction();
+            Save("second", "while locked");
+            ExpectMsg<SaveSnapshotFailure>(FirstWrite);
+            Thread.Sleep(LockHeld);
+            transaction.Commit();
+        }
+
+        Save("third", "after");
+        ExpectMsg<SaveSnapshotSuccess>(FirstWrite);
+        Assert.Equal(["first", "third"], Db.Strings("SELECT persistence_id FROM snapshot ORDER BY persistence_id"));
+    }
+}
