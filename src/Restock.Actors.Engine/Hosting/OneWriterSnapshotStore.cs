@@ -26,18 +26,13 @@ public abstract class OneWriterSnapshotStore : SqlSnapshotStore
     protected override Task SaveAsync(SnapshotMetadata metadata, object snapshot, CancellationToken cancellationToken) =>
         _sqlite is null ? base.SaveAsync(metadata, snapshot, cancellationToken) : _sqlite.SaveAsync(metadata, snapshot, cancellationToken);
 
-    // The plugin's deletes run on the caller's thread while Microsoft.Data.Sqlite waits for the write lock (its async
-    // methods are synchronous): on the store's own thread, a delete behind a held lock (Akka deletes the snapshot of
-    // every failed save) stopped the store, its answer to the failed save included, until the lock was free.
     protected override Task DeleteAsync(SnapshotMetadata metadata, CancellationToken cancellationToken) =>
         _sqlite is null
             ? base.DeleteAsync(metadata, cancellationToken)
-            : SqliteWriter.RunAsync(_sqlite.ConnectionString, () => Task.Run(() => base.DeleteAsync(metadata, cancellationToken), cancellationToken),
-                cancellationToken);
+            : SqliteWriter.RunAsync(_sqlite.ConnectionString, () => base.DeleteAsync(metadata, cancellationToken), cancellationToken);
 
     protected override Task DeleteAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken) =>
         _sqlite is null
             ? base.DeleteAsync(persistenceId, criteria, cancellationToken)
-            : SqliteWriter.RunAsync(_sqlite.ConnectionString,
-                () => Task.Run(() => base.DeleteAsync(persistenceId, criteria, cancellationToken), cancellationToken), cancellationToken);
+            : SqliteWriter.RunAsync(_sqlite.ConnectionString, () => base.DeleteAsync(persistenceId, criteria, cancellationToken), cancellationToken);
 }

@@ -65,10 +65,11 @@ public sealed class SqliteWriteLockTimeoutTests(ITestOutputHelper output) : Engi
             other.Open();
             using var transaction = other.BeginTransaction();
             Save("second", "while locked");
-            ExpectMsg<SaveSnapshotFailure>(FirstWrite);
             Thread.Sleep(LockHeld);
             transaction.Commit();
         }
+        // Akka deletes a failed save's snapshot before answering, and that delete takes the write lock too.
+        ExpectMsg<SaveSnapshotFailure>(FirstWrite);
 
         Save("third", "after");
         ExpectMsg<SaveSnapshotSuccess>(FirstWrite);
