@@ -120,7 +120,7 @@ public sealed class StoredIdsTests
             var jar = Sku(second, "jar");
             var jarStock = await jar.Ask<SkuReply>(new GetStock("jar"), TimeSpan.FromSeconds(20));
             Assert.Equal((90L, 10L), (jarStock.Levels.Available, jarStock.Levels.Reserved));
-            Assert.True((await jar.Ask<JournalStats>(new GetJournalStats("jar"), TimeSpan.FromSeconds(20))).LastSnapshotSequenceNr > 0,
+            Assert.True((await jar.Ask<JournalStats>(new GetJournalStats("jar"), TimeSpan.FromSeconds(20))).LastSnapshotAt > 0,
                 "jar did not recover from its snapshot");
             Assert.Equal(SkuOutcome.AlreadyDone, (await jar.Ask<SkuReply>(new SkuRequest("jar", new Reserve("o3", 1, InAnHour)), TimeSpan.FromSeconds(20))).Outcome);
 
