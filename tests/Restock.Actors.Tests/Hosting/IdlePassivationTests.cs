@@ -1,6 +1,8 @@
 using Akka.Actor;
 using Akka.Cluster.Sharding;
+using Restock.Actors.Domain.Inventory;
 using Restock.Actors.Domain.Refunds;
+using Restock.Actors.Engine.Inventory;
 using Restock.Actors.Domain.Shops;
 using Restock.Actors.Engine.Refunds;
 using Restock.Actors.Engine.Shops;
@@ -55,6 +57,23 @@ public sealed class IdlePassivationTests(ITestOutputHelper output) : EngineTestK
             Assert.Equal(RefundOutcome.NotFound, ExpectMsg<RefundReply>().Outcome);
             ExpectNoMsg(TimeSpan.FromMilliseconds(100));
         }
+        ExpectMsg<Passivate>(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public void A_refund_coordinator_asks_to_be_passivated_as_soon_as_its_refund_is_finished()
+    {
+        var settings = RefundSettings.From(Sys.Settings.Config) with { IdleBeforePassivation = TimeSpan.FromHours(1) };
+        var (shops, skus) = (CreateTestProbe(), CreateTestProbe());
+        var coordinator = Host(RefundCoordinator.Props("o1", shops.Ref, skus.Ref, settings));
+        coordinator.Tell(new RefundSucceeded(new RefundRequest("r1", "o1", "shop", [new RefundedLine("s1", 2)], DateTimeOffset.UtcNow)));
+        Assert.Equal(RefundOutcome.Accepted, ExpectMsg<RefundReply>().Outcome);
+        shops.ExpectMsg<GetRestockPolicy>();
+        shops.Reply(new RestockPolicyReply("shop", true, 1));
+        skus.ExpectMsg<SkuRequest>();
+        // Not while its line is still being asked.
+        ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        skus.Reply(new SkuReply("s1", SkuOutcome.Done, null, null, StockLevels.Zero));
         ExpectMsg<Passivate>(TimeSpan.FromSeconds(10));
     }
 }
