@@ -21,6 +21,7 @@ public sealed class WalCheckpointerTests(ITestOutputHelper output) : EngineTestK
     private static readonly TimeSpan FirstWrite = TimeSpan.FromSeconds(30);
     private const int RowBytes = 16 * 1024;
 
+    /// <summary>0 when no WAL is left: another test clearing Microsoft.Data.Sqlite's pools closes the file's last connection.</summary>
     private long WalBytes => new FileInfo(Db.Path + "-wal") is { Exists: true } wal ? wal.Length : 0;
 
     private void PrepareWalFile(string table)
@@ -53,7 +54,7 @@ public sealed class WalCheckpointerTests(ITestOutputHelper output) : EngineTestK
         }
 
         // Without a checkpoint the WAL would hold all 40 MB: SQLite's own is off on these connections.
-        Assert.InRange(WalBytes, 1, 8L << 20);
+        Assert.InRange(WalBytes, 0, 8L << 20);
         Assert.Equal(bursts * rowsPerBurst, Db.Count("SELECT count(*) FROM bursts"));
     }
 
@@ -65,7 +66,7 @@ public sealed class WalCheckpointerTests(ITestOutputHelper output) : EngineTestK
         for (var row = 0; row < rows; row++) await WriteRow("steady", row);
         await SqliteWriter.CheckpointsIdleAsync(Db.ConnectionString);
 
-        Assert.InRange(WalBytes, 1, (long)rows * RowBytes / 2);
+        Assert.InRange(WalBytes, 0, (long)rows * RowBytes / 2);
         Assert.Equal(rows, Db.Count("SELECT count(*) FROM steady"));
     }
 
@@ -87,7 +88,7 @@ public sealed class WalCheckpointerTests(ITestOutputHelper output) : EngineTestK
             await SqliteWriter.CheckpointsIdleAsync(Db.ConnectionString);
         }
         // 16 MB written, each write checkpointed before the next, which restarted the WAL: it never held more than two.
-        Assert.InRange(WalBytes, 1, 2L << 20);
+        Assert.InRange(WalBytes, 0, 2L << 20);
         SqliteConnection.ClearAllPools();
 
         Assert.Equal(["ok"], Db.Strings("PRAGMA integrity_check"));
