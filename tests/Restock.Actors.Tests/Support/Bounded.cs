@@ -12,7 +12,10 @@ public static class Bounded
     /// <summary>Generous for a loaded CI machine: answers take milliseconds, and no test relies on this figure.</summary>
     public static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
 
-    /// <summary>Asks <paramref name="target"/>, failing with a message naming it and the question if no answer comes.</summary>
+    /// <summary>
+    /// Asks <paramref name="target"/>; with no answer in time it throws Akka's <see cref="AskTimeoutException"/> (tests
+    /// that expect a lost answer catch that) with a message naming the actor and the question.
+    /// </summary>
     public static async Task<T> AskBounded<T>(this ICanTell target, object message, TimeSpan? timeout = null)
     {
         var limit = timeout ?? Wait;
@@ -20,9 +23,9 @@ public static class Bounded
         {
             return await target.Ask<T>(message, limit);
         }
-        catch (AskTimeoutException e)
+        catch (AskTimeoutException)
         {
-            throw new TimeoutException($"{Name(target)} did not answer {message} within {limit}", e);
+            throw new AskTimeoutException($"{Name(target)} did not answer {message} within {limit}");
         }
     }
 
