@@ -147,7 +147,7 @@ public sealed class StoredIdsTests
         try
         {
             // The first node has read its ids (the file is empty) before the second one joins and stores a SKU.
-            await Sku(first, "warm-up").Ask<SkuReply>(new GetStock("warm-up"), TimeSpan.FromSeconds(20));
+            await Sku(first, "warm-up").AskBounded<SkuReply>(new GetStock("warm-up"), TimeSpan.FromSeconds(20));
             await WaitUntil(() => StoredIds.AllRead(first), "the stores did not read their ids");
             await Akka.Cluster.Cluster.Get(first).JoinAsync(Akka.Cluster.Cluster.Get(first).SelfAddress);
             await Akka.Cluster.Cluster.Get(second).JoinAsync(Akka.Cluster.Cluster.Get(first).SelfAddress);
@@ -158,7 +158,7 @@ public sealed class StoredIdsTests
             await second.Terminate();
 
             // The SKU moved back (a handoff, the other node lost): the first node must recover what the other one wrote.
-            var moved = await Sku(first, "mug").Ask<SkuReply>(new GetStock("mug"), TimeSpan.FromSeconds(20));
+            var moved = await Sku(first, "mug").AskBounded<SkuReply>(new GetStock("mug"), TimeSpan.FromSeconds(20));
             Assert.Equal((7L, "shop-a"), (moved.Levels.Available, moved.Owner));
         }
         finally
