@@ -34,13 +34,15 @@ internal sealed class PendingReplies : IDisposable
         Action<T>? onAnswer, CancellationToken cancellationToken)
     {
         var reply = new Reply<T>(_provider, ListFor(timeout), onAnswer);
+        // Taken now: once ended (which may happen from here on), the reply no longer holds it.
+        var task = reply.Task;
         reply.Start(timeout, cutAfter, cutAlready);
         if (cancellationToken.CanBeCanceled)
             reply.CancelWith(cancellationToken);
         target.Tell(message, reply);
         // Stopped meanwhile: no sweep will come, so end what is left now.
         if (_stopped) Sweep();
-        return reply.Task;
+        return task;
     }
 
     /// <summary>Shortens every waiting ask whose timeout is longer than <paramref name="after"/> to that much from its start; those past it end now, cancelled.</summary>
@@ -261,12 +263,34 @@ internal sealed class PendingReplies : IDisposable
         }
     }
 
-    private sealed class Reply<T>(IActorRefProvider provider, Waiting list, Action<T>? onAnswer) : Reply(provider, list)
+    /// <remarks>
+    /// Once ended it lets go of its task and callback: the actor that answered keeps its last sender (this object) until
+    /// its next message, which for most SKUs of a large catalogue is long after the caller is gone, and the task would
+    /// keep the answer alive with it (survivors of a gen-0 collection per request).
+    /// </remarks>
+    private sealed class Reply<T> : Reply
     {
         // Continuations run on the thread pool, never on the replying actor's thread.
-        private readonly TaskCompletionSource<T> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private TaskCompletionSource<T>? _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private Action<T>? _onAnswer;
+        private volatile bool _cancelled;
 
-        public Task<T> Task => _result.Task;
+        public Reply(IActorRefProvider provider, Waiting list, Action<T>? onAnswer) : base(provider, list)
+        {
+            _onAnswer = onAnswer;
+        }
+
+        /// <summary>Only until the ask ends (see <see cref="PendingReplies.Ask{T}"/>).</summary>
+        public Task<T> Task => _result!.Task;
+
+        /// <summary>The one caller that <see cref="Reply.Finish"/>ed this ask takes its result to complete, leaving none behind.</summary>
+        private TaskCompletionSource<T> TakeResult()
+        {
+            var result = _result!;
+            _result = null;
+            _onAnswer = null;
+            return result;
+        }
 
         /// <summary>The same cases as Akka's own ask: the expected type, a failure status, anything else is an error.</summary>
         protected override void TellInternal(object message, IActorRef sender)
@@ -274,33 +298,39 @@ internal sealed class PendingReplies : IDisposable
             if (!Finish())
             {
                 // A reply after the ask ended (timed out or cancelled) goes where Akka's ask sends it.
-                if (!_result.Task.IsCanceled) Unanswerable(message);
+                if (!_cancelled) Unanswerable(message);
                 return;
             }
+            var onAnswer = _onAnswer;
+            var result = TakeResult();
             switch (message)
             {
                 case T answer:
                     onAnswer?.Invoke(answer);
-                    _result.SetResult(answer);
+                    result.SetResult(answer);
                     break;
                 case null:
-                    _result.SetResult(default!);
+                    result.SetResult(default!);
                     break;
                 case Status.Failure failure:
-                    _result.SetException(failure.Cause ?? new TaskCanceledException("The actor answered with a failure and no cause."));
+                    result.SetException(failure.Cause ?? new TaskCanceledException("The actor answered with a failure and no cause."));
                     break;
                 case ISystemMessage system:
-                    _result.SetException(new InvalidOperationException($"system message of type '{system.GetType().Name}' is invalid for an ask"));
+                    result.SetException(new InvalidOperationException($"system message of type '{system.GetType().Name}' is invalid for an ask"));
                     break;
                 default:
-                    _result.SetException(new ArgumentException($"Received message of type [{message.GetType()}] - Ask expected message of type [{typeof(T)}]"));
+                    result.SetException(new ArgumentException($"Received message of type [{message.GetType()}] - Ask expected message of type [{typeof(T)}]"));
                     break;
             }
         }
 
-        protected override void Cancelled() => _result.SetCanceled();
+        protected override void Cancelled()
+        {
+            _cancelled = true;
+            TakeResult().SetCanceled();
+        }
 
         protected override void TimedOut(TimeSpan timeout) =>
-            _result.SetException(new AskTimeoutException($"Timeout after {timeout.TotalSeconds:F2} seconds"));
+            TakeResult().SetException(new AskTimeoutException($"Timeout after {timeout.TotalSeconds:F2} seconds"));
     }
 }
