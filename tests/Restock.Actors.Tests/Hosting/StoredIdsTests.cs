@@ -138,6 +138,35 @@ public sealed class StoredIdsTests
         }
     }
 
+    [Fact]
+    public async Task A_sku_written_by_another_node_of_the_cluster_on_the_same_file_is_not_taken_for_a_new_one()
+    {
+        using var db = new TestDatabase();
+        var first = ActorSystem.Create("restock", db.Config());
+        var second = ActorSystem.Create("restock", db.Config());
+        try
+        {
+            // The first node has read its ids (the file is empty) before the second one joins and stores a SKU.
+            await Sku(first, "warm-up").Ask<SkuReply>(new GetStock("warm-up"), TimeSpan.FromSeconds(20));
+            await WaitUntil(() => StoredIds.AllRead(first), "the stores did not read their ids");
+            await Akka.Cluster.Cluster.Get(first).JoinAsync(Akka.Cluster.Cluster.Get(first).SelfAddress);
+            await Akka.Cluster.Cluster.Get(second).JoinAsync(Akka.Cluster.Cluster.Get(first).SelfAddress);
+
+            var mug = Sku(second, "mug");
+            await Done(mug, "mug", new SetStock("a1", 7, "delivery", "shop-a"));
+            await mug.GracefulStop(TimeSpan.FromSeconds(20), StopEntity.Instance);
+            await second.Terminate();
+
+            // The SKU moved back (a handoff, the other node lost): the first node must recover what the other one wrote.
+            var moved = await Sku(first, "mug").Ask<SkuReply>(new GetStock("mug"), TimeSpan.FromSeconds(20));
+            Assert.Equal((7L, "shop-a"), (moved.Levels.Available, moved.Owner));
+        }
+        finally
+        {
+            await Task.WhenAll(first.Terminate(), second.Terminate());
+        }
+    }
+
     private static IActorRef Sku(ActorSystem system, string sku) =>
         system.ActorOf(SkuActor.Props(sku, InventorySettings.From(system.Settings.Config)));
 
