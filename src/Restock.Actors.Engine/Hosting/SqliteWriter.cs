@@ -59,13 +59,15 @@ public static class SqliteWriter
     /// <summary>
     /// A connection for a write of the engine's: SQLite's own checkpoint at commit is off on it (the commit that passes
     /// 1,000 pages of WAL otherwise copies them all into the file, 40–60 ms after a large snapshot, while the reservations
-    /// of that commit wait for its answer); <see cref="WalCheckpointer"/> checkpoints instead.
+    /// of that commit wait for its answer); <see cref="WalCheckpointer"/> checkpoints instead. Where it cannot (a
+    /// <c>file:</c> URI or an in-memory database) SQLite's own stays on, or the WAL would grow without end.
     /// </summary>
     public static SqliteConnection OpenForWrite(string connectionString)
     {
         var connection = new SqliteConnection(connectionString);
         connection.Open();
-        raw.sqlite3_wal_autocheckpoint(connection.Handle!, 0);
+        if (FileFor(connectionString).Checkpointer.Checkpoints)
+            raw.sqlite3_wal_autocheckpoint(connection.Handle!, 0);
         return connection;
     }
 

@@ -28,6 +28,10 @@ public sealed class WalCheckpointer(string connectionString)
         ? Path.GetFullPath(b.DataSource) + "-wal"
         : null;
     private readonly object _gate = new();
+
+    /// <summary>Whether this file's WAL is checkpointed here: only then may a write connection turn SQLite's own off.</summary>
+    internal bool Checkpoints => _wal is not null;
+
     private bool _running, _wroteSince, _urgent;
     private long _lastPass;
     private TaskCompletionSource? _idle;

@@ -71,6 +71,32 @@ public sealed class WalCheckpointerTests(ITestOutputHelper output) : EngineTestK
     }
 
     [Fact]
+    public async Task A_file_named_by_a_uri_which_the_engine_does_not_checkpoint_keeps_sqlites_own_checkpoint()
+    {
+        PrepareWalFile("uri");
+        var uri = $"Data Source=file:{Db.Path}";
+        const int rows = 3_072; // 48 MB, written back to back
+        for (var row = 0; row < rows; row++)
+        {
+            var id = row;
+            await SqliteWriter.RunAsync(uri, () =>
+            {
+                using var connection = SqliteWriter.OpenForWrite(uri);
+                using var command = connection.CreateCommand();
+                command.CommandText = "INSERT INTO uri (id, payload) VALUES ($id, $payload)";
+                command.Parameters.AddWithValue("$id", id);
+                command.Parameters.AddWithValue("$payload", new byte[RowBytes]);
+                command.ExecuteNonQuery();
+                return Task.CompletedTask;
+            }, CancellationToken.None);
+        }
+
+        // SQLite's own checkpoint restarts the WAL at about 1,000 pages (4 MB); with it off, the WAL would hold all 48 MB.
+        Assert.InRange(WalBytes, 0, 8L << 20);
+        Assert.Equal(rows, Db.Count("SELECT count(*) FROM uri"));
+    }
+
+    [Fact]
     public async Task A_checkpointed_journal_replays_every_acknowledged_event()
     {
         Db.Execute("PRAGMA journal_mode=WAL;");
