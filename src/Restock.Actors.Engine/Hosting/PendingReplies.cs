@@ -30,10 +30,12 @@ internal sealed class PendingReplies : IDisposable
     /// <param name="cutAfter">A shorter timeout that <see cref="Cut"/> may later impose, counted from the ask's start.</param>
     /// <param name="cutAlready">Applies <paramref name="cutAfter"/> from the start (read under the list's lock, see <see cref="Cut"/>).</param>
     /// <param name="onAnswer">Sees the answer before the caller does, on the answering actor's thread.</param>
+    /// <param name="onFailed">Sees the end of an ask without an answer before the caller does: the exception the task ends
+    /// with, or null when it is cancelled.</param>
     public Task<T> Ask<T>(IActorRef target, object message, TimeSpan timeout, TimeSpan cutAfter, Func<bool> cutAlready,
-        Action<T>? onAnswer, CancellationToken cancellationToken)
+        Action<T>? onAnswer, Action<Exception?>? onFailed, CancellationToken cancellationToken)
     {
-        var reply = new Reply<T>(_provider, ListFor(timeout), onAnswer);
+        var reply = new Reply<T>(_provider, ListFor(timeout), onAnswer, onFailed);
         reply.Start(timeout, cutAfter, cutAlready);
         if (cancellationToken.CanBeCanceled)
             reply.CancelWith(cancellationToken);
@@ -261,7 +263,8 @@ internal sealed class PendingReplies : IDisposable
         }
     }
 
-    private sealed class Reply<T>(IActorRefProvider provider, Waiting list, Action<T>? onAnswer) : Reply(provider, list)
+    private sealed class Reply<T>(IActorRefProvider provider, Waiting list, Action<T>? onAnswer, Action<Exception?>? onFailed)
+        : Reply(provider, list)
     {
         // Continuations run on the thread pool, never on the replying actor's thread.
         private readonly TaskCompletionSource<T> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -287,20 +290,29 @@ internal sealed class PendingReplies : IDisposable
                     _result.SetResult(default!);
                     break;
                 case Status.Failure failure:
-                    _result.SetException(failure.Cause ?? new TaskCanceledException("The actor answered with a failure and no cause."));
+                    Fail(failure.Cause ?? new TaskCanceledException("The actor answered with a failure and no cause."));
                     break;
                 case ISystemMessage system:
-                    _result.SetException(new InvalidOperationException($"system message of type '{system.GetType().Name}' is invalid for an ask"));
+                    Fail(new InvalidOperationException($"system message of type '{system.GetType().Name}' is invalid for an ask"));
                     break;
                 default:
-                    _result.SetException(new ArgumentException($"Received message of type [{message.GetType()}] - Ask expected message of type [{typeof(T)}]"));
+                    Fail(new ArgumentException($"Received message of type [{message.GetType()}] - Ask expected message of type [{typeof(T)}]"));
                     break;
             }
         }
 
-        protected override void Cancelled() => _result.SetCanceled();
+        private void Fail(Exception cause)
+        {
+            onFailed?.Invoke(cause);
+            _result.SetException(cause);
+        }
 
-        protected override void TimedOut(TimeSpan timeout) =>
-            _result.SetException(new AskTimeoutException($"Timeout after {timeout.TotalSeconds:F2} seconds"));
+        protected override void Cancelled()
+        {
+            onFailed?.Invoke(null);
+            _result.SetCanceled();
+        }
+
+        protected override void TimedOut(TimeSpan timeout) => Fail(new AskTimeoutException($"Timeout after {timeout.TotalSeconds:F2} seconds"));
     }
 }
