@@ -84,6 +84,11 @@ out=$(wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$dir/reserve.lua" "http://127
 [ -z "${TRACE:-}" ] || wait $tracer || true
 reserved=$(curl -s "127.0.0.1:$port/skus/hot" -H "authorization: Bearer $platform" | sed -n 's/.*"reserved":\([0-9]*\).*/\1/p')
 echo "reserved after both runs: $reserved (every request a new order: warm-up + measured requests)"
+# How many requests went to the SKU in shared messages (callers that waited while its messages were under way), both runs.
+curl -s "127.0.0.1:$port/metrics" -H "$auth" | awk -v all="$reserved" '
+  /^restock_sku_shared_message_size[a-z_]*_sum/ { sum = $2 } /^restock_sku_shared_message_size[a-z_]*_count/ { n = $2 }
+  END { if (n > 0 && all > 0) printf "shared_messages %d, %.1f requests each, %.0f%% of all requests\n", n, sum / n, 100 * sum / all }'
+
 echo "$out" | grep -E 'requests in|Requests/sec|Non-2xx|p50_ms|Socket errors' || true
 rps=$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
 echo "engine_http_hot_sku_rps $rps"

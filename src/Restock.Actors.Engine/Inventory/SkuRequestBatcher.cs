@@ -114,6 +114,7 @@ internal sealed class SkuRequestBatcher
 
         private void SendTogether(List<Waiter> waiters)
         {
+            RestockMetrics.SharedMessageSize.Record(waiters.Count);
             var commands = new SkuCommand[waiters.Count];
             for (var i = 0; i < commands.Length; i++)
                 commands[i] = waiters[i].Command;
