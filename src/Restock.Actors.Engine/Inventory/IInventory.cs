@@ -19,10 +19,11 @@ public interface IInventory
     Task<JournalStats> GetJournalStats(string skuId, CancellationToken cancellationToken = default);
 }
 
-internal sealed class ShardedInventory(IActorRef skuRegion, AskTimeouts askTimeouts, int inFlightPerSku) : IInventory
+internal sealed class ShardedInventory(IActorRef skuRegion, AskTimeouts askTimeouts, InventorySettings settings) : IInventory
 {
-    private readonly SkuRequestBatcher? _batcher =
-        inFlightPerSku > 0 ? new SkuRequestBatcher(skuRegion, askTimeouts, inFlightPerSku, CountReservation) : null;
+    private readonly SkuRequestBatcher? _batcher = settings.InFlightPerSku > 0
+        ? new SkuRequestBatcher(skuRegion, askTimeouts, settings.InFlightPerSku, settings.MaxBatchSize, CountReservation)
+        : null;
 
     /// <summary>
     /// Concurrent callers of one SKU share its messages (<see cref="SkuRequestBatcher"/>); a caller that may cancel is sent

@@ -12,24 +12,28 @@ namespace Restock.Actors.Engine.Inventory;
 /// then waiting goes to the SKU in one <see cref="SkuRequests"/>, which the SKU decides one by one in arrival order, writes
 /// once and answers once. No timer: a caller that finds room is sent at once, so a SKU with one caller at a time sees no
 /// change, and a busy one gets larger messages instead of more of them. Arrival order is kept: a caller never passes
-/// one already waiting.
+/// one already waiting. A shared message holds at most <c>max-batch-size</c> commands, so that 1 still means one journal
+/// write per command (a message's commands are written together).
 /// </summary>
 internal sealed class SkuRequestBatcher
 {
     private readonly IActorRef _skuRegion;
     private readonly AskTimeouts _askTimeouts;
     private readonly int _inFlight;
+    private readonly int _mostTogether;
     private readonly Action<SkuReply> _reserved;
     // A SKU's entry lives only while a message to it is under way: idle SKUs cost nothing here.
     private readonly ConcurrentDictionary<string, SkuLine> _lines = new();
 
     /// <param name="inFlight">Most messages under way to one SKU at once (at least 1).</param>
+    /// <param name="mostTogether">Most commands in one message.</param>
     /// <param name="reserved">Sees each reservation's answer, on the answering actor's thread (keep it short).</param>
-    public SkuRequestBatcher(IActorRef skuRegion, AskTimeouts askTimeouts, int inFlight, Action<SkuReply> reserved)
+    public SkuRequestBatcher(IActorRef skuRegion, AskTimeouts askTimeouts, int inFlight, int mostTogether, Action<SkuReply> reserved)
     {
         _skuRegion = skuRegion;
         _askTimeouts = askTimeouts;
         _inFlight = inFlight;
+        _mostTogether = mostTogether;
         _reserved = reserved;
     }
 
@@ -106,8 +110,16 @@ internal sealed class SkuRequestBatcher
                     }
                     return;
                 }
-                next = _waiting;
-                _waiting = null;
+                if (_waiting.Count <= _batcher._mostTogether)
+                {
+                    next = _waiting;
+                    _waiting = null;
+                }
+                else
+                {
+                    next = _waiting.GetRange(0, _batcher._mostTogether);
+                    _waiting.RemoveRange(0, _batcher._mostTogether);
+                }
             }
             SendTogether(next);
         }

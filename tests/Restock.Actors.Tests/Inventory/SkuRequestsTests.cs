@@ -57,10 +57,10 @@ public sealed class SkuRequestsTests(ITestOutputHelper output) : EngineTestKit(o
     {
         var region = CreateTestProbe();
         var reservations = new ConcurrentQueue<SkuReply>();
-        var batcher = new SkuRequestBatcher(region.Ref, AskTimeouts.Start(Sys, TimeSpan.FromSeconds(30)), inFlight: 2, reservations.Enqueue);
-        var calls = Enumerable.Range(1, 5).Select(i => batcher.Execute("mug", new Reserve($"o{i}", 1, InAnHour))).ToArray();
+        var batcher = new SkuRequestBatcher(region.Ref, AskTimeouts.Start(Sys, TimeSpan.FromSeconds(30)), inFlight: 2, mostTogether: 3, reservations.Enqueue);
+        var calls = Enumerable.Range(1, 6).Select(i => batcher.Execute("mug", new Reserve($"o{i}", 1, InAnHour))).ToArray();
 
-        // Two under way alone; the other three wait for one of them and then go in one message, in the order they came.
+        // Two under way alone; the others wait for one of them and then go in messages of at most three, in the order they came.
         Assert.Equal("o1", Order(region.ExpectMsg<SkuRequest>().Command));
         var first = region.LastSender;
         Assert.Equal("o2", Order(region.ExpectMsg<SkuRequest>().Command));
@@ -74,17 +74,19 @@ public sealed class SkuRequestsTests(ITestOutputHelper output) : EngineTestKit(o
         // A failure ends only the caller it was for; a shared answer goes to each caller in turn.
         second.Tell(new Status.Failure(new StockNotSavedException("mug", null)));
         await Assert.ThrowsAsync<StockNotSavedException>(() => calls[1]);
+        Assert.Equal(["o6"], region.ExpectMsg<SkuRequests>().Commands.Select(Order));
+        region.LastSender.Tell(new SkuReplies([Reply("o6")]));
         together.Tell(new SkuReplies([Reply("o3"), Reply("o4"), Reply("o5")]));
-        Assert.Equal(["o3", "o4", "o5"], (await Task.WhenAll(calls[2..])).Select(r => r.Message));
-        Assert.Equal(["o1", "o3", "o4", "o5"], reservations.Select(r => r.Message));
+        Assert.Equal(["o3", "o4", "o5", "o6"], (await Task.WhenAll(calls[2..])).Select(r => r.Message));
+        Assert.Equal(["o1", "o6", "o3", "o4", "o5"], reservations.Select(r => r.Message));
 
         // A shared message that fails fails each of its callers with the same cause.
-        var more = Enumerable.Range(6, 4).Select(i => batcher.Execute("mug", new Reserve($"o{i}", 1, InAnHour))).ToArray();
+        var more = Enumerable.Range(7, 4).Select(i => batcher.Execute("mug", new Reserve($"o{i}", 1, InAnHour))).ToArray();
         region.ExpectMsg<SkuRequest>();
-        var sixth = region.LastSender;
+        var seventh = region.LastSender;
         region.ExpectMsg<SkuRequest>();
-        sixth.Tell(Reply("o6"));
-        Assert.Equal(["o8", "o9"], region.ExpectMsg<SkuRequests>().Commands.Select(Order));
+        seventh.Tell(Reply("o7"));
+        Assert.Equal(["o9", "o10"], region.ExpectMsg<SkuRequests>().Commands.Select(Order));
         region.LastSender.Tell(new Status.Failure(new StockOutcomeUnknownException("mug", null)));
         await Assert.ThrowsAsync<StockOutcomeUnknownException>(() => more[2]);
         await Assert.ThrowsAsync<StockOutcomeUnknownException>(() => more[3]);
