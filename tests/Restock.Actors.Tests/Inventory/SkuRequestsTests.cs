@@ -116,6 +116,24 @@ public sealed class SkuRequestsTests(ITestOutputHelper output) : EngineTestKit(o
         Assert.Equal(new StockLevels(0, 150, 0, 0, 0, 0), (await engine.Inventory.GetStock("hot")).Levels);
     }
 
+    [Fact]
+    public void Shared_messages_and_their_answers_cross_nodes_intact()
+    {
+        var deadline = new DateTimeOffset(2026, 11, 27, 12, 0, 0, TimeSpan.Zero);
+        SkuCommand[] commands = [new Reserve("o1", 2, deadline), new SetStock("b1", 5, "grab", "shop-b"), new Release("o1")];
+        var requests = RoundTrip(new SkuRequests("mug", commands));
+        Assert.Equal("mug", requests.SkuId);
+        Assert.Equal(commands, requests.Commands);
+        SkuReply[] replies = [Reply("o1"), new("mug", SkuOutcome.Rejected, RejectionCode.NotOwner, "no", StockLevels.Zero, "shop-a")];
+        Assert.Equal(replies, RoundTrip(new SkuReplies(replies)).Replies);
+    }
+
+    private T RoundTrip<T>(T message) where T : notnull
+    {
+        var serializer = (Akka.Serialization.SerializerWithStringManifest)Sys.Serialization.FindSerializerFor(message);
+        return (T)serializer.FromBinary(serializer.ToBinary(message), serializer.Manifest(message));
+    }
+
     private static string Order(SkuCommand command) => ((Reserve)command).OrderId;
 
     private static SkuReply Reply(string order) => new("mug", SkuOutcome.Done, null, order, StockLevels.Zero);
