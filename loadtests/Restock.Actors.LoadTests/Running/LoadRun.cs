@@ -175,10 +175,12 @@ public static class LoadRun
         })));
 
     /// <summary>
-    /// Arrivals at the target rate whatever the engine does (see <see cref="ArrivalSchedule"/>); each one's requests are
-    /// timed from when it was due, and how late it started is recorded apart. Arrivals in flight are only counted: the
-    /// list of their tasks this kept before was swept on every arrival once 10,000 were in flight, so the generator slowed
-    /// down exactly when the engine did, and its own lateness was charged to the engine.
+    /// Arrivals at the target rate whatever the engine does (see <see cref="ArrivalSchedule"/>), each started on the
+    /// generator's own thread (its requests sent from there, their answers handled wherever they arrive) with the
+    /// generator's one random source; each one's requests are timed from when it was due, and how late it started is
+    /// recorded apart. Arrivals in flight are only counted: the list of their tasks this kept before was swept on every
+    /// arrival once 10,000 were in flight, so the generator slowed down exactly when the engine did, and its own lateness
+    /// was charged to the engine.
     /// </summary>
     private static async Task RunOpenAsync(Scenario scenario, Workload workload, Metrics metrics, int seed, CancellationTokenSource stop,
         Action notStarted)
@@ -197,12 +199,8 @@ public static class LoadRun
                 notStarted();
                 return true;
             }
-            var step = new Random(random.Next());
-            arrivals.Start(async () =>
-            {
-                metrics.ArrivalStarted(dueAt);
-                await workload.StepAsync(step);
-            });
+            metrics.ArrivalStarted(dueAt);
+            arrivals.Track(workload.StepAsync(random, dueAt));
             return true;
         }, stop.Token);
         await arrivals.AllFinishedAsync();

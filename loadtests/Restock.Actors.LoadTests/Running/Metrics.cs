@@ -91,15 +91,6 @@ public sealed class OperationStats
 
 public sealed class Metrics
 {
-    // Under the open model, when the step running in this flow was due to start (a Stopwatch timestamp); 0 once used.
-    private static readonly AsyncLocal<StrongBox<long>?> DueAt = new();
-
-    /// <summary>
-    /// Times this flow's next request from <paramref name="timestamp"/>, when the open model meant it to start, not from
-    /// when it did: a generator held up (a collection, a busy core) then shows as latency instead of hiding it.
-    /// </summary>
-    public static void StartDueAt(long timestamp) => DueAt.Value = new StrongBox<long>(timestamp);
-
     private readonly ConcurrentDictionary<string, OperationStats> _operations = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private OperationStats _arrivals = new();
@@ -107,12 +98,8 @@ public sealed class Metrics
     /// <summary>Under the open model, how late each arrival started after it was due: the generator's own delay, part of every latency.</summary>
     public OperationStats Arrivals => _arrivals;
 
-    /// <summary>An open-model arrival starts now, on the flow that runs it: its requests are timed from <paramref name="dueAt"/>.</summary>
-    public void ArrivalStarted(long dueAt)
-    {
-        _arrivals.Record(Math.Max(0, Stopwatch.GetTimestamp() - dueAt), OpResult.Done);
-        StartDueAt(dueAt);
-    }
+    /// <summary>An open-model arrival due at <paramref name="dueAt"/> (a <see cref="Stopwatch"/> timestamp) starts now.</summary>
+    public void ArrivalStarted(long dueAt) => _arrivals.Record(Math.Max(0, Stopwatch.GetTimestamp() - dueAt), OpResult.Done);
 
     /// <summary>Forgets the set-up's requests: the run is measured from here.</summary>
     public void Restart()
@@ -128,15 +115,20 @@ public sealed class Metrics
 
     public OperationStats For(string operation) => _operations.GetOrAdd(operation, _ => new OperationStats());
 
-    public async Task<OpResult> Time(string operation, Func<Task<OpResult>> call)
+    public Task<OpResult> Time(string operation, Func<Task<OpResult>> call, long dueAt = 0) =>
+        Time(operation, call, static call => call(), dueAt);
+
+    /// <summary>
+    /// Times <paramref name="call"/> on <paramref name="state"/> (no closure per request). Under the open model
+    /// <paramref name="dueAt"/> is when the request was meant to start (a <see cref="Stopwatch"/> timestamp): it is
+    /// timed from then, not from when it did start, so a generator held up (a collection, a busy core) shows as latency
+    /// instead of hiding it. 0: timed from now.
+    /// </summary>
+    public async Task<OpResult> Time<TState>(string operation, TState state, Func<TState, Task<OpResult>> call, long dueAt = 0)
     {
         var start = Stopwatch.GetTimestamp();
-        if (DueAt.Value is { Value: > 0 } due)
-        {
-            start = Math.Min(start, due.Value);
-            due.Value = 0;
-        }
-        var result = await call();
+        if (dueAt > 0) start = Math.Min(start, dueAt);
+        var result = await call(state);
         For(operation).Record(Stopwatch.GetTimestamp() - start, result);
         return result;
     }

@@ -135,23 +135,29 @@ public sealed class Workload
 
     /// <summary>Claims the right to start one more request; false once the scenario's attempt budget is spent.</summary>
     public bool TryStart() => _scenario.Attempts == 0 || Interlocked.Increment(ref _attempts) <= _scenario.Attempts;
-    public Task StepAsync(Random random)
+
+    /// <summary>
+    /// One user's next step. Every random choice is drawn before the step's first wait, so the open model's generator
+    /// can run steps on its one thread with one random source (no source per arrival). <paramref name="dueAt"/>: when the
+    /// open model meant the step to start (a Stopwatch timestamp; 0 under the closed model), which its requests are timed from.
+    /// </summary>
+    public Task StepAsync(Random random, long dueAt = 0)
     {
         var roll = random.Next(_mixCdf[^1]);
         var kind = Array.FindIndex(_mixCdf, bound => roll < bound);
         return kind switch
         {
-            1 when _reserved.TryDequeue(out var order) => PayAsync(order),
-            2 when _reserved.TryDequeue(out var order) => CancelAsync(order),
-            3 when _paid.TryDequeue(out var order) => ShipAsync(order),
-            4 when _paid.TryDequeue(out var order) => RefundAsync(order, random),
-            5 when TryPickRefund(random, out var refund) => ManualRestockAsync(refund),
-            6 => LedgerQueryAsync(random),
-            _ => ReserveAsync(random),
+            1 when _reserved.TryDequeue(out var order) => PayAsync(order, dueAt),
+            2 when _reserved.TryDequeue(out var order) => CancelAsync(order, dueAt),
+            3 when _paid.TryDequeue(out var order) => ShipAsync(order, dueAt),
+            4 when _paid.TryDequeue(out var order) => RefundAsync(order, random, dueAt),
+            5 when TryPickRefund(random, out var refund) => ManualRestockAsync(refund, dueAt),
+            6 => LedgerQueryAsync(random, dueAt),
+            _ => ReserveAsync(random, dueAt),
         };
     }
 
-    private async Task ReserveAsync(Random random)
+    private async Task ReserveAsync(Random random, long dueAt)
     {
         var drawn = Array.BinarySearch(_skuCdf, random.NextDouble());
         var index = Math.Min(Skus.Length - 1, drawn < 0 ? ~drawn : drawn);
@@ -159,60 +165,62 @@ public sealed class Workload
         var quantity = random.NextInt64(1, _scenario.MaxQuantity + 1);
         var order = new TrackedOrder($"{_scenario.Name}-o{Interlocked.Increment(ref _orders)}", sku, ShopOf(index), quantity,
             DateTimeOffset.UtcNow + _scenario.Window);
-        var result = await _metrics.Time("reserve", () => _target.Reserve(sku, order.Id, quantity, _scenario.Window));
+        var result = await _metrics.Time("reserve", (_target, order, _scenario.Window),
+            static s => s._target.Reserve(s.order.Sku, s.order.Id, s.order.Quantity, s.Window), dueAt);
         if (!result.Ok) return;
         Acknowledged.Add(order);
         _reserved.Enqueue(order);
     }
 
-    private async Task PayAsync(TrackedOrder order)
+    private async Task PayAsync(TrackedOrder order, long dueAt)
     {
-        var result = await _metrics.Time("pay", () => _target.Pay(order.Sku, order.Id));
+        var result = await _metrics.Time("pay", (_target, order), static s => s._target.Pay(s.order.Sku, s.order.Id), dueAt);
         if (result.Status == OpStatus.Failed) order.Uncertain = true;
         if (!result.Ok) return;
         order.Paid = true;
         _paid.Enqueue(order);
     }
 
-    private async Task CancelAsync(TrackedOrder order)
+    private async Task CancelAsync(TrackedOrder order, long dueAt)
     {
-        var result = await _metrics.Time("cancel", () => _target.Cancel(order.Sku, order.Id));
+        var result = await _metrics.Time("cancel", (_target, order), static s => s._target.Cancel(s.order.Sku, s.order.Id), dueAt);
         if (result.Ok) order.Cancelled = true;
         if (result.Status == OpStatus.Failed) order.Uncertain = true;
     }
 
-    private async Task ShipAsync(TrackedOrder order)
+    private async Task ShipAsync(TrackedOrder order, long dueAt)
     {
-        var result = await _metrics.Time("ship", () => _target.Ship(order.Sku, order.Id));
+        var result = await _metrics.Time("ship", (_target, order), static s => s._target.Ship(s.order.Sku, s.order.Id), dueAt);
         if (result.Status == OpStatus.Failed) order.Uncertain = true;
     }
 
     /// <summary>A refund delivered <see cref="Scenario.RefundCopies"/> times at once, sometimes raced by the ERP's own restock.</summary>
-    private async Task RefundAsync(TrackedOrder order, Random random)
+    private async Task RefundAsync(TrackedOrder order, Random random, long dueAt)
     {
         var refund = new TrackedRefund($"rf-{order.Id}", order, random.NextInt64(1, order.Quantity + 1));
         lock (_refunds) _refunds.Add(refund);
         var deliveries = Enumerable.Range(0, _scenario.RefundCopies)
             .Select(async _ =>
             {
-                var result = await _metrics.Time("refund", () => _target.Refund(refund.Id, order.Id, order.Shop, order.Sku, refund.Quantity));
+                var result = await _metrics.Time("refund", () => _target.Refund(refund.Id, order.Id, order.Shop, order.Sku, refund.Quantity), dueAt);
                 if (result.Ok && refund.MarkAccepted()) Interlocked.Add(ref order.RefundedUnits, refund.Quantity);
                 return result;
             })
             .ToList();
         if (random.NextDouble() < _scenario.ErpRaceShare)
-            deliveries.Add(_metrics.Time("erp restock", () => _target.ErpRestock(order.Shop, refund.Id, order.Id, order.Sku, refund.Quantity)));
+            deliveries.Add(_metrics.Time("erp restock", () => _target.ErpRestock(order.Shop, refund.Id, order.Id, order.Sku, refund.Quantity), dueAt));
         await Task.WhenAll(deliveries);
     }
 
-    private Task ManualRestockAsync(TrackedRefund refund) =>
-        _metrics.Time("manual restock", () => _target.ManualRestock(refund.Order.Shop, refund.Id, refund.Order.Sku));
+    private Task ManualRestockAsync(TrackedRefund refund, long dueAt) =>
+        _metrics.Time("manual restock", () => _target.ManualRestock(refund.Order.Shop, refund.Id, refund.Order.Sku), dueAt);
 
-    private Task LedgerQueryAsync(Random random)
+    private Task LedgerQueryAsync(Random random, long dueAt)
     {
-        return random.Next(2) == 0 && TryPickRefund(random, out var refund)
-            ? _metrics.Time("ledger query", () => _target.LedgerQuery(refund.Order.Id, null))
-            : _metrics.Time("ledger query", () => _target.LedgerQuery(null, Skus[random.Next(Skus.Length)]));
+        if (random.Next(2) == 0 && TryPickRefund(random, out var refund))
+            return _metrics.Time("ledger query", () => _target.LedgerQuery(refund.Order.Id, null), dueAt);
+        var sku = Skus[random.Next(Skus.Length)];
+        return _metrics.Time("ledger query", () => _target.LedgerQuery(null, sku), dueAt);
     }
 
     private static void Require(OpResult result, string what)

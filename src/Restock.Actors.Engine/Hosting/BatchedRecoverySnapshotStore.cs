@@ -37,6 +37,7 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
     private const int OlderHeadsTried = 3;
 
     private readonly RecoveryReads<string, bool>? _hasSnapshot;
+    private readonly StoredIds? _stored;
     private readonly Func<string, long, long, CancellationToken, Task<List<(long Key, object Part)>>>? _readParts;
     private readonly ConcurrentDictionary<string, PartsSaving> _saving = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -54,6 +55,9 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
         DbConnection Connect() => RecoveryReads.Connect(config.ProviderName, config.ConnectionString);
         _hasSnapshot = new RecoveryReads<string, bool>("has-snapshot",
             (ids, cancel) => RecoveryReads.PerIdAsync(Connect, sql, "", ids, _ => true, false, cancel), RecoveryReads.MaxIdsPerQuery, _stopping.Token);
+        if (BatchingJournal.StoredIdsKept(snapshotConfig, config.ProviderName))
+            _stored = StoredIds.For(Context.System, "snapshots " + from + " " + config.ConnectionString, cancel =>
+                RecoveryReads.QueryAsync(Connect, $"SELECT DISTINCT {id} FROM {from}", [], r => r.GetString(0), cancel));
 
         var serialization = Context.System.Serialization;
         var seq = RecoveryReads.Quote(c.SequenceNumber);
@@ -72,6 +76,7 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
 
     protected override async Task<SelectedSnapshot?> LoadAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken)
     {
+        if (_stored?.MayHaveRows(persistenceId, _stopping.Token) == false) return null;
         if (_hasSnapshot is not null && !await _hasSnapshot.Read(persistenceId)) return null;
         for (var tried = 0; ; tried++)
         {
@@ -99,6 +104,7 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
     /// </summary>
     protected override Task SaveAsync(SnapshotMetadata metadata, object snapshot, CancellationToken cancellationToken)
     {
+        _stored?.Writing(metadata.PersistenceId);
         if (snapshot is not ISnapshotInParts inParts || _readParts is null) return base.SaveAsync(metadata, snapshot, cancellationToken);
         var pid = metadata.PersistenceId;
         var saving = new PartsSaving();

@@ -49,6 +49,7 @@ public sealed class BatchingJournal : SqlWriteJournal
 
     private readonly RecoveryReads<string, long>? _highest;
     private readonly RecoveryReads<Replay, IReadOnlyList<IPersistentRepresentation>?>? _replays;
+    private readonly StoredIds? _stored;
     private readonly CancellationTokenSource _stopping = new();
     private readonly SqliteJournalWrites? _sqliteWrites;
     private readonly int _parallelism;
@@ -74,6 +75,9 @@ public sealed class BatchingJournal : SqlWriteJournal
                 $"SELECT {Q(c.PersistenceId)}, MAX({Q(c.SequenceNumber)}) FROM {from} WHERE {Q(c.PersistenceId)}",
                 $"GROUP BY {Q(c.PersistenceId)}", ids, r => r.GetInt64(1), 0L, cancel),
             RecoveryReads.MaxIdsPerQuery, _stopping.Token);
+        if (StoredIdsKept(journalConfig, config.ProviderName))
+            _stored = StoredIds.For(Context.System, "journal " + from + " " + config.ConnectionString, cancel =>
+                RecoveryReads.QueryAsync(Connect, $"SELECT DISTINCT {Q(c.PersistenceId)} FROM {from}", [], r => r.GetString(0), cancel));
 
         var select = $"SELECT {Q(c.PersistenceId)}, {Q(c.SequenceNumber)}, {Q(c.Message)}, {Q(c.Manifest)}, {Q(c.Identifier)}, " +
                      $"{Q(c.WriterUuid)}, {Q(c.Created)} FROM {from} WHERE {Q(c.Deleted)} = @p0 AND (";
@@ -100,6 +104,13 @@ public sealed class BatchingJournal : SqlWriteJournal
 
     private static string Q(string name) => RecoveryReads.Quote(name);
 
+    /// <summary>
+    /// Whether the store keeps its persistence ids in memory (<see cref="StoredIds"/>): only on SQLite, where one process owns
+    /// the file; elsewhere another node may write an id at any time, so every recovery reads.
+    /// </summary>
+    internal static bool StoredIdsKept(Config pluginConfig, string providerName) =>
+        pluginConfig.GetBoolean("stored-ids-in-memory", false) && providerName.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase);
+
     /// <returns>The events, or null when one of them is not in the format read here (the plugin then replays them).</returns>
     private static IReadOnlyList<IPersistentRepresentation>? Deserialize(Akka.Serialization.Serialization serialization, IEnumerable<StoredEvent> rows, long max)
     {
@@ -123,6 +134,7 @@ public sealed class BatchingJournal : SqlWriteJournal
     public override async Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken)
     {
         if (_highest is null) return await base.ReadHighestSequenceNrAsync(persistenceId, fromSequenceNr, cancellationToken);
+        if (_stored?.MayHaveRows(persistenceId, _stopping.Token) == false) return 0;
         if (_writesInFlight.TryGetValue(persistenceId, out var write))
             await write.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         var highest = await _highest.Read(persistenceId);
@@ -155,6 +167,9 @@ public sealed class BatchingJournal : SqlWriteJournal
     {
         var writes = messages.ToList();
         if (writes.Count == 0) return ImmutableList<Exception>.Empty;
+        if (_stored is not null)
+            foreach (var w in writes)
+                _stored.Writing(w.PersistenceId);
         if (_toWrite.Count == 0 && _transactionsInFlight < _parallelism) Self.Tell(Flush.Instance);
         var answers = writes.Select(w =>
         {

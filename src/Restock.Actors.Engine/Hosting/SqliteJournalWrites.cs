@@ -81,7 +81,11 @@ internal sealed class SqliteJournalWrites
             }
         }
         if (rows.Count > 0)
-            await SqliteWriter.RunAsync(_connectionString, () => Task.Run(() => Insert(rows), cancellationToken), cancellationToken);
+        {
+            var bytes = 0L;
+            foreach (var row in rows) bytes += row.Message.Length;
+            await SqliteWriter.RunAsync(_connectionString, () => Task.Run(() => Insert(rows), cancellationToken), cancellationToken, bytes);
+        }
         return rejections.ToImmutableList();
     }
 
@@ -110,8 +114,7 @@ internal sealed class SqliteJournalWrites
 
     private void Insert(List<Row> rows)
     {
-        using var connection = new SqliteConnection(_connectionString);
-        connection.Open();
+        using var connection = SqliteWriter.OpenForWrite(_connectionString);
         // SQLite's own API on the connection, transaction included: Microsoft.Data.Sqlite looks every parameter up by
         // name and allocates a binder for it on each execution (the larger part of this insert's cost), and its
         // BeginTransaction sleeps 150 ms whenever another connection holds the write lock, however briefly.

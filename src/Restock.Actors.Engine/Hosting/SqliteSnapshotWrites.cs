@@ -53,13 +53,12 @@ internal sealed class SqliteSnapshotWrites
         var payload = await Task.Run(() => Akka.Serialization.Serialization.WithTransport(_serialization.System, (serializer, snapshot),
             state => state.serializer.ToBinary(state.snapshot)), cancellationToken);
         await SqliteWriter.RunAsync(_connectionString,
-            () => Task.Run(() => Insert(metadata, payload, manifest, serializer.Identifier), cancellationToken), cancellationToken);
+            () => Task.Run(() => Insert(metadata, payload, manifest, serializer.Identifier), cancellationToken), cancellationToken, payload.Length);
     }
 
     private void Insert(SnapshotMetadata metadata, byte[] payload, string manifest, int serializerId)
     {
-        using var connection = new SqliteConnection(_connectionString);
-        connection.Open();
+        using var connection = SqliteWriter.OpenForWrite(_connectionString);
         // As the journal does (SqliteJournalWrites): SQLite's own API, and the write lock asked for every millisecond while
         // another writer (the ledger) holds it, not Microsoft.Data.Sqlite's 150 ms sleeps, the journal waiting behind this.
         var db = connection.Handle!;

@@ -488,6 +488,12 @@ public sealed class SkuActor : UntypedPersistentActor
     /// </summary>
     private void FailWaitingCallers(Exception? cause, bool writeRejected = false)
     {
+        // Most SKUs stop (passivate, hand off, shut down) with nobody waiting: no exceptions built for nobody.
+        if (_writing is not { Count: > 0 } && _queue is not { Count: > 0 })
+        {
+            (_writing, _queue) = (null, null);
+            return;
+        }
         var inFlight = new Status.Failure(writeRejected
             ? new StockNotSavedException(_skuId, cause)
             : new StockOutcomeUnknownException(_skuId, cause));

@@ -47,4 +47,59 @@ public class ArrivalScheduleTests
         // One arrival per 10 ms: half of the next one was owed at 15 ms, so it is due at 20 ms.
         Assert.Equal(5, schedule.UntilNext(Ms(15)).TotalMilliseconds, precision: 3);
     }
+
+    /// <summary>A clock that moves only when the generator sleeps, each sleep overshooting as an OS sleep can.</summary>
+    private sealed class FakeClock(Func<TimeSpan, TimeSpan> overshoot) : TimeProvider
+    {
+        public long Ticks { get; private set; } = 1_000_000;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => Ticks;
+
+        public void Sleep(TimeSpan wait) => Ticks += (wait + overshoot(wait)).Ticks;
+    }
+
+    [Fact]
+    public void The_generator_starts_every_arrival_due_in_order_at_its_intended_time_however_late_it_wakes()
+    {
+        var overshoot = new Random(3);
+        var clock = new FakeClock(_ => TimeSpan.FromMilliseconds(overshoot.Next(0, 30)));
+        var origin = clock.Ticks;
+        var started = new List<(long Due, long At)>();
+        using var stop = new CancellationTokenSource();
+
+        new ArrivalSchedule(_ => 15_000).Run(clock, clock.Sleep, due =>
+        {
+            started.Add((due, clock.Ticks));
+            if (clock.Ticks - origin >= TimeSpan.TicksPerSecond) stop.Cancel();
+            return true;
+        }, stop.Token);
+
+        // 15,000/s for the second the clock ran (plus the arrivals of its last wake-up): none dropped, none doubled.
+        var ran = TimeSpan.FromTicks(clock.Ticks - origin);
+        Assert.InRange(started.Count, 15_000, (int)(15_000 * ran.TotalSeconds) + 1);
+        // Each one's intended time is on the rate's grid (one every 1/15,000 s), whenever the generator woke to start it.
+        for (var i = 0; i < started.Count; i++)
+            Assert.Equal((i + 1) / 15_000.0, TimeSpan.FromTicks(started[i].Due - origin).TotalSeconds, precision: 6);
+        Assert.All(started, s => Assert.True(s.Due <= s.At));
+    }
+
+    [Fact]
+    public void The_generator_stops_when_told_to_and_sleeps_at_least_a_millisecond_between_wake_ups()
+    {
+        var clock = new FakeClock(_ => TimeSpan.Zero);
+        var sleeps = new List<TimeSpan>();
+        var started = 0;
+        new ArrivalSchedule(_ => 100).Run(clock, wait =>
+        {
+            sleeps.Add(wait);
+            clock.Sleep(wait);
+        }, _ => ++started < 5, CancellationToken.None);
+
+        Assert.Equal(5, started);
+        // One arrival per 10 ms: the generator slept until each was due, never in a tighter loop than 1 ms.
+        Assert.All(sleeps, s => Assert.True(s >= TimeSpan.FromMilliseconds(1)));
+        Assert.InRange(sleeps.Count, 5, 6);
+    }
 }

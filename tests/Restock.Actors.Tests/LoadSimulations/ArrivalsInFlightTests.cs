@@ -10,14 +10,9 @@ public class ArrivalsInFlightTests
     {
         var arrivals = new ArrivalsInFlight();
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var started = new CountdownEvent(3);
         for (var i = 0; i < 3; i++)
-            arrivals.Start(async () =>
-            {
-                started.Signal();
-                await release.Task;
-            });
-        Assert.True(started.Wait(TimeSpan.FromSeconds(10)));
+            arrivals.Track(release.Task.ContinueWith(_ => { }, TaskScheduler.Default));
+        arrivals.Track(Task.CompletedTask);
         Assert.Equal(3, arrivals.Count);
 
         var end = arrivals.AllFinishedAsync();
@@ -33,8 +28,8 @@ public class ArrivalsInFlightTests
         await new ArrivalsInFlight().AllFinishedAsync();
 
         var arrivals = new ArrivalsInFlight();
-        arrivals.Start(() => throw new InvalidOperationException("the target broke"));
-        arrivals.Start(() => Task.Delay(50));
+        arrivals.Track(Task.FromException(new InvalidOperationException("the target broke")));
+        arrivals.Track(Task.Delay(50));
         var e = await Assert.ThrowsAsync<InvalidOperationException>(arrivals.AllFinishedAsync);
         Assert.Equal("the target broke", e.Message);
     }

@@ -1,0 +1,126 @@
+using Microsoft.Data.Sqlite;
+
+namespace Restock.Actors.Engine.Hosting;
+
+/// <summary>
+/// Checkpoints one SQLite file's WAL (copies its pages into the database file) on a thread of its own, instead of inside
+/// the commit that passes SQLite's 1,000-page threshold: after a large snapshot that commit, usually the journal's,
+/// took 40–60 ms, and every reservation in it waited for that. Each pass, at most one every <see cref="Interval"/>
+/// after writes: a PASSIVE checkpoint beside the writers (they go on appending meanwhile); then, once the WAL holds
+/// <see cref="RestartFrames"/> frames or more, a second one in a writer turn of its own, which copies only what was
+/// appended since, so that the next write starts the WAL again from its beginning (SQLite restarts it only when every
+/// frame has been copied, which never happens while writes keep arriving during a checkpoint). Durability is SQLite's
+/// own: commits are synced to the WAL as before (synchronous FULL); a checkpoint syncs the WAL before copying and the
+/// file after.
+/// </summary>
+public sealed class WalCheckpointer(string connectionString)
+{
+    /// <summary>The least time between two passes while writes go on.</summary>
+    internal static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>SQLite's own threshold: the WAL is restarted once it passes this many frames (pages).</summary>
+    internal const int RestartFrames = 1_000;
+
+    private readonly bool _onDisk = new SqliteConnectionStringBuilder(connectionString) is var b
+                                    && b.Mode != SqliteOpenMode.Memory && b.DataSource is not ("" or ":memory:");
+    private readonly object _gate = new();
+    private bool _running, _wroteSince, _urgent;
+    private long _lastPass;
+    private TaskCompletionSource? _idle;
+
+    /// <summary>
+    /// A write to the file ended: a pass follows, on a thread of its own, unless one is already under way. After a
+    /// <paramref name="large"/> one (a snapshot) at once: the next commit of a connection that still checkpoints at
+    /// commit (the ledger's, a snapshot delete's) would otherwise copy it all inside its writer turn; while a pass runs,
+    /// SQLite has such a commit skip its checkpoint.
+    /// </summary>
+    internal void Wrote(SemaphoreSlim turn, bool large)
+    {
+        if (!_onDisk) return;
+        lock (_gate)
+        {
+            _wroteSince = true;
+            if (large)
+            {
+                _urgent = true;
+                Monitor.Pulse(_gate);
+            }
+            if (_running) return;
+            _running = true;
+        }
+        new Thread(() => Passes(turn)) { IsBackground = true, Name = "sqlite-wal-checkpoint" }.Start();
+    }
+
+    /// <summary>Completes once no pass is under way or due.</summary>
+    internal Task IdleAsync()
+    {
+        lock (_gate)
+        {
+            if (!_running) return Task.CompletedTask;
+            return (_idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+    }
+
+    private void Passes(SemaphoreSlim turn)
+    {
+        while (true)
+        {
+            lock (_gate)
+            {
+                if (!_wroteSince)
+                {
+                    _running = false;
+                    (_idle, var idle) = (null, _idle);
+                    idle?.TrySetResult();
+                    return;
+                }
+                for (var wait = Remaining(); wait > 0 && !_urgent; wait = Remaining())
+                    Monitor.Wait(_gate, (int)wait);
+                _wroteSince = _urgent = false;
+            }
+            _lastPass = Environment.TickCount64;
+            try
+            {
+                Pass(turn);
+            }
+            catch (SqliteException)
+            {
+                // A file gone or busy now is checkpointed by the next pass, or by SQLite when its last connection
+                // closes; the writes themselves are already durable in the WAL.
+            }
+        }
+    }
+
+    private long Remaining() => _lastPass + (long)Interval.TotalMilliseconds - Environment.TickCount64;
+
+    private void Pass(SemaphoreSlim turn)
+    {
+        // Never creates the file: a pass that comes after the file was deleted finds nothing to do.
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder(connectionString) { Mode = SqliteOpenMode.ReadWrite, Pooling = false }.ToString());
+        connection.Open();
+        var log = Checkpoint(connection);
+        if (log < RestartFrames) return;
+        turn.Wait();
+        try
+        {
+            Checkpoint(connection);
+        }
+        finally
+        {
+            turn.Release();
+        }
+    }
+
+    /// <returns>The frames in the WAL (0 if the file is not in WAL mode).</returns>
+    /// <remarks>
+    /// The pragma, not sqlite3_wal_checkpoint_v2: on a connection that has not read the file yet, SQLite has not opened
+    /// the WAL, and the C call then checkpoints nothing and reports an empty WAL; preparing the pragma reads the schema.
+    /// </remarks>
+    private static int Checkpoint(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
+        using var result = command.ExecuteReader();
+        return result.Read() ? Math.Max(0, result.GetInt32(1)) : 0;
+    }
+}
