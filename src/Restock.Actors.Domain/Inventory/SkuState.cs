@@ -1,7 +1,11 @@
 namespace Restock.Actors.Domain.Inventory;
 
-/// <summary>The counters a merchant sees. Units are conserved: Available + Reserved + Committed + Shipped + Refunded = stocked + Restocked.</summary>
-public sealed record StockLevels(long Available, long Reserved, long Committed, long Shipped, long Refunded, long Restocked)
+/// <summary>
+/// The counters a merchant sees. Units are conserved: Available + Reserved + Committed + Shipped + Refunded = stocked + Restocked.
+/// A value (stored inline in the SKU's state and in its replies): every event changes it, and as an object each change was a
+/// new one referenced from a long-lived SKU, which survived the next gen-0 collection.
+/// </summary>
+public readonly record struct StockLevels(long Available, long Reserved, long Committed, long Shipped, long Refunded, long Restocked)
 {
     public static readonly StockLevels Zero = new(0, 0, 0, 0, 0, 0);
 }

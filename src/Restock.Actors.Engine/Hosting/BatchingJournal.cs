@@ -163,31 +163,68 @@ public sealed class BatchingJournal : SqlWriteJournal
     /// Group commit across entities: while the plugin has <c>parallelism</c> transactions in flight, writes wait, and
     /// the next transaction takes every write that waited (an idle journal writes at once).
     /// </summary>
-    protected override async Task<IImmutableList<Exception>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
+    protected override Task<IImmutableList<Exception>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
     {
-        var writes = messages.ToList();
-        if (writes.Count == 0) return ImmutableList<Exception>.Empty;
-        if (_stored is not null)
-            foreach (var w in writes)
-                _stored.Writing(w.PersistenceId);
-        if (_toWrite.Count == 0 && _transactionsInFlight < _parallelism) Self.Tell(Flush.Instance);
-        var answers = writes.Select(w =>
+        // An entity's write is almost always one AtomicWrite: that one waits without a list, a WhenAll and an answer list.
+        AtomicWrite? single = null;
+        List<AtomicWrite>? several = null;
+        foreach (var write in messages)
         {
-            var done = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
-            _toWrite.Add((w, done));
-            return done.Task;
-        }).ToList();
-        var all = Task.WhenAll(answers);
+            if (single is null) single = write;
+            else (several ??= [single]).Add(write);
+        }
+        if (single is null) return Task.FromResult<IImmutableList<Exception>>(ImmutableList<Exception>.Empty);
+        if (_stored is not null)
+        {
+            _stored.Writing(single.PersistenceId);
+            if (several is not null)
+                for (var i = 1; i < several.Count; i++)
+                    _stored.Writing(several[i].PersistenceId);
+        }
+        if (_toWrite.Count == 0 && _transactionsInFlight < _parallelism) Self.Tell(Flush.Instance);
+        return several is null ? WriteOneAsync(single) : WriteSeveralAsync(several);
+    }
+
+    private async Task<IImmutableList<Exception>> WriteOneAsync(AtomicWrite write)
+    {
+        var done = Enqueue(write);
+        _writesInFlight[write.PersistenceId] = done;
+        try
+        {
+            // Null when stored: Akka's documented happy path, which allocates no answer list.
+            return await done is { } rejected ? ImmutableList.Create(rejected) : null!;
+        }
+        finally
+        {
+            _writesInFlight.TryRemove(new KeyValuePair<string, Task>(write.PersistenceId, done));
+        }
+    }
+
+    private async Task<IImmutableList<Exception>> WriteSeveralAsync(List<AtomicWrite> writes)
+    {
+        var waiting = new Task<Exception?>[writes.Count];
+        for (var i = 0; i < writes.Count; i++)
+            waiting[i] = Enqueue(writes[i]);
+        var all = Task.WhenAll(waiting);
         var persistenceId = writes[0].PersistenceId;
         _writesInFlight[persistenceId] = all;
         try
         {
-            return (await all).ToImmutableList()!;
+            var answers = await all;
+            if (answers.All(a => a is null)) return null!;
+            return answers.ToImmutableList()!;
         }
         finally
         {
             _writesInFlight.TryRemove(new KeyValuePair<string, Task>(persistenceId, all));
         }
+    }
+
+    private Task<Exception?> Enqueue(AtomicWrite write)
+    {
+        var done = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _toWrite.Add((write, done));
+        return done.Task;
     }
 
     protected override bool ReceivePluginInternal(object message)

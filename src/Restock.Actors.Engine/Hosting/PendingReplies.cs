@@ -36,13 +36,15 @@ internal sealed class PendingReplies : IDisposable
         Action<T>? onAnswer, Action<Exception?>? onFailed, CancellationToken cancellationToken)
     {
         var reply = new Reply<T>(_provider, ListFor(timeout), onAnswer, onFailed);
+        // Taken now: once ended (which may happen from here on), the reply no longer holds it.
+        var task = reply.Task;
         reply.Start(timeout, cutAfter, cutAlready);
         if (cancellationToken.CanBeCanceled)
             reply.CancelWith(cancellationToken);
         target.Tell(message, reply);
         // Stopped meanwhile: no sweep will come, so end what is left now.
         if (_stopped) Sweep();
-        return reply.Task;
+        return task;
     }
 
     /// <summary>Shortens every waiting ask whose timeout is longer than <paramref name="after"/> to that much from its start; those past it end now, cancelled.</summary>
@@ -263,13 +265,37 @@ internal sealed class PendingReplies : IDisposable
         }
     }
 
-    private sealed class Reply<T>(IActorRefProvider provider, Waiting list, Action<T>? onAnswer, Action<Exception?>? onFailed)
-        : Reply(provider, list)
+    /// <remarks>
+    /// Once ended it lets go of its task and callback: the actor that answered keeps its last sender (this object) until
+    /// its next message, which for most SKUs of a large catalogue is long after the caller is gone, and the task would
+    /// keep the answer alive with it (survivors of a gen-0 collection per request).
+    /// </remarks>
+    private sealed class Reply<T> : Reply
     {
         // Continuations run on the thread pool, never on the replying actor's thread.
-        private readonly TaskCompletionSource<T> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private TaskCompletionSource<T>? _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private Action<T>? _onAnswer;
+        private Action<Exception?>? _onFailed;
+        private volatile bool _cancelled;
 
-        public Task<T> Task => _result.Task;
+        public Reply(IActorRefProvider provider, Waiting list, Action<T>? onAnswer, Action<Exception?>? onFailed) : base(provider, list)
+        {
+            _onAnswer = onAnswer;
+            _onFailed = onFailed;
+        }
+
+        /// <summary>Only until the ask ends (see <see cref="PendingReplies.Ask{T}"/>).</summary>
+        public Task<T> Task => _result!.Task;
+
+        /// <summary>The one caller that <see cref="Reply.Finish"/>ed this ask takes its result to complete, leaving none behind.</summary>
+        private TaskCompletionSource<T> TakeResult()
+        {
+            var result = _result!;
+            _result = null;
+            _onAnswer = null;
+            _onFailed = null;
+            return result;
+        }
 
         /// <summary>The same cases as Akka's own ask: the expected type, a failure status, anything else is an error.</summary>
         protected override void TellInternal(object message, IActorRef sender)
@@ -277,42 +303,52 @@ internal sealed class PendingReplies : IDisposable
             if (!Finish())
             {
                 // A reply after the ask ended (timed out or cancelled) goes where Akka's ask sends it.
-                if (!_result.Task.IsCanceled) Unanswerable(message);
+                if (!_cancelled) Unanswerable(message);
                 return;
             }
+            var onAnswer = _onAnswer;
+            var onFailed = _onFailed;
+            var result = TakeResult();
             switch (message)
             {
                 case T answer:
                     onAnswer?.Invoke(answer);
-                    _result.SetResult(answer);
+                    result.SetResult(answer);
                     break;
                 case null:
-                    _result.SetResult(default!);
+                    result.SetResult(default!);
                     break;
                 case Status.Failure failure:
-                    Fail(failure.Cause ?? new TaskCanceledException("The actor answered with a failure and no cause."));
+                    Fail(result, onFailed, failure.Cause ?? new TaskCanceledException("The actor answered with a failure and no cause."));
                     break;
                 case ISystemMessage system:
-                    Fail(new InvalidOperationException($"system message of type '{system.GetType().Name}' is invalid for an ask"));
+                    Fail(result, onFailed, new InvalidOperationException($"system message of type '{system.GetType().Name}' is invalid for an ask"));
                     break;
                 default:
-                    Fail(new ArgumentException($"Received message of type [{message.GetType()}] - Ask expected message of type [{typeof(T)}]"));
+                    Fail(result, onFailed, new ArgumentException($"Received message of type [{message.GetType()}] - Ask expected message of type [{typeof(T)}]"));
                     break;
             }
         }
 
-        private void Fail(Exception cause)
+        private static void Fail(TaskCompletionSource<T> result, Action<Exception?>? onFailed, Exception cause)
         {
             onFailed?.Invoke(cause);
-            _result.SetException(cause);
+            result.SetException(cause);
         }
 
         protected override void Cancelled()
         {
+            _cancelled = true;
+            var onFailed = _onFailed;
+            var result = TakeResult();
             onFailed?.Invoke(null);
-            _result.SetCanceled();
+            result.SetCanceled();
         }
 
-        protected override void TimedOut(TimeSpan timeout) => Fail(new AskTimeoutException($"Timeout after {timeout.TotalSeconds:F2} seconds"));
+        protected override void TimedOut(TimeSpan timeout)
+        {
+            var onFailed = _onFailed;
+            Fail(TakeResult(), onFailed, new AskTimeoutException($"Timeout after {timeout.TotalSeconds:F2} seconds"));
+        }
     }
 }

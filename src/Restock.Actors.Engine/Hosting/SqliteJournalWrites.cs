@@ -71,8 +71,10 @@ internal sealed class SqliteJournalWrites
             var before = rows.Count;
             try
             {
-                foreach (var representation in (IImmutableList<IPersistentRepresentation>)writes[i].Payload)
-                    rows.Add(Serialize(representation, now));
+                // Indexed: a foreach over the interface would box an enumerator per write.
+                var payload = (IImmutableList<IPersistentRepresentation>)writes[i].Payload;
+                for (var j = 0; j < payload.Count; j++)
+                    rows.Add(Serialize(payload[j], now));
             }
             catch (Exception e)
             {

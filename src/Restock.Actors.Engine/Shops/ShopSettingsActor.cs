@@ -13,11 +13,15 @@ namespace Restock.Actors.Engine.Shops;
 public sealed class ShopSettingsActor : ReceivePersistentActor
 {
     private readonly string _shopId;
+    private readonly string _persistenceId;
+    private readonly IdleWatch _idle;
     private ShopSettings _settings = ShopSettings.Default;
 
     public ShopSettingsActor(string shopId, TimeSpan idleBeforePassivation)
     {
         _shopId = shopId;
+        _persistenceId = "shop-" + shopId;
+        _idle = new IdleWatch(idleBeforePassivation);
         Recover<ShopEvent>(e => _settings = ShopRules.Apply(_settings, e));
         Command<ShopRequest>(r => Handle(r.Command));
         Command<GetShopSettings>(_ => Sender.Tell(Reply(ShopOutcome.Done)));
@@ -26,16 +30,26 @@ public sealed class ShopSettingsActor : ReceivePersistentActor
             var policy = _settings.PolicyAt(q.CompletedAt);
             Sender.Tell(new RestockPolicyReply(_shopId, policy.Restock, policy.SettingVersion));
         });
-        Command<ReceiveTimeout>(_ => Context.Parent.Tell(new Passivate(StopEntity.Instance)));
+        Command<IdleWatch.Check>(_ =>
+        {
+            if (_idle.IsIdle(Context)) Context.Parent.Tell(new Passivate(StopEntity.Instance));
+        });
         // Handoff or passivation: an ordinary message, so it waits (stashed) until a write under way is confirmed.
         Command<StopEntity>(_ => Context.Stop(Self));
-        SetReceiveTimeout(idleBeforePassivation);
+        _idle.Start(Context);
     }
 
     public static Props Props(string shopId, TimeSpan idleBeforePassivation) =>
         EntityProps.Of(() => new ShopSettingsActor(shopId, idleBeforePassivation));
 
-    public override string PersistenceId => "shop-" + _shopId;
+    // Read several times per write: built once.
+    public override string PersistenceId => _persistenceId;
+
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        if (message is not IdleWatch.Check) _idle.Seen();
+        return base.AroundReceive(receive, message);
+    }
 
     private void Handle(ShopCommand command)
     {

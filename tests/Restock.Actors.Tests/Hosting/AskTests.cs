@@ -23,6 +23,35 @@ public sealed class AskTests : IAsyncLifetime
         Assert.Equal("stock: 8", await timeouts.Ask<string>(echo, "stock: 8", CancellationToken.None));
     }
 
+    /// <summary>
+    /// An actor keeps its last sender (the ask's reply reference) until its next message, which for most SKUs of a large
+    /// catalogue comes much later: the answer it gave must not stay reachable through it once the caller has it.
+    /// </summary>
+    [Fact]
+    public async Task An_answered_ask_leaves_its_answer_unreachable_from_the_actor_that_answered()
+    {
+        var timeouts = AskTimeouts.Start(_system, TimeSpan.FromMinutes(1));
+        var keeper = _system.ActorOf(Props.Create(() => new AnswersWithNew()));
+
+        var answer = await AskAndForget(timeouts, keeper);
+
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.False(answer.IsAlive);
+    }
+
+    // Not inlined, so no local of the caller's frame keeps the answer or its task alive.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static async Task<WeakReference> AskAndForget(AskTimeouts timeouts, IActorRef keeper) =>
+        new(await timeouts.Ask<object>(keeper, "stock?", CancellationToken.None));
+
+    /// <summary>Answers each message with a new object.</summary>
+    private sealed class AnswersWithNew : ReceiveActor
+    {
+        public AnswersWithNew() => ReceiveAny(_ => Sender.Tell(new object()));
+    }
+
     [Fact]
     public async Task An_answer_sent_to_the_askers_path_arrives_as_one_from_another_node_does_and_the_path_ends_with_the_ask()
     {

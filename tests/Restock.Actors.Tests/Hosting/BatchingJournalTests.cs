@@ -30,7 +30,7 @@ public sealed class BatchingJournalTests : IDisposable
     public async Task Skus_recovering_together_after_a_restart_come_back_with_exactly_their_journaled_state()
     {
         Dictionary<string, StockLevels> before;
-        await using (var first = await RestockEngine.StartAsync(_db.Config(Snapshots)))
+        await using (var first = await RestockEngine.StartAsync(_db.Config(Snapshots)).Within("the engine to start"))
         {
             // SKUs write at the same time (their writes share transactions); each SKU's own commands go in order.
             await Task.WhenAll(Skus.Select(async s =>
@@ -46,7 +46,7 @@ public sealed class BatchingJournalTests : IDisposable
             await AwaitSnapshotsAsync();
         }
 
-        await using (var second = await RestockEngine.StartAsync(_db.Config(Snapshots)))
+        await using (var second = await RestockEngine.StartAsync(_db.Config(Snapshots)).Within("the engine to start"))
         {
             Assert.Equal(before, await LevelsAsync(second));
             await Task.WhenAll(Skus.Select(async s =>
@@ -59,7 +59,7 @@ public sealed class BatchingJournalTests : IDisposable
             before = await LevelsAsync(second);
         }
 
-        await using var third = await RestockEngine.StartAsync(_db.Config(Snapshots));
+        await using var third = await RestockEngine.StartAsync(_db.Config(Snapshots)).Within("the engine to start");
         Assert.Equal(before, await LevelsAsync(third));
     }
 

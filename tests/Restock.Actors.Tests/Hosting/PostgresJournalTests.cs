@@ -5,6 +5,7 @@ using Restock.Actors.Domain.Refunds;
 using Restock.Actors.Domain.Shops;
 using Restock.Actors.Engine.Hosting;
 using Restock.Actors.Engine.Ledger;
+using Restock.Actors.Tests.Support;
 
 namespace Restock.Actors.Tests.Hosting;
 
@@ -35,7 +36,7 @@ public sealed class PostgresJournalTests : IAsyncLifetime
         "RESTOCK_CONNECTION_STRING" => ConnectionString,
         "RESTOCK_SINGLE_NODE" => "on",
         _ => null,
-    }, ["restock.refunds.retry-for = 0s", .. overrides]));
+    }, ["restock.refunds.retry-for = 0s", .. overrides])).Within("the engine to start");
 
     [SkippableFact]
     public async Task Stock_refunds_and_the_restock_ledger_survive_a_restart_on_postgresql()

@@ -18,7 +18,7 @@ public sealed class SkuActorTests(ITestOutputHelper output)
     public async Task Stock_survives_a_restart_of_the_actor_system(bool withSnapshot)
     {
         var snapshotEvery = withSnapshot ? 3 : 1_000_000;
-        await using (var first = await RestockEngine.StartAsync(Db.Config($"restock.inventory.snapshot-every = {snapshotEvery}")))
+        await using (var first = await RestockEngine.StartAsync(Db.Config($"restock.inventory.snapshot-every = {snapshotEvery}")).Within("the engine to start"))
         {
             var inventory = first.Inventory;
             await inventory.Execute("mug", new SetStock("a1", 10, "delivery", "shop-a"));
@@ -36,7 +36,7 @@ public sealed class SkuActorTests(ITestOutputHelper output)
                 TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
         }
 
-        await using var second = await RestockEngine.StartAsync(Db.Config());
+        await using var second = await RestockEngine.StartAsync(Db.Config()).Within("the engine to start");
         var stock = await second.Inventory.GetStock("mug");
         Assert.Equal(new StockLevels(Available: 5, Reserved: 2, Committed: 3, Shipped: 0, Refunded: 0, Restocked: 0), stock.Levels);
         Assert.Equal("shop-a", stock.Owner);
@@ -52,7 +52,7 @@ public sealed class SkuActorTests(ITestOutputHelper output)
     [Fact]
     public async Task The_line_a_refusal_freed_from_an_erp_restock_stays_free_after_a_restart()
     {
-        await using (var first = await RestockEngine.StartAsync(Db.Config()))
+        await using (var first = await RestockEngine.StartAsync(Db.Config()).Within("the engine to start"))
         {
             var inventory = first.Inventory;
             await inventory.Execute("vase", new SetStock("a1", 10, "delivery", "shop-a"));
@@ -68,7 +68,7 @@ public sealed class SkuActorTests(ITestOutputHelper output)
         }
 
         // The release was stored with the refusal: the recovered SKU lets o1 ship and restocks r1 no more.
-        await using var second = await RestockEngine.StartAsync(Db.Config());
+        await using var second = await RestockEngine.StartAsync(Db.Config()).Within("the engine to start");
         Assert.Equal(SkuOutcome.Done, (await second.Inventory.Execute("vase", new Ship("o1"))).Outcome);
         Assert.Equal(SkuOutcome.AlreadyDone, (await second.Inventory.Execute("vase",
             new RestockRefund("r1", "o1", 1, RestockTrigger.Erp, "shop-a", "erp", DateTimeOffset.UtcNow))).Outcome);
@@ -79,7 +79,7 @@ public sealed class SkuActorTests(ITestOutputHelper output)
     [Fact]
     public async Task A_passed_payment_deadline_releases_the_reservation()
     {
-        var engine = await RestockEngine.StartOnAsync(Sys);
+        var engine = await RestockEngine.StartOnAsync(Sys).Within("the engine to start");
         await engine.Inventory.Execute("cap", new SetStock("a1", 4, "delivery"));
         await engine.Inventory.Execute("cap", new Reserve("paid", 1, DateTimeOffset.UtcNow.AddSeconds(1)));
         await engine.Inventory.Execute("cap", new ConfirmPayment("paid"));
@@ -97,14 +97,14 @@ public sealed class SkuActorTests(ITestOutputHelper output)
     [Fact]
     public async Task A_payment_deadline_that_passes_while_the_node_is_down_releases_after_restart_without_being_asked()
     {
-        await using (var first = await RestockEngine.StartAsync(Db.Config()))
+        await using (var first = await RestockEngine.StartAsync(Db.Config()).Within("the engine to start"))
         {
             await first.Inventory.Execute("hat", new SetStock("a1", 2, "delivery"));
             await first.Inventory.Execute("hat", new Reserve("o1", 2, DateTimeOffset.UtcNow.AddSeconds(2)));
         }
         await Task.Delay(TimeSpan.FromSeconds(2));
 
-        await using var second = await RestockEngine.StartAsync(Db.Config());
+        await using var second = await RestockEngine.StartAsync(Db.Config()).Within("the engine to start");
         // Nobody sends the SKU a message: the remembered entity restarts, recovers and releases by itself.
         await AwaitAssertAsync(() => Assert.Equal(1, Db.Count(
             "SELECT COUNT(*) FROM journal WHERE persistence_id = 'sku-hat' AND manifest = 'sku.reservation-released'")),
@@ -115,7 +115,7 @@ public sealed class SkuActorTests(ITestOutputHelper output)
     [Fact]
     public async Task A_burst_of_concurrent_reservations_never_oversells_and_is_group_committed()
     {
-        var engine = await RestockEngine.StartOnAsync(Sys);
+        var engine = await RestockEngine.StartOnAsync(Sys).Within("the engine to start");
         await engine.Inventory.Execute("console", new SetStock("a1", 500, "flash sale"));
 
         // 40 buyers' clients each fire 50 single-unit reservations at once: 2,000 requests for 500 units.
@@ -140,7 +140,7 @@ public sealed class SkuActorTests(ITestOutputHelper output)
     [Fact]
     public async Task One_write_per_command_when_batching_is_turned_off()
     {
-        await using var engine = await RestockEngine.StartAsync(Db.Config("restock.inventory.max-batch-size = 1"));
+        await using var engine = await RestockEngine.StartAsync(Db.Config("restock.inventory.max-batch-size = 1")).Within("the engine to start");
         await engine.Inventory.Execute("pen", new SetStock("a1", 100, "delivery"));
         await Task.WhenAll(Enumerable.Range(0, 100).Select(i => engine.Inventory.Execute("pen", new Reserve($"o{i}", 1, InAnHour))));
 
@@ -169,7 +169,7 @@ public sealed class SkuActorTests(ITestOutputHelper output)
     [Fact]
     public async Task The_sqlite_journal_runs_in_wal_mode_with_full_synchronous_commits()
     {
-        await RestockEngine.StartOnAsync(Sys);
+        await RestockEngine.StartOnAsync(Sys).Within("the engine to start");
         Assert.Equal(["wal"], Db.Strings("PRAGMA journal_mode"));
         // 2 = FULL: a commit is on disk before the journal confirms it, so an acknowledged decision survives a power cut.
         Assert.Equal(["2"], Db.Strings("PRAGMA synchronous"));
@@ -196,10 +196,10 @@ public sealed class SkuActorTests(ITestOutputHelper output)
         // it releases them, at most 1,000 per write.
         clock.Set(deadline.AddHours(1));
         var second = Sys.ActorOf(SkuActor.Props("sale", settings with { MaxBatchSize = 1_000 }, clock));
-        await AwaitAssertAsync(async () => Assert.Equal(0, (await second.Ask<SkuReply>(new GetStock("sale"))).Levels.Reserved),
+        await AwaitAssertAsync(async () => Assert.Equal(0, (await second.AskBounded<SkuReply>(new GetStock("sale"))).Levels.Reserved),
             TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(500));
 
-        var stats = await second.Ask<JournalStats>(new GetJournalStats("sale"));
+        var stats = await second.AskBounded<JournalStats>(new GetJournalStats("sale"));
         // On a busy machine the first deadlines can pass before the first actor stops: it released those itself.
         var releasedBeforeStop = stats.EventsReplayed - 1 - lines;
         Output?.WriteLine($"{stats.EventsWritten} events in {stats.BatchesWritten} writes, the largest {stats.LargestBatch}; " +
@@ -207,7 +207,7 @@ public sealed class SkuActorTests(ITestOutputHelper output)
         Assert.InRange(releasedBeforeStop, 0, lines - 1);
         Assert.Equal(lines - releasedBeforeStop, stats.EventsWritten);
         Assert.InRange(stats.LargestBatch, 1, 1_000);
-        Assert.Equal(lines, (await second.Ask<SkuReply>(new GetStock("sale"))).Levels.Available);
+        Assert.Equal(lines, (await second.AskBounded<SkuReply>(new GetStock("sale"))).Levels.Available);
     }
 
     [Fact]
@@ -245,8 +245,8 @@ public sealed class SkuActorTests(ITestOutputHelper output)
         Assert.True(Db.Count("SELECT COALESCE(MAX(sequence_number), 0) FROM snapshot WHERE persistence_id = 'sku-busy'") > 0);
 
         var recovered = Sys.ActorOf(SkuActor.Props("busy", settings));
-        var stock = await recovered.Ask<SkuReply>(new GetStock("busy"));
-        var stats = await recovered.Ask<JournalStats>(new GetJournalStats("busy"));
+        var stock = await recovered.AskBounded<SkuReply>(new GetStock("busy"));
+        var stats = await recovered.AskBounded<JournalStats>(new GetJournalStats("busy"));
         Output?.WriteLine($"journal ends at row {journalEnd}, recovered from the snapshot at row {stats.LastSnapshotAt} and {stats.EventsReplayed} events");
         // At most one interval (snapshot-every) plus the write that crossed it.
         Assert.InRange(stats.EventsReplayed, 0, 1_000 + 200);
@@ -282,8 +282,8 @@ public sealed class SkuActorTests(ITestOutputHelper output)
         Assert.True(Db.Count("SELECT COALESCE(MAX(sequence_number), 0) FROM snapshot WHERE persistence_id = 'sku-busy'") > 0);
 
         var recovered = Sys.ActorOf(SkuActor.Props("busy", settings));
-        var stock = await recovered.Ask<SkuReply>(new GetStock("busy"));
-        var stats = await recovered.Ask<JournalStats>(new GetJournalStats("busy"));
+        var stock = await recovered.AskBounded<SkuReply>(new GetStock("busy"));
+        var stats = await recovered.AskBounded<JournalStats>(new GetJournalStats("busy"));
         Output?.WriteLine($"journal ends at row {journalEnd}, recovered from the snapshot at row {stats.LastSnapshotAt} and {stats.EventsReplayed} events");
         // The state grows by one entry per event here, so each interval is the size of the snapshot before it:
         // at most half of all events, plus the write that crossed it.
@@ -292,6 +292,6 @@ public sealed class SkuActorTests(ITestOutputHelper output)
         Assert.InRange(stock.Levels.Reserved, acknowledged.Count - 1, sent);
         Assert.All(acknowledged, r => Assert.Equal(SkuOutcome.Done, r.Outcome));
         for (var i = 0; i < acknowledged.Count - 1; i++)
-            Assert.Equal(SkuOutcome.AlreadyDone, (await recovered.Ask<SkuReply>(new SkuRequest("busy", new Reserve($"o{i}", 1, InAnHour)))).Outcome);
+            Assert.Equal(SkuOutcome.AlreadyDone, (await recovered.AskBounded<SkuReply>(new SkuRequest("busy", new Reserve($"o{i}", 1, InAnHour)))).Outcome);
     }
 }

@@ -15,7 +15,7 @@ public sealed class SkuEntityFootprintTests(ITestOutputHelper output) : EngineTe
     [Fact]
     public async Task A_sku_entity_runs_on_the_compact_entity_mailbox()
     {
-        var engine = await RestockEngine.StartOnAsync(Sys);
+        var engine = await RestockEngine.StartOnAsync(Sys).Within("the engine to start");
         await engine.Inventory.Execute("boxed-mug", new SetStock("a1", 5, "delivery"));
 
         var sku = await Sys.ActorSelection("/system/sharding/sku/*/boxed-mug").ResolveOne(TimeSpan.FromSeconds(10));
@@ -33,7 +33,7 @@ public sealed class SkuEntityFootprintTests(ITestOutputHelper output) : EngineTe
     public async Task A_sku_touched_once_stays_under_4_kb()
     {
         const int skus = 8_000;
-        var engine = await RestockEngine.StartOnAsync(Sys);
+        var engine = await RestockEngine.StartOnAsync(Sys).Within("the engine to start");
         async Task Touch(string batch)
         {
             foreach (var chunk in Enumerable.Range(0, skus).Chunk(500))
@@ -72,14 +72,14 @@ public sealed class SkuPassivationTests(ITestOutputHelper output) : EngineTestKi
     private async Task<HashSet<string>> ActiveSkus()
     {
         var state = await ClusterSharding.Get(Sys).ShardRegion("sku")
-            .Ask<CurrentShardRegionState>(GetShardRegionState.Instance, TimeSpan.FromSeconds(10));
+            .AskBounded<CurrentShardRegionState>(GetShardRegionState.Instance, TimeSpan.FromSeconds(10));
         return state.Shards.SelectMany(s => s.EntityIds).ToHashSet();
     }
 
     [Fact]
     public async Task An_idle_sku_passivates_while_one_waiting_for_a_payment_stays()
     {
-        var engine = await RestockEngine.StartOnAsync(Sys);
+        var engine = await RestockEngine.StartOnAsync(Sys).Within("the engine to start");
         await engine.Inventory.Execute("idle-mug", new SetStock("a1", 5, "delivery"));
         await engine.Inventory.Execute("unpaid-mug", new SetStock("a1", 5, "delivery"));
         await engine.Inventory.Execute("unpaid-mug", new Reserve("o1", 1, DateTimeOffset.UtcNow.AddHours(1)));

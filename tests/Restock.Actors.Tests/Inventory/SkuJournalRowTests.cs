@@ -58,7 +58,7 @@ public sealed class SkuJournalRowTests(ITestOutputHelper output) : EngineTestKit
         Sys.Stop(sku);
         ExpectTerminated(sku);
         var recovered = Sys.ActorOf(SkuActor.Props(skuId, Settings));
-        await recovered.Ask<SkuReply>(new GetStock(skuId));
+        await recovered.AskBounded<SkuReply>(new GetStock(skuId));
         return recovered;
     }
 
@@ -71,10 +71,10 @@ public sealed class SkuJournalRowTests(ITestOutputHelper output) : EngineTestKit
         WriteSingleEventRows("old", OldHistory);
 
         var sku = Sys.ActorOf(SkuActor.Props("old", Settings));
-        var stock = await sku.Ask<SkuReply>(new GetStock("old"));
+        var stock = await sku.AskBounded<SkuReply>(new GetStock("old"));
         Assert.Equal((95L, 2L, 3L, "shop-a"), (stock.Levels.Available, stock.Levels.Reserved, stock.Levels.Committed, stock.Owner));
-        Assert.Equal(SkuOutcome.AlreadyDone, (await sku.Ask<SkuReply>(new SkuRequest("old", new Reserve("o2", 2, InAnHour)))).Outcome);
-        Assert.Equal(5, (await sku.Ask<JournalStats>(new GetJournalStats("old"))).EventsReplayed);
+        Assert.Equal(SkuOutcome.AlreadyDone, (await sku.AskBounded<SkuReply>(new SkuRequest("old", new Reserve("o2", 2, InAnHour)))).Outcome);
+        Assert.Equal(5, (await sku.AskBounded<JournalStats>(new GetJournalStats("old"))).EventsReplayed);
     }
 
     [Fact]
@@ -84,16 +84,16 @@ public sealed class SkuJournalRowTests(ITestOutputHelper output) : EngineTestKit
         sku.Tell(new SkuRequest("new", new SetStock("a1", 100, "delivery", "shop-a")), TestActor);
         ExpectMsg<SkuReply>();
         ReserveAtOnce(sku, "new", 60);
-        var stats = await sku.Ask<JournalStats>(new GetJournalStats("new"));
+        var stats = await sku.AskBounded<JournalStats>(new GetJournalStats("new"));
 
         Assert.Equal(stats.BatchesWritten, Db.Count("SELECT COUNT(*) FROM journal WHERE persistence_id = 'sku-new'"));
         Assert.True(Rows("new", "sku.event-batch.v2") > 0);
         sku = await Restart(sku, "new");
-        var stock = await sku.Ask<SkuReply>(new GetStock("new"));
+        var stock = await sku.AskBounded<SkuReply>(new GetStock("new"));
         Assert.Equal((40L, 60L, "shop-a"), (stock.Levels.Available, stock.Levels.Reserved, stock.Owner));
-        Assert.Equal(62, (await sku.Ask<JournalStats>(new GetJournalStats("new"))).EventsReplayed);
+        Assert.Equal(62, (await sku.AskBounded<JournalStats>(new GetJournalStats("new"))).EventsReplayed);
         for (var i = 0; i < 60; i++)
-            Assert.Equal(SkuOutcome.AlreadyDone, (await sku.Ask<SkuReply>(new SkuRequest("new", new Reserve($"new-{i}", 1, InAnHour)))).Outcome);
+            Assert.Equal(SkuOutcome.AlreadyDone, (await sku.AskBounded<SkuReply>(new SkuRequest("new", new Reserve($"new-{i}", 1, InAnHour)))).Outcome);
     }
 
     [Fact]
@@ -105,11 +105,11 @@ public sealed class SkuJournalRowTests(ITestOutputHelper output) : EngineTestKit
         Assert.True(Rows("mixed", "sku.event-batch.v2") > 0);
 
         sku = await Restart(sku, "mixed");
-        var stock = await sku.Ask<SkuReply>(new GetStock("mixed"));
+        var stock = await sku.AskBounded<SkuReply>(new GetStock("mixed"));
         Assert.Equal((45L, 52L, 3L), (stock.Levels.Available, stock.Levels.Reserved, stock.Levels.Committed));
-        Assert.Equal(55, (await sku.Ask<JournalStats>(new GetJournalStats("mixed"))).EventsReplayed);
-        Assert.Equal(SkuOutcome.AlreadyDone, (await sku.Ask<SkuReply>(new SkuRequest("mixed", new Reserve("o1", 3, InAnHour)))).Outcome);
-        Assert.Equal(SkuOutcome.AlreadyDone, (await sku.Ask<SkuReply>(new SkuRequest("mixed", new Reserve("new-49", 1, InAnHour)))).Outcome);
+        Assert.Equal(55, (await sku.AskBounded<JournalStats>(new GetJournalStats("mixed"))).EventsReplayed);
+        Assert.Equal(SkuOutcome.AlreadyDone, (await sku.AskBounded<SkuReply>(new SkuRequest("mixed", new Reserve("o1", 3, InAnHour)))).Outcome);
+        Assert.Equal(SkuOutcome.AlreadyDone, (await sku.AskBounded<SkuReply>(new SkuRequest("mixed", new Reserve("new-49", 1, InAnHour)))).Outcome);
     }
 
     /// <summary>
@@ -136,18 +136,18 @@ public sealed class SkuJournalRowTests(ITestOutputHelper output) : EngineTestKit
         Assert.True(Rows("json", "sku.event-batch.v2") > 0);
 
         sku = await Restart(sku, "json");
-        var stock = await sku.Ask<SkuReply>(new GetStock("json"));
+        var stock = await sku.AskBounded<SkuReply>(new GetStock("json"));
         Assert.Equal((45L, 52L, 3L, "shop-a"), (stock.Levels.Available, stock.Levels.Reserved, stock.Levels.Committed, stock.Owner));
-        Assert.Equal(55, (await sku.Ask<JournalStats>(new GetJournalStats("json"))).EventsReplayed);
-        Assert.Equal(SkuOutcome.AlreadyDone, (await sku.Ask<SkuReply>(new SkuRequest("json", new Reserve("o2", 2, InAnHour)))).Outcome);
-        Assert.Equal(SkuOutcome.AlreadyDone, (await sku.Ask<SkuReply>(new SkuRequest("json", new Reserve("new-49", 1, InAnHour)))).Outcome);
+        Assert.Equal(55, (await sku.AskBounded<JournalStats>(new GetJournalStats("json"))).EventsReplayed);
+        Assert.Equal(SkuOutcome.AlreadyDone, (await sku.AskBounded<SkuReply>(new SkuRequest("json", new Reserve("o2", 2, InAnHour)))).Outcome);
+        Assert.Equal(SkuOutcome.AlreadyDone, (await sku.AskBounded<SkuReply>(new SkuRequest("json", new Reserve("new-49", 1, InAnHour)))).Outcome);
     }
 
     [Fact]
     public async Task The_restock_ledger_and_tag_queries_see_each_restock_written_in_a_batch_exactly_once()
     {
         const int orders = 40;
-        var engine = await RestockEngine.StartOnAsync(Sys);
+        var engine = await RestockEngine.StartOnAsync(Sys).Within("the engine to start");
         var sku = Sys.ActorOf(SkuActor.Props("tent", Settings));
         sku.Tell(new SkuRequest("tent", new SetStock("a1", 100, "delivery", "shop-a")), TestActor);
         for (var i = 0; i < orders; i++)
@@ -179,7 +179,7 @@ public sealed class SkuJournalRowTests(ITestOutputHelper output) : EngineTestKit
         Assert.Equal(orders, Db.Count("SELECT COUNT(DISTINCT refund_id) FROM restock_ledger WHERE sku_id = 'tent'"));
         Assert.Equal(orders, Db.Count("SELECT SUM(quantity) FROM restock_ledger WHERE sku_id = 'tent'"));
         Assert.Equal(0, Db.Count("SELECT COUNT(*) FROM not_restocked WHERE sku_id = 'tent'"));
-        Assert.Equal(orders, (await sku.Ask<SkuReply>(new GetStock("tent"))).Levels.Restocked);
+        Assert.Equal(orders, (await sku.AskBounded<SkuReply>(new GetStock("tent"))).Levels.Restocked);
         GC.KeepAlive(engine);
     }
 }

@@ -23,7 +23,7 @@ public sealed class SkuSnapshotBoundaryTests(ITestOutputHelper output) : EngineT
 
     private async Task<SkuSnapshot?> LatestSnapshot(string skuId)
     {
-        var loaded = await Persistence.Instance.Apply(Sys).SnapshotStoreFor(null).Ask<LoadSnapshotResult>(
+        var loaded = await Persistence.Instance.Apply(Sys).SnapshotStoreFor(null).AskBounded<LoadSnapshotResult>(
             new LoadSnapshot(SkuActor.PersistenceIdFor(skuId), SnapshotSelectionCriteria.Latest, long.MaxValue), TimeSpan.FromSeconds(10));
         return loaded.Snapshot?.Snapshot as SkuSnapshot;
     }
@@ -34,35 +34,35 @@ public sealed class SkuSnapshotBoundaryTests(ITestOutputHelper output) : EngineT
     public async Task A_snapshot_due_with_a_decision_whose_write_fails_is_never_saved_and_recovery_equals_the_journal()
     {
         var sku = Sys.ActorOf(SkuActor.Props("mug", Settings));
-        await sku.Ask<SkuReply>(new SkuRequest("mug", new SetStock("a1", 10, "delivery")));
-        await sku.Ask<SkuReply>(new SkuRequest("mug", new Reserve("o1", 1, InAnHour)));
+        await sku.AskBounded<SkuReply>(new SkuRequest("mug", new SetStock("a1", 10, "delivery")));
+        await sku.AskBounded<SkuReply>(new SkuRequest("mug", new Reserve("o1", 1, InAnHour)));
         // Two events: the snapshot after o1 is saved once o1's write is confirmed.
         await AwaitAssertAsync(async () => Assert.Equal(["o1"], OpenOrders(await LatestSnapshot("mug"))),
             TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(50));
-        await sku.Ask<SkuReply>(new SkuRequest("mug", new Reserve("o2", 1, InAnHour)));
+        await sku.AskBounded<SkuReply>(new SkuRequest("mug", new Reserve("o2", 1, InAnHour)));
 
         // o3 makes the next snapshot due; its write fails, so neither it nor its snapshot may survive.
         await Journal.OnWrite.Fail();
         Watch(sku);
-        await Assert.ThrowsAsync<StockOutcomeUnknownException>(() => sku.Ask<SkuReply>(new SkuRequest("mug", new Reserve("o3", 1, InAnHour))));
+        await Assert.ThrowsAsync<StockOutcomeUnknownException>(() => sku.AskBounded<SkuReply>(new SkuRequest("mug", new Reserve("o3", 1, InAnHour))));
         ExpectTerminated(sku);
         await Journal.OnWrite.Pass();
         await Task.Delay(300); // a snapshot saved by mistake would be stored by now
         Assert.Equal(["o1"], OpenOrders(await LatestSnapshot("mug")));
 
         var recovered = Sys.ActorOf(SkuActor.Props("mug", Settings));
-        Assert.Equal(new StockLevels(8, 2, 0, 0, 0, 0), (await recovered.Ask<SkuReply>(new GetStock("mug"))).Levels);
-        var stats = await recovered.Ask<JournalStats>(new GetJournalStats("mug"));
+        Assert.Equal(new StockLevels(8, 2, 0, 0, 0, 0), (await recovered.AskBounded<SkuReply>(new GetStock("mug"))).Levels);
+        var stats = await recovered.AskBounded<JournalStats>(new GetJournalStats("mug"));
         Assert.Equal((2L, 1L), (stats.LastSnapshotAt, stats.EventsReplayed));
-        Assert.Equal(SkuOutcome.Done, (await recovered.Ask<SkuReply>(new SkuRequest("mug", new Reserve("o3", 1, InAnHour)))).Outcome);
-        Assert.Equal(SkuOutcome.AlreadyDone, (await recovered.Ask<SkuReply>(new SkuRequest("mug", new Reserve("o2", 1, InAnHour)))).Outcome);
+        Assert.Equal(SkuOutcome.Done, (await recovered.AskBounded<SkuReply>(new SkuRequest("mug", new Reserve("o3", 1, InAnHour)))).Outcome);
+        Assert.Equal(SkuOutcome.AlreadyDone, (await recovered.AskBounded<SkuReply>(new SkuRequest("mug", new Reserve("o2", 1, InAnHour)))).Outcome);
     }
 
     [Fact]
     public async Task A_snapshot_is_saved_only_after_the_write_of_its_decision_is_confirmed_and_holds_no_later_decision()
     {
         var sku = Sys.ActorOf(SkuActor.Props("pen", Settings with { SnapshotEvery = 3 }));
-        await sku.Ask<SkuReply>(new SkuRequest("pen", new SetStock("a1", 10, "delivery")));
+        await sku.AskBounded<SkuReply>(new SkuRequest("pen", new SetStock("a1", 10, "delivery")));
 
         // Every write waits at the gate: o1 is in flight alone; o2 (which makes a snapshot due), o3 and o4 queue behind it.
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -71,7 +71,7 @@ public sealed class SkuSnapshotBoundaryTests(ITestOutputHelper output) : EngineT
             await gate.Task;
             return false;
         });
-        var replies = new[] { "o1", "o2", "o3", "o4" }.Select(o => sku.Ask<SkuReply>(new SkuRequest("pen", new Reserve(o, 1, InAnHour)))).ToArray();
+        var replies = new[] { "o1", "o2", "o3", "o4" }.Select(o => sku.AskBounded<SkuReply>(new SkuRequest("pen", new Reserve(o, 1, InAnHour)))).ToArray();
         await Task.Delay(300);
         Assert.Null(await LatestSnapshot("pen"));
         Assert.All(replies, r => Assert.False(r.IsCompleted));
@@ -81,14 +81,14 @@ public sealed class SkuSnapshotBoundaryTests(ITestOutputHelper output) : EngineT
         // The write after o1's ends with o2, the snapshot's decision (row 3); o3 and o4 follow in their own write.
         await AwaitAssertAsync(async () => Assert.Equal(["o1", "o2"], OpenOrders(await LatestSnapshot("pen"))),
             TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(50));
-        var stats = await sku.Ask<JournalStats>(new GetJournalStats("pen"));
+        var stats = await sku.AskBounded<JournalStats>(new GetJournalStats("pen"));
         Assert.Equal((3L, 4L), (stats.LastSnapshotAt, stats.BatchesWritten));
 
         Watch(sku);
         Sys.Stop(sku);
         ExpectTerminated(sku);
         var recovered = Sys.ActorOf(SkuActor.Props("pen", Settings with { SnapshotEvery = 3 }));
-        Assert.Equal(new StockLevels(6, 4, 0, 0, 0, 0), (await recovered.Ask<SkuReply>(new GetStock("pen"))).Levels);
-        Assert.Equal(2L, (await recovered.Ask<JournalStats>(new GetJournalStats("pen"))).EventsReplayed);
+        Assert.Equal(new StockLevels(6, 4, 0, 0, 0, 0), (await recovered.AskBounded<SkuReply>(new GetStock("pen"))).Levels);
+        Assert.Equal(2L, (await recovered.AskBounded<JournalStats>(new GetJournalStats("pen"))).EventsReplayed);
     }
 }

@@ -72,7 +72,7 @@ public sealed class SkuSnapshotChunkTests(ITestOutputHelper output)
     private async Task<IActorRef> Open(string sku, InventorySettings settings, TestClock clock, bool stock = true)
     {
         var actor = Sys.ActorOf(SkuActor.Props(sku, settings, clock));
-        if (stock) Assert.Equal(SkuOutcome.Done, (await actor.Ask<SkuReply>(Request(sku, new SetStock("a1", 1_000, "delivery", "shop-a")))).Outcome);
+        if (stock) Assert.Equal(SkuOutcome.Done, (await actor.AskBounded<SkuReply>(Request(sku, new SetStock("a1", 1_000, "delivery", "shop-a")))).Outcome);
         return actor;
     }
 
@@ -100,7 +100,7 @@ public sealed class SkuSnapshotChunkTests(ITestOutputHelper output)
     {
         foreach (var i in orders)
         {
-            var reply = await actor.Ask<SkuReply>(Request(sku, new Release($"o{i}")));
+            var reply = await actor.AskBounded<SkuReply>(Request(sku, new Release($"o{i}")));
             Assert.True(reply.Outcome == SkuOutcome.AlreadyDone, $"o{i}: {reply.Outcome} {reply.Rejection} {reply.Message}");
         }
     }
@@ -117,9 +117,9 @@ public sealed class SkuSnapshotChunkTests(ITestOutputHelper output)
         Assert.True(head.Chunks!.Parts.Length > 5, $"{head.Chunks.Parts.Length} chunks");
 
         var restarted = Sys.ActorOf(SkuActor.Props("chunky", Settings, clock));
-        var stats = await restarted.Ask<JournalStats>(new GetJournalStats("chunky"));
+        var stats = await restarted.AskBounded<JournalStats>(new GetJournalStats("chunky"));
         Assert.True(stats.EventsReplayed <= 2 * Settings.SnapshotEvery, $"{stats.EventsReplayed} events replayed");
-        Assert.Equal(new StockLevels(1_000, 0, 0, 0, 0, 0), (await restarted.Ask<SkuReply>(new GetStock("chunky"))).Levels);
+        Assert.Equal(new StockLevels(1_000, 0, 0, 0, 0, 0), (await restarted.AskBounded<SkuReply>(new GetStock("chunky"))).Levels);
         await AssertRemembers(restarted, "chunky", Enumerable.Range(0, 400));
     }
 
@@ -143,7 +143,7 @@ public sealed class SkuSnapshotChunkTests(ITestOutputHelper output)
 
         var restarted = Sys.ActorOf(SkuActor.Props("aging", settings, clock));
         await AssertRemembers(restarted, "aging", Enumerable.Range(1_000, 200));
-        Assert.Equal(RejectionCode.UnknownOrderLine, (await restarted.Ask<SkuReply>(Request("aging", new Release("o5")))).Rejection);
+        Assert.Equal(RejectionCode.UnknownOrderLine, (await restarted.AskBounded<SkuReply>(Request("aging", new Release("o5")))).Rejection);
     }
 
     [Fact]
@@ -158,7 +158,7 @@ public sealed class SkuSnapshotChunkTests(ITestOutputHelper output)
         Db.Execute($"DELETE FROM snapshot WHERE persistence_id = '{ChunksOf("holey")}' AND sequence_number = {keys[keys.Count / 2]}");
 
         var restarted = Sys.ActorOf(SkuActor.Props("holey", Settings, clock));
-        var stats = await restarted.Ask<JournalStats>(new GetJournalStats("holey"));
+        var stats = await restarted.AskBounded<JournalStats>(new GetJournalStats("holey"));
         Assert.True(stats.EventsReplayed >= 400, $"{stats.EventsReplayed} events replayed");
         await AssertRemembers(restarted, "holey", Enumerable.Range(0, 200));
     }

@@ -21,7 +21,7 @@ public sealed class SkuSnapshotOnStopTests(ITestOutputHelper output)
     public async Task A_sku_told_to_stop_snapshots_first_and_starts_again_replaying_nothing()
     {
         var sku = Sys.ActorOf(SkuActor.Props("stop-mug", Settings));
-        Assert.Equal(SkuOutcome.Done, (await sku.Ask<SkuReply>(new SkuRequest("stop-mug", new SetStock("a1", 1000, "delivery", "shop-a")))).Outcome);
+        Assert.Equal(SkuOutcome.Done, (await sku.AskBounded<SkuReply>(new SkuRequest("stop-mug", new SetStock("a1", 1000, "delivery", "shop-a")))).Outcome);
         for (var i = 0; i < 120; i++)
             sku.Tell(new SkuRequest("stop-mug", new Reserve($"o{i}", 1, DateTimeOffset.UtcNow.AddHours(1))), TestActor);
         Assert.All(ReceiveN(120, TimeSpan.FromSeconds(30)).Cast<SkuReply>(), r => Assert.Equal(SkuOutcome.Done, r.Outcome));
@@ -31,9 +31,9 @@ public sealed class SkuSnapshotOnStopTests(ITestOutputHelper output)
         ExpectTerminated(sku, TimeSpan.FromSeconds(20));
 
         var restarted = Sys.ActorOf(SkuActor.Props("stop-mug", Settings));
-        var stock = await restarted.Ask<SkuReply>(new GetStock("stop-mug"));
+        var stock = await restarted.AskBounded<SkuReply>(new GetStock("stop-mug"));
         Assert.Equal((880L, 120L), (stock.Levels.Available, stock.Levels.Reserved));
-        Assert.Equal(0, (await restarted.Ask<JournalStats>(new GetJournalStats("stop-mug"))).EventsReplayed);
-        Assert.Equal(SkuOutcome.AlreadyDone, (await restarted.Ask<SkuReply>(new SkuRequest("stop-mug", new Reserve("o7", 1, DateTimeOffset.UtcNow.AddHours(1))))).Outcome);
+        Assert.Equal(0, (await restarted.AskBounded<JournalStats>(new GetJournalStats("stop-mug"))).EventsReplayed);
+        Assert.Equal(SkuOutcome.AlreadyDone, (await restarted.AskBounded<SkuReply>(new SkuRequest("stop-mug", new Reserve("o7", 1, DateTimeOffset.UtcNow.AddHours(1))))).Outcome);
     }
 }

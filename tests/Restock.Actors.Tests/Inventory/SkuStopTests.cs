@@ -17,13 +17,13 @@ public sealed class SkuStopTests(ITestOutputHelper output) : EngineTestKit(outpu
     private async Task<IActorRef> StockedSku(string sku)
     {
         var actor = Sys.ActorOf(SkuActor.Props(sku, InventorySettings.From(Sys.Settings.Config)));
-        Assert.Equal(SkuOutcome.Done, (await actor.Ask<SkuReply>(new SkuRequest(sku, new SetStock("a1", 1000, "delivery", "shop-a")))).Outcome);
+        Assert.Equal(SkuOutcome.Done, (await actor.AskBounded<SkuReply>(new SkuRequest(sku, new SetStock("a1", 1000, "delivery", "shop-a")))).Outcome);
         return actor;
     }
 
     private static Task<SkuReply>[] Reserve(IActorRef actor, string sku) =>
         Enumerable.Range(0, Buyers)
-            .Select(i => actor.Ask<SkuReply>(new SkuRequest(sku, new Reserve($"o{i}", 1, InAnHour)), TimeSpan.FromSeconds(20)))
+            .Select(i => actor.AskBounded<SkuReply>(new SkuRequest(sku, new Reserve($"o{i}", 1, InAnHour)), TimeSpan.FromSeconds(20)))
             .ToArray();
 
     [Fact]
@@ -38,7 +38,7 @@ public sealed class SkuStopTests(ITestOutputHelper output) : EngineTestKit(outpu
 
         Assert.All(await Task.WhenAll(replies), r => Assert.Equal(SkuOutcome.Done, r.Outcome));
         var restarted = Sys.ActorOf(SkuActor.Props("handoff-mug", InventorySettings.From(Sys.Settings.Config)));
-        var stock = await restarted.Ask<SkuReply>(new GetStock("handoff-mug"));
+        var stock = await restarted.AskBounded<SkuReply>(new GetStock("handoff-mug"));
         Assert.Equal((1000L - Buyers, (long)Buyers), (stock.Levels.Available, stock.Levels.Reserved));
     }
 
@@ -85,7 +85,7 @@ public sealed class SkuStopTests(ITestOutputHelper output) : EngineTestKit(outpu
         var restarted = Sys.ActorOf(SkuActor.Props("crash-mug", InventorySettings.From(Sys.Settings.Config)));
         foreach (var (order, told) in outcomes)
         {
-            var retry = await restarted.Ask<SkuReply>(new SkuRequest("crash-mug", new Reserve($"o{order}", 1, InAnHour)), TimeSpan.FromSeconds(20));
+            var retry = await restarted.AskBounded<SkuReply>(new SkuRequest("crash-mug", new Reserve($"o{order}", 1, InAnHour)), TimeSpan.FromSeconds(20));
             var wasApplied = retry.Outcome == SkuOutcome.AlreadyDone;
             if (told == "not applied") Assert.False(wasApplied, $"o{order} was told 'not applied' but is stored");
             if (told == nameof(SkuOutcome.Done)) Assert.True(wasApplied, $"o{order} was acknowledged but is lost");

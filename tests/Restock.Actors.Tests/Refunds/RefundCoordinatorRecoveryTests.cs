@@ -17,7 +17,7 @@ public sealed class RefundCoordinatorRecoveryTests(ITestOutputHelper output) : E
     [Fact]
     public async Task A_coordinator_stopped_after_half_its_lines_resumes_the_rest_and_each_line_restocks_once()
     {
-        var engine = await RestockEngine.StartOnAsync(Sys);
+        var engine = await RestockEngine.StartOnAsync(Sys).Within("the engine to start");
         var skuRegion = ClusterSharding.Get(Sys).ShardRegion("sku");
         string[] skus = ["s1", "s2", "s3", "s4"];
         foreach (var sku in skus)
@@ -43,7 +43,7 @@ public sealed class RefundCoordinatorRecoveryTests(ITestOutputHelper output) : E
             skuRegion.Tell(request, sender);
         await AwaitAssertAsync(async () =>
         {
-            var status = (await first.Ask<RefundReply>(new GetRefund("o1", "r1"))).Status!;
+            var status = (await first.AskBounded<RefundReply>(new GetRefund("o1", "r1"))).Status!;
             Assert.Equal(2, status.Lines.Count(l => l.Outcome == LineOutcome.Applied));
         }, TimeSpan.FromSeconds(10));
         Watch(first);
@@ -62,14 +62,14 @@ public sealed class RefundCoordinatorRecoveryTests(ITestOutputHelper output) : E
         Assert.Equal(requests.Skip(2).Select(r => r.Request.SkuId).Order(), resumed.Order());
         routed.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
         await AwaitAssertAsync(async () =>
-            Assert.True((await second.Ask<RefundReply>(new GetRefund("o1", "r1"))).Status!.Finished), TimeSpan.FromSeconds(10));
+            Assert.True((await second.AskBounded<RefundReply>(new GetRefund("o1", "r1"))).Status!.Finished), TimeSpan.FromSeconds(10));
         shops.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
 
         foreach (var sku in skus)
             Assert.Equal(new StockLevels(10, 0, 0, 0, 2, 2), (await engine.Inventory.GetStock(sku)).Levels);
         // Even a stray repeat of an answered line (the first incarnation's retry, say) changes nothing.
         var (stray, _) = requests[0];
-        var repeat = await skuRegion.Ask<SkuReply>(stray);
+        var repeat = await skuRegion.AskBounded<SkuReply>(stray);
         Assert.Equal((SkuOutcome.AlreadyDone, 10L), (repeat.Outcome, repeat.Levels.Available));
         Assert.All(requests, r => Assert.Equal(7, ((RefundLine)r.Request.Command).SettingVersion));
     }
@@ -77,7 +77,7 @@ public sealed class RefundCoordinatorRecoveryTests(ITestOutputHelper output) : E
     [Fact]
     public async Task A_coordinator_restarted_while_retrying_a_refund_that_overtook_the_payment_keeps_its_progress_and_applies_it_once()
     {
-        var engine = await RestockEngine.StartOnAsync(Sys);
+        var engine = await RestockEngine.StartOnAsync(Sys).Within("the engine to start");
         var sharding = ClusterSharding.Get(Sys);
         await engine.Shops.Execute("shop", new SetAutoRestock(true, SettingOrigin.Merchant, "merchant:test", "test", false, DateTimeOffset.UtcNow));
         await engine.Inventory.Execute("s1", new SetStock("a", 10, "test", "shop"));
@@ -92,7 +92,7 @@ public sealed class RefundCoordinatorRecoveryTests(ITestOutputHelper output) : E
         RefundLineStatus waiting = null!;
         await AwaitAssertAsync(async () =>
         {
-            waiting = (await first.Ask<RefundReply>(new GetRefund("o2", "r1"))).Status!.Lines[0];
+            waiting = (await first.AskBounded<RefundReply>(new GetRefund("o2", "r1"))).Status!.Lines[0];
             Assert.Equal(nameof(RejectionCode.NotPaid), waiting.Code);
         }, TimeSpan.FromSeconds(10));
         Watch(first);
@@ -101,13 +101,13 @@ public sealed class RefundCoordinatorRecoveryTests(ITestOutputHelper output) : E
 
         // The next incarnation knows the line is being retried, and since when (the retry time is not restarted).
         var second = Sys.ActorOf(Coordinator());
-        var recovered = (await second.Ask<RefundReply>(new GetRefund("o2", "r1"))).Status!;
+        var recovered = (await second.AskBounded<RefundReply>(new GetRefund("o2", "r1"))).Status!;
         Assert.Equal((nameof(RejectionCode.NotPaid), waiting.RetryingSince, true), (recovered.Lines[0].Code, recovered.Lines[0].RetryingSince, recovered.Restock));
         await engine.Inventory.Execute("s1", new ConfirmPayment("o2"));
         await AwaitAssertAsync(async () =>
-            Assert.True((await second.Ask<RefundReply>(new GetRefund("o2", "r1"))).Status!.Finished), TimeSpan.FromSeconds(10));
+            Assert.True((await second.AskBounded<RefundReply>(new GetRefund("o2", "r1"))).Status!.Finished), TimeSpan.FromSeconds(10));
 
-        Assert.Equal(LineOutcome.Applied, (await second.Ask<RefundReply>(new GetRefund("o2", "r1"))).Status!.Lines[0].Outcome);
+        Assert.Equal(LineOutcome.Applied, (await second.AskBounded<RefundReply>(new GetRefund("o2", "r1"))).Status!.Lines[0].Outcome);
         Assert.Equal(new StockLevels(10, 0, 0, 0, 2, 2), (await engine.Inventory.GetStock("s1")).Levels);
     }
 }

@@ -25,7 +25,7 @@ public sealed class RefundCoordinatorRejectedWriteTests(ITestOutputHelper output
     [InlineData(nameof(LineSettled))]
     public async Task A_refund_whose_progress_write_was_rejected_still_finishes_and_restocks_once(string rejectedEvent)
     {
-        var engine = await RestockEngine.StartOnAsync(Sys);
+        var engine = await RestockEngine.StartOnAsync(Sys).Within("the engine to start");
         await engine.Shops.Execute("shop", new SetAutoRestock(true, SettingOrigin.Merchant, "merchant:test", "test", false, DateTimeOffset.UtcNow));
         await engine.Inventory.Execute("s1", new SetStock("a", 10, "test", "shop"));
         await engine.Inventory.Execute("s1", new Reserve("o1", 2, DateTimeOffset.UtcNow.AddHours(1)));

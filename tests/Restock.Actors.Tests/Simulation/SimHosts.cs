@@ -96,7 +96,7 @@ public sealed class MemorySimHost : ISimHost, IAsyncDisposable
     {
         var db = new TestDatabase();
         var system = ActorSystem.Create("restock", db.Config([.. SimConfig.Common, .. SimConfig.TestKitJournal]));
-        var engine = await RestockEngine.StartOnAsync(system);
+        var engine = await RestockEngine.StartOnAsync(system).Within("the engine to start");
         var faults = new StorageFaultInjector();
         var persistence = Persistence.Instance.Apply(system);
         var journal = TestJournal.FromRef(persistence.JournalFor(null));
@@ -137,14 +137,14 @@ public sealed class SqliteSimHost : ISimHost, IAsyncDisposable
     public static async Task<SqliteSimHost> StartAsync()
     {
         var host = new SqliteSimHost();
-        host.Engine = await RestockEngine.StartAsync(host._db.Config(SimConfig.Common));
+        host.Engine = await RestockEngine.StartAsync(host._db.Config(SimConfig.Common)).Within("the engine to start");
         return host;
     }
 
     public async Task RestartAsync()
     {
         await Engine.DisposeAsync();
-        Engine = await RestockEngine.StartAsync(_db.Config(SimConfig.Common));
+        Engine = await RestockEngine.StartAsync(_db.Config(SimConfig.Common)).Within("the engine to start");
         Restarts++;
     }
 

@@ -29,7 +29,7 @@ public sealed class TestEngine : IAsyncDisposable
     public static async Task<TestEngine> StartAsync(params string[] overrides)
     {
         var db = new TestDatabase();
-        return new TestEngine(db, await RestockEngine.StartAsync(db.Config(overrides)));
+        return new TestEngine(db, await RestockEngine.StartAsync(db.Config(overrides)).Within("the engine to start"));
     }
 
     /// <summary>Stocks <paramref name="sku"/> as <paramref name="shop"/>, which owns it from then on.</summary>

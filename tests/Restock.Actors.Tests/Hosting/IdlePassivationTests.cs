@@ -1,0 +1,79 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Restock.Actors.Domain.Inventory;
+using Restock.Actors.Domain.Refunds;
+using Restock.Actors.Engine.Inventory;
+using Restock.Actors.Domain.Shops;
+using Restock.Actors.Engine.Refunds;
+using Restock.Actors.Engine.Shops;
+using Restock.Actors.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Restock.Actors.Tests.Hosting;
+
+/// <summary>
+/// Shop and refund entities ask their shard to passivate them once idle for the configured period (they are watched by
+/// <c>IdleWatch</c>, not Akka's receive timeout), and not while messages keep arriving.
+/// </summary>
+public sealed class IdlePassivationTests(ITestOutputHelper output) : EngineTestKit(output)
+{
+    private static readonly TimeSpan Idle = TimeSpan.FromSeconds(1);
+
+    /// <summary>Stands in for the entity's shard: creates it and hands its passivation request to the test.</summary>
+    private sealed class Shard : ReceiveActor
+    {
+        public Shard(Props entity, IActorRef test)
+        {
+            var child = Context.ActorOf(entity, "entity");
+            Receive<Passivate>(p => test.Tell(p));
+            ReceiveAny(m => child.Forward(m));
+        }
+    }
+
+    private IActorRef Host(Props entity) => Sys.ActorOf(Akka.Actor.Props.Create(() => new Shard(entity, TestActor)));
+
+    [Fact]
+    public void An_idle_shop_asks_to_be_passivated_and_a_busy_one_does_not()
+    {
+        var shop = Host(ShopSettingsActor.Props("shop-1", Idle));
+        // Busy for one and a half idle periods: every message restarts its idle period.
+        for (var i = 0; i < 15; i++)
+        {
+            shop.Tell(new GetShopSettings("shop-1"));
+            ExpectMsg<ShopReply>();
+            ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        }
+        ExpectMsg<Passivate>(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public void An_idle_refund_coordinator_with_nothing_in_progress_asks_to_be_passivated()
+    {
+        var settings = RefundSettings.From(Sys.Settings.Config) with { IdleBeforePassivation = Idle };
+        var coordinator = Host(RefundCoordinator.Props("o1", CreateTestProbe().Ref, CreateTestProbe().Ref, settings));
+        for (var i = 0; i < 15; i++)
+        {
+            coordinator.Tell(new GetRefund("o1", "r1"));
+            Assert.Equal(RefundOutcome.NotFound, ExpectMsg<RefundReply>().Outcome);
+            ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        }
+        ExpectMsg<Passivate>(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public void A_refund_coordinator_asks_to_be_passivated_as_soon_as_its_refund_is_finished()
+    {
+        var settings = RefundSettings.From(Sys.Settings.Config) with { IdleBeforePassivation = TimeSpan.FromHours(1) };
+        var (shops, skus) = (CreateTestProbe(), CreateTestProbe());
+        var coordinator = Host(RefundCoordinator.Props("o1", shops.Ref, skus.Ref, settings));
+        coordinator.Tell(new RefundSucceeded(new RefundRequest("r1", "o1", "shop", [new RefundedLine("s1", 2)], DateTimeOffset.UtcNow)));
+        Assert.Equal(RefundOutcome.Accepted, ExpectMsg<RefundReply>().Outcome);
+        shops.ExpectMsg<GetRestockPolicy>();
+        shops.Reply(new RestockPolicyReply("shop", true, 1));
+        skus.ExpectMsg<SkuRequest>();
+        // Not while its line is still being asked.
+        ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        skus.Reply(new SkuReply("s1", SkuOutcome.Done, null, null, StockLevels.Zero));
+        ExpectMsg<Passivate>(TimeSpan.FromSeconds(10));
+    }
+}
