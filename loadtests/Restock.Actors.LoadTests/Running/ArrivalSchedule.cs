@@ -44,14 +44,14 @@ public sealed class ArrivalSchedule(Func<TimeSpan, double> rateAt)
     /// queue), and that delay, the generator's own, was charged to the engine. Sleeping is 1 ms at the finest (no
     /// spinning: the engine needs the cores); the run records how late each arrival started.
     /// </summary>
-    public Task RunAsync(Func<long, bool> start, CancellationToken stop)
+    public Task RunAsync(Func<long, bool> start, TimeSpan until, CancellationToken stop)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
         {
             try
             {
-                Run(TimeProvider.System, static wait => Thread.Sleep(wait), start, stop);
+                Run(TimeProvider.System, static wait => Thread.Sleep(wait), start, until, stop);
                 done.TrySetResult();
             }
             catch (Exception e)
@@ -70,20 +70,25 @@ public sealed class ArrivalSchedule(Func<TimeSpan, double> rateAt)
 
     /// <summary>
     /// The generator's loop on the calling thread, on <paramref name="clock"/>'s timestamps: releases every arrival due,
-    /// oldest first, then sleeps (at least 1 ms) until the next. Ends at <paramref name="stop"/> or when
+    /// oldest first, then sleeps (at least 1 ms) until the next. Ends once every arrival due by <paramref name="until"/>
+    /// (time since it started) is released, by its own clock: a run's stop timer fires late on a busy machine, and
+    /// arrivals released meanwhile would be counted in a run meant to end. Also ends at <paramref name="stop"/> or when
     /// <paramref name="start"/> returns false.
     /// </summary>
-    public void Run(TimeProvider clock, Action<TimeSpan> sleep, Func<long, bool> start, CancellationToken stop)
+    public void Run(TimeProvider clock, Action<TimeSpan> sleep, Func<long, bool> start, TimeSpan until, CancellationToken stop)
     {
         var origin = clock.GetTimestamp();
         var frequency = clock.TimestampFrequency;
         while (!stop.IsCancellationRequested)
         {
             var now = clock.GetElapsedTime(origin);
+            var last = now >= until;
+            if (last) now = until;
             var rate = Advance(now);
             for (; _due >= 1; _due--)
                 if (!start(origin + (long)(DueTime(now, rate).TotalSeconds * frequency)))
                     return;
+            if (last) return;
             var wait = UntilNext(now);
             sleep(wait < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : wait);
         }

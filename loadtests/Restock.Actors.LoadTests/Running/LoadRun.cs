@@ -106,7 +106,7 @@ public static class LoadRun
             var warm = new Workload(scenario with { Name = scenario.Name + "-warm-up" }, target, warmMetrics);
             await warm.SetUpAsync();
             using var warmUp = new CancellationTokenSource(scenario.WarmUp);
-            await RunOpenAsync(scenario, warm, warmMetrics, unchecked(options.Seed * 31 + 7), warmUp, () => { });
+            await RunOpenAsync(scenario, warm, warmMetrics, unchecked(options.Seed * 31 + 7), scenario.WarmUp, warmUp, () => { });
         }
         metrics.Restart();
         var gcAtStart = GcDuringLoad.Now();
@@ -118,7 +118,7 @@ public static class LoadRun
         var notStarted = 0L;
         var load = scenario.Model.Kind == LoadKind.Closed
             ? RunClosedAsync(scenario, workload, options.Seed, stop.Token)
-            : RunOpenAsync(scenario, workload, metrics, options.Seed, stop, () =>
+            : RunOpenAsync(scenario, workload, metrics, options.Seed, scenario.Duration, stop, () =>
             {
                 Interlocked.Increment(ref notStarted);
                 metrics.Dropped("arrival", "not started (in-flight cap)");
@@ -182,8 +182,8 @@ public static class LoadRun
     /// arrival once 10,000 were in flight, so the generator slowed down exactly when the engine did, and its own lateness
     /// was charged to the engine.
     /// </summary>
-    private static async Task RunOpenAsync(Scenario scenario, Workload workload, Metrics metrics, int seed, CancellationTokenSource stop,
-        Action notStarted)
+    private static async Task RunOpenAsync(Scenario scenario, Workload workload, Metrics metrics, int seed, TimeSpan duration,
+        CancellationTokenSource stop, Action notStarted)
     {
         var random = new Random(seed);
         var arrivals = new ArrivalsInFlight();
@@ -202,7 +202,7 @@ public static class LoadRun
             metrics.ArrivalStarted(dueAt);
             arrivals.Track(workload.StepAsync(random, dueAt));
             return true;
-        }, stop.Token);
+        }, duration, stop.Token);
         await arrivals.AllFinishedAsync();
     }
 

@@ -86,7 +86,7 @@ internal sealed class SqliteJournalWrites
         {
             var bytes = 0L;
             foreach (var row in rows) bytes += row.Message.Length;
-            await SqliteWriter.RunAsync(_connectionString, () => Task.Run(() => Insert(rows), cancellationToken), cancellationToken, bytes);
+            await SqliteWriter.RunOnWriterThreadAsync(_connectionString, () => Insert(rows), cancellationToken, bytes);
         }
         return rejections.ToImmutableList();
     }

@@ -52,8 +52,8 @@ internal sealed class SqliteSnapshotWrites
         };
         var payload = await Task.Run(() => Akka.Serialization.Serialization.WithTransport(_serialization.System, (serializer, snapshot),
             state => state.serializer.ToBinary(state.snapshot)), cancellationToken);
-        await SqliteWriter.RunAsync(_connectionString,
-            () => Task.Run(() => Insert(metadata, payload, manifest, serializer.Identifier), cancellationToken), cancellationToken, payload.Length);
+        await SqliteWriter.RunOnWriterThreadAsync(_connectionString,
+            () => Insert(metadata, payload, manifest, serializer.Identifier), cancellationToken, payload.Length);
     }
 
     private void Insert(SnapshotMetadata metadata, byte[] payload, string manifest, int serializerId)

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Akka.Actor;
+using Akka.Cluster;
 
 namespace Restock.Actors.Engine.Hosting;
 
@@ -10,11 +11,14 @@ namespace Restock.Actors.Engine.Hosting;
 /// before). Each write adds its id before it starts, so an id with rows is never missed: one written before the read
 /// began is in what it returned, one written after was added. Ids are kept as 64-bit hashes (a collision answers
 /// "maybe"), about 24 bytes per id. Kept per ActorSystem, so a restarted journal actor keeps what its predecessor wrote.
+/// Once another node has joined this one's cluster, every answer is "maybe" for good: that node's SKUs write to the same
+/// file (a cluster of nodes sharing one SQLite file), and one may move here after it wrote.
 /// </summary>
 internal sealed class StoredIds
 {
     private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(1);
 
+    private readonly PerSystem _system;
     private readonly object _gate = new();
     private readonly HashSet<long> _ids = [];
     private readonly Func<CancellationToken, Task<List<string>>> _readIds;
@@ -23,11 +27,14 @@ internal sealed class StoredIds
     private long _retryAtMs;
 
     /// <param name="readIds">Every persistence id with rows in the table (duplicates allowed).</param>
-    private StoredIds(Func<CancellationToken, Task<List<string>>> readIds) => _readIds = readIds;
+    private StoredIds(PerSystem system, Func<CancellationToken, Task<List<string>>> readIds) => (_system, _readIds) = (system, readIds);
 
     /// <summary>The ids of one table (named by <paramref name="key"/>: which store, which database) in <paramref name="system"/>.</summary>
-    public static StoredIds For(ActorSystem system, string key, Func<CancellationToken, Task<List<string>>> readIds) =>
-        system.WithExtension<PerSystem, PerSystemId>().Tables.GetOrAdd(key, _ => new StoredIds(readIds));
+    public static StoredIds For(ActorSystem system, string key, Func<CancellationToken, Task<List<string>>> readIds)
+    {
+        var perSystem = system.WithExtension<PerSystem, PerSystemId>();
+        return perSystem.Tables.GetOrAdd(key, _ => new StoredIds(perSystem, readIds));
+    }
 
     /// <summary>Whether every table of <paramref name="system"/> that keeps its ids has read them (none kept: false).</summary>
     public static bool AllRead(ActorSystem system)
@@ -47,6 +54,7 @@ internal sealed class StoredIds
     /// <summary>False only when the id certainly has no rows.</summary>
     public bool MayHaveRows(string persistenceId, CancellationToken stopping)
     {
+        if (_system.OtherNodeSeen) return true;
         var hash = Hash(persistenceId);
         lock (_gate)
         {
@@ -107,10 +115,37 @@ internal sealed class StoredIds
     private sealed class PerSystem : IExtension
     {
         public readonly ConcurrentDictionary<string, StoredIds> Tables = new(StringComparer.Ordinal);
+        private volatile bool _otherNodeSeen;
+
+        public bool OtherNodeSeen => _otherNodeSeen;
+
+        public void SawOtherNode() => _otherNodeSeen = true;
     }
 
     private sealed class PerSystemId : ExtensionIdProvider<PerSystem>
     {
-        public override PerSystem CreateExtension(ExtendedActorSystem system) => new();
+        public override PerSystem CreateExtension(ExtendedActorSystem system)
+        {
+            var perSystem = new PerSystem();
+            if (system.Provider is IClusterActorRefProvider)
+                Cluster.Get(system).Subscribe(system.SystemActorOf(Props.Create<OtherNodes>(perSystem), "stored-ids-other-nodes"),
+                    ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent));
+            return perSystem;
+        }
+    }
+
+    /// <summary>Tells <see cref="PerSystem"/> when a member other than this node is first seen (joining, up, leaving or gone).</summary>
+    private sealed class OtherNodes : ReceiveActor
+    {
+        public OtherNodes(PerSystem perSystem)
+        {
+            var self = Cluster.Get(Context.System).SelfUniqueAddress;
+            Receive<ClusterEvent.IMemberEvent>(e =>
+            {
+                if (e.Member.UniqueAddress.Equals(self)) return;
+                perSystem.SawOtherNode();
+                Context.Stop(Self);
+            });
+        }
     }
 }

@@ -21,8 +21,12 @@ public sealed class WalCheckpointer(string connectionString)
     /// <summary>SQLite's own threshold: the WAL is restarted once it passes this many frames (pages).</summary>
     internal const int RestartFrames = 1_000;
 
-    private readonly bool _onDisk = new SqliteConnectionStringBuilder(connectionString) is var b
-                                    && b.Mode != SqliteOpenMode.Memory && b.DataSource is not ("" or ":memory:");
+    // The file's WAL, if it is a file: a pass runs only while it exists. A file in rollback-journal mode (tests') has
+    // none, and there even the schema read of a checkpoint pragma takes a shared lock that fails a writer's COMMIT.
+    private readonly string? _wal = new SqliteConnectionStringBuilder(connectionString) is var b
+                                    && b.Mode != SqliteOpenMode.Memory && b.DataSource is not ("" or ":memory:") && !b.DataSource.StartsWith("file:", StringComparison.Ordinal)
+        ? Path.GetFullPath(b.DataSource) + "-wal"
+        : null;
     private readonly object _gate = new();
     private bool _running, _wroteSince, _urgent;
     private long _lastPass;
@@ -36,7 +40,7 @@ public sealed class WalCheckpointer(string connectionString)
     /// </summary>
     internal void Wrote(SemaphoreSlim turn, bool large)
     {
-        if (!_onDisk) return;
+        if (_wal is null) return;
         lock (_gate)
         {
             _wroteSince = true;
@@ -95,6 +99,7 @@ public sealed class WalCheckpointer(string connectionString)
 
     private void Pass(SemaphoreSlim turn)
     {
+        if (!File.Exists(_wal)) return;
         // Never creates the file: a pass that comes after the file was deleted finds nothing to do.
         using var connection = new SqliteConnection(new SqliteConnectionStringBuilder(connectionString) { Mode = SqliteOpenMode.ReadWrite, Pooling = false }.ToString());
         connection.Open();

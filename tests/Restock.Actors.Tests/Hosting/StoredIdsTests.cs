@@ -112,24 +112,24 @@ public sealed class StoredIdsTests
         try
         {
             // The stores read the ids when a recovery first asks; with them read, only ids never stored skip the reads.
-            await Sku(second, "warm-up").Ask<SkuReply>(new GetStock("warm-up"), TimeSpan.FromSeconds(20));
+            await Sku(second, "warm-up").AskBounded<SkuReply>(new GetStock("warm-up"), TimeSpan.FromSeconds(20));
             if (storedIds == "on") await WaitUntil(() => StoredIds.AllRead(second), "the stores did not read their ids");
 
-            var mug = await Sku(second, "mug").Ask<SkuReply>(new GetStock("mug"), TimeSpan.FromSeconds(20));
+            var mug = await Sku(second, "mug").AskBounded<SkuReply>(new GetStock("mug"), TimeSpan.FromSeconds(20));
             Assert.Equal((7L, "shop-a"), (mug.Levels.Available, mug.Owner));
             var jar = Sku(second, "jar");
-            var jarStock = await jar.Ask<SkuReply>(new GetStock("jar"), TimeSpan.FromSeconds(20));
+            var jarStock = await jar.AskBounded<SkuReply>(new GetStock("jar"), TimeSpan.FromSeconds(20));
             Assert.Equal((90L, 10L), (jarStock.Levels.Available, jarStock.Levels.Reserved));
-            Assert.True((await jar.Ask<JournalStats>(new GetJournalStats("jar"), TimeSpan.FromSeconds(20))).LastSnapshotAt > 0,
+            Assert.True((await jar.AskBounded<JournalStats>(new GetJournalStats("jar"), TimeSpan.FromSeconds(20))).LastSnapshotAt > 0,
                 "jar did not recover from its snapshot");
-            Assert.Equal(SkuOutcome.AlreadyDone, (await jar.Ask<SkuReply>(new SkuRequest("jar", new Reserve("o3", 1, InAnHour)), TimeSpan.FromSeconds(20))).Outcome);
+            Assert.Equal(SkuOutcome.AlreadyDone, (await jar.AskBounded<SkuReply>(new SkuRequest("jar", new Reserve("o3", 1, InAnHour)), TimeSpan.FromSeconds(20))).Outcome);
 
             var pen = Sku(second, "pen");
-            var fresh = await pen.Ask<SkuReply>(new GetStock("pen"), TimeSpan.FromSeconds(20));
+            var fresh = await pen.AskBounded<SkuReply>(new GetStock("pen"), TimeSpan.FromSeconds(20));
             Assert.Equal((0L, null), (fresh.Levels.Available, fresh.Owner));
             await Done(pen, "pen", new SetStock("a1", 3, "delivery", "shop-a"));
             await pen.GracefulStop(TimeSpan.FromSeconds(20), StopEntity.Instance);
-            var again = await Sku(second, "pen").Ask<SkuReply>(new GetStock("pen"), TimeSpan.FromSeconds(20));
+            var again = await Sku(second, "pen").AskBounded<SkuReply>(new GetStock("pen"), TimeSpan.FromSeconds(20));
             Assert.Equal((3L, "shop-a"), (again.Levels.Available, again.Owner));
         }
         finally
@@ -138,9 +138,38 @@ public sealed class StoredIdsTests
         }
     }
 
+    [Fact]
+    public async Task A_sku_written_by_another_node_of_the_cluster_on_the_same_file_is_not_taken_for_a_new_one()
+    {
+        using var db = new TestDatabase();
+        var first = ActorSystem.Create("restock", db.Config());
+        var second = ActorSystem.Create("restock", db.Config());
+        try
+        {
+            // The first node has read its ids (the file is empty) before the second one joins and stores a SKU.
+            await Sku(first, "warm-up").AskBounded<SkuReply>(new GetStock("warm-up"), TimeSpan.FromSeconds(20));
+            await WaitUntil(() => StoredIds.AllRead(first), "the stores did not read their ids");
+            await Akka.Cluster.Cluster.Get(first).JoinAsync(Akka.Cluster.Cluster.Get(first).SelfAddress);
+            await Akka.Cluster.Cluster.Get(second).JoinAsync(Akka.Cluster.Cluster.Get(first).SelfAddress);
+
+            var mug = Sku(second, "mug");
+            await Done(mug, "mug", new SetStock("a1", 7, "delivery", "shop-a"));
+            await mug.GracefulStop(TimeSpan.FromSeconds(20), StopEntity.Instance);
+            await second.Terminate();
+
+            // The SKU moved back (a handoff, the other node lost): the first node must recover what the other one wrote.
+            var moved = await Sku(first, "mug").AskBounded<SkuReply>(new GetStock("mug"), TimeSpan.FromSeconds(20));
+            Assert.Equal((7L, "shop-a"), (moved.Levels.Available, moved.Owner));
+        }
+        finally
+        {
+            await Task.WhenAll(first.Terminate(), second.Terminate());
+        }
+    }
+
     private static IActorRef Sku(ActorSystem system, string sku) =>
         system.ActorOf(SkuActor.Props(sku, InventorySettings.From(system.Settings.Config)));
 
     private static async Task Done(IActorRef actor, string sku, SkuCommand command) =>
-        Assert.Equal(SkuOutcome.Done, (await actor.Ask<SkuReply>(new SkuRequest(sku, command), TimeSpan.FromSeconds(20))).Outcome);
+        Assert.Equal(SkuOutcome.Done, (await actor.AskBounded<SkuReply>(new SkuRequest(sku, command), TimeSpan.FromSeconds(20))).Outcome);
 }

@@ -169,10 +169,11 @@ public sealed class SkuActorTests(ITestOutputHelper output)
     [Fact]
     public async Task The_sqlite_journal_runs_in_wal_mode_with_full_synchronous_commits()
     {
-        await RestockEngine.StartOnAsync(Sys).Within("the engine to start");
-        Assert.Equal(["wal"], Db.Strings("PRAGMA journal_mode"));
+        // A file of its own: this test kit's file is already prepared.
+        await using var t = await TestEngine.StartAsync();
+        Assert.Equal(["wal"], t.Database.Strings("PRAGMA journal_mode"));
         // 2 = FULL: a commit is on disk before the journal confirms it, so an acknowledged decision survives a power cut.
-        Assert.Equal(["2"], Db.Strings("PRAGMA synchronous"));
+        Assert.Equal(["2"], t.Database.Strings("PRAGMA synchronous"));
     }
     [Fact]
     public async Task Fifty_thousand_reservations_overdue_after_a_restart_are_released_in_bounded_writes()

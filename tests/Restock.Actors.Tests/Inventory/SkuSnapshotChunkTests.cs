@@ -24,12 +24,8 @@ public sealed class SkuSnapshotChunkTests(ITestOutputHelper output)
 
     private string ChunksOf(string sku) => BatchedRecoverySnapshotStore.PartsOf(SkuActor.PersistenceIdFor(sku));
 
-    private IReadOnlyList<long> ChunkKeys(string sku) => SnapshotTableYet()
-        ? Db.Strings($"SELECT sequence_number FROM snapshot WHERE persistence_id = '{ChunksOf(sku)}' ORDER BY sequence_number").Select(long.Parse).ToList()
-        : [];
-
-    /// <summary>The snapshot store creates its table as it starts, which may be after the test's first look.</summary>
-    private bool SnapshotTableYet() => Db.Count("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'snapshot'") > 0;
+    private IReadOnlyList<long> ChunkKeys(string sku) =>
+        Db.Strings($"SELECT sequence_number FROM snapshot WHERE persistence_id = '{ChunksOf(sku)}' ORDER BY sequence_number").Select(long.Parse).ToList();
 
     private async Task<SkuSnapshot> LatestHead(string sku)
     {
@@ -55,7 +51,6 @@ public sealed class SkuSnapshotChunkTests(ITestOutputHelper output)
         byte[]? bytes = null;
         await AwaitConditionAsync(() =>
         {
-            if (!SnapshotTableYet()) return Task.FromResult(false);
             using var connection = new Microsoft.Data.Sqlite.SqliteConnection(Db.ConnectionString);
             connection.Open();
             using var command = connection.CreateCommand();

@@ -74,7 +74,7 @@ public class ArrivalScheduleTests
             started.Add((due, clock.Ticks));
             if (clock.Ticks - origin >= TimeSpan.TicksPerSecond) stop.Cancel();
             return true;
-        }, stop.Token);
+        }, TimeSpan.MaxValue, stop.Token);
 
         // 15,000/s for the second the clock ran (plus the arrivals of its last wake-up): none dropped, none doubled.
         var ran = TimeSpan.FromTicks(clock.Ticks - origin);
@@ -95,11 +95,29 @@ public class ArrivalScheduleTests
         {
             sleeps.Add(wait);
             clock.Sleep(wait);
-        }, _ => ++started < 5, CancellationToken.None);
+        }, _ => ++started < 5, TimeSpan.MaxValue, CancellationToken.None);
 
         Assert.Equal(5, started);
         // One arrival per 10 ms: the generator slept until each was due, never in a tighter loop than 1 ms.
         Assert.All(sleeps, s => Assert.True(s >= TimeSpan.FromMilliseconds(1)));
         Assert.InRange(sleeps.Count, 5, 6);
+    }
+
+    [Fact]
+    public void The_generator_ends_with_the_arrivals_due_by_its_end_however_late_it_wakes_past_it()
+    {
+        var clock = new FakeClock(wait => TimeSpan.FromMilliseconds(700));
+        var due = new List<long>();
+        var origin = clock.Ticks;
+
+        new ArrivalSchedule(_ => 200).Run(clock, clock.Sleep, d =>
+        {
+            due.Add(d);
+            return true;
+        }, TimeSpan.FromSeconds(2), CancellationToken.None);
+
+        // 2 s at 200/s: 400 arrivals, the last due at the end, though the generator last woke at ~2.8 s.
+        Assert.Equal(400, due.Count);
+        Assert.Equal(2.0, TimeSpan.FromTicks(due[^1] - origin).TotalSeconds, precision: 6);
     }
 }

@@ -21,6 +21,20 @@ public sealed class TestDatabase : IDisposable
     /// <summary>The shipped configuration on this file, plus the test's own HOCON entries.</summary>
     public Config Config(params string[] overrides) => RestockConfig.Load(Setting, overrides);
 
+    /// <summary>
+    /// The same, with the file prepared as the engine prepares it before its journal opens (WAL), for tests that start
+    /// the persistence plugins without the engine. On a file left in SQLite's rollback journal, a pooled connection
+    /// that read the schema before the snapshot table was created fails its next query of it with "no such table"
+    /// while another connection commits (it cannot re-read the schema then): a SKU's snapshot load or delete failed so
+    /// (<c>SqliteStaleSchemaTests</c>).
+    /// </summary>
+    public Config PreparedConfig(params string[] overrides)
+    {
+        var config = Config(overrides);
+        JournalStore.Prepare(config);
+        return config;
+    }
+
     public void Execute(string sql)
     {
         using var connection = new SqliteConnection(ConnectionString);
