@@ -75,7 +75,7 @@ public sealed class BatchingJournal : SqlWriteJournal
                 $"SELECT {Q(c.PersistenceId)}, MAX({Q(c.SequenceNumber)}) FROM {from} WHERE {Q(c.PersistenceId)}",
                 $"GROUP BY {Q(c.PersistenceId)}", ids, r => r.GetInt64(1), 0L, cancel),
             RecoveryReads.MaxIdsPerQuery, _stopping.Token);
-        if (StoredIdsKept(journalConfig, config.ProviderName))
+        if (StoredIdsKept(journalConfig, config.ProviderName, Context.System.Settings.Config))
             _stored = StoredIds.For(Context.System, "journal " + from + " " + config.ConnectionString, cancel =>
                 RecoveryReads.QueryAsync(Connect, $"SELECT DISTINCT {Q(c.PersistenceId)} FROM {from}", [], r => r.GetString(0), cancel));
 
@@ -105,11 +105,13 @@ public sealed class BatchingJournal : SqlWriteJournal
     private static string Q(string name) => RecoveryReads.Quote(name);
 
     /// <summary>
-    /// Whether the store keeps its persistence ids in memory (<see cref="StoredIds"/>): only on SQLite, where one process owns
-    /// the file; elsewhere another node may write an id at any time, so every recovery reads.
+    /// Whether the store keeps its persistence ids in memory (<see cref="StoredIds"/>): only on SQLite in a cluster of one,
+    /// where this process alone writes the file; with other nodes (PostgreSQL, or seed nodes named) another process may write
+    /// an id at any time, so every recovery reads.
     /// </summary>
-    internal static bool StoredIdsKept(Config pluginConfig, string providerName) =>
-        pluginConfig.GetBoolean("stored-ids-in-memory", false) && providerName.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase);
+    internal static bool StoredIdsKept(Config pluginConfig, string providerName, Config systemConfig) =>
+        pluginConfig.GetBoolean("stored-ids-in-memory", false) && providerName.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase)
+        && systemConfig.GetStringList("akka.cluster.seed-nodes").Count == 0;
 
     /// <returns>The events, or null when one of them is not in the format read here (the plugin then replays them).</returns>
     private static IReadOnlyList<IPersistentRepresentation>? Deserialize(Akka.Serialization.Serialization serialization, IEnumerable<StoredEvent> rows, long max)

@@ -57,6 +57,7 @@ internal static class Contracts
         (typeof(LinesRearmed), "refund.lines-rearmed"),
         (typeof(RefundSucceeded), "refund.succeeded"),
         (typeof(GetRefund), "refund.get"),
+        (typeof(ResumeRefunds), "refund.resume"),
         (typeof(RefundReply), "refund.reply"),
 
         (typeof(SkuRequest), "sku.request"),

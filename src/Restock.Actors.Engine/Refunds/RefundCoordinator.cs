@@ -74,12 +74,26 @@ public sealed class RefundCoordinator : ReceivePersistentActor, IWithTimers
         Command<IdleWatch.Check>(_ =>
         {
             if (!_idle.IsIdle(Context)) return;
-            if (!_state.InProgress.Any()) Context.Parent.Tell(new Passivate(StopEntity.Instance));
+            if (!_state.InProgress.Any())
+            {
+                _passivating = true;
+                Context.Parent.Tell(new Passivate(StopEntity.Instance));
+            }
             _idle.Start(Context);
         });
         // Handoff or passivation: an ordinary message, so it waits (stashed) until a write under way is confirmed;
-        // lines still being asked are asked again when the coordinator recovers.
-        Command<StopEntity>(_ => Context.Stop(Self));
+        // lines still being asked are asked again when the coordinator recovers. A message the shard delivered before it
+        // took a passivation in (a new refund of the order) may have started work again: a passivated entity is not
+        // remembered, so it would never come back for it. The shard keeps what it gets for an entity it is stopping and
+        // starts the entity again for it, so it is sent a resume (during a handoff the shard drops it; the entity is
+        // remembered and starts on its new node).
+        Command<StopEntity>(_ =>
+        {
+            if (_passivating && _state.InProgress.Any()) Context.Parent.Tell(new ResumeRefunds(_orderId));
+            Context.Stop(Self);
+        });
+        // Recovery has resumed every unfinished refund already.
+        Command<ResumeRefunds>(_ => { });
         _idle.Start(Context);
     }
 

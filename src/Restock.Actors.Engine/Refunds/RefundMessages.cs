@@ -17,6 +17,12 @@ public sealed record RefundSucceeded(RefundRequest Refund) : IOrderRefundsMessag
 
 public sealed record GetRefund(string OrderId, string RefundId) : IOrderRefundsMessage;
 
+/// <summary>
+/// Starts the order's coordinator again, which resumes every unfinished refund as it recovers: sent by a coordinator to
+/// its shard when it stops with work left after asking to be passivated.
+/// </summary>
+public sealed record ResumeRefunds(string OrderId) : IOrderRefundsMessage;
+
 public enum RefundOutcome
 {
     /// <summary>The coordinator has taken the refund on (durably) and will finish it.</summary>

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Restock.Actors.Domain.Inventory;
 using Restock.Actors.Domain.Refunds;
+using Restock.Actors.Engine.Hosting;
 using Restock.Actors.Engine.Inventory;
 using Restock.Actors.Domain.Shops;
 using Restock.Actors.Engine.Refunds;
@@ -27,6 +28,20 @@ public sealed class IdlePassivationTests(ITestOutputHelper output) : EngineTestK
             var child = Context.ActorOf(entity, "entity");
             Receive<Passivate>(p => test.Tell(p));
             ReceiveAny(m => child.Forward(m));
+        }
+    }
+
+    /// <summary>Stands in for the entity's shard: creates it, hands the test its passivation request and whatever it sends the shard.</summary>
+    private sealed class ShardSeeingEntity : ReceiveActor
+    {
+        public ShardSeeingEntity(Props entity, IActorRef test)
+        {
+            var child = Context.ActorOf(entity, "entity");
+            ReceiveAny(m =>
+            {
+                if (m is Passivate || Sender.Equals(child)) test.Tell(m);
+                else child.Forward(m);
+            });
         }
     }
 
@@ -75,5 +90,28 @@ public sealed class IdlePassivationTests(ITestOutputHelper output) : EngineTestK
         ExpectNoMsg(TimeSpan.FromMilliseconds(300));
         skus.Reply(new SkuReply("s1", SkuOutcome.Done, null, null, StockLevels.Zero));
         ExpectMsg<Passivate>(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public void A_refund_coordinator_that_takes_a_new_refund_while_its_passivation_is_under_way_asks_its_shard_to_start_it_again()
+    {
+        var settings = RefundSettings.From(Sys.Settings.Config) with { IdleBeforePassivation = TimeSpan.FromHours(1) };
+        var (shops, skus) = (CreateTestProbe(), CreateTestProbe());
+        var coordinator = Sys.ActorOf(Akka.Actor.Props.Create(() => new ShardSeeingEntity(RefundCoordinator.Props("o1", shops.Ref, skus.Ref, settings), TestActor)));
+        coordinator.Tell(new RefundSucceeded(new RefundRequest("r1", "o1", "shop", [new RefundedLine("s1", 2)], DateTimeOffset.UtcNow)));
+        Assert.Equal(RefundOutcome.Accepted, ExpectMsg<RefundReply>().Outcome);
+        shops.ExpectMsg<GetRestockPolicy>();
+        shops.Reply(new RestockPolicyReply("shop", true, 1));
+        skus.ExpectMsg<SkuRequest>();
+        skus.Reply(new SkuReply("s1", SkuOutcome.Done, null, null, StockLevels.Zero));
+        ExpectMsg<Passivate>(TimeSpan.FromSeconds(10));
+
+        // The shard delivered a second refund of the order before it took the passivation in; then it stops the entity.
+        coordinator.Tell(new RefundSucceeded(new RefundRequest("r2", "o1", "shop", [new RefundedLine("s2", 1)], DateTimeOffset.UtcNow)));
+        coordinator.Tell(StopEntity.Instance);
+        Assert.Equal(RefundOutcome.Accepted, ExpectMsg<RefundReply>().Outcome);
+
+        // Acknowledged, not finished: the shard is asked to start the coordinator again, which then resumes it.
+        Assert.Equal("o1", ExpectMsg<IOrderRefundsMessage>(TimeSpan.FromSeconds(10)).OrderId);
     }
 }

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Configuration;
 using Restock.Actors.Domain.Inventory;
 using Restock.Actors.Engine.Hosting;
 using Restock.Actors.Engine.Inventory;
@@ -75,6 +76,19 @@ public sealed class StoredIdsTests
         {
             await system.Terminate();
         }
+    }
+
+    [Fact]
+    public void Only_a_sqlite_store_in_a_cluster_of_one_keeps_its_ids()
+    {
+        var on = ConfigurationFactory.ParseString("stored-ids-in-memory = on");
+        var alone = ConfigurationFactory.ParseString("akka.cluster.seed-nodes = []");
+        var withSeeds = ConfigurationFactory.ParseString("akka.cluster.seed-nodes = [\"akka.tcp://restock@10.0.0.5:4053\"]");
+
+        Assert.True(BatchingJournal.StoredIdsKept(on, "SQLite.MS", alone));
+        Assert.False(BatchingJournal.StoredIdsKept(on, "SQLite.MS", withSeeds));
+        Assert.False(BatchingJournal.StoredIdsKept(on, "PostgreSQL.15", alone));
+        Assert.False(BatchingJournal.StoredIdsKept(ConfigurationFactory.ParseString("stored-ids-in-memory = off"), "SQLite.MS", alone));
     }
 
     [Theory]
