@@ -3,6 +3,7 @@
 # keys) adapted. The merchant stocks with the operator key, wrk reserves with a platform key, every order id unique,
 # durable acknowledgements. Prints "engine_http_hot_sku_rps N", p50/p99 and the non-2xx count.
 # Usage: engine-http-hot-sku.sh [CHECKOUT=.] [connections=64] [seconds=15] [wrk-threads=2]
+# Also prints the CPU time wrk itself spent per request (its user + system time over the measured run).
 # Environment: COUNTERS=1 adds the service's allocation, CPU time, context switches and thread-pool work items per request,
 # its collections and the JIT time of the measured run (dotnet-counters, /proc);
 # TRACE=file.nettrace records a profile of the measured run (dotnet-trace; TRACE_PROFILE=cpu-sampling for on-CPU
@@ -32,14 +33,24 @@ cat > "$dir/reserve.lua" <<LUA
 -- setup runs in the main Lua state; thread:set gives each thread its own global tid, so order ids never repeat.
 local threads = 0
 function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+-- Like the yardstick's C client, the constant part of every request is made once per thread (in init): the request
+-- line and headers up to Content-Length, and the body's start; per request only the order id's number, the body and
+-- its length. Every request still carries a new order id (a real, durable reservation).
 local n = 0
-local run = "r"
-function init(args) run = args[1] or "r" end  -- warm-up and measured runs use different ids
-local headers = {["content-type"] = "application/json", ["authorization"] = "Bearer $platform"}
+local head, body_start
+local body_end = '","quantity":1,"paymentWindowSeconds":3600}'
+function init(args)
+  local run = args[1] or "r"  -- warm-up and measured runs use different ids
+  local headers = {["content-type"] = "application/json", ["authorization"] = "Bearer $platform"}
+  -- wrk.format without a body ends with the blank line; cut it to append the length.
+  local formatted = wrk.format("POST", "/skus/hot/reservations", headers)
+  head = formatted:sub(1, -3) .. "Content-Length: "
+  body_start = '{"orderId":"' .. run .. tid .. "-"
+end
 function request()
   n = n + 1
-  return wrk.format("POST", "/skus/hot/reservations", headers,
-    '{"orderId":"' .. run .. tid .. "-" .. n .. '","quantity":1,"paymentWindowSeconds":3600}')
+  local body = body_start .. n .. body_end
+  return head .. #body .. "\r\n\r\n" .. body
 end
 function done(summary, latency, requests)
   io.write(string.format("p50_ms %.2f p99_ms %.2f\n", latency:percentile(50) / 1000, latency:percentile(99) / 1000))
@@ -66,18 +77,27 @@ fi
 # Context switches of all the service's threads (each a thread going to sleep or being preempted): wake-ups per request.
 switches() { cat /proc/"$pid"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { n += $2 } END { print n + 0 }'; }
 [ -z "${COUNTERS:-}" ] || switched=$(switches)
-out=$(wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$dir/reserve.lua" "http://127.0.0.1:$port" -- main 2>&1)
+# `times` in the same subshell, after wrk ends: the CPU the client itself spent (user and system), for its cost per request.
+out=$(wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$dir/reserve.lua" "http://127.0.0.1:$port" -- main 2>&1; times)
 [ -z "${COUNTERS:-}" ] || switched=$(( $(switches) - switched ))
 [ -z "${COUNTERS:-}" ] || wait $counters || true
 [ -z "${TRACE:-}" ] || wait $tracer || true
 reserved=$(curl -s "127.0.0.1:$port/skus/hot" -H "authorization: Bearer $platform" | sed -n 's/.*"reserved":\([0-9]*\).*/\1/p')
 echo "reserved after both runs: $reserved (every request a new order: warm-up + measured requests)"
+# How many requests went to the SKU in shared messages (callers that waited while its messages were under way), both runs.
+curl -s "127.0.0.1:$port/metrics" -H "$auth" | awk -v all="$reserved" '
+  /^restock_sku_shared_message_size[a-z_]*_sum/ { sum = $2 } /^restock_sku_shared_message_size[a-z_]*_count/ { n = $2 }
+  END { if (n > 0 && all > 0) printf "shared_messages %d, %.1f requests each, %.0f%% of all requests\n", n, sum / n, 100 * sum / all }'
+
 echo "$out" | grep -E 'requests in|Requests/sec|Non-2xx|p50_ms|Socket errors' || true
 rps=$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
 echo "engine_http_hot_sku_rps $rps"
+requests=$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')
+echo "$out" | tail -1 | awk -v reqs="$requests" '
+  function secs(t) { split(t, p, "m"); return p[1] * 60 + substr(p[2], 1, length(p[2]) - 1) }
+  reqs > 0 { printf "wrk_cpu_us_per_request %.1f (user %s, system %s)\n", (secs($1) + secs($2)) / reqs * 1e6, $1, $2 }'
 if [ -n "${COUNTERS:-}" ]; then
   # Per request, from the service's mean rates over the run: these hold still while the machine's load moves.
-  requests=$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')
   awk -F, -v rps="$rps" -v sw="$switched" -v reqs="$requests" '
     $3 ~ /total_allocated/ { alloc += $5; n++ }
     $3 ~ /thread_pool.work_item.count/ { items += $5 }

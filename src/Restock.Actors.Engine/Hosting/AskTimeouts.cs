@@ -70,7 +70,11 @@ public sealed class AskTimeouts
 
     /// <summary>The same; <paramref name="onAnswer"/> sees the answer first, on the answering actor's thread (keep it short).</summary>
     public Task<T> Ask<T>(IActorRef target, object message, Action<T>? onAnswer, CancellationToken cancellationToken) =>
-        _replies.Ask(target, message, Current, DuringTakeover, _settling, onAnswer, cancellationToken);
+        _replies.Ask(target, message, Current, DuringTakeover, _settling, onAnswer, null, cancellationToken);
+
+    /// <summary>The same; <paramref name="onFailed"/> sees an end without an answer first (its exception, null if cancelled).</summary>
+    public Task<T> Ask<T>(IActorRef target, object message, Action<T>? onAnswer, Action<Exception?>? onFailed, CancellationToken cancellationToken) =>
+        _replies.Ask(target, message, Current, DuringTakeover, _settling, onAnswer, onFailed, cancellationToken);
 
     /// <summary>Shards may move from now on: shorten new asks for the window, and cut the waiting ones to the takeover timeout.</summary>
     private void MembershipChanging()

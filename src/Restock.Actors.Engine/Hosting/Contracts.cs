@@ -64,6 +64,8 @@ internal static class Contracts
         (typeof(GetStock), "sku.get-stock"),
         (typeof(GetJournalStats), "sku.get-journal-stats"),
         (typeof(SkuReply), "sku.reply"),
+        (typeof(SkuRequests), "sku.requests"),
+        (typeof(SkuReplies), "sku.replies"),
         (typeof(JournalStats), "sku.journal-stats"),
 
         (typeof(KeyRevoked), "access.key-revoked"),

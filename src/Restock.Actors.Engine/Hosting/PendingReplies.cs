@@ -30,10 +30,12 @@ internal sealed class PendingReplies : IDisposable
     /// <param name="cutAfter">A shorter timeout that <see cref="Cut"/> may later impose, counted from the ask's start.</param>
     /// <param name="cutAlready">Applies <paramref name="cutAfter"/> from the start (read under the list's lock, see <see cref="Cut"/>).</param>
     /// <param name="onAnswer">Sees the answer before the caller does, on the answering actor's thread.</param>
+    /// <param name="onFailed">Sees the end of an ask without an answer before the caller does: the exception the task ends
+    /// with, or null when it is cancelled.</param>
     public Task<T> Ask<T>(IActorRef target, object message, TimeSpan timeout, TimeSpan cutAfter, Func<bool> cutAlready,
-        Action<T>? onAnswer, CancellationToken cancellationToken)
+        Action<T>? onAnswer, Action<Exception?>? onFailed, CancellationToken cancellationToken)
     {
-        var reply = new Reply<T>(_provider, ListFor(timeout), onAnswer);
+        var reply = new Reply<T>(_provider, ListFor(timeout), onAnswer, onFailed);
         // Taken now: once ended (which may happen from here on), the reply no longer holds it.
         var task = reply.Task;
         reply.Start(timeout, cutAfter, cutAlready);
@@ -273,11 +275,13 @@ internal sealed class PendingReplies : IDisposable
         // Continuations run on the thread pool, never on the replying actor's thread.
         private TaskCompletionSource<T>? _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private Action<T>? _onAnswer;
+        private Action<Exception?>? _onFailed;
         private volatile bool _cancelled;
 
-        public Reply(IActorRefProvider provider, Waiting list, Action<T>? onAnswer) : base(provider, list)
+        public Reply(IActorRefProvider provider, Waiting list, Action<T>? onAnswer, Action<Exception?>? onFailed) : base(provider, list)
         {
             _onAnswer = onAnswer;
+            _onFailed = onFailed;
         }
 
         /// <summary>Only until the ask ends (see <see cref="PendingReplies.Ask{T}"/>).</summary>
@@ -289,6 +293,7 @@ internal sealed class PendingReplies : IDisposable
             var result = _result!;
             _result = null;
             _onAnswer = null;
+            _onFailed = null;
             return result;
         }
 
@@ -302,6 +307,7 @@ internal sealed class PendingReplies : IDisposable
                 return;
             }
             var onAnswer = _onAnswer;
+            var onFailed = _onFailed;
             var result = TakeResult();
             switch (message)
             {
@@ -313,24 +319,36 @@ internal sealed class PendingReplies : IDisposable
                     result.SetResult(default!);
                     break;
                 case Status.Failure failure:
-                    result.SetException(failure.Cause ?? new TaskCanceledException("The actor answered with a failure and no cause."));
+                    Fail(result, onFailed, failure.Cause ?? new TaskCanceledException("The actor answered with a failure and no cause."));
                     break;
                 case ISystemMessage system:
-                    result.SetException(new InvalidOperationException($"system message of type '{system.GetType().Name}' is invalid for an ask"));
+                    Fail(result, onFailed, new InvalidOperationException($"system message of type '{system.GetType().Name}' is invalid for an ask"));
                     break;
                 default:
-                    result.SetException(new ArgumentException($"Received message of type [{message.GetType()}] - Ask expected message of type [{typeof(T)}]"));
+                    Fail(result, onFailed, new ArgumentException($"Received message of type [{message.GetType()}] - Ask expected message of type [{typeof(T)}]"));
                     break;
             }
+        }
+
+        private static void Fail(TaskCompletionSource<T> result, Action<Exception?>? onFailed, Exception cause)
+        {
+            onFailed?.Invoke(cause);
+            result.SetException(cause);
         }
 
         protected override void Cancelled()
         {
             _cancelled = true;
-            TakeResult().SetCanceled();
+            var onFailed = _onFailed;
+            var result = TakeResult();
+            onFailed?.Invoke(null);
+            result.SetCanceled();
         }
 
-        protected override void TimedOut(TimeSpan timeout) =>
-            TakeResult().SetException(new AskTimeoutException($"Timeout after {timeout.TotalSeconds:F2} seconds"));
+        protected override void TimedOut(TimeSpan timeout)
+        {
+            var onFailed = _onFailed;
+            Fail(TakeResult(), onFailed, new AskTimeoutException($"Timeout after {timeout.TotalSeconds:F2} seconds"));
+        }
     }
 }

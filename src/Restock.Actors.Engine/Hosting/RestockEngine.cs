@@ -119,7 +119,7 @@ public sealed class RestockEngine : IAsyncDisposable
 
         var askTimeouts = AskTimeouts.Start(system, inventory.AskTimeout);
         var regions = new Dictionary<string, IActorRef> { ["sku"] = skuRegion, ["shop"] = shopRegion, ["order-refunds"] = refundRegion };
-        return new RestockEngine(system, new ShardedInventory(skuRegion, askTimeouts), new ShardedShops(shopRegion, askTimeouts),
+        return new RestockEngine(system, new ShardedInventory(skuRegion, askTimeouts, inventory), new ShardedShops(shopRegion, askTimeouts),
             new ShardedRefunds(refundRegion, askTimeouts), ledger, ownsSystem, askTimeouts, new ClusterStats(system, regions));
     }
 

@@ -28,6 +28,9 @@ public static class RestockMetrics
     public static readonly Histogram<long> JournalBatchSize = Histogram<long>("journal.batch_size", "{event}",
         "Events a SKU wrote to the journal in one group commit");
 
+    public static readonly Histogram<long> SharedMessageSize = Histogram<long>("sku.shared_message_size", "{request}",
+        "Callers' requests that went to a SKU together in one message, having waited while the SKU's messages were under way");
+
     public static readonly Histogram<double> JournalWriteLatency = Histogram<double>("journal.write_latency", "ms",
         "Time from a SKU's group commit to the journal's confirmation");
 

@@ -19,11 +19,21 @@ public interface IInventory
     Task<JournalStats> GetJournalStats(string skuId, CancellationToken cancellationToken = default);
 }
 
-internal sealed class ShardedInventory(IActorRef skuRegion, AskTimeouts askTimeouts) : IInventory
+internal sealed class ShardedInventory(IActorRef skuRegion, AskTimeouts askTimeouts, InventorySettings settings) : IInventory
 {
+    private readonly SkuRequestBatcher? _batcher = settings.InFlightPerSku > 0
+        ? new SkuRequestBatcher(skuRegion, askTimeouts, settings.InFlightPerSku, settings.MaxBatchSize, CountReservation)
+        : null;
+
+    /// <summary>
+    /// Concurrent callers of one SKU share its messages (<see cref="SkuRequestBatcher"/>); a caller that may cancel is sent
+    /// alone, so that its cancellation ends only its own wait.
+    /// </summary>
     public Task<SkuReply> Execute(string skuId, SkuCommand command, CancellationToken cancellationToken = default) =>
-        // Reservations are counted as their answers arrive: no continuation (and state machine) per request for it.
-        askTimeouts.Ask(skuRegion, new SkuRequest(skuId, command), command is Reserve ? CountReservation : null, cancellationToken);
+        _batcher is not null && !cancellationToken.CanBeCanceled
+            ? _batcher.Execute(skuId, command)
+            // Reservations are counted as their answers arrive: no continuation (and state machine) per request for it.
+            : askTimeouts.Ask(skuRegion, new SkuRequest(skuId, command), command is Reserve ? CountReservation : null, cancellationToken);
 
     private static readonly Action<SkuReply> CountReservation = reply =>
         RestockMetrics.Reservations.Add(1, new TagList

@@ -12,7 +12,8 @@ public sealed record InventorySettings(
     int Shards,
     TimeSpan AskTimeout,
     TimeSpan ManualRestockWindow,
-    bool SnapshotIdsInChunks = false)
+    bool SnapshotIdsInChunks = false,
+    int InFlightPerSku = 2)
 {
     public static InventorySettings From(Config config)
     {
@@ -25,9 +26,12 @@ public sealed record InventorySettings(
             c.GetInt("shards"),
             c.GetTimeSpan("ask-timeout"),
             c.GetTimeSpan("manual-restock-window"),
-            SnapshotStoreKeepsChunks(config));
+            SnapshotStoreKeepsChunks(config),
+            c.GetInt("in-flight-per-sku"));
         if (settings.MaxBatchSize < 1 || settings.SnapshotEvery < 1 || settings.Shards < 1)
             throw new ConfigurationException("restock.inventory: max-batch-size, snapshot-every and shards must be at least 1");
+        if (settings.InFlightPerSku < 0)
+            throw new ConfigurationException("restock.inventory.in-flight-per-sku must be 0 or more");
         if (settings.RememberIdsFor <= TimeSpan.Zero)
             throw new ConfigurationException("restock.inventory.remember-ids-for must be longer than zero");
         // The record also answers repeats of its refund within the horizon: the window never ends before it.

@@ -162,6 +162,9 @@ public sealed class SkuActor : UntypedPersistentActor
             case SkuRequest request:
                 Decide(request.Command, Sender);
                 break;
+            case SkuRequests requests:
+                DecideAll(requests.Commands, Sender);
+                break;
             case GetStock:
                 Enqueue(new Pending([], Sender, _state.IsKnown
                     ? Reply(SkuOutcome.Done)
@@ -228,32 +231,52 @@ public sealed class SkuActor : UntypedPersistentActor
 
     private void Decide(SkuCommand command, IActorRef? replyTo)
     {
-        _commands++;
-        switch (SkuStock.Decide(_state, command, _clock.GetUtcNow()))
+        var (events, reply) = DecideOne(command);
+        Enqueue(new Pending(events, replyTo, reply, SnapshotIfDue(events.Count)));
+    }
+
+    /// <summary>
+    /// Several callers' commands in one message: each decided exactly as if it had come alone, in order, against the state
+    /// that includes the ones before it; their events go to the journal in one write and the answers in one reply, after it.
+    /// </summary>
+    private void DecideAll(IReadOnlyList<SkuCommand> commands, IActorRef replyTo)
+    {
+        var replies = new SkuReply[commands.Count];
+        List<SkuEvent>? events = null;
+        for (var i = 0; i < commands.Count; i++)
         {
-            case Accepted { Events.Count: > 0 } accepted:
-                // Index loops: a foreach over the interface would allocate an enumerator per decision.
-                for (var i = 0; i < accepted.Events.Count; i++)
-                {
-                    var e = accepted.Events[i];
-                    _state = SkuStock.Apply(_state, e);
-                    if (e is StockReserved reserved && (_armedDeadline is null || reserved.PaymentDeadline < _armedDeadline))
-                        ArmPaymentDeadline(reserved.PaymentDeadline);
-                }
-                Enqueue(new Pending(accepted.Events, replyTo, Reply(SkuOutcome.Done), SnapshotIfDue(accepted.Events.Count)));
-                break;
-            case Accepted repeat:
-                Enqueue(new Pending([], replyTo, Reply(SkuOutcome.AlreadyDone) with { Message = repeat.Note }));
-                break;
-            case Rejected rejected:
-                var settles = rejected.Settles ?? [];
-                for (var i = 0; i < settles.Count; i++)
-                    _state = SkuStock.Apply(_state, settles[i]);
-                Enqueue(new Pending(settles, replyTo,
-                    new SkuReply(_skuId, SkuOutcome.Rejected, rejected.Code, rejected.Message, _state.Levels, _state.Owner),
-                    SnapshotIfDue(settles.Count)));
-                break;
+            var (decided, reply) = DecideOne(commands[i]);
+            replies[i] = reply;
+            if (decided.Count > 0) (events ??= new(commands.Count)).AddRange(decided);
         }
+        IReadOnlyList<SkuEvent> all = events is null ? [] : events;
+        Enqueue(new Pending(all, replyTo, new SkuReplies(replies), SnapshotIfDue(all.Count)));
+    }
+
+    /// <summary>Decides one command and applies its events: what to write, and the answer once written.</summary>
+    private (IReadOnlyList<SkuEvent> Events, SkuReply Reply) DecideOne(SkuCommand command)
+    {
+        _commands++;
+        var decision = SkuStock.Decide(_state, command, _clock.GetUtcNow());
+        if (decision is Rejected rejected)
+        {
+            var settles = rejected.Settles ?? [];
+            for (var i = 0; i < settles.Count; i++)
+                _state = SkuStock.Apply(_state, settles[i]);
+            return (settles, new SkuReply(_skuId, SkuOutcome.Rejected, rejected.Code, rejected.Message, _state.Levels, _state.Owner));
+        }
+        var accepted = (Accepted)decision;
+        if (accepted.Events.Count == 0)
+            return ([], Reply(SkuOutcome.AlreadyDone) with { Message = accepted.Note });
+        // Index loops: a foreach over the interface would allocate an enumerator per decision.
+        for (var i = 0; i < accepted.Events.Count; i++)
+        {
+            var e = accepted.Events[i];
+            _state = SkuStock.Apply(_state, e);
+            if (e is StockReserved reserved && (_armedDeadline is null || reserved.PaymentDeadline < _armedDeadline))
+                ArmPaymentDeadline(reserved.PaymentDeadline);
+        }
+        return (accepted.Events, Reply(SkuOutcome.Done));
     }
 
     private bool Writing => _writing is { Count: > 0 };

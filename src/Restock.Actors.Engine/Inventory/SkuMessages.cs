@@ -11,6 +11,15 @@ public interface ISkuMessage : IRestockMessage
 
 public sealed record SkuRequest(string SkuId, SkuCommand Command) : ISkuMessage;
 
+/// <summary>
+/// Several callers' commands for one SKU in one message (see <see cref="SkuRequestBatcher"/>): decided in order exactly as
+/// one by one, written in one journal write, answered with one <see cref="SkuReplies"/> in the same order after it.
+/// </summary>
+public sealed record SkuRequests(string SkuId, IReadOnlyList<SkuCommand> Commands) : ISkuMessage;
+
+/// <summary>The answers to a <see cref="SkuRequests"/>, one per command, in its order.</summary>
+public sealed record SkuReplies(IReadOnlyList<SkuReply> Replies) : IRestockMessage;
+
 public sealed record GetStock(string SkuId) : ISkuMessage;
 
 public sealed record GetJournalStats(string SkuId) : ISkuMessage;

@@ -46,6 +46,34 @@ public sealed class InventoryApiTests(ServiceFactory factory) : IClassFixture<Se
     }
 
     [Fact]
+    public async Task Concurrent_reservations_of_one_sku_are_each_answered_for_their_own_order()
+    {
+        var sku = NewSku();
+        await Api.Expect(HttpStatusCode.OK, _api.Put($"/shops/{Shop}/skus/{sku}/stock", new { adjustmentId = "a1", quantity = 40 }));
+
+        // Concurrent callers of one SKU share its messages: each answer is still its own decision's, with the levels right
+        // after it (so the accepted ones carry 40 distinct reserved counts), and the rest are refused for lack of stock.
+        var answers = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => Reserve(sku, $"o{i}")));
+        Assert.Equal(Enumerable.Range(1, 40).Select(n => (long)n),
+            answers.Where(a => a.Status == HttpStatusCode.OK).Select(a => a.Body.GetProperty("reserved").GetInt64()).Order());
+        Assert.All(answers.Where(a => a.Status == HttpStatusCode.OK), a => Assert.Equal(sku, a.Body.GetProperty("skuId").GetString()));
+        Assert.Equal(20, answers.Count(a => a.Status == HttpStatusCode.Conflict && a.Body.GetProperty("code").GetString() == "OutOfStock"));
+
+        // Retried concurrently, each order gets the answer its first attempt got.
+        var retries = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => Reserve(sku, $"o{i}")));
+        for (var i = 0; i < answers.Length; i++)
+            Assert.Equal(answers[i].Status == HttpStatusCode.OK ? "alreadyDone" : "OutOfStock",
+                retries[i].Body.GetProperty(answers[i].Status == HttpStatusCode.OK ? "outcome" : "code").GetString());
+        Assert.Equal((0, 40, 0, 0), Levels(await Stock(sku)));
+    }
+
+    private async Task<(HttpStatusCode Status, JsonElement Body)> Reserve(string sku, string order)
+    {
+        using var response = await _api.Post($"/skus/{sku}/reservations", new { orderId = order, quantity = 1 });
+        return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
+    }
+
+    [Fact]
     public async Task Business_rejections_are_conflicts_and_unknown_things_are_not_found()
     {
         var sku = NewSku();
