@@ -13,7 +13,7 @@ public sealed record InventorySettings(
     TimeSpan AskTimeout,
     TimeSpan ManualRestockWindow,
     bool SnapshotIdsInChunks = false,
-    int InFlightPerSku = 2)
+    int InFlightPerSku = 0)
 {
     public static InventorySettings From(Config config)
     {

@@ -95,7 +95,7 @@ public sealed class SkuRequestsTests(ITestOutputHelper output) : EngineTestKit(o
     [Fact]
     public async Task Concurrent_callers_of_one_sku_are_each_answered_for_their_own_reservation()
     {
-        await using var engine = await RestockEngine.StartAsync(Db.Config());
+        await using var engine = await RestockEngine.StartAsync(Db.Config("restock.inventory.in-flight-per-sku = 2"));
         await engine.Inventory.Execute("hot", new SetStock("a1", 150, "delivery", "shop-a"));
 
         var replies = await Task.WhenAll(Enumerable.Range(0, 200).Select(i =>
