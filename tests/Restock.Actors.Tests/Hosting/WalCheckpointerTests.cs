@@ -31,9 +31,11 @@ public sealed class WalCheckpointerTests(ITestOutputHelper output) : EngineTestK
     }
 
     /// <summary>One row of <see cref="RowBytes"/> in a write turn of its own, as the journal and snapshot store write.</summary>
-    private Task WriteRow(string table, int id) => SqliteWriter.RunAsync(Db.ConnectionString, () =>
+    private Task WriteRow(string table, int id) => WriteRow(Db.ConnectionString, table, id);
+
+    private static Task WriteRow(string connectionString, string table, int id) => SqliteWriter.RunAsync(connectionString, () =>
     {
-        using var connection = SqliteWriter.OpenForWrite(Db.ConnectionString);
+        using var connection = SqliteWriter.OpenForWrite(connectionString);
         using var command = connection.CreateCommand();
         command.CommandText = $"INSERT INTO {table} (id, payload) VALUES ($id, $payload)";
         command.Parameters.AddWithValue("$id", id);
@@ -76,20 +78,7 @@ public sealed class WalCheckpointerTests(ITestOutputHelper output) : EngineTestK
         PrepareWalFile("uri");
         var uri = $"Data Source=file:{Db.Path}";
         const int rows = 3_072; // 48 MB, written back to back
-        for (var row = 0; row < rows; row++)
-        {
-            var id = row;
-            await SqliteWriter.RunAsync(uri, () =>
-            {
-                using var connection = SqliteWriter.OpenForWrite(uri);
-                using var command = connection.CreateCommand();
-                command.CommandText = "INSERT INTO uri (id, payload) VALUES ($id, $payload)";
-                command.Parameters.AddWithValue("$id", id);
-                command.Parameters.AddWithValue("$payload", new byte[RowBytes]);
-                command.ExecuteNonQuery();
-                return Task.CompletedTask;
-            }, CancellationToken.None);
-        }
+        for (var row = 0; row < rows; row++) await WriteRow(uri, "uri", row);
 
         // SQLite's own checkpoint restarts the WAL at about 1,000 pages (4 MB); with it off, the WAL would hold all 48 MB.
         Assert.InRange(WalBytes, 0, 8L << 20);
