@@ -62,6 +62,7 @@ internal static class Contracts
 
         (typeof(SkuRequest), "sku.request"),
         (typeof(GetStock), "sku.get-stock"),
+        (typeof(ResumeSku), "sku.resume"),
         (typeof(GetJournalStats), "sku.get-journal-stats"),
         (typeof(SkuReply), "sku.reply"),
         (typeof(SkuRequests), "sku.requests"),

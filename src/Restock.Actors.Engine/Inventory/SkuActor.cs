@@ -51,6 +51,8 @@ public sealed class SkuActor : UntypedPersistentActor
     // Reused from write to write while the SKU is busy: no array per write.
     private List<Pending>? _writing;
     private bool _stopping;
+    // Asked the shard to passivate it (see StopEntity).
+    private bool _passivating;
     // Stopping waits for this snapshot (taken once, when stopping with many events since the last one).
     private bool _stopSnapshotPending, _stopSnapshotTaken;
     private DateTimeOffset? _armedDeadline;
@@ -186,9 +188,15 @@ public sealed class SkuActor : UntypedPersistentActor
                 PassivateIfIdle();
                 break;
             case StopEntity:
-                // Handoff or passivation: decisions already made are written and answered first.
+                // Handoff or passivation: decisions already made are written and answered first. A reservation the shard
+                // delivered before it took a passivation in arms a deadline nobody would watch: a passivated SKU is not
+                // remembered. The shard keeps what it gets for an entity it is stopping and starts it again for it.
                 _stopping = true;
+                if (_passivating && _armedDeadline is not null) Context.Parent.Tell(new ResumeSku(_skuId));
                 StopIfDrained();
+                break;
+            case ResumeSku:
+                // Recovery has armed its deadlines already.
                 break;
             case SaveSnapshotSuccess saved:
                 ChunksSaved(saved.Metadata.SequenceNr, saved: true);
@@ -215,6 +223,7 @@ public sealed class SkuActor : UntypedPersistentActor
     private bool PassivateIfIdle()
     {
         if (Writing || Queued || _armedDeadline is not null) return false;
+        _passivating = true;
         Context.Parent.Tell(new Passivate(StopEntity.Instance));
         return true;
     }

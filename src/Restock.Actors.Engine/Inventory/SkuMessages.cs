@@ -22,6 +22,12 @@ public sealed record SkuReplies(IReadOnlyList<SkuReply> Replies) : IRestockMessa
 
 public sealed record GetStock(string SkuId) : ISkuMessage;
 
+/// <summary>
+/// Starts the SKU again, which arms its payment deadlines as it recovers: sent by a SKU to its shard when it stops after
+/// asking to be passivated and a reservation with a deadline came in meanwhile.
+/// </summary>
+public sealed record ResumeSku(string SkuId) : ISkuMessage;
+
 public sealed record GetJournalStats(string SkuId) : ISkuMessage;
 
 public enum SkuOutcome

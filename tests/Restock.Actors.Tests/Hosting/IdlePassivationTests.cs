@@ -114,4 +114,37 @@ public sealed class IdlePassivationTests(ITestOutputHelper output) : EngineTestK
         // Acknowledged, not finished: the shard is asked to start the coordinator again, which then resumes it.
         Assert.Equal("o1", ExpectMsg<IOrderRefundsMessage>(TimeSpan.FromSeconds(10)).OrderId);
     }
+
+    [Fact]
+    public void A_sku_that_takes_a_reservation_while_its_passivation_is_under_way_asks_its_shard_to_start_it_again()
+    {
+        var settings = InventorySettings.From(Sys.Settings.Config) with { IdleBeforePassivation = Idle };
+        var sku = Sys.ActorOf(Akka.Actor.Props.Create(() => new ShardSeeingEntity(SkuActor.Props("mug", settings), TestActor)));
+        sku.Tell(new SkuRequest("mug", new SetStock("a1", 5, "delivery", "shop")));
+        Assert.Equal(SkuOutcome.Done, ExpectMsg<SkuReply>(TimeSpan.FromSeconds(10)).Outcome);
+        ExpectMsg<Passivate>(TimeSpan.FromSeconds(10));
+
+        // The shard delivered a reservation before it took the passivation in; then it stops the entity.
+        sku.Tell(new SkuRequest("mug", new Reserve("o1", 2, DateTimeOffset.UtcNow.AddMinutes(15))));
+        sku.Tell(StopEntity.Instance);
+
+        // Its deadline must be watched: besides the answer, the shard is asked to start the SKU again, which arms it as it
+        // recovers (the ask comes as the stop is taken in, the answer once the reservation is written).
+        var got = ReceiveN(2, TimeSpan.FromSeconds(10));
+        Assert.Contains(got, m => m is SkuReply { Outcome: SkuOutcome.Done });
+        Assert.Contains(got, m => m is ResumeSku { SkuId: "mug" });
+    }
+
+    [Fact]
+    public void A_sku_passivated_with_no_deadline_to_watch_is_not_started_again()
+    {
+        var settings = InventorySettings.From(Sys.Settings.Config) with { IdleBeforePassivation = Idle };
+        var sku = Sys.ActorOf(Akka.Actor.Props.Create(() => new ShardSeeingEntity(SkuActor.Props("cup", settings), TestActor)));
+        sku.Tell(new SkuRequest("cup", new SetStock("a1", 5, "delivery", "shop")));
+        Assert.Equal(SkuOutcome.Done, ExpectMsg<SkuReply>(TimeSpan.FromSeconds(10)).Outcome);
+        ExpectMsg<Passivate>(TimeSpan.FromSeconds(10));
+
+        sku.Tell(StopEntity.Instance);
+        ExpectNoMsg(TimeSpan.FromSeconds(1));
+    }
 }
