@@ -51,7 +51,8 @@ public sealed class IdleWatch
         return false;
     }
 
-    private void CheckIn(IActorContext context, TimeSpan delay)
+    /// <summary>Schedules the next check <paramref name="delay"/> on (an entity that is idle but cannot stop yet).</summary>
+    public void CheckIn(IActorContext context, TimeSpan delay)
     {
         _checkAtMs = Environment.TickCount64 + (long)delay.TotalMilliseconds;
         // Deliberately not cancelable (see the summary); at most one check is pending and it ends within one period.

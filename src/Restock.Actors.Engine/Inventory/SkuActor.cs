@@ -27,19 +27,10 @@ public sealed class SkuActor : UntypedPersistentActor
     /// <summary>One per armed deadline: a tick of a deadline since re-armed or cancelled is told apart and ignored.</summary>
     private sealed class PaymentDeadlineDue : IDeadLetterSuppression;
 
-    /// <summary>May reach the SKU after it stopped (it is never cancelled): not worth a dead-letter line.</summary>
-    private sealed class IdleCheck : IDeadLetterSuppression
-    {
-        public static readonly IdleCheck Instance = new();
-    }
-
     private static readonly IImmutableSet<string> LedgerTags = ImmutableHashSet.Create(ILedgerEvent.Tag);
 
     // A timer further out than this is re-armed when it fires, so a far deadline never overflows the scheduler.
     private static readonly TimeSpan LongestTimer = TimeSpan.FromHours(1);
-
-    // The scheduler's ticks (10 ms) may deliver a check this much before it was due.
-    private const long IdleCheckEarliness = 100;
 
     private readonly string _skuId;
     private readonly InventorySettings _settings;
@@ -74,8 +65,7 @@ public sealed class SkuActor : UntypedPersistentActor
     private readonly List<(long SequenceNr, IdChunks Chunks)> _chunksSaving = [];
     private long _lineage = Random.Shared.NextInt64();
     private long _commands, _eventsWritten, _batches, _largestBatch, _eventsReplayed;
-    private long _lastMessageAtMs = Environment.TickCount64;
-    private long _idleCheckAtMs;
+    private readonly IdleWatch _idle;
 
     public SkuActor(string skuId, InventorySettings settings, TimeProvider clock)
     {
@@ -83,6 +73,7 @@ public sealed class SkuActor : UntypedPersistentActor
         _settings = settings;
         _clock = clock;
         _state = SkuState.Empty(settings.RememberIdsFor, settings.ManualRestockWindow);
+        _idle = new IdleWatch(settings.IdleBeforePassivation);
     }
 
     /// <param name="clock">Payment deadlines and received-at times are read from it; tests pass their own.</param>
@@ -137,28 +128,20 @@ public sealed class SkuActor : UntypedPersistentActor
             case RecoveryCompleted:
                 RestockMetrics.SkuRecoveries.Add(1);
                 ArmPaymentDeadline();
-                // Not SetReceiveTimeout: Akka re-schedules that timer on every message, several allocations per command on a
-                // hot SKU. One check at a time, each due when the SKU would have been idle for the whole period.
-                CheckIdleIn(_settings.IdleBeforePassivation);
+                _idle.Start(Context);
                 break;
         }
     }
 
     protected override void OnCommand(object message)
     {
-        if (message is IdleCheck)
+        if (message is IdleWatch.Check)
         {
-            // A check scheduled by an earlier incarnation (before a restart) comes early: only the latest one goes on.
-            if (Environment.TickCount64 < _idleCheckAtMs - IdleCheckEarliness) return;
-            var idleFor = TimeSpan.FromMilliseconds(Environment.TickCount64 - _lastMessageAtMs);
-            if (idleFor < _settings.IdleBeforePassivation)
-                CheckIdleIn(_settings.IdleBeforePassivation - idleFor);
-            else if (!PassivateIfIdle())
-                // Writing, or watching a payment deadline: look again a quarter period on.
-                CheckIdleIn(_settings.IdleBeforePassivation / 4);
+            // Idle but writing, or watching a payment deadline: look again a quarter period on.
+            if (_idle.IsIdle(Context) && !PassivateIfIdle()) _idle.CheckIn(Context, _settings.IdleBeforePassivation / 4);
             return;
         }
-        _lastMessageAtMs = Environment.TickCount64;
+        _idle.Seen();
         switch (message)
         {
             case SkuRequest request:
@@ -226,16 +209,6 @@ public sealed class SkuActor : UntypedPersistentActor
         _passivating = true;
         Context.Parent.Tell(new Passivate(StopEntity.Instance));
         return true;
-    }
-
-    private void CheckIdleIn(TimeSpan delay)
-    {
-        _idleCheckAtMs = Environment.TickCount64 + (long)delay.TotalMilliseconds;
-        // Deliberately not cancelable (a token source and a handle more per SKU): at most one check is pending, it ends
-        // within one idle period, and one that outlives the SKU is a suppressed dead letter.
-#pragma warning disable AK1004
-        Context.System.Scheduler.ScheduleTellOnce(delay, Self, IdleCheck.Instance, ActorRefs.NoSender);
-#pragma warning restore AK1004
     }
 
     private void Decide(SkuCommand command, IActorRef? replyTo)
