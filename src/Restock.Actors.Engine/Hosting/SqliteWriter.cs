@@ -26,11 +26,16 @@ public static class SqliteWriter
 
     private static readonly ConcurrentDictionary<string, WrittenFile> Files = new(StringComparer.Ordinal);
 
+    // Each connection string's file, so that a write finds it without parsing the string and resolving its path.
+    private static readonly ConcurrentDictionary<string, WrittenFile> FilesByConnectionString = new(StringComparer.Ordinal);
+
     /// <summary>Runs <paramref name="write"/> once no other write of the engine's to the same file is under way.</summary>
     /// <param name="bytes">About how much it writes, if known: a large write has the WAL checkpointed at once after it.</param>
-    public static async Task RunAsync(string connectionString, Func<Task> write, CancellationToken cancellationToken, long bytes = 0)
+    public static Task RunAsync(string connectionString, Func<Task> write, CancellationToken cancellationToken, long bytes = 0) =>
+        RunAsync(FileFor(connectionString), write, cancellationToken, bytes);
+
+    private static async Task RunAsync(WrittenFile file, Func<Task> write, CancellationToken cancellationToken, long bytes)
     {
-        var file = FileFor(connectionString);
         await file.Turn.WaitAsync(cancellationToken);
         try
         {
@@ -51,8 +56,8 @@ public static class SqliteWriter
     /// </summary>
     public static Task RunOnWriterThreadAsync(string connectionString, Action write, CancellationToken cancellationToken, long bytes = 0)
     {
-        var thread = FileFor(connectionString).Thread;
-        return RunAsync(connectionString, () => cancellationToken.IsCancellationRequested ? Task.FromCanceled(cancellationToken) : thread.Run(write),
+        var file = FileFor(connectionString);
+        return RunAsync(file, () => cancellationToken.IsCancellationRequested ? Task.FromCanceled(cancellationToken) : file.Thread.Run(write),
             cancellationToken, bytes);
     }
 
@@ -75,7 +80,8 @@ public static class SqliteWriter
     internal static Task CheckpointsIdleAsync(string connectionString) => FileFor(connectionString).Checkpointer.IdleAsync();
 
     private static WrittenFile FileFor(string connectionString) =>
-        Files.GetOrAdd(FileOf(connectionString), static (_, connectionString) => new WrittenFile(connectionString), connectionString);
+        FilesByConnectionString.GetOrAdd(connectionString, static connectionString =>
+            Files.GetOrAdd(FileOf(connectionString), static (_, connectionString) => new WrittenFile(connectionString), connectionString));
 
     /// <summary>The same file whatever the connection string's other settings; an in-memory database by its name.</summary>
     private static string FileOf(string connectionString)
