@@ -68,7 +68,9 @@ public sealed class WalCheckpointerTests(ITestOutputHelper output) : EngineTestK
         for (var row = 0; row < rows; row++) await WriteRow("steady", row);
         await SqliteWriter.CheckpointsIdleAsync(Db.ConnectionString);
 
-        Assert.InRange(WalBytes, 0, (long)rows * RowBytes / 2);
+        // Without a restart the WAL holds at least all 48 MB; with one, how much it holds at the end depends on when the
+        // last restart fell (a busy machine left 24.1 MB once): three quarters still tells the two apart.
+        Assert.InRange(WalBytes, 0, (long)rows * RowBytes * 3 / 4);
         Assert.Equal(rows, Db.Count("SELECT count(*) FROM steady"));
     }
 
