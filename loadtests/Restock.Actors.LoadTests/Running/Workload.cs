@@ -144,7 +144,9 @@ public sealed class Workload
     public Task StepAsync(Random random, long dueAt = 0)
     {
         var roll = random.Next(_mixCdf[^1]);
-        var kind = Array.FindIndex(_mixCdf, bound => roll < bound);
+        // A loop, not FindIndex with a lambda: that captured roll, a closure and a delegate per arrival.
+        var kind = 0;
+        while (kind < _mixCdf.Length - 1 && roll >= _mixCdf[kind]) kind++;
         return kind switch
         {
             1 when _reserved.TryDequeue(out var order) => PayAsync(order, dueAt),
