@@ -96,6 +96,9 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
                 _asking.Remove((r.RefundId, r.SkuId));
                 Proceed(r.RefundId);
                 break;
+            case PassivateIfIdle:
+                PassivateIfFinished();
+                break;
             case IdleWatch.Check:
                 if (!_idle.IsIdle(Context)) return;
                 if (!_state.InProgress.Any())
