@@ -167,7 +167,7 @@ public sealed class SkuActor : UntypedPersistentActor
             case GetJournalStats:
                 Sender.Tell(new JournalStats(_skuId, _commands, _eventsWritten, _batches, _largestBatch, _lastSnapshotSequenceNr, _eventsReplayed));
                 break;
-            case ReceiveTimeout:
+            case Hosting.PassivateIfIdle:
                 PassivateIfIdle();
                 break;
             case StopEntity:

@@ -81,6 +81,7 @@ public sealed class RefundCoordinator : ReceivePersistentActor, IWithTimers
             }
             _idle.Start(Context);
         });
+        Command<PassivateIfIdle>(_ => PassivateIfFinished());
         // Handoff or passivation: an ordinary message, so it waits (stashed) until a write under way is confirmed;
         // lines still being asked are asked again when the coordinator recovers. A message the shard delivered before it
         // took a passivation in (a new refund of the order) may have started work again: a passivated entity is not

@@ -34,6 +34,8 @@ public sealed class ShopSettingsActor : ReceivePersistentActor
         {
             if (_idle.IsIdle(Context)) Context.Parent.Tell(new Passivate(StopEntity.Instance));
         });
+        // A write under way holds this back (stashed) until it is confirmed.
+        Command<PassivateIfIdle>(_ => Context.Parent.Tell(new Passivate(StopEntity.Instance)));
         // Handoff or passivation: an ordinary message, so it waits (stashed) until a write under way is confirmed.
         Command<StopEntity>(_ => Context.Stop(Self));
         _idle.Start(Context);

@@ -147,4 +147,49 @@ public sealed class IdlePassivationTests(ITestOutputHelper output) : EngineTestK
         sku.Tell(StopEntity.Instance);
         ExpectNoMsg(TimeSpan.FromSeconds(1));
     }
+
+    [Fact]
+    public void Asked_to_passivate_if_idle_a_shop_a_finished_refund_coordinator_and_a_sku_with_no_deadline_do_at_once()
+    {
+        var hour = TimeSpan.FromHours(1);
+        var shop = Host(ShopSettingsActor.Props("shop-1", hour));
+        shop.Tell(new GetShopSettings("shop-1"));
+        ExpectMsg<ShopReply>(TimeSpan.FromSeconds(10));
+        shop.Tell(PassivateIfIdle.Instance);
+        ExpectMsg<Passivate>(TimeSpan.FromSeconds(10));
+
+        var settings = RefundSettings.From(Sys.Settings.Config) with { IdleBeforePassivation = hour };
+        var coordinator = Host(RefundCoordinator.Props("o1", CreateTestProbe().Ref, CreateTestProbe().Ref, settings));
+        coordinator.Tell(new GetRefund("o1", "r1"));
+        ExpectMsg<RefundReply>(TimeSpan.FromSeconds(10));
+        coordinator.Tell(PassivateIfIdle.Instance);
+        ExpectMsg<Passivate>(TimeSpan.FromSeconds(10));
+
+        var sku = Host(SkuActor.Props("cup", InventorySettings.From(Sys.Settings.Config) with { IdleBeforePassivation = hour }));
+        sku.Tell(new SkuRequest("cup", new SetStock("a1", 5, "delivery", "shop")));
+        Assert.Equal(SkuOutcome.Done, ExpectMsg<SkuReply>(TimeSpan.FromSeconds(10)).Outcome);
+        sku.Tell(PassivateIfIdle.Instance);
+        ExpectMsg<Passivate>(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public void Asked_to_passivate_if_idle_a_refund_coordinator_with_a_line_under_way_and_a_sku_watching_a_deadline_do_not()
+    {
+        var hour = TimeSpan.FromHours(1);
+        var settings = RefundSettings.From(Sys.Settings.Config) with { IdleBeforePassivation = hour };
+        var (shops, skus) = (CreateTestProbe(), CreateTestProbe());
+        var coordinator = Host(RefundCoordinator.Props("o1", shops.Ref, skus.Ref, settings));
+        coordinator.Tell(new RefundSucceeded(new RefundRequest("r1", "o1", "shop", [new RefundedLine("s1", 2)], DateTimeOffset.UtcNow)));
+        Assert.Equal(RefundOutcome.Accepted, ExpectMsg<RefundReply>().Outcome);
+        shops.ExpectMsg<GetRestockPolicy>();
+        coordinator.Tell(PassivateIfIdle.Instance);
+
+        var sku = Host(SkuActor.Props("mug", InventorySettings.From(Sys.Settings.Config) with { IdleBeforePassivation = hour }));
+        sku.Tell(new SkuRequest("mug", new SetStock("a1", 5, "delivery", "shop")));
+        Assert.Equal(SkuOutcome.Done, ExpectMsg<SkuReply>(TimeSpan.FromSeconds(10)).Outcome);
+        sku.Tell(new SkuRequest("mug", new Reserve("o1", 2, DateTimeOffset.UtcNow.AddMinutes(15))));
+        Assert.Equal(SkuOutcome.Done, ExpectMsg<SkuReply>(TimeSpan.FromSeconds(10)).Outcome);
+        sku.Tell(PassivateIfIdle.Instance);
+        ExpectNoMsg(TimeSpan.FromSeconds(1));
+    }
 }

@@ -160,9 +160,9 @@ public sealed class ScheduleRun
             EntityKind.Shop => ("shop", Ids.Of(fault.EntityId)),
             _ => ("order-refunds", Ids.Of(fault.EntityId)),
         };
-        // Any shard: the entity lives in exactly one. ReceiveTimeout is the message the engine's own idle rule acts on.
+        // Any shard: the entity lives in exactly one.
         Engine.System.ActorSelection($"/system/sharding/{type}/*/{id}")
-            .Tell(fault.Disruption == Disruption.Crash ? PoisonPill.Instance : ReceiveTimeout.Instance);
+            .Tell(fault.Disruption == Disruption.Crash ? PoisonPill.Instance : PassivateIfIdle.Instance);
         return Task.CompletedTask;
     }
 
