@@ -69,11 +69,17 @@ public sealed class OperationStats
         {
             OpStatus.Ok => "ok",
             OpStatus.Repeat => "ok (repeat)",
-            OpStatus.Rejected => "rejected: " + result.Reason,
-            _ => "failed: " + result.Reason,
+            OpStatus.Rejected => OutcomeKey(RejectedKeys, "rejected: ", result.Reason),
+            _ => OutcomeKey(FailedKeys, "failed: ", result.Reason),
         };
         Interlocked.Increment(ref _outcomes.GetOrAdd(key, _ => new StrongBox<long>()).Value);
     }
+
+    // The few outcome names, made once: a string per rejected request otherwise (most reserves of a sold-out SKU).
+    private static readonly ConcurrentDictionary<string, string> RejectedKeys = new(), FailedKeys = new();
+
+    private static string OutcomeKey(ConcurrentDictionary<string, string> keys, string prefix, string? reason) =>
+        keys.TryGetValue(reason ?? "", out var key) ? key : keys.GetOrAdd(reason ?? "", prefix + reason);
 
     /// <summary>Closes the current interval: adds it to the total and appends a point to the series.</summary>
     public void Sample(double second)

@@ -144,7 +144,9 @@ public sealed class Workload
     public Task StepAsync(Random random, long dueAt = 0)
     {
         var roll = random.Next(_mixCdf[^1]);
-        var kind = Array.FindIndex(_mixCdf, bound => roll < bound);
+        // A loop, not Array.FindIndex: its predicate would capture the roll, a closure and a delegate per arrival.
+        var kind = 0;
+        while (roll >= _mixCdf[kind]) kind++;
         return kind switch
         {
             1 when _reserved.TryDequeue(out var order) => PayAsync(order, dueAt),
@@ -163,11 +165,13 @@ public sealed class Workload
         var index = Math.Min(Skus.Length - 1, drawn < 0 ? ~drawn : drawn);
         var sku = Skus[index];
         var quantity = random.NextInt64(1, _scenario.MaxQuantity + 1);
-        var order = new TrackedOrder($"{_scenario.Name}-o{Interlocked.Increment(ref _orders)}", sku, ShopOf(index), quantity,
-            DateTimeOffset.UtcNow + _scenario.Window);
-        var result = await _metrics.Time("reserve", (_target, order, _scenario.Window),
-            static s => s._target.Reserve(s.order.Sku, s.order.Id, s.order.Quantity, s.Window), dueAt);
+        var id = $"{_scenario.Name}-o{Interlocked.Increment(ref _orders)}";
+        var deadline = DateTimeOffset.UtcNow + _scenario.Window;
+        var result = await _metrics.Time("reserve", (_target, sku, id, quantity, _scenario.Window),
+            static s => s._target.Reserve(s.sku, s.id, s.quantity, s.Window), dueAt);
+        // Tracked once acknowledged: in a sale most reserves of the hottest SKUs are refused as sold out.
         if (!result.Ok) return;
+        var order = new TrackedOrder(id, sku, ShopOf(index), quantity, deadline);
         Acknowledged.Add(order);
         _reserved.Enqueue(order);
     }
