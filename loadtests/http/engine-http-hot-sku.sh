@@ -4,7 +4,7 @@
 # durable acknowledgements. Prints "engine_http_hot_sku_rps N", p50/p99 and the non-2xx count.
 # Usage: engine-http-hot-sku.sh [CHECKOUT=.] [connections=64] [seconds=15] [wrk-threads=2]
 # Also prints the CPU time wrk itself spent per request (its user + system time over the measured run).
-# Environment: COUNTERS=1 adds the service's allocation, CPU time, context switches and thread-pool work items per request,
+# Environment: COUNTERS=1 adds the service's allocation, CPU time, context switches (also by thread name) and thread-pool work items per request,
 # its collections and the JIT time of the measured run (dotnet-counters, /proc);
 # TRACE=file.nettrace records a profile of the measured run (dotnet-trace; TRACE_PROFILE=cpu-sampling for on-CPU
 # samples, gc-verbose for allocations, default thread-time samples); SERVICE_DLL=path runs that build instead (A/B runs against a copied build output);
@@ -76,10 +76,19 @@ if [ -n "${TRACE:-}" ]; then
 fi
 # Context switches of all the service's threads (each a thread going to sleep or being preempted): wake-ups per request.
 switches() { cat /proc/"$pid"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { n += $2 } END { print n + 0 }'; }
-[ -z "${COUNTERS:-}" ] || switched=$(switches)
+# The same by thread name (thread-pool workers, the socket engine's epoll thread, the journal's writer...), voluntary
+# (went to sleep: a wake-up follows) and involuntary (preempted), to see which hand-off the switches come from.
+switches_by_thread() {
+  # A thread may end between the listing and the read: skip it.
+  for t in /proc/"$pid"/task/*; do
+    name=$(tr ' ' _ 2>/dev/null < "$t/comm") && status=$(cat "$t/status" 2>/dev/null) || continue
+    echo "$status" | awk -v name="$name" '/^voluntary_ctxt/ { v = $2 } /^nonvoluntary_ctxt/ { i = $2 } END { print name, v + 0, i + 0 }'
+  done
+}
+[ -z "${COUNTERS:-}" ] || { switched=$(switches); switches_by_thread > "$dir/switches.before"; }
 # `times` in the same subshell, after wrk ends: the CPU the client itself spent (user and system), for its cost per request.
 out=$(wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$dir/reserve.lua" "http://127.0.0.1:$port" -- main 2>&1; times)
-[ -z "${COUNTERS:-}" ] || switched=$(( $(switches) - switched ))
+[ -z "${COUNTERS:-}" ] || { switched=$(( $(switches) - switched )); switches_by_thread > "$dir/switches.after"; }
 [ -z "${COUNTERS:-}" ] || wait $counters || true
 [ -z "${TRACE:-}" ] || wait $tracer || true
 reserved=$(curl -s "127.0.0.1:$port/skus/hot" -H "authorization: Bearer $platform" | sed -n 's/.*"reserved":\([0-9]*\).*/\1/p')
@@ -109,4 +118,9 @@ if [ -n "${COUNTERS:-}" ]; then
     END { if (n > 0 && rps > 0) printf "per_request alloc_bytes %.0f cpu_us %.0f; over %d s: gen0 %d gen1 %d gen2 %d collections, %.2f s paused\n",
       alloc / n / rps, cpu / n / rps * 1e6, n, gen["gen0"], gen["gen1"], gen["gen2"], pause
       if (reqs > 0) printf "per_request context_switches %.2f thread_pool_work_items %.2f; JIT %.2f s, %d methods\n", sw / reqs, items / n / rps, jit, methods }' "$dir/counters.csv"
+  # Threads that ended during the run are missing from the second snapshot: their switches count in the total only.
+  awk -v reqs="$requests" 'FNR == NR { v[$1] -= $2; i[$1] -= $3; next } { v[$1] += $2; i[$1] += $3; c[$1]++ }
+    END { line = "per_request context_switches by thread (voluntary/involuntary):"
+      for (k in c) if (reqs > 0 && (v[k] + i[k]) / reqs >= 0.01) line = line sprintf(" %s x%d %.2f/%.2f;", k, c[k], v[k] / reqs, i[k] / reqs)
+      print line }' "$dir/switches.before" "$dir/switches.after"
 fi
