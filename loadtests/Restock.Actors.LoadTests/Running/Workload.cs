@@ -58,6 +58,8 @@ public sealed class Workload
     private readonly double[] _skuCdf;
     private readonly int[] _mixCdf;
     private readonly ConcurrentQueue<TrackedOrder> _reserved = new();
+    // Only a mix that pays or cancels takes orders from the queue above; otherwise (hot-sku-bench) it would grow all run.
+    private readonly bool _queueReserved;
     private readonly ConcurrentQueue<TrackedOrder> _paid = new();
     private readonly List<TrackedRefund> _refunds = [];
     private long _orders;
@@ -77,13 +79,14 @@ public sealed class Workload
         var m = scenario.Mix;
         var runningTotal = 0;
         _mixCdf = new[] { m.Reserve, m.Pay, m.Cancel, m.Ship, m.Refund, m.ManualRestock, m.LedgerQuery }.Select(w => runningTotal += w).ToArray();
+        _queueReserved = m.Pay + m.Cancel > 0;
     }
 
     public string[] Skus { get; }
 
     public string[] Shops { get; }
 
-    public ConcurrentBag<TrackedOrder> Acknowledged { get; } = [];
+    public AcknowledgedOrders Acknowledged { get; } = new();
 
     public IReadOnlyList<TrackedRefund> Refunds
     {
@@ -173,7 +176,7 @@ public sealed class Workload
         if (!result.Ok) return;
         var order = new TrackedOrder(id, sku, ShopOf(index), quantity, deadline);
         Acknowledged.Add(order);
-        _reserved.Enqueue(order);
+        if (_queueReserved) _reserved.Enqueue(order);
     }
 
     private async Task PayAsync(TrackedOrder order, long dueAt)

@@ -21,7 +21,8 @@ internal sealed class SqliteJournalWrites
 {
     private readonly Akka.Serialization.Serialization _serialization;
     private readonly string _connectionString;
-    private readonly string _insert;
+    // The insert's SQL as SQLite reads it (UTF-8, zero-terminated): converted once, not on every write's prepare.
+    private readonly byte[] _insertUtf8;
     private readonly string _tagSeparator;
     private readonly string? _defaultSerializer;
 
@@ -36,8 +37,9 @@ internal sealed class SqliteJournalWrites
         _defaultSerializer = config.DefaultSerializer;
         var c = config.TableConfig.EventJournalTable.ColumnNames;
         var columns = new[] { c.Deleted, c.PersistenceId, c.SequenceNumber, c.Message, c.Tags, c.Manifest, c.Identifier, c.WriterUuid, c.Created };
-        _insert = $"INSERT INTO {RecoveryReads.Table(config.TableConfig.SchemaName, config.TableConfig.EventJournalTable.Name)} " +
+        var insert = $"INSERT INTO {RecoveryReads.Table(config.TableConfig.SchemaName, config.TableConfig.EventJournalTable.Name)} " +
                   $"({string.Join(", ", columns.Select(RecoveryReads.Quote))}) VALUES ({string.Join(", ", columns.Select((_, i) => "@p" + i))})";
+        _insertUtf8 = System.Text.Encoding.UTF8.GetBytes(insert + "\0");
     }
 
     /// <summary>Null unless the journal is SQLite with tags stored in the journal row (Csv), the only layout written here.</summary>
@@ -126,7 +128,7 @@ internal sealed class SqliteJournalWrites
         try
         {
             if (waited.Ticks > 0) RestockMetrics.JournalLockWait.Record(waited.TotalMilliseconds);
-            Check(raw.sqlite3_prepare_v2(db, _insert, out var statement), db);
+            Check(raw.sqlite3_prepare_v2(db, utf8z.FromSpan(_insertUtf8), out var statement), db);
             using (statement)
             {
                 foreach (var row in rows)

@@ -36,11 +36,15 @@ public sealed class SkuActor : UntypedPersistentActor
     private readonly InventorySettings _settings;
     private readonly TimeProvider _clock;
     // Decisions waiting for their write, and those of the write under way: made on a SKU's first write and dropped
-    // once it drains, since most SKUs wait idle (100,000 may be active on a node) and a busy one never drains.
+    // once it drains after a write of one decision, since most SKUs wait idle (100,000 may be active on a node); a busy
+    // one keeps them from write to write, drained or not, instead of growing new ones each time.
     private Queue<Pending>? _queue;
     private SkuState _state;
     // Reused from write to write while the SKU is busy: no array per write.
     private List<Pending>? _writing;
+    // When the write under way was handed to the journal; its handler is made once, not per write.
+    private long _writeStarted;
+    private readonly Action<object> _written;
     private bool _stopping;
     // Asked the shard to passivate it (see StopEntity).
     private bool _passivating;
@@ -74,6 +78,11 @@ public sealed class SkuActor : UntypedPersistentActor
         _clock = clock;
         _state = SkuState.Empty(settings.RememberIdsFor, settings.ManualRestockWindow);
         _idle = new IdleWatch(settings.IdleBeforePassivation);
+        _written = _ =>
+        {
+            RestockMetrics.JournalWriteLatency.Record(Stopwatch.GetElapsedTime(_writeStarted).TotalMilliseconds);
+            BatchWritten();
+        };
     }
 
     /// <param name="clock">Payment deadlines and received-at times are read from it; tests pass their own.</param>
@@ -307,16 +316,13 @@ public sealed class SkuActor : UntypedPersistentActor
         _eventsWritten += events.Count;
         _largestBatch = Math.Max(_largestBatch, events.Count);
         RestockMetrics.JournalBatchSize.Record(events.Count);
-        var started = Stopwatch.GetTimestamp();
+        _writeStarted = Stopwatch.GetTimestamp();
         // One journal row per write. Refund and restock events are tagged for the restock ledger's projection, so a
         // row holding one is tagged too; the hot path (reservations) stays untagged, which the Sql plugin inserts fastest.
         object row = events.Count == 1 ? events[0] : new SkuEventBatch(events);
         if (events.Exists(e => e is ILedgerEvent)) row = new Tagged(row, LedgerTags);
-        PersistAsync(row, _ =>
-        {
-            RestockMetrics.JournalWriteLatency.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            BatchWritten();
-        });
+        // One write at a time (Writing holds the next back), so the field above is this write's start.
+        PersistAsync(row, _written);
     }
 
     private void BatchWritten()
@@ -325,6 +331,7 @@ public sealed class SkuActor : UntypedPersistentActor
         foreach (var done in written)
             done.ReplyTo?.Tell(done.Reply);
         var snapshot = written[^1].SnapshotAfter;
+        var busy = written.Count > 1;
         written.Clear();
         // Until the next batch is handed to the journal, LastSequenceNr is this batch's row, the one the snapshot follows.
         if (snapshot is not null)
@@ -333,8 +340,11 @@ public sealed class SkuActor : UntypedPersistentActor
             Save(snapshot);
         }
         WriteNextBatch();
-        // Drained: a SKU that is not busy keeps no buffers (100,000 SKUs may be active on a node); a busy one never drains.
-        if (!Writing && !Queued)
+        // Drained: a SKU that is not busy keeps no buffers (100,000 SKUs may be active on a node). One whose last write
+        // carried several decisions is busy and keeps them: at a steady rate below its ceiling it drains after every
+        // write, and new ones would grow again by doubling each time. It drops them when a write carries one decision,
+        // or when it stops.
+        if (!busy && !Writing && !Queued)
         {
             _writing = null;
             _queue = null;

@@ -24,12 +24,20 @@ internal static class SkuEventBatchFormat
 {
     private const byte Layout = 2;
     private const byte Other = 0, Reserved = 1, Released = 2, Paid = 3, Shipped = 4;
+    // Rows are written one after another on the journal's thread: each is built in this thread's buffer and copied out
+    // once at its exact size, instead of a buffer per row grown by doubling. A buffer grown past this is not kept.
+    private const int LargestKeptBuffer = 1 << 20;
+    [ThreadStatic] private static ArrayBufferWriter<byte>? _buffer;
 
     /// <param name="json">An event that has no code of its own as its manifest and JSON.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static byte[] Write(SkuEventBatch batch, Func<SkuEvent, (string Manifest, byte[] Json)> json)
     {
-        var w = new Writer(new ArrayBufferWriter<byte>(16 + 32 * batch.Events.Count));
+        var buffer = _buffer ?? new ArrayBufferWriter<byte>(16 + 32 * batch.Events.Count);
+        // Taken while in use: an event's JSON written through a serializer that writes a batch would get a buffer of its own.
+        _buffer = null;
+        buffer.ResetWrittenCount();
+        var w = new Writer(buffer);
         w.Byte(Layout);
         w.Var((ulong)batch.Events.Count);
         foreach (var e in batch.Events)
@@ -71,7 +79,9 @@ internal static class SkuEventBatchFormat
                     break;
             }
         }
-        return w.ToArray();
+        var row = w.ToArray();
+        if (buffer.Capacity <= LargestKeptBuffer) _buffer = buffer;
+        return row;
     }
 
     /// <param name="json">An event stored as JSON under its manifest.</param>

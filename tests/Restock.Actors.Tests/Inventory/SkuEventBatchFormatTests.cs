@@ -61,6 +61,26 @@ public sealed class SkuEventBatchFormatTests(ITestOutputHelper output) : EngineT
     }
 
     [Fact]
+    public void Rows_written_one_after_another_each_keep_their_own_events()
+    {
+        // Rows are built in one reused buffer per thread: each row must still be an array of its own, exactly its size.
+        SkuEvent[] large = [.. Enumerable.Range(0, 500).Select(i => new StockReserved($"large-{i:D6}", 2, At.AddMinutes(15), At))];
+        SkuEvent[] small = [new StockReserved("small-1", 1, At.AddMinutes(15), At), new StockAdjusted("a1", 5, "delivery", At, 5)];
+
+        var first = Store(new SkuEventBatch(large));
+        var firstCopy = first.ToArray();
+        var second = Store(new SkuEventBatch(small));
+        var third = Store(new SkuEventBatch(small));
+
+        Assert.Equal(firstCopy, first);
+        Assert.Equal(large, Read(first).Events);
+        Assert.Equal(small, Read(second).Events);
+        Assert.Equal(second, third);
+        Assert.NotSame(second, third);
+        Assert.True(second.Length < first.Length / 10, $"{second.Length} bytes");
+    }
+
+    [Fact]
     public void A_batch_cut_short_or_damaged_is_refused_with_a_clear_error()
     {
         var bytes = Store(new SkuEventBatch([new StockReserved("o1", 3, At.AddHours(1), At), new SkuOwnerRecorded("shop-a")]));
