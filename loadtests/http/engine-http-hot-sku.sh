@@ -60,7 +60,8 @@ LUA
 wrk -t"$threads" -c"$conns" -d3s -s "$dir/reserve.lua" "http://127.0.0.1:$port" -- warm >/dev/null 2>&1 || true
 if [ -n "${COUNTERS:-}" ]; then
   # Allocation and collections of the service during the measured run (dotnet-counters, one line a second).
-  ~/.dotnet/tools/dotnet-counters collect -p "$pid" --format csv -o "$dir/counters.csv" --refresh-interval 1 \
+  # Bounded: dotnet-counters once kept running past its duration (session 8), which left the script waiting for ever.
+  timeout $((secs + 30)) ~/.dotnet/tools/dotnet-counters collect -p "$pid" --format csv -o "$dir/counters.csv" --refresh-interval 1 \
     --duration "00:00:$(printf %02d "$secs")" --counters System.Runtime >/dev/null 2>&1 &
   counters=$!
   sleep 1

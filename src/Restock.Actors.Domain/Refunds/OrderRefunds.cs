@@ -68,16 +68,36 @@ public sealed record RefundProgress(
     /// <summary>Every line has a final answer.</summary>
     public bool Finished => Policy is not null && Settled.Count == Refund.Lines.Count;
 
-    public bool NeedsAttention => Waiting.Values.Any(w => w.Parked);
+    // The checks below are loops, not LINQ: the coordinator asks them on every message of every refund.
+    public bool NeedsAttention
+    {
+        get
+        {
+            foreach (var (_, wait) in Waiting)
+                if (wait.Parked) return true;
+            return false;
+        }
+    }
 
     /// <summary>Something is left for the coordinator to do (parked lines wait for a resubmission instead).</summary>
-    public bool InProgress => Policy is null || Active.Any();
+    public bool InProgress
+    {
+        get
+        {
+            if (Policy is null) return true;
+            foreach (var line in Refund.Lines)
+                if (IsActive(line.SkuId)) return true;
+            return false;
+        }
+    }
 
     public IEnumerable<RefundedLine> Unsettled => Refund.Lines.Where(l => !Settled.ContainsKey(l.SkuId));
 
     /// <summary>The lines to send to their SKU: neither settled nor parked.</summary>
-    public IEnumerable<RefundedLine> Active =>
-        Unsettled.Where(l => !(Waiting.TryGetValue(l.SkuId, out var w) && w.Parked));
+    public IEnumerable<RefundedLine> Active => Refund.Lines.Where(l => IsActive(l.SkuId));
+
+    /// <summary>Whether the line of <paramref name="skuId"/> is still to be sent to its SKU: neither settled nor parked.</summary>
+    public bool IsActive(string skuId) => !Settled.ContainsKey(skuId) && !(Waiting.TryGetValue(skuId, out var w) && w.Parked);
 }
 
 /// <summary>Every refund of one order and how far each has got.</summary>
@@ -87,6 +107,17 @@ public sealed record OrderRefunds(ImmutableDictionary<string, RefundProgress> Re
 
     /// <summary>Refunds the coordinator still works on.</summary>
     public IEnumerable<RefundProgress> InProgress => Refunds.Values.Where(r => r.InProgress);
+
+    /// <summary>Whether any refund is in progress (<see cref="InProgress"/>), without an iterator.</summary>
+    public bool AnyInProgress
+    {
+        get
+        {
+            foreach (var (_, refund) in Refunds)
+                if (refund.InProgress) return true;
+            return false;
+        }
+    }
 }
 
 public enum RefundRejectionCode

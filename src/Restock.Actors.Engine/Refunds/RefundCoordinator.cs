@@ -30,6 +30,12 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
 
     private sealed record Retry(string RefundId, string? SkuId);
 
+    /// <summary>Sent to itself at the end of recovery, so that it arrives after the message that started the coordinator.</summary>
+    private sealed class ArmIdleWatch
+    {
+        public static readonly ArmIdleWatch Instance = new();
+    }
+
     private static readonly IImmutableSet<string> AttentionTags = ImmutableHashSet.Create(IRefundAttentionEvent.Tag);
 
     private readonly string _orderId;
@@ -44,6 +50,9 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
     private readonly Dictionary<(string RefundId, string? SkuId), int> _failures = [];
     private OrderRefunds _state = OrderRefunds.Empty;
     private bool _passivating;
+    private bool _idleArmed;
+    // Writes under way (PersistAll stashes what arrives meanwhile).
+    private int _storing;
 
     public RefundCoordinator(string orderId, IActorRef shops, IActorRef skus, RefundSettings settings)
     {
@@ -53,7 +62,6 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
         _settings = settings;
         _persistenceId = "refunds-" + orderId;
         _idle = new IdleWatch(settings.IdleBeforePassivation);
-        _idle.Start(Context);
     }
 
     // An untyped actor: a ReceivePersistentActor builds its handler table in every instance's constructor, and one
@@ -67,6 +75,7 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
                 break;
             case RecoveryCompleted:
                 foreach (var unfinished in _state.InProgress.ToList()) Proceed(unfinished.Refund.RefundId);
+                Self.Tell(ArmIdleWatch.Instance);
                 break;
         }
     }
@@ -100,13 +109,15 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
                 PassivateIfFinished();
                 break;
             case IdleWatch.Check:
-                if (!_idle.IsIdle(Context)) return;
-                if (!_state.InProgress.Any())
+                if (!_idle.IsIdle(Context)) break;
+                if (!_state.AnyInProgress)
                 {
                     _passivating = true;
                     Context.Parent.Tell(new Passivate(StopEntity.Instance));
                 }
                 _idle.Start(Context);
+                break;
+            case ArmIdleWatch:
                 break;
             // Handoff or passivation: an ordinary message, so it waits (stashed) until a write under way is confirmed;
             // lines still being asked are asked again when the coordinator recovers. A message the shard delivered before it
@@ -115,7 +126,7 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
             // starts the entity again for it, so it is sent a resume (during a handoff the shard drops it; the entity is
             // remembered and starts on its new node).
             case StopEntity:
-                if (_passivating && _state.InProgress.Any()) Context.Parent.Tell(new ResumeRefunds(_orderId));
+                if (_passivating && _state.AnyInProgress) Context.Parent.Tell(new ResumeRefunds(_orderId));
                 Context.Stop(Self);
                 break;
             // Recovery has resumed every unfinished refund already.
@@ -125,6 +136,19 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
                 Unhandled(message);
                 break;
         }
+        ArmIdleWatchIfQuiet();
+    }
+
+    /// <summary>
+    /// Starts watching the idle period once the coordinator may stay with nothing under way: not on start, since most
+    /// coordinators finish their refund and stop at once (see <see cref="PassivateIfFinished"/>), and a check scheduled
+    /// for each would stay in the scheduler for the whole period (every one promoted to the old generation on a busy node).
+    /// </summary>
+    private void ArmIdleWatchIfQuiet()
+    {
+        if (_idleArmed || _passivating || _storing > 0 || _asking.Count > 0) return;
+        _idleArmed = true;
+        _idle.Start(Context);
     }
 
     public static Props Props(string orderId, IActorRef shops, IActorRef skus, RefundSettings settings) =>
@@ -176,12 +200,15 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
         }
         var stored = events.Select(e => e is IRefundAttentionEvent ? new Tagged(e, AttentionTags) : (object)e).ToList();
         var applied = 0;
+        _storing++;
         PersistAll(stored, _ =>
         {
             _state = RefundRules.Apply(_state, events[applied++]);
             if (applied != events.Count) return;
+            _storing--;
             then();
             PassivateIfFinished();
+            ArmIdleWatchIfQuiet();
         });
     }
 
@@ -192,7 +219,7 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
     /// </summary>
     private void PassivateIfFinished()
     {
-        if (_passivating || _asking.Count > 0 || _state.InProgress.Any()) return;
+        if (_passivating || _asking.Count > 0 || _state.AnyInProgress) return;
         _passivating = true;
         Context.Parent.Tell(new Passivate(StopEntity.Instance));
     }
@@ -237,7 +264,7 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
             DateTimeOffset.UtcNow, _settings.RetryFor);
         Store(events, () =>
         {
-            if (!_state.Refunds[answer.RefundId].Active.Any(l => l.SkuId == answer.SkuId))
+            if (!_state.Refunds[answer.RefundId].IsActive(answer.SkuId))
             {
                 _asking.Remove(key);
                 _failures.Remove(key);

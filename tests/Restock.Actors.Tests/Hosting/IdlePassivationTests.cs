@@ -93,6 +93,28 @@ public sealed class IdlePassivationTests(ITestOutputHelper output) : EngineTestK
     }
 
     [Fact]
+    public void A_refund_coordinator_started_again_with_nothing_to_do_and_no_message_asks_to_be_passivated_once_idle()
+    {
+        var settings = RefundSettings.From(Sys.Settings.Config) with { IdleBeforePassivation = Idle };
+        var (shops, skus) = (CreateTestProbe(), CreateTestProbe());
+        var first = Host(RefundCoordinator.Props("o7", shops.Ref, skus.Ref, settings));
+        first.Tell(new RefundSucceeded(new RefundRequest("r1", "o7", "shop", [new RefundedLine("s1", 2)], DateTimeOffset.UtcNow)));
+        Assert.Equal(RefundOutcome.Accepted, ExpectMsg<RefundReply>().Outcome);
+        shops.ExpectMsg<GetRestockPolicy>();
+        shops.Reply(new RestockPolicyReply("shop", true, 1));
+        skus.ExpectMsg<SkuRequest>();
+        skus.Reply(new SkuReply("s1", SkuOutcome.Done, null, null, StockLevels.Zero));
+        ExpectMsg<Passivate>(TimeSpan.FromSeconds(10));
+        Watch(first);
+        Sys.Stop(first);
+        ExpectTerminated(first);
+
+        // As remember-entities starts one stopped between its last write and its passivation: no message for it.
+        Host(RefundCoordinator.Props("o7", shops.Ref, skus.Ref, settings));
+        ExpectMsg<Passivate>(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public void A_refund_coordinator_that_takes_a_new_refund_while_its_passivation_is_under_way_asks_its_shard_to_start_it_again()
     {
         var settings = RefundSettings.From(Sys.Settings.Config) with { IdleBeforePassivation = TimeSpan.FromHours(1) };
