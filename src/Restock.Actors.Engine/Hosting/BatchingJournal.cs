@@ -86,24 +86,33 @@ public sealed class BatchingJournal : SqlWriteJournal
         // recovery and at most as many recoveries as a shared replay: SQLite finds each named parameter by a linear search
         // of the statement's names, so binding grows with the square of the parameter count (up to 500 recoveries with
         // three parameters each cost ~25 µs of CPU per SKU more than the two reads it replaced).
-        _highest = new RecoveryReads<Replay, ReadAhead>("highest-sequence-nr", async (recoveries, cancel) =>
+        // The statement's text depends only on how many recoveries it reads (their parameters are numbered in order), so
+        // it is built once per count, not per query: ~11,000 characters for 100 recoveries.
+        var statements = new string?[MaxReplaysPerQuery + 1];
+        string Statement(int count)
         {
-            var parameters = new List<object>(1 + 2 * recoveries.Count) { false };
-            var ids = new List<string>(recoveries.Count);
-            var ranges = new List<string>(recoveries.Count);
-            foreach (var r in recoveries)
+            var ids = new List<string>(count);
+            var ranges = new List<string>(count);
+            for (var i = 0; i < count; i++)
             {
-                var n = parameters.Count;
-                parameters.Add(r.PersistenceId);
-                parameters.Add(r.From);
+                var n = 1 + 2 * i;
                 ids.Add("@p" + n);
                 ranges.Add($"({Q(c.PersistenceId)} = @p{n} AND {Q(c.SequenceNumber)} >= @p{n + 1} AND {Q(c.SequenceNumber)} <= @p{n + 1} + {ShortReplay - 1})");
             }
-            var rows = await RecoveryReads.QueryAsync(Connect,
-                $"SELECT {Q(c.PersistenceId)}, MAX({Q(c.SequenceNumber)}), NULL, NULL, NULL, NULL, NULL, 1 FROM {from} " +
-                $"WHERE {Q(c.PersistenceId)} IN ({string.Join(", ", ids)}) GROUP BY {Q(c.PersistenceId)} " +
-                $"UNION ALL {stored}, 0 FROM {from} WHERE {Q(c.Deleted)} = @p0 AND ({string.Join(" OR ", ranges)})", parameters,
-                r => r.GetInt32(7) == 1 ? (Id: r.GetString(0), Highest: r.GetInt64(1), Event: null) : (Id: r.GetString(0), Highest: 0L, Event: ReadEvent(r)), cancel);
+            return $"SELECT {Q(c.PersistenceId)}, MAX({Q(c.SequenceNumber)}), NULL, NULL, NULL, NULL, NULL, 1 FROM {from} " +
+                   $"WHERE {Q(c.PersistenceId)} IN ({string.Join(", ", ids)}) GROUP BY {Q(c.PersistenceId)} " +
+                   $"UNION ALL {stored}, 0 FROM {from} WHERE {Q(c.Deleted)} = @p0 AND ({string.Join(" OR ", ranges)})";
+        }
+        _highest = new RecoveryReads<Replay, ReadAhead>("highest-sequence-nr", async (recoveries, cancel) =>
+        {
+            var parameters = new List<object>(1 + 2 * recoveries.Count) { false };
+            foreach (var r in recoveries)
+            {
+                parameters.Add(r.PersistenceId);
+                parameters.Add(r.From);
+            }
+            var rows = await RecoveryReads.QueryAsync(Connect, statements[recoveries.Count] ??= Statement(recoveries.Count), parameters,
+                r => r.GetInt32(7) == 1 ? (Id: r.GetString(0), Highest: r.GetInt64(1), Event: null) : (Id: "", Highest: 0L, Event: ReadEvent(r)), cancel);
             var highest = rows.Where(r => r.Event is null).ToDictionary(r => r.Id, r => r.Highest);
             var byEntity = rows.Select(r => r.Event).OfType<StoredEvent>().OrderBy(e => e.SequenceNr).ToLookup(e => e.PersistenceId);
             return recoveries.Select(r =>

@@ -73,6 +73,9 @@ internal static class RecoveryReads
     // SQLite allows 32,766 parameters per statement; PostgreSQL 65,535.
     public const int MaxIdsPerQuery = 500;
 
+    // Made once: the shared reads name a parameter or two per entity.
+    private static readonly string[] ParameterNames = Enumerable.Range(0, 2 * MaxIdsPerQuery + 1).Select(i => "@p" + i).ToArray();
+
     public static bool Supports(string providerName) =>
         providerName.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase) || providerName.StartsWith("PostgreSQL", StringComparison.OrdinalIgnoreCase);
 
@@ -93,7 +96,7 @@ internal static class RecoveryReads
         for (var i = 0; i < parameters.Count; i++)
         {
             var parameter = command.CreateParameter();
-            parameter.ParameterName = "@p" + i;
+            parameter.ParameterName = i < ParameterNames.Length ? ParameterNames[i] : "@p" + i;
             parameter.Value = parameters[i];
             command.Parameters.Add(parameter);
         }
