@@ -42,9 +42,10 @@ public sealed class SkuActor : UntypedPersistentActor
     private SkuState _state;
     // Reused from write to write while the SKU is busy: no array per write.
     private List<Pending>? _writing;
-    // When the write under way was handed to the journal; its handler is made once, not per write.
+    // When the write under way was handed to the journal; its handler is made once per busy period, not per write, and
+    // dropped with the buffers above (an idle SKU keeps no delegate).
     private long _writeStarted;
-    private readonly Action<object> _written;
+    private Action<object>? _written;
     private bool _stopping;
     // Asked the shard to passivate it (see StopEntity).
     private bool _passivating;
@@ -78,11 +79,6 @@ public sealed class SkuActor : UntypedPersistentActor
         _clock = clock;
         _state = SkuState.Empty(settings.RememberIdsFor, settings.ManualRestockWindow);
         _idle = new IdleWatch(settings.IdleBeforePassivation);
-        _written = _ =>
-        {
-            RestockMetrics.JournalWriteLatency.Record(Stopwatch.GetElapsedTime(_writeStarted).TotalMilliseconds);
-            BatchWritten();
-        };
     }
 
     /// <param name="clock">Payment deadlines and received-at times are read from it; tests pass their own.</param>
@@ -322,7 +318,13 @@ public sealed class SkuActor : UntypedPersistentActor
         object row = events.Count == 1 ? events[0] : new SkuEventBatch(events);
         if (events.Exists(e => e is ILedgerEvent)) row = new Tagged(row, LedgerTags);
         // One write at a time (Writing holds the next back), so the field above is this write's start.
-        PersistAsync(row, _written);
+        PersistAsync(row, _written ??= Written);
+    }
+
+    private void Written(object row)
+    {
+        RestockMetrics.JournalWriteLatency.Record(Stopwatch.GetElapsedTime(_writeStarted).TotalMilliseconds);
+        BatchWritten();
     }
 
     private void BatchWritten()
@@ -348,6 +350,7 @@ public sealed class SkuActor : UntypedPersistentActor
         {
             _writing = null;
             _queue = null;
+            _written = null;
         }
         StopIfDrained();
     }
