@@ -28,15 +28,27 @@ public sealed class AcknowledgedOrders : IReadOnlyCollection<TrackedOrder>
         }
     }
 
-    /// <summary>The orders acknowledged before this call, in the order added.</summary>
-    public IEnumerator<TrackedOrder> GetEnumerator()
+    /// <summary>The orders acknowledged so far, read later without copying them: those added afterwards are not in it.</summary>
+    public IReadOnlyCollection<TrackedOrder> Now()
     {
-        TrackedOrder[][] chunks;
-        int count;
-        lock (_lock) (chunks, count) = (_chunks, _count);
-        for (var i = 0; i < count; i++)
-            yield return chunks[i / ChunkSize][i % ChunkSize];
+        lock (_lock) return new View(_chunks, _count);
     }
 
+    /// <summary>The orders acknowledged before the enumeration starts, in the order added.</summary>
+    public IEnumerator<TrackedOrder> GetEnumerator() => Now().GetEnumerator();
+
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+    private sealed class View(TrackedOrder[][] chunks, int count) : IReadOnlyCollection<TrackedOrder>
+    {
+        public int Count => count;
+
+        public IEnumerator<TrackedOrder> GetEnumerator()
+        {
+            for (var i = 0; i < count; i++)
+                yield return chunks[i / ChunkSize][i % ChunkSize];
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
 }

@@ -200,7 +200,7 @@ public static class LoadRun
                 return true;
             }
             metrics.ArrivalStarted(dueAt);
-            arrivals.Track(workload.StepAsync(random, dueAt));
+            _ = workload.StepAsync(random, dueAt, arrivals);
             return true;
         }, duration, stop.Token);
         await arrivals.AllFinishedAsync();
@@ -271,7 +271,9 @@ public static class LoadRun
             {
                 // Held units first, stock after: restocks only grow, so a later read can only be more lenient, never wrong.
                 var now = DateTimeOffset.UtcNow;
-                var orders = workload.Acknowledged.Where(o => hot.Contains(o.Sku)).ToList();
+                // The orders acknowledged by now, not copied: a copy of every order each second was large arrays in the process whose
+                // collections the open model measures.
+                var orders = workload.Acknowledged.Now();
                 var views = await Task.WhenAll(hot.Select(target.Stock));
                 for (var i = 0; i < hot.Length; i++)
                     if (views[i] is { } view)

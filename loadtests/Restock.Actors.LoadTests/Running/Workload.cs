@@ -144,7 +144,9 @@ public sealed class Workload
     /// can run steps on its one thread with one random source (no source per arrival). <paramref name="dueAt"/>: when the
     /// open model meant the step to start (a Stopwatch timestamp; 0 under the closed model), which its requests are timed from.
     /// </summary>
-    public Task StepAsync(Random random, long dueAt = 0)
+    /// <param name="arrivals">The open model's arrivals in flight: the step is counted there until it ends, and a failure is
+    /// reported there (the task returned then does not fail).</param>
+    public Task StepAsync(Random random, long dueAt = 0, ArrivalsInFlight? arrivals = null)
     {
         var roll = random.Next(_mixCdf[^1]);
         // A loop, not Array.FindIndex: its predicate would capture the roll, a closure and a delegate per arrival.
@@ -152,31 +154,53 @@ public sealed class Workload
         while (roll >= _mixCdf[kind]) kind++;
         return kind switch
         {
-            1 when _reserved.TryDequeue(out var order) => PayAsync(order, dueAt),
-            2 when _reserved.TryDequeue(out var order) => CancelAsync(order, dueAt),
-            3 when _paid.TryDequeue(out var order) => ShipAsync(order, dueAt),
-            4 when _paid.TryDequeue(out var order) => RefundAsync(order, random, dueAt),
-            5 when TryPickRefund(random, out var refund) => ManualRestockAsync(refund, dueAt),
-            6 => LedgerQueryAsync(random, dueAt),
-            _ => ReserveAsync(random, dueAt),
+            1 when _reserved.TryDequeue(out var order) => Counted(PayAsync(order, dueAt), arrivals),
+            2 when _reserved.TryDequeue(out var order) => Counted(CancelAsync(order, dueAt), arrivals),
+            3 when _paid.TryDequeue(out var order) => Counted(ShipAsync(order, dueAt), arrivals),
+            4 when _paid.TryDequeue(out var order) => Counted(RefundAsync(order, random, dueAt), arrivals),
+            5 when TryPickRefund(random, out var refund) => Counted(ManualRestockAsync(refund, dueAt), arrivals),
+            6 => Counted(LedgerQueryAsync(random, dueAt), arrivals),
+            _ => ReserveAsync(random, dueAt, arrivals),
         };
     }
 
-    private async Task ReserveAsync(Random random, long dueAt)
+    private static Task Counted(Task step, ArrivalsInFlight? arrivals)
     {
-        var drawn = Array.BinarySearch(_skuCdf, random.NextDouble());
-        var index = Math.Min(Skus.Length - 1, drawn < 0 ? ~drawn : drawn);
-        var sku = Skus[index];
-        var quantity = random.NextInt64(1, _scenario.MaxQuantity + 1);
-        var id = $"{_scenario.Name}-o{Interlocked.Increment(ref _orders)}";
-        var deadline = DateTimeOffset.UtcNow + _scenario.Window;
-        var result = await _metrics.Time("reserve", (_target, sku, id, quantity, _scenario.Window),
-            static s => s._target.Reserve(s.sku, s.id, s.quantity, s.Window), dueAt);
-        // Tracked once acknowledged: in a sale most reserves of the hottest SKUs are refused as sold out.
-        if (!result.Ok) return;
-        var order = new TrackedOrder(id, sku, ShopOf(index), quantity, deadline);
-        Acknowledged.Add(order);
-        if (_queueReserved) _reserved.Enqueue(order);
+        arrivals?.Track(step);
+        return step;
+    }
+
+    /// <summary>
+    /// The hot path counts itself among the arrivals (see <see cref="ArrivalsInFlight.Starting"/>), in its own state machine:
+    /// no continuation per arrival.
+    /// </summary>
+    private async Task ReserveAsync(Random random, long dueAt, ArrivalsInFlight? arrivals)
+    {
+        arrivals?.Starting();
+        try
+        {
+            var drawn = Array.BinarySearch(_skuCdf, random.NextDouble());
+            var index = Math.Min(Skus.Length - 1, drawn < 0 ? ~drawn : drawn);
+            var sku = Skus[index];
+            var quantity = random.NextInt64(1, _scenario.MaxQuantity + 1);
+            var id = $"{_scenario.Name}-o{Interlocked.Increment(ref _orders)}";
+            var deadline = DateTimeOffset.UtcNow + _scenario.Window;
+            var result = await _metrics.Time("reserve", (_target, sku, id, quantity, _scenario.Window),
+                static s => s._target.Reserve(s.sku, s.id, s.quantity, s.Window), dueAt);
+            // Tracked once acknowledged: in a sale most reserves of the hottest SKUs are refused as sold out.
+            if (!result.Ok) return;
+            var order = new TrackedOrder(id, sku, ShopOf(index), quantity, deadline);
+            Acknowledged.Add(order);
+            if (_queueReserved) _reserved.Enqueue(order);
+        }
+        catch (Exception e) when (arrivals is not null)
+        {
+            arrivals.Failed(e);
+        }
+        finally
+        {
+            arrivals?.Finished();
+        }
     }
 
     private async Task PayAsync(TrackedOrder order, long dueAt)

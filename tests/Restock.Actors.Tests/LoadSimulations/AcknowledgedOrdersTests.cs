@@ -19,6 +19,19 @@ public class AcknowledgedOrdersTests
     }
 
     [Fact]
+    public void What_was_acknowledged_by_now_leaves_out_orders_added_afterwards()
+    {
+        var orders = new AcknowledgedOrders();
+        for (var i = 0; i < 5_000; i++) orders.Add(Order(i));
+        var now = orders.Now();
+        for (var i = 5_000; i < 9_000; i++) orders.Add(Order(i));
+
+        Assert.Equal(5_000, now.Count);
+        Assert.Equal(Enumerable.Range(0, 5_000).Select(i => $"o{i}"), now.Select(o => o.Id));
+        Assert.Equal(9_000, orders.Count());
+    }
+
+    [Fact]
     public async Task A_read_while_orders_are_added_sees_every_order_added_before_it()
     {
         var orders = new AcknowledgedOrders();

@@ -33,4 +33,25 @@ public class ArrivalsInFlightTests
         var e = await Assert.ThrowsAsync<InvalidOperationException>(arrivals.AllFinishedAsync);
         Assert.Equal("the target broke", e.Message);
     }
+
+    [Fact]
+    public async Task Arrivals_that_report_their_own_end_hold_the_end_beside_tracked_ones_and_their_failure_fails_it()
+    {
+        var arrivals = new ArrivalsInFlight();
+        var tracked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        arrivals.Starting();
+        arrivals.Starting();
+        arrivals.Track(tracked.Task);
+        Assert.Equal(3, arrivals.Count);
+
+        var end = arrivals.AllFinishedAsync();
+        arrivals.Finished();
+        arrivals.Failed(new InvalidOperationException("the engine refused"));
+        arrivals.Finished();
+        Assert.False(end.IsCompleted);
+        tracked.SetResult();
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => end);
+        Assert.Equal("the engine refused", e.Message);
+        Assert.Equal(0, arrivals.Count);
+    }
 }
