@@ -16,8 +16,9 @@ namespace Restock.Actors.Engine.Hosting;
 /// a synchronous driver never lets happen. So thousands of SKUs activating at once each cost a read and a write
 /// transaction of their own, queued one behind the other, and remember-entities updates time out behind them.
 /// Here the entities recovering at once share one query for their highest sequence numbers and, in the same statement,
-/// the short replays that follow (so a replay needs no second query or hand-off), long replays run beside the actor, and writes are group-committed across entities: while a transaction is
-/// in flight the next ones wait, then share one transaction. On SQLite those transactions are written by
+/// the short replays that follow (so a replay needs no second query or hand-off), long replays run beside the actor,
+/// and writes are group-committed across entities: while a transaction is in flight the next ones wait, then share one
+/// transaction. On SQLite those transactions are written by
 /// <see cref="SqliteJournalWrites"/>, elsewhere by the plugin.
 /// </summary>
 public sealed class BatchingJournal : SqlWriteJournal
@@ -54,7 +55,8 @@ public sealed class BatchingJournal : SqlWriteJournal
 
     // A recovery's highest sequence number, read together with the events it replays next (when those are short).
     private readonly RecoveryReads<Replay, ReadAhead>? _highest;
-    // The events read with a recovery's highest sequence number, until its replay takes them.
+    // The events read with a recovery's highest sequence number, until its replay takes them (Akka replays right after
+    // that read; an entry whose replay never came, e.g. after a timeout, is replaced by the id's next recovery).
     private readonly ConcurrentDictionary<string, ReadAhead> _readAhead = new();
     private readonly RecoveryReads<Replay, IReadOnlyList<IPersistentRepresentation>?>? _replays;
     private readonly StoredIds? _stored;

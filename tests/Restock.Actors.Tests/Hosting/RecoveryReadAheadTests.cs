@@ -16,18 +16,19 @@ public sealed class RecoveryReadAheadTests(ITestOutputHelper output) : EngineTes
     // A journal's first write creates its tables: on a busy machine that can take longer than TestKit's 3 s default.
     private static readonly TimeSpan FirstWrite = TimeSpan.FromSeconds(30);
 
-    private const string PluginJournal = "akka.persistence.journal.sql.class = \"Akka.Persistence.Sql.Journal.SqlWriteJournal, Akka.Persistence.Sql\"";
+    internal const string PluginJournal = "akka.persistence.journal.sql.class = \"Akka.Persistence.Sql.Journal.SqlWriteJournal, Akka.Persistence.Sql\"";
 
     private static IActorRef Journal(ActorSystem system) => Persistence.Instance.Apply(system).JournalFor(null);
 
-    private void Store(string persistenceId, int events)
+    private static void Store(ActorSystem system, string persistenceId, int events)
     {
+        var probe = new Akka.TestKit.TestProbe(system, new Akka.TestKit.Xunit2.XunitAssertions());
         var writes = Enumerable.Range(1, events)
             .Select(i => new AtomicWrite(new Persistent($"{persistenceId}-{i}", i, persistenceId, writerGuid: "writer-1")))
             .ToList();
-        Journal(Sys).Tell(new WriteMessages(writes, TestActor, 1));
-        ExpectMsg<WriteMessagesSuccessful>(FirstWrite);
-        ReceiveN(events, FirstWrite);
+        Journal(system).Tell(new WriteMessages(writes, probe.Ref, 1));
+        probe.ExpectMsg<WriteMessagesSuccessful>(FirstWrite);
+        probe.ReceiveN(events, FirstWrite);
     }
 
     /// <returns>The replayed events (sequence number and payload) and the highest sequence number reported.</returns>
@@ -52,12 +53,20 @@ public sealed class RecoveryReadAheadTests(ITestOutputHelper output) : EngineTes
     }
 
     [Fact]
-    public async Task Every_replay_answers_what_the_plugins_own_journal_answers()
+    public Task Every_replay_answers_what_the_plugins_own_journal_answers() =>
+        AssertReplaysAsThePluginAsync(Sys, () => ActorSystem.Create("restock", Db.Config(PluginJournal)));
+
+    /// <summary>
+    /// Stores histories through <paramref name="engine"/>'s journal, then asks it and the plugin's own journal (a system of
+    /// <paramref name="startPlugin"/> on the same database) for the same replays.
+    /// </summary>
+    internal static async Task AssertReplaysAsThePluginAsync(ActorSystem engine, Func<ActorSystem> startPlugin)
     {
-        Store("short", 8);
-        Store("long", 130);
-        Journal(Sys).Tell(new DeleteMessagesTo("short", 2, TestActor));
-        ExpectMsg<DeleteMessagesSuccess>(FirstWrite);
+        Store(engine, "short", 8);
+        Store(engine, "long", 130);
+        var probe = new Akka.TestKit.TestProbe(engine, new Akka.TestKit.Xunit2.XunitAssertions());
+        Journal(engine).Tell(new DeleteMessagesTo("short", 2, probe.Ref));
+        probe.ExpectMsg<DeleteMessagesSuccess>(FirstWrite);
         (long From, long To, long Max, string Id)[] replays =
         [
             (1, long.MaxValue, long.MaxValue, "short"), (4, long.MaxValue, long.MaxValue, "short"), (1, 5, long.MaxValue, "short"),
@@ -66,29 +75,29 @@ public sealed class RecoveryReadAheadTests(ITestOutputHelper output) : EngineTes
             (1, long.MaxValue, long.MaxValue, "never-written"),
         ];
 
-        var engine = replays.Select(r => Replay(Sys, r.From, r.To, r.Max, r.Id)).ToList();
+        var answers = replays.Select(r => Replay(engine, r.From, r.To, r.Max, r.Id)).ToList();
 
-        var plugin = ActorSystem.Create("restock", Db.Config(PluginJournal));
+        var plugin = startPlugin();
         try
         {
             var expected = replays.Select(r => Replay(plugin, r.From, r.To, r.Max, r.Id)).ToList();
             for (var i = 0; i < replays.Length; i++)
             {
-                Assert.Equal(expected[i].Highest, engine[i].Highest);
-                Assert.Equal(expected[i].Events, engine[i].Events);
+                Assert.Equal(expected[i].Highest, answers[i].Highest);
+                Assert.Equal(expected[i].Events, answers[i].Events);
             }
         }
         finally
         {
             await plugin.Terminate();
         }
-        Assert.Equal(["3:short-3", "4:short-4", "5:short-5"], engine[2].Events);
+        Assert.Equal(["3:short-3", "4:short-4", "5:short-5"], answers[2].Events);
     }
 
     [Fact]
     public async Task A_replay_racing_the_entitys_writes_gets_every_event_up_to_the_highest_it_reports()
     {
-        Store("racing", 1);
+        Store(Sys, "racing", 1);
         using var stop = new CancellationTokenSource();
         var writer = Task.Run(() =>
         {
