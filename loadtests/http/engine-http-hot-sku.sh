@@ -56,13 +56,15 @@ function done(summary, latency, requests)
   io.write(string.format("p50_ms %.2f p99_ms %.2f\n", latency:percentile(50) / 1000, latency:percentile(99) / 1000))
 end
 LUA
+# hh:mm:ss for the diagnostic tools' --duration (the trace's takes a day in front), whatever the run's length.
+hms() { printf '%02d:%02d:%02d' $(($1 / 3600)) $(($1 % 3600 / 60)) $(($1 % 60)); }
 # warm-up, then the measured run
 wrk -t"$threads" -c"$conns" -d3s -s "$dir/reserve.lua" "http://127.0.0.1:$port" -- warm >/dev/null 2>&1 || true
 if [ -n "${COUNTERS:-}" ]; then
   # Allocation and collections of the service during the measured run (dotnet-counters, one line a second).
   # Bounded: dotnet-counters once kept running past its duration (session 8), which left the script waiting for ever.
   timeout $((secs + 30)) ~/.dotnet/tools/dotnet-counters collect -p "$pid" --format csv -o "$dir/counters.csv" --refresh-interval 1 \
-    --duration "00:00:$(printf %02d "$secs")" --counters System.Runtime >/dev/null 2>&1 &
+    --duration "$(hms "$secs")" --counters System.Runtime >/dev/null 2>&1 &
   counters=$!
   sleep 1
 fi
@@ -71,7 +73,7 @@ if [ -n "${TRACE:-}" ]; then
   # cpu-sampling (on-CPU samples, root only) goes through perf_events; the other profiles through EventPipe.
   verb=collect; [ "${TRACE_PROFILE:-}" != cpu-sampling ] || verb=collect-linux
   ~/.dotnet/tools/dotnet-trace $verb -p "$pid" --profile "${TRACE_PROFILE:-dotnet-sampled-thread-time}" -o "$TRACE" \
-    --duration "00:00:00:$(printf %02d "$secs")" >/dev/null 2>&1 &
+    --duration "00:$(hms "$secs")" >/dev/null 2>&1 &
   tracer=$!
   sleep 2
 fi
