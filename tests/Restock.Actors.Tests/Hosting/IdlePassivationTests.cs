@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Cluster.Sharding;
+using Akka.TestKit;
 using Restock.Actors.Domain.Inventory;
 using Restock.Actors.Domain.Refunds;
 using Restock.Actors.Engine.Hosting;
@@ -47,6 +48,16 @@ public sealed class IdlePassivationTests(ITestOutputHelper output) : EngineTestK
 
     private IActorRef Host(Props entity) => Sys.ActorOf(Akka.Actor.Props.Create(() => new Shard(entity, TestActor)));
 
+    /// <summary>A refund of one line (s1) of <paramref name="orderId"/>: accepted, the shop answers "restock", the SKU is asked.</summary>
+    private void RefundOneLineUntilItsSkuIsAsked(IActorRef coordinator, string orderId, TestProbe shops, TestProbe skus)
+    {
+        coordinator.Tell(new RefundSucceeded(new RefundRequest("r1", orderId, "shop", [new RefundedLine("s1", 2)], DateTimeOffset.UtcNow)));
+        Assert.Equal(RefundOutcome.Accepted, ExpectMsg<RefundReply>().Outcome);
+        shops.ExpectMsg<GetRestockPolicy>();
+        shops.Reply(new RestockPolicyReply("shop", true, 1));
+        skus.ExpectMsg<SkuRequest>();
+    }
+
     [Fact]
     public void An_idle_shop_asks_to_be_passivated_and_a_busy_one_does_not()
     {
@@ -81,11 +92,7 @@ public sealed class IdlePassivationTests(ITestOutputHelper output) : EngineTestK
         var settings = RefundSettings.From(Sys.Settings.Config) with { IdleBeforePassivation = TimeSpan.FromHours(1) };
         var (shops, skus) = (CreateTestProbe(), CreateTestProbe());
         var coordinator = Host(RefundCoordinator.Props("o1", shops.Ref, skus.Ref, settings));
-        coordinator.Tell(new RefundSucceeded(new RefundRequest("r1", "o1", "shop", [new RefundedLine("s1", 2)], DateTimeOffset.UtcNow)));
-        Assert.Equal(RefundOutcome.Accepted, ExpectMsg<RefundReply>().Outcome);
-        shops.ExpectMsg<GetRestockPolicy>();
-        shops.Reply(new RestockPolicyReply("shop", true, 1));
-        skus.ExpectMsg<SkuRequest>();
+        RefundOneLineUntilItsSkuIsAsked(coordinator, "o1", shops, skus);
         // Not while its line is still being asked.
         ExpectNoMsg(TimeSpan.FromMilliseconds(300));
         skus.Reply(new SkuReply("s1", SkuOutcome.Done, null, null, StockLevels.Zero));
@@ -98,11 +105,7 @@ public sealed class IdlePassivationTests(ITestOutputHelper output) : EngineTestK
         var settings = RefundSettings.From(Sys.Settings.Config) with { IdleBeforePassivation = Idle };
         var (shops, skus) = (CreateTestProbe(), CreateTestProbe());
         var first = Host(RefundCoordinator.Props("o7", shops.Ref, skus.Ref, settings));
-        first.Tell(new RefundSucceeded(new RefundRequest("r1", "o7", "shop", [new RefundedLine("s1", 2)], DateTimeOffset.UtcNow)));
-        Assert.Equal(RefundOutcome.Accepted, ExpectMsg<RefundReply>().Outcome);
-        shops.ExpectMsg<GetRestockPolicy>();
-        shops.Reply(new RestockPolicyReply("shop", true, 1));
-        skus.ExpectMsg<SkuRequest>();
+        RefundOneLineUntilItsSkuIsAsked(first, "o7", shops, skus);
         skus.Reply(new SkuReply("s1", SkuOutcome.Done, null, null, StockLevels.Zero));
         ExpectMsg<Passivate>(TimeSpan.FromSeconds(10));
         Watch(first);
@@ -120,11 +123,7 @@ public sealed class IdlePassivationTests(ITestOutputHelper output) : EngineTestK
         var settings = RefundSettings.From(Sys.Settings.Config) with { IdleBeforePassivation = TimeSpan.FromHours(1) };
         var (shops, skus) = (CreateTestProbe(), CreateTestProbe());
         var coordinator = Sys.ActorOf(Akka.Actor.Props.Create(() => new ShardSeeingEntity(RefundCoordinator.Props("o1", shops.Ref, skus.Ref, settings), TestActor)));
-        coordinator.Tell(new RefundSucceeded(new RefundRequest("r1", "o1", "shop", [new RefundedLine("s1", 2)], DateTimeOffset.UtcNow)));
-        Assert.Equal(RefundOutcome.Accepted, ExpectMsg<RefundReply>().Outcome);
-        shops.ExpectMsg<GetRestockPolicy>();
-        shops.Reply(new RestockPolicyReply("shop", true, 1));
-        skus.ExpectMsg<SkuRequest>();
+        RefundOneLineUntilItsSkuIsAsked(coordinator, "o1", shops, skus);
         skus.Reply(new SkuReply("s1", SkuOutcome.Done, null, null, StockLevels.Zero));
         ExpectMsg<Passivate>(TimeSpan.FromSeconds(10));
 
