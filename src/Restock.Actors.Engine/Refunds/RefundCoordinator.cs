@@ -110,11 +110,7 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
                 break;
             case IdleWatch.Check:
                 if (!_idle.IsIdle(Context)) break;
-                if (!_state.AnyInProgress)
-                {
-                    _passivating = true;
-                    Context.Parent.Tell(new Passivate(StopEntity.Instance));
-                }
+                PassivateIfFinished();
                 _idle.Start(Context);
                 break;
             case ArmIdleWatch:
@@ -215,7 +211,8 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
     /// <summary>
     /// A coordinator whose refunds are all finished stops at once instead of after the idle period: one is started per
     /// refunded order, and kept for minutes each they were most of what a busy node's gen-0 collections promoted (and
-    /// then most of its old generation's growth). A later message for the order starts it again from its journal.
+    /// then most of its old generation's growth). A later message for the order starts it again from its journal. The idle
+    /// check and <see cref="Hosting.PassivateIfIdle"/> stop it by the same rule.
     /// </summary>
     private void PassivateIfFinished()
     {
