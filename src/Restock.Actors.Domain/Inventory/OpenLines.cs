@@ -49,6 +49,9 @@ public sealed class OpenLines : IReadOnlyDictionary<string, OrderLine>
 
     public int Count { get; private set; }
 
+    /// <summary>Slots and id bytes held (for tests of bounded memory).</summary>
+    internal (int Slots, int IdBytes) Capacity => (_slots.Length, _bytes.Length);
+
     /// <summary>The payment deadlines of the unpaid lines.</summary>
     public PaymentDeadlines Deadlines => _deadlines ?? PaymentDeadlines.None;
 

@@ -21,6 +21,9 @@ public sealed class PaymentDeadlines
     /// <summary>The unpaid lines.</summary>
     public int Count => _count;
 
+    /// <summary>Entries the heap has room for (for tests of what grows).</summary>
+    internal int Capacity => _heap.Length;
+
     /// <summary>The earliest deadline of an unpaid reservation, if any.</summary>
     public DateTimeOffset? Next => _count == 0 ? null : _lines!.Deadline(_heap[0].Slot);
 
