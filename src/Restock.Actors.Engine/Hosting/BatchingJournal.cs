@@ -40,20 +40,6 @@ public sealed class BatchingJournal : SqlWriteJournal
     /// <param name="Events">Every event from <paramref name="From"/> to <paramref name="Highest"/>, or null when they were not all read.</param>
     private sealed record ReadAhead(long From, long Highest, IReadOnlyList<IPersistentRepresentation>? Events);
 
-    /// <summary>
-    /// An entity's write waiting for its transaction; its task is the one Akka awaits for a single write (null when stored,
-    /// else the rejection), completed when the transaction ends. No async method per write: its state machine was ~1.6% of
-    /// all the promo mix allocated (loadtests/PERFORMANCE-LOG.md, "Goal 6, session 9").
-    /// </summary>
-    /// <param name="inFlightEntry">Whether it is this write's own entry in the writes in flight (a single write's).</param>
-    private sealed class PendingWrite(AtomicWrite write, bool inFlightEntry)
-        : TaskCompletionSource<IImmutableList<Exception>>(TaskCreationOptions.RunContinuationsAsynchronously)
-    {
-        public AtomicWrite Write { get; } = write;
-
-        public bool InFlightEntry { get; } = inFlightEntry;
-    }
-
     private sealed record StoredEvent(string PersistenceId, long SequenceNr, byte[] Message, string Manifest, int? SerializerId, string? WriterUuid, long Created);
 
     // The most entities' writes in one transaction.
@@ -62,7 +48,7 @@ public sealed class BatchingJournal : SqlWriteJournal
     // A read of an entity's highest sequence number waits for its write still in flight (the plugin does the same
     // with a private record of its own).
     private readonly ConcurrentDictionary<string, Task> _writesInFlight = new();
-    private readonly List<PendingWrite> _toWrite = [];
+    private readonly List<(AtomicWrite Write, TaskCompletionSource<Exception?> Done)> _toWrite = [];
     // Replays this short are read together with other entities'.
     private const long ShortReplay = 100;
     private const int MaxReplaysPerQuery = 100;
@@ -262,26 +248,29 @@ public sealed class BatchingJournal : SqlWriteJournal
                     _stored.Writing(several[i].PersistenceId);
         }
         if (_toWrite.Count == 0 && _transactionsInFlight < _parallelism) Self.Tell(Flush.Instance);
-        return several is null ? WriteOne(single) : WriteSeveralAsync(several);
+        return several is null ? WriteOneAsync(single) : WriteSeveralAsync(several);
     }
 
-    private Task<IImmutableList<Exception>> WriteOne(AtomicWrite write)
+    private async Task<IImmutableList<Exception>> WriteOneAsync(AtomicWrite write)
     {
-        var pending = new PendingWrite(write, inFlightEntry: true);
-        _toWrite.Add(pending);
-        _writesInFlight[write.PersistenceId] = pending.Task;
-        return pending.Task;
+        var done = Enqueue(write);
+        _writesInFlight[write.PersistenceId] = done;
+        try
+        {
+            // Null when stored: Akka's documented happy path, which allocates no answer list.
+            return await done is { } rejected ? ImmutableList.Create(rejected) : null!;
+        }
+        finally
+        {
+            _writesInFlight.TryRemove(new KeyValuePair<string, Task>(write.PersistenceId, done));
+        }
     }
 
     private async Task<IImmutableList<Exception>> WriteSeveralAsync(List<AtomicWrite> writes)
     {
-        var waiting = new Task<IImmutableList<Exception>>[writes.Count];
+        var waiting = new Task<Exception?>[writes.Count];
         for (var i = 0; i < writes.Count; i++)
-        {
-            var pending = new PendingWrite(writes[i], inFlightEntry: false);
-            _toWrite.Add(pending);
-            waiting[i] = pending.Task;
-        }
+            waiting[i] = Enqueue(writes[i]);
         var all = Task.WhenAll(waiting);
         var persistenceId = writes[0].PersistenceId;
         _writesInFlight[persistenceId] = all;
@@ -289,12 +278,19 @@ public sealed class BatchingJournal : SqlWriteJournal
         {
             var answers = await all;
             if (answers.All(a => a is null)) return null!;
-            return answers.Select(a => a?[0]).ToImmutableList()!;
+            return answers.ToImmutableList()!;
         }
         finally
         {
             _writesInFlight.TryRemove(new KeyValuePair<string, Task>(persistenceId, all));
         }
+    }
+
+    private Task<Exception?> Enqueue(AtomicWrite write)
+    {
+        var done = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _toWrite.Add((write, done));
+        return done.Task;
     }
 
     protected override bool ReceivePluginInternal(object message)
@@ -321,8 +317,7 @@ public sealed class BatchingJournal : SqlWriteJournal
             var chunk = _toWrite.GetRange(0, take);
             _toWrite.RemoveRange(0, take);
             _transactionsInFlight++;
-            var writes = new List<AtomicWrite>(take);
-            foreach (var pending in chunk) writes.Add(pending.Write);
+            var writes = chunk.Select(c => c.Write).ToList();
             // The plugin's write call must run on the journal's thread (it reads the actor's context); both return at once.
             var written = _sqliteWrites is null ? base.WriteMessagesAsync(writes, _stopping.Token) : _sqliteWrites.WriteAsync(writes, _stopping.Token)!;
             var self = Self;
@@ -331,13 +326,9 @@ public sealed class BatchingJournal : SqlWriteJournal
                 self.Tell(Written.Instance);
                 for (var i = 0; i < chunk.Count; i++)
                 {
-                    var pending = chunk[i];
-                    if (t.IsFaulted) pending.TrySetException(t.Exception!.InnerExceptions);
-                    else if (t.IsCanceled) pending.TrySetCanceled();
-                    // Null when stored: Akka's documented happy path, which allocates no answer list.
-                    else pending.TrySetResult(t.Result is { Count: > 0 } rejections && rejections[i] is { } rejected ? ImmutableList.Create(rejected) : null!);
-                    if (pending.InFlightEntry)
-                        _writesInFlight.TryRemove(new KeyValuePair<string, Task>(pending.Write.PersistenceId, pending.Task));
+                    if (t.IsFaulted) chunk[i].Done.TrySetException(t.Exception!.InnerExceptions);
+                    else if (t.IsCanceled) chunk[i].Done.TrySetCanceled();
+                    else chunk[i].Done.TrySetResult(t.Result is { Count: > 0 } rejections ? rejections[i] : null);
                 }
             }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
@@ -346,8 +337,8 @@ public sealed class BatchingJournal : SqlWriteJournal
     protected override void PostStop()
     {
         _stopping.Cancel();
-        foreach (var pending in _toWrite)
-            pending.TrySetException(new InvalidOperationException("the journal stopped before the write"));
+        foreach (var (_, done) in _toWrite)
+            done.TrySetException(new InvalidOperationException("the journal stopped before the write"));
         base.PostStop();
     }
 }
