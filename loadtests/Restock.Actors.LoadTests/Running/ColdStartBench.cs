@@ -16,10 +16,12 @@ namespace Restock.Actors.LoadTests.Running;
 /// throughout): below 1, activations waited on something other than CPU.</param>
 /// <param name="JitMethods">Methods the JIT compiled during the phase (tier-1 recompilations of hot methods included).</param>
 /// <param name="JitMs">Time the JIT spent compiling them, summed over threads: a process's first seconds pay it.</param>
+/// <param name="FirstAfterSeconds">Remembered SKUs: from the restarted node being up until the first SKU had recovered (what the
+/// shards do before their entities start: the coordinator's and each shard's remember-entities store recover first).</param>
 public sealed record ColdStartPhase(
     string Name, int Skus, double Seconds, double ActivationsPerSecond, double P50Ms, double P99Ms, double MaxMs,
     IReadOnlyDictionary<string, double> StatementsPerSku, long Failed, double AllocatedBytesPerSku, int Gen0, int Gen1, int Gen2,
-    double CpuMicrosPerSku, double CoreUtilisation, long JitMethods, double JitMs);
+    double CpuMicrosPerSku, double CoreUtilisation, long JitMethods, double JitMs, double FirstAfterSeconds = 0);
 
 /// <summary>One run of the three phases on a fresh file.</summary>
 public sealed record ColdStartRound(
@@ -124,8 +126,10 @@ public static class ColdStartBench
             var (jitMethods, jitMs) = JitSince(jit);
             remembered = new ColdStartPhase("remembered SKUs after a restart (no command sent)", (int)back, Math.Round(seconds, 2), Math.Round(back / seconds),
                 0, 0, 0, statements.PerSku(back), skus + 1 - back, Math.Round(spent.AllocatedBytes / (double)back), spent.Gen0, spent.Gen1, spent.Gen2,
-                Math.Round(cpuSpent.TotalMicroseconds / back), Utilisation(cpuSpent, clock.Elapsed.TotalSeconds), jitMethods, jitMs);
-            log.WriteLine($"cold start: {back:N0} remembered SKUs recovered {seconds:F2}s after the node started ({remembered.ActivationsPerSecond:N0}/s)");
+                Math.Round(cpuSpent.TotalMicroseconds / back), Utilisation(cpuSpent, clock.Elapsed.TotalSeconds), jitMethods, jitMs,
+                Math.Round(Math.Max(0, recoveries.FirstAt.TotalSeconds - engineStart), 2));
+            log.WriteLine($"cold start: {back:N0} remembered SKUs recovered {seconds:F2}s after the node started ({remembered.ActivationsPerSecond:N0}/s), " +
+                          $"the first after {remembered.FirstAfterSeconds:F2}s");
 
             after = await ClosedAsync("first command after the restart", ids, concurrency, statements, async id =>
             {
@@ -225,6 +229,7 @@ public static class ColdStartBench
                               $"{p.CpuMicrosPerSku:N0} | {p.CoreUtilisation:N2} | {p.JitMethods:N0} / {p.JitMs:N0} | {p.AllocatedBytesPerSku:N0} | {p.Gen0}/{p.Gen1}/{p.Gen2} | " +
                               $"{string.Join(", ", p.StatementsPerSku.Select(s => $"{s.Key} {s.Value:N2}"))} |");
         }
+        sb.AppendLine($"\nThe first remembered SKU had recovered after (s, by round): {string.Join(" / ", r.Rounds.Select(x => $"{x.RememberedRestart.FirstAfterSeconds:N2}"))}.");
         if (r.Rounds.Count > 1)
         {
             string Rates(Func<ColdStartRound, ColdStartPhase> phase) => string.Join(" / ", r.Rounds.Select(x => $"{phase(x).ActivationsPerSecond:N0}"));
@@ -242,6 +247,8 @@ public static class ColdStartBench
     {
         private readonly MeterListener _listener = new();
         private long _count;
+        private long _startedAt = Stopwatch.GetTimestamp();
+        private long _firstAt;
 
         public RecoveryCounter()
         {
@@ -250,13 +257,24 @@ public static class ColdStartBench
                 if (instrument.Meter.Name == RestockMetrics.MeterName && instrument.Name == "restock.sku.recoveries")
                     listener.EnableMeasurementEvents(instrument);
             };
-            _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _count, value));
+            _listener.SetMeasurementEventCallback<long>((_, value, _, _) =>
+            {
+                if (Interlocked.Add(ref _count, value) == value) Interlocked.CompareExchange(ref _firstAt, Stopwatch.GetTimestamp(), 0);
+            });
             _listener.Start();
         }
 
         public long Count => Interlocked.Read(ref _count);
 
-        public void Reset() => Interlocked.Exchange(ref _count, 0);
+        /// <summary>From the last <see cref="Reset"/> until the first recovery after it (zero before one).</summary>
+        public TimeSpan FirstAt => Interlocked.Read(ref _firstAt) is var first and > 0 ? Stopwatch.GetElapsedTime(_startedAt, first) : TimeSpan.Zero;
+
+        public void Reset()
+        {
+            Interlocked.Exchange(ref _firstAt, 0);
+            _startedAt = Stopwatch.GetTimestamp();
+            Interlocked.Exchange(ref _count, 0);
+        }
 
         public void Dispose() => _listener.Dispose();
     }
