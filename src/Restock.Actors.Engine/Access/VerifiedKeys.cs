@@ -42,11 +42,29 @@ public sealed class VerifiedKeys
     /// <summary>How long a remembered key is trusted without reading the store again.</summary>
     public TimeSpan Ttl { get; }
 
+    /// <summary>
+    /// How many keys have been forgotten so far. Whoever keeps a key found here (e.g. per connection) reads this before
+    /// finding it and trusts the key only while <see cref="StillTrusted"/> says so.
+    /// </summary>
+    public long Forgets => Volatile.Read(ref _forgets);
+
+    /// <summary>Whether a key found while <see cref="Forgets"/> was <paramref name="forgets"/> and trusted until <paramref name="until"/> still is.</summary>
+    public bool StillTrusted(long forgets, long until) => Volatile.Read(ref _forgets) == forgets && _clock.GetUtcNow().UtcTicks < until;
+
     /// <summary>The active key whose secret this is, from memory when it was confirmed less than <see cref="Ttl"/> ago.</summary>
     public ValueTask<ApiKey?> FindActiveAsync(ReadOnlySpan<char> secret, CancellationToken cancellationToken)
     {
+        var trusted = FindTrustedAsync(secret, cancellationToken);
+        return trusted.IsCompletedSuccessfully ? ValueTask.FromResult(trusted.Result.Key) : KeyOf(trusted);
+
+        static async ValueTask<ApiKey?> KeyOf(ValueTask<TrustedKey> trusted) => (await trusted).Key;
+    }
+
+    /// <summary>As <see cref="FindActiveAsync"/>, with the time (UTC ticks) until which this node trusts the key without reading the store.</summary>
+    public ValueTask<TrustedKey> FindTrustedAsync(ReadOnlySpan<char> secret, CancellationToken cancellationToken)
+    {
         if (!secret.StartsWith(ApiKeyStore.SecretPrefix, StringComparison.Ordinal) || secret.Length > MaxSecretLength)
-            return ValueTask.FromResult<ApiKey?>(null);
+            return ValueTask.FromResult(default(TrustedKey));
         // The hash is the memory's key, as in the store: no secret is kept in this process beyond its request.
         Span<byte> utf8 = stackalloc byte[MaxSecretLength * 3];
         Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
@@ -55,7 +73,7 @@ public sealed class VerifiedKeys
         Convert.TryToHexStringLower(digest, hex, out _);
         var now = _clock.GetUtcNow().UtcTicks;
         if (_byHashSpan.TryGetValue(hex, out var known) && known.Until > now)
-            return ValueTask.FromResult<ApiKey?>(known.Key);
+            return ValueTask.FromResult(new TrustedKey(known.Key, known.Until));
         return ReadAsync(new string(hex), now, cancellationToken);
     }
 
@@ -71,24 +89,25 @@ public sealed class VerifiedKeys
         }
     }
 
-    private async ValueTask<ApiKey?> ReadAsync(string hash, long now, CancellationToken cancellationToken)
+    private async ValueTask<TrustedKey> ReadAsync(string hash, long now, CancellationToken cancellationToken)
     {
         long forgetsBefore;
         lock (_gate) forgetsBefore = _forgets;
         var key = await _store.FindActiveByHashAsync(hash, cancellationToken);
-        if (key is null) return null;
+        if (key is null) return default;
         lock (_gate)
         {
             // A key forgotten while this read was under way may have been revoked after the read saw it active:
-            // it answers this request (which started before the revocation) but is not remembered.
-            if (_forgets == forgetsBefore)
-            {
-                if (_byHash.Count >= Capacity) _byHash.Clear();
-                _byHash[hash] = new Remembered(key, now + _ttlTicks);
-            }
+            // it answers this request (which started before the revocation) but is neither remembered nor trusted after it.
+            if (_forgets != forgetsBefore) return new TrustedKey(key, now);
+            if (_byHash.Count >= Capacity) _byHash.Clear();
+            _byHash[hash] = new Remembered(key, now + _ttlTicks);
         }
-        return key;
+        return new TrustedKey(key, now + _ttlTicks);
     }
 
     private sealed record Remembered(ApiKey Key, long Until);
 }
+
+/// <summary>An active key (none: unknown or revoked) and the time, in UTC ticks, until which it is trusted without reading the store.</summary>
+public readonly record struct TrustedKey(ApiKey? Key, long Until);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Routing.Patterns;
 using Restock.Actors.Engine.Access;
 
@@ -177,21 +178,59 @@ internal sealed class AccessMiddleware(RequestDelegate next, VerifiedKeys keys, 
     public static Caller CallerOf(HttpContext context) =>
         context.Features.Get<Caller>() ?? throw new InvalidOperationException("the route ran without an authenticated caller");
 
-    /// <summary>Answers without a state machine or a copy of the secret when the key is remembered (most requests).</summary>
+    /// <summary>
+    /// Answers from the connection's memory when this keep-alive connection sent the same header before and nothing
+    /// was forgotten since (no SHA-256, no lookup); else without a state machine or a copy of the secret when the key is
+    /// remembered by the node (most requests).
+    /// </summary>
     private ValueTask<Caller?> Authenticate(HttpContext context)
     {
         var header = context.Request.Headers.Authorization.ToString();
+        var connection = ConnectionMemory(context);
+        if (connection is not null && connection.TryGetValue(ConnectionCallerKey, out var item) && item is ConnectionCaller known
+            && known.Header == header && keys.StillTrusted(known.Forgets, known.Until))
+            return ValueTask.FromResult<Caller?>(known.Caller);
         if (!header.StartsWith(Bearer, StringComparison.OrdinalIgnoreCase)) return ValueTask.FromResult<Caller?>(null);
         var secret = header.AsSpan(Bearer.Length).Trim();
-        if (operatorKey.Matches(secret)) return ValueTask.FromResult<Caller?>(ConfiguredOperator);
+        // Read before the lookup: a key forgotten while it runs is not kept for the connection's next request.
+        var forgets = keys.Forgets;
+        if (operatorKey.Matches(secret))
+            return ValueTask.FromResult<Caller?>(Remember(connection, header, ConfiguredOperator, forgets, long.MaxValue));
         // No RequestAborted: reading it creates a token source per request, and a key read is short.
-        var lookup = keys.FindActiveAsync(secret, CancellationToken.None);
-        return lookup.IsCompletedSuccessfully ? ValueTask.FromResult(CallerOf(lookup.Result)) : Read(lookup);
+        var lookup = keys.FindTrustedAsync(secret, CancellationToken.None);
+        return lookup.IsCompletedSuccessfully ? ValueTask.FromResult(Found(connection, header, forgets, lookup.Result)) : Read(connection, header, forgets, lookup);
 
-        static async ValueTask<Caller?> Read(ValueTask<ApiKey?> lookup) => CallerOf(await lookup);
+        static async ValueTask<Caller?> Read(IDictionary<object, object?>? connection, string header, long forgets, ValueTask<TrustedKey> lookup) =>
+            Found(connection, header, forgets, await lookup);
     }
 
-    private static Caller? CallerOf(ApiKey? key) => key is null ? null : new Caller(key.KeyId, key.Kind, key.ShopId);
+    /// <summary>
+    /// The items of an HTTP/1.x connection, whose requests come one after another; none for HTTP/2 and 3 (their
+    /// streams run at once and would share the dictionary) or a host without connections (tests in memory).
+    /// </summary>
+    private static IDictionary<object, object?>? ConnectionMemory(HttpContext context) =>
+        HttpProtocol.IsHttp11(context.Request.Protocol) || HttpProtocol.IsHttp10(context.Request.Protocol)
+            ? context.Features.Get<IConnectionItemsFeature>()?.Items
+            : null;
+
+    private static Caller? Found(IDictionary<object, object?>? connection, string header, long forgets, TrustedKey found) =>
+        found.Key is { } key ? Remember(connection, header, new Caller(key.KeyId, key.Kind, key.ShopId), forgets, found.Until) : null;
+
+    private static Caller Remember(IDictionary<object, object?>? connection, string header, Caller caller, long forgets, long until)
+    {
+        if (connection is not null) connection[ConnectionCallerKey] = new ConnectionCaller(header, caller, forgets, until);
+        return caller;
+    }
+
+    /// <summary>The key of <see cref="ConnectionCaller"/> among a connection's items.</summary>
+    private static readonly object ConnectionCallerKey = new();
+
+    /// <summary>
+    /// The caller a connection's last authorization header resolved to, trusted while no key has been forgotten since
+    /// (<paramref name="Forgets"/>) and until the node's own trust in the key ends (<paramref name="Until"/>, UTC ticks).
+    /// The header (its secret) lives as long as the connection, as Kestrel's own copy of a repeated header does.
+    /// </summary>
+    private sealed record ConnectionCaller(string Header, Caller Caller, long Forgets, long Until);
 
     private static Task Problem(HttpContext context, int status, string title, string detail) =>
         Results.Problem(title: title, detail: detail, statusCode: status).ExecuteAsync(context);
