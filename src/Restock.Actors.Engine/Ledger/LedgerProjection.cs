@@ -1,9 +1,5 @@
 using Akka.Actor;
 using Akka.Event;
-using Akka.Persistence.Query;
-using Akka.Persistence.Sql.Query;
-using Akka.Streams;
-using Akka.Streams.Dsl;
 using Restock.Actors.Domain.Inventory;
 using Restock.Actors.Domain.Refunds;
 using Restock.Actors.Engine.Hosting;
@@ -12,9 +8,9 @@ using Restock.Actors.Engine.Inventory;
 namespace Restock.Actors.Engine.Ledger;
 
 /// <summary>
-/// Feeds the restock ledger from the journal: tagged SKU events (and, as a second stream with its own offset, the
-/// refund coordinators' "needs attention" events) from the stored offset on, in batches, each batch written with its
-/// offset in one transaction. It fails loudly and is restarted (with backoff) by its supervisor;
+/// Feeds the restock ledger from the journal: tagged SKU events (and, with its own offset, the refund coordinators'
+/// "needs attention" events) from the stored offset on, read by <see cref="JournalTail"/> every <c>batch-window</c>,
+/// each batch written with its offset in one transaction. It fails loudly and is restarted (with backoff) by its supervisor;
 /// the stored offset makes a restart resume exactly where the last committed batch ended.
 /// It also reconciles the ledger with the journal now and then (see <see cref="Reconcile"/>).
 /// </summary>
@@ -33,9 +29,9 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
         public static readonly Start Instance = new();
     }
 
-    private sealed class StreamEnded
+    private sealed class FollowingEnded
     {
-        public static readonly StreamEnded Instance = new();
+        public static readonly FollowingEnded Instance = new();
     }
 
     /// <summary>Time for a reconciliation pass.</summary>
@@ -49,9 +45,12 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
     public sealed record Reconciled(long From, long To, int JournalEntries, IReadOnlyList<LedgerStore.Change> Repaired, int AttentionRepaired = 0);
 
     private readonly LedgerStore _store;
+    private readonly LedgerSettings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly IMaterializer _materializer = Context.Materializer();
-    private SqlReadJournal _journal = null!;
+    private readonly CancellationTokenSource _stopping = new();
+    // Read in the constructor: reconciliation makes its tail after an await, where the actor's context is gone.
+    private readonly Akka.Configuration.Config _journalConfig = Context.System.Settings.Config.GetConfig("akka.persistence.journal.sql");
+    private readonly Akka.Serialization.Serialization _serialization = Context.System.Serialization;
     private long? _previousCheckedUpTo;
     private long? _previousAttentionCheckedUpTo;
     private bool _reconciling;
@@ -62,28 +61,18 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
     public LedgerProjection(LedgerStore store, LedgerSettings settings)
     {
         _store = store;
+        _settings = settings;
         ReceiveAsync<Start>(async start =>
         {
             await store.EnsureSchemaAsync();
             var offset = await store.ReadOffsetAsync(Name);
-            _journal = PersistenceQuery.Get(Context.System).ReadJournalFor<SqlReadJournal>(settings.ReadJournal);
-            _log.Info("Restock ledger projection starts after journal offset {0}", offset);
-            // A journal row may hold a whole batch of a SKU's events: its ledger events share the row's offset, so they are
-            // grouped per row and never split between two ledger transactions (the offset stored would skip the rest).
-            _ = _journal.EventsByTag(ILedgerEvent.Tag, Offset.Sequence(offset))
-                .Select(Changes)
-                .Where(changes => changes.Count > 0)
-                .GroupedWithin(settings.BatchSize, settings.BatchWindow)
-                .SelectAsync(1, async rows =>
-                {
-                    var changes = rows.SelectMany(row => row).ToList();
-                    await store.WriteAsync(Name, changes);
-                    Count(changes, DateTimeOffset.UtcNow);
-                    return changes.Count;
-                })
-                .RunWith(Sink.Ignore<int>(), _materializer)
-                .PipeTo(Self, success: () => StreamEnded.Instance);
-            await FollowAttention(store, settings);
+            var attentionOffset = await store.ReadOffsetAsync(AttentionName);
+            _log.Info("Restock ledger projection starts after journal offset {0}, the needs-attention list after {1}", offset, attentionOffset);
+            await CountNeedingAttention();
+            _attentionGauge ??= RestockMetrics.TrackNeedingAttention(() => Interlocked.Read(ref _needingAttention));
+            var tail = NewTail(Math.Min(offset, attentionOffset));
+            _ = Follow(tail, offset, attentionOffset, _stopping.Token)
+                .PipeTo(Self, success: () => FollowingEnded.Instance);
             if (settings.ReconcileEvery > TimeSpan.Zero)
                 Timers.StartPeriodicTimer(Reconcile.Instance, Reconcile.Instance, settings.ReconcileEvery);
         });
@@ -95,7 +84,7 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
             ReconcileOnce().PipeTo(Self, replyTo);
         });
         Receive<Reconciled>(Report);
-        Receive<StreamEnded>(_ => throw new InvalidOperationException("the ledger's event stream ended; restarting it"));
+        Receive<FollowingEnded>(_ => throw new InvalidOperationException("the ledger stopped following the journal; restarting it"));
         Receive<Status.Failure>(f =>
         {
             if (f.Cause is not ReconciliationFailed failed)
@@ -109,38 +98,74 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
     /// <summary>Name of the stored offset of the "refunds needing attention" list, fed by this projection too.</summary>
     public const string AttentionName = "refund-attention";
 
-    /// <summary>Feeds the refund coordinators' parked and re-armed lines to the "needs attention" list, from its own offset.</summary>
-    private async Task FollowAttention(LedgerStore store, LedgerSettings settings)
+    private JournalTail NewTail(long completeUpTo) => new(_journalConfig, _serialization, _settings.GapWindow, completeUpTo);
+
+    /// <summary>
+    /// Until stopped: every <c>batch-window</c> (at once while batches come full), moves to where the journal is complete
+    /// and writes the ledger's rows and the "needs attention" list's rows from their offsets up to there, each with its
+    /// offset in one transaction. Runs beside the actor; a failure ends it and restarts the projection.
+    /// </summary>
+    private async Task Follow(JournalTail tail, long ledgerAt, long attentionAt, CancellationToken stopping)
     {
-        var offset = await store.ReadOffsetAsync(AttentionName);
-        _log.Info("Needs-attention list starts after journal offset {0}", offset);
-        await CountNeedingAttention();
-        _attentionGauge ??= RestockMetrics.TrackNeedingAttention(() => Interlocked.Read(ref _needingAttention));
-        _ = _journal.EventsByTag(IRefundAttentionEvent.Tag, Offset.Sequence(offset))
-            .Where(e => e.Event is IRefundAttentionEvent)
-            .Select(e => new LedgerStore.AttentionChange(((Sequence)e.Offset).Value, (IRefundAttentionEvent)e.Event))
-            .GroupedWithin(settings.BatchSize, settings.BatchWindow)
-            .SelectAsync(1, async batch =>
+        var rows = new List<JournalTail.Row>();
+        var changes = new List<LedgerStore.Change>();
+        var attention = new List<LedgerStore.AttentionChange>();
+        try
+        {
+            while (true)
             {
-                var changes = batch.ToList();
-                await store.WriteAttentionAsync(AttentionName, changes);
-                foreach (var parked in changes.Select(c => c.Event).OfType<LineParked>())
-                    RestockMetrics.RefundLinesParked.Add(1, RestockMetrics.Tag("reason", parked.Code));
-                await CountNeedingAttention();
-                return changes.Count;
-            })
-            .RunWith(Sink.Ignore<int>(), _materializer)
-            .PipeTo(Self, success: () => StreamEnded.Instance);
+                await tail.AdvanceAsync(stopping);
+                var upTo = tail.CompleteUpTo;
+
+                // A journal row may hold a whole batch of a SKU's events: its ledger events share the row's offset, so a row
+                // is never split between two ledger transactions (the offset stored would skip the rest).
+                rows.Clear();
+                changes.Clear();
+                var full = await tail.TaggedAsync(ILedgerEvent.Tag, ledgerAt, upTo, _settings.BatchSize, rows, stopping) == _settings.BatchSize;
+                foreach (var row in rows) AddChanges(row, changes);
+                if (changes.Count > 0)
+                {
+                    await _store.WriteAsync(Name, changes, stopping);
+                    Count(changes, DateTimeOffset.UtcNow);
+                }
+                ledgerAt = full ? rows[^1].Ordering : upTo;
+
+                rows.Clear();
+                attention.Clear();
+                var attentionFull = await tail.TaggedAsync(IRefundAttentionEvent.Tag, attentionAt, upTo, _settings.BatchSize, rows, stopping)
+                                    == _settings.BatchSize;
+                foreach (var row in rows)
+                    if (row.Event is IRefundAttentionEvent e) attention.Add(new LedgerStore.AttentionChange(row.Ordering, e));
+                if (attention.Count > 0)
+                {
+                    await _store.WriteAttentionAsync(AttentionName, attention, stopping);
+                    foreach (var change in attention)
+                        if (change.Event is LineParked parked) RestockMetrics.RefundLinesParked.Add(1, RestockMetrics.Tag("reason", parked.Code));
+                    await CountNeedingAttention();
+                }
+                attentionAt = attentionFull ? rows[^1].Ordering : upTo;
+
+                if (!full && !attentionFull) await Task.Delay(_settings.BatchWindow, stopping);
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // Stopped with the actor: nothing to report.
+        }
+        finally
+        {
+            await tail.DisposeAsync();
+        }
     }
 
     private async Task CountNeedingAttention() => Interlocked.Exchange(ref _needingAttention, await _store.CountNeedingAttentionAsync());
 
     /// <summary>The ledger events of one tagged journal row (a single event or a SKU's batch), in order, at the row's offset.</summary>
-    private static IReadOnlyList<LedgerStore.Change> Changes(EventEnvelope row)
+    private static void AddChanges(JournalTail.Row row, List<LedgerStore.Change> changes)
     {
-        var offset = ((Sequence)row.Offset).Value;
         var skuId = SkuActor.SkuIdOf(row.PersistenceId);
-        return SkuEventBatch.Expand(row.Event).OfType<ILedgerEvent>().Select(e => new LedgerStore.Change(offset, skuId, e)).ToList();
+        foreach (var e in SkuEventBatch.Expand(row.Event))
+            if (e is ILedgerEvent ledgerEvent) changes.Add(new LedgerStore.Change(row.Ordering, skuId, ledgerEvent));
     }
 
     public static Props Props(LedgerStore store, LedgerSettings settings) =>
@@ -150,7 +175,11 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
 
     protected override void PreStart() => Self.Tell(Start.Instance);
 
-    protected override void PostStop() => _attentionGauge?.Dispose();
+    protected override void PostStop()
+    {
+        _stopping.Cancel();
+        _attentionGauge?.Dispose();
+    }
 
     private static void Count(IReadOnlyList<LedgerStore.Change> changes, DateTimeOffset now)
     {
@@ -183,10 +212,12 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
         {
             var from = await _store.ReadOffsetAsync(ReconciledName);
             var to = await _store.ReadOffsetAsync(Name);
-            var changes = await _journal.CurrentEventsByTag(ILedgerEvent.Tag, Offset.Sequence(from))
-                .TakeWhile(e => ((Sequence)e.Offset).Value <= to)
-                .SelectMany(Changes)
-                .RunWith(Sink.Seq<LedgerStore.Change>(), _materializer);
+            var changes = new List<LedgerStore.Change>();
+            await using (var tail = NewTail(to))
+            {
+                foreach (var row in await tail.AllTaggedAsync(ILedgerEvent.Tag, from, to, _stopping.Token))
+                    AddChanges(row, changes);
+            }
             var checkedUpTo = Math.Min(_previousCheckedUpTo ?? from, to);
             var repaired = await _store.RepairAsync(ReconciledName, Math.Max(from, checkedUpTo), changes);
             _previousCheckedUpTo = to;
@@ -203,11 +234,12 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
     {
         var from = await _store.ReadOffsetAsync(AttentionReconciledName);
         var to = await _store.ReadOffsetAsync(AttentionName);
-        var changes = await _journal.CurrentEventsByTag(IRefundAttentionEvent.Tag, Offset.Sequence(from))
-            .TakeWhile(e => ((Sequence)e.Offset).Value <= to)
-            .Where(e => e.Event is IRefundAttentionEvent)
-            .Select(e => new LedgerStore.AttentionChange(((Sequence)e.Offset).Value, (IRefundAttentionEvent)e.Event))
-            .RunWith(Sink.Seq<LedgerStore.AttentionChange>(), _materializer);
+        var changes = new List<LedgerStore.AttentionChange>();
+        await using (var tail = NewTail(to))
+        {
+            foreach (var row in await tail.AllTaggedAsync(IRefundAttentionEvent.Tag, from, to, _stopping.Token))
+                if (row.Event is IRefundAttentionEvent e) changes.Add(new LedgerStore.AttentionChange(row.Ordering, e));
+        }
         var checkedUpTo = Math.Min(_previousAttentionCheckedUpTo ?? from, to);
         var repaired = await _store.RepairAttentionAsync(AttentionReconciledName, Math.Max(from, checkedUpTo), changes);
         _previousAttentionCheckedUpTo = to;
@@ -240,12 +272,12 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
     private sealed class ReconciliationFailed(Exception cause) : Exception("ledger reconciliation failed", cause);
 }
 
-public sealed record LedgerSettings(bool RunProjection, int BatchSize, TimeSpan BatchWindow, TimeSpan ReconcileEvery, string ReadJournal)
+public sealed record LedgerSettings(bool RunProjection, int BatchSize, TimeSpan BatchWindow, TimeSpan ReconcileEvery, TimeSpan GapWindow)
 {
     public static LedgerSettings From(Akka.Configuration.Config config)
     {
         var c = config.GetConfig("restock.ledger");
         return new LedgerSettings(c.GetBoolean("projection"), c.GetInt("batch-size"), c.GetTimeSpan("batch-window"),
-            c.GetTimeSpan("reconcile-every"), "akka.persistence.query.journal.sql");
+            c.GetTimeSpan("reconcile-every"), c.GetTimeSpan("gap-window"));
     }
 }

@@ -71,6 +71,26 @@ public sealed class EntityMailboxTests
     }
 
     [Fact]
+    public void An_entity_taking_its_messages_one_or_a_few_at_a_time_allocates_no_buffer_per_message()
+    {
+        var queue = new EntityMessageQueue();
+        var envelope = Message("m");
+        void Round(int messages)
+        {
+            for (var i = 0; i < messages; i++) queue.Enqueue(ActorRefs.Nobody, envelope);
+            while (queue.TryDequeue(out _)) { }
+        }
+        Round(1);
+        Round(EntityMessageQueue.FirstCapacity);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1_000; i++) Round(1 + i % EntityMessageQueue.FirstCapacity);
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(EntityMessageQueue.FirstCapacity, queue.Capacity);
+    }
+
+    [Fact]
     public void Clean_up_hands_every_message_left_to_dead_letters_in_order()
     {
         var queue = new EntityMessageQueue();

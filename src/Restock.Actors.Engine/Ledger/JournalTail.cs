@@ -1,0 +1,190 @@
+using System.Data.Common;
+using Akka.Persistence.Sql.Config;
+using Restock.Actors.Engine.Hosting;
+using Config = Akka.Configuration.Config;
+
+namespace Restock.Actors.Engine.Ledger;
+
+/// <summary>
+/// Follows the journal table for the ledger: which orderings are complete (every row up to there committed, or its gap
+/// given up), and a tag's rows up to there, in order. It replaces Akka.Persistence.Sql's tag query for the projection:
+/// that query's sequence actor collected every new ordering into an immutable list, and each query went through linq2db,
+/// ~10% of all the promo mix allocated (PERFORMANCE-LOG, "session 9"). The rules are the plugin's: a row is read once
+/// every ordering below it is there, and a missing ordering (a PostgreSQL transaction still committing, a rolled-back one)
+/// is waited for until <c>gap-window</c> has passed since an ordering above it was first seen, then skipped; the
+/// ledger's reconciliation catches a row that commits later than that. One instance is used by one caller at a time.
+/// </summary>
+internal sealed class JournalTail : IAsyncDisposable
+{
+    /// <summary>A tagged journal row: its ordering (the ledger's offset), whose events, and the stored event.</summary>
+    public readonly record struct Row(long Ordering, string PersistenceId, object Event);
+
+    // Orderings read per query while looking for the end of the complete part.
+    private const int OrderingsPerRead = 10_000;
+
+    private readonly Func<DbConnection> _connect;
+    private readonly Akka.Serialization.Serialization _serialization;
+    private readonly TimeSpan _gapWindow;
+    private readonly TimeProvider _clock;
+    private readonly string _tagSeparator;
+    private readonly string _maxSql, _countSql, _orderingsSql, _taggedSql;
+    private readonly long[] _orderings = new long[OrderingsPerRead];
+    // The highest ordering seen, when: a missing ordering below one seen at least gap-window ago is given up.
+    private readonly Queue<(DateTimeOffset At, long Max)> _seen = new();
+    private long _givenUpTo;
+    private long _highestSeen;
+    private DbConnection? _connection;
+    private DbCommand? _max, _count, _orderingsAfter, _tagged;
+
+    /// <param name="completeUpTo">An ordering every row up to which needs no more reading (a stored offset).</param>
+    public JournalTail(Config journalPluginConfig, Akka.Serialization.Serialization serialization, TimeSpan gapWindow, long completeUpTo,
+        TimeProvider? clock = null)
+    {
+        var config = new JournalConfig(journalPluginConfig);
+        if (!RecoveryReads.Supports(config.ProviderName))
+            throw new NotSupportedException($"the restock ledger reads SQLite and PostgreSQL journals, not {config.ProviderName}");
+        _connect = () => RecoveryReads.Connect(config.ProviderName, config.ConnectionString);
+        _serialization = serialization;
+        _gapWindow = gapWindow;
+        _clock = clock ?? TimeProvider.System;
+        _tagSeparator = config.PluginConfig.TagSeparator;
+        CompleteUpTo = completeUpTo;
+        var table = config.TableConfig.EventJournalTable;
+        var c = table.ColumnNames;
+        var from = RecoveryReads.Table(config.TableConfig.SchemaName, table.Name);
+        var ordering = Q(c.Ordering);
+        var contains = config.ProviderName.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase) ? "instr" : "strpos";
+        _maxSql = $"SELECT MAX({ordering}) FROM {from}";
+        _countSql = $"SELECT COUNT(*) FROM {from} WHERE {ordering} > @p0 AND {ordering} <= @p1";
+        _orderingsSql = $"SELECT {ordering} FROM {from} WHERE {ordering} > @p0 ORDER BY {ordering} LIMIT {OrderingsPerRead}";
+        _taggedSql = $"SELECT {ordering}, {Q(c.PersistenceId)}, {Q(c.Message)}, {Q(c.Manifest)}, {Q(c.Identifier)} FROM {from} " +
+                     $"WHERE {ordering} > @p0 AND {ordering} <= @p1 AND {Q(c.Deleted)} = @p2 AND {contains}({Q(c.Tags)}, @p3) > 0 " +
+                     $"ORDER BY {ordering} LIMIT @p4";
+    }
+
+    /// <summary>Every row up to this ordering is committed or given up: tagged rows up to here can be read in order.</summary>
+    public long CompleteUpTo { get; private set; }
+
+    /// <summary>Moves <see cref="CompleteUpTo"/> as far as the journal allows now.</summary>
+    public async Task AdvanceAsync(CancellationToken cancellationToken)
+    {
+        var connection = await ConnectionAsync(cancellationToken);
+        _max ??= Command(connection, _maxSql, 0);
+        var highest = await _max.ExecuteScalarAsync(cancellationToken) is { } value and not DBNull ? Convert.ToInt64(value) : 0;
+        var now = _clock.GetUtcNow();
+        if (highest > _highestSeen)
+        {
+            _highestSeen = highest;
+            _seen.Enqueue((now, highest));
+        }
+        while (_seen.TryPeek(out var seen) && now - seen.At >= _gapWindow)
+        {
+            _givenUpTo = Math.Max(_givenUpTo, seen.Max);
+            _seen.Dequeue();
+        }
+        if (highest <= CompleteUpTo) return;
+        if (highest <= _givenUpTo)
+        {
+            CompleteUpTo = highest;
+            return;
+        }
+        // Usually nothing is missing: one count says so without reading the orderings.
+        _count ??= Command(connection, _countSql, 2);
+        _count.Parameters[0].Value = CompleteUpTo;
+        _count.Parameters[1].Value = highest;
+        if (Convert.ToInt64(await _count.ExecuteScalarAsync(cancellationToken)) == highest - CompleteUpTo)
+        {
+            CompleteUpTo = highest;
+            return;
+        }
+        _orderingsAfter ??= Command(connection, _orderingsSql, 1);
+        while (true)
+        {
+            _orderingsAfter.Parameters[0].Value = CompleteUpTo;
+            var read = 0;
+            await using (var reader = await _orderingsAfter.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                    _orderings[read++] = reader.GetInt64(0);
+            }
+            for (var i = 0; i < read; i++)
+            {
+                var next = _orderings[i];
+                if (next > CompleteUpTo + 1 && next - 1 > _givenUpTo)
+                {
+                    // A gap still waited for: complete up to it, or up to where it is given up.
+                    CompleteUpTo = Math.Max(CompleteUpTo, Math.Min(_givenUpTo, next - 1));
+                    return;
+                }
+                CompleteUpTo = next;
+            }
+            if (read < OrderingsPerRead) return;
+        }
+    }
+
+    /// <summary>
+    /// Adds to <paramref name="rows"/> the rows tagged <paramref name="tag"/> (not deleted) after <paramref name="after"/> up
+    /// to <paramref name="upTo"/>, in order, at most <paramref name="max"/>.
+    /// </summary>
+    /// <returns>How many were added.</returns>
+    public async Task<int> TaggedAsync(string tag, long after, long upTo, int max, List<Row> rows, CancellationToken cancellationToken)
+    {
+        if (upTo <= after) return 0;
+        var connection = await ConnectionAsync(cancellationToken);
+        _tagged ??= Command(connection, _taggedSql, 5);
+        _tagged.Parameters[0].Value = after;
+        _tagged.Parameters[1].Value = upTo;
+        _tagged.Parameters[2].Value = false;
+        _tagged.Parameters[3].Value = _tagSeparator + tag + _tagSeparator;
+        _tagged.Parameters[4].Value = max;
+        var added = 0;
+        await using var reader = await _tagged.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var payload = _serialization.Deserialize((byte[])reader.GetValue(2), reader.GetInt32(4), reader.IsDBNull(3) ? "" : reader.GetString(3));
+            rows.Add(new Row(reader.GetInt64(0), reader.GetString(1), payload));
+            added++;
+        }
+        return added;
+    }
+
+    /// <summary>Every row tagged <paramref name="tag"/> after <paramref name="after"/> up to <paramref name="upTo"/>, in order.</summary>
+    public async Task<List<Row>> AllTaggedAsync(string tag, long after, long upTo, CancellationToken cancellationToken)
+    {
+        const int page = 1000;
+        var rows = new List<Row>();
+        while (await TaggedAsync(tag, after, upTo, page, rows, cancellationToken) == page)
+            after = rows[^1].Ordering;
+        return rows;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var command in new[] { _max, _count, _orderingsAfter, _tagged })
+            if (command is not null) await command.DisposeAsync();
+        if (_connection is not null) await _connection.DisposeAsync();
+    }
+
+    private async Task<DbConnection> ConnectionAsync(CancellationToken cancellationToken)
+    {
+        if (_connection is not null) return _connection;
+        var connection = _connect();
+        await connection.OpenAsync(cancellationToken);
+        return _connection = connection;
+    }
+
+    private static DbCommand Command(DbConnection connection, string sql, int parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        for (var i = 0; i < parameters; i++)
+        {
+            var p = command.CreateParameter();
+            p.ParameterName = "@p" + i;
+            command.Parameters.Add(p);
+        }
+        return command;
+    }
+
+    private static string Q(string name) => RecoveryReads.Quote(name);
+}
