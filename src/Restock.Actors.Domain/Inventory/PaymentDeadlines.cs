@@ -1,31 +1,31 @@
 namespace Restock.Actors.Domain.Inventory;
 
 /// <summary>
-/// The payment deadlines of a SKU's unpaid reservations, earliest first: a binary heap in one array, so adding a
-/// reservation allocates nothing per line (a sorted tree would allocate a node per line, an immutable one a path of
-/// nodes). A line paid or released leaves its entry behind (lazy deletion): an entry counts only while its line is open,
-/// unpaid and due at that deadline. Entries left behind are dropped when they reach the top, and all at once when they
-/// outnumber the live ones, so the heap stays within about twice the unpaid lines.
+/// The payment deadlines of a SKU's unpaid reservations, earliest first (then by order id, so expiry is deterministic): a
+/// binary heap of values in one array, each naming its line's slot in <see cref="OpenLines"/>, which in turn keeps its
+/// entry's place. Adding a reservation allocates nothing and writes no reference; a line paid or released takes its entry
+/// out at once, so the heap holds exactly the unpaid lines.
 /// </summary>
 public sealed class PaymentDeadlines
 {
-    // Compacting rewrites the whole heap: not for a handful of entries left behind.
-    private const int CompactAbove = 1024;
-
-    /// <summary>What a SKU without unpaid reservations reads: never written to (writers go through the SKU's own).</summary>
+    /// <summary>What a SKU without unpaid reservations reads: never written to.</summary>
     internal static readonly PaymentDeadlines None = new(null);
 
-    // Null only for None, which holds no entry to check.
-    private readonly SkuState? _owner;
-    private PaymentDue[] _heap = [];
+    // Null only for None, which holds no entry.
+    private readonly OpenLines? _lines;
+    private Entry[] _heap = [];
     private int _count;
-    // Entries left behind that are still in the heap (an upper bound: a line re-reserved with the same deadline counts once).
-    private int _stale;
 
-    internal PaymentDeadlines(SkuState? owner) => _owner = owner;
+    internal PaymentDeadlines(OpenLines? lines) => _lines = lines;
+
+    /// <summary>The unpaid lines.</summary>
+    public int Count => _count;
+
+    /// <summary>Entries the heap has room for (for tests of what grows).</summary>
+    internal int Capacity => _heap.Length;
 
     /// <summary>The earliest deadline of an unpaid reservation, if any.</summary>
-    public DateTimeOffset? Next => _count == 0 ? null : _heap[0].Deadline;
+    public DateTimeOffset? Next => _count == 0 ? null : _lines!.Deadline(_heap[0].Slot);
 
     /// <summary>
     /// The unpaid reservations due at <paramref name="now"/> (deadline at or before it), earliest first (then by order id),
@@ -34,14 +34,14 @@ public sealed class PaymentDeadlines
     public IReadOnlyList<PaymentDue> Due(DateTimeOffset now, int limit)
     {
         var due = new List<PaymentDue>();
-        if (_count == 0 || _heap[0].Deadline > now) return due;
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        var frontier = new PriorityQueue<int, PaymentDue>(PaymentDue.Order);
+        var nowTicks = now.UtcTicks;
+        if (_count == 0 || _heap[0].Ticks > nowTicks) return due;
+        var frontier = new PriorityQueue<int, Entry>(Comparer<Entry>.Create(Compare));
         frontier.Enqueue(0, _heap[0]);
         while (due.Count < limit && frontier.TryDequeue(out var i, out var entry))
         {
-            if (entry.Deadline > now) break;
-            if (IsLive(entry) && seen.Add(entry.OrderId)) due.Add(entry);
+            if (entry.Ticks > nowTicks) break;
+            due.Add(new PaymentDue(_lines!.Deadline(entry.Slot), _lines.IdAt(entry.Slot)));
             var left = 2 * i + 1;
             if (left < _count) frontier.Enqueue(left, _heap[left]);
             if (left + 1 < _count) frontier.Enqueue(left + 1, _heap[left + 1]);
@@ -49,44 +49,44 @@ public sealed class PaymentDeadlines
         return due;
     }
 
-    internal void Add(PaymentDue due)
+    /// <summary>The unpaid line in <paramref name="slot"/> of the open lines gets its entry.</summary>
+    internal void Add(int slot)
     {
         if (_count == _heap.Length) Array.Resize(ref _heap, Math.Max(1, _count * 2));
-        _heap[_count] = due;
+        _heap[_count] = new Entry(_lines!.DeadlineTicks(slot), slot);
         SiftUp(_count++);
     }
 
-    /// <summary>A line left the unpaid ones (paid or released): its entry stays until it reaches the top or the heap is compacted.</summary>
-    internal void LeftBehind()
+    /// <summary>The line in <paramref name="slot"/> left the unpaid ones (paid or released), still holding its id.</summary>
+    internal void Remove(int slot)
     {
-        _stale++;
-        if (_stale > CompactAbove && _stale > _count / 2) Compact();
-        else DropStaleTop();
+        var i = _lines!.HeapIndex(slot);
+        _lines.SetHeapIndex(slot, -1);
+        var last = _heap[--_count];
+        _heap[_count] = default;
+        if (i == _count) return;
+        _heap[i] = last;
+        if (i > 0 && Compare(last, _heap[(i - 1) / 2]) < 0) SiftUp(i);
+        else SiftDown(i);
     }
 
-    internal void DropStaleTop()
+    /// <summary>An unpaid line moved to slot <paramref name="to"/> (the open lines packed): its entry follows it.</summary>
+    internal void Moved(int to)
     {
-        while (_count > 0 && !IsLive(_heap[0]))
-        {
-            _heap[0] = _heap[--_count];
-            _heap[_count] = default;
-            if (_count > 0) SiftDown(0);
-            if (_stale > 0) _stale--;
-        }
+        var i = _lines!.HeapIndex(to);
+        _heap[i] = _heap[i] with { Slot = to };
     }
 
-    private bool IsLive(PaymentDue due) =>
-        _owner!.OpenLines.TryGetValue(due.OrderId, out var line) && line.Status == LineStatus.Reserved && line.PaymentDeadline == due.Deadline;
-
-    private void Compact()
+    private int Compare(Entry a, Entry b)
     {
-        var kept = 0;
-        for (var i = 0; i < _count; i++)
-            if (IsLive(_heap[i])) _heap[kept++] = _heap[i];
-        Array.Clear(_heap, kept, _count - kept);
-        _count = kept;
-        _stale = 0;
-        for (var i = _count / 2 - 1; i >= 0; i--) SiftDown(i);
+        var byDeadline = a.Ticks.CompareTo(b.Ticks);
+        return byDeadline != 0 ? byDeadline : _lines!.CompareIds(a.Slot, b.Slot);
+    }
+
+    private void Place(int i, Entry entry)
+    {
+        _heap[i] = entry;
+        _lines!.SetHeapIndex(entry.Slot, i);
     }
 
     private void SiftUp(int i)
@@ -95,11 +95,11 @@ public sealed class PaymentDeadlines
         while (i > 0)
         {
             var parent = (i - 1) / 2;
-            if (PaymentDue.Order.Compare(_heap[parent], item) <= 0) break;
-            _heap[i] = _heap[parent];
+            if (Compare(_heap[parent], item) <= 0) break;
+            Place(i, _heap[parent]);
             i = parent;
         }
-        _heap[i] = item;
+        Place(i, item);
     }
 
     private void SiftDown(int i)
@@ -109,11 +109,14 @@ public sealed class PaymentDeadlines
         {
             var child = 2 * i + 1;
             if (child >= _count) break;
-            if (child + 1 < _count && PaymentDue.Order.Compare(_heap[child + 1], _heap[child]) < 0) child++;
-            if (PaymentDue.Order.Compare(_heap[child], item) >= 0) break;
-            _heap[i] = _heap[child];
+            if (child + 1 < _count && Compare(_heap[child + 1], _heap[child]) < 0) child++;
+            if (Compare(_heap[child], item) >= 0) break;
+            Place(i, _heap[child]);
             i = child;
         }
-        _heap[i] = item;
+        Place(i, item);
     }
+
+    /// <summary>A deadline (UTC ticks) and the slot of the line it belongs to.</summary>
+    private readonly record struct Entry(long Ticks, int Slot);
 }

@@ -148,7 +148,14 @@ public sealed class RememberedIds
     /// (time 0) starts its horizon <paramref name="now"/> instead. Each refund queued before it is handed to
     /// <paramref name="keepRefund"/>, which says whether to queue it again from now.
     /// </summary>
-    public RememberedIds Forget(long cutoff, long now, Func<string, bool> keepRefund)
+    public RememberedIds Forget(long cutoff, long now, Func<string, bool> keepRefund) =>
+        Forget(cutoff, now, keepRefund, static (keep, refundId) => keep(refundId));
+
+    /// <summary>
+    /// <see cref="Forget(long, long, Func{string, bool})"/> with what <paramref name="keepRefund"/> needs passed along, so a
+    /// caller's static function serves (a closure would be made on every event applied).
+    /// </summary>
+    public RememberedIds Forget<TArg>(long cutoff, long now, TArg arg, Func<TArg, string, bool> keepRefund)
     {
         var head = _head;
         List<(IdKind Kind, string Id, Finish Finish, long Amount)>? again = null;
@@ -159,7 +166,7 @@ public sealed class RememberedIds
             if (kind == IdKind.Refund)
             {
                 var refundId = _log.IdAt(p);
-                if (keepRefund(refundId)) (again ??= []).Add((kind, refundId, 0, 0));
+                if (keepRefund(arg, refundId)) (again ??= []).Add((kind, refundId, 0, 0));
                 continue;
             }
             // A later entry for the same id superseded this one: that one decides.

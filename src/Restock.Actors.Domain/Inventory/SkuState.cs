@@ -19,7 +19,7 @@ public enum LineStatus
 /// <summary>
 /// An order line still holding units: <paramref name="Held"/> is what is left after partial refunds, of which
 /// <paramref name="RestockedAhead"/> units were already put back by the ERP for refunds that have not arrived yet.
-/// A value stored inline in the SKU's open lines (no object per line).
+/// What <see cref="OpenLines"/> answers: the SKU keeps its fields in a slot and its id as bytes, not this value.
 /// </summary>
 public readonly record struct OrderLine(
     string OrderId, long Ordered, long Held, LineStatus Status, DateTimeOffset PaymentDeadline, long RestockedAhead = 0);
@@ -68,14 +68,12 @@ public sealed class SkuState
 
     public static readonly TimeSpan DefaultManualRestockWindow = TimeSpan.FromDays(30);
 
-    // Shared by every state without open lines or refunds (never written): most SKUs have none, and an empty dictionary
-    // each would add to every active SKU's memory.
-    private static readonly Dictionary<string, OrderLine> NoLines = new(0);
+    // Shared by every state without refunds (never written): most SKUs have none, and an empty dictionary each would add
+    // to every active SKU's memory (states without open lines share OpenLines.None likewise).
     private static readonly Dictionary<string, RefundRecord> NoRefunds = new(0);
 
-    private Dictionary<string, OrderLine>? _openLines;
+    private OpenLines? _openLines;
     private Dictionary<string, RefundRecord>? _refunds;
-    private PaymentDeadlines? _paymentDeadlines;
 
     private SkuState(TimeSpan horizon, TimeSpan manualRestockWindow)
     {
@@ -91,14 +89,11 @@ public sealed class SkuState
 
     public string? Owner { get; internal set; }
 
-    /// <summary>Open order lines by order id.</summary>
-    public IReadOnlyDictionary<string, OrderLine> OpenLines => _openLines ?? NoLines;
+    /// <summary>Open order lines by order id (read only: reading never makes one, <see cref="SkuStock.Decide"/> must not change the state).</summary>
+    public OpenLines OpenLines => _openLines ?? OpenLines.None;
 
-    /// <summary>Read only: reading never makes one (<see cref="SkuStock.Decide"/> must not change the state).</summary>
-    public PaymentDeadlines PaymentDeadlines => _paymentDeadlines ?? PaymentDeadlines.None;
-
-    /// <summary>Made on a SKU's first reservation, like the collections above: most SKUs active on a node hold no unpaid line.</summary>
-    internal PaymentDeadlines ChangingPaymentDeadlines => _paymentDeadlines ??= new PaymentDeadlines(this);
+    /// <summary>The payment deadlines of the unpaid lines, earliest first.</summary>
+    public PaymentDeadlines PaymentDeadlines => OpenLines.Deadlines;
 
     public RememberedIds Remembered { get; internal set; }
 
@@ -111,8 +106,8 @@ public sealed class SkuState
     /// </summary>
     public TimeSpan ManualRestockWindow { get; }
 
-    /// <summary>The open lines to change, made on first use.</summary>
-    internal Dictionary<string, OrderLine> Lines => _openLines ??= new Dictionary<string, OrderLine>(StringComparer.Ordinal);
+    /// <summary>The open lines to change, made on a SKU's first reservation: most SKUs active on a node hold no open line.</summary>
+    internal OpenLines Lines => _openLines ??= new OpenLines(0);
 
     /// <summary>The refund records to change, made on first use.</summary>
     internal Dictionary<string, RefundRecord> RefundRecords => _refunds ??= new Dictionary<string, RefundRecord>(StringComparer.Ordinal);
@@ -129,32 +124,22 @@ public sealed class SkuState
         {
             IsKnown = isKnown, Levels = levels, Stocked = stocked, Owner = owner, Remembered = remembered,
         };
-        if (openLines.Count > 0) state._openLines = new Dictionary<string, OrderLine>(openLines.Count, StringComparer.Ordinal);
+        if (openLines.Count > 0) state._openLines = new OpenLines(openLines.Count);
         if (refunds.Count > 0) state._refunds = new Dictionary<string, RefundRecord>(refunds.Count, StringComparer.Ordinal);
-        foreach (var line in openLines)
-        {
-            state._openLines!.Add(line.OrderId, line);
-            if (line.Status == LineStatus.Reserved) state.ChangingPaymentDeadlines.Add(new PaymentDue(line.PaymentDeadline, line.OrderId));
-        }
+        foreach (var line in openLines) state._openLines!.Add(line);
         foreach (var (refundId, record) in refunds) state._refunds!.Add(refundId, record);
         return state;
     }
 
     /// <summary>The open lines copied into a new array (a snapshot's part), in no particular order.</summary>
-    public OrderLine[] CopyOpenLines()
-    {
-        if (_openLines is null) return [];
-        var copy = new OrderLine[_openLines.Count];
-        _openLines.Values.CopyTo(copy, 0);
-        return copy;
-    }
+    public OrderLine[] CopyOpenLines() => _openLines?.ToArray() ?? [];
 
     /// <summary>Whether the manual-restock window of <paramref name="refund"/> has closed at <paramref name="now"/>.</summary>
     public bool RestockWindowClosed(RefundRecord refund, long nowTicks) =>
         refund.WindowFromTicks != 0 && nowTicks - refund.WindowFromTicks >= Math.Max(ManualRestockWindow.Ticks, Remembered.Horizon.Ticks);
 
     /// <summary>The earliest payment deadline among unpaid reservations, if any.</summary>
-    public DateTimeOffset? NextPaymentDeadline() => _paymentDeadlines?.Next;
+    public DateTimeOffset? NextPaymentDeadline() => _openLines?.Deadlines.Next;
 }
 
 /// <summary>An unpaid reservation's deadline, ordered by deadline then order id so expiry is deterministic.</summary>

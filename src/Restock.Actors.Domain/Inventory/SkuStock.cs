@@ -79,20 +79,17 @@ public static class SkuStock
                 return;
             case StockReserved e:
                 state.Levels = l with { Available = l.Available - e.Quantity, Reserved = l.Reserved + e.Quantity };
-                state.Lines.Add(e.OrderId, new OrderLine(e.OrderId, e.Quantity, e.Quantity, LineStatus.Reserved, e.PaymentDeadline));
-                state.ChangingPaymentDeadlines.Add(new PaymentDue(e.PaymentDeadline, e.OrderId));
+                state.Lines.Add(new OrderLine(e.OrderId, e.Quantity, e.Quantity, LineStatus.Reserved, e.PaymentDeadline));
                 return;
             case ReservationReleased e:
                 Close(state, e.OrderId, Finish.LineReleased);
                 state.Levels = l with { Available = l.Available + e.Quantity, Reserved = l.Reserved - e.Quantity };
-                state.ChangingPaymentDeadlines.LeftBehind();
                 return;
             case PaymentConfirmed e:
             {
                 var lines = state.Lines;
-                lines[e.OrderId] = lines[e.OrderId] with { Status = LineStatus.Committed };
+                lines.Set(e.OrderId, lines[e.OrderId] with { Status = LineStatus.Committed });
                 state.Levels = l with { Reserved = l.Reserved - e.Quantity, Committed = l.Committed + e.Quantity };
-                state.ChangingPaymentDeadlines.LeftBehind();
                 return;
             }
             case LineShipped e:
@@ -108,16 +105,16 @@ public static class SkuStock
                 if (line.Held == e.Quantity)
                     Close(state, e.OrderId, Finish.LineRefunded);
                 else
-                    lines[e.OrderId] = line with
+                    lines.Set(e.OrderId, line with
                     {
                         Held = line.Held - e.Quantity,
                         // The ERP's early restock no longer holds the line back, whatever quantity the refund names.
                         RestockedAhead = line.RestockedAhead - AheadOn(ahead, e.OrderId),
-                    };
+                    });
                 // An ERP that named another order for this refund held that order's line back: the refund decides
                 // which line it is, so that line is freed (it stays open while held back, see DecideShip).
                 if (ahead is { HoldsAhead: > 0 } && ahead.OrderId != e.OrderId && lines.TryGetValue(ahead.OrderId, out var named))
-                    lines[ahead.OrderId] = named with { RestockedAhead = named.RestockedAhead - ahead.HoldsAhead };
+                    lines.Set(ahead.OrderId, named with { RestockedAhead = named.RestockedAhead - ahead.HoldsAhead });
                 state.Levels = l with
                 {
                     Committed = l.Committed - e.Quantity,
@@ -145,7 +142,7 @@ public static class SkuStock
                 {
                     // The ERP restocked ahead of the refund: the line is held back for it.
                     var line = lines[e.OrderId];
-                    lines[e.OrderId] = line with { RestockedAhead = line.RestockedAhead + e.Quantity };
+                    lines.Set(e.OrderId, line with { RestockedAhead = line.RestockedAhead + e.Quantity });
                     refunds[e.RefundId] = new RefundRecord(e.OrderId, e.Quantity, Applied: false, e.Trigger, e.SettingVersion, ChangedAtTicks: now);
                 }
                 state.Remembered = state.Remembered.Refund(e.RefundId);
@@ -155,7 +152,7 @@ public static class SkuStock
             {
                 var (lines, refunds) = (state.Lines, state.RefundRecords);
                 var line = lines[e.OrderId];
-                lines[e.OrderId] = line with { RestockedAhead = line.RestockedAhead - e.Quantity };
+                lines.Set(e.OrderId, line with { RestockedAhead = line.RestockedAhead - e.Quantity });
                 refunds[e.RefundId] = refunds[e.RefundId] with { Refused = true, ChangedAtTicks = state.Remembered.Clock.UtcTicks };
                 state.Remembered = state.Remembered.Refund(e.RefundId);
                 return;
@@ -183,26 +180,30 @@ public static class SkuStock
         var r = state.Remembered;
         var cutoff = r.Clock.UtcTicks - r.Horizon.Ticks;
         if (r.OldestAtTicks is not { } oldest || oldest >= cutoff) return;
+        // A static function with the state passed along: a lambda capturing it cost a closure on every event applied.
+        state.Remembered = r.Forget(cutoff, r.Clock.UtcTicks, state, static (state, refundId) => KeepRefund(state, refundId));
+    }
 
-        var now = r.Clock.UtcTicks;
-        state.Remembered = r.Forget(cutoff, now, refundId =>
+    /// <summary>Whether a refund record queued before the horizon stays (queued again from now), or goes.</summary>
+    private static bool KeepRefund(SkuState state, string refundId)
+    {
+        var now = state.Remembered.Clock.UtcTicks;
+        var cutoff = now - state.Remembered.Horizon.Ticks;
+        var refunds = state.RefundRecords;
+        // A record changed since this entry was queued has a later entry of its own.
+        if (!refunds.TryGetValue(refundId, out var refund) || refund.ChangedAtTicks >= cutoff) return false;
+        if (refund.ChangedAtTicks != 0 && Compactable(state, refund, now))
         {
-            var refunds = state.RefundRecords;
-            // A record changed since this entry was queued has a later entry of its own.
-            if (!refunds.TryGetValue(refundId, out var refund) || refund.ChangedAtTicks >= cutoff) return false;
-            if (refund.ChangedAtTicks != 0 && Compactable(state, refund, now))
-            {
-                refunds.Remove(refundId);
-                return false;
-            }
-            refunds[refundId] = refund with
-            {
-                ChangedAtTicks = now,
-                // The window of a record from before it existed starts when it is first looked at, once.
-                RefundedAtTicks = refund.WindowFromTicks != 0 ? refund.WindowFromTicks : now,
-            };
-            return true;
-        });
+            refunds.Remove(refundId);
+            return false;
+        }
+        refunds[refundId] = refund with
+        {
+            ChangedAtTicks = now,
+            // The window of a record from before it existed starts when it is first looked at, once.
+            RefundedAtTicks = refund.WindowFromTicks != 0 ? refund.WindowFromTicks : now,
+        };
+        return true;
     }
 
     private static bool Compactable(SkuState state, RefundRecord refund, long now) =>
