@@ -82,10 +82,12 @@ public sealed class VerifiedKeys
     {
         lock (_gate)
         {
-            _forgets++;
             foreach (var (hash, remembered) in _byHash)
                 if (remembered.Key.KeyId == keyId)
                     _byHash.TryRemove(hash, out _);
+            // Counted once the key is gone: a request that reads the new count (unlocked, see Forgets) cannot find it
+            // remembered any more, so what a connection keeps from it is never the forgotten key.
+            Volatile.Write(ref _forgets, _forgets + 1);
         }
     }
 
