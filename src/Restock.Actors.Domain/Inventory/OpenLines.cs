@@ -30,7 +30,7 @@ public sealed class OpenLines : IReadOnlyDictionary<string, OrderLine>
     /// <summary>What a SKU without open lines reads: never written to.</summary>
     internal static readonly OpenLines None = new(0);
 
-    private Slot[] _slots;
+    private OpenLineSlot[] _slots;
     // Slots [0, _used) have held a line; the free ones among them are chained through HeapIndex, from _free.
     private int _used;
     private int _free = -1;
@@ -42,7 +42,7 @@ public sealed class OpenLines : IReadOnlyDictionary<string, OrderLine>
 
     internal OpenLines(int capacity)
     {
-        _slots = capacity == 0 ? [] : new Slot[capacity];
+        _slots = capacity == 0 ? [] : new OpenLineSlot[capacity];
         _index = capacity == 0 ? [] : new int[IndexSizeFor(capacity)];
         _bytes = capacity == 0 ? [] : new byte[Math.Max(32, 16 * capacity)];
     }
@@ -92,6 +92,25 @@ public sealed class OpenLines : IReadOnlyDictionary<string, OrderLine>
         for (var s = 0; s < _used; s++)
             if (_slots[s].Status != 0) copy[i++] = LineAt(s, IdAt(s));
         return copy;
+    }
+
+    /// <summary>The open lines as of now, copied without a string per line (a snapshot's part): later changes do not show in it.</summary>
+    public OpenLinesCopy Copy()
+    {
+        if (Count == 0) return OpenLinesCopy.Empty;
+        var slots = new OpenLineSlot[Count];
+        var bytes = new byte[_liveBytes];
+        var (i, used) = (0, 0);
+        for (var s = 0; s < _used; s++)
+        {
+            if (_slots[s].Status == 0) continue;
+            ref var slot = ref slots[i++];
+            slot = _slots[s];
+            KeyAt(s).CopyTo(bytes.AsSpan(used));
+            slot.IdStart = used;
+            used += slot.IdLength;
+        }
+        return new OpenLinesCopy(slots, bytes);
     }
 
     /// <summary>Opens a line; an unpaid one gets its deadline. An order id already open is refused.</summary>
@@ -174,18 +193,11 @@ public sealed class OpenLines : IReadOnlyDictionary<string, OrderLine>
 
     private ReadOnlySpan<byte> KeyAt(int s) => _bytes.AsSpan(_slots[s].IdStart, _slots[s].IdLength);
 
-    private static OrderLine LineAt(in Slot slot, string orderId) =>
-        new(orderId, slot.Ordered, slot.Held, (LineStatus)slot.Status, DeadlineOf(in slot), slot.RestockedAhead);
+    private OrderLine LineAt(int s, string orderId) => _slots[s].Line(orderId);
 
-    private OrderLine LineAt(int s, string orderId) => LineAt(in _slots[s], orderId);
+    private static DateTimeOffset DeadlineOf(in OpenLineSlot slot) => slot.Deadline;
 
-    private static DateTimeOffset DeadlineOf(in Slot slot)
-    {
-        var offset = TimeSpan.FromMinutes(slot.OffsetMinutes);
-        return new DateTimeOffset(slot.DeadlineTicks + offset.Ticks, offset);
-    }
-
-    private static void Store(ref Slot slot, OrderLine line)
+    private static void Store(ref OpenLineSlot slot, OrderLine line)
     {
         slot.Ordered = line.Ordered;
         slot.Held = line.Held;
@@ -294,7 +306,7 @@ public sealed class OpenLines : IReadOnlyDictionary<string, OrderLine>
     /// <summary>Moves the open lines to the first slots of a smaller array; the heap, which names slots, is rebuilt.</summary>
     private void Pack()
     {
-        var slots = new Slot[Math.Max(InitialSlots, 2 * Count)];
+        var slots = new OpenLineSlot[Math.Max(InitialSlots, 2 * Count)];
         var used = 0;
         for (var s = 0; s < _used; s++)
             if (_slots[s].Status != 0) slots[used++] = _slots[s];
@@ -319,20 +331,60 @@ public sealed class OpenLines : IReadOnlyDictionary<string, OrderLine>
     /// <summary>The randomised string hash (per process), so ids chosen by callers cannot be made to collide.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Hash(string id) => string.GetHashCode(id.AsSpan());
+}
 
-    /// <summary>A line without references: its id is a range of the byte log. Status 0 marks a free slot.</summary>
-    private struct Slot
+/// <summary>A line without references: its id is a range of a byte log. Status 0 marks a free slot.</summary>
+internal struct OpenLineSlot
+{
+    public long Ordered;
+    public long Held;
+    public long RestockedAhead;
+    public long DeadlineTicks;
+    public int IdStart;
+    public int IdLength;
+    public int Hash;
+    // The place of an unpaid line's entry in the deadline heap; for a free slot, the next free one.
+    public int HeapIndex;
+    public short OffsetMinutes;
+    public byte Status;
+
+    public readonly DateTimeOffset Deadline
     {
-        public long Ordered;
-        public long Held;
-        public long RestockedAhead;
-        public long DeadlineTicks;
-        public int IdStart;
-        public int IdLength;
-        public int Hash;
-        // The place of an unpaid line's entry in the deadline heap; for a free slot, the next free one.
-        public int HeapIndex;
-        public short OffsetMinutes;
-        public byte Status;
+        get
+        {
+            var offset = TimeSpan.FromMinutes(OffsetMinutes);
+            return new DateTimeOffset(DeadlineTicks + offset.Ticks, offset);
+        }
     }
+
+    public readonly OrderLine Line(string orderId) => new(orderId, Ordered, Held, (LineStatus)Status, Deadline, RestockedAhead);
+}
+
+/// <summary>
+/// A SKU's open lines as of one moment, read only (a snapshot's part): the values and id bytes copied, no string per line,
+/// so a copy of a million lines is two arrays the collector does not trace. Enumerating makes the strings.
+/// </summary>
+public sealed class OpenLinesCopy : IReadOnlyCollection<OrderLine>
+{
+    internal static readonly OpenLinesCopy Empty = new([], []);
+
+    private readonly OpenLineSlot[] _slots;
+    private readonly byte[] _bytes;
+
+    internal OpenLinesCopy(OpenLineSlot[] slots, byte[] bytes) => (_slots, _bytes) = (slots, bytes);
+
+    public int Count => _slots.Length;
+
+    /// <summary>The UTF-8 bytes of line <paramref name="i"/>'s order id.</summary>
+    public ReadOnlySpan<byte> IdBytes(int i) => _bytes.AsSpan(_slots[i].IdStart, _slots[i].IdLength);
+
+    /// <summary>Line <paramref name="i"/> with <paramref name="orderId"/> as its id (the caller's, e.g. an empty one when only the numbers are read).</summary>
+    public OrderLine LineAt(int i, string orderId) => _slots[i].Line(orderId);
+
+    public IEnumerator<OrderLine> GetEnumerator()
+    {
+        for (var i = 0; i < _slots.Length; i++) yield return _slots[i].Line(Encoding.UTF8.GetString(IdBytes(i)));
+    }
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 }

@@ -131,8 +131,8 @@ public sealed class SkuState
         return state;
     }
 
-    /// <summary>The open lines copied into a new array (a snapshot's part), in no particular order.</summary>
-    public OrderLine[] CopyOpenLines() => _openLines?.ToArray() ?? [];
+    /// <summary>The open lines copied (a snapshot's part), in no particular order.</summary>
+    public OpenLinesCopy CopyOpenLines() => OpenLines.Copy();
 
     /// <summary>Whether the manual-restock window of <paramref name="refund"/> has closed at <paramref name="now"/>.</summary>
     public bool RestockWindowClosed(RefundRecord refund, long nowTicks) =>

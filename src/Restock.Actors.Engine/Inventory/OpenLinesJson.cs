@@ -17,47 +17,80 @@ namespace Restock.Actors.Engine.Inventory;
 /// signed varint offset minutes · signed varint restocked ahead
 /// </code>
 /// Varints are LEB128, signed ones zigzag-encoded. Snapshots written before it (an array of objects) are read as before.
+/// A state's copy (<see cref="OpenLinesCopy"/>) is written from its id bytes, without a string per line.
 /// </summary>
-public sealed class OpenLinesJson : JsonConverter<OrderLine[]>
+public sealed class OpenLinesJson : JsonConverter<IReadOnlyCollection<OrderLine>>
 {
     public const int LinesPerChunk = 16_384;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public override void Write(Utf8JsonWriter writer, OrderLine[] lines, JsonSerializerOptions options)
+    public override void Write(Utf8JsonWriter writer, IReadOnlyCollection<OrderLine> lines, JsonSerializerOptions options)
     {
         writer.WriteStartArray();
-        var buffer = new ArrayBufferWriter<byte>(Math.Min(lines.Length, LinesPerChunk) * 40 + 16);
-        for (var first = 0; first < lines.Length; first += LinesPerChunk)
+        var buffer = new ArrayBufferWriter<byte>(Math.Min(lines.Count, LinesPerChunk) * 40 + 16);
+        if (lines is OpenLinesCopy copy)
         {
-            buffer.ResetWrittenCount();
-            var count = Math.Min(LinesPerChunk, lines.Length - first);
-            Var(buffer, (ulong)count);
-            var previous = 0L;
-            for (var i = first; i < first + count; i++)
+            for (var first = 0; first < copy.Count; first += LinesPerChunk)
             {
-                var line = lines[i];
-                var id = buffer.GetSpan(5 + Encoding.UTF8.GetMaxByteCount(line.OrderId.Length));
-                var idLength = Encoding.UTF8.GetBytes(line.OrderId, id[5..]);
-                // The id's length goes first: written into the five bytes left before it, then the id moved up to it.
-                var lengthSize = VarInto(id, (ulong)idLength);
-                id.Slice(5, idLength).CopyTo(id[lengthSize..]);
-                buffer.Advance(lengthSize + idLength);
-                Var(buffer, ZigZag(line.Ordered));
-                Var(buffer, ZigZag(line.Held));
-                Var(buffer, ZigZag((long)line.Status));
-                var ticks = line.PaymentDeadline.UtcTicks;
-                Var(buffer, ZigZag(ticks - previous));
-                previous = ticks;
-                Var(buffer, ZigZag((long)line.PaymentDeadline.Offset.TotalMinutes));
-                Var(buffer, ZigZag(line.RestockedAhead));
+                var count = StartChunk(buffer, first, copy.Count);
+                var previous = 0L;
+                for (var i = first; i < first + count; i++)
+                {
+                    var id = copy.IdBytes(i);
+                    Var(buffer, (ulong)id.Length);
+                    buffer.Write(id);
+                    previous = Values(buffer, copy.LineAt(i, ""), previous);
+                }
+                writer.WriteBase64StringValue(buffer.WrittenSpan);
             }
-            writer.WriteBase64StringValue(buffer.WrittenSpan);
+        }
+        else
+        {
+            var all = lines as OrderLine[] ?? [.. lines];
+            for (var first = 0; first < all.Length; first += LinesPerChunk)
+            {
+                var count = StartChunk(buffer, first, all.Length);
+                var previous = 0L;
+                for (var i = first; i < first + count; i++)
+                {
+                    var line = all[i];
+                    var id = buffer.GetSpan(5 + Encoding.UTF8.GetMaxByteCount(line.OrderId.Length));
+                    var idLength = Encoding.UTF8.GetBytes(line.OrderId, id[5..]);
+                    // The id's length goes first: written into the five bytes left before it, then the id moved up to it.
+                    var lengthSize = VarInto(id, (ulong)idLength);
+                    id.Slice(5, idLength).CopyTo(id[lengthSize..]);
+                    buffer.Advance(lengthSize + idLength);
+                    previous = Values(buffer, line, previous);
+                }
+                writer.WriteBase64StringValue(buffer.WrittenSpan);
+            }
         }
         writer.WriteEndArray();
     }
 
+    private static int StartChunk(ArrayBufferWriter<byte> buffer, int first, int total)
+    {
+        buffer.ResetWrittenCount();
+        var count = Math.Min(LinesPerChunk, total - first);
+        Var(buffer, (ulong)count);
+        return count;
+    }
+
+    /// <summary>A line's numbers after its id; returns its deadline's ticks, from which the next line's count.</summary>
+    private static long Values(ArrayBufferWriter<byte> buffer, OrderLine line, long previous)
+    {
+        Var(buffer, ZigZag(line.Ordered));
+        Var(buffer, ZigZag(line.Held));
+        Var(buffer, ZigZag((long)line.Status));
+        var ticks = line.PaymentDeadline.UtcTicks;
+        Var(buffer, ZigZag(ticks - previous));
+        Var(buffer, ZigZag((long)line.PaymentDeadline.Offset.TotalMinutes));
+        Var(buffer, ZigZag(line.RestockedAhead));
+        return ticks;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public override OrderLine[] Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    public override IReadOnlyCollection<OrderLine> Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
         if (reader.TokenType != JsonTokenType.StartArray) throw new JsonException("open lines: not an array");
         var lines = new List<OrderLine>();

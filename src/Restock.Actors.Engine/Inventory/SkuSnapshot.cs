@@ -16,7 +16,7 @@ public sealed record SkuSnapshot(
     bool IsKnown,
     StockLevels Levels,
     long Stocked,
-    [property: JsonConverter(typeof(OpenLinesJson))] OrderLine[] OpenLines,
+    [property: JsonConverter(typeof(OpenLinesJson))] IReadOnlyCollection<OrderLine> OpenLines,
     RememberedRefund[] Refunds,
     string? Owner = null,
     DateTimeOffset? Clock = null,
@@ -44,7 +44,10 @@ public sealed record SkuSnapshot(
     object? ISnapshotInParts.WithParts(IReadOnlyDictionary<long, object> parts) =>
         Chunks is { } chunks && IdChunk.Join(chunks, parts, Clock ?? DateTimeOffset.MinValue) is { } ids ? this with { Finished = ids } : null;
 
-    /// <summary>The state as of now: open lines and refunds copied, the remembered ids as a view of their log (no copy).</summary>
+    /// <summary>
+    /// The state as of now: open lines (as values and id bytes, no string per line) and refunds copied, the remembered ids
+    /// as a view of their log (no copy).
+    /// </summary>
     public static SkuSnapshot From(SkuState s) => new(
         s.IsKnown, s.Levels, s.Stocked, s.CopyOpenLines(),
         s.Refunds.Select(x => new RememberedRefund(x.Key, x.Value)).ToArray(), s.Owner, s.Remembered.Clock)
