@@ -6,7 +6,7 @@ namespace Restock.Actors.LoadTests;
 
 /// <summary>The runner's command line: a scenario name, then options that override the scenario's sizes and load.</summary>
 public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySkus, long RecoveryEvents = 1_000_000, int RecoveryOpenLines = 10_000,
-    bool FindRate = false)
+    bool FindRate = false, int Repeat = 1)
 {
     public static string Help => $"""
         restock-load SCENARIO [options]     flash-sale load simulations against Restock.Actors
@@ -41,6 +41,8 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
           --memory-skus N        hot-sku-bench, sku-memory: SKUs touched for the memory measurement (default 100000)
           --events N             recovery-bench: events journaled for the SKU (default 1000000)
           --open-lines N         recovery-bench: of which reservations left open (default 10000)
+          --repeat N             cold-start: the whole bench N times in this process, each on a fresh file; every
+                                 round is reported, and the median of each phase (default 1)
           --find-rate            open model: the highest rate that still passes (thresholds and invariants), from
                                  --rate doubling until a run fails, then bisecting to within 10%; one run per trial
           -h, --help             this text
@@ -61,6 +63,7 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
         var recoveryEvents = 1_000_000L;
         var recoveryOpenLines = 10_000;
         var findRate = false;
+        var repeat = 1;
         for (var i = 1; i < args.Length; i++)
         {
             var name = args[i];
@@ -115,6 +118,7 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
                 case "--events": recoveryEvents = Number(2); break;
                 case "--open-lines": recoveryOpenLines = (int)Number(0); break;
                 case "--find-rate": findRate = true; break;
+                case "--repeat": repeat = (int)Number(1); break;
                 default: throw new ArgumentException($"unknown option '{name}'");
             }
         }
@@ -132,7 +136,7 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
         if (findRate && scenario.Model.Kind != LoadKind.Open)
             throw new ArgumentException("--find-rate needs the open model (--rate)");
         return new CommandLine(options with { Scenario = scenario, ExtraThresholds = thresholds, EngineOverrides = engine }, false, memorySkus,
-            recoveryEvents, recoveryOpenLines, findRate);
+            recoveryEvents, recoveryOpenLines, findRate, repeat);
     }
 
     private static TimeSpan Duration(string text, string option = "--duration")

@@ -32,7 +32,7 @@ public static class Program
             }
             if (command.Options.Scenario.Name == "cold-start")
             {
-                var cold = await ColdStartBench.RunAsync(command.Options, Console.Out);
+                var cold = await ColdStartBench.RunAsync(command.Options, command.Repeat, Console.Out);
                 return cold.EveryStockIntact ? 0 : 1;
             }
             if (command.FindRate)

@@ -12,15 +12,27 @@ using Restock.Actors.LoadTests.Targets;
 namespace Restock.Actors.LoadTests.Running;
 
 /// <summary>One phase of the cold-start bench: how many SKUs came up, how fast, and what each cost the journal.</summary>
+/// <param name="CoreUtilisation">CPU time of this process over the phase's wall time and the machine's cores (1 = every core busy
+/// throughout): below 1, activations waited on something other than CPU.</param>
+/// <param name="JitMethods">Methods the JIT compiled during the phase (tier-1 recompilations of hot methods included).</param>
+/// <param name="JitMs">Time the JIT spent compiling them, summed over threads: a process's first seconds pay it.</param>
+/// <param name="FirstAfterSeconds">Remembered SKUs: from the restarted node being up until the first SKU had recovered (what the
+/// shards do before their entities start: the coordinator's and each shard's remember-entities store recover first).</param>
 public sealed record ColdStartPhase(
     string Name, int Skus, double Seconds, double ActivationsPerSecond, double P50Ms, double P99Ms, double MaxMs,
     IReadOnlyDictionary<string, double> StatementsPerSku, long Failed, double AllocatedBytesPerSku, int Gen0, int Gen1, int Gen2,
-    double CpuMicrosPerSku);
+    double CpuMicrosPerSku, double CoreUtilisation, long JitMethods, double JitMs, double FirstAfterSeconds = 0);
 
+/// <summary>One run of the three phases on a fresh file.</summary>
+public sealed record ColdStartRound(
+    ColdStartPhase NewSkus, ColdStartPhase RememberedRestart, ColdStartPhase FirstCommandAfterRestart, double EngineStartSeconds, bool EveryStockIntact);
+
+/// <param name="NewSkus">The round whose new-SKU rate is the median of the rounds' (with one round: that round's).</param>
+/// <param name="RememberedRestart">Likewise, the median remembered-SKU rate's round.</param>
 public sealed record ColdStartReport(
     DateTimeOffset StartedAt, string Machine, int Skus, int Concurrency, IReadOnlyList<string> EngineOverrides,
     ColdStartPhase NewSkus, ColdStartPhase RememberedRestart, ColdStartPhase FirstCommandAfterRestart, double EngineStartSeconds,
-    bool EveryStockIntact, IReadOnlyList<string> Targets);
+    bool EveryStockIntact, IReadOnlyList<string> Targets, IReadOnlyList<ColdStartRound> Rounds);
 
 /// <summary>
 /// Issue 11 goal 4: SKU activations per second. Phase 1 sends the first command to SKUs this node has never seen
@@ -28,7 +40,10 @@ public sealed record ColdStartReport(
 /// again on the same file; phase 2 is remember-entities bringing every one of those SKUs back by itself (the time
 /// until each has recovered, counted by the engine's <c>restock.sku.recoveries</c> meter); phase 3 asks each SKU for
 /// its stock, which must be intact. SQL statements per SKU are counted from linq2db's trace (the journal and the
-/// snapshot store; the ledger and key store use their own connections).
+/// snapshot store; the ledger and key store use their own connections). A phase lasts a few seconds, so one run's
+/// rate moves with whatever else the machine does: <c>--repeat</c> runs the rounds again in this process (the first
+/// round's new SKUs pay the JIT of a fresh process, later rounds and every restart in this process run warm code; each
+/// phase reports what the JIT compiled meanwhile).
 /// </summary>
 public static class ColdStartBench
 {
@@ -36,19 +51,47 @@ public static class ColdStartBench
     private const long Stock = 10;
     private const double Goal = 20_000;
 
-    public static async Task<ColdStartReport> RunAsync(RunOptions options, TextWriter log)
+    public static async Task<ColdStartReport> RunAsync(RunOptions options, int repeat, TextWriter log)
     {
         var started = DateTimeOffset.UtcNow;
         var folder = Path.Combine(options.ReportsFolder, $"cold-start-{started:yyyyMMdd-HHmmss}");
         var skus = options.Scenario.Skus;
         var concurrency = options.Scenario.Model.Concurrency;
         var engine = options.EngineOverrides ?? [];
-        var file = Path.Combine(Path.GetTempPath(), "restock-load", $"cold-start-{Guid.NewGuid():N}.db");
-        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
         var ids = Enumerable.Range(0, skus).Select(i => $"cold-{i}").ToArray();
         using var statements = new StatementCounter();
         using var recoveries = new RecoveryCounter();
 
+        var rounds = new List<ColdStartRound>();
+        for (var round = 1; round <= repeat; round++)
+        {
+            if (repeat > 1) log.WriteLine($"cold start: round {round} of {repeat}");
+            rounds.Add(await RoundAsync(ids, concurrency, engine, statements, recoveries, log));
+        }
+
+        ColdStartRound Median(Func<ColdStartRound, double> rate) => rounds.OrderBy(rate).ElementAt((rounds.Count - 1) / 2);
+        var fresh = Median(r => r.NewSkus.ActivationsPerSecond);
+        var remembered = Median(r => r.RememberedRestart.ActivationsPerSecond);
+        var report = new ColdStartReport(started, LoadRun.Machine(), skus, concurrency, engine, fresh.NewSkus, remembered.RememberedRestart,
+            remembered.FirstCommandAfterRestart, remembered.EngineStartSeconds, rounds.All(r => r.EveryStockIntact),
+            [
+                Target("new SKUs ≥ 20,000 activations/s", fresh.NewSkus.ActivationsPerSecond, rounds.Count),
+                Target("remembered SKUs after a restart ≥ 20,000 activations/s", remembered.RememberedRestart.ActivationsPerSecond, rounds.Count),
+            ], rounds);
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "cold-start.json"), JsonSerializer.Serialize(report, new JsonSerializerOptions(JsonSerializerOptions.Web) { WriteIndented = true }));
+        File.WriteAllText(Path.Combine(folder, "cold-start.md"), Markdown(report));
+        log.WriteLine(Markdown(report));
+        log.WriteLine($"report: {folder}");
+        return report;
+    }
+
+    private static async Task<ColdStartRound> RoundAsync(string[] ids, int concurrency, IReadOnlyList<string> engine, StatementCounter statements,
+        RecoveryCounter recoveries, TextWriter log)
+    {
+        var skus = ids.Length;
+        var file = Path.Combine(Path.GetTempPath(), "restock-load", $"cold-start-{Guid.NewGuid():N}.db");
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
         ColdStartPhase fresh, remembered, after;
         double engineStart;
         var intact = true;
@@ -68,6 +111,7 @@ public static class ColdStartBench
             statements.Reset();
             var gc = GcDuringLoad.Now();
             var cpu = CpuTime();
+            var jit = JitNow();
             var clock = Stopwatch.StartNew();
             await using var second = await InProcessTarget.StartOnFileAsync(file, keepFile: false, [.. engine]);
             engineStart = clock.Elapsed.TotalSeconds;
@@ -78,10 +122,14 @@ public static class ColdStartBench
             var seconds = clock.Elapsed.TotalSeconds - engineStart;
             var back = Math.Min(recoveries.Count, skus + 1);
             var spent = GcDuringLoad.Now().Since(gc);
+            var cpuSpent = CpuTime() - cpu;
+            var (jitMethods, jitMs) = JitSince(jit);
             remembered = new ColdStartPhase("remembered SKUs after a restart (no command sent)", (int)back, Math.Round(seconds, 2), Math.Round(back / seconds),
                 0, 0, 0, statements.PerSku(back), skus + 1 - back, Math.Round(spent.AllocatedBytes / (double)back), spent.Gen0, spent.Gen1, spent.Gen2,
-                Math.Round((CpuTime() - cpu).TotalMicroseconds / back));
-            log.WriteLine($"cold start: {back:N0} remembered SKUs recovered {seconds:F2}s after the node started ({remembered.ActivationsPerSecond:N0}/s)");
+                Math.Round(cpuSpent.TotalMicroseconds / back), Utilisation(cpuSpent, clock.Elapsed.TotalSeconds), jitMethods, jitMs,
+                Math.Round(Math.Max(0, recoveries.FirstAt.TotalSeconds - engineStart), 2));
+            log.WriteLine($"cold start: {back:N0} remembered SKUs recovered {seconds:F2}s after the node started ({remembered.ActivationsPerSecond:N0}/s), " +
+                          $"the first after {remembered.FirstAfterSeconds:F2}s");
 
             after = await ClosedAsync("first command after the restart", ids, concurrency, statements, async id =>
             {
@@ -97,19 +145,7 @@ public static class ColdStartBench
             foreach (var suffix in new[] { "", "-wal", "-shm" })
                 File.Delete(file + suffix);
         }
-
-        var report = new ColdStartReport(started, LoadRun.Machine(), skus, concurrency, engine, fresh, remembered, after,
-            Math.Round(engineStart, 2), intact && fresh.Failed == 0,
-            [
-                Target("new SKUs ≥ 20,000 activations/s", fresh.ActivationsPerSecond),
-                Target("remembered SKUs after a restart ≥ 20,000 activations/s", remembered.ActivationsPerSecond),
-            ]);
-        Directory.CreateDirectory(folder);
-        File.WriteAllText(Path.Combine(folder, "cold-start.json"), JsonSerializer.Serialize(report, new JsonSerializerOptions(JsonSerializerOptions.Web) { WriteIndented = true }));
-        File.WriteAllText(Path.Combine(folder, "cold-start.md"), Markdown(report));
-        log.WriteLine(Markdown(report));
-        log.WriteLine($"report: {folder}");
-        return report;
+        return new ColdStartRound(fresh, remembered, after, Math.Round(engineStart, 2), intact && fresh.Failed == 0);
     }
 
     private static async Task<StockView?> Answer(Func<Task<StockView?>> ask)
@@ -124,8 +160,9 @@ public static class ColdStartBench
         }
     }
 
-    private static string Target(string what, double measured) =>
-        $"{(measured >= Goal ? "met" : "MISSED")}: {what} — measured {measured:N0}/s ({100 * measured / Goal:F0}% of the goal)";
+    private static string Target(string what, double measured, int rounds) =>
+        $"{(measured >= Goal ? "met" : "MISSED")}: {what} — measured {measured:N0}/s{(rounds > 1 ? $" (median of {rounds} rounds)" : "")} " +
+        $"({100 * measured / Goal:F0}% of the goal)";
 
     /// <summary>Each SKU's command once, at most <paramref name="concurrency"/> in flight (closed model).</summary>
     private static async Task<ColdStartPhase> ClosedAsync(string name, string[] ids, int concurrency, StatementCounter statements, Func<string, Task<bool>> command)
@@ -136,6 +173,7 @@ public static class ColdStartBench
         statements.Reset();
         var gc = GcDuringLoad.Now();
         var cpu = CpuTime();
+        var jit = JitNow();
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, Math.Min(concurrency, ids.Length)).Select(async _ =>
         {
@@ -148,12 +186,21 @@ public static class ColdStartBench
         }));
         var seconds = clock.Elapsed.TotalSeconds;
         var spent = GcDuringLoad.Now().Since(gc);
+        var cpuSpent = CpuTime() - cpu;
+        var (jitMethods, jitMs) = JitSince(jit);
         double Ms(double percentile) => Math.Round(latencies.GetValueAtPercentile(percentile) / 1000.0, 2);
         return new ColdStartPhase(name, ids.Length, Math.Round(seconds, 2), Math.Round(ids.Length / seconds), Ms(50), Ms(99),
             Math.Round(latencies.GetMaxValue() / 1000.0, 2), statements.PerSku(ids.Length), failed,
             Math.Round(spent.AllocatedBytes / (double)ids.Length), spent.Gen0, spent.Gen1, spent.Gen2,
-            Math.Round((CpuTime() - cpu).TotalMicroseconds / ids.Length));
+            Math.Round(cpuSpent.TotalMicroseconds / ids.Length), Utilisation(cpuSpent, seconds), jitMethods, jitMs);
     }
+
+    private static double Utilisation(TimeSpan cpu, double seconds) => Math.Round(cpu.TotalSeconds / (seconds * Environment.ProcessorCount), 2);
+
+    private static (long Methods, TimeSpan Time) JitNow() => (System.Runtime.JitInfo.GetCompiledMethodCount(), System.Runtime.JitInfo.GetCompilationTime());
+
+    private static (long Methods, double Ms) JitSince((long Methods, TimeSpan Time) start) =>
+        (System.Runtime.JitInfo.GetCompiledMethodCount() - start.Methods, Math.Round((System.Runtime.JitInfo.GetCompilationTime() - start.Time).TotalMilliseconds));
 
     /// <summary>This process's CPU time (engine and generator): per SKU, a cost that does not depend on how busy the machine is.</summary>
     private static TimeSpan CpuTime()
@@ -168,13 +215,27 @@ public static class ColdStartBench
         sb.AppendLine($"Machine: {r.Machine}. {r.Skus:N0} SKUs, {r.Concurrency:N0} commands in flight (closed model), in-process, SQLite WAL, " +
                       "synchronous FULL, durable acknowledgements, remember-entities on.");
         if (r.EngineOverrides.Count > 0) sb.AppendLine($"Configuration: OVERRIDDEN: {string.Join("; ", r.EngineOverrides)}");
-        sb.AppendLine($"\nThe restarted node took {r.EngineStartSeconds:N2} s to start (cluster up); the remembered SKUs' rate counts from then.\n");
-        sb.AppendLine("| phase | SKUs | seconds | SKUs/s | p50 ms | p99 ms | max ms | failed | CPU µs per SKU | B allocated per SKU | gen0/1/2 | SQL statements per SKU |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
-        foreach (var p in new[] { r.NewSkus, r.RememberedRestart, r.FirstCommandAfterRestart })
-            sb.AppendLine($"| {p.Name} | {p.Skus:N0} | {p.Seconds:N2} | **{p.ActivationsPerSecond:N0}** | {p.P50Ms:N2} | {p.P99Ms:N2} | {p.MaxMs:N2} | {p.Failed:N0} | {p.CpuMicrosPerSku:N0} | " +
-                          $"{p.AllocatedBytesPerSku:N0} | {p.Gen0}/{p.Gen1}/{p.Gen2} | " +
-                          $"{string.Join(", ", p.StatementsPerSku.Select(s => $"{s.Key} {s.Value:N2}"))} |");
+        sb.AppendLine($"\nThe restarted node took {r.EngineStartSeconds:N2} s to start (cluster up); the remembered SKUs' rate counts from then. " +
+                      "Cores busy: this process's CPU time over the phase's time and the machine's cores. JIT: methods compiled during the phase " +
+                      "and the time spent compiling them (the first round runs in a fresh process; each restart here reuses warm code).\n");
+        sb.AppendLine("| round | phase | SKUs | seconds | SKUs/s | p50 ms | p99 ms | max ms | failed | CPU µs per SKU | cores busy | JIT methods / ms | B allocated per SKU | gen0/1/2 | SQL statements per SKU |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        var n = 0;
+        foreach (var round in r.Rounds)
+        {
+            n++;
+            foreach (var p in new[] { round.NewSkus, round.RememberedRestart, round.FirstCommandAfterRestart })
+                sb.AppendLine($"| {n} | {p.Name} | {p.Skus:N0} | {p.Seconds:N2} | **{p.ActivationsPerSecond:N0}** | {p.P50Ms:N2} | {p.P99Ms:N2} | {p.MaxMs:N2} | {p.Failed:N0} | " +
+                              $"{p.CpuMicrosPerSku:N0} | {p.CoreUtilisation:N2} | {p.JitMethods:N0} / {p.JitMs:N0} | {p.AllocatedBytesPerSku:N0} | {p.Gen0}/{p.Gen1}/{p.Gen2} | " +
+                              $"{string.Join(", ", p.StatementsPerSku.Select(s => $"{s.Key} {s.Value:N2}"))} |");
+        }
+        sb.AppendLine($"\nThe first remembered SKU had recovered after (s, by round): {string.Join(" / ", r.Rounds.Select(x => $"{x.RememberedRestart.FirstAfterSeconds:N2}"))}.");
+        if (r.Rounds.Count > 1)
+        {
+            string Rates(Func<ColdStartRound, ColdStartPhase> phase) => string.Join(" / ", r.Rounds.Select(x => $"{phase(x).ActivationsPerSecond:N0}"));
+            sb.AppendLine($"\nBy round: new SKUs {Rates(x => x.NewSkus)}/s, remembered {Rates(x => x.RememberedRestart)}/s; " +
+                          $"median new {r.NewSkus.ActivationsPerSecond:N0}/s, remembered {r.RememberedRestart.ActivationsPerSecond:N0}/s.");
+        }
         sb.AppendLine();
         sb.AppendJoin("", r.Targets.Select(t => $"- {t}\n"));
         sb.AppendLine($"\nEvery SKU answered with its stock after the restart: {(r.EveryStockIntact ? "yes" : "NO")}");
@@ -186,6 +247,8 @@ public static class ColdStartBench
     {
         private readonly MeterListener _listener = new();
         private long _count;
+        private long _startedAt = Stopwatch.GetTimestamp();
+        private long _firstAt;
 
         public RecoveryCounter()
         {
@@ -194,13 +257,24 @@ public static class ColdStartBench
                 if (instrument.Meter.Name == RestockMetrics.MeterName && instrument.Name == "restock.sku.recoveries")
                     listener.EnableMeasurementEvents(instrument);
             };
-            _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _count, value));
+            _listener.SetMeasurementEventCallback<long>((_, value, _, _) =>
+            {
+                if (Interlocked.Add(ref _count, value) == value) Interlocked.CompareExchange(ref _firstAt, Stopwatch.GetTimestamp(), 0);
+            });
             _listener.Start();
         }
 
         public long Count => Interlocked.Read(ref _count);
 
-        public void Reset() => Interlocked.Exchange(ref _count, 0);
+        /// <summary>From the last <see cref="Reset"/> until the first recovery after it (zero before one).</summary>
+        public TimeSpan FirstAt => Interlocked.Read(ref _firstAt) is var first and > 0 ? Stopwatch.GetElapsedTime(_startedAt, first) : TimeSpan.Zero;
+
+        public void Reset()
+        {
+            Interlocked.Exchange(ref _firstAt, 0);
+            _startedAt = Stopwatch.GetTimestamp();
+            Interlocked.Exchange(ref _count, 0);
+        }
 
         public void Dispose() => _listener.Dispose();
     }

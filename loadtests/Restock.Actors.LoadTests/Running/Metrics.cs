@@ -132,12 +132,17 @@ public sealed class Metrics
     /// </summary>
     public async Task<OpResult> Time<TState>(string operation, TState state, Func<TState, Task<OpResult>> call, long dueAt = 0)
     {
-        var start = Stopwatch.GetTimestamp();
-        if (dueAt > 0) start = Math.Min(start, dueAt);
+        var start = StartOf(dueAt);
         var result = await call(state);
-        For(operation).Record(Stopwatch.GetTimestamp() - start, result);
+        Record(operation, start, result);
         return result;
     }
+
+    /// <summary>What a request meant to start at <paramref name="dueAt"/> is timed from (see <see cref="Time{TState}"/>).</summary>
+    public static long StartOf(long dueAt) => dueAt > 0 ? Math.Min(Stopwatch.GetTimestamp(), dueAt) : Stopwatch.GetTimestamp();
+
+    /// <summary>Records a request timed from <paramref name="start"/> (<see cref="StartOf"/>) by its caller, in the caller's own state machine.</summary>
+    public void Record(string operation, long start, OpResult result) => For(operation).Record(Stopwatch.GetTimestamp() - start, result);
 
     /// <summary>An arrival the open model could not start (in-flight cap): a failure, with no latency to record.</summary>
     public void Dropped(string operation, string reason) => For(operation).CountOutcome(OpResult.Failed(reason));

@@ -185,8 +185,10 @@ public sealed class Workload
             var quantity = random.NextInt64(1, _scenario.MaxQuantity + 1);
             var id = $"{_scenario.Name}-o{Interlocked.Increment(ref _orders)}";
             var deadline = DateTimeOffset.UtcNow + _scenario.Window;
-            var result = await _metrics.Time("reserve", (_target, sku, id, quantity, _scenario.Window),
-                static s => s._target.Reserve(s.sku, s.id, s.quantity, s.Window), dueAt);
+            // Timed here, not through Metrics.Time: its state machine was a box of ~150 B per reservation.
+            var start = Metrics.StartOf(dueAt);
+            var result = await _target.Reserve(sku, id, quantity, _scenario.Window);
+            _metrics.Record("reserve", start, result);
             // Tracked once acknowledged: in a sale most reserves of the hottest SKUs are refused as sold out.
             if (!result.Ok) return;
             var order = new TrackedOrder(id, sku, ShopOf(index), quantity, deadline);

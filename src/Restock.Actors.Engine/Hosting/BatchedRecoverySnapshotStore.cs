@@ -54,7 +54,8 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
         var sql = $"SELECT DISTINCT {id} FROM {from} WHERE {id}";
         DbConnection Connect() => RecoveryReads.Connect(config.ProviderName, config.ConnectionString);
         _hasSnapshot = new RecoveryReads<string, bool>("has-snapshot",
-            (ids, cancel) => RecoveryReads.PerIdAsync(Connect, sql, "", ids, _ => true, false, cancel), RecoveryReads.MaxIdsPerQuery, _stopping.Token);
+            (ids, cancel) => RecoveryReads.PerIdAsync(Connect, sql, "", ids, _ => true, false, cancel), RecoveryReads.MaxIdsPerQuery, _stopping.Token,
+            RecoveryReads.QueriesAtOnce(snapshotConfig));
         if (BatchingJournal.StoredIdsKept(snapshotConfig, config.ProviderName, Context.System.Settings.Config))
             _stored = StoredIds.For(Context.System, "snapshots " + from + " " + config.ConnectionString, cancel =>
                 RecoveryReads.QueryAsync(Connect, $"SELECT DISTINCT {id} FROM {from}", [], r => r.GetString(0), cancel));

@@ -76,6 +76,7 @@ public sealed class BatchingJournal : SqlWriteJournal
         if (config.DaoConfig.SqlCommonCompatibilityMode || !RecoveryReads.Supports(config.ProviderName))
             return;
         var serialization = Context.System.Serialization;
+        var queriesAtOnce = RecoveryReads.QueriesAtOnce(journalConfig);
         var table = config.TableConfig.EventJournalTable;
         var c = table.ColumnNames;
         var from = RecoveryReads.Table(config.TableConfig.SchemaName, table.Name);
@@ -125,7 +126,7 @@ public sealed class BatchingJournal : SqlWriteJournal
                     : null;
                 return new ReadAhead(r.From, max, events);
             }).ToArray();
-        }, MaxReplaysPerQuery, _stopping.Token);
+        }, MaxReplaysPerQuery, _stopping.Token, queriesAtOnce);
         if (StoredIdsKept(journalConfig, config.ProviderName, Context.System.Settings.Config))
             _stored = StoredIds.For(Context.System, "journal " + from + " " + config.ConnectionString, cancel =>
                 RecoveryReads.QueryAsync(Connect, $"SELECT DISTINCT {Q(c.PersistenceId)} FROM {from}", [], r => r.GetString(0), cancel));
@@ -147,7 +148,7 @@ public sealed class BatchingJournal : SqlWriteJournal
             return replays
                 .Select(r => Deserialize(serialization, byEntity[r.PersistenceId].Where(e => e.SequenceNr >= r.From && e.SequenceNr <= r.To), r.Max))
                 .ToArray();
-        }, MaxReplaysPerQuery, _stopping.Token);
+        }, MaxReplaysPerQuery, _stopping.Token, queriesAtOnce);
     }
 
     private static string Q(string name) => RecoveryReads.Quote(name);

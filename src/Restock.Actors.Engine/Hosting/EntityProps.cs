@@ -1,4 +1,6 @@
 using Akka.Actor;
+using Akka.Configuration;
+using Akka.Routing;
 
 namespace Restock.Actors.Engine.Hosting;
 
@@ -11,12 +13,10 @@ namespace Restock.Actors.Engine.Hosting;
 /// </summary>
 public abstract class EntityProps<TActor> : Props where TActor : ActorBase
 {
-    // The deploy (mailbox) every entity of this type shares; only the arguments differ.
-    private static readonly Props Template = CreateBy(new TypeOf()).WithMailbox(EntityProps.MailboxId);
+    // The producer every entity of this type shares; only the arguments differ.
+    private static readonly Props Template = CreateBy(new TypeOf());
 
-    protected EntityProps() : base(Template)
-    {
-    }
+    protected EntityProps() : base(Template) => Deploy = EntityProps.Deploy;
 
     /// <summary>A copy (Akka copies Props to change their deploy) keeps the source's deploy and supervisor strategy.</summary>
     protected EntityProps(EntityProps<TActor> source) : base(source)
@@ -42,6 +42,9 @@ public static class EntityProps
     /// <summary>Where hocon/restock.conf configures <see cref="EntityMailbox"/>.</summary>
     public const string MailboxId = "restock.entity-mailbox";
 
+    /// <summary>The deploy of every entity: the entity mailbox, nothing else.</summary>
+    internal static readonly Deploy Deploy = new EntityDeploy(MailboxId);
+
     /// <summary>For entity types that start rarely enough that a delegate per entity does not matter.</summary>
     public static Props Of<TActor>(Func<TActor> create) where TActor : ActorBase => new Delegated<TActor>(create);
 
@@ -57,4 +60,15 @@ public static class EntityProps
 
         protected override Props Copy() => new Delegated<TActor>(this);
     }
+}
+
+/// <summary>
+/// The entities' deploy. Creating a child, Akka's remote (and cluster) provider merges the child's Props deploy onto an
+/// empty one (<see cref="Deploy.None"/>, as no configured deployment applies below /system) and the result onto an empty
+/// one again; each merge builds a new Deploy, whose constructor parses an empty HOCON string. Merging an empty deploy
+/// into this one changes nothing, so it answers itself: one merge less per entity started.
+/// </summary>
+internal sealed class EntityDeploy(string mailbox) : Deploy(string.Empty, ConfigurationFactory.Empty, NoRouter.Instance, NoScopeGiven, NoDispatcherGiven, mailbox, NoStashSize)
+{
+    public override Deploy WithFallback(Deploy other) => ReferenceEquals(other, None) ? this : base.WithFallback(other);
 }

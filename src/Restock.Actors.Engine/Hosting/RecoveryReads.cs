@@ -7,16 +7,20 @@ namespace Restock.Actors.Engine.Hosting;
 /// <summary>
 /// Coalesces the per-entity reads of recovery into one query for many entities. Requests that arrive while a query
 /// runs wait for the next one (the read side of group commit), so a burst of activations costs a few queries instead
-/// of one per entity, and the plugin's actor that asked is free at once.
+/// of one per entity, and the plugin's actor that asked is free at once. A second query starts beside the first only
+/// when a whole query's worth is already waiting (a backlog, e.g. remember-entities restarting thousands of entities):
+/// the database reads in parallel while the first query's rows are turned into events, and batches stay full.
 /// </summary>
 /// <param name="read">Answers a batch of requests, one result per request, in order.</param>
 /// <param name="maxPerQuery">The most requests one query answers: smaller batches answer the first callers sooner.</param>
+/// <param name="maxQueries">The most queries under way at once.</param>
 internal sealed class RecoveryReads<TRequest, TResult>(
-    string name, Func<IReadOnlyList<TRequest>, CancellationToken, Task<TResult[]>> read, int maxPerQuery, CancellationToken stopping)
+    string name, Func<IReadOnlyList<TRequest>, CancellationToken, Task<TResult[]>> read, int maxPerQuery, CancellationToken stopping,
+    int maxQueries = RecoveryReads.MaxQueriesAtOnce)
 {
     private readonly object _gate = new();
     private List<(TRequest Request, TaskCompletionSource<TResult> Answer)> _waiting = [];
-    private bool _reading;
+    private int _readers;
 
     public Task<TResult> Read(TRequest request)
     {
@@ -24,11 +28,18 @@ internal sealed class RecoveryReads<TRequest, TResult>(
         lock (_gate)
         {
             _waiting.Add((request, answer));
-            if (_reading) return answer.Task;
-            _reading = true;
+            if (!StartsReader()) return answer.Task;
         }
         _ = Task.Run(ReadWhileWaitingAsync);
         return answer.Task;
+    }
+
+    /// <summary>Whether another reader should start now (and counts it); under the gate.</summary>
+    private bool StartsReader()
+    {
+        if (_readers > 0 && (_readers >= maxQueries || _waiting.Count < maxPerQuery)) return false;
+        _readers++;
+        return true;
     }
 
     private async Task ReadWhileWaitingAsync()
@@ -39,17 +50,20 @@ internal sealed class RecoveryReads<TRequest, TResult>(
             // shares a query instead of the first caller taking one alone; an idle pool comes straight back.
             await Task.Yield();
             List<(TRequest Request, TaskCompletionSource<TResult> Answer)> batch;
+            var another = false;
             lock (_gate)
             {
                 if (_waiting.Count == 0)
                 {
-                    _reading = false;
+                    _readers--;
                     return;
                 }
                 var take = Math.Min(_waiting.Count, maxPerQuery);
                 batch = _waiting.GetRange(0, take);
                 _waiting.RemoveRange(0, take);
+                if (_waiting.Count >= maxPerQuery) another = StartsReader();
             }
+            if (another) _ = Task.Run(ReadWhileWaitingAsync);
             RestockMetrics.RecoveryReads.Add(1, RestockMetrics.Tag("read", name));
             RestockMetrics.RecoveryReadIds.Add(batch.Count, RestockMetrics.Tag("read", name));
             try
@@ -72,6 +86,12 @@ internal static class RecoveryReads
 {
     // SQLite allows 32,766 parameters per statement; PostgreSQL 65,535.
     public const int MaxIdsPerQuery = 500;
+
+    // SQLite in WAL mode and PostgreSQL both read in parallel; the plugin's setting recovery-queries-at-once overrides it.
+    public const int MaxQueriesAtOnce = 2;
+
+    /// <summary>The most shared recovery queries of one kind under way at once, from the plugin's configuration.</summary>
+    public static int QueriesAtOnce(Akka.Configuration.Config pluginConfig) => Math.Max(1, pluginConfig.GetInt("recovery-queries-at-once", MaxQueriesAtOnce));
 
     // Made once: the shared reads name a parameter or two per entity.
     private static readonly string[] ParameterNames = Enumerable.Range(0, 2 * MaxIdsPerQuery + 1).Select(i => "@p" + i).ToArray();
