@@ -27,12 +27,13 @@ internal sealed class JournalTail : IAsyncDisposable
     private readonly TimeSpan _gapWindow;
     private readonly TimeProvider _clock;
     private readonly string _tagSeparator;
-    private readonly string _maxSql, _countSql, _orderingsSql, _taggedSql;
+    private readonly string _maxSql, _countSql, _orderingsSql, _taggedSql, _tableExistsSql, _tableName;
     private readonly long[] _orderings = new long[OrderingsPerRead];
     // The highest ordering seen, when: a missing ordering below one seen at least gap-window ago is given up.
     private readonly Queue<(DateTimeOffset At, long Max)> _seen = new();
     private long _givenUpTo;
     private long _highestSeen;
+    private bool _tableExists;
     private DbConnection? _connection;
     private DbCommand? _max, _count, _orderingsAfter, _tagged;
 
@@ -53,7 +54,11 @@ internal sealed class JournalTail : IAsyncDisposable
         var c = table.ColumnNames;
         var from = RecoveryReads.Table(config.TableConfig.SchemaName, table.Name);
         var ordering = Q(c.Ordering);
-        var contains = config.ProviderName.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase) ? "instr" : "strpos";
+        var sqlite = config.ProviderName.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase);
+        var contains = sqlite ? "instr" : "strpos";
+        (_tableExistsSql, _tableName) = sqlite
+            ? ("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = @p0", table.Name)
+            : ("SELECT to_regclass(@p0) IS NOT NULL", from);
         _maxSql = $"SELECT MAX({ordering}) FROM {from}";
         _countSql = $"SELECT COUNT(*) FROM {from} WHERE {ordering} > @p0 AND {ordering} <= @p1";
         _orderingsSql = $"SELECT {ordering} FROM {from} WHERE {ordering} > @p0 ORDER BY {ordering} LIMIT {OrderingsPerRead}";
@@ -69,6 +74,7 @@ internal sealed class JournalTail : IAsyncDisposable
     public async Task AdvanceAsync(CancellationToken cancellationToken)
     {
         var connection = await ConnectionAsync(cancellationToken);
+        if (!await TableExistsAsync(connection, cancellationToken)) return;
         _max ??= Command(connection, _maxSql, 0);
         var highest = await _max.ExecuteScalarAsync(cancellationToken) is { } value and not DBNull ? Convert.ToInt64(value) : 0;
         var now = _clock.GetUtcNow();
@@ -163,6 +169,18 @@ internal sealed class JournalTail : IAsyncDisposable
         foreach (var command in new[] { _max, _count, _orderingsAfter, _tagged })
             if (command is not null) await command.DisposeAsync();
         if (_connection is not null) await _connection.DisposeAsync();
+    }
+
+    /// <summary>
+    /// The journal's plugin makes its table on its first write, after a fresh node's ledger starts: until then nothing is
+    /// written, so there is nothing to follow (and no error to report).
+    /// </summary>
+    private async Task<bool> TableExistsAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        if (_tableExists) return true;
+        await using var command = Command(connection, _tableExistsSql, 1);
+        command.Parameters[0].Value = _tableName;
+        return _tableExists = Convert.ToBoolean(await command.ExecuteScalarAsync(cancellationToken));
     }
 
     private async Task<DbConnection> ConnectionAsync(CancellationToken cancellationToken)

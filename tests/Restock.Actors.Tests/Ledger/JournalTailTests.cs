@@ -93,4 +93,22 @@ public sealed class JournalTailTests
         Assert.Equal(["r0", "r1", "r2", "r3", "r4", "r5"], entries.Select(e => e.RefundId));
         Assert.Equal(entries.Select(e => e.LedgerId).Order(), entries.Select(e => e.LedgerId));
     }
+
+    [Fact]
+    public async Task Before_the_journal_s_table_exists_there_is_nothing_to_follow_and_its_rows_are_read_once_it_does()
+    {
+        await using var t = await TestEngine.StartAsync("restock.ledger.projection = off");
+        await t.Stock("shop", "a", 100);
+        var highest = t.Database.Count("SELECT MAX(ordering) FROM journal");
+        // As on a fresh node: its ledger starts before the journal's plugin makes the table on the first write.
+        t.Database.Execute("ALTER TABLE journal RENAME TO journal_not_yet");
+        await using var tail = Tail(t, new TestClock(DateTimeOffset.UtcNow));
+
+        await tail.AdvanceAsync(CancellationToken.None);
+        Assert.Equal(0, tail.CompleteUpTo);
+
+        t.Database.Execute("ALTER TABLE journal_not_yet RENAME TO journal");
+        await tail.AdvanceAsync(CancellationToken.None);
+        Assert.Equal(highest, tail.CompleteUpTo);
+    }
 }
