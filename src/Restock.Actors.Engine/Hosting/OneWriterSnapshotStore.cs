@@ -34,5 +34,5 @@ public abstract class OneWriterSnapshotStore : SqlSnapshotStore
     protected override Task DeleteAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken) =>
         _sqlite is null
             ? base.DeleteAsync(persistenceId, criteria, cancellationToken)
-            : _sqlite.DeleteAsync(persistenceId, criteria, cancellationToken);
+            : SqliteWriter.RunAsync(_sqlite.ConnectionString, () => base.DeleteAsync(persistenceId, criteria, cancellationToken), cancellationToken);
 }

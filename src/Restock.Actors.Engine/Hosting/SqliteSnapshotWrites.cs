@@ -17,7 +17,6 @@ internal sealed class SqliteSnapshotWrites
     private readonly Akka.Serialization.Serialization _serialization;
     private readonly string _connectionString;
     private readonly string _insert;
-    private readonly string _delete;
     private readonly string? _defaultSerializer;
     private readonly TimeSpan _lockTimeout;
 
@@ -31,9 +30,6 @@ internal sealed class SqliteSnapshotWrites
         var columns = new[] { c.PersistenceId, c.SequenceNumber, c.Created, c.Snapshot, c.Manifest, c.SerializerId };
         _insert = $"INSERT OR REPLACE INTO {RecoveryReads.Table(config.TableConfig.SchemaName, config.TableConfig.SnapshotTable.Name)} " +
                   $"({string.Join(", ", columns.Select(RecoveryReads.Quote))}) VALUES ({string.Join(", ", columns.Select((_, i) => "@p" + i))})";
-        var (id, sequenceNr, created) = (RecoveryReads.Quote(c.PersistenceId), RecoveryReads.Quote(c.SequenceNumber), RecoveryReads.Quote(c.Created));
-        _delete = $"DELETE FROM {RecoveryReads.Table(config.TableConfig.SchemaName, config.TableConfig.SnapshotTable.Name)} " +
-                  $"WHERE {id} = @p0 AND {sequenceNr} <= @p1 AND {created} <= @p2";
     }
 
     /// <summary>Null unless the store is SQLite with the plugin's own row layout (not its compatibility mode).</summary>
@@ -60,31 +56,7 @@ internal sealed class SqliteSnapshotWrites
             () => Insert(metadata, payload, manifest, serializer.Identifier), cancellationToken, payload.Length);
     }
 
-    /// <summary>
-    /// Deletes an entity's snapshots that <paramref name="criteria"/> selects, in the writer's turn. The plugin's delete,
-    /// made by linq2db, built its query inside that turn: the first one after a start held every journal write ~150 ms.
-    /// As the plugin's, it applies the criteria's upper bounds only.
-    /// </summary>
-    public Task DeleteAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken) =>
-        SqliteWriter.RunOnWriterThreadAsync(_connectionString, () => Write(_delete, (statement, db) =>
-        {
-            Check(raw.sqlite3_bind_text(statement, 1, persistenceId), db);
-            Check(raw.sqlite3_bind_int64(statement, 2, criteria.MaxSequenceNr), db);
-            Check(raw.sqlite3_bind_int64(statement, 3, criteria.MaxTimeStamp.Ticks), db);
-        }), cancellationToken);
-
-    private void Insert(SnapshotMetadata metadata, byte[] payload, string manifest, int serializerId) => Write(_insert, (statement, db) =>
-    {
-        Check(raw.sqlite3_bind_text(statement, 1, metadata.PersistenceId), db);
-        Check(raw.sqlite3_bind_int64(statement, 2, metadata.SequenceNr), db);
-        Check(raw.sqlite3_bind_int64(statement, 3, metadata.Timestamp.Ticks), db);
-        Check(raw.sqlite3_bind_blob(statement, 4, payload), db);
-        Check(raw.sqlite3_bind_text(statement, 5, manifest), db);
-        Check(raw.sqlite3_bind_int(statement, 6, serializerId), db);
-    });
-
-    /// <summary>One statement in its own write transaction.</summary>
-    private void Write(string sql, Action<sqlite3_stmt, sqlite3> bind)
+    private void Insert(SnapshotMetadata metadata, byte[] payload, string manifest, int serializerId)
     {
         using var connection = SqliteWriter.OpenForWrite(_connectionString);
         // As the journal does (SqliteJournalWrites): SQLite's own API, and the write lock asked for every millisecond while
@@ -93,10 +65,15 @@ internal sealed class SqliteSnapshotWrites
         SqliteJournalWrites.BeginWrite(db, _lockTimeout);
         try
         {
-            Check(raw.sqlite3_prepare_v2(db, sql, out var statement), db);
+            Check(raw.sqlite3_prepare_v2(db, _insert, out var statement), db);
             using (statement)
             {
-                bind(statement, db);
+                Check(raw.sqlite3_bind_text(statement, 1, metadata.PersistenceId), db);
+                Check(raw.sqlite3_bind_int64(statement, 2, metadata.SequenceNr), db);
+                Check(raw.sqlite3_bind_int64(statement, 3, metadata.Timestamp.Ticks), db);
+                Check(raw.sqlite3_bind_blob(statement, 4, payload), db);
+                Check(raw.sqlite3_bind_text(statement, 5, manifest), db);
+                Check(raw.sqlite3_bind_int(statement, 6, serializerId), db);
                 var done = raw.sqlite3_step(statement);
                 if (done != raw.SQLITE_DONE) Check(done, db);
             }

@@ -71,54 +71,6 @@ public sealed class SqliteSnapshotWritesTests(ITestOutputHelper output) : Engine
     }
 
     [Fact]
-    public async Task Snapshots_deleted_here_are_the_ones_the_plugins_delete_removes()
-    {
-        // The engine deletes on SQLite with its own statement, in the writer's turn (the plugin's built its query there);
-        // the plugin applies only the upper bounds, and so does the engine.
-        SnapshotSelectionCriteria[] deletes =
-        [
-            new(8),
-            new(long.MaxValue, At.AddSeconds(1)),
-            new(long.MaxValue, DateTime.MaxValue, 4, At.AddSeconds(1)),
-        ];
-        static void SaveAndDelete(ActorSystem system, IActorRef replyTo, Func<TimeSpan, object> receive, SnapshotSelectionCriteria delete)
-        {
-            var store = Persistence.Instance.Apply(system).SnapshotStoreFor(null);
-            foreach (var (id, nr, seconds) in new[] { ("sku-a", 3L, 0), ("sku-a", 5L, 1), ("sku-a", 7L, 2), ("sku-a", 9L, 3), ("sku-b", 3L, 0) })
-            {
-                store.Tell(new SaveSnapshot(new SnapshotMetadata(id, nr, At.AddSeconds(seconds)), nr), replyTo);
-                Assert.IsType<SaveSnapshotSuccess>(receive(FirstWrite));
-            }
-            store.Tell(new DeleteSnapshots("sku-a", delete), replyTo);
-            Assert.IsType<DeleteSnapshotsSuccess>(receive(FirstWrite));
-        }
-        const string rows = "SELECT persistence_id || '|' || sequence_number FROM snapshot ORDER BY persistence_id, sequence_number";
-
-        foreach (var delete in deletes)
-        {
-            using var engineDb = new TestDatabase();
-            using var pluginDb = new TestDatabase();
-            var engine = ActorSystem.Create("restock", engineDb.Config());
-            var plugin = ActorSystem.Create("restock", pluginDb.Config(PluginStore));
-            try
-            {
-                var engineProbe = CreateTestProbe(engine);
-                SaveAndDelete(engine, engineProbe.Ref, within => engineProbe.ReceiveOne(within)!, delete);
-                var pluginProbe = CreateTestProbe(plugin);
-                SaveAndDelete(plugin, pluginProbe.Ref, within => pluginProbe.ReceiveOne(within)!, delete);
-            }
-            finally
-            {
-                await engine.Terminate();
-                await plugin.Terminate();
-            }
-            Assert.Contains("sku-b|3", engineDb.Strings(rows));
-            Assert.NotEqual(5, engineDb.Strings(rows).Count);
-            Assert.Equal(pluginDb.Strings(rows), engineDb.Strings(rows));
-        }
-    }
-
-    [Fact]
     public async Task Writes_to_one_file_take_turns_and_writes_to_another_file_do_not_wait_for_them()
     {
         using var other = new TestDatabase();
