@@ -84,16 +84,6 @@ public sealed class OpenLines : IReadOnlyDictionary<string, OrderLine>
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
-    /// <summary>The open lines copied into a new array (a snapshot's part), in no particular order.</summary>
-    public OrderLine[] ToArray()
-    {
-        var copy = new OrderLine[Count];
-        var i = 0;
-        for (var s = 0; s < _used; s++)
-            if (_slots[s].Status != 0) copy[i++] = LineAt(s, IdAt(s));
-        return copy;
-    }
-
     /// <summary>The open lines as of now, copied without a string per line (a snapshot's part): later changes do not show in it.</summary>
     public OpenLinesCopy Copy()
     {
