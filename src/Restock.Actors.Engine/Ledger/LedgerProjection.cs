@@ -29,11 +29,6 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
         public static readonly Start Instance = new();
     }
 
-    private sealed class FollowingEnded
-    {
-        public static readonly FollowingEnded Instance = new();
-    }
-
     /// <summary>Time for a reconciliation pass.</summary>
     public sealed class Reconcile
     {
@@ -71,8 +66,18 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
             await CountNeedingAttention();
             _attentionGauge ??= RestockMetrics.TrackNeedingAttention(() => Interlocked.Read(ref _needingAttention));
             var tail = NewTail(Math.Min(offset, attentionOffset));
-            _ = Follow(tail, offset, attentionOffset, _stopping.Token)
-                .PipeTo(Self, success: () => FollowingEnded.Instance);
+            // Off the actor's task scheduler: its continuations would be queued to this actor's mailbox, and a stopped
+            // actor's are dropped, so a query still under way at the stop would never reach the finally that closes the
+            // tail's connection (a PostgreSQL slot held until the process exits). It ends only by failing, which restarts
+            // the projection, or by the stop.
+            var self = Self;
+            var stopping = _stopping.Token;
+            _ = Task.Run(() => Follow(tail, offset, attentionOffset, stopping), CancellationToken.None)
+                .ContinueWith(following =>
+                {
+                    if (!stopping.IsCancellationRequested)
+                        self.Tell(new Status.Failure(following.Exception?.GetBaseException() ?? new TaskCanceledException(following)));
+                }, CancellationToken.None, TaskContinuationOptions.NotOnRanToCompletion, TaskScheduler.Default);
             if (settings.ReconcileEvery > TimeSpan.Zero)
                 Timers.StartPeriodicTimer(Reconcile.Instance, Reconcile.Instance, settings.ReconcileEvery);
         });
@@ -84,7 +89,6 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
             ReconcileOnce().PipeTo(Self, replyTo);
         });
         Receive<Reconciled>(Report);
-        Receive<FollowingEnded>(_ => throw new InvalidOperationException("the ledger stopped following the journal; restarting it"));
         Receive<Status.Failure>(f =>
         {
             if (f.Cause is not ReconciliationFailed failed)
@@ -103,7 +107,7 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
     /// <summary>
     /// Until stopped: every <c>batch-window</c> (at once while batches come full), moves to where the journal is complete
     /// and writes the ledger's rows and the "needs attention" list's rows from their offsets up to there, each with its
-    /// offset in one transaction. Runs beside the actor; a failure ends it and restarts the projection.
+    /// offset in one transaction. Runs beside the actor, on the thread pool; a failure ends it and restarts the projection.
     /// </summary>
     private async Task Follow(JournalTail tail, long ledgerAt, long attentionAt, CancellationToken stopping)
     {
