@@ -59,13 +59,14 @@ public static class ReportWriter
               $"{r.NotStarted:N0} arrivals not started (in-flight cap reached)"
             : $"{F(r.AchievedRate)}/s achieved"],
         ["arrivals started late (open model)", r.Arrivals is not { } a ? "" :
-            $"p50 {F(a.P50Ms)} ms, p99 {F(a.P99Ms)} ms, max {F(a.MaxMs)} ms after they were due ({a.Count:N0} arrivals; part of every latency below)"],
+            $"p50 {F(a.P50Ms)} ms, p99 {F(a.P99Ms)} ms, max {F(a.MaxMs)} ms after they were due ({a.Count:N0} arrivals; part of every latency below); " +
+            $"the generator's thread busy {F(100 * a.GeneratorBusyShare)}% of the run"],
         ["seed", r.Seed.ToString(CultureInfo.InvariantCulture)],
         ["machine", r.Machine],
         ["started", r.StartedAt.ToString("u", CultureInfo.InvariantCulture)],
         ["GC during the load", r.Gc is not { } gc ? "" :
             $"{gc.Mode}: {gc.AllocatedBytes / 1e6:N0} MB allocated, collections gen0 {gc.Gen0} / gen1 {gc.Gen1} / gen2 {gc.Gen2}, " +
-            $"{F(gc.PauseMs)} ms paused (this process: the engine's too when in-process)"],
+            $"{F(gc.PauseMs)} ms paused (this process: the engine's too when in-process); {gc.PerRequest(r.Operations.Sum(o => o.Count))}"],
         ["cost per request (in-process)", r.Costs is not { } c ? "" :
             $"{F(c.CpuMicrosPerRequest)} µs CPU (engine and runner), {F(c.JournalTransactionsPerRequest)} journal write transactions, " +
             $"{F(c.SkuWritesPerRequest)} SKU group commits; the journal waited for SQLite's write lock {c.LockWaits:N0} times, " +

@@ -16,12 +16,14 @@ namespace Restock.Actors.LoadTests.Running;
 /// throughout): below 1, activations waited on something other than CPU.</param>
 /// <param name="JitMethods">Methods the JIT compiled during the phase (tier-1 recompilations of hot methods included).</param>
 /// <param name="JitMs">Time the JIT spent compiling them, summed over threads: a process's first seconds pay it.</param>
+/// <param name="GcPausedMs">Time the runtime held every thread for collections during the phase: workstation GC collects on one
+/// thread, so a core stands idle meanwhile (a share of the phase's time that "cores busy" cannot reach).</param>
 /// <param name="FirstAfterSeconds">Remembered SKUs: from the restarted node being up until the first SKU had recovered (what the
 /// shards do before their entities start: the coordinator's and each shard's remember-entities store recover first).</param>
 public sealed record ColdStartPhase(
     string Name, int Skus, double Seconds, double ActivationsPerSecond, double P50Ms, double P99Ms, double MaxMs,
     IReadOnlyDictionary<string, double> StatementsPerSku, long Failed, double AllocatedBytesPerSku, int Gen0, int Gen1, int Gen2,
-    double CpuMicrosPerSku, double CoreUtilisation, long JitMethods, double JitMs, double FirstAfterSeconds = 0);
+    double CpuMicrosPerSku, double CoreUtilisation, long JitMethods, double JitMs, double GcPausedMs, double FirstAfterSeconds = 0);
 
 /// <summary>One run of the three phases on a fresh file.</summary>
 public sealed record ColdStartRound(
@@ -126,7 +128,7 @@ public static class ColdStartBench
             var (jitMethods, jitMs) = JitSince(jit);
             remembered = new ColdStartPhase("remembered SKUs after a restart (no command sent)", (int)back, Math.Round(seconds, 2), Math.Round(back / seconds),
                 0, 0, 0, statements.PerSku(back), skus + 1 - back, Math.Round(spent.AllocatedBytes / (double)back), spent.Gen0, spent.Gen1, spent.Gen2,
-                Math.Round(cpuSpent.TotalMicroseconds / back), Utilisation(cpuSpent, clock.Elapsed.TotalSeconds), jitMethods, jitMs,
+                Math.Round(cpuSpent.TotalMicroseconds / back), Utilisation(cpuSpent, clock.Elapsed.TotalSeconds), jitMethods, jitMs, spent.PauseMs,
                 Math.Round(Math.Max(0, recoveries.FirstAt.TotalSeconds - engineStart), 2));
             log.WriteLine($"cold start: {back:N0} remembered SKUs recovered {seconds:F2}s after the node started ({remembered.ActivationsPerSecond:N0}/s), " +
                           $"the first after {remembered.FirstAfterSeconds:F2}s");
@@ -192,7 +194,7 @@ public static class ColdStartBench
         return new ColdStartPhase(name, ids.Length, Math.Round(seconds, 2), Math.Round(ids.Length / seconds), Ms(50), Ms(99),
             Math.Round(latencies.GetMaxValue() / 1000.0, 2), statements.PerSku(ids.Length), failed,
             Math.Round(spent.AllocatedBytes / (double)ids.Length), spent.Gen0, spent.Gen1, spent.Gen2,
-            Math.Round(cpuSpent.TotalMicroseconds / ids.Length), Utilisation(cpuSpent, seconds), jitMethods, jitMs);
+            Math.Round(cpuSpent.TotalMicroseconds / ids.Length), Utilisation(cpuSpent, seconds), jitMethods, jitMs, spent.PauseMs);
     }
 
     private static double Utilisation(TimeSpan cpu, double seconds) => Math.Round(cpu.TotalSeconds / (seconds * Environment.ProcessorCount), 2);
@@ -211,22 +213,24 @@ public static class ColdStartBench
 
     public static string Markdown(ColdStartReport r)
     {
+        static double Share(ColdStartPhase p) => p.Seconds > 0 ? p.GcPausedMs / 1000 / p.Seconds : 0;
         var sb = new StringBuilder($"# cold-start, {r.StartedAt.ToString("u", CultureInfo.InvariantCulture)}\n\n");
         sb.AppendLine($"Machine: {r.Machine}. {r.Skus:N0} SKUs, {r.Concurrency:N0} commands in flight (closed model), in-process, SQLite WAL, " +
                       "synchronous FULL, durable acknowledgements, remember-entities on.");
         if (r.EngineOverrides.Count > 0) sb.AppendLine($"Configuration: OVERRIDDEN: {string.Join("; ", r.EngineOverrides)}");
         sb.AppendLine($"\nThe restarted node took {r.EngineStartSeconds:N2} s to start (cluster up); the remembered SKUs' rate counts from then. " +
                       "Cores busy: this process's CPU time over the phase's time and the machine's cores. JIT: methods compiled during the phase " +
-                      "and the time spent compiling them (the first round runs in a fresh process; each restart here reuses warm code).\n");
-        sb.AppendLine("| round | phase | SKUs | seconds | SKUs/s | p50 ms | p99 ms | max ms | failed | CPU µs per SKU | cores busy | JIT methods / ms | B allocated per SKU | gen0/1/2 | SQL statements per SKU |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+                      "and the time spent compiling them (the first round runs in a fresh process; each restart here reuses warm code). GC paused: time every " +
+                      "thread waited for collections, and its share of the phase.\n");
+        sb.AppendLine("| round | phase | SKUs | seconds | SKUs/s | p50 ms | p99 ms | max ms | failed | CPU µs per SKU | cores busy | JIT methods / ms | B allocated per SKU | gen0/1/2 | GC paused ms | SQL statements per SKU |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         var n = 0;
         foreach (var round in r.Rounds)
         {
             n++;
             foreach (var p in new[] { round.NewSkus, round.RememberedRestart, round.FirstCommandAfterRestart })
                 sb.AppendLine($"| {n} | {p.Name} | {p.Skus:N0} | {p.Seconds:N2} | **{p.ActivationsPerSecond:N0}** | {p.P50Ms:N2} | {p.P99Ms:N2} | {p.MaxMs:N2} | {p.Failed:N0} | " +
-                              $"{p.CpuMicrosPerSku:N0} | {p.CoreUtilisation:N2} | {p.JitMethods:N0} / {p.JitMs:N0} | {p.AllocatedBytesPerSku:N0} | {p.Gen0}/{p.Gen1}/{p.Gen2} | " +
+                              $"{p.CpuMicrosPerSku:N0} | {p.CoreUtilisation:N2} | {p.JitMethods:N0} / {p.JitMs:N0} | {p.AllocatedBytesPerSku:N0} | {p.Gen0}/{p.Gen1}/{p.Gen2} | {p.GcPausedMs:N0} ({Share(p):P0}) | " +
                               $"{string.Join(", ", p.StatementsPerSku.Select(s => $"{s.Key} {s.Value:N2}"))} |");
         }
         sb.AppendLine($"\nThe first remembered SKU had recovered after (s, by round): {string.Join(" / ", r.Rounds.Select(x => $"{x.RememberedRestart.FirstAfterSeconds:N2}"))}.");

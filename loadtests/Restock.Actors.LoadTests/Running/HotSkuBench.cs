@@ -78,7 +78,8 @@ public static class HotSkuBench
         return $"Open model, {r.TargetRate:N0}/s targeted, {r.AchievedRate:N0}/s achieved: " +
                (keptUp ? "sustained" : "NOT sustained") +
                $" ({r.NotStarted:N0} arrivals not started; arrivals started p50 {late?.P50Ms ?? 0:N1} ms, p99 {late?.P99Ms ?? 0:N1} ms, " +
-               $"max {late?.MaxMs ?? 0:N1} ms late; sustained means none left unstarted and p99 ≤ {OnTimeMs} ms).";
+               $"max {late?.MaxMs ?? 0:N1} ms late; the generator's thread busy {100 * (late?.GeneratorBusyShare ?? 0):N0}% of the run; " +
+               $"sustained means none left unstarted and p99 ≤ {OnTimeMs} ms).";
     }
 
     private const double OnTimeMs = 5;
@@ -156,7 +157,7 @@ public static class HotSkuBench
         sb.AppendLine($"Group commit: reserve p99.9 {r.P999Ms:N1} ms, max {r.MaxMs:N1} ms, longest gap between two answers {r.LongestGapMs:N1} ms.");
         if (r.GroupCommitGc is { } gc)
             sb.AppendLine($"GC during it ({gc.Mode}): {r.AllocatedBytesPerReservation:N0} B allocated per reservation, collections gen0 {gc.Gen0} / " +
-                          $"gen1 {gc.Gen1} / gen2 {gc.Gen2}, {gc.PauseMs:N0} ms paused in total.\n");
+                          $"gen1 {gc.Gen1} / gen2 {gc.Gen2}, {gc.PauseMs:N0} ms paused in total; {gc.PerRequest(r.GroupCommitReservations)}.\n");
         sb.AppendLine($"Memory per active SKU actor ({r.MemorySkus:N0} SKUs touched once): {r.ManagedBytesPerSku:N0} B managed heap, {r.WorkingSetBytesPerSku:N0} B working set; " +
                       $"cold start {r.ActivationsPerSecond:N0} SKU activations/s (first command to each, with its recovery).\n");
         sb.AppendJoin("", r.Targets.Select(t => $"- {t}\n"));

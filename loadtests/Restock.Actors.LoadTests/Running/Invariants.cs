@@ -25,15 +25,34 @@ public static class Invariants
     /// shipped; less observed cancellations, expiries and refunds) beyond the units stocked plus what refunds put back.
     /// Above zero, the engine sold a unit it did not have.
     /// </summary>
-    public static long Oversold(IEnumerable<TrackedOrder> ordersOfSku, long stocked, long restocked, DateTimeOffset now) =>
-        Math.Max(0, ordersOfSku.Sum(o => o.HeldAt(now)) - (stocked + restocked));
+    public static long Oversold(long held, long stocked, long restocked) => Math.Max(0, held - (stocked + restocked));
+
+    /// <summary>
+    /// The units held at <paramref name="now"/> (see <see cref="TrackedOrder.HeldAt"/>) by the <paramref name="orders"/> of
+    /// each of the first <paramref name="skus"/> SKUs, by SKU index: one pass, nothing copied.
+    /// </summary>
+    public static long[] HeldBySku(TrackedValues<TrackedOrder>.View orders, int skus, DateTimeOffset now)
+    {
+        var held = new long[skus];
+        for (var i = 0; i < orders.Count; i++)
+        {
+            ref var order = ref orders[i];
+            if (order.Sku < skus) held[order.Sku] += order.HeldAt(now);
+        }
+        return held;
+    }
 
     /// <param name="seed">Picks the random sample of acknowledged reservations that lost-acks re-sends in a long run.</param>
     public static async Task<IReadOnlyList<InvariantResult>> CheckAsync(ITarget target, Workload workload, Scenario scenario, int seed,
         Action<string> progress)
     {
         progress("waiting for acknowledged refunds to finish");
-        var unfinished = await DrainRefundsAsync(target, workload.Refunds.Where(r => r.Accepted).ToList());
+        var refunds = workload.Refunds.Now().Values().ToList();
+        var acknowledged = workload.Acknowledged.Now();
+        var unfinished = await DrainRefundsAsync(target, refunds.Where(r => r.Accepted)
+            .Select(r => acknowledged[r.Order].Number)
+            .Select(order => (Order: workload.OrderId(order), Refund: workload.RefundId(order)))
+            .ToList());
 
         progress("reading the final stock of every SKU");
         var stock = new Dictionary<string, StockView?>();
@@ -44,7 +63,7 @@ public static class Invariants
         }
 
         progress("reading the restock ledger");
-        var refundedSkus = workload.Refunds.Select(r => r.Order.Sku).ToHashSet();
+        var refundedSkus = refunds.Select(r => workload.Skus[acknowledged[r.Order].Sku]).ToHashSet();
         long ledgerMismatch = 0, duplicates = 0;
         foreach (var sku in workload.Skus.Where(s => refundedSkus.Contains(s) || stock[s]?.Restocked > 0))
         {
@@ -64,12 +83,12 @@ public static class Invariants
         var now = DateTimeOffset.UtcNow;
         // A SKU stocked at set-up that the engine no longer knows lost an acknowledged change.
         long oversold = 0, negative = 0, doubleRestocked = duplicates, lost = workload.Skus.Count(sku => stock[sku] is null);
-        var bySku = workload.Acknowledged.GroupBy(o => o.Sku).ToDictionary(g => g.Key, g => g.ToList());
-        foreach (var sku in workload.Skus)
+        var held = HeldBySku(workload.Acknowledged.Now(), workload.Skus.Length, now);
+        for (var i = 0; i < workload.Skus.Length; i++)
         {
-            if (stock[sku] is not { } s) continue;
+            if (stock[workload.Skus[i]] is not { } s) continue;
             if (s.Available < 0) negative++;
-            oversold += Oversold(bySku.GetValueOrDefault(sku, []), scenario.StockPerSku, s.Restocked, now);
+            oversold += Oversold(held[i], scenario.StockPerSku, s.Restocked);
             doubleRestocked += Math.Max(0, s.Restocked - s.Refunded);
         }
 
@@ -77,7 +96,7 @@ public static class Invariants
         progress("sending acknowledged reservations again: each must be recognised as a repeat");
         foreach (var chunk in AckSample(workload, seed).Chunk(128))
         {
-            var repeats = await Task.WhenAll(chunk.Select(o => target.Reserve(o.Sku, o.Id, o.Quantity, scenario.Window)));
+            var repeats = await Task.WhenAll(chunk.Select(o => target.Reserve(workload.Skus[o.Sku], workload.OrderId(o.Number), o.Quantity, scenario.Window)));
             lost += repeats.Count(r => r.Status != OpStatus.Repeat && r.Reason != ReservationReleased);
         }
 
@@ -98,22 +117,29 @@ public static class Invariants
     /// <summary>Every acknowledged reservation in a short run; a seeded random sample of <see cref="MaxAckChecks"/> in a long one.</summary>
     public static IReadOnlyList<TrackedOrder> AckSample(Workload workload, int seed)
     {
-        var all = workload.Acknowledged.OrderBy(o => o.Id, StringComparer.Ordinal).ToList();
-        if (all.Count <= MaxAckChecks) return all;
+        var all = workload.Acknowledged.Now();
+        if (all.Count <= MaxAckChecks) return all.Values().ToList();
+        // Reservoir sampling: every order equally likely, in one pass.
         var random = new Random(seed);
-        return all.OrderBy(_ => random.Next()).Take(MaxAckChecks).ToList();
+        var sample = new List<TrackedOrder>(MaxAckChecks);
+        for (var i = 0; i < all.Count; i++)
+        {
+            if (i < MaxAckChecks) sample.Add(all[i]);
+            else if (random.Next(i + 1) is var j && j < MaxAckChecks) sample[j] = all[i];
+        }
+        return sample;
     }
 
-    private static async Task<long> DrainRefundsAsync(ITarget target, IReadOnlyList<TrackedRefund> refunds)
+    private static async Task<long> DrainRefundsAsync(ITarget target, IReadOnlyList<(string Order, string Refund)> refunds)
     {
-        var pending = refunds.DistinctBy(r => r.Id).ToList();
+        var pending = refunds.Distinct().ToList();
         var deadline = DateTime.UtcNow.AddMinutes(1);
         while (pending.Count > 0 && DateTime.UtcNow < deadline)
         {
-            var finished = new List<TrackedRefund>();
+            var finished = new List<(string Order, string Refund)>();
             foreach (var chunk in pending.Chunk(64))
             {
-                var states = await Task.WhenAll(chunk.Select(r => target.RefundFinished(r.Order.Id, r.Id)));
+                var states = await Task.WhenAll(chunk.Select(r => target.RefundFinished(r.Order, r.Refund)));
                 finished.AddRange(chunk.Where((_, i) => states[i]));
             }
             pending = pending.Except(finished).ToList();

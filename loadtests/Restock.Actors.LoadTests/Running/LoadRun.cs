@@ -41,12 +41,18 @@ public sealed record OperationReport(
 /// This process's garbage collector while load was generated (set-up and invariant checks excluded): with the
 /// in-process target that is the engine's too. Pause is the total time threads were stopped for collections.
 /// </summary>
-public sealed record GcDuringLoad(string Mode, long AllocatedBytes, int Gen0, int Gen1, int Gen2, double PauseMs)
+/// <param name="PromotedFromGen0">Bytes that survived gen-0 collections (copied to gen 1), and <paramref name="PromotedFromGen1"/>
+/// those copied on to gen 2 (see <see cref="GcSurvivors"/>; a collection's figures arrive a moment after it).</param>
+public sealed record GcDuringLoad(string Mode, long AllocatedBytes, int Gen0, int Gen1, int Gen2, double PauseMs, long PromotedFromGen0 = 0,
+    long PromotedFromGen1 = 0)
 {
+    // Listens from the first reading on, for the process's life: the runtime's GC events are its only source of promoted bytes.
+    private static readonly GcSurvivors Survivors = new();
+
     public static GcDuringLoad Now() => new(
         $"{(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}, {System.Runtime.GCSettings.LatencyMode}{Gen0Budget()}",
         GC.GetTotalAllocatedBytes(), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2),
-        GC.GetTotalPauseDuration().TotalMilliseconds);
+        GC.GetTotalPauseDuration().TotalMilliseconds, Survivors.PromotedFromGen0, Survivors.PromotedFromGen1);
 
     /// <summary>The gen-0 budget set in the environment (it can be set nowhere else), which changes collection counts several-fold.</summary>
     private static string Gen0Budget() =>
@@ -54,8 +60,19 @@ public sealed record GcDuringLoad(string Mode, long AllocatedBytes, int Gen0, in
             ? $", GCgen0size={size}"
             : "";
 
+    /// <summary>What the load cost the collector per request, which compares across runs at different rates and machine loads.</summary>
+    public string PerRequest(long requests)
+    {
+        if (requests <= 0) return "no requests";
+        var per100k = 100_000.0 / requests;
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"per request {AllocatedBytes / (double)requests:N0} B allocated, {PromotedFromGen0 / (double)requests:N1} B promoted out of gen 0 and " +
+            $"{PromotedFromGen1 / (double)requests:N1} B out of gen 1; per 100,000 requests gen0 {Gen0 * per100k:N1} / gen1 {Gen1 * per100k:N1} " +
+            $"collections, {PauseMs * per100k:N1} ms paused");
+    }
+
     public GcDuringLoad Since(GcDuringLoad start) => new(Mode, AllocatedBytes - start.AllocatedBytes, Gen0 - start.Gen0, Gen1 - start.Gen1,
-        Gen2 - start.Gen2, Math.Round(PauseMs - start.PauseMs, 1));
+        Gen2 - start.Gen2, Math.Round(PauseMs - start.PauseMs, 1), PromotedFromGen0 - start.PromotedFromGen0, PromotedFromGen1 - start.PromotedFromGen1);
 }
 
 public sealed record RunReport(
@@ -71,10 +88,13 @@ public sealed record RunReport(
 }
 
 /// <summary>How late the open model's arrivals started after they were due (the generator's share of every latency).</summary>
-public sealed record ArrivalLateness(long Count, double P50Ms, double P99Ms, double MaxMs)
+/// <param name="GeneratorBusyShare">The share of the run the generator's thread was not asleep (see <see cref="ArrivalSchedule.BusyShare"/>).</param>
+public sealed record ArrivalLateness(long Count, double P50Ms, double P99Ms, double MaxMs, double GeneratorBusyShare = 0)
 {
-    public static ArrivalLateness? Of(OperationStats arrivals) => arrivals.Total.TotalCount == 0 ? null : new(arrivals.Total.TotalCount,
-        arrivals.Total.GetValueAtPercentile(50) / 1000.0, arrivals.Total.GetValueAtPercentile(99) / 1000.0, arrivals.Total.GetMaxValue() / 1000.0);
+    public static ArrivalLateness? Of(Metrics metrics) => metrics.Arrivals.Total is { TotalCount: > 0 } total
+        ? new(total.TotalCount, total.GetValueAtPercentile(50) / 1000.0, total.GetValueAtPercentile(99) / 1000.0, total.GetMaxValue() / 1000.0,
+            Math.Round(metrics.GeneratorBusyShare, 3))
+        : null;
 }
 
 /// <summary>Runs one scenario: set-up, load (closed or open model), live view, invariant check, thresholds, report.</summary>
@@ -138,7 +158,7 @@ public static class LoadRun
             scenario.Name, scenario.Description, target.Describe, scenario.Model.ToString(), options.Seed, startedAt, Math.Round(seconds, 2),
             TargetRate(scenario.Model), Math.Round(achieved, 1), notStarted, Machine(), events, operations,
             invariants, thresholds.Select(t => Thresholds.Evaluate(t, metrics, achieved, invariants)).ToList(), Notes(scenario, workload),
-            options.EngineOverrides ?? [], gc, nodeLoss, ArrivalLateness.Of(metrics.Arrivals),
+            options.EngineOverrides ?? [], gc, nodeLoss, ArrivalLateness.Of(metrics),
             target is InProcessTarget ? engineCosts : null);
 
         if (beforeShutdown is not null) await beforeShutdown(target);
@@ -187,7 +207,8 @@ public static class LoadRun
     {
         var random = new Random(seed);
         var arrivals = new ArrivalsInFlight();
-        await new ArrivalSchedule(elapsed => RateAt(scenario, elapsed)).RunAsync(dueAt =>
+        var schedule = new ArrivalSchedule(elapsed => RateAt(scenario, elapsed));
+        await schedule.RunAsync(dueAt =>
         {
             if (!workload.TryStart())
             {
@@ -203,6 +224,7 @@ public static class LoadRun
             _ = workload.StepAsync(random, dueAt, arrivals);
             return true;
         }, duration, stop.Token);
+        metrics.GeneratorBusyShare = schedule.BusyShare;
         await arrivals.AllFinishedAsync();
     }
 
@@ -273,11 +295,11 @@ public static class LoadRun
                 var now = DateTimeOffset.UtcNow;
                 // The orders acknowledged by now, not copied: a copy of every order each second was large arrays in the process whose
                 // collections the open model measures.
-                var orders = workload.Acknowledged.Now();
+                var held = Invariants.HeldBySku(workload.Acknowledged.Now(), hot.Length, now);
                 var views = await Task.WhenAll(hot.Select(target.Stock));
                 for (var i = 0; i < hot.Length; i++)
                     if (views[i] is { } view)
-                        workload.RecordOversoldSample(Invariants.Oversold(orders.Where(o => o.Sku == hot[i]), stockPerSku, view.Restocked, now));
+                        workload.RecordOversoldSample(Invariants.Oversold(held[i], stockPerSku, view.Restocked));
                 return string.Join(", ", hot.Select((sku, i) => $"{sku}: {views[i]?.Available.ToString("N0") ?? "?"}"));
             }
             catch (Exception e) when (NotAnswering(e))

@@ -4,39 +4,63 @@ using Restock.Actors.LoadTests.Targets;
 
 namespace Restock.Actors.LoadTests.Running;
 
-/// <summary>What the runner knows of one order: enough to check, at the end, that the engine kept every acknowledged change.</summary>
-public sealed class TrackedOrder(string id, string sku, string shop, long quantity, DateTimeOffset deadline)
+/// <summary>
+/// What the runner knows of one acknowledged order: enough to check, at the end, that the engine kept every acknowledged
+/// change. Values only (kept in <see cref="TrackedValues{T}"/>): the order's id is formatted from its number when a
+/// command is sent (<see cref="Workload.OrderId"/>), its SKU and shop are indexes into the workload's.
+/// </summary>
+public struct TrackedOrder(long number, int sku, int shop, int quantity, DateTimeOffset deadline)
 {
-    public string Id { get; } = id;
-    public string Sku { get; } = sku;
-    public string Shop { get; } = shop;
-    public long Quantity { get; } = quantity;
-    public DateTimeOffset Deadline { get; } = deadline;
-    public volatile bool Paid;
-    public volatile bool Cancelled;
+    private const int PaidFlag = 1, CancelledFlag = 2, UncertainFlag = 4;
+
+    private int _flags;
+    private int _refundedUnits;
+
+    public readonly long Number = number;
+    public readonly int Sku = sku;
+    public readonly int Shop = shop;
+    public readonly int Quantity = quantity;
+    public readonly long DeadlineTicks = deadline.UtcTicks;
+
+    public bool Paid => (Volatile.Read(ref _flags) & PaidFlag) != 0;
+
+    public bool Cancelled => (Volatile.Read(ref _flags) & CancelledFlag) != 0;
 
     /// <summary>A pay or cancel failed without an answer: the runner cannot tell what the engine did.</summary>
-    public volatile bool Uncertain;
+    public bool Uncertain => (Volatile.Read(ref _flags) & UncertainFlag) != 0;
 
     /// <summary>Units of this order in refunds the engine acknowledged (they no longer count as held).</summary>
-    public long RefundedUnits;
+    public int RefundedUnits => Volatile.Read(ref _refundedUnits);
+
+    public void MarkPaid() => Interlocked.Or(ref _flags, PaidFlag);
+
+    public void MarkCancelled() => Interlocked.Or(ref _flags, CancelledFlag);
+
+    public void MarkUncertain() => Interlocked.Or(ref _flags, UncertainFlag);
+
+    public void Refunded(int units) => Interlocked.Add(ref _refundedUnits, units);
 
     /// <summary>
     /// Units the runner can be sure the engine still holds for this order at <paramref name="now"/>: acknowledged,
     /// not cancelled, paid or within its payment window (else released), less what acknowledged refunds took. A lower
     /// bound: orders whose last request got no answer count as holding nothing.
     /// </summary>
-    public long HeldAt(DateTimeOffset now) =>
-        Cancelled || Uncertain || !(Paid || Deadline > now) ? 0 : Math.Max(0, Quantity - Interlocked.Read(ref RefundedUnits));
+    public long HeldAt(DateTimeOffset now)
+    {
+        var flags = Volatile.Read(ref _flags);
+        return (flags & (CancelledFlag | UncertainFlag)) != 0 || !((flags & PaidFlag) != 0 || DeadlineTicks > now.UtcTicks)
+            ? 0
+            : Math.Max(0, Quantity - RefundedUnits);
+    }
 }
 
-public sealed class TrackedRefund(string id, TrackedOrder order, long quantity)
+/// <summary>A refund of an acknowledged order (its index among them); its id is formatted from the order's (<see cref="Workload.RefundId"/>).</summary>
+public struct TrackedRefund(int order, int quantity)
 {
-    public string Id { get; } = id;
-    public TrackedOrder Order { get; } = order;
-    public long Quantity { get; } = quantity;
-
     private int _accepted;
+
+    public readonly int Order = order;
+    public readonly int Quantity = quantity;
 
     /// <summary>At least one delivery was acknowledged: the engine owes this refund a finish.</summary>
     public bool Accepted => Volatile.Read(ref _accepted) == 1;
@@ -57,11 +81,11 @@ public sealed class Workload
     private readonly Metrics _metrics;
     private readonly double[] _skuCdf;
     private readonly int[] _mixCdf;
-    private readonly ConcurrentQueue<TrackedOrder> _reserved = new();
+    // Acknowledged orders by index (see Acknowledged).
+    private readonly ConcurrentQueue<int> _reserved = new();
     // Only a mix that pays or cancels takes orders from the queue above; otherwise (hot-sku-bench) it would grow all run.
     private readonly bool _queueReserved;
-    private readonly ConcurrentQueue<TrackedOrder> _paid = new();
-    private readonly List<TrackedRefund> _refunds = [];
+    private readonly ConcurrentQueue<int> _paid = new();
     private long _orders;
     private long _attempts;
 
@@ -86,21 +110,24 @@ public sealed class Workload
 
     public string[] Shops { get; }
 
-    public AcknowledgedOrders Acknowledged { get; } = new();
+    /// <summary>Every reservation the engine acknowledged, in the order acknowledged; the run refers to one by its index.</summary>
+    public TrackedValues<TrackedOrder> Acknowledged { get; } = new();
 
-    public IReadOnlyList<TrackedRefund> Refunds
-    {
-        get { lock (_refunds) return _refunds.ToList(); }
-    }
+    /// <summary>Every refund sent, acknowledged or not.</summary>
+    public TrackedValues<TrackedRefund> Refunds { get; } = new();
 
-    /// <summary>One earlier refund at random, without copying the list on the generator's hot path.</summary>
-    private bool TryPickRefund(Random random, out TrackedRefund refund)
+    /// <summary>The id an order is sent with: made from its number only when a command is sent, kept nowhere.</summary>
+    public string OrderId(long number) => $"{_scenario.Name}-o{number}";
+
+    /// <summary>The id of the refund of an order (one per order: a paid order is refunded at most once).</summary>
+    public string RefundId(long orderNumber) => $"rf-{OrderId(orderNumber)}";
+
+    /// <summary>One earlier refund at random (its index).</summary>
+    private bool TryPickRefund(Random random, out int refund)
     {
-        lock (_refunds)
-        {
-            refund = _refunds.Count > 0 ? _refunds[random.Next(_refunds.Count)] : null!;
-            return refund is not null;
-        }
+        var count = Refunds.Count;
+        refund = count > 0 ? random.Next(count) : -1;
+        return count > 0;
     }
 
     public long Attempts => Interlocked.Read(ref _attempts);
@@ -132,7 +159,9 @@ public sealed class Workload
     }
 
     /// <summary>The shop that owns the SKU at <paramref name="skuIndex"/>: its orders and refunds name that shop.</summary>
-    private string ShopOf(int skuIndex) => Shops[skuIndex % Shops.Length];
+    private string ShopOf(int skuIndex) => Shops[ShopIndexOf(skuIndex)];
+
+    private int ShopIndexOf(int skuIndex) => skuIndex % Shops.Length;
 
     public Task ToggleSwitchesAsync(bool on) => Task.WhenAll(Shops.Select(shop => _metrics.Time("switch", () => _target.SetAutoRestock(shop, on))));
 
@@ -181,18 +210,16 @@ public sealed class Workload
         {
             var drawn = Array.BinarySearch(_skuCdf, random.NextDouble());
             var index = Math.Min(Skus.Length - 1, drawn < 0 ? ~drawn : drawn);
-            var sku = Skus[index];
-            var quantity = random.NextInt64(1, _scenario.MaxQuantity + 1);
-            var id = $"{_scenario.Name}-o{Interlocked.Increment(ref _orders)}";
+            var quantity = (int)random.NextInt64(1, _scenario.MaxQuantity + 1);
+            var number = Interlocked.Increment(ref _orders);
             var deadline = DateTimeOffset.UtcNow + _scenario.Window;
             // Timed here, not through Metrics.Time: its state machine was a box of ~150 B per reservation.
             var start = Metrics.StartOf(dueAt);
-            var result = await _target.Reserve(sku, id, quantity, _scenario.Window);
+            var result = await _target.Reserve(Skus[index], OrderId(number), quantity, _scenario.Window);
             _metrics.Record("reserve", start, result);
             // Tracked once acknowledged: in a sale most reserves of the hottest SKUs are refused as sold out.
             if (!result.Ok) return;
-            var order = new TrackedOrder(id, sku, ShopOf(index), quantity, deadline);
-            Acknowledged.Add(order);
+            var order = Acknowledged.Add(new TrackedOrder(number, index, ShopIndexOf(index), quantity, deadline));
             if (_queueReserved) _reserved.Enqueue(order);
         }
         catch (Exception e) when (arrivals is not null)
@@ -205,53 +232,69 @@ public sealed class Workload
         }
     }
 
-    private async Task PayAsync(TrackedOrder order, long dueAt)
+    private async Task PayAsync(int index, long dueAt)
     {
-        var result = await _metrics.Time("pay", (_target, order), static s => s._target.Pay(s.order.Sku, s.order.Id), dueAt);
-        if (result.Status == OpStatus.Failed) order.Uncertain = true;
+        var result = await _metrics.Time("pay", (Workload: this, Index: index), static s => s.Workload.Send(s.Index, static (t, sku, id) => t.Pay(sku, id)), dueAt);
+        if (result.Status == OpStatus.Failed) Acknowledged[index].MarkUncertain();
         if (!result.Ok) return;
-        order.Paid = true;
-        _paid.Enqueue(order);
+        Acknowledged[index].MarkPaid();
+        _paid.Enqueue(index);
     }
 
-    private async Task CancelAsync(TrackedOrder order, long dueAt)
+    private async Task CancelAsync(int index, long dueAt)
     {
-        var result = await _metrics.Time("cancel", (_target, order), static s => s._target.Cancel(s.order.Sku, s.order.Id), dueAt);
-        if (result.Ok) order.Cancelled = true;
-        if (result.Status == OpStatus.Failed) order.Uncertain = true;
+        var result = await _metrics.Time("cancel", (Workload: this, Index: index), static s => s.Workload.Send(s.Index, static (t, sku, id) => t.Cancel(sku, id)), dueAt);
+        if (result.Ok) Acknowledged[index].MarkCancelled();
+        if (result.Status == OpStatus.Failed) Acknowledged[index].MarkUncertain();
     }
 
-    private async Task ShipAsync(TrackedOrder order, long dueAt)
+    private async Task ShipAsync(int index, long dueAt)
     {
-        var result = await _metrics.Time("ship", (_target, order), static s => s._target.Ship(s.order.Sku, s.order.Id), dueAt);
-        if (result.Status == OpStatus.Failed) order.Uncertain = true;
+        var result = await _metrics.Time("ship", (Workload: this, Index: index), static s => s.Workload.Send(s.Index, static (t, sku, id) => t.Ship(sku, id)), dueAt);
+        if (result.Status == OpStatus.Failed) Acknowledged[index].MarkUncertain();
+    }
+
+    /// <summary>A command about an acknowledged order, sent with its SKU and its id.</summary>
+    private Task<OpResult> Send(int index, Func<ITarget, string, string, Task<OpResult>> command)
+    {
+        var order = Acknowledged[index];
+        return command(_target, Skus[order.Sku], OrderId(order.Number));
     }
 
     /// <summary>A refund delivered <see cref="Scenario.RefundCopies"/> times at once, sometimes raced by the ERP's own restock.</summary>
-    private async Task RefundAsync(TrackedOrder order, Random random, long dueAt)
+    private async Task RefundAsync(int index, Random random, long dueAt)
     {
-        var refund = new TrackedRefund($"rf-{order.Id}", order, random.NextInt64(1, order.Quantity + 1));
-        lock (_refunds) _refunds.Add(refund);
+        var order = Acknowledged[index];
+        var quantity = (int)random.NextInt64(1, order.Quantity + 1);
+        var refund = Refunds.Add(new TrackedRefund(index, quantity));
+        var (refundId, orderId, shop, sku) = (RefundId(order.Number), OrderId(order.Number), Shops[order.Shop], Skus[order.Sku]);
         var deliveries = Enumerable.Range(0, _scenario.RefundCopies)
             .Select(async _ =>
             {
-                var result = await _metrics.Time("refund", () => _target.Refund(refund.Id, order.Id, order.Shop, order.Sku, refund.Quantity), dueAt);
-                if (result.Ok && refund.MarkAccepted()) Interlocked.Add(ref order.RefundedUnits, refund.Quantity);
+                var result = await _metrics.Time("refund", () => _target.Refund(refundId, orderId, shop, sku, quantity), dueAt);
+                if (result.Ok && Refunds[refund].MarkAccepted()) Acknowledged[index].Refunded(quantity);
                 return result;
             })
             .ToList();
         if (random.NextDouble() < _scenario.ErpRaceShare)
-            deliveries.Add(_metrics.Time("erp restock", () => _target.ErpRestock(order.Shop, refund.Id, order.Id, order.Sku, refund.Quantity), dueAt));
+            deliveries.Add(_metrics.Time("erp restock", () => _target.ErpRestock(shop, refundId, orderId, sku, quantity), dueAt));
         await Task.WhenAll(deliveries);
     }
 
-    private Task ManualRestockAsync(TrackedRefund refund, long dueAt) =>
-        _metrics.Time("manual restock", () => _target.ManualRestock(refund.Order.Shop, refund.Id, refund.Order.Sku), dueAt);
+    private Task ManualRestockAsync(int refund, long dueAt)
+    {
+        var order = Acknowledged[Refunds[refund].Order];
+        var (shop, refundId, sku) = (Shops[order.Shop], RefundId(order.Number), Skus[order.Sku]);
+        return _metrics.Time("manual restock", () => _target.ManualRestock(shop, refundId, sku), dueAt);
+    }
 
     private Task LedgerQueryAsync(Random random, long dueAt)
     {
         if (random.Next(2) == 0 && TryPickRefund(random, out var refund))
-            return _metrics.Time("ledger query", () => _target.LedgerQuery(refund.Order.Id, null), dueAt);
+        {
+            var orderId = OrderId(Acknowledged[Refunds[refund].Order].Number);
+            return _metrics.Time("ledger query", () => _target.LedgerQuery(orderId, null), dueAt);
+        }
         var sku = Skus[random.Next(Skus.Length)];
         return _metrics.Time("ledger query", () => _target.LedgerQuery(null, sku), dueAt);
     }
