@@ -49,8 +49,14 @@ public sealed class BatchingJournal : SqlWriteJournal
     // with a private record of its own).
     private readonly ConcurrentDictionary<string, Task> _writesInFlight = new();
     private readonly List<(AtomicWrite Write, TaskCompletionSource<Exception?> Done)> _toWrite = [];
-    // Replays this short are read together with other entities'.
+    // Replays this short are read with their entity's highest sequence number, in the same statement.
     private const long ShortReplay = 100;
+    // Replays up to this long are read together with other entities' (at most MaxReplaysPerQuery of them, so at most
+    // 100,000 rows in one query's hands); longer ones by the plugin, page by page. Sharding's remember-entities stores
+    // snapshot every 1,000 events (akka.cluster.sharding.snapshot-after), so each shard's store replays up to about that
+    // many at a restart: by the plugin, a stream and its queries per shard before the shard could start a single entity
+    // (PERFORMANCE-LOG, "Cold start (goal 4), session 10").
+    private const long LongestSharedReplay = 1000;
     private const int MaxReplaysPerQuery = 100;
 
     // A recovery's highest sequence number, read together with the events it replays next (when those are short).
@@ -200,8 +206,9 @@ public sealed class BatchingJournal : SqlWriteJournal
     }
 
     /// <summary>
-    /// A short replay (the usual SKU: a few events since its snapshot, or since it was first stocked) is read together
-    /// with the others recovering at once; a long one is read by the plugin, page by page, beside the journal's actor.
+    /// A short replay (the usual SKU: a few events since its snapshot, or since it was first stocked; a shard's
+    /// remember-entities store) is read together with the others recovering at once; a long one is read by the plugin,
+    /// page by page, beside the journal's actor.
     /// </summary>
     public override async Task ReplayMessagesAsync(IActorContext context, string persistenceId, long fromSequenceNr, long toSequenceNr, long max,
         Action<IPersistentRepresentation> recoveryCallback)
@@ -216,7 +223,7 @@ public sealed class BatchingJournal : SqlWriteJournal
             }
             return;
         }
-        if (_replays is not null && toSequenceNr - fromSequenceNr < ShortReplay
+        if (_replays is not null && toSequenceNr - fromSequenceNr < LongestSharedReplay
             && await _replays.Read(new Replay(persistenceId, fromSequenceNr, toSequenceNr, max)) is { } events)
         {
             foreach (var e in events)
