@@ -59,7 +59,8 @@ public static class ReportWriter
               $"{r.NotStarted:N0} arrivals not started (in-flight cap reached)"
             : $"{F(r.AchievedRate)}/s achieved"],
         ["arrivals started late (open model)", r.Arrivals is not { } a ? "" :
-            $"p50 {F(a.P50Ms)} ms, p99 {F(a.P99Ms)} ms, max {F(a.MaxMs)} ms after they were due ({a.Count:N0} arrivals; part of every latency below)"],
+            $"p50 {F(a.P50Ms)} ms, p99 {F(a.P99Ms)} ms, max {F(a.MaxMs)} ms after they were due ({a.Count:N0} arrivals; part of every latency below); " +
+            $"the generator's thread busy {F(100 * a.GeneratorBusyShare)}% of the run"],
         ["seed", r.Seed.ToString(CultureInfo.InvariantCulture)],
         ["machine", r.Machine],
         ["started", r.StartedAt.ToString("u", CultureInfo.InvariantCulture)],

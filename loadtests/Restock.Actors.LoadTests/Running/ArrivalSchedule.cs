@@ -79,18 +79,36 @@ public sealed class ArrivalSchedule(Func<TimeSpan, double> rateAt)
     {
         var origin = clock.GetTimestamp();
         var frequency = clock.TimestampFrequency;
-        while (!stop.IsCancellationRequested)
+        var slept = 0L;
+        try
         {
-            var now = clock.GetElapsedTime(origin);
-            var last = now >= until;
-            if (last) now = until;
-            var rate = Advance(now);
-            for (; _due >= 1; _due--)
-                if (!start(origin + (long)(DueTime(now, rate).TotalSeconds * frequency)))
-                    return;
-            if (last) return;
-            var wait = UntilNext(now);
-            sleep(wait < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : wait);
+            while (!stop.IsCancellationRequested)
+            {
+                var now = clock.GetElapsedTime(origin);
+                var last = now >= until;
+                if (last) now = until;
+                var rate = Advance(now);
+                for (; _due >= 1; _due--)
+                    if (!start(origin + (long)(DueTime(now, rate).TotalSeconds * frequency)))
+                        return;
+                if (last) return;
+                var wait = UntilNext(now);
+                var asleep = clock.GetTimestamp();
+                sleep(wait < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : wait);
+                slept += clock.GetTimestamp() - asleep;
+            }
+        }
+        finally
+        {
+            var ran = clock.GetTimestamp() - origin;
+            BusyShare = ran <= 0 ? 0 : Math.Clamp(1 - slept / (double)ran, 0, 1);
         }
     }
+
+    /// <summary>
+    /// The share of <see cref="Run"/>'s time its thread was not asleep: starting arrivals (each up to its first wait), or
+    /// ready to and not given a core. Near 1, the generator itself cannot start arrivals faster, and arrivals start late
+    /// whatever the engine does.
+    /// </summary>
+    public double BusyShare { get; private set; }
 }

@@ -78,7 +78,8 @@ public static class HotSkuBench
         return $"Open model, {r.TargetRate:N0}/s targeted, {r.AchievedRate:N0}/s achieved: " +
                (keptUp ? "sustained" : "NOT sustained") +
                $" ({r.NotStarted:N0} arrivals not started; arrivals started p50 {late?.P50Ms ?? 0:N1} ms, p99 {late?.P99Ms ?? 0:N1} ms, " +
-               $"max {late?.MaxMs ?? 0:N1} ms late; sustained means none left unstarted and p99 ≤ {OnTimeMs} ms).";
+               $"max {late?.MaxMs ?? 0:N1} ms late; the generator's thread busy {100 * (late?.GeneratorBusyShare ?? 0):N0}% of the run; " +
+               $"sustained means none left unstarted and p99 ≤ {OnTimeMs} ms).";
     }
 
     private const double OnTimeMs = 5;

@@ -88,10 +88,13 @@ public sealed record RunReport(
 }
 
 /// <summary>How late the open model's arrivals started after they were due (the generator's share of every latency).</summary>
-public sealed record ArrivalLateness(long Count, double P50Ms, double P99Ms, double MaxMs)
+/// <param name="GeneratorBusyShare">The share of the run the generator's thread was not asleep (see <see cref="ArrivalSchedule.BusyShare"/>).</param>
+public sealed record ArrivalLateness(long Count, double P50Ms, double P99Ms, double MaxMs, double GeneratorBusyShare = 0)
 {
-    public static ArrivalLateness? Of(OperationStats arrivals) => arrivals.Total.TotalCount == 0 ? null : new(arrivals.Total.TotalCount,
-        arrivals.Total.GetValueAtPercentile(50) / 1000.0, arrivals.Total.GetValueAtPercentile(99) / 1000.0, arrivals.Total.GetMaxValue() / 1000.0);
+    public static ArrivalLateness? Of(Metrics metrics) => metrics.Arrivals.Total is { TotalCount: > 0 } total
+        ? new(total.TotalCount, total.GetValueAtPercentile(50) / 1000.0, total.GetValueAtPercentile(99) / 1000.0, total.GetMaxValue() / 1000.0,
+            Math.Round(metrics.GeneratorBusyShare, 3))
+        : null;
 }
 
 /// <summary>Runs one scenario: set-up, load (closed or open model), live view, invariant check, thresholds, report.</summary>
@@ -155,7 +158,7 @@ public static class LoadRun
             scenario.Name, scenario.Description, target.Describe, scenario.Model.ToString(), options.Seed, startedAt, Math.Round(seconds, 2),
             TargetRate(scenario.Model), Math.Round(achieved, 1), notStarted, Machine(), events, operations,
             invariants, thresholds.Select(t => Thresholds.Evaluate(t, metrics, achieved, invariants)).ToList(), Notes(scenario, workload),
-            options.EngineOverrides ?? [], gc, nodeLoss, ArrivalLateness.Of(metrics.Arrivals),
+            options.EngineOverrides ?? [], gc, nodeLoss, ArrivalLateness.Of(metrics),
             target is InProcessTarget ? engineCosts : null);
 
         if (beforeShutdown is not null) await beforeShutdown(target);
@@ -204,7 +207,8 @@ public static class LoadRun
     {
         var random = new Random(seed);
         var arrivals = new ArrivalsInFlight();
-        await new ArrivalSchedule(elapsed => RateAt(scenario, elapsed)).RunAsync(dueAt =>
+        var schedule = new ArrivalSchedule(elapsed => RateAt(scenario, elapsed));
+        await schedule.RunAsync(dueAt =>
         {
             if (!workload.TryStart())
             {
@@ -220,6 +224,7 @@ public static class LoadRun
             _ = workload.StepAsync(random, dueAt, arrivals);
             return true;
         }, duration, stop.Token);
+        metrics.GeneratorBusyShare = schedule.BusyShare;
         await arrivals.AllFinishedAsync();
     }
 

@@ -104,6 +104,9 @@ public sealed class Metrics
     /// <summary>Under the open model, how late each arrival started after it was due: the generator's own delay, part of every latency.</summary>
     public OperationStats Arrivals => _arrivals;
 
+    /// <summary>Under the open model, the share of the run its generator's thread was busy (see <see cref="ArrivalSchedule.BusyShare"/>).</summary>
+    public double GeneratorBusyShare { get; set; }
+
     /// <summary>An open-model arrival due at <paramref name="dueAt"/> (a <see cref="Stopwatch"/> timestamp) starts now.</summary>
     public void ArrivalStarted(long dueAt) => _arrivals.Record(Math.Max(0, Stopwatch.GetTimestamp() - dueAt), OpResult.Done);
 

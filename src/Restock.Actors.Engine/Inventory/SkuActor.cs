@@ -109,7 +109,11 @@ public sealed class SkuActor : UntypedPersistentActor
 
     public static string SkuIdOf(string persistenceId) => persistenceId[PersistenceIdPrefix.Length..];
 
-    public override string PersistenceId => PersistenceIdFor(_skuId);
+    // Akka reads it for every PersistAsync: made once per busy period (as the write buffers) instead of a string per write,
+    // and dropped with them, so an idle SKU keeps none.
+    private string? _persistenceId;
+
+    public override string PersistenceId => _persistenceId ??= PersistenceIdFor(_skuId);
 
     protected override void OnRecover(object message)
     {
@@ -131,6 +135,8 @@ public sealed class SkuActor : UntypedPersistentActor
                 _snapshotEntries = Entries(_state);
                 break;
             case RecoveryCompleted:
+                // Recovery read it several times; most SKUs then wait idle.
+                _persistenceId = null;
                 RestockMetrics.SkuRecoveries.Add(1);
                 ArmPaymentDeadline();
                 _idle.Start(Context);
@@ -351,6 +357,7 @@ public sealed class SkuActor : UntypedPersistentActor
             _writing = null;
             _queue = null;
             _written = null;
+            _persistenceId = null;
         }
         StopIfDrained();
     }

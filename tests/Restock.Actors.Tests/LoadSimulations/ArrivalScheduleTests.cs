@@ -86,6 +86,29 @@ public class ArrivalScheduleTests
     }
 
     [Fact]
+    public void The_generator_reports_the_share_of_its_time_spent_starting_arrivals_rather_than_asleep()
+    {
+        // 1,000/s for 2 s, each start taking 0.25 ms of the generator's clock (the fake clock moves only when told): a quarter of its time.
+        var clock = new FakeClock(_ => TimeSpan.Zero);
+        var schedule = new ArrivalSchedule(_ => 1_000);
+        schedule.Run(clock, clock.Sleep, _ =>
+        {
+            clock.Sleep(TimeSpan.FromMilliseconds(0.25));
+            return true;
+        }, TimeSpan.FromSeconds(2), CancellationToken.None);
+        Assert.Equal(0.25, schedule.BusyShare, precision: 2);
+
+        // Starts slower than the rate: never asleep.
+        var saturated = new ArrivalSchedule(_ => 1_000);
+        saturated.Run(clock, clock.Sleep, _ =>
+        {
+            clock.Sleep(TimeSpan.FromMilliseconds(2));
+            return true;
+        }, TimeSpan.FromSeconds(2), CancellationToken.None);
+        Assert.Equal(1, saturated.BusyShare, precision: 2);
+    }
+
+    [Fact]
     public void The_generator_stops_when_told_to_and_sleeps_at_least_a_millisecond_between_wake_ups()
     {
         var clock = new FakeClock(_ => TimeSpan.Zero);
