@@ -12,7 +12,9 @@ namespace Restock.Actors.Engine.Ledger;
 /// ~10% of all the promo mix allocated (PERFORMANCE-LOG, "session 9"). The rules are the plugin's: a row is read once
 /// every ordering below it is there, and a missing ordering (a PostgreSQL transaction still committing, a rolled-back one)
 /// is waited for until <c>gap-window</c> has passed since an ordering above it was first seen, then skipped; the
-/// ledger's reconciliation catches a row that commits later than that. One instance is used by one caller at a time.
+/// ledger's reconciliation catches a row that commits later than that. A tail also skips a gap under a row written
+/// (its <c>created</c> time) at least <c>gap-window</c> ago: a restarted projection need not wait again for a gap an
+/// earlier one gave up on. One instance is used by one caller at a time.
 /// </summary>
 internal sealed class JournalTail : IAsyncDisposable
 {
@@ -29,6 +31,7 @@ internal sealed class JournalTail : IAsyncDisposable
     private readonly string _tagSeparator;
     private readonly string _maxSql, _countSql, _orderingsSql, _taggedSql, _tableExistsSql, _tableName;
     private readonly long[] _orderings = new long[OrderingsPerRead];
+    private readonly long[] _written = new long[OrderingsPerRead];
     // The highest ordering seen, when: a missing ordering below one seen at least gap-window ago is given up.
     private readonly Queue<(DateTimeOffset At, long Max)> _seen = new();
     private long _givenUpTo;
@@ -61,7 +64,7 @@ internal sealed class JournalTail : IAsyncDisposable
             : ("SELECT to_regclass(@p0) IS NOT NULL", from);
         _maxSql = $"SELECT MAX({ordering}) FROM {from}";
         _countSql = $"SELECT COUNT(*) FROM {from} WHERE {ordering} > @p0 AND {ordering} <= @p1";
-        _orderingsSql = $"SELECT {ordering} FROM {from} WHERE {ordering} > @p0 ORDER BY {ordering} LIMIT {OrderingsPerRead}";
+        _orderingsSql = $"SELECT {ordering}, {Q(c.Created)} FROM {from} WHERE {ordering} > @p0 ORDER BY {ordering} LIMIT {OrderingsPerRead}";
         _taggedSql = $"SELECT {ordering}, {Q(c.PersistenceId)}, {Q(c.Message)}, {Q(c.Manifest)}, {Q(c.Identifier)} FROM {from} " +
                      $"WHERE {ordering} > @p0 AND {ordering} <= @p1 AND {Q(c.Deleted)} = @p2 AND {contains}({Q(c.Tags)}, @p3) > 0 " +
                      $"ORDER BY {ordering} LIMIT @p4";
@@ -111,16 +114,26 @@ internal sealed class JournalTail : IAsyncDisposable
             await using (var reader = await _orderingsAfter.ExecuteReaderAsync(cancellationToken))
             {
                 while (await reader.ReadAsync(cancellationToken))
-                    _orderings[read++] = reader.GetInt64(0);
+                {
+                    _orderings[read] = reader.GetInt64(0);
+                    _written[read++] = reader.GetInt64(1);
+                }
             }
             for (var i = 0; i < read; i++)
             {
                 var next = _orderings[i];
                 if (next > CompleteUpTo + 1 && next - 1 > _givenUpTo)
                 {
-                    // A gap still waited for: complete up to it, or up to where it is given up.
-                    CompleteUpTo = Math.Max(CompleteUpTo, Math.Min(_givenUpTo, next - 1));
-                    return;
+                    // The row above the gap was written (its writer's clock) a gap window ago: a write below it still
+                    // missing counts as rolled back, as it would for a tail that had seen that row then.
+                    if (now.UtcTicks - _written[i] >= _gapWindow.Ticks)
+                        _givenUpTo = next - 1;
+                    else
+                    {
+                        // A gap still waited for: complete up to it, or up to where it is given up.
+                        CompleteUpTo = Math.Max(CompleteUpTo, Math.Min(_givenUpTo, next - 1));
+                        return;
+                    }
                 }
                 CompleteUpTo = next;
             }

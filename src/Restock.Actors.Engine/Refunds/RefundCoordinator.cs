@@ -30,8 +30,11 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
 
     private sealed record Retry(string RefundId, string? SkuId);
 
-    /// <summary>Sent to itself at the end of recovery, so that it arrives after the message that started the coordinator.</summary>
-    private sealed class ArmIdleWatch
+    /// <summary>
+    /// Sent to itself at the end of recovery, so that it arrives after the message that started the coordinator. A stop
+    /// taken in first (a handoff or passivation that reached it while it recovered) leaves it undelivered: no dead-letter line.
+    /// </summary>
+    private sealed class ArmIdleWatch : IDeadLetterSuppression
     {
         public static readonly ArmIdleWatch Instance = new();
     }

@@ -10,7 +10,7 @@ namespace Restock.Actors.Tests.Inventory;
 
 /// <summary>What one SKU actor costs while it waits (issue 11: at most 4 KB per active SKU, 100,000 on a node).</summary>
 [Collection(FootprintCollection.Name)]
-public sealed class SkuEntityFootprintTests(ITestOutputHelper output) : EngineTestKit(output)
+public sealed class SkuEntityFootprintTests(ITestOutputHelper output) : EngineTestKit(output, "restock.inventory.idle-before-passivation = 1h")
 {
     [Fact]
     public async Task A_sku_entity_runs_on_the_compact_entity_mailbox()
@@ -25,14 +25,16 @@ public sealed class SkuEntityFootprintTests(ITestOutputHelper output) : EngineTe
 
     /// <summary>
     /// Live bytes per SKU touched once, measured as <c>restock-load sku-memory</c> measures them (managed heap after full
-    /// collections), between a first and a second batch of SKUs so that what the node sets up once (shards, pools, caches)
-    /// does not count; it runs alone, so other tests' objects do not either. Akka's deque mailbox and a timer scheduler
-    /// per SKU made this ~5 KB.
+    /// collections), batch after batch once a first batch has set up what the node sets up once (shards, pools, caches);
+    /// it runs alone, so other tests' objects do not count. Akka's deque mailbox and a timer scheduler per SKU made this
+    /// ~5 KB. Memory the process lets go of meanwhile (an earlier test's system still shutting down on a loaded machine,
+    /// pooled buffers trimmed) once made a single batch's figure negative: the median of three batches is asserted.
+    /// No SKU passivates while it is measured.
     /// </summary>
     [Fact]
     public async Task A_sku_touched_once_stays_under_4_kb()
     {
-        const int skus = 8_000;
+        const int skus = 4_000;
         var engine = await RestockEngine.StartOnAsync(Sys).Within("the engine to start");
         async Task Touch(string batch)
         {
@@ -43,12 +45,16 @@ public sealed class SkuEntityFootprintTests(ITestOutputHelper output) : EngineTe
             }
         }
         await Touch("first");
-        var before = LiveBytes();
-        await Touch("second");
-        var perSku = (LiveBytes() - before) / skus;
+        var perSku = new List<long>();
+        for (var batch = 0; batch < 3; batch++)
+        {
+            var before = LiveBytes();
+            await Touch($"batch{batch}");
+            perSku.Add((LiveBytes() - before) / skus);
+        }
 
-        Output?.WriteLine($"{perSku:N0} B per SKU");
-        Assert.InRange(perSku, 1, 4_096);
+        Output?.WriteLine($"{string.Join(", ", perSku.Select(b => b.ToString("N0")))} B per SKU");
+        Assert.InRange(perSku.Order().ElementAt(1), 1, 4_096);
     }
 
     private static long LiveBytes()

@@ -78,6 +78,44 @@ public sealed class JournalTailTests
         }
     }
 
+    /// <summary>Makes the journal's rows up to <paramref name="ordering"/> look written <paramref name="ago"/> earlier.</summary>
+    private static void WrittenEarlier(TestEngine t, long ordering, TimeSpan ago) =>
+        t.Database.Execute($"UPDATE journal SET created = created - {ago.Ticks} WHERE ordering <= {ordering}");
+
+    [Fact]
+    public async Task A_new_tail_skips_at_once_a_gap_under_rows_written_a_gap_window_ago_and_still_waits_for_a_younger_one()
+    {
+        await using var t = await RefundedSix();
+        var restocks = RestockRows(t);
+        // A write rolled back long ago (its rows above written two minutes ago), and one still in flight under rows just written.
+        WrittenEarlier(t, restocks[3], TimeSpan.FromMinutes(2));
+        t.Database.Execute($"DELETE FROM journal WHERE ordering = {restocks[1]}");
+        HoldBack(t, restocks[4]);
+
+        await using var tail = Tail(t, new TestClock(DateTimeOffset.UtcNow));
+        await tail.AdvanceAsync(CancellationToken.None);
+        Assert.Equal(restocks[4] - 1, tail.CompleteUpTo);
+        Assert.Equal(["r0", "r2", "r3"], (await tail.AllTaggedAsync(ILedgerEvent.Tag, 0, tail.CompleteUpTo, default)).Select(RefundOf));
+
+        CommitHeld(t);
+        await tail.AdvanceAsync(CancellationToken.None);
+        Assert.Equal(["r0", "r2", "r3", "r4", "r5"], (await tail.AllTaggedAsync(ILedgerEvent.Tag, 0, tail.CompleteUpTo, default)).Select(RefundOf));
+    }
+
+    [Fact]
+    public async Task A_projection_started_after_an_old_journal_gap_does_not_hold_back_the_restocks_above_it()
+    {
+        await using var t = await RefundedSix("restock.ledger.gap-window = 1h", "restock.ledger.reconcile-every = 0s");
+        var restocks = RestockRows(t);
+        // A write that failed two hours ago, when an earlier run of the projection waited for it and gave it up.
+        t.Database.Execute($"DELETE FROM journal WHERE ordering = {restocks[2]}");
+        WrittenEarlier(t, long.MaxValue, TimeSpan.FromHours(2));
+
+        t.Engine.System.ActorOf(LedgerProjection.Props(t.Engine.Ledger, LedgerSettings.From(t.Engine.System.Settings.Config)));
+        var entries = await t.Ledger(new LedgerQuery(SkuId: "a"), 5);
+        Assert.Equal(["r0", "r1", "r3", "r4", "r5"], entries.Select(e => e.RefundId).Order());
+    }
+
     [Fact]
     public async Task A_restock_whose_journal_row_commits_late_lands_in_the_ledger_once_and_in_journal_order()
     {
