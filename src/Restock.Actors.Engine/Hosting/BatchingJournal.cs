@@ -49,8 +49,14 @@ public sealed class BatchingJournal : SqlWriteJournal
     // with a private record of its own).
     private readonly ConcurrentDictionary<string, Task> _writesInFlight = new();
     private readonly List<(AtomicWrite Write, TaskCompletionSource<Exception?> Done)> _toWrite = [];
-    // Replays this short are read together with other entities'.
+    // Replays this short are read with their entity's highest sequence number, in the same statement.
     private const long ShortReplay = 100;
+    // Replays up to this long are read together with other entities' (at most MaxReplaysPerQuery of them, so at most
+    // 100,000 rows in one query's hands); longer ones by the plugin, page by page. Sharding's remember-entities stores
+    // snapshot every 1,000 events (akka.cluster.sharding.snapshot-after), so each shard's store replays up to about that
+    // many at a restart: by the plugin, a stream and its queries per shard before the shard could start a single entity
+    // (PERFORMANCE-LOG, "Cold start (goal 4), session 10").
+    private const long LongestSharedReplay = 1000;
     private const int MaxReplaysPerQuery = 100;
 
     // A recovery's highest sequence number, read together with the events it replays next (when those are short).
@@ -60,6 +66,8 @@ public sealed class BatchingJournal : SqlWriteJournal
     private readonly ConcurrentDictionary<string, ReadAhead> _readAhead = new();
     private readonly RecoveryReads<Replay, IReadOnlyList<IPersistentRepresentation>?>? _replays;
     private readonly StoredIds? _stored;
+    // SQLite: the shared reads' statements stay prepared.
+    private readonly PreparedReads? _prepared;
     private readonly CancellationTokenSource _stopping = new();
     private readonly SqliteJournalWrites? _sqliteWrites;
     private readonly int _parallelism;
@@ -81,6 +89,11 @@ public sealed class BatchingJournal : SqlWriteJournal
         var c = table.ColumnNames;
         var from = RecoveryReads.Table(config.TableConfig.SchemaName, table.Name);
         DbConnection Connect() => RecoveryReads.Connect(config.ProviderName, config.ConnectionString);
+        if (config.ProviderName.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase)) _prepared = new PreparedReads(config.ConnectionString);
+        Task<List<TRow>> Shared<TRow>(string sql, IReadOnlyList<object> parameters, Func<DbDataReader, TRow> readRow, CancellationToken cancel) =>
+            _prepared is { } prepared
+                ? prepared.QueryAsync(sql, parameters, readRow, cancel)
+                : RecoveryReads.QueryAsync(Connect, sql, parameters, readRow, cancel);
 
         var stored = $"SELECT {Q(c.PersistenceId)}, {Q(c.SequenceNumber)}, {Q(c.Message)}, {Q(c.Manifest)}, {Q(c.Identifier)}, " +
                      $"{Q(c.WriterUuid)}, {Q(c.Created)}";
@@ -114,7 +127,7 @@ public sealed class BatchingJournal : SqlWriteJournal
                 parameters.Add(r.PersistenceId);
                 parameters.Add(r.From);
             }
-            var rows = await RecoveryReads.QueryAsync(Connect, statements[recoveries.Count] ??= Statement(recoveries.Count), parameters,
+            var rows = await Shared(statements[recoveries.Count] ??= Statement(recoveries.Count), parameters,
                 r => r.GetInt32(7) == 1 ? (Id: r.GetString(0), Highest: r.GetInt64(1), Event: null) : (Id: "", Highest: 0L, Event: ReadEvent(r)), cancel);
             var highest = rows.Where(r => r.Event is null).ToDictionary(r => r.Id, r => r.Highest);
             var byEntity = rows.Select(r => r.Event).OfType<StoredEvent>().OrderBy(e => e.SequenceNr).ToLookup(e => e.PersistenceId);
@@ -143,7 +156,7 @@ public sealed class BatchingJournal : SqlWriteJournal
                 parameters.AddRange([r.PersistenceId, r.From, r.To]);
                 ranges.Add($"({Q(c.PersistenceId)} = @p{n} AND {Q(c.SequenceNumber)} >= @p{n + 1} AND {Q(c.SequenceNumber)} <= @p{n + 2})");
             }
-            var rows = await RecoveryReads.QueryAsync(Connect, select + string.Join(" OR ", ranges) + order, parameters, ReadEvent, cancel);
+            var rows = await Shared(select + string.Join(" OR ", ranges) + order, parameters, ReadEvent, cancel);
             var byEntity = rows.ToLookup(r => r.PersistenceId);
             return replays
                 .Select(r => Deserialize(serialization, byEntity[r.PersistenceId].Where(e => e.SequenceNr >= r.From && e.SequenceNr <= r.To), r.Max))
@@ -200,8 +213,9 @@ public sealed class BatchingJournal : SqlWriteJournal
     }
 
     /// <summary>
-    /// A short replay (the usual SKU: a few events since its snapshot, or since it was first stocked) is read together
-    /// with the others recovering at once; a long one is read by the plugin, page by page, beside the journal's actor.
+    /// A short replay (the usual SKU: a few events since its snapshot, or since it was first stocked; a shard's
+    /// remember-entities store) is read together with the others recovering at once; a long one is read by the plugin,
+    /// page by page, beside the journal's actor.
     /// </summary>
     public override async Task ReplayMessagesAsync(IActorContext context, string persistenceId, long fromSequenceNr, long toSequenceNr, long max,
         Action<IPersistentRepresentation> recoveryCallback)
@@ -216,7 +230,7 @@ public sealed class BatchingJournal : SqlWriteJournal
             }
             return;
         }
-        if (_replays is not null && toSequenceNr - fromSequenceNr < ShortReplay
+        if (_replays is not null && toSequenceNr - fromSequenceNr < LongestSharedReplay
             && await _replays.Read(new Replay(persistenceId, fromSequenceNr, toSequenceNr, max)) is { } events)
         {
             foreach (var e in events)
@@ -338,6 +352,7 @@ public sealed class BatchingJournal : SqlWriteJournal
     protected override void PostStop()
     {
         _stopping.Cancel();
+        _prepared?.Dispose();
         foreach (var (_, done) in _toWrite)
             done.TrySetException(new InvalidOperationException("the journal stopped before the write"));
         base.PostStop();

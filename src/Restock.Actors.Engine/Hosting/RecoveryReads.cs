@@ -96,6 +96,9 @@ internal static class RecoveryReads
     // Made once: the shared reads name a parameter or two per entity.
     private static readonly string[] ParameterNames = Enumerable.Range(0, 2 * MaxIdsPerQuery + 1).Select(i => "@p" + i).ToArray();
 
+    /// <summary>The name of parameter <paramref name="i"/> (@p0, @p1, ...).</summary>
+    public static string ParameterName(int i) => i < ParameterNames.Length ? ParameterNames[i] : "@p" + i;
+
     public static bool Supports(string providerName) =>
         providerName.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase) || providerName.StartsWith("PostgreSQL", StringComparison.OrdinalIgnoreCase);
 
@@ -116,7 +119,7 @@ internal static class RecoveryReads
         for (var i = 0; i < parameters.Count; i++)
         {
             var parameter = command.CreateParameter();
-            parameter.ParameterName = i < ParameterNames.Length ? ParameterNames[i] : "@p" + i;
+            parameter.ParameterName = ParameterName(i);
             parameter.Value = parameters[i];
             command.Parameters.Add(parameter);
         }

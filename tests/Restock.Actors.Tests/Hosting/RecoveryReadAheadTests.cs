@@ -64,6 +64,8 @@ public sealed class RecoveryReadAheadTests(ITestOutputHelper output) : EngineTes
     {
         Store(engine, "short", 8);
         Store(engine, "long", 130);
+        // Replayed whole, longer than a shared replay reads (the plugin's way); in parts, read shared.
+        Store(engine, "longer", 1_100);
         var probe = new Akka.TestKit.TestProbe(engine, new Akka.TestKit.Xunit2.XunitAssertions());
         Journal(engine).Tell(new DeleteMessagesTo("short", 2, probe.Ref));
         probe.ExpectMsg<DeleteMessagesSuccess>(FirstWrite);
@@ -72,6 +74,7 @@ public sealed class RecoveryReadAheadTests(ITestOutputHelper output) : EngineTes
             (1, long.MaxValue, long.MaxValue, "short"), (4, long.MaxValue, long.MaxValue, "short"), (1, 5, long.MaxValue, "short"),
             (1, long.MaxValue, 3, "short"), (8, long.MaxValue, long.MaxValue, "short"), (9, long.MaxValue, long.MaxValue, "short"),
             (1, long.MaxValue, long.MaxValue, "long"), (40, long.MaxValue, long.MaxValue, "long"), (100, 120, long.MaxValue, "long"),
+            (1, long.MaxValue, long.MaxValue, "longer"), (90, 1_050, long.MaxValue, "longer"), (101, 1_100, 950, "longer"),
             (1, long.MaxValue, long.MaxValue, "never-written"),
         ];
 
