@@ -12,9 +12,9 @@ namespace Restock.Actors.Engine.Ledger;
 /// ~10% of all the promo mix allocated (PERFORMANCE-LOG, "session 9"). The rules are the plugin's: a row is read once
 /// every ordering below it is there, and a missing ordering (a PostgreSQL transaction still committing, a rolled-back one)
 /// is waited for until <c>gap-window</c> has passed since an ordering above it was first seen, then skipped; the
-/// ledger's reconciliation catches a row that commits later than that. A tail also skips a gap under a row written
-/// (its <c>created</c> time) at least <c>gap-window</c> ago: a restarted projection need not wait again for a gap an
-/// earlier one gave up on. One instance is used by one caller at a time.
+/// ledger's reconciliation catches a row that commits later than that. On SQLite a tail also skips a gap under a row
+/// written (its <c>created</c> time) at least <c>gap-window</c> ago: a restarted projection need not wait again for a gap
+/// an earlier one gave up on. One instance is used by one caller at a time.
 /// </summary>
 internal sealed class JournalTail : IAsyncDisposable
 {
@@ -32,6 +32,10 @@ internal sealed class JournalTail : IAsyncDisposable
     private readonly string _maxSql, _countSql, _orderingsSql, _taggedSql, _tableExistsSql, _tableName;
     private readonly long[] _orderings = new long[OrderingsPerRead];
     private readonly long[] _written = new long[OrderingsPerRead];
+    // SQLite runs one write transaction at a time, so a gap under a committed row is a write that already ended; on
+    // PostgreSQL it may still commit, and created is the writing node's clock, taken before its INSERT (a clock behind,
+    // or a write that waited on a lock or a stalled server, makes a row look old the moment it commits).
+    private readonly bool _gapUnderOldRowEnded;
     // The highest ordering seen, when: a missing ordering below one seen at least gap-window ago is given up.
     private readonly Queue<(DateTimeOffset At, long Max)> _seen = new();
     private long _givenUpTo;
@@ -59,6 +63,7 @@ internal sealed class JournalTail : IAsyncDisposable
         var ordering = Q(c.Ordering);
         var sqlite = config.ProviderName.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase);
         var contains = sqlite ? "instr" : "strpos";
+        _gapUnderOldRowEnded = sqlite;
         (_tableExistsSql, _tableName) = sqlite
             ? ("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = @p0", table.Name)
             : ("SELECT to_regclass(@p0) IS NOT NULL", from);
@@ -126,7 +131,7 @@ internal sealed class JournalTail : IAsyncDisposable
                 {
                     // The row above the gap was written (its writer's clock) a gap window ago: a write below it still
                     // missing counts as rolled back, as it would for a tail that had seen that row then.
-                    if (now.UtcTicks - _written[i] >= _gapWindow.Ticks)
+                    if (_gapUnderOldRowEnded && now.UtcTicks - _written[i] >= _gapWindow.Ticks)
                         _givenUpTo = next - 1;
                     else
                     {
