@@ -7,12 +7,14 @@ namespace Restock.Actors.LoadTests.Running;
 /// <summary>
 /// What the load cost this process, per request: CPU time, the engine's journal write transactions and SKU group
 /// commits, and the journal's waits for SQLite's write lock (another writer holding it), read from the engine's meters;
-/// and the methods the JIT compiled meanwhile (a process still warming up spends a share of its CPU there).
+/// the methods the JIT compiled meanwhile (a process still warming up spends a share of its CPU there); and the times a
+/// thread found a <c>lock</c> held and had to wait for it (the runtime's count, every lock in the process: the entity
+/// mailbox's, Akka's, the runner's).
 /// Figures that do not depend on how busy the machine is (except the waits), to judge a change when latencies cannot
 /// be trusted. In-process target only: over HTTP the engine's meters are in another process.
 /// </summary>
 public sealed record EngineCosts(long Requests, double CpuMicrosPerRequest, double JournalTransactionsPerRequest, double SkuWritesPerRequest,
-    long LockWaits, double LockWaitTotalMs, double LockWaitMaxMs, long JitCompiledMethods)
+    long LockWaits, double LockWaitTotalMs, double LockWaitMaxMs, long JitCompiledMethods, double MonitorContentionsPerRequest)
 {
     /// <summary>Starts counting; <see cref="Counting.Stop"/> ends it.</summary>
     public static Counting Start() => new();
@@ -22,6 +24,7 @@ public sealed record EngineCosts(long Requests, double CpuMicrosPerRequest, doub
         private readonly MeterListener _listener = new();
         private readonly TimeSpan _cpuAtStart = Process.GetCurrentProcess().TotalProcessorTime;
         private readonly long _jitAtStart = System.Runtime.JitInfo.GetCompiledMethodCount();
+        private readonly long _contentionsAtStart = Monitor.LockContentionCount;
         private long _transactions;
         private long _skuWrites;
         private long _lockWaits;
@@ -61,7 +64,7 @@ public sealed record EngineCosts(long Requests, double CpuMicrosPerRequest, doub
             lock (_listener)
                 return new EngineCosts(requests, Math.Round(cpu.TotalMicroseconds / n, 1), Math.Round((double)Interlocked.Read(ref _transactions) / n, 3),
                     Math.Round((double)Interlocked.Read(ref _skuWrites) / n, 3), _lockWaits, Math.Round(_lockWaitTotal, 1), Math.Round(_lockWaitMax, 2),
-                    System.Runtime.JitInfo.GetCompiledMethodCount() - _jitAtStart);
+                    System.Runtime.JitInfo.GetCompiledMethodCount() - _jitAtStart, Math.Round((double)(Monitor.LockContentionCount - _contentionsAtStart) / n, 4));
         }
 
         public void Dispose() => _listener.Dispose();
