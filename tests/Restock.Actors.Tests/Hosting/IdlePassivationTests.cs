@@ -87,6 +87,7 @@ public sealed class IdlePassivationTests(ITestOutputHelper output) : EngineTestK
             // The idle watch counts whole milliseconds of another clock: a few of them short is not a busy entity.
             var idleFor = clock.Elapsed - lastAnsweredSentAt;
             Assert.True(idleFor >= Idle - TimeSpan.FromMilliseconds(20), $"asked to passivate {idleFor.TotalMilliseconds:N0} ms after a message was sent to it");
+            Output?.WriteLine($"message {i}: idle for {idleFor.TotalMilliseconds:N0} ms (a stall), asked to passivate; trying again");
             return false;
         }
         return true;
