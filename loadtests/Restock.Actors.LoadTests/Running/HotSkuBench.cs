@@ -11,7 +11,8 @@ public sealed record BenchReport(
     DateTimeOffset StartedAt, string Machine, int Buyers, double GroupCommitPerSecond, double OneWritePerCommandPerSecond, double Ratio,
     long GroupCommitBatches, long GroupCommitReservations, int MemorySkus, double ManagedBytesPerSku, double WorkingSetBytesPerSku,
     IReadOnlyList<string> Targets, bool InvariantsHeld, GcDuringLoad? GroupCommitGc = null, double AllocatedBytesPerReservation = 0,
-    double LongestGapMs = 0, double P999Ms = 0, double MaxMs = 0, double ActivationsPerSecond = 0, string? OpenModel = null);
+    double LongestGapMs = 0, double P999Ms = 0, double MaxMs = 0, double ActivationsPerSecond = 0, string? OpenModel = null,
+    IReadOnlyList<Stall>? Stalls = null);
 
 /// <summary>
 /// The engine's ceiling on one hot SKU: the same closed-model reservation load against group commit and against
@@ -55,7 +56,7 @@ public static class HotSkuBench
             ],
             grouped.Report.InvariantsHeld && single.Report.InvariantsHeld,
             gc, gc is null || reserve.Count == 0 ? 0 : Math.Round(gc.AllocatedBytes / (double)reserve.Count),
-            reserve.LongestGapMs, reserve.P999Ms, reserve.MaxMs, Math.Round(activations), OpenModel(grouped.Report));
+            reserve.LongestGapMs, reserve.P999Ms, reserve.MaxMs, Math.Round(activations), OpenModel(grouped.Report), reserve.Stalls);
 
         Directory.CreateDirectory(folder);
         File.WriteAllText(Path.Combine(folder, "bench.json"), JsonSerializer.Serialize(report, new JsonSerializerOptions(JsonSerializerOptions.Web) { WriteIndented = true }));
@@ -155,6 +156,9 @@ public static class HotSkuBench
         sb.AppendLine($"| one journal write per command (max-batch-size 1) | {r.OneWritePerCommandPerSecond:N0} |");
         sb.AppendLine($"| ratio | {r.Ratio:F1}× |\n");
         sb.AppendLine($"Group commit: reserve p99.9 {r.P999Ms:N1} ms, max {r.MaxMs:N1} ms, longest gap between two answers {r.LongestGapMs:N1} ms.");
+        if (r.Stalls is { Count: > 0 } stalls)
+            sb.AppendLine("Gaps of 40 ms or more (ended at, UTC): " +
+                          string.Join(", ", stalls.Select(g => $"{g.EndedAt.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture)} {g.Ms:N1} ms")) + ".");
         if (r.GroupCommitGc is { } gc)
             sb.AppendLine($"GC during it ({gc.Mode}): {r.AllocatedBytesPerReservation:N0} B allocated per reservation, collections gen0 {gc.Gen0} / " +
                           $"gen1 {gc.Gen1} / gen2 {gc.Gen2}, {gc.PauseMs:N0} ms paused in total; {gc.PerRequest(r.GroupCommitReservations)}.\n");

@@ -35,7 +35,8 @@ public sealed record RunOptions(
 public sealed record OperationReport(
     string Operation, long Count, long Ok, long Failed, double RatePerSecond,
     double MinMs, double MeanMs, double P50Ms, double P75Ms, double P95Ms, double P99Ms, double P999Ms, double MaxMs,
-    IReadOnlyDictionary<string, long> Outcomes, IReadOnlyList<Sample> Series, double LongestGapMs = 0);
+    IReadOnlyDictionary<string, long> Outcomes, IReadOnlyList<Sample> Series, double LongestGapMs = 0,
+    IReadOnlyList<Stall>? Stalls = null);
 
 /// <summary>
 /// This process's garbage collector while load was generated (set-up and invariant checks excluded): with the
@@ -358,7 +359,7 @@ public static class LoadRun
             h.TotalCount == 0 ? 0 : h.RecordedValues().First().ValueIteratedTo / 1000.0,
             h.TotalCount == 0 ? 0 : Math.Round(h.GetMean() / 1000, 3),
             At(50), At(75), At(95), At(99), At(99.9), h.TotalCount == 0 ? 0 : h.GetMaxValue() / 1000.0,
-            new SortedDictionary<string, long>(s.Outcomes.ToDictionary()), s.Series, Math.Round(s.LongestGapMs, 1));
+            new SortedDictionary<string, long>(s.Outcomes.ToDictionary()), s.Series, Math.Round(s.LongestGapMs, 1), s.Stalls);
     }
 
     internal static string Machine() =>

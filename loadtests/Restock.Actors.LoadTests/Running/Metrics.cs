@@ -7,6 +7,9 @@ using Restock.Actors.LoadTests.Targets;
 namespace Restock.Actors.LoadTests.Running;
 
 /// <summary>One second of one operation: how many answered ok, and the latency percentiles of that second.</summary>
+/// <summary>A gap between two answers of one operation: when it ended (UTC) and how long it was.</summary>
+public sealed record Stall(DateTime EndedAt, double Ms);
+
 public sealed record Sample(double Second, long Ok, long All, double P50Ms, double P99Ms);
 
 /// <summary>
@@ -28,6 +31,10 @@ public sealed class OperationStats
     private long _lastOk;
     private long _lastCompletion;
     private long _longestGap;
+    // Gaps of at least 40 ms and when they ended (time of day, UTC): where to look in a trace of the run.
+    private static readonly long StallTicks = Stopwatch.Frequency / 25;
+    private const int StallsKept = 32;
+    private readonly List<Stall> _stalls = [];
 
     public LongHistogram Total { get; } = new(1, MaxMicros, 3);
 
@@ -58,8 +65,21 @@ public sealed class OperationStats
             var gap = now - previous;
             for (var seen = Interlocked.Read(ref _longestGap); gap > seen; seen = Interlocked.Read(ref _longestGap))
                 if (Interlocked.CompareExchange(ref _longestGap, gap, seen) == seen) break;
+            if (gap >= StallTicks) KeepStall(gap);
         }
         CountOutcome(result);
+    }
+
+    /// <summary>The first gaps between answers of at least 40 ms, with the time of day each ended.</summary>
+    public IReadOnlyList<Stall> Stalls
+    {
+        get { lock (_stalls) return [.. _stalls]; }
+    }
+
+    private void KeepStall(long gapTicks)
+    {
+        lock (_stalls)
+            if (_stalls.Count < StallsKept) _stalls.Add(new Stall(DateTime.UtcNow, Math.Round(gapTicks * 1000.0 / Stopwatch.Frequency, 1)));
     }
 
     public void CountOutcome(OpResult result)
