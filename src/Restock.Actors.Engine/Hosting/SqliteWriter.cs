@@ -79,9 +79,6 @@ public static class SqliteWriter
     /// <summary>Completes once no checkpoint of the file is under way or asked for (tests).</summary>
     internal static Task CheckpointsIdleAsync(string connectionString) => FileFor(connectionString).Checkpointer.IdleAsync();
 
-    /// <summary>Checkpoint pass threads started for the file so far (tests).</summary>
-    internal static int CheckpointThreadsStarted(string connectionString) => FileFor(connectionString).Checkpointer.ThreadsStarted;
-
     private static WrittenFile FileFor(string connectionString) =>
         FilesByConnectionString.GetOrAdd(connectionString, static connectionString =>
             Files.GetOrAdd(FileOf(connectionString), static (_, connectionString) => new WrittenFile(connectionString), connectionString));

@@ -18,13 +18,6 @@ public sealed class WalCheckpointer(string connectionString)
     /// <summary>The least time between two passes while writes go on.</summary>
     internal static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>
-    /// How long the pass thread waits for the next write before it ends. Starting a thread blocks the writer whose answer
-    /// starts it until the new thread runs (85 ms once on 2 busy cores, with every reservation of that journal write
-    /// waiting), so under steady writes one thread serves every pass; a file no longer written keeps none.
-    /// </summary>
-    private const int IdleMs = 5_000;
-
     /// <summary>SQLite's own threshold: the WAL is restarted once it passes this many frames (pages).</summary>
     internal const int RestartFrames = 1_000;
 
@@ -39,11 +32,7 @@ public sealed class WalCheckpointer(string connectionString)
     /// <summary>Whether this file's WAL is checkpointed here: only then may a write connection turn SQLite's own off.</summary>
     internal bool Checkpoints => _wal is not null;
 
-    /// <summary>Pass threads started so far (tests).</summary>
-    internal int ThreadsStarted => Volatile.Read(ref _threadsStarted);
-
-    private bool _running, _waiting, _wroteSince, _urgent;
-    private int _threadsStarted;
+    private bool _running, _wroteSince, _urgent;
     private long _lastPass;
     private TaskCompletionSource? _idle;
 
@@ -59,12 +48,14 @@ public sealed class WalCheckpointer(string connectionString)
         lock (_gate)
         {
             _wroteSince = true;
-            if (large) _urgent = true;
-            if (large || _waiting) Monitor.Pulse(_gate);
+            if (large)
+            {
+                _urgent = true;
+                Monitor.Pulse(_gate);
+            }
             if (_running) return;
             _running = true;
         }
-        Interlocked.Increment(ref _threadsStarted);
         new Thread(() => Passes(turn)) { IsBackground = true, Name = "sqlite-wal-checkpoint" }.Start();
     }
 
@@ -73,7 +64,7 @@ public sealed class WalCheckpointer(string connectionString)
     {
         lock (_gate)
         {
-            if (!_running || (_waiting && !_wroteSince)) return Task.CompletedTask;
+            if (!_running) return Task.CompletedTask;
             return (_idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
         }
     }
@@ -86,16 +77,10 @@ public sealed class WalCheckpointer(string connectionString)
             {
                 if (!_wroteSince)
                 {
+                    _running = false;
                     (_idle, var idle) = (null, _idle);
                     idle?.TrySetResult();
-                    _waiting = true;
-                    Monitor.Wait(_gate, IdleMs);
-                    _waiting = false;
-                    if (!_wroteSince)
-                    {
-                        _running = false;
-                        return;
-                    }
+                    return;
                 }
                 for (var wait = Remaining(); wait > 0 && !_urgent; wait = Remaining())
                     Monitor.Wait(_gate, (int)wait);

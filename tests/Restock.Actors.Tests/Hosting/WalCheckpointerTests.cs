@@ -61,24 +61,6 @@ public sealed class WalCheckpointerTests(ITestOutputHelper output) : EngineTestK
     }
 
     [Fact]
-    public async Task Passes_between_writes_that_pause_briefly_keep_one_thread()
-    {
-        PrepareWalFile("one_thread");
-        var before = SqliteWriter.CheckpointThreadsStarted(Db.ConnectionString);
-        const int bursts = 10, rowsPerBurst = 4;
-        for (var burst = 0; burst < bursts; burst++)
-        {
-            for (var row = 0; row < rowsPerBurst; row++) await WriteRow("one_thread", burst * rowsPerBurst + row);
-            // Every pass asked for is done: the pass thread now waits for the next write instead of ending.
-            await SqliteWriter.CheckpointsIdleAsync(Db.ConnectionString);
-        }
-
-        // A thread per burst blocked the write whose answer started it until the new thread ran.
-        Assert.Equal(1, SqliteWriter.CheckpointThreadsStarted(Db.ConnectionString) - before);
-        Assert.Equal(bursts * rowsPerBurst, Db.Count("SELECT count(*) FROM one_thread"));
-    }
-
-    [Fact]
     public async Task Writes_that_never_pause_still_restart_the_WAL()
     {
         PrepareWalFile("steady");
