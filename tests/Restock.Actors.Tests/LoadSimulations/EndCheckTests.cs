@@ -97,6 +97,45 @@ public class EndCheckTests
         Assert.Contains(sample, o => o.Number > Invariants.MaxAckChecks);
     }
 
+    [Fact]
+    public async Task Each_refund_is_sent_for_the_paid_order_it_credits_on_that_order_s_sku_and_shop()
+    {
+        // The oversold check counts an order's refunded units off its held units: a refund credited to another order than
+        // the one the engine refunded would hide units sold beyond the stock.
+        var engine = new FakeEngine();
+        var workload = new Workload(Sale, engine, new Metrics());
+        await workload.SetUpAsync();
+        var random = new Random(5);
+        for (var i = 0; i < 2_000; i++) await workload.StepAsync(random);
+
+        Assert.NotEmpty(engine.RefundsSent);
+        var credited = 0;
+        for (var i = 0; i < workload.Acknowledged.Count; i++)
+        {
+            var order = workload.Acknowledged[i];
+            var orderId = workload.OrderId(order.Number);
+            var sent = engine.RefundsSent.Where(r => r.Order == orderId).ToList();
+            if (order.RefundedUnits == 0)
+            {
+                Assert.Empty(sent);
+                continue;
+            }
+            credited++;
+            Assert.Equal(Sale.RefundCopies, sent.Count);
+            Assert.All(sent, r =>
+            {
+                Assert.Equal(workload.RefundId(order.Number), r.RefundId);
+                Assert.Equal(workload.Skus[order.Sku], r.Sku);
+                Assert.Equal(workload.Shops[order.Shop], r.Shop);
+                Assert.Equal(engine.ShopOf[r.Sku], r.Shop);
+                Assert.Equal(order.RefundedUnits, r.Quantity);
+                Assert.True(r.Quantity <= engine.ReservedQuantity(orderId));
+                Assert.Contains(orderId, engine.Paid);
+            });
+        }
+        Assert.Equal(engine.RefundsSent.Select(r => r.Order).Distinct().Count(), credited);
+    }
+
     /// <summary>
     /// An engine that acknowledges every request and never refuses a reservation (so it sells beyond its stock when asked
     /// to); a reservation sent again is a repeat, unless it is the one it was told to forget.
@@ -115,9 +154,19 @@ public class EndCheckTests
 
         public ConcurrentBag<string> Refunds { get; } = [];
 
+        public ConcurrentBag<(string RefundId, string Order, string Shop, string Sku, long Quantity)> RefundsSent { get; } = [];
+
+        public ConcurrentDictionary<string, string> ShopOf { get; } = new();
+
+        public long ReservedQuantity(string order) => _reserved.TryGetValue(order, out var quantity) ? quantity : 0;
+
         public string Describe => "fake";
 
-        public Task<OpResult> SetStock(string shop, string sku, string adjustmentId, long quantity) => Task.FromResult(OpResult.Done);
+        public Task<OpResult> SetStock(string shop, string sku, string adjustmentId, long quantity)
+        {
+            ShopOf[sku] = shop;
+            return Task.FromResult(OpResult.Done);
+        }
 
         public Task<OpResult> Reserve(string sku, string order, long quantity, TimeSpan paymentWindow)
         {
@@ -148,6 +197,7 @@ public class EndCheckTests
         public Task<OpResult> Refund(string refundId, string order, string shop, string sku, long quantity)
         {
             Refunds.Add(refundId);
+            RefundsSent.Add((refundId, order, shop, sku, quantity));
             return Known(order, null);
         }
 
