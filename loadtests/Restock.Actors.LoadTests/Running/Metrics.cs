@@ -6,10 +6,10 @@ using Restock.Actors.LoadTests.Targets;
 
 namespace Restock.Actors.LoadTests.Running;
 
-/// <summary>One second of one operation: how many answered ok, and the latency percentiles of that second.</summary>
 /// <summary>A gap between two answers of one operation: when it ended (UTC) and how long it was.</summary>
 public sealed record Stall(DateTime EndedAt, double Ms);
 
+/// <summary>One second of one operation: how many answered ok, and the latency percentiles of that second.</summary>
 public sealed record Sample(double Second, long Ok, long All, double P50Ms, double P99Ms);
 
 /// <summary>

@@ -86,7 +86,7 @@ internal sealed class PreparedReads(string connectionString) : IDisposable
 
         private SqliteCommand Statement(string sql, int parameters)
         {
-            var at = _statements.FindIndex(s => ReferenceEquals(s.Sql, sql) || s.Sql == sql);
+            var at = _statements.FindIndex(s => s.Sql == sql);
             if (at >= 0)
             {
                 var found = _statements[at];
