@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Restock.Actors.LoadTests.Targets;
+using Restock.Actors.Tests.Support;
 using Xunit.Abstractions;
 
 namespace Restock.Actors.Tests.Cluster;
@@ -21,32 +22,19 @@ public sealed class MultiProcessCollection
 /// Needs RESTOCK_TEST_POSTGRES (see <c>.ci/postgres</c>) and a built service.
 /// </summary>
 [Collection(MultiProcessCollection.Name)]
-public sealed class ClusterNodeLossTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class ClusterNodeLossTests(ITestOutputHelper output) : PostgresTest("restock_cluster")
 {
     private const string Shop = "shop-sale";
     private const int SkuCount = 24;
     private const int StockPerSku = 60;
     private const int Buyers = 40;
 
-    private readonly string? _server = Environment.GetEnvironmentVariable("RESTOCK_TEST_POSTGRES");
-    private PostgresDatabase? _database;
-
-    public async Task InitializeAsync()
-    {
-        if (_server is not null) _database = await PostgresDatabase.CreateAsync(_server, "restock_cluster");
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_database is not null) await _database.DisposeAsync();
-    }
-
     [SkippableFact]
     public async Task A_sale_across_three_nodes_survives_a_sigkill_and_a_graceful_leave_with_every_acknowledgement_kept()
     {
-        Skip.If(_server is null, "RESTOCK_TEST_POSTGRES is not set: run .ci/postgres for a local server");
-        var folder = Path.Combine(Path.GetTempPath(), "restock-tests", _database!.Name);
-        await using var cluster = await ServiceCluster.StartAsync(3, _database.ConnectionString, folder);
+        SkipWithoutServer();
+        var folder = Path.Combine(Path.GetTempPath(), "restock-tests", Database.Name);
+        await using var cluster = await ServiceCluster.StartAsync(3, Database.ConnectionString, folder);
         output.WriteLine($"cluster up; node logs in {folder}");
         using var http = cluster.Client(TimeSpan.FromSeconds(30));
         var client = new SaleClient(cluster, http);

@@ -6,29 +6,15 @@ using Restock.Actors.Domain.Shops;
 using Restock.Actors.Engine.Hosting;
 using Restock.Actors.Engine.Ledger;
 using Restock.Actors.Tests.Support;
-
 namespace Restock.Actors.Tests.Hosting;
 
 /// <summary>
 /// The scale-out journal: the same engine on PostgreSQL, including the ledger's own tables and offset. Needs a
 /// server: <c>.ci/postgres</c> starts one and prints the connection string to put in RESTOCK_TEST_POSTGRES.
 /// </summary>
-public sealed class PostgresJournalTests : IAsyncLifetime
+public sealed class PostgresJournalTests : PostgresTest
 {
-    private readonly string? _server = Environment.GetEnvironmentVariable("RESTOCK_TEST_POSTGRES");
-    private PostgresDatabase? _database;
-
-    private string ConnectionString => _database!.ConnectionString;
-
-    public async Task InitializeAsync()
-    {
-        if (_server is not null) _database = await PostgresDatabase.CreateAsync(_server, "restock_test");
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_database is not null) await _database.DisposeAsync();
-    }
+    private string ConnectionString => Database.ConnectionString;
 
     private Task<RestockEngine> Start(params string[] overrides) => RestockEngine.StartAsync(RestockConfig.Load(name => name switch
     {
@@ -41,7 +27,7 @@ public sealed class PostgresJournalTests : IAsyncLifetime
     [SkippableFact]
     public async Task Stock_refunds_and_the_restock_ledger_survive_a_restart_on_postgresql()
     {
-        Skip.If(_server is null, "RESTOCK_TEST_POSTGRES is not set: run .ci/postgres for a local server");
+        SkipWithoutServer();
         var inAnHour = DateTimeOffset.UtcNow.AddHours(1);
 
         await using (var first = await Start())
@@ -86,7 +72,7 @@ public sealed class PostgresJournalTests : IAsyncLifetime
     [SkippableFact]
     public async Task A_sku_recovers_from_snapshot_chunks_on_postgresql()
     {
-        Skip.If(_server is null, "RESTOCK_TEST_POSTGRES is not set: run .ci/postgres for a local server");
+        SkipWithoutServer();
         string[] overrides = ["restock.inventory.snapshot-every = 20", "restock.inventory.max-batch-size = 10"];
         var inADay = DateTimeOffset.UtcNow.AddDays(1);
         await using (var first = await Start(overrides))

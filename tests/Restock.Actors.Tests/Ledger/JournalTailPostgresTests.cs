@@ -2,9 +2,7 @@ using Npgsql;
 using Restock.Actors.Domain.Inventory;
 using Restock.Actors.Engine.Hosting;
 using Restock.Actors.Engine.Ledger;
-using Restock.Actors.LoadTests.Targets;
 using Restock.Actors.Tests.Support;
-
 namespace Restock.Actors.Tests.Ledger;
 
 /// <summary>
@@ -14,26 +12,13 @@ namespace Restock.Actors.Tests.Ledger;
 /// commits a row that looks old at once while a write below it is still in flight. Needs a server (<c>.ci/postgres</c>,
 /// RESTOCK_TEST_POSTGRES).
 /// </summary>
-public sealed class JournalTailPostgresTests : IAsyncLifetime
+public sealed class JournalTailPostgresTests : PostgresTest
 {
-    private readonly string? _server = Environment.GetEnvironmentVariable("RESTOCK_TEST_POSTGRES");
-    private PostgresDatabase? _database;
-
-    public async Task InitializeAsync()
-    {
-        if (_server is not null) _database = await PostgresDatabase.CreateAsync(_server, "restock_test");
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_database is not null) await _database.DisposeAsync();
-    }
-
     [SkippableFact]
     public async Task A_write_still_in_flight_is_waited_for_under_a_committed_row_whose_created_time_is_old()
     {
-        Skip.If(_server is null, "RESTOCK_TEST_POSTGRES is not set: run .ci/postgres for a local server");
-        var connectionString = _database!.ConnectionString;
+        SkipWithoutServer();
+        var connectionString = Database.ConnectionString;
         await using var engine = await RestockEngine.StartAsync(RestockConfig.Load(name => name switch
         {
             "RESTOCK_JOURNAL" => "postgresql",

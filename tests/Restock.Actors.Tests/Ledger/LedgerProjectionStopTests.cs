@@ -3,9 +3,7 @@ using Npgsql;
 using Restock.Actors.Domain.Inventory;
 using Restock.Actors.Engine.Hosting;
 using Restock.Actors.Engine.Ledger;
-using Restock.Actors.LoadTests.Targets;
 using Restock.Actors.Tests.Support;
-
 namespace Restock.Actors.Tests.Ledger;
 
 /// <summary>
@@ -14,26 +12,13 @@ namespace Restock.Actors.Tests.Ledger;
 /// held until the process exits. Needs a server (<c>.ci/postgres</c>, RESTOCK_TEST_POSTGRES); on SQLite every query
 /// completes before its await, so the stop never finds the projection waiting on one.
 /// </summary>
-public sealed class LedgerProjectionStopTests : IAsyncLifetime
+public sealed class LedgerProjectionStopTests : PostgresTest
 {
-    private readonly string? _server = Environment.GetEnvironmentVariable("RESTOCK_TEST_POSTGRES");
-    private PostgresDatabase? _database;
-
-    public async Task InitializeAsync()
-    {
-        if (_server is not null) _database = await PostgresDatabase.CreateAsync(_server, "restock_test");
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_database is not null) await _database.DisposeAsync();
-    }
-
     [SkippableFact]
     public async Task A_projection_stopped_while_its_journal_query_waits_releases_the_connection()
     {
-        Skip.If(_server is null, "RESTOCK_TEST_POSTGRES is not set: run .ci/postgres for a local server");
-        var connectionString = _database!.ConnectionString;
+        SkipWithoutServer();
+        var connectionString = Database.ConnectionString;
         var engine = await RestockEngine.StartAsync(RestockConfig.Load(name => name switch
         {
             "RESTOCK_JOURNAL" => "postgresql",
@@ -72,10 +57,10 @@ public sealed class LedgerProjectionStopTests : IAsyncLifetime
     /// <summary>Server connections to the test's database that match <paramref name="condition"/>, counted from outside it.</summary>
     private async Task<long> Count(string condition)
     {
-        await using var connection = new NpgsqlConnection(_server);
+        await using var connection = new NpgsqlConnection(Server);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand($"SELECT count(*) FROM pg_stat_activity WHERE datname = @db AND {condition}", connection);
-        command.Parameters.AddWithValue("db", _database!.Name);
+        command.Parameters.AddWithValue("db", Database.Name);
         return (long)(await command.ExecuteScalarAsync())!;
     }
 
