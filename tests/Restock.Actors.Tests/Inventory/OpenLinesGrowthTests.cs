@@ -21,7 +21,7 @@ public sealed class OpenLinesGrowthTests
         {
             var random = new Random(seed);
             var table = new OpenLines(0);
-            var model = new Dictionary<string, OrderLine>(StringComparer.Ordinal);
+            var model = new Lines();
             var (sawGrowing, sawPacked, highest) = (false, false, 0);
             // Up past several chunks of slots and heap entries, down to a few lines (packed), and up again.
             foreach (var target in new[] { 3 * OpenLines.ChunkSlots + 300, 40, 2 * PaymentDeadlines.ChunkEntries + 77, 5 })
@@ -31,7 +31,7 @@ public sealed class OpenLinesGrowthTests
                 {
                     var growing = model.Count < target;
                     // Shrinking, most steps pick an open line: ids drawn from the pool would rarely hit the few left.
-                    var id = !growing && model.Count > 0 && random.Next(3) != 0 ? model.Keys.ElementAt(random.Next(model.Count)) : IdOf(random.Next(pool));
+                    var id = !growing && model.Count > 0 && random.Next(3) != 0 ? model.Any(random) : IdOf(random.Next(pool));
                     var roll = random.Next(100);
                     if (roll < (growing ? 70 : 20)) Open(table, model, id, random);
                     else if (roll < (growing ? 80 : 30)) Pay(table, model, id);
@@ -58,7 +58,7 @@ public sealed class OpenLinesGrowthTests
         var random = new Random(3);
         var model = Enumerable.Range(0, OpenLines.ChunkSlots + 5)
             .Select(i => new OrderLine(IdOf(i), 2, 2, i % 3 == 0 ? LineStatus.Committed : LineStatus.Reserved, Start.AddMinutes(i % 90)))
-            .ToDictionary(l => l.OrderId, StringComparer.Ordinal);
+            .Aggregate(new Lines(), (lines, l) => { lines.Add(l.OrderId, l); return lines; });
         var table = SkuState.Restore(true, StockLevels.Zero, 0, null, model.Values.ToArray(), [], RememberedIds.Empty(TimeSpan.FromHours(1)),
             SkuState.DefaultManualRestockWindow).OpenLines;
         AssertSame(table, model);
@@ -71,7 +71,44 @@ public sealed class OpenLinesGrowthTests
         AssertSame(table, model);
     }
 
-    private static void Open(OpenLines table, Dictionary<string, OrderLine> model, string id, Random random)
+    [Fact]
+    public void A_copy_keeps_the_lines_of_its_moment_while_the_table_grows_changes_and_packs_under_it()
+    {
+        Gen.Int[0, int.MaxValue].Sample(seed =>
+        {
+            var random = new Random(seed);
+            var table = new OpenLines(0);
+            var model = new Lines();
+            var copies = new List<(OpenLinesCopy Copy, OrderLine[] Lines)>();
+            foreach (var target in new[] { 2 * OpenLines.ChunkSlots + 10, 30, OpenLines.ChunkSlots + 100 })
+            {
+                var pool = Math.Max(64, 2 * target);
+                while (Math.Abs(model.Count - target) > target / 10 + 2)
+                {
+                    var growing = model.Count < target;
+                    var id = !growing && model.Count > 0 && random.Next(3) != 0 ? model.Any(random) : IdOf(random.Next(pool));
+                    var roll = random.Next(100);
+                    if (roll < (growing ? 75 : 10)) Open(table, model, id, random);
+                    else if (roll < (growing ? 85 : 20)) Pay(table, model, id);
+                    else if (roll < (growing ? 90 : 25)) Change(table, model, id, random);
+                    else Close(table, model, id);
+                    if (random.Next(700) == 0) copies.Add((table.Copy(), model.Values.ToArray()));
+                }
+            }
+            copies.Add((table.Copy(), model.Values.ToArray()));
+            foreach (var (copy, lines) in copies)
+            {
+                var expected = lines.OrderBy(l => l.OrderId, StringComparer.Ordinal).ToArray();
+                Assert.Equal(expected.Length, copy.Count);
+                Assert.Equal(expected, copy.OrderBy(l => l.OrderId, StringComparer.Ordinal));
+                var (cursor, read) = (copy.Lines(), new List<OrderLine>());
+                while (cursor.Next()) read.Add(cursor.Line(System.Text.Encoding.UTF8.GetString(cursor.IdBytes)));
+                Assert.Equal(copy, read);
+            }
+        }, iter: 4, seed: null);
+    }
+
+    private static void Open(OpenLines table, Lines model, string id, Random random)
     {
         if (model.ContainsKey(id)) return;
         var offset = TimeSpan.FromHours(random.Next(-3, 4));
@@ -81,14 +118,14 @@ public sealed class OpenLinesGrowthTests
         model.Add(id, line);
     }
 
-    private static void Pay(OpenLines table, Dictionary<string, OrderLine> model, string id)
+    private static void Pay(OpenLines table, Lines model, string id)
     {
         if (!model.TryGetValue(id, out var open) || open.Status != LineStatus.Reserved) return;
         table.Set(id, open with { Status = LineStatus.Committed });
         model[id] = open with { Status = LineStatus.Committed };
     }
 
-    private static void Change(OpenLines table, Dictionary<string, OrderLine> model, string id, Random random)
+    private static void Change(OpenLines table, Lines model, string id, Random random)
     {
         if (!model.TryGetValue(id, out var open)) return;
         var changed = open with { Held = random.Next(0, 9), RestockedAhead = random.Next(0, 3) };
@@ -96,14 +133,14 @@ public sealed class OpenLinesGrowthTests
         model[id] = changed;
     }
 
-    private static void Close(OpenLines table, Dictionary<string, OrderLine> model, string id)
+    private static void Close(OpenLines table, Lines model, string id)
     {
         Assert.Equal(model.Remove(id, out var closed), table.Remove(id, out var removed));
         Assert.Equal(closed, removed);
     }
 
     /// <summary>What the SKU does at a payment deadline: the due unpaid lines, earliest first (then by id), closed.</summary>
-    private static void Expire(OpenLines table, Dictionary<string, OrderLine> model, DateTimeOffset now, int limit)
+    private static void Expire(OpenLines table, Lines model, DateTimeOffset now, int limit)
     {
         var expected = model.Values.Where(l => l.Status == LineStatus.Reserved && l.PaymentDeadline <= now)
             .Select(l => new PaymentDue(l.PaymentDeadline, l.OrderId)).Order(PaymentDue.Order).Take(limit).ToList();
@@ -112,7 +149,7 @@ public sealed class OpenLinesGrowthTests
         foreach (var d in due) Close(table, model, d.OrderId);
     }
 
-    private static void AssertSame(OpenLines table, Dictionary<string, OrderLine> model)
+    private static void AssertSame(OpenLines table, Lines model)
     {
         Assert.Equal(model.Count, table.Count);
         foreach (var (id, expected) in model)
@@ -127,5 +164,34 @@ public sealed class OpenLinesGrowthTests
         Assert.Equal(unpaid, table.Deadlines.Due(DateTimeOffset.MaxValue, int.MaxValue));
         Assert.Equal(unpaid.Count, table.Deadlines.Count);
         Assert.Equal(unpaid.Count == 0 ? null : unpaid[0].Deadline, table.Deadlines.Next);
+    }
+
+    /// <summary>The model: a dictionary of the open lines, and their ids in a list to pick one at random.</summary>
+    private sealed class Lines : Dictionary<string, OrderLine>
+    {
+        private readonly List<string> _ids = [];
+        private readonly Dictionary<string, int> _at = new(StringComparer.Ordinal);
+
+        public Lines() : base(StringComparer.Ordinal) { }
+
+        public new void Add(string id, OrderLine line)
+        {
+            base.Add(id, line);
+            _at[id] = _ids.Count;
+            _ids.Add(id);
+        }
+
+        public new bool Remove(string id, out OrderLine line)
+        {
+            if (!base.Remove(id, out line)) return false;
+            var at = _at[id];
+            _at[_ids[^1]] = at;
+            _ids[at] = _ids[^1];
+            _ids.RemoveAt(_ids.Count - 1);
+            _at.Remove(id);
+            return true;
+        }
+
+        public string Any(Random random) => _ids[random.Next(_ids.Count)];
     }
 }
