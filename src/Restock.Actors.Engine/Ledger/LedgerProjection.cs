@@ -128,10 +128,7 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
                 var full = await tail.TaggedAsync(ILedgerEvent.Tag, ledgerAt, upTo, _settings.BatchSize, rows, stopping) == _settings.BatchSize;
                 foreach (var row in rows) AddChanges(row, changes);
                 if (changes.Count > 0)
-                {
-                    await _store.WriteAsync(Name, changes, stopping);
-                    Count(changes, DateTimeOffset.UtcNow);
-                }
+                    Count(await _store.WriteAsync(Name, changes, stopping), DateTimeOffset.UtcNow);
                 ledgerAt = full ? rows[^1].Ordering : upTo;
 
                 rows.Clear();
@@ -142,8 +139,7 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
                     if (row.Event is IRefundAttentionEvent e) attention.Add(new LedgerStore.AttentionChange(row.Ordering, e));
                 if (attention.Count > 0)
                 {
-                    await _store.WriteAttentionAsync(AttentionName, attention, stopping);
-                    foreach (var change in attention)
+                    foreach (var change in await _store.WriteAttentionAsync(AttentionName, attention, stopping))
                         if (change.Event is LineParked parked) RestockMetrics.RefundLinesParked.Add(1, RestockMetrics.Tag("reason", parked.Code));
                     await CountNeedingAttention();
                 }
