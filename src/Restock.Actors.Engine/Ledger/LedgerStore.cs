@@ -285,12 +285,20 @@ public sealed class LedgerStore
             ("code", e.Code), ("message", (object?)e.Message ?? DBNull.Value), ("since", e.Since.ToUnixTimeMilliseconds()),
             ("at", e.At.ToUnixTimeMilliseconds()));
 
-    /// <summary>How many refund lines the "needs attention" list holds now.</summary>
-    public async Task<long> CountNeedingAttentionAsync(CancellationToken cancellationToken = default)
+    /// <summary>How many refund lines the "needs attention" list holds, and the list's stored offset then.</summary>
+    public sealed record AttentionCount(long Lines, long Offset);
+
+    /// <summary>How many refund lines the "needs attention" list holds now, read in one statement with the list's stored offset.</summary>
+    public async Task<AttentionCount> CountNeedingAttentionAsync(CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, "SELECT COUNT(*) FROM refunds_needing_attention");
-        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken));
+        await using var command = Command(connection, null, """
+            SELECT (SELECT COUNT(*) FROM refunds_needing_attention),
+                   COALESCE((SELECT last_ordering FROM ledger_offset WHERE projection = @p), 0)
+            """, ("p", LedgerProjection.AttentionName));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return new AttentionCount(reader.GetInt64(0), reader.GetInt64(1));
     }
 
     /// <summary>Refund lines parked as needing attention, newest first, paged like the ledger.</summary>

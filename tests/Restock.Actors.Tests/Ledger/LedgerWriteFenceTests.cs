@@ -30,14 +30,14 @@ public static class LedgerWriteFence
         // The new projection writes the same and what followed: the line re-armed, the refund restocked by hand.
         await store.WriteAttentionAsync(attention, [.. oldAttention, new(20, new LinesRearmed("r1", "o1", ["s1"], At))]);
         await store.WriteAsync(ledger, [.. oldLedger, new(21, "s1", new RefundRestocked("r1", "o1", "shop", 2, RestockTrigger.Manual, "merchant", 1, 10, At))]);
-        Assert.Equal(0, await store.CountNeedingAttentionAsync());
+        Assert.Equal(0, (await store.CountNeedingAttentionAsync()).Lines);
         Assert.Empty((await store.NotRestockedAsync(new LedgerQuery(ShopId: "shop"))).Entries);
 
         // The old projection's writes land now.
         Assert.Empty(await store.WriteAttentionAsync(attention, oldAttention));
         Assert.Empty(await store.WriteAsync(ledger, oldLedger));
 
-        Assert.Equal(0, await store.CountNeedingAttentionAsync());
+        Assert.Equal(0, (await store.CountNeedingAttentionAsync()).Lines);
         Assert.Empty((await store.NotRestockedAsync(new LedgerQuery(ShopId: "shop"))).Entries);
         Assert.Equal(20, await store.ReadOffsetAsync(attention));
         Assert.Equal(21, await store.ReadOffsetAsync(ledger));
@@ -46,7 +46,7 @@ public static class LedgerWriteFence
         // A batch reaching past the stored offset writes only what lies beyond it.
         var written = await store.WriteAttentionAsync(attention, [.. oldAttention, new(30, Parked("s2"))]);
         Assert.Equal([30L], written.Select(c => c.Offset));
-        Assert.Equal(1, await store.CountNeedingAttentionAsync());
+        Assert.Equal(1, (await store.CountNeedingAttentionAsync()).Lines);
         Assert.Equal(30, await store.ReadOffsetAsync(attention));
     }
 }
