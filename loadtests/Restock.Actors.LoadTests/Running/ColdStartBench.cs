@@ -18,12 +18,16 @@ namespace Restock.Actors.LoadTests.Running;
 /// <param name="JitMs">Time the JIT spent compiling them, summed over threads: a process's first seconds pay it.</param>
 /// <param name="GcPausedMs">Time the runtime held every thread for collections during the phase: workstation GC collects on one
 /// thread, so a core stands idle meanwhile (a share of the phase's time that "cores busy" cannot reach).</param>
+/// <param name="PromotedFromGen0PerSku">Bytes per SKU that survived gen-0 collections (copied into gen 1), and
+/// <paramref name="PromotedFromGen1PerSku"/> those copied on into gen 2: what the collections' pauses are made of (see
+/// <see cref="GcSurvivors"/>).</param>
 /// <param name="FirstAfterSeconds">Remembered SKUs: from the restarted node being up until the first SKU had recovered (what the
 /// shards do before their entities start: the coordinator's and each shard's remember-entities store recover first).</param>
 public sealed record ColdStartPhase(
     string Name, int Skus, double Seconds, double ActivationsPerSecond, double P50Ms, double P99Ms, double MaxMs,
     IReadOnlyDictionary<string, double> StatementsPerSku, long Failed, double AllocatedBytesPerSku, int Gen0, int Gen1, int Gen2,
-    double CpuMicrosPerSku, double CoreUtilisation, long JitMethods, double JitMs, double GcPausedMs, double FirstAfterSeconds = 0);
+    double CpuMicrosPerSku, double CoreUtilisation, long JitMethods, double JitMs, double GcPausedMs, double PromotedFromGen0PerSku,
+    double PromotedFromGen1PerSku, double FirstAfterSeconds = 0);
 
 /// <summary>One run of the three phases on a fresh file.</summary>
 public sealed record ColdStartRound(
@@ -129,7 +133,7 @@ public static class ColdStartBench
             remembered = new ColdStartPhase("remembered SKUs after a restart (no command sent)", (int)back, Math.Round(seconds, 2), Math.Round(back / seconds),
                 0, 0, 0, statements.PerSku(back), skus + 1 - back, Math.Round(spent.AllocatedBytes / (double)back), spent.Gen0, spent.Gen1, spent.Gen2,
                 Math.Round(cpuSpent.TotalMicroseconds / back), Utilisation(cpuSpent, clock.Elapsed.TotalSeconds), jitMethods, jitMs, spent.PauseMs,
-                Math.Round(Math.Max(0, recoveries.FirstAt.TotalSeconds - engineStart), 2));
+                Math.Round(spent.PromotedFromGen0 / (double)back), Math.Round(spent.PromotedFromGen1 / (double)back), Math.Round(Math.Max(0, recoveries.FirstAt.TotalSeconds - engineStart), 2));
             log.WriteLine($"cold start: {back:N0} remembered SKUs recovered {seconds:F2}s after the node started ({remembered.ActivationsPerSecond:N0}/s), " +
                           $"the first after {remembered.FirstAfterSeconds:F2}s");
 
@@ -194,7 +198,8 @@ public static class ColdStartBench
         return new ColdStartPhase(name, ids.Length, Math.Round(seconds, 2), Math.Round(ids.Length / seconds), Ms(50), Ms(99),
             Math.Round(latencies.GetMaxValue() / 1000.0, 2), statements.PerSku(ids.Length), failed,
             Math.Round(spent.AllocatedBytes / (double)ids.Length), spent.Gen0, spent.Gen1, spent.Gen2,
-            Math.Round(cpuSpent.TotalMicroseconds / ids.Length), Utilisation(cpuSpent, seconds), jitMethods, jitMs, spent.PauseMs);
+            Math.Round(cpuSpent.TotalMicroseconds / ids.Length), Utilisation(cpuSpent, seconds), jitMethods, jitMs, spent.PauseMs,
+            Math.Round(spent.PromotedFromGen0 / (double)ids.Length), Math.Round(spent.PromotedFromGen1 / (double)ids.Length));
     }
 
     private static double Utilisation(TimeSpan cpu, double seconds) => Math.Round(cpu.TotalSeconds / (seconds * Environment.ProcessorCount), 2);
@@ -221,16 +226,17 @@ public static class ColdStartBench
         sb.AppendLine($"\nThe restarted node took {r.EngineStartSeconds:N2} s to start (cluster up); the remembered SKUs' rate counts from then. " +
                       "Cores busy: this process's CPU time over the phase's time and the machine's cores. JIT: methods compiled during the phase " +
                       "and the time spent compiling them (the first round runs in a fresh process; each restart here reuses warm code). GC paused: time every " +
-                      "thread waited for collections, and its share of the phase.\n");
-        sb.AppendLine("| round | phase | SKUs | seconds | SKUs/s | p50 ms | p99 ms | max ms | failed | CPU µs per SKU | cores busy | JIT methods / ms | B allocated per SKU | gen0/1/2 | GC paused ms | SQL statements per SKU |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+                      "thread waited for collections, and its share of the phase. Promoted: bytes per SKU that survived a gen-0 collection, and " +
+                      "those copied on out of gen 1 (each collection's figures arrive a moment after it).\n");
+        sb.AppendLine("| round | phase | SKUs | seconds | SKUs/s | p50 ms | p99 ms | max ms | failed | CPU µs per SKU | cores busy | JIT methods / ms | B allocated per SKU | B promoted per SKU, gen 0 / gen 1 | gen0/1/2 | GC paused ms | SQL statements per SKU |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         var n = 0;
         foreach (var round in r.Rounds)
         {
             n++;
             foreach (var p in new[] { round.NewSkus, round.RememberedRestart, round.FirstCommandAfterRestart })
                 sb.AppendLine($"| {n} | {p.Name} | {p.Skus:N0} | {p.Seconds:N2} | **{p.ActivationsPerSecond:N0}** | {p.P50Ms:N2} | {p.P99Ms:N2} | {p.MaxMs:N2} | {p.Failed:N0} | " +
-                              $"{p.CpuMicrosPerSku:N0} | {p.CoreUtilisation:N2} | {p.JitMethods:N0} / {p.JitMs:N0} | {p.AllocatedBytesPerSku:N0} | {p.Gen0}/{p.Gen1}/{p.Gen2} | {p.GcPausedMs:N0} ({Share(p):P0}) | " +
+                              $"{p.CpuMicrosPerSku:N0} | {p.CoreUtilisation:N2} | {p.JitMethods:N0} / {p.JitMs:N0} | {p.AllocatedBytesPerSku:N0} | {p.PromotedFromGen0PerSku:N0} / {p.PromotedFromGen1PerSku:N0} | {p.Gen0}/{p.Gen1}/{p.Gen2} | {p.GcPausedMs:N0} ({Share(p):P0}) | " +
                               $"{string.Join(", ", p.StatementsPerSku.Select(s => $"{s.Key} {s.Value:N2}"))} |");
         }
         sb.AppendLine($"\nThe first remembered SKU had recovered after (s, by round): {string.Join(" / ", r.Rounds.Select(x => $"{x.RememberedRestart.FirstAfterSeconds:N2}"))}.");

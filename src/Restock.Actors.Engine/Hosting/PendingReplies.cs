@@ -38,10 +38,11 @@ internal sealed class PendingReplies : IDisposable
         var reply = new Reply<T>(_provider, ListFor(timeout), onAnswer, onFailed);
         // Taken now: once ended (which may happen from here on), the reply no longer holds it.
         var task = reply.Task;
+        var sender = reply.Sender;
         reply.Start(timeout, cutAfter, cutAlready);
         if (cancellationToken.CanBeCanceled)
             reply.CancelWith(cancellationToken);
-        target.Tell(message, reply);
+        target.Tell(message, sender);
         // Stopped meanwhile: no sweep will come, so end what is left now.
         if (_stopped) Sweep();
         return task;
@@ -171,13 +172,83 @@ internal sealed class PendingReplies : IDisposable
     }
 
     /// <summary>
-    /// The sender of one ask. Its path (a temporary actor path, so a reply from another node finds it) is made and
-    /// registered only when something reads it, as remoting does when it sends the ask to another node; a reply
-    /// from an actor on this node comes straight to this object.
+    /// What an ask hands to the asked actor as its sender, and all that the actor keeps of the ask once it has answered:
+    /// Akka's cell keeps its last sender until its next message, which for most SKUs of a large catalogue comes long after
+    /// the ask ended, so this object survives collections and is the one old-to-young reference each such request leaves.
+    /// It holds one reference: the waiting <see cref="Reply"/>, and after the ask ends the reply's path if one was made
+    /// (or an end marker), so the reply itself (its list links, token registration and deadlines) dies with the request.
     /// </summary>
-    private abstract class Reply(IActorRefProvider provider, Waiting list) : MinimalActorRef
+    private sealed class ReplySender(Reply reply) : MinimalActorRef
+    {
+        // The reply while waiting; once ended, the provider (no path was made, the common case: nothing allocated)
+        // or an Ended (a path was made, or the caller cancelled).
+        private object _state = reply;
+
+        public override IActorRefProvider Provider => Volatile.Read(ref _state) switch
+        {
+            Reply waiting => waiting.Provider,
+            Ended ended => ended.Provider,
+            var provider => (IActorRefProvider)provider,
+        };
+
+        public override ActorPath Path
+        {
+            get
+            {
+                while (true)
+                {
+                    var state = Volatile.Read(ref _state);
+                    switch (state)
+                    {
+                        case Reply waiting:
+                            return waiting.PathFor(this);
+                        case Ended { Path: { } path }:
+                            return path;
+                        default:
+                            // Asked for after the ask ended without one (a late answer's dead letter): a path of its own, never registered.
+                            var ended = state as Ended;
+                            var provider = ended?.Provider ?? (IActorRefProvider)state;
+                            var made = provider.TempPath();
+                            if (Interlocked.CompareExchange(ref _state, new Ended(provider, made, ended?.Cancelled ?? false), state) == state)
+                                return made;
+                            break;
+                    }
+                }
+            }
+        }
+
+        /// <summary>Called by the reply under its lock when the ask ends (or makes a path after): only what a late answer needs stays.</summary>
+        internal void End(IActorRefProvider provider, ActorPath? path, bool cancelled) =>
+            Volatile.Write(ref _state, path is null && !cancelled ? provider : new Ended(provider, path, cancelled));
+
+        protected override void TellInternal(object message, IActorRef sender)
+        {
+            switch (Volatile.Read(ref _state))
+            {
+                case Reply waiting:
+                    waiting.Answer(message);
+                    break;
+                // A reply after the ask ended (timed out or cancelled) goes where Akka's ask sends it; a cancelled caller's goes nowhere.
+                case Ended { Cancelled: true }:
+                    break;
+                default:
+                    if (message is not null) Provider.DeadLetters.Tell(message, this);
+                    break;
+            }
+        }
+
+        private sealed record Ended(IActorRefProvider Provider, ActorPath? Path, bool Cancelled);
+    }
+
+    /// <summary>
+    /// The state of one ask while it waits. Its sender's path (a temporary actor path, so a reply from another node finds it)
+    /// is made and registered only when something reads it, as remoting does when it sends the ask to another node; a reply
+    /// from an actor on this node comes straight to the sender object.
+    /// </summary>
+    private abstract class Reply
     {
         private const int Waiting = 0, Done = 1;
+        private readonly Waiting _list;
         private int _state;
         private ActorPath? _path;
         private CancellationTokenRegistration _cancellation;
@@ -190,34 +261,47 @@ internal sealed class PendingReplies : IDisposable
         internal long DeadlineMs;
         internal bool WasCut;
 
-        public override IActorRefProvider Provider => provider;
-
-        public override ActorPath Path
+        protected Reply(IActorRefProvider provider, Waiting list)
         {
-            get
+            Provider = provider;
+            _list = list;
+            Sender = new ReplySender(this);
+        }
+
+        public IActorRefProvider Provider { get; }
+
+        public ReplySender Sender { get; }
+
+        public ActorPath PathFor(ReplySender sender)
+        {
+            lock (this)
             {
-                lock (this)
+                if (_path is null)
                 {
-                    if (_path is null)
-                    {
-                        _path = provider.TempPath();
-                        if (Volatile.Read(ref _state) == Waiting)
-                            provider.RegisterTempActor(this, _path);
-                    }
-                    return _path;
+                    _path = Provider.TempPath();
+                    if (Volatile.Read(ref _state) == Waiting)
+                        Provider.RegisterTempActor(sender, _path);
+                    else
+                        sender.End(Provider, _path, EndedCancelled);
                 }
+                return _path;
             }
         }
 
+        /// <summary>Whether the ask ended cancelled: an answer after that goes nowhere.</summary>
+        protected bool EndedCancelled { get; private set; }
+
+        public abstract void Answer(object message);
+
         public void Start(TimeSpan timeout, TimeSpan cutAfter, Func<bool> cutAlready) =>
-            list.Add(this, timeout > cutAfter ? (long)cutAfter.TotalMilliseconds : long.MaxValue / 2, cutAlready);
+            _list.Add(this, timeout > cutAfter ? (long)cutAfter.TotalMilliseconds : long.MaxValue / 2, cutAlready);
 
         public void CancelWith(CancellationToken token)
         {
             var registration = token.Register(static state =>
             {
                 var reply = (Reply)state!;
-                if (reply.Finish()) reply.Cancelled();
+                if (reply.Finish(cancelled: true)) reply.Cancelled();
             }, this);
             lock (this)
             {
@@ -228,11 +312,12 @@ internal sealed class PendingReplies : IDisposable
             }
         }
 
-        /// <summary>True for the one caller that ends this ask: it leaves its list, its path and its token.</summary>
-        protected bool Finish()
+        /// <summary>True for the one caller that ends this ask: it leaves its list, its path, its token and its sender.</summary>
+        protected bool Finish(bool cancelled)
         {
             if (Interlocked.Exchange(ref _state, Done) != Waiting) return false;
-            list.Remove(this);
+            EndedCancelled = cancelled;
+            _list.Remove(this);
             ActorPath? path;
             CancellationTokenRegistration cancellation;
             lock (this)
@@ -240,8 +325,9 @@ internal sealed class PendingReplies : IDisposable
                 path = _path;
                 cancellation = _cancellation;
                 _cancellation = default;
+                Sender.End(Provider, path, cancelled);
             }
-            if (path is not null) provider.UnregisterTempActor(path);
+            if (path is not null) Provider.UnregisterTempActor(path);
             // Unregister, not Dispose: Dispose waits for a running callback, and this may be that callback.
             cancellation.Unregister();
             return true;
@@ -250,7 +336,7 @@ internal sealed class PendingReplies : IDisposable
         /// <summary>Called once the sweep took this ask off its list because its deadline passed.</summary>
         public void Expire(TimeSpan timeout)
         {
-            if (!Finish()) return;
+            if (!Finish(cancelled: WasCut)) return;
             if (WasCut) Cancelled();
             else TimedOut(timeout);
         }
@@ -261,14 +347,13 @@ internal sealed class PendingReplies : IDisposable
 
         protected void Unanswerable(object? message)
         {
-            if (message is not null) provider.DeadLetters.Tell(message, this);
+            if (message is not null) Provider.DeadLetters.Tell(message, Sender);
         }
     }
 
     /// <remarks>
-    /// Once ended it lets go of its task and callback: the actor that answered keeps its last sender (this object) until
-    /// its next message, which for most SKUs of a large catalogue is long after the caller is gone, and the task would
-    /// keep the answer alive with it (survivors of a gen-0 collection per request).
+    /// Once ended it lets go of its task and callback, should anything still reach it (a cancellation callback or a
+    /// sweep running late): the task would keep the answer alive with it.
     /// </remarks>
     private sealed class Reply<T> : Reply
     {
@@ -276,7 +361,6 @@ internal sealed class PendingReplies : IDisposable
         private TaskCompletionSource<T>? _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private Action<T>? _onAnswer;
         private Action<Exception?>? _onFailed;
-        private volatile bool _cancelled;
 
         public Reply(IActorRefProvider provider, Waiting list, Action<T>? onAnswer, Action<Exception?>? onFailed) : base(provider, list)
         {
@@ -298,12 +382,12 @@ internal sealed class PendingReplies : IDisposable
         }
 
         /// <summary>The same cases as Akka's own ask: the expected type, a failure status, anything else is an error.</summary>
-        protected override void TellInternal(object message, IActorRef sender)
+        public override void Answer(object message)
         {
-            if (!Finish())
+            if (!Finish(cancelled: false))
             {
                 // A reply after the ask ended (timed out or cancelled) goes where Akka's ask sends it.
-                if (!_cancelled) Unanswerable(message);
+                if (!EndedCancelled) Unanswerable(message);
                 return;
             }
             var onAnswer = _onAnswer;
@@ -338,7 +422,6 @@ internal sealed class PendingReplies : IDisposable
 
         protected override void Cancelled()
         {
-            _cancelled = true;
             var onFailed = _onFailed;
             var result = TakeResult();
             onFailed?.Invoke(null);
