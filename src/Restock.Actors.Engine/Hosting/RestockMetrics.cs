@@ -118,3 +118,37 @@ public static class RestockMetrics
         }
     }
 }
+
+/// <summary>
+/// The newest of counts that may finish out of order: each is stamped with the read model's offset it was read at and
+/// with when it started (<see cref="Start"/>), and an older one arriving late does not replace a newer one.
+/// </summary>
+public sealed class NewestCount
+{
+    private readonly Lock _lock = new();
+    private long _started;
+    private (long Offset, long Started, long Count) _newest = (long.MinValue, long.MinValue, 0);
+
+    /// <summary>The stamp of a count about to start: later starts get higher stamps.</summary>
+    public long Start() => Interlocked.Increment(ref _started);
+
+    /// <returns>Whether the count is kept: its offset is higher than the newest so far's, or the same and it started later.</returns>
+    public bool Report(long offset, long started, long count)
+    {
+        lock (_lock)
+        {
+            if (offset < _newest.Offset || (offset == _newest.Offset && started <= _newest.Started)) return false;
+            _newest = (offset, started, count);
+            return true;
+        }
+    }
+
+    /// <summary>The newest count reported (0 before any).</summary>
+    public long Value
+    {
+        get
+        {
+            lock (_lock) return _newest.Count;
+        }
+    }
+}

@@ -49,8 +49,8 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
     private long? _previousCheckedUpTo;
     private long? _previousAttentionCheckedUpTo;
     private bool _reconciling;
-    // The "needs attention" list's length as last counted, for the gauge; written from the stream's thread too.
-    private long _needingAttention;
+    // The "needs attention" list's length as last counted, for the gauge; counted by the follow loop and the reconciliation.
+    private readonly NewestCount _needingAttention = new();
     private IDisposable? _attentionGauge;
 
     public LedgerProjection(LedgerStore store, LedgerSettings settings)
@@ -64,7 +64,7 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
             var attentionOffset = await store.ReadOffsetAsync(AttentionName);
             _log.Info("Restock ledger projection starts after journal offset {0}, the needs-attention list after {1}", offset, attentionOffset);
             await CountNeedingAttention();
-            _attentionGauge ??= RestockMetrics.TrackNeedingAttention(() => Interlocked.Read(ref _needingAttention));
+            _attentionGauge ??= RestockMetrics.TrackNeedingAttention(() => _needingAttention.Value);
             var tail = NewTail(Math.Min(offset, attentionOffset));
             // Off the actor's task scheduler: its continuations would be queued to this actor's mailbox, and a stopped
             // actor's are dropped, so a query still under way at the stop would never reach the finally that closes the
@@ -128,10 +128,7 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
                 var full = await tail.TaggedAsync(ILedgerEvent.Tag, ledgerAt, upTo, _settings.BatchSize, rows, stopping) == _settings.BatchSize;
                 foreach (var row in rows) AddChanges(row, changes);
                 if (changes.Count > 0)
-                {
-                    await _store.WriteAsync(Name, changes, stopping);
-                    Count(changes, DateTimeOffset.UtcNow);
-                }
+                    Count(await _store.WriteAsync(Name, changes, stopping), DateTimeOffset.UtcNow);
                 ledgerAt = full ? rows[^1].Ordering : upTo;
 
                 rows.Clear();
@@ -142,8 +139,7 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
                     if (row.Event is IRefundAttentionEvent e) attention.Add(new LedgerStore.AttentionChange(row.Ordering, e));
                 if (attention.Count > 0)
                 {
-                    await _store.WriteAttentionAsync(AttentionName, attention, stopping);
-                    foreach (var change in attention)
+                    foreach (var change in await _store.WriteAttentionAsync(AttentionName, attention, stopping))
                         if (change.Event is LineParked parked) RestockMetrics.RefundLinesParked.Add(1, RestockMetrics.Tag("reason", parked.Code));
                     await CountNeedingAttention();
                 }
@@ -162,7 +158,17 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
         }
     }
 
-    private async Task CountNeedingAttention() => Interlocked.Exchange(ref _needingAttention, await _store.CountNeedingAttentionAsync());
+    /// <summary>
+    /// Counts the list for the gauge. The follow loop and the reconciliation count it each on their own, and their answers
+    /// may arrive out of order: a count stays only if none newer has been reported (by the list's stored offset read with
+    /// it, then by when it started).
+    /// </summary>
+    private async Task CountNeedingAttention()
+    {
+        var started = _needingAttention.Start();
+        var count = await _store.CountNeedingAttentionAsync();
+        _needingAttention.Report(count.Offset, started, count.Lines);
+    }
 
     /// <summary>The ledger events of one tagged journal row (a single event or a SKU's batch), in order, at the row's offset.</summary>
     private static void AddChanges(JournalTail.Row row, List<LedgerStore.Change> changes)

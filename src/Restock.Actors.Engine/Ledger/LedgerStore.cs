@@ -96,22 +96,32 @@ public sealed class LedgerStore
         return await command.ExecuteScalarAsync(cancellationToken) is { } value and not DBNull ? Convert.ToInt64(value) : 0;
     }
 
-    /// <summary>Writes a batch of changes and the offset of the last one, all or nothing.</summary>
-    public async Task WriteAsync(string projection, IReadOnlyList<Change> changes, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Writes a batch of changes and the offset of the last one, all or nothing; changes at or below the stored offset
+    /// are skipped (see <see cref="LockOffset"/>).
+    /// </summary>
+    /// <returns>The changes written.</returns>
+    public async Task<IReadOnlyList<Change>> WriteAsync(string projection, IReadOnlyList<Change> changes, CancellationToken cancellationToken = default)
     {
-        if (changes.Count == 0) return;
-        await OneWriter(() => WriteChangesAsync(projection, changes, cancellationToken), cancellationToken);
+        if (changes.Count == 0) return [];
+        IReadOnlyList<Change> written = [];
+        await OneWriter(async () => written = await WriteChangesAsync(projection, changes, cancellationToken), cancellationToken);
+        return written;
     }
 
-    private async Task WriteChangesAsync(string projection, IReadOnlyList<Change> changes, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<Change>> WriteChangesAsync(string projection, IReadOnlyList<Change> changes, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         await using var batch = new Batch(connection, tx);
-        foreach (var change in changes)
+        var stored = await LockOffset(batch, projection);
+        var ahead = changes.Where(c => c.Offset > stored).ToList();
+        if (ahead.Count == 0) return ahead;
+        foreach (var change in ahead)
             await Apply(batch, change, ifNotRestocked: false);
-        await StoreOffset(batch, projection, changes[^1].Offset);
+        await StoreOffset(batch, projection, ahead[^1].Offset);
         await tx.CommitAsync(cancellationToken);
+        return ahead;
     }
 
     /// <summary>
@@ -178,19 +188,30 @@ public sealed class LedgerStore
     /// <summary>A refund event for the "needs attention" list, with its journal offset.</summary>
     public sealed record AttentionChange(long Offset, IRefundAttentionEvent Event);
 
-    /// <summary>Parked lines join the list, re-armed ones leave it; with the offset of the last change, all or nothing.</summary>
-    public async Task WriteAttentionAsync(string projection, IReadOnlyList<AttentionChange> changes, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Parked lines join the list, re-armed ones leave it; with the offset of the last change, all or nothing; changes at
+    /// or below the stored offset are skipped (see <see cref="LockOffset"/>).
+    /// </summary>
+    /// <returns>The changes written.</returns>
+    public async Task<IReadOnlyList<AttentionChange>> WriteAttentionAsync(string projection, IReadOnlyList<AttentionChange> changes,
+        CancellationToken cancellationToken = default)
     {
-        if (changes.Count == 0) return;
-        await OneWriter(() => WriteAttentionChangesAsync(projection, changes, cancellationToken), cancellationToken);
+        if (changes.Count == 0) return [];
+        IReadOnlyList<AttentionChange> written = [];
+        await OneWriter(async () => written = await WriteAttentionChangesAsync(projection, changes, cancellationToken), cancellationToken);
+        return written;
     }
 
-    private async Task WriteAttentionChangesAsync(string projection, IReadOnlyList<AttentionChange> changes, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<AttentionChange>> WriteAttentionChangesAsync(string projection, IReadOnlyList<AttentionChange> changes,
+        CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         await using var batch = new Batch(connection, tx);
-        foreach (var change in changes)
+        var stored = await LockOffset(batch, projection);
+        var ahead = changes.Where(c => c.Offset > stored).ToList();
+        if (ahead.Count == 0) return ahead;
+        foreach (var change in ahead)
         {
             switch (change.Event)
             {
@@ -204,8 +225,9 @@ public sealed class LedgerStore
                     break;
             }
         }
-        await StoreOffset(batch, projection, changes[^1].Offset);
+        await StoreOffset(batch, projection, ahead[^1].Offset);
         await tx.CommitAsync(cancellationToken);
+        return ahead;
     }
 
     /// <summary>
@@ -263,12 +285,20 @@ public sealed class LedgerStore
             ("code", e.Code), ("message", (object?)e.Message ?? DBNull.Value), ("since", e.Since.ToUnixTimeMilliseconds()),
             ("at", e.At.ToUnixTimeMilliseconds()));
 
-    /// <summary>How many refund lines the "needs attention" list holds now.</summary>
-    public async Task<long> CountNeedingAttentionAsync(CancellationToken cancellationToken = default)
+    /// <summary>How many refund lines the "needs attention" list holds, and the list's stored offset then.</summary>
+    public sealed record AttentionCount(long Lines, long Offset);
+
+    /// <summary>How many refund lines the "needs attention" list holds now, read in one statement with the list's stored offset.</summary>
+    public async Task<AttentionCount> CountNeedingAttentionAsync(CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, "SELECT COUNT(*) FROM refunds_needing_attention");
-        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken));
+        await using var command = Command(connection, null, """
+            SELECT (SELECT COUNT(*) FROM refunds_needing_attention),
+                   COALESCE((SELECT last_ordering FROM ledger_offset WHERE projection = @p), 0)
+            """, ("p", LedgerProjection.AttentionName));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return new AttentionCount(reader.GetInt64(0), reader.GetInt64(1));
     }
 
     /// <summary>Refund lines parked as needing attention, newest first, paged like the ledger.</summary>
@@ -294,6 +324,22 @@ public sealed class LedgerStore
             INSERT INTO ledger_offset (projection, last_ordering) VALUES (@p, @o)
             ON CONFLICT (projection) DO UPDATE SET last_ordering = excluded.last_ordering
             """, ("p", projection), ("o", offset));
+
+    /// <summary>
+    /// The projection's stored offset, its row locked until the transaction ends. After a singleton handoff (or a restart)
+    /// the old projection's follow loop may still finish a write while the new one runs: both read the same journal in the
+    /// same order, so whatever is at or below the stored offset has been written already, and written again late it would
+    /// undo what came after it (a parked line listed again after its re-arm, a line back on the "not restocked" list after
+    /// its manual restock) and move the offset back. Writers skip those changes, so the offset only moves forward.
+    /// </summary>
+    private async Task<long> LockOffset(Batch batch, string projection)
+    {
+        // On PostgreSQL the row lock orders two writers; on SQLite the transaction holds the file's write lock already.
+        await batch.Execute("INSERT INTO ledger_offset (projection, last_ordering) VALUES (@p, 0) ON CONFLICT (projection) DO NOTHING",
+            ("p", projection));
+        var lockRow = _sqlite ? "" : " FOR UPDATE";
+        return await batch.Scalar($"SELECT last_ordering FROM ledger_offset WHERE projection = @p{lockRow}", ("p", projection));
+    }
 
     public async Task<LedgerPage<RestockEntry>> SearchAsync(LedgerQuery q, CancellationToken cancellationToken = default)
     {
@@ -438,6 +484,12 @@ public sealed class LedgerStore
                 _commands[sql] = command = Command(connection, tx, sql, args);
             }
             return command.ExecuteNonQueryAsync();
+        }
+
+        public async Task<long> Scalar(string sql, params (string Name, object Value)[] args)
+        {
+            await using var command = Command(connection, tx, sql, args);
+            return Convert.ToInt64(await command.ExecuteScalarAsync());
         }
 
         public async ValueTask DisposeAsync()

@@ -118,14 +118,11 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
                 break;
             case ArmIdleWatch:
                 break;
-            // Handoff or passivation: an ordinary message, so it waits (stashed) until a write under way is confirmed;
-            // lines still being asked are asked again when the coordinator recovers. A message the shard delivered before it
-            // took a passivation in (a new refund of the order) may have started work again: a passivated entity is not
-            // remembered, so it would never come back for it. The shard keeps what it gets for an entity it is stopping and
-            // starts the entity again for it, so it is sent a resume (during a handoff the shard drops it; the entity is
-            // remembered and starts on its new node).
+            // Handoff or passivation: an ordinary message, so it waits (stashed) until a write under way is confirmed, and
+            // until recovery ends if it arrives during recovery; lines still being asked are asked again when the coordinator
+            // recovers (a handoff's entity stays remembered and starts on its new node).
             case StopEntity:
-                if (_passivating && _state.AnyInProgress) Context.Parent.Tell(new ResumeRefunds(_orderId));
+                AskToBeStartedAgainIfForgotten();
                 Context.Stop(Self);
                 break;
             // Recovery has resumed every unfinished refund already.
@@ -296,7 +293,27 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
     {
         base.OnPersistRejected(cause, @event, sequenceNr);
+        AskToBeStartedAgainIfForgotten();
         Context.Stop(Self);
+    }
+
+    /// <summary>A failed write stops the coordinator (Akka.Persistence's rule); sharding restarts it unless it was passivating.</summary>
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        AskToBeStartedAgainIfForgotten();
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    /// <summary>
+    /// A coordinator that asked to be passivated is forgotten by its shard (remember-entities) when it stops, whatever
+    /// stops it, unless a message for it waits in the shard. A message the shard delivered before it took the passivation
+    /// in (a new refund of the order) may have started work again, and nothing would bring the coordinator back for it:
+    /// it sends its shard a resume, which the shard keeps and delivers to a new incarnation (during a handoff the shard
+    /// drops it; the entity is remembered and starts on its new node).
+    /// </summary>
+    private void AskToBeStartedAgainIfForgotten()
+    {
+        if (_passivating && _state.AnyInProgress) Context.Parent.Tell(new ResumeRefunds(_orderId));
     }
 
     private TimeSpan NextDelay((string RefundId, string? SkuId) key)

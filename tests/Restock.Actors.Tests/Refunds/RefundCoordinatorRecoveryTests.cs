@@ -74,6 +74,69 @@ public sealed class RefundCoordinatorRecoveryTests(ITestOutputHelper output) : E
         Assert.All(requests, r => Assert.Equal(7, ((RefundLine)r.Request.Command).SettingVersion));
     }
 
+    /// <summary>
+    /// A handoff or node stop that reaches a coordinator while it recovers stops it once its recovery has ended (Akka.Persistence
+    /// stashes it meanwhile), after it has sent its unfinished lines again; it stays remembered, so it starts again on its
+    /// new home and sends them once more. Every line is restocked once, and the refund finishes.
+    /// </summary>
+    [Fact]
+    public async Task A_coordinator_stopped_while_it_recovers_unfinished_lines_finishes_them_when_started_again_each_restocked_once()
+    {
+        var engine = await RestockEngine.StartOnAsync(Sys).Within("the engine to start");
+        var skuRegion = ClusterSharding.Get(Sys).ShardRegion("sku");
+        string[] skus = ["t1", "t2"];
+        foreach (var sku in skus)
+        {
+            await engine.Inventory.Execute(sku, new SetStock("a", 10, "test", "shop"));
+            await engine.Inventory.Execute(sku, new Reserve("o3", 2, DateTimeOffset.UtcNow.AddHours(1)));
+            await engine.Inventory.Execute(sku, new ConfirmPayment("o3"));
+        }
+        var shops = CreateTestProbe();
+        var routed = CreateTestProbe();
+        var settings = RefundSettings.From(Sys.Settings.Config);
+        Props Coordinator() => RefundCoordinator.Props("o3", shops.Ref, routed.Ref, settings);
+        void Stop(IActorRef coordinator)
+        {
+            Watch(coordinator);
+            coordinator.Tell(StopEntity.Instance);
+            ExpectTerminated(coordinator, TimeSpan.FromSeconds(10));
+        }
+
+        // The first incarnation routes both lines; neither reaches its SKU before it stops.
+        var first = Sys.ActorOf(Coordinator());
+        first.Tell(new RefundSucceeded(new RefundRequest("r1", "o3", "shop", skus.Select(s => new RefundedLine(s, 2)).ToList(), DateTimeOffset.UtcNow)));
+        Assert.Equal(RefundOutcome.Accepted, ExpectMsg<RefundReply>().Outcome);
+        shops.ExpectMsg<GetRestockPolicy>();
+        shops.Reply(new RestockPolicyReply("shop", true, 3));
+        for (var i = 0; i < skus.Length; i++) routed.ExpectMsg<SkuRequest>();
+        Stop(first);
+
+        // The second is stopped as it starts: the stop waits for its recovery, which sends both lines again; these reach
+        // the SKUs (which restock) only after it has stopped, so their answers are lost.
+        var second = Sys.ActorOf(Coordinator());
+        Stop(second);
+        for (var i = 0; i < skus.Length; i++)
+        {
+            var request = routed.ExpectMsg<SkuRequest>();
+            await skuRegion.AskBounded<SkuReply>(request);
+        }
+
+        // The third (remember-entities' restart) sends them once more: already done, nothing restocks twice.
+        var third = Sys.ActorOf(Coordinator());
+        for (var i = 0; i < skus.Length; i++)
+        {
+            var request = routed.ExpectMsg<SkuRequest>();
+            skuRegion.Tell(request, routed.LastSender);
+        }
+        await AwaitAssertAsync(async () =>
+            Assert.True((await third.AskBounded<RefundReply>(new GetRefund("o3", "r1"))).Status!.Finished), TimeSpan.FromSeconds(10));
+        var status = (await third.AskBounded<RefundReply>(new GetRefund("o3", "r1"))).Status!;
+        Assert.All(status.Lines, l => Assert.Equal(LineOutcome.Applied, l.Outcome));
+        foreach (var sku in skus)
+            Assert.Equal(new StockLevels(10, 0, 0, 0, 2, 2), (await engine.Inventory.GetStock(sku)).Levels);
+        shops.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
     [Fact]
     public async Task A_coordinator_restarted_while_retrying_a_refund_that_overtook_the_payment_keeps_its_progress_and_applies_it_once()
     {
