@@ -477,6 +477,24 @@ public sealed class SkuActor : UntypedPersistentActor
         Context.Stop(Self);
     }
 
+    /// <summary>
+    /// Akka's cell keeps a message's sender until the actor's next message: for most SKUs of a large catalogue that is
+    /// seconds later, so each request's sender would survive collections and leave an old-to-young reference. Whom a
+    /// decision must answer is kept in its <see cref="Pending"/>; the cell's copy is dropped once the message is handled.
+    /// </summary>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        var handled = base.AroundReceive(receive, message);
+        if (Context is ActorCell cell) ForgetSender?.Invoke(cell, null);
+        return handled;
+    }
+
+    // Akka has no public way to clear it; null (a no-op) if a later Akka no longer has this setter.
+    private static readonly Action<ActorCell, IActorRef?>? ForgetSender =
+        typeof(ActorCell).GetProperty(nameof(ActorCell.Sender))?.GetSetMethod(nonPublic: true) is { } setter
+            ? setter.CreateDelegate<Action<ActorCell, IActorRef?>>()
+            : null;
+
     protected override void PostStop()
     {
         CancelPaymentDeadline();
