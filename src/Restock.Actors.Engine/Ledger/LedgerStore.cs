@@ -150,10 +150,25 @@ public sealed class LedgerStore
             if (await Apply(batch, change, ifNotRestocked: true))
                 repaired.Add(change);
         }
+        // A line put back on the "not restocked" list here may be restocked by hand meanwhile: the projection's write of
+        // that restock, not yet committed when this pass looked for it, deleted the list's row before this insert existed.
+        // Under the projection's offset lock (so that write has ended) such a row is taken off again.
+        if (repaired.Exists(IsNotRestocked))
+        {
+            await LockOffset(batch, LedgerProjection.Name);
+            foreach (var change in repaired.Where(IsNotRestocked).ToList())
+                if (await batch.Execute("""
+                        DELETE FROM not_restocked WHERE refund_id = @refund AND sku_id = @sku
+                        AND EXISTS (SELECT 1 FROM restock_ledger WHERE refund_id = @refund AND sku_id = @sku)
+                        """, ("refund", ((LineRefunded)change.Event).RefundId), ("sku", change.SkuId)) > 0)
+                    repaired.Remove(change);
+        }
         await StoreOffset(batch, watermark, checkedUpTo);
         await tx.CommitAsync(cancellationToken);
         return repaired;
     }
+
+    private static bool IsNotRestocked(Change change) => change.Event is LineRefunded { Restock: RefundRestock.NotRestocked };
 
     /// <returns>Whether a row was added.</returns>
     private static async Task<bool> Apply(Batch batch, Change change, bool ifNotRestocked)

@@ -1,3 +1,4 @@
+using Npgsql;
 using Restock.Actors.Domain.Inventory;
 using Restock.Actors.Domain.Refunds;
 using Restock.Actors.Engine.Ledger;
@@ -106,5 +107,53 @@ public sealed class LedgerWriteFencePostgresTests : PostgresTest
         SkipWithoutServer();
         await LedgerWriteFence.A_reconciliation_that_read_the_list_before_a_re_arm_does_not_list_the_line_again(
             new LedgerStore(Database.ConnectionString, sqlite: false));
+    }
+
+    /// <summary>
+    /// On PostgreSQL a reconciliation pass and the projection write at once. A pass that looked for a refunded line's
+    /// restock just before the projection committed the merchant's restock of it must not leave the line on the
+    /// "not restocked" list (where it would offer a second restock).
+    /// </summary>
+    [SkippableFact]
+    public async Task A_reconciliation_racing_the_write_of_a_restock_by_hand_leaves_the_line_off_the_not_restocked_list()
+    {
+        SkipWithoutServer();
+        var at = DateTimeOffset.UtcNow;
+        var store = new LedgerStore(Database.ConnectionString, sqlite: false);
+        await store.EnsureSchemaAsync();
+        var refunded = new LedgerStore.Change(11, "s1", new LineRefunded("r1", "o1", "shop", 2, RefundRestock.NotRestocked, 1, 8, at));
+        await store.WriteAsync(LedgerProjection.Name, [refunded]);
+
+        // The projection's write of the restock by hand (offset 21), held open before it commits.
+        await using var projection = new NpgsqlConnection(Database.ConnectionString);
+        await projection.OpenAsync();
+        await using var write = await projection.BeginTransactionAsync();
+        foreach (var sql in new[]
+                 {
+                     $"SELECT last_ordering FROM ledger_offset WHERE projection = '{LedgerProjection.Name}' FOR UPDATE",
+                     "INSERT INTO restock_ledger (shop_id, order_id, refund_id, sku_id, quantity, stock_before, stock_after, trigger_kind, " +
+                     "setting_version, at_ms) VALUES ('shop', 'o1', 'r1', 's1', 2, 8, 10, 'Manual', 1, 0)",
+                     "DELETE FROM not_restocked WHERE refund_id = 'r1' AND sku_id = 's1'",
+                     $"UPDATE ledger_offset SET last_ordering = 21 WHERE projection = '{LedgerProjection.Name}'",
+                 })
+        {
+            await using var command = new NpgsqlCommand(sql, projection, write);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        // A pass that read the journal up to 11 repairs meanwhile; it waits on the open write, which then commits.
+        var repair = store.RepairAsync(LedgerProjection.ReconciledName, 11, [refunded]);
+        await using (var watch = new NpgsqlConnection(Database.ConnectionString))
+        {
+            await watch.OpenAsync();
+            await using var waiting = new NpgsqlCommand(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()", watch);
+            for (var i = 0; i < 600 && Convert.ToInt64(await waiting.ExecuteScalarAsync()) == 0; i++) await Task.Delay(50);
+        }
+        await write.CommitAsync();
+        await repair;
+
+        Assert.Single((await store.SearchAsync(new LedgerQuery(ShopId: "shop"))).Entries);
+        Assert.Empty((await store.NotRestockedAsync(new LedgerQuery(ShopId: "shop"))).Entries);
     }
 }
