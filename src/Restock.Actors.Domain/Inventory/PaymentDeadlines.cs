@@ -2,18 +2,28 @@ namespace Restock.Actors.Domain.Inventory;
 
 /// <summary>
 /// The payment deadlines of a SKU's unpaid reservations, earliest first (then by order id, so expiry is deterministic): a
-/// binary heap of values in one array, each naming its line's slot in <see cref="OpenLines"/>, which in turn keeps its
-/// entry's place. Adding a reservation allocates nothing and writes no reference; a line paid or released takes its entry
-/// out at once, so the heap holds exactly the unpaid lines.
+/// binary heap of values, each naming its line's slot in <see cref="OpenLines"/>, which in turn keeps its entry's place.
+/// Adding a reservation allocates nothing and writes no reference; a line paid or released takes its entry out at once,
+/// so the heap holds exactly the unpaid lines. The entries are in chunks of <see cref="ChunkEntries"/> (the first one
+/// grows up to that): the heap grows by a chunk made once, never by copying every entry (which stopped a SKU with a
+/// million unpaid lines in its turn), and gives a chunk back once two are free.
 /// </summary>
 public sealed class PaymentDeadlines
 {
     /// <summary>What a SKU without unpaid reservations reads: never written to.</summary>
     internal static readonly PaymentDeadlines None = new(null);
 
+    /// <summary>Entries per chunk: 4,096 of 16 bytes, a small-object array.</summary>
+    internal const int ChunkEntries = 1 << ChunkShift;
+
+    private const int ChunkShift = 12;
+    private const int ChunkMask = ChunkEntries - 1;
+
     // Null only for None, which holds no entry.
     private readonly OpenLines? _lines;
-    private Entry[] _heap = [];
+    private Entry[][] _chunks = [];
+    private int _chunkCount;
+    private int _capacity;
     private int _count;
 
     internal PaymentDeadlines(OpenLines? lines) => _lines = lines;
@@ -22,10 +32,10 @@ public sealed class PaymentDeadlines
     public int Count => _count;
 
     /// <summary>Entries the heap has room for (for tests of what grows).</summary>
-    internal int Capacity => _heap.Length;
+    internal int Capacity => _capacity;
 
     /// <summary>The earliest deadline of an unpaid reservation, if any.</summary>
-    public DateTimeOffset? Next => _count == 0 ? null : _lines!.Deadline(_heap[0].Slot);
+    public DateTimeOffset? Next => _count == 0 ? null : _lines!.Deadline(At(0).Slot);
 
     /// <summary>
     /// The unpaid reservations due at <paramref name="now"/> (deadline at or before it), earliest first (then by order id),
@@ -35,16 +45,16 @@ public sealed class PaymentDeadlines
     {
         var due = new List<PaymentDue>();
         var nowTicks = now.UtcTicks;
-        if (_count == 0 || _heap[0].Ticks > nowTicks) return due;
+        if (_count == 0 || At(0).Ticks > nowTicks) return due;
         var frontier = new PriorityQueue<int, Entry>(Comparer<Entry>.Create(Compare));
-        frontier.Enqueue(0, _heap[0]);
+        frontier.Enqueue(0, At(0));
         while (due.Count < limit && frontier.TryDequeue(out var i, out var entry))
         {
             if (entry.Ticks > nowTicks) break;
             due.Add(new PaymentDue(_lines!.Deadline(entry.Slot), _lines.IdAt(entry.Slot)));
             var left = 2 * i + 1;
-            if (left < _count) frontier.Enqueue(left, _heap[left]);
-            if (left + 1 < _count) frontier.Enqueue(left + 1, _heap[left + 1]);
+            if (left < _count) frontier.Enqueue(left, At(left));
+            if (left + 1 < _count) frontier.Enqueue(left + 1, At(left + 1));
         }
         return due;
     }
@@ -52,8 +62,8 @@ public sealed class PaymentDeadlines
     /// <summary>The unpaid line in <paramref name="slot"/> of the open lines gets its entry.</summary>
     internal void Add(int slot)
     {
-        if (_count == _heap.Length) Array.Resize(ref _heap, Math.Max(1, _count * 2));
-        _heap[_count] = new Entry(_lines!.DeadlineTicks(slot), slot);
+        if (_count == _capacity) Grow();
+        At(_count) = new Entry(_lines!.DeadlineTicks(slot), slot);
         SiftUp(_count++);
     }
 
@@ -62,11 +72,16 @@ public sealed class PaymentDeadlines
     {
         var i = _lines!.HeapIndex(slot);
         _lines.SetHeapIndex(slot, -1);
-        var last = _heap[--_count];
-        _heap[_count] = default;
+        var last = At(--_count);
+        At(_count) = default;
+        if (_chunkCount > 1 && _count <= _capacity - 2 * ChunkEntries)
+        {
+            _chunks[--_chunkCount] = null!;
+            _capacity -= ChunkEntries;
+        }
         if (i == _count) return;
-        _heap[i] = last;
-        if (i > 0 && Compare(last, _heap[(i - 1) / 2]) < 0) SiftUp(i);
+        At(i) = last;
+        if (i > 0 && Compare(last, At((i - 1) / 2)) < 0) SiftUp(i);
         else SiftDown(i);
     }
 
@@ -74,7 +89,22 @@ public sealed class PaymentDeadlines
     internal void Moved(int to)
     {
         var i = _lines!.HeapIndex(to);
-        _heap[i] = _heap[i] with { Slot = to };
+        At(i) = At(i) with { Slot = to };
+    }
+
+    private ref Entry At(int i) => ref _chunks[i >> ChunkShift][i & ChunkMask];
+
+    /// <summary>Room for one more: the first chunk doubles up to <see cref="ChunkEntries"/>, then a chunk is added.</summary>
+    private void Grow()
+    {
+        if (_chunkCount == 0) (_chunks, _chunkCount) = ([new Entry[1]], 1);
+        else if (_chunkCount == 1 && _capacity < ChunkEntries) Array.Resize(ref _chunks[0], Math.Min(ChunkEntries, 2 * _capacity));
+        else
+        {
+            if (_chunkCount == _chunks.Length) Array.Resize(ref _chunks, 2 * _chunks.Length);
+            _chunks[_chunkCount++] = new Entry[ChunkEntries];
+        }
+        _capacity = _chunkCount == 1 ? _chunks[0].Length : _chunkCount * ChunkEntries;
     }
 
     private int Compare(Entry a, Entry b)
@@ -85,18 +115,18 @@ public sealed class PaymentDeadlines
 
     private void Place(int i, Entry entry)
     {
-        _heap[i] = entry;
+        At(i) = entry;
         _lines!.SetHeapIndex(entry.Slot, i);
     }
 
     private void SiftUp(int i)
     {
-        var item = _heap[i];
+        var item = At(i);
         while (i > 0)
         {
             var parent = (i - 1) / 2;
-            if (Compare(_heap[parent], item) <= 0) break;
-            Place(i, _heap[parent]);
+            if (Compare(At(parent), item) <= 0) break;
+            Place(i, At(parent));
             i = parent;
         }
         Place(i, item);
@@ -104,14 +134,14 @@ public sealed class PaymentDeadlines
 
     private void SiftDown(int i)
     {
-        var item = _heap[i];
+        var item = At(i);
         while (true)
         {
             var child = 2 * i + 1;
             if (child >= _count) break;
-            if (child + 1 < _count && Compare(_heap[child + 1], _heap[child]) < 0) child++;
-            if (Compare(_heap[child], item) >= 0) break;
-            Place(i, _heap[child]);
+            if (child + 1 < _count && Compare(At(child + 1), At(child)) < 0) child++;
+            if (Compare(At(child), item) >= 0) break;
+            Place(i, At(child));
             i = child;
         }
         Place(i, item);

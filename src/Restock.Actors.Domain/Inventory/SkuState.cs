@@ -131,7 +131,7 @@ public sealed class SkuState
         return state;
     }
 
-    /// <summary>The open lines copied (a snapshot's part), in no particular order.</summary>
+    /// <summary>The open lines as of now (a snapshot's part; shared with the state until it writes them), in no particular order.</summary>
     public OpenLinesCopy CopyOpenLines() => OpenLines.Copy();
 
     /// <summary>Whether the manual-restock window of <paramref name="refund"/> has closed at <paramref name="now"/>.</summary>

@@ -17,7 +17,7 @@ namespace Restock.Actors.Engine.Inventory;
 /// signed varint offset minutes · signed varint restocked ahead
 /// </code>
 /// Varints are LEB128, signed ones zigzag-encoded. Snapshots written before it (an array of objects) are read as before.
-/// A state's copy (<see cref="OpenLinesCopy"/>) is written from its id bytes, without a string per line.
+/// A state's copy (<see cref="OpenLinesCopy"/>, its chunks shared with the state) is written from its id bytes, without a string per line.
 /// </summary>
 public sealed class OpenLinesJson : JsonConverter<IReadOnlyCollection<OrderLine>>
 {
@@ -30,16 +30,17 @@ public sealed class OpenLinesJson : JsonConverter<IReadOnlyCollection<OrderLine>
         var buffer = new ArrayBufferWriter<byte>(Math.Min(lines.Count, LinesPerChunk) * 40 + 16);
         if (lines is OpenLinesCopy copy)
         {
+            var cursor = copy.Lines();
             for (var first = 0; first < copy.Count; first += LinesPerChunk)
             {
                 var count = StartChunk(buffer, first, copy.Count);
                 var previous = 0L;
-                for (var i = first; i < first + count; i++)
+                for (var i = 0; i < count && cursor.Next(); i++)
                 {
-                    var id = copy.IdBytes(i);
+                    var id = cursor.IdBytes;
                     Var(buffer, (ulong)id.Length);
                     buffer.Write(id);
-                    previous = Values(buffer, copy.LineAt(i, ""), previous);
+                    previous = Values(buffer, cursor.Line(""), previous);
                 }
                 writer.WriteBase64StringValue(buffer.WrittenSpan);
             }

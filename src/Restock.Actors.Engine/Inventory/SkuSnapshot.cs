@@ -45,8 +45,8 @@ public sealed record SkuSnapshot(
         Chunks is { } chunks && IdChunk.Join(chunks, parts, Clock ?? DateTimeOffset.MinValue) is { } ids ? this with { Finished = ids } : null;
 
     /// <summary>
-    /// The state as of now: open lines (as values and id bytes, no string per line) and refunds copied, the remembered ids
-    /// as a view of their log (no copy).
+    /// The state as of now: open lines as chunks shared with the state (values and id bytes, no string per line; a chunk
+    /// the SKU writes later is copied then), refunds copied, the remembered ids as a view of their log (no copy).
     /// </summary>
     public static SkuSnapshot From(SkuState s) => new(
         s.IsKnown, s.Levels, s.Stocked, s.CopyOpenLines(),

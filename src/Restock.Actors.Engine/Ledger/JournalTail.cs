@@ -12,9 +12,11 @@ namespace Restock.Actors.Engine.Ledger;
 /// ~10% of all the promo mix allocated (PERFORMANCE-LOG, "session 9"). The rules are the plugin's: a row is read once
 /// every ordering below it is there, and a missing ordering (a PostgreSQL transaction still committing, a rolled-back one)
 /// is waited for until <c>gap-window</c> has passed since an ordering above it was first seen, then skipped; the
-/// ledger's reconciliation catches a row that commits later than that. On SQLite a tail also skips a gap under a row
-/// written (its <c>created</c> time) at least <c>gap-window</c> ago: a restarted projection need not wait again for a gap
-/// an earlier one gave up on. One instance is used by one caller at a time.
+/// ledger's reconciliation catches a row that commits later than that. A tail also skips a gap at once when the
+/// database shows no write that could fill it can still commit, so a restarted projection need not wait again for a gap
+/// an earlier one gave up on: on SQLite, a gap under a row written (its <c>created</c> time) at least <c>gap-window</c>
+/// ago; on PostgreSQL, a gap below the highest ordering once seen, after every writer of the journal in flight then has
+/// ended (see <see cref="GapClosedAsync"/>). One instance is used by one caller at a time.
 /// </summary>
 internal sealed class JournalTail : IAsyncDisposable
 {
@@ -29,7 +31,7 @@ internal sealed class JournalTail : IAsyncDisposable
     private readonly TimeSpan _gapWindow;
     private readonly TimeProvider _clock;
     private readonly string _tagSeparator;
-    private readonly string _maxSql, _countSql, _orderingsSql, _taggedSql, _tableExistsSql, _tableName;
+    private readonly string _maxSql, _countSql, _orderingsSql, _taggedSql, _tableExistsSql, _tableName, _writersSql;
     private readonly long[] _orderings = new long[OrderingsPerRead];
     private readonly long[] _written = new long[OrderingsPerRead];
     // SQLite runs one write transaction at a time, so a gap under a committed row is a write that already ended; on
@@ -40,9 +42,12 @@ internal sealed class JournalTail : IAsyncDisposable
     private readonly Queue<(DateTimeOffset At, long Max)> _seen = new();
     private long _givenUpTo;
     private long _highestSeen;
+    // PostgreSQL: the highest ordering seen and the journal's writers in flight just after, until they have all ended.
+    private (long UpTo, HashSet<string> Writers)? _writersAt;
+    private readonly HashSet<string> _writersNow = [];
     private bool _tableExists;
     private DbConnection? _connection;
-    private DbCommand? _max, _count, _orderingsAfter, _tagged;
+    private DbCommand? _max, _count, _orderingsAfter, _tagged, _writers;
 
     /// <param name="completeUpTo">An ordering every row up to which needs no more reading (a stored offset).</param>
     public JournalTail(Config journalPluginConfig, Akka.Serialization.Serialization serialization, TimeSpan gapWindow, long completeUpTo,
@@ -73,6 +78,9 @@ internal sealed class JournalTail : IAsyncDisposable
         _taggedSql = $"SELECT {ordering}, {Q(c.PersistenceId)}, {Q(c.Message)}, {Q(c.Manifest)}, {Q(c.Identifier)} FROM {from} " +
                      $"WHERE {ordering} > @p0 AND {ordering} <= @p1 AND {Q(c.Deleted)} = @p2 AND {contains}({Q(c.Tags)}, @p3) > 0 " +
                      $"ORDER BY {ordering} LIMIT @p4";
+        // Every transaction writing the table holds this lock from before its INSERT takes an ordering until it ends.
+        _writersSql = "SELECT virtualtransaction FROM pg_locks WHERE locktype = 'relation' AND relation = to_regclass(@p0) " +
+                      "AND mode = 'RowExclusiveLock' AND pid <> pg_backend_pid()";
     }
 
     /// <summary>Every row up to this ordering is committed or given up: tagged rows up to here can be read in order.</summary>
@@ -131,7 +139,7 @@ internal sealed class JournalTail : IAsyncDisposable
                 {
                     // The row above the gap was written (its writer's clock) a gap window ago: a write below it still
                     // missing counts as rolled back, as it would for a tail that had seen that row then.
-                    if (_gapUnderOldRowEnded && now.UtcTicks - _written[i] >= _gapWindow.Ticks)
+                    if (_gapUnderOldRowEnded ? now.UtcTicks - _written[i] >= _gapWindow.Ticks : await GapClosedAsync(connection, next - 1, highest, cancellationToken))
                         _givenUpTo = next - 1;
                     else
                     {
@@ -144,6 +152,38 @@ internal sealed class JournalTail : IAsyncDisposable
             }
             if (read < OrderingsPerRead) return;
         }
+    }
+
+    /// <summary>
+    /// PostgreSQL: whether no transaction that could still commit a row at or below <paramref name="gapEnd"/> is in flight.
+    /// A transaction holding an ordering took it from the journal's sequence inside its INSERT, after it locked the table
+    /// (RowExclusiveLock, held until it ends); an ordering below the highest one seen was taken before that was read. So once
+    /// every writer holding the lock just after <paramref name="highest"/> was read has ended, every missing ordering up to
+    /// it is a write that rolled back or failed: it can never appear. Checked again at each advance while a gap waits.
+    /// </summary>
+    private async Task<bool> GapClosedAsync(DbConnection connection, long gapEnd, long highest, CancellationToken cancellationToken)
+    {
+        _writers ??= Command(connection, _writersSql, 1);
+        _writers.Parameters[0].Value = _tableName;
+        _writersNow.Clear();
+        await using (var reader = await _writers.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+                _writersNow.Add(reader.GetString(0));
+        }
+        if (_writersAt is { } then && !then.Writers.Overlaps(_writersNow))
+        {
+            _givenUpTo = Math.Max(_givenUpTo, then.UpTo);
+            _writersAt = null;
+        }
+        if (_givenUpTo >= gapEnd) return true;
+        if (_writersNow.Count == 0)
+        {
+            _givenUpTo = Math.Max(_givenUpTo, highest);
+            return true;
+        }
+        _writersAt ??= (highest, [.. _writersNow]);
+        return false;
     }
 
     /// <summary>
@@ -184,7 +224,7 @@ internal sealed class JournalTail : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var command in new[] { _max, _count, _orderingsAfter, _tagged })
+        foreach (var command in new[] { _max, _count, _orderingsAfter, _tagged, _writers })
             if (command is not null) await command.DisposeAsync();
         if (_connection is not null) await _connection.DisposeAsync();
     }

@@ -251,7 +251,7 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
                 if (row.Event is IRefundAttentionEvent e) changes.Add(new LedgerStore.AttentionChange(row.Ordering, e));
         }
         var checkedUpTo = Math.Min(_previousAttentionCheckedUpTo ?? from, to);
-        var repaired = await _store.RepairAttentionAsync(AttentionReconciledName, Math.Max(from, checkedUpTo), changes);
+        var repaired = await _store.RepairAttentionAsync(AttentionReconciledName, Math.Max(from, checkedUpTo), to, changes);
         _previousAttentionCheckedUpTo = to;
         if (repaired > 0)
         {

@@ -233,10 +233,12 @@ public sealed class LedgerStore
     /// <summary>
     /// Makes the "needs attention" list agree with these changes (in journal order): a line whose last change is
     /// "parked" must be listed, one whose last change is "re-armed" must not be. Stores <paramref name="checkedUpTo"/>
-    /// as <paramref name="watermark"/>'s offset, all or nothing.
+    /// as <paramref name="watermark"/>'s offset, all or nothing. The changes were read up to <paramref name="listedUpTo"/>,
+    /// the list's stored offset then: if the projection has written the list further since, a line's last change may lie
+    /// beyond them (listing a line re-armed since would bring it back), so nothing is written and the next pass tries again.
     /// </summary>
     /// <returns>How many rows were missing or stale and are now right.</returns>
-    public async Task<int> RepairAttentionAsync(string watermark, long checkedUpTo, IReadOnlyList<AttentionChange> changes,
+    public async Task<int> RepairAttentionAsync(string watermark, long checkedUpTo, long listedUpTo, IReadOnlyList<AttentionChange> changes,
         CancellationToken cancellationToken = default)
     {
         var last = new Dictionary<(string Order, string Refund, string Sku), IRefundAttentionEvent>();
@@ -253,16 +255,19 @@ public sealed class LedgerStore
             }
         }
         var repaired = 0;
-        await OneWriter(async () => repaired = await RepairAttentionRowsAsync(watermark, checkedUpTo, last, cancellationToken), cancellationToken);
+        await OneWriter(async () => repaired = await RepairAttentionRowsAsync(watermark, checkedUpTo, listedUpTo, last, cancellationToken),
+            cancellationToken);
         return repaired;
     }
 
-    private async Task<int> RepairAttentionRowsAsync(string watermark, long checkedUpTo,
+    private async Task<int> RepairAttentionRowsAsync(string watermark, long checkedUpTo, long listedUpTo,
         Dictionary<(string Order, string Refund, string Sku), IRefundAttentionEvent> last, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         await using var batch = new Batch(connection, tx);
+        // Parked and re-armed lines are rare, so the list's offset seldom moves during a pass.
+        if (await LockOffset(batch, LedgerProjection.AttentionName) > listedUpTo) return 0;
         var repaired = 0;
         foreach (var ((order, refund, sku), e) in last)
         {

@@ -19,13 +19,7 @@ public sealed class JournalTailPostgresTests : PostgresTest
     {
         SkipWithoutServer();
         var connectionString = Database.ConnectionString;
-        await using var engine = await RestockEngine.StartAsync(RestockConfig.Load(name => name switch
-        {
-            "RESTOCK_JOURNAL" => "postgresql",
-            "RESTOCK_CONNECTION_STRING" => connectionString,
-            "RESTOCK_SINGLE_NODE" => "on",
-            _ => null,
-        }, ["restock.ledger.projection = off", "restock.ledger.reconcile-every = 0s"])).Within("the engine to start");
+        await using var engine = await StartEngineAsync(connectionString);
         await engine.Inventory.Execute("pg-mug", new SetStock("a1", 5, "delivery"));
 
         await using var inFlight = new NpgsqlConnection(connectionString);
@@ -51,6 +45,55 @@ public sealed class JournalTailPostgresTests : PostgresTest
         await tail.AdvanceAsync(CancellationToken.None);
         Assert.True(tail.CompleteUpTo >= above);
     }
+
+    /// <summary>
+    /// A write that rolled back leaves its ordering missing for good. A tail started later (a restarted projection) needs
+    /// not wait the gap window for it: no writer of the journal is in flight, so nothing can fill it. The gap window never
+    /// passes on the test's clock.
+    /// </summary>
+    [SkippableFact]
+    public async Task An_old_gap_left_by_a_rolled_back_write_is_skipped_at_once_by_a_new_tail()
+    {
+        SkipWithoutServer();
+        var connectionString = Database.ConnectionString;
+        await using var engine = await StartEngineAsync(connectionString);
+        await engine.Inventory.Execute("pg-mug", new SetStock("a1", 5, "delivery"));
+
+        long missing;
+        await using (var rolledBack = new NpgsqlConnection(connectionString))
+        {
+            await rolledBack.OpenAsync();
+            await using var transaction = await rolledBack.BeginTransactionAsync();
+            missing = await CopyLastRow(rolledBack, transaction, sequenceOffset: 1_000, writtenAgo: TimeSpan.Zero);
+            await transaction.RollbackAsync();
+        }
+        long above;
+        await using (var other = new NpgsqlConnection(connectionString))
+        {
+            await other.OpenAsync();
+            above = await CopyLastRow(other, null, sequenceOffset: 2_000, writtenAgo: TimeSpan.Zero);
+        }
+        Assert.True(above > missing);
+
+        await using var tail = new JournalTail(engine.System.Settings.Config.GetConfig("akka.persistence.journal.sql"), engine.System.Serialization,
+            TimeSpan.FromSeconds(20), 0, new TestClock(DateTimeOffset.UtcNow));
+        // A journal write of the engine's own (sharding's bookkeeping) may be in flight at first: it ends at once.
+        for (var i = 0; i < 50 && tail.CompleteUpTo < above; i++)
+        {
+            await tail.AdvanceAsync(CancellationToken.None);
+            if (tail.CompleteUpTo < above) await Task.Delay(100);
+        }
+        Assert.True(tail.CompleteUpTo >= above);
+    }
+
+    private static Task<RestockEngine> StartEngineAsync(string connectionString) =>
+        RestockEngine.StartAsync(RestockConfig.Load(name => name switch
+        {
+            "RESTOCK_JOURNAL" => "postgresql",
+            "RESTOCK_CONNECTION_STRING" => connectionString,
+            "RESTOCK_SINGLE_NODE" => "on",
+            _ => null,
+        }, ["restock.ledger.projection = off", "restock.ledger.reconcile-every = 0s"])).Within("the engine to start");
 
     /// <summary>A copy of the journal's last row under another sequence number; its ordering.</summary>
     private static async Task<long> CopyLastRow(NpgsqlConnection connection, NpgsqlTransaction? transaction, long sequenceOffset, TimeSpan writtenAgo)

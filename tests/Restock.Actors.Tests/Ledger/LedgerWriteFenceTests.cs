@@ -8,7 +8,8 @@ namespace Restock.Actors.Tests.Ledger;
 /// <summary>
 /// After a singleton handoff (or a restart) two ledger projections may run at once for a moment: the old one's follow loop
 /// finishes a write after the new one, reading the same journal, has written further. The late write must neither bring
-/// back what came after it (a parked line re-armed since, a line restocked by hand since) nor move the stored offset back.
+/// back what came after it (a parked line re-armed since, a line restocked by hand since) nor move the stored offset back;
+/// nor may a reconciliation pass that read the journal before the projection's last write.
 /// </summary>
 public static class LedgerWriteFence
 {
@@ -49,6 +50,27 @@ public static class LedgerWriteFence
         Assert.Equal(1, (await store.CountNeedingAttentionAsync()).Lines);
         Assert.Equal(30, await store.ReadOffsetAsync(attention));
     }
+
+    public static async Task A_reconciliation_that_read_the_list_before_a_re_arm_does_not_list_the_line_again(LedgerStore store)
+    {
+        await store.EnsureSchemaAsync();
+        const string attention = LedgerProjection.AttentionName;
+        const string reconciled = LedgerProjection.AttentionReconciledName;
+        IReadOnlyList<LedgerStore.AttentionChange> parked = [new(10, Parked("s1"))];
+        await store.WriteAttentionAsync(attention, parked);
+
+        // A reconciliation pass reads the journal up to the list's offset (10); the projection then writes the re-arm.
+        await store.WriteAttentionAsync(attention, [new(20, new LinesRearmed("r1", "o1", ["s1"], At))]);
+        Assert.Equal(0, await store.RepairAttentionAsync(reconciled, checkedUpTo: 10, listedUpTo: 10, parked));
+        Assert.Equal(0, (await store.CountNeedingAttentionAsync()).Lines);
+        Assert.Equal(0, await store.ReadOffsetAsync(reconciled));
+
+        // The next pass reads both and finds the list right.
+        Assert.Equal(0, await store.RepairAttentionAsync(reconciled, checkedUpTo: 20, listedUpTo: 20,
+            [.. parked, new(20, new LinesRearmed("r1", "o1", ["s1"], At))]));
+        Assert.Equal(0, (await store.CountNeedingAttentionAsync()).Lines);
+        Assert.Equal(20, await store.ReadOffsetAsync(reconciled));
+    }
 }
 
 public sealed class LedgerWriteFenceTests
@@ -58,6 +80,13 @@ public sealed class LedgerWriteFenceTests
     {
         using var db = new TestDatabase();
         await LedgerWriteFence.A_late_write_of_an_old_projection_changes_nothing_and_leaves_the_offset(new LedgerStore(db.ConnectionString, sqlite: true));
+    }
+
+    [Fact]
+    public async Task A_reconciliation_that_read_the_list_before_a_re_arm_does_not_list_the_line_again()
+    {
+        using var db = new TestDatabase();
+        await LedgerWriteFence.A_reconciliation_that_read_the_list_before_a_re_arm_does_not_list_the_line_again(new LedgerStore(db.ConnectionString, sqlite: true));
     }
 }
 
@@ -69,5 +98,13 @@ public sealed class LedgerWriteFencePostgresTests : PostgresTest
     {
         SkipWithoutServer();
         await LedgerWriteFence.A_late_write_of_an_old_projection_changes_nothing_and_leaves_the_offset(new LedgerStore(Database.ConnectionString, sqlite: false));
+    }
+
+    [SkippableFact]
+    public async Task A_reconciliation_that_read_the_list_before_a_re_arm_does_not_list_the_line_again()
+    {
+        SkipWithoutServer();
+        await LedgerWriteFence.A_reconciliation_that_read_the_list_before_a_re_arm_does_not_list_the_line_again(
+            new LedgerStore(Database.ConnectionString, sqlite: false));
     }
 }

@@ -24,8 +24,9 @@ public sealed class RefundCoordinatorStopTests(ITestOutputHelper output) : Engin
         Watch(coordinator);
 
         // A handoff or passivation that reaches it while it recovers waits for the recovery's end, then stops it.
+        // (Its first recovery on a fresh journal file may take seconds on a loaded machine.)
         coordinator.Tell(StopEntity.Instance);
-        ExpectTerminated(coordinator);
+        ExpectTerminated(coordinator, TimeSpan.FromSeconds(15));
 
         var lines = deadLetters.ReceiveWhile(TimeSpan.FromSeconds(1), m => (DeadLetter)m);
         Assert.DoesNotContain(lines, d => d.Recipient.Equals(coordinator));
