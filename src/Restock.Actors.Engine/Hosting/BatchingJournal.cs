@@ -72,15 +72,16 @@ public sealed class BatchingJournal : SqlWriteJournal
     private readonly SqliteJournalWrites? _sqliteWrites;
     private readonly int _parallelism;
     private int _transactionsInFlight;
+    // One deadline per transaction: Akka's breaker times each entity's write (a timer and a cancellation promise per
+    // write, alive while it is in flight) unless its call-timeout is infinite, as hocon/restock.conf sets it.
+    private readonly TimeSpan _writeTimeout;
 
     public BatchingJournal(Config journalConfig) : base(journalConfig)
     {
         var config = new JournalConfig(journalConfig);
         _parallelism = Math.Max(1, config.DaoConfig.Parallelism);
-        _sqliteWrites = SqliteJournalWrites.For(Context.System.Serialization, config,
-            // The timeout Akka's breaker applies: the plugin's own setting, else the journal fallback's.
-            journalConfig.WithFallback(Context.System.Settings.Config.GetConfig("akka.persistence.journal-plugin-fallback"))
-                .GetTimeSpan("circuit-breaker.call-timeout"));
+        _writeTimeout = Required(journalConfig, "write-timeout");
+        _sqliteWrites = SqliteJournalWrites.For(Context.System.Serialization, config, Required(journalConfig, "write-lock-wait"));
         if (config.DaoConfig.SqlCommonCompatibilityMode || !RecoveryReads.Supports(config.ProviderName))
             return;
         var serialization = Context.System.Serialization;
@@ -163,6 +164,11 @@ public sealed class BatchingJournal : SqlWriteJournal
                 .ToArray();
         }, MaxReplaysPerQuery, _stopping.Token, queriesAtOnce);
     }
+
+    private static TimeSpan Required(Config journalConfig, string path) =>
+        journalConfig.HasPath(path) && journalConfig.GetTimeSpan(path, null, allowInfinite: false) is { Ticks: > 0 } value
+            ? value
+            : throw new Akka.Configuration.ConfigurationException($"The journal needs {path}, a positive duration (hocon/restock.conf).");
 
     private static string Q(string name) => RecoveryReads.Quote(name);
 
@@ -336,12 +342,16 @@ public sealed class BatchingJournal : SqlWriteJournal
             // The plugin's write call must run on the journal's thread (it reads the actor's context); both return at once.
             var written = _sqliteWrites is null ? base.WriteMessagesAsync(writes, _stopping.Token) : _sqliteWrites.WriteAsync(writes, _stopping.Token)!;
             var self = Self;
-            written.ContinueWith(t =>
+            // The next transaction starts when this one has ended, not at its deadline: they would only wait on each other.
+            written.ContinueWith(_ => self.Tell(Written.Instance), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            var timeout = _writeTimeout;
+            written.WaitAsync(timeout).ContinueWith(t =>
             {
-                self.Tell(Written.Instance);
                 for (var i = 0; i < chunk.Count; i++)
                 {
-                    if (t.IsFaulted) chunk[i].Done.TrySetException(t.Exception!.InnerExceptions);
+                    if (t.Exception?.InnerException is TimeoutException)
+                        chunk[i].Done.TrySetException(new TimeoutException($"The journal's transaction did not end within its write-timeout ({timeout})."));
+                    else if (t.IsFaulted) chunk[i].Done.TrySetException(t.Exception!.InnerExceptions);
                     else if (t.IsCanceled) chunk[i].Done.TrySetCanceled();
                     else chunk[i].Done.TrySetResult(t.Result is { Count: > 0 } rejections ? rejections[i] : null);
                 }

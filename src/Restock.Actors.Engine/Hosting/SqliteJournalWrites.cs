@@ -28,10 +28,10 @@ internal sealed class SqliteJournalWrites
 
     private readonly TimeSpan _lockTimeout;
 
-    private SqliteJournalWrites(Akka.Serialization.Serialization serialization, JournalConfig config, TimeSpan callTimeout)
+    private SqliteJournalWrites(Akka.Serialization.Serialization serialization, JournalConfig config, TimeSpan lockWait)
     {
         _serialization = serialization;
-        _lockTimeout = LockTimeoutFor(callTimeout);
+        _lockTimeout = lockWait;
         _connectionString = config.ConnectionString;
         _tagSeparator = config.PluginConfig.TagSeparator;
         _defaultSerializer = config.DefaultSerializer;
@@ -43,17 +43,18 @@ internal sealed class SqliteJournalWrites
     }
 
     /// <summary>Null unless the journal is SQLite with tags stored in the journal row (Csv), the only layout written here.</summary>
-    /// <param name="callTimeout">The journal plugin's circuit-breaker call-timeout.</param>
-    public static SqliteJournalWrites? For(Akka.Serialization.Serialization serialization, JournalConfig config, TimeSpan callTimeout) =>
+    /// <param name="lockWait">How long a write may wait for SQLite's write lock (the journal's <c>write-lock-wait</c>).</param>
+    public static SqliteJournalWrites? For(Akka.Serialization.Serialization serialization, JournalConfig config, TimeSpan lockWait) =>
         config.ProviderName.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase) && config.PluginConfig.TagMode == TagMode.Csv
         && !config.DaoConfig.SqlCommonCompatibilityMode
-            ? new SqliteJournalWrites(serialization, config, callTimeout)
+            ? new SqliteJournalWrites(serialization, config, lockWait)
             : null;
 
     /// <summary>
-    /// How long a write may wait for SQLite's write lock: half the plugin's circuit-breaker call-timeout, which also
-    /// covers the wait for the engine's writer turn, the insert and the commit. A write still waiting when the breaker
-    /// reports it failed could otherwise commit afterwards: an event the entity was told was not stored.
+    /// How long a snapshot save may wait for SQLite's write lock: half its store's circuit-breaker call-timeout, which also
+    /// covers the wait for the engine's writer turn, the insert and the commit. A save still waiting when the breaker
+    /// reports it failed could otherwise commit afterwards: a snapshot its entity was told was not stored. (The journal's
+    /// bound is a setting of its own, <c>write-lock-wait</c>.)
     /// </summary>
     internal static TimeSpan LockTimeoutFor(TimeSpan callTimeout) => callTimeout / 2;
 
@@ -160,7 +161,8 @@ internal sealed class SqliteJournalWrites
     /// <summary>
     /// Takes SQLite's write lock (BEGIN IMMEDIATE). Another writer (the ledger's projection, a snapshot) holds it for a
     /// few milliseconds at most, so the journal asks again every millisecond or sooner instead of sleeping in long steps,
-    /// and gives up (SQLITE_BUSY) after <paramref name="lockTimeout"/> (<see cref="LockTimeoutFor"/>). Snapshot saves take
+    /// and gives up (SQLITE_BUSY) after <paramref name="lockTimeout"/> (the journal's <c>write-lock-wait</c>, a
+    /// snapshot store's <see cref="LockTimeoutFor"/>). Snapshot saves take
     /// it the same way.
     /// </summary>
     /// <returns>How long it waited for the lock.</returns>

@@ -7,17 +7,18 @@ using Xunit.Abstractions;
 namespace Restock.Actors.Tests.Hosting;
 
 /// <summary>
-/// Akka's circuit breaker reports a journal write or snapshot save failed after its call-timeout: the engine's own
-/// SQLite writes must give up on the write lock before that, or a write the entity was told had failed could still be
-/// stored once the lock is free.
+/// A journal write fails its callers after the journal's write-timeout (Akka's circuit breaker does the same for a
+/// snapshot save after its call-timeout): the engine's own SQLite writes must give up on the write lock before that, or a
+/// write the entity was told had failed could still be stored once the lock is free.
 /// </summary>
 public sealed class SqliteWriteLockTimeoutTests(ITestOutputHelper output) : EngineTestKit(output,
-    "akka.persistence.journal.sql.circuit-breaker.call-timeout = 2s",
+    "akka.persistence.journal.sql.write-timeout = 2s",
+    "akka.persistence.journal.sql.write-lock-wait = 1s",
     "akka.persistence.snapshot-store.sql.circuit-breaker.call-timeout = 2s")
 {
     // A store's first write creates its tables: on a busy machine that can take longer than TestKit's 3 s default.
     private static readonly TimeSpan FirstWrite = TimeSpan.FromSeconds(30);
-    // Longer than the call-timeout above.
+    // Longer than the timeouts above.
     private static readonly TimeSpan LockHeld = TimeSpan.FromSeconds(4);
 
     private static AtomicWrite Write(string persistenceId, string payload) =>
@@ -30,7 +31,7 @@ public sealed class SqliteWriteLockTimeoutTests(ITestOutputHelper output) : Engi
         Persistence.Instance.Apply(Sys).SnapshotStoreFor(null).Tell(new SaveSnapshot(new SnapshotMetadata(persistenceId, 1, DateTime.UtcNow), snapshot), TestActor);
 
     [Fact]
-    public void A_journal_write_timed_out_by_the_breaker_while_another_writer_holds_the_lock_is_never_stored()
+    public void A_journal_write_that_timed_out_while_another_writer_holds_the_lock_fails_its_callers_and_is_never_stored()
     {
         WriteAll(Write("first", "before"));
         ExpectMsg<WriteMessagesSuccessful>(FirstWrite);

@@ -1,0 +1,51 @@
+using Akka.Actor;
+using Akka.Persistence;
+using Microsoft.Data.Sqlite;
+using Restock.Actors.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Restock.Actors.Tests.Hosting;
+
+/// <summary>
+/// Akka's breaker no longer times each entity's write (its call-timeout is infinite): a transaction that does not end
+/// must still fail its writers after the journal's write-timeout, and the journal must go on writing afterwards. Here the
+/// write lock wait is longer than the write-timeout, so only the transaction's deadline can answer.
+/// </summary>
+public sealed class JournalWriteTimeoutTests(ITestOutputHelper output) : EngineTestKit(output,
+    "akka.persistence.journal.sql.write-timeout = 1s",
+    "akka.persistence.journal.sql.write-lock-wait = 60s")
+{
+    // A store's first write creates its tables: on a busy machine that can take longer than TestKit's 3 s default.
+    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
+
+    private static AtomicWrite Write(string persistenceId, string payload) =>
+        new(new Persistent(payload, 1, persistenceId, writerGuid: "writer-1"));
+
+    private void WriteAll(params AtomicWrite[] writes) =>
+        Persistence.Instance.Apply(Sys).JournalFor(null).Tell(new WriteMessages(writes, TestActor, 1));
+
+    [Fact]
+    public void A_journal_write_that_does_not_end_fails_its_callers_and_later_writes_are_stored()
+    {
+        WriteAll(Write("first", "before"));
+        ExpectMsg<WriteMessagesSuccessful>(Generous);
+        ReceiveN(1);
+
+        using (var other = new SqliteConnection(Db.ConnectionString))
+        {
+            other.Open();
+            using var transaction = other.BeginTransaction();
+            WriteAll(Write("second", "while locked"), Write("third", "while locked"));
+            // The lock is still held: only the deadline can have answered, and it answers every write in the transaction.
+            ExpectMsg<WriteMessagesFailed>(Generous);
+            var failures = ReceiveN(2, Generous);
+            Assert.All(failures, f => Assert.IsType<TimeoutException>(Assert.IsType<WriteMessageFailure>(f).Cause));
+            transaction.Commit();
+        }
+
+        WriteAll(Write("fourth", "after"));
+        ExpectMsg<WriteMessagesSuccessful>(Generous);
+        ReceiveN(1);
+        Assert.Contains("fourth", Db.Strings("SELECT persistence_id FROM journal ORDER BY ordering"));
+    }
+}
