@@ -345,18 +345,40 @@ public sealed class BatchingJournal : SqlWriteJournal
             // The next transaction starts when this one has ended, not at its deadline: they would only wait on each other.
             written.ContinueWith(_ => self.Tell(Written.Instance), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             var timeout = _writeTimeout;
+            var writesInFlight = _writesInFlight;
             written.WaitAsync(timeout).ContinueWith(t =>
             {
+                if (t.Exception?.InnerException is TimeoutException)
+                {
+                    TimedOut(writesInFlight, chunk, written, timeout);
+                    return;
+                }
                 for (var i = 0; i < chunk.Count; i++)
                 {
-                    if (t.Exception?.InnerException is TimeoutException)
-                        chunk[i].Done.TrySetException(new TimeoutException($"The journal's transaction did not end within its write-timeout ({timeout})."));
-                    else if (t.IsFaulted) chunk[i].Done.TrySetException(t.Exception!.InnerExceptions);
+                    if (t.IsFaulted) chunk[i].Done.TrySetException(t.Exception!.InnerExceptions);
                     else if (t.IsCanceled) chunk[i].Done.TrySetCanceled();
                     else chunk[i].Done.TrySetResult(t.Result is { Count: > 0 } rejections ? rejections[i] : null);
                 }
             }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
+    }
+
+    /// <summary>
+    /// Fails the writes of a transaction past its deadline. It may still commit: until it ends, a recovery of one of its
+    /// entities waits for it as for any write in flight, so the entity restarted after the failure reads what it stored.
+    /// </summary>
+    private static void TimedOut(ConcurrentDictionary<string, Task> writesInFlight, List<(AtomicWrite Write, TaskCompletionSource<Exception?> Done)> chunk,
+        Task written, TimeSpan timeout)
+    {
+        foreach (var (write, _) in chunk)
+            writesInFlight[write.PersistenceId] = written;
+        written.ContinueWith(_ =>
+        {
+            foreach (var (write, _) in chunk)
+                writesInFlight.TryRemove(new KeyValuePair<string, Task>(write.PersistenceId, written));
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        foreach (var (_, done) in chunk)
+            done.TrySetException(new TimeoutException($"The journal's transaction did not end within its write-timeout ({timeout})."));
     }
 
     protected override void PostStop()

@@ -48,4 +48,30 @@ public sealed class JournalWriteTimeoutTests(ITestOutputHelper output) : EngineT
         ReceiveN(1);
         Assert.Contains("fourth", Db.Strings("SELECT persistence_id FROM journal ORDER BY ordering"));
     }
+
+    [Fact]
+    public void A_recovery_waits_for_a_timed_out_write_that_may_still_commit()
+    {
+        WriteAll(Write("first", "before"));
+        ExpectMsg<WriteMessagesSuccessful>(Generous);
+        ReceiveN(1);
+
+        using (var other = new SqliteConnection(Db.ConnectionString))
+        {
+            other.Open();
+            using var transaction = other.BeginTransaction();
+            WriteAll(Write("second", "while locked"));
+            ExpectMsg<WriteMessagesFailed>(Generous);
+            ReceiveN(1, Generous);
+            // The entity told its write failed recovers: the write is still waiting for the lock, and may yet commit.
+            Persistence.Instance.Apply(Sys).JournalFor(null).Tell(new ReplayMessages(1, long.MaxValue, long.MaxValue, "second", TestActor));
+            // Time for a journal that did not wait to answer (it would find no row: the write has not committed).
+            ExpectNoMsg(TimeSpan.FromMilliseconds(500));
+            transaction.Commit();
+        }
+
+        // The recovery answered once the write had ended, so it replays what that write stored.
+        Assert.Equal(1, ExpectMsg<ReplayedMessage>(Generous).Persistent.SequenceNr);
+        Assert.Equal(1, ExpectMsg<RecoverySuccess>(Generous).HighestSequenceNr);
+    }
 }
