@@ -18,16 +18,10 @@ public sealed class JournalWriteTimeoutTests(ITestOutputHelper output) : EngineT
     // A store's first write creates its tables: on a busy machine that can take longer than TestKit's 3 s default.
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
 
-    private static AtomicWrite Write(string persistenceId, string payload) =>
-        new(new Persistent(payload, 1, persistenceId, writerGuid: "writer-1"));
-
-    private void WriteAll(params AtomicWrite[] writes) =>
-        Persistence.Instance.Apply(Sys).JournalFor(null).Tell(new WriteMessages(writes, TestActor, 1));
-
     [Fact]
     public void A_journal_write_that_does_not_end_fails_its_callers_and_later_writes_are_stored()
     {
-        WriteAll(Write("first", "before"));
+        WriteAll(JournalWrite("first", "before"));
         ExpectMsg<WriteMessagesSuccessful>(Generous);
         ReceiveN(1);
 
@@ -35,7 +29,7 @@ public sealed class JournalWriteTimeoutTests(ITestOutputHelper output) : EngineT
         {
             other.Open();
             using var transaction = other.BeginTransaction();
-            WriteAll(Write("second", "while locked"), Write("third", "while locked"));
+            WriteAll(JournalWrite("second", "while locked"), JournalWrite("third", "while locked"));
             // The lock is still held: only the deadline can have answered, and it answers every write in the transaction.
             ExpectMsg<WriteMessagesFailed>(Generous);
             var failures = ReceiveN(2, Generous);
@@ -43,7 +37,7 @@ public sealed class JournalWriteTimeoutTests(ITestOutputHelper output) : EngineT
             transaction.Commit();
         }
 
-        WriteAll(Write("fourth", "after"));
+        WriteAll(JournalWrite("fourth", "after"));
         ExpectMsg<WriteMessagesSuccessful>(Generous);
         ReceiveN(1);
         Assert.Contains("fourth", Db.Strings("SELECT persistence_id FROM journal ORDER BY ordering"));
@@ -52,7 +46,7 @@ public sealed class JournalWriteTimeoutTests(ITestOutputHelper output) : EngineT
     [Fact]
     public void A_recovery_waits_for_a_timed_out_write_that_may_still_commit()
     {
-        WriteAll(Write("first", "before"));
+        WriteAll(JournalWrite("first", "before"));
         ExpectMsg<WriteMessagesSuccessful>(Generous);
         ReceiveN(1);
 
@@ -60,7 +54,7 @@ public sealed class JournalWriteTimeoutTests(ITestOutputHelper output) : EngineT
         {
             other.Open();
             using var transaction = other.BeginTransaction();
-            WriteAll(Write("second", "while locked"));
+            WriteAll(JournalWrite("second", "while locked"));
             ExpectMsg<WriteMessagesFailed>(Generous);
             ReceiveN(1, Generous);
             // The entity told its write failed recovers: the write is still waiting for the lock, and may yet commit.

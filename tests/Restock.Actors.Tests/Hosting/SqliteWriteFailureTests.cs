@@ -18,16 +18,10 @@ public sealed class SqliteWriteFailureTests(ITestOutputHelper output) : EngineTe
 {
     private static readonly TimeSpan FirstWrite = TimeSpan.FromSeconds(30);
 
-    private static AtomicWrite Write(string persistenceId, object payload) =>
-        new(new Persistent(payload, 1, persistenceId, writerGuid: "writer-1"));
-
-    private void WriteAll(params AtomicWrite[] writes) =>
-        Persistence.Instance.Apply(Sys).JournalFor(null).Tell(new WriteMessages(writes, TestActor, 1));
-
     [Fact]
     public void A_write_failing_after_it_took_the_write_lock_gives_the_lock_back_and_later_writes_are_stored()
     {
-        WriteAll(Write("first", "before"));
+        WriteAll(JournalWrite("first", "before"));
         ExpectMsg<WriteMessagesSuccessful>(FirstWrite);
         ReceiveN(1);
 
@@ -49,7 +43,7 @@ public sealed class SqliteWriteFailureTests(ITestOutputHelper output) : EngineTe
         {
             other.Open();
             using var transaction = other.BeginTransaction();
-            WriteAll(Write("second", "failing"));
+            WriteAll(JournalWrite("second", "failing"));
             ExpectNoMsg(TimeSpan.FromSeconds(1));
             transaction.Commit();
         }
@@ -64,7 +58,7 @@ public sealed class SqliteWriteFailureTests(ITestOutputHelper output) : EngineTe
             using var transaction = other.BeginTransaction();
             transaction.Commit();
         }
-        WriteAll(Write("third", "after"));
+        WriteAll(JournalWrite("third", "after"));
         ExpectMsg<WriteMessagesSuccessful>(FirstWrite);
         ReceiveN(1);
         Assert.Equal(["first", "third"], Db.Strings("SELECT persistence_id FROM journal ORDER BY ordering"));

@@ -21,19 +21,13 @@ public sealed class SqliteWriteLockTimeoutTests(ITestOutputHelper output) : Engi
     // Longer than the timeouts above.
     private static readonly TimeSpan LockHeld = TimeSpan.FromSeconds(4);
 
-    private static AtomicWrite Write(string persistenceId, string payload) =>
-        new(new Persistent(payload, 1, persistenceId, writerGuid: "writer-1"));
-
-    private void WriteAll(params AtomicWrite[] writes) =>
-        Persistence.Instance.Apply(Sys).JournalFor(null).Tell(new WriteMessages(writes, TestActor, 1));
-
     private void Save(string persistenceId, string snapshot) =>
         Persistence.Instance.Apply(Sys).SnapshotStoreFor(null).Tell(new SaveSnapshot(new SnapshotMetadata(persistenceId, 1, DateTime.UtcNow), snapshot), TestActor);
 
     [Fact]
     public void A_journal_write_that_timed_out_while_another_writer_holds_the_lock_fails_its_callers_and_is_never_stored()
     {
-        WriteAll(Write("first", "before"));
+        WriteAll(JournalWrite("first", "before"));
         ExpectMsg<WriteMessagesSuccessful>(FirstWrite);
         ReceiveN(1);
 
@@ -41,7 +35,7 @@ public sealed class SqliteWriteLockTimeoutTests(ITestOutputHelper output) : Engi
         {
             other.Open();
             using var transaction = other.BeginTransaction();
-            WriteAll(Write("second", "while locked"));
+            WriteAll(JournalWrite("second", "while locked"));
             ExpectMsg<WriteMessagesFailed>(FirstWrite);
             Assert.IsType<WriteMessageFailure>(ReceiveOne());
             Thread.Sleep(LockHeld);
@@ -49,7 +43,7 @@ public sealed class SqliteWriteLockTimeoutTests(ITestOutputHelper output) : Engi
         }
 
         // The engine's writes to a file take turns: once a later write is stored, the failed one is over.
-        WriteAll(Write("third", "after"));
+        WriteAll(JournalWrite("third", "after"));
         ExpectMsg<WriteMessagesSuccessful>(FirstWrite);
         ReceiveN(1);
         Assert.Equal(["first", "third"], Db.Strings("SELECT persistence_id FROM journal ORDER BY ordering"));

@@ -158,12 +158,7 @@ public sealed class OpenLinesGrowthTests
             Assert.Equal(expected, line);
             Assert.Equal(expected.PaymentDeadline.Offset, line.PaymentDeadline.Offset);
         }
-        Assert.Equal(model.Values.OrderBy(l => l.OrderId, StringComparer.Ordinal), table.Values.OrderBy(l => l.OrderId, StringComparer.Ordinal));
-        var unpaid = model.Values.Where(l => l.Status == LineStatus.Reserved)
-            .Select(l => new PaymentDue(l.PaymentDeadline, l.OrderId)).Order(PaymentDue.Order).ToList();
-        Assert.Equal(unpaid, table.Deadlines.Due(DateTimeOffset.MaxValue, int.MaxValue));
-        Assert.Equal(unpaid.Count, table.Deadlines.Count);
-        Assert.Equal(unpaid.Count == 0 ? null : unpaid[0].Deadline, table.Deadlines.Next);
+        OpenLinesTests.AssertSameLinesAndDeadlines(table, model);
     }
 
     /// <summary>The model: a dictionary of the open lines, and their ids in a list to pick one at random.</summary>

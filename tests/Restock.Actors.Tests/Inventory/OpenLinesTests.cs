@@ -144,6 +144,12 @@ public sealed class OpenLinesTests
             Assert.Equal(expected, line);
             Assert.Equal(expected.PaymentDeadline.Offset, line.PaymentDeadline.Offset);
         }
+        AssertSameLinesAndDeadlines(table, model);
+    }
+
+    /// <summary>The table holds exactly the model's lines, and its deadlines are the model's unpaid lines, earliest first.</summary>
+    internal static void AssertSameLinesAndDeadlines(OpenLines table, IReadOnlyDictionary<string, OrderLine> model)
+    {
         Assert.Equal(model.Values.OrderBy(l => l.OrderId, StringComparer.Ordinal), table.Values.OrderBy(l => l.OrderId, StringComparer.Ordinal));
         var unpaid = model.Values.Where(l => l.Status == LineStatus.Reserved)
             .Select(l => new PaymentDue(l.PaymentDeadline, l.OrderId)).Order(PaymentDue.Order).ToList();

@@ -1,3 +1,5 @@
+using Akka.Actor;
+using Akka.Persistence;
 using Xunit.Abstractions;
 
 namespace Restock.Actors.Tests.Support;
@@ -15,6 +17,14 @@ public abstract class EngineTestKit : Akka.TestKit.Xunit2.TestKit
     }
 
     protected TestDatabase Db { get; }
+
+    /// <summary>One event of <paramref name="persistenceId"/>, as an entity's write reaches the journal.</summary>
+    protected static AtomicWrite JournalWrite(string persistenceId, object payload) =>
+        new(new Persistent(payload, 1, persistenceId, writerGuid: "writer-1"));
+
+    /// <summary>Sends <paramref name="writes"/> to the journal in one request; its answers come to the test actor.</summary>
+    protected void WriteAll(params AtomicWrite[] writes) =>
+        Persistence.Instance.Apply(Sys).JournalFor(null).Tell(new WriteMessages(writes, TestActor, 1));
 
     protected override void AfterAll()
     {
