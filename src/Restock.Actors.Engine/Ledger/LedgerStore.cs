@@ -101,27 +101,34 @@ public sealed class LedgerStore
     /// are skipped (see <see cref="LockOffset"/>).
     /// </summary>
     /// <returns>The changes written.</returns>
-    public async Task<IReadOnlyList<Change>> WriteAsync(string projection, IReadOnlyList<Change> changes, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<Change>> WriteAsync(string projection, IReadOnlyList<Change> changes, CancellationToken cancellationToken = default) =>
+        WriteAheadAsync(projection, changes, c => c.Offset, (batch, change) => Apply(batch, change, ifNotRestocked: false), cancellationToken);
+
+    /// <summary>
+    /// Writes the changes above the projection's stored offset (read under <see cref="LockOffset"/>) and the offset of the
+    /// last one, all or nothing, in the one writer's turn.
+    /// </summary>
+    /// <returns>The changes written.</returns>
+    private async Task<IReadOnlyList<T>> WriteAheadAsync<T>(string projection, IReadOnlyList<T> changes, Func<T, long> offsetOf,
+        Func<Batch, T, Task> apply, CancellationToken cancellationToken)
     {
         if (changes.Count == 0) return [];
-        IReadOnlyList<Change> written = [];
-        await OneWriter(async () => written = await WriteChangesAsync(projection, changes, cancellationToken), cancellationToken);
+        IReadOnlyList<T> written = [];
+        await OneWriter(async () =>
+        {
+            await using var connection = await OpenAsync(cancellationToken);
+            await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+            await using var batch = new Batch(connection, tx);
+            var stored = await LockOffset(batch, projection);
+            var ahead = changes.Where(c => offsetOf(c) > stored).ToList();
+            if (ahead.Count == 0) return;
+            foreach (var change in ahead)
+                await apply(batch, change);
+            await StoreOffset(batch, projection, offsetOf(ahead[^1]));
+            await tx.CommitAsync(cancellationToken);
+            written = ahead;
+        }, cancellationToken);
         return written;
-    }
-
-    private async Task<IReadOnlyList<Change>> WriteChangesAsync(string projection, IReadOnlyList<Change> changes, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
-        await using var batch = new Batch(connection, tx);
-        var stored = await LockOffset(batch, projection);
-        var ahead = changes.Where(c => c.Offset > stored).ToList();
-        if (ahead.Count == 0) return ahead;
-        foreach (var change in ahead)
-            await Apply(batch, change, ifNotRestocked: false);
-        await StoreOffset(batch, projection, ahead[^1].Offset);
-        await tx.CommitAsync(cancellationToken);
-        return ahead;
     }
 
     /// <summary>
@@ -208,41 +215,23 @@ public sealed class LedgerStore
     /// or below the stored offset are skipped (see <see cref="LockOffset"/>).
     /// </summary>
     /// <returns>The changes written.</returns>
-    public async Task<IReadOnlyList<AttentionChange>> WriteAttentionAsync(string projection, IReadOnlyList<AttentionChange> changes,
-        CancellationToken cancellationToken = default)
-    {
-        if (changes.Count == 0) return [];
-        IReadOnlyList<AttentionChange> written = [];
-        await OneWriter(async () => written = await WriteAttentionChangesAsync(projection, changes, cancellationToken), cancellationToken);
-        return written;
-    }
+    public Task<IReadOnlyList<AttentionChange>> WriteAttentionAsync(string projection, IReadOnlyList<AttentionChange> changes,
+        CancellationToken cancellationToken = default) =>
+        WriteAheadAsync(projection, changes, c => c.Offset, ApplyAttention, cancellationToken);
 
-    private async Task<IReadOnlyList<AttentionChange>> WriteAttentionChangesAsync(string projection, IReadOnlyList<AttentionChange> changes,
-        CancellationToken cancellationToken)
+    private static async Task ApplyAttention(Batch batch, AttentionChange change)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
-        await using var batch = new Batch(connection, tx);
-        var stored = await LockOffset(batch, projection);
-        var ahead = changes.Where(c => c.Offset > stored).ToList();
-        if (ahead.Count == 0) return ahead;
-        foreach (var change in ahead)
+        switch (change.Event)
         {
-            switch (change.Event)
-            {
-                case LineParked e:
-                    await InsertParked(batch, e);
-                    break;
-                case LinesRearmed e:
-                    foreach (var sku in e.SkuIds)
-                        await batch.Execute("DELETE FROM refunds_needing_attention WHERE order_id = @order AND refund_id = @refund AND sku_id = @sku",
-                            ("order", e.OrderId), ("refund", e.RefundId), ("sku", sku));
-                    break;
-            }
+            case LineParked e:
+                await InsertParked(batch, e);
+                break;
+            case LinesRearmed e:
+                foreach (var sku in e.SkuIds)
+                    await batch.Execute("DELETE FROM refunds_needing_attention WHERE order_id = @order AND refund_id = @refund AND sku_id = @sku",
+                        ("order", e.OrderId), ("refund", e.RefundId), ("sku", sku));
+                break;
         }
-        await StoreOffset(batch, projection, ahead[^1].Offset);
-        await tx.CommitAsync(cancellationToken);
-        return ahead;
     }
 
     /// <summary>
