@@ -6,7 +6,7 @@ namespace Restock.Actors.LoadTests;
 
 /// <summary>The runner's command line: a scenario name, then options that override the scenario's sizes and load.</summary>
 public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySkus, long RecoveryEvents = 1_000_000, int RecoveryOpenLines = 10_000,
-    bool FindRate = false, int Repeat = 1)
+    bool FindRate = false, int Repeat = 1, bool RecoveryCrashOnly = false, bool JitLog = false)
 {
     public static string Help => $"""
         restock-load SCENARIO [options]     flash-sale load simulations against Restock.Actors
@@ -41,6 +41,10 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
           --memory-skus N        hot-sku-bench, sku-memory: SKUs touched for the memory measurement (default 100000)
           --events N             recovery-bench: events journaled for the SKU (default 1000000)
           --open-lines N         recovery-bench: of which reservations left open (default 10000)
+          --crash-only           recovery-bench: only the restart after a crash with the ids inside the horizon (the
+                                 case that misses), to profile it or A/B it alone
+          --jit-log              recovery-bench: every method the JIT compiled while each first answer was awaited,
+                                 with its tier (a file in the report folder; counts by type printed)
           --repeat N             cold-start: the whole bench N times in this process, each on a fresh file; every
                                  round is reported, and the median of each phase (default 1)
           --find-rate            open model: the highest rate that still passes (thresholds and invariants), from
@@ -64,6 +68,8 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
         var recoveryOpenLines = 10_000;
         var findRate = false;
         var repeat = 1;
+        var crashOnly = false;
+        var jitLog = false;
         for (var i = 1; i < args.Length; i++)
         {
             var name = args[i];
@@ -119,6 +125,8 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
                 case "--open-lines": recoveryOpenLines = (int)Number(0); break;
                 case "--find-rate": findRate = true; break;
                 case "--repeat": repeat = (int)Number(1); break;
+                case "--crash-only": crashOnly = true; break;
+                case "--jit-log": jitLog = true; break;
                 default: throw new ArgumentException($"unknown option '{name}'");
             }
         }
@@ -136,7 +144,7 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
         if (findRate && scenario.Model.Kind != LoadKind.Open)
             throw new ArgumentException("--find-rate needs the open model (--rate)");
         return new CommandLine(options with { Scenario = scenario, ExtraThresholds = thresholds, EngineOverrides = engine }, false, memorySkus,
-            recoveryEvents, recoveryOpenLines, findRate, repeat);
+            recoveryEvents, recoveryOpenLines, findRate, repeat, crashOnly, jitLog);
     }
 
     private static TimeSpan Duration(string text, string option = "--duration")

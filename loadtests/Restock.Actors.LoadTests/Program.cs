@@ -27,7 +27,7 @@ public static class Program
             }
             if (command.Options.Scenario.Name == "recovery-bench")
             {
-                var recovery = await RecoveryBench.RunAsync(command.Options, command.RecoveryEvents, command.RecoveryOpenLines, Console.Out);
+                var recovery = await RecoveryBench.RunAsync(command.Options, command.RecoveryEvents, command.RecoveryOpenLines, Console.Out, command.RecoveryCrashOnly, command.JitLog);
                 return recovery.Targets.All(t => t.StartsWith("met", StringComparison.Ordinal)) ? 0 : 1;
             }
             if (command.Options.Scenario.Name == "cold-start")

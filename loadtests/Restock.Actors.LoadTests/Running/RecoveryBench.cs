@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
@@ -13,7 +14,7 @@ namespace Restock.Actors.LoadTests.Running;
 public sealed record RecoveryCase(
     string Ids, string Horizon, long Events, int OpenLines, double BuildSeconds, long SnapshotBytes, long SnapshotSequenceNr,
     double EngineStartMs, double FirstAnswerMs, double FirstAnswerFromRestartMs, long EventsReplayed, string FirstAnswer, long ReservedAfter,
-    int IdChunks = 0, long IdChunkBytes = 0);
+    int IdChunks = 0, long IdChunkBytes = 0, long JitMethods = 0, double JitMs = 0);
 
 public sealed record RecoveryReport(DateTimeOffset StartedAt, string Machine, IReadOnlyList<RecoveryCase> Cases, IReadOnlyList<string> Targets);
 
@@ -30,22 +31,29 @@ public static class RecoveryBench
     private const string Sku = "recovery-sku";
     private static readonly TimeSpan Goal = TimeSpan.FromMilliseconds(200);
 
-    public static async Task<RecoveryReport> RunAsync(RunOptions options, long events, int openLines, TextWriter log)
+    /// <param name="crashOnly">Only the restart after a crash with the ids inside the horizon: the case that misses, alone.</param>
+    /// <param name="jitLog">Lists every method the JIT compiled while each first answer was awaited (jit-*.tsv in the report folder).</param>
+    public static async Task<RecoveryReport> RunAsync(RunOptions options, long events, int openLines, TextWriter log, bool crashOnly = false,
+        bool jitLog = false)
     {
         if (events < 1 + openLines) throw new ArgumentException("--events must be larger than --open-lines");
         var started = DateTimeOffset.UtcNow;
         var folder = Path.Combine(options.ReportsFolder, $"recovery-bench-{started:yyyyMMdd-HHmmss}");
         var inFlight = Math.Max(1, options.Scenario.Model.Concurrency);
         var engine = options.EngineOverrides ?? [];
-        List<RecoveryCase> cases =
-        [
-            .. await MeasureAsync("inside the horizon", "24h", events, openLines, inFlight, engine, log),
-            .. await MeasureAsync("older than the horizon", "1s", events, openLines, inFlight, engine, log),
-        ];
+        Directory.CreateDirectory(folder);
+        using var jit = jitLog ? new JitLog() : null;
+        var measuring = new Measuring(inFlight, engine, log, jit, folder);
+        List<RecoveryCase> cases = crashOnly
+            ? [.. await MeasureAsync("inside the horizon", "24h", events, openLines, measuring, crashOnly)]
+            :
+            [
+                .. await MeasureAsync("inside the horizon", "24h", events, openLines, measuring),
+                .. await MeasureAsync("older than the horizon", "1s", events, openLines, measuring),
+            ];
         var report = new RecoveryReport(started, LoadRun.Machine(), cases,
             cases.Select(c => Target($"first answer after a restart ≤ {Goal.TotalMilliseconds:N0} ms ({c.Ids})",
                 c.FirstAnswerMs <= Goal.TotalMilliseconds, $"{c.FirstAnswerMs:N0} ms")).ToList());
-        Directory.CreateDirectory(folder);
         File.WriteAllText(Path.Combine(folder, "recovery.json"),
             JsonSerializer.Serialize(report, new JsonSerializerOptions(JsonSerializerOptions.Web) { WriteIndented = true }));
         File.WriteAllText(Path.Combine(folder, "recovery.md"), Markdown(report));
@@ -56,11 +64,13 @@ public static class RecoveryBench
 
     /// <summary>
     /// Builds the SKU, stops its engine as a crash would (no handoff: the SKU takes no snapshot on the way out), restarts
-    /// and times the first answer; then stops that engine gracefully (the SKU snapshots as it stops) and times it again.
+    /// and times the first answer; then, unless <paramref name="crashOnly"/>, stops that engine gracefully (the SKU snapshots
+    /// as it stops) and times it again.
     /// </summary>
     private static async Task<IReadOnlyList<RecoveryCase>> MeasureAsync(
-        string ids, string horizon, long events, int openLines, int inFlight, IReadOnlyList<string> engineOverrides, TextWriter log)
+        string ids, string horizon, long events, int openLines, Measuring m, bool crashOnly = false)
     {
+        var (inFlight, engineOverrides, log) = (m.InFlight, m.EngineOverrides, m.Log);
         var folder = Path.Combine(Path.GetTempPath(), "restock-load");
         Directory.CreateDirectory(folder);
         var file = Path.Combine(folder, $"recovery-{Guid.NewGuid():N}.db");
@@ -77,8 +87,9 @@ public static class RecoveryBench
             await first.System.Terminate();
             await first.DisposeAsync();
 
-            var afterCrash = await RestartAsync(file, overrides, $"{ids}, after a crash", ids, horizon, events, openLines, built, log);
-            var afterStop = await RestartAsync(file, overrides, $"{ids}, after a graceful stop", ids, horizon, events, openLines, built, log);
+            var afterCrash = await RestartAsync(file, overrides, $"{ids}, after a crash", ids, horizon, events, openLines, built, m);
+            if (crashOnly) return [afterCrash];
+            var afterStop = await RestartAsync(file, overrides, $"{ids}, after a graceful stop", ids, horizon, events, openLines, built, m);
             return [afterCrash, afterStop];
         }
         finally
@@ -89,25 +100,52 @@ public static class RecoveryBench
         }
     }
 
+    /// <summary>What every case is measured with: buyers in flight while building, engine overrides, the log, the JIT's listener.</summary>
+    private sealed record Measuring(int InFlight, IReadOnlyList<string> EngineOverrides, TextWriter Log, JitLog? Jit, string Folder);
+
     /// <summary>Starts an engine on the journal, sends the first command at once, and leaves it stopped gracefully.</summary>
     private static async Task<RecoveryCase> RestartAsync(
-        string file, string[] overrides, string label, string ids, string horizon, long events, int openLines, double built, TextWriter log)
+        string file, string[] overrides, string label, string ids, string horizon, long events, int openLines, double built, Measuring m)
     {
+        var log = m.Log;
         var (snapshotBytes, snapshotSequenceNr) = LatestSnapshot(file);
         var (chunks, chunkBytes) = IdChunks(file);
         var clock = Stopwatch.StartNew();
         await using var engine = await StartAsync(file, overrides);
         var engineStart = clock.Elapsed;
+        // What the JIT compiled (tier-0, OSR and tier-1 code, on any thread) while the first answer was awaited: on 2 cores
+        // it competes with the recovery.
+        var (jitMethods, jitTime) = (JitInfo.GetCompiledMethodCount(), JitInfo.GetCompilationTime());
+        var asked = DateTime.UtcNow;
         var answering = Stopwatch.StartNew();
         var reply = await engine.Inventory.Execute(Sku, new Reserve($"after-restart-{Guid.NewGuid():N}", 1, DateTimeOffset.UtcNow.AddDays(1)));
         var firstAnswer = answering.Elapsed;
+        var answered = DateTime.UtcNow;
         var fromRestart = clock.Elapsed;
+        (jitMethods, jitTime) = (JitInfo.GetCompiledMethodCount() - jitMethods, JitInfo.GetCompilationTime() - jitTime);
         var stats = await engine.Inventory.GetJournalStats(Sku);
         log.WriteLine($"recovery ({label}): first answer {firstAnswer.TotalMilliseconds:N0} ms after the engine started " +
-                      $"({engineStart.TotalMilliseconds:N0} ms), {stats.EventsReplayed:N0} events replayed");
+                      $"({engineStart.TotalMilliseconds:N0} ms), {stats.EventsReplayed:N0} events replayed; meanwhile the JIT compiled " +
+                      $"{jitMethods:N0} methods in {jitTime.TotalMilliseconds:N0} ms");
+        if (m.Jit is { } jit) await WriteJitLogAsync(jit, asked, answered, label, m);
         return new RecoveryCase(label, horizon, events, openLines, Math.Round(built, 1), snapshotBytes, snapshotSequenceNr,
             Math.Round(engineStart.TotalMilliseconds, 1), Math.Round(firstAnswer.TotalMilliseconds, 1),
-            Math.Round(fromRestart.TotalMilliseconds, 1), stats.EventsReplayed, reply.Outcome.ToString(), reply.Levels.Reserved, chunks, chunkBytes);
+            Math.Round(fromRestart.TotalMilliseconds, 1), stats.EventsReplayed, reply.Outcome.ToString(), reply.Levels.Reserved, chunks, chunkBytes,
+            jitMethods, Math.Round(jitTime.TotalMilliseconds, 1));
+    }
+
+    /// <summary>The methods compiled while the first answer was awaited: every one to a file, counts by tier and by type to the log.</summary>
+    private static async Task WriteJitLogAsync(JitLog jit, DateTime asked, DateTime answered, string label, Measuring m)
+    {
+        var compiled = await jit.Between(asked, answered);
+        var file = Path.Combine(m.Folder, $"jit-{string.Concat(label.Where(char.IsLetterOrDigit))}.tsv");
+        File.WriteAllLines(file, compiled.Select(c => $"{(c.At - asked).TotalMilliseconds:F1}\t{c.Tier}\t{c.Method}"));
+        m.Log.WriteLine($"JIT while the first answer was awaited ({label}), {compiled.Count:N0} methods: " +
+                        string.Join(", ", compiled.GroupBy(c => c.Tier).OrderByDescending(g => g.Count()).Select(g => $"{g.Key} {g.Count():N0}")));
+        foreach (var type in compiled.GroupBy(c => (c.Tier, Type: c.Method[..Math.Max(0, c.Method.IndexOf("::", StringComparison.Ordinal))]))
+                     .OrderByDescending(g => g.Count()).Take(25))
+            m.Log.WriteLine($"  {type.Count(),5}  {type.Key.Tier,-12} {type.Key.Type}");
+        m.Log.WriteLine($"  every method: {file}");
     }
 
     private static Task<RestockEngine> StartAsync(string file, string[] overrides) => RestockEngine.StartAsync(
@@ -197,12 +235,12 @@ public static class RecoveryBench
         sb.AppendLine($"Machine: {r.Machine}. One SKU built through the in-process engine (SQLite WAL, synchronous FULL), the engine " +
                       "stopped as by a crash (no handoff) and started again on the same file, one new reservation sent at once; then that " +
                       "engine stopped gracefully and started again, the same.\n");
-        sb.AppendLine("| finished ids, restart | horizon | events | open lines | built in | latest snapshot | its id chunks | engine start | first answer | from the restart | events replayed | answer (units reserved after it) |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        sb.AppendLine("| finished ids, restart | horizon | events | open lines | built in | latest snapshot | its id chunks | engine start | first answer | from the restart | events replayed | JIT meanwhile | answer (units reserved after it) |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var c in r.Cases)
             sb.AppendLine($"| {c.Ids} | {c.Horizon} | {c.Events:N0} | {c.OpenLines:N0} | {c.BuildSeconds:N1} s | " +
                           $"{c.SnapshotBytes / 1e6:N1} MB at row {c.SnapshotSequenceNr:N0} | {c.IdChunks:N0}, {c.IdChunkBytes / 1e6:N1} MB | {c.EngineStartMs:N0} ms | **{c.FirstAnswerMs:N0} ms** | " +
-                          $"{c.FirstAnswerFromRestartMs:N0} ms | {c.EventsReplayed:N0} | {c.FirstAnswer} ({c.ReservedAfter:N0}) |");
+                          $"{c.FirstAnswerFromRestartMs:N0} ms | {c.EventsReplayed:N0} | {c.JitMethods:N0} methods, {c.JitMs:N0} ms | {c.FirstAnswer} ({c.ReservedAfter:N0}) |");
         sb.AppendLine();
         sb.AppendJoin("", r.Targets.Select(t => $"- {t}\n"));
         return sb.ToString();
