@@ -118,16 +118,23 @@ public static class RecoveryBench
         var (jitMethods, jitTime) = (JitInfo.GetCompiledMethodCount(), JitInfo.GetCompilationTime());
         var asked = DateTime.UtcNow;
         var answering = Stopwatch.StartNew();
+        var askedTicks = Stopwatch.GetTimestamp();
         var reply = await engine.Inventory.Execute(Sku, new Reserve($"after-restart-{Guid.NewGuid():N}", 1, DateTimeOffset.UtcNow.AddDays(1)));
         var firstAnswer = answering.Elapsed;
         var answered = DateTime.UtcNow;
+        var answeredTicks = Stopwatch.GetTimestamp();
         var fromRestart = clock.Elapsed;
         (jitMethods, jitTime) = (JitInfo.GetCompiledMethodCount() - jitMethods, JitInfo.GetCompilationTime() - jitTime);
         var stats = await engine.Inventory.GetJournalStats(Sku);
         log.WriteLine($"recovery ({label}): first answer {firstAnswer.TotalMilliseconds:N0} ms after the engine started " +
                       $"({engineStart.TotalMilliseconds:N0} ms), {stats.EventsReplayed:N0} events replayed; meanwhile the JIT compiled " +
                       $"{jitMethods:N0} methods in {jitTime.TotalMilliseconds:N0} ms");
-        if (m.Jit is { } jit) await WriteJitLogAsync(jit, asked, answered, label, m);
+        if (m.Jit is { } jit)
+        {
+            // The monotonic clock (Linux), so a profile recorded with it (perf record -k mono) can be cut to the same window.
+            log.WriteLine($"first answer awaited from {askedTicks / (double)Stopwatch.Frequency:F6} to {answeredTicks / (double)Stopwatch.Frequency:F6} s (Stopwatch)");
+            await WriteJitLogAsync(jit, asked, answered, label, m);
+        }
         return new RecoveryCase(label, horizon, events, openLines, Math.Round(built, 1), snapshotBytes, snapshotSequenceNr,
             Math.Round(engineStart.TotalMilliseconds, 1), Math.Round(firstAnswer.TotalMilliseconds, 1),
             Math.Round(fromRestart.TotalMilliseconds, 1), stats.EventsReplayed, reply.Outcome.ToString(), reply.Levels.Reserved, chunks, chunkBytes,

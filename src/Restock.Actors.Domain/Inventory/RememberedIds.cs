@@ -469,6 +469,9 @@ internal sealed class IdLog
     /// </summary>
     public static int Hash(IdKind kind, ReadOnlySpan<char> id) => string.GetHashCode(id) ^ ((int)kind * -1640531535);
 
+    // Once per remembered id when a snapshot is read (not inlined: stackalloc): optimised at once, not tier-0 code until the
+    // JIT's background thread gets to it.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int Hash(IdKind kind, ReadOnlySpan<byte> utf8)
     {
         Span<char> chars = utf8.Length <= 256 ? stackalloc char[utf8.Length] : new char[utf8.Length];

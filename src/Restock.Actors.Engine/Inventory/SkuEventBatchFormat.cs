@@ -178,6 +178,8 @@ internal static class SkuEventBatchFormat
 
         public byte Byte() => bytes[_at++];
 
+        // Several times per replayed event, not inlined (its loop): optimised at once (see SkuSnapshotFormat.ReadVar).
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public ulong Var()
         {
             ulong value = 0;

@@ -260,6 +260,9 @@ internal static class SkuSnapshotFormat
         bytes[at++] = (byte)value;
     }
 
+    // Called a few times per remembered id by the loops above, and not inlined there (its loop): optimised at once, or a
+    // SKU's first recovery in a process runs it as tier-0 code until the JIT's busy background thread gets to it.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static ulong ReadVar(byte[] bytes, ref int at)
     {
         ulong value = 0;

@@ -1,0 +1,87 @@
+using Akka.Actor;
+using Akka.Persistence;
+using Restock.Actors.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Restock.Actors.Tests.Hosting;
+
+/// <summary>
+/// The engine's snapshot store reads a snapshot's row with a query of its own, not the plugin's: whatever the criteria, it
+/// must load the snapshot Akka.Persistence.Sql's own store loads from the same rows.
+/// </summary>
+public sealed class SnapshotLoadTests(ITestOutputHelper output) : EngineTestKit(output)
+{
+    private static readonly TimeSpan FirstRead = TimeSpan.FromSeconds(30);
+
+    private const string PluginStore = "akka.persistence.snapshot-store.sql.class = \"Akka.Persistence.Sql.Snapshot.SqlSnapshotStore, Akka.Persistence.Sql\"";
+
+    private static readonly DateTime At = new(2026, 11, 27, 8, 0, 0, DateTimeKind.Utc);
+
+    public static TheoryData<string, long, int> Criteria => new()
+    {
+        // persistence id, highest sequence number, seconds after At as the latest time (-1: any time)
+        { "sku-a", long.MaxValue, -1 },
+        { "sku-a", 8, -1 },
+        { "sku-a", 7, -1 },
+        { "sku-a", 2, -1 },
+        { "sku-a", long.MaxValue, 1 },
+        { "sku-a", long.MaxValue, 0 },
+        { "sku-a", 8, 2 },
+        { "sku-a", 9, 0 },
+        { "sku-b", long.MaxValue, -1 },
+        { "sku-never-saved", long.MaxValue, -1 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Criteria))]
+    public async Task A_snapshot_loads_as_the_plugin_loads_it(string persistenceId, long maxSequenceNr, int maxSecondsAfter)
+    {
+        var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
+        foreach (var (id, sequenceNr, at, snapshot) in new (string, long, DateTime, object)[]
+                 {
+                     ("sku-a", 3, At, "three"), ("sku-a", 7, At.AddSeconds(1), 7L), ("sku-a", 9, At.AddSeconds(2), "nine"), ("sku-b", 4, At, 4L),
+                 })
+        {
+            store.Tell(new SaveSnapshot(new SnapshotMetadata(id, sequenceNr, at), snapshot), TestActor);
+            ExpectMsg<SaveSnapshotSuccess>(FirstRead);
+        }
+        var criteria = new SnapshotSelectionCriteria(maxSequenceNr, maxSecondsAfter < 0 ? DateTime.MaxValue : At.AddSeconds(maxSecondsAfter));
+
+        var plugin = ActorSystem.Create("restock", Db.Config(PluginStore));
+        try
+        {
+            var probe = CreateTestProbe(plugin);
+            Persistence.Instance.Apply(plugin).SnapshotStoreFor(null).Tell(new LoadSnapshot(persistenceId, criteria, long.MaxValue), probe.Ref);
+            var expected = probe.ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot;
+
+            store.Tell(new LoadSnapshot(persistenceId, criteria, long.MaxValue), TestActor);
+            var loaded = ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot;
+
+            Assert.Equal(Describe(expected), Describe(loaded));
+            if (persistenceId == "sku-a" && maxSequenceNr == long.MaxValue && maxSecondsAfter < 0) Assert.Equal("sku-a 9 " + At.AddSeconds(2).Ticks + " nine", Describe(loaded));
+        }
+        finally
+        {
+            await plugin.Terminate();
+        }
+    }
+
+    [Fact]
+    public void A_row_without_a_serializer_id_is_read_as_the_plugin_reads_it()
+    {
+        var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-a", 3, At), 3L), TestActor);
+        ExpectMsg<SaveSnapshotSuccess>(FirstRead);
+        // A row as other tools write it: the snapshot's type by name, serialized by the serializer bound to that type.
+        var payload = Convert.ToHexString(Sys.Serialization.FindSerializerForType(typeof(long)).ToBinary(5L));
+        Db.Execute("INSERT INTO snapshot (persistence_id, sequence_number, created, snapshot, manifest, serializer_id) " +
+                   $"VALUES ('sku-a', 5, {At.Ticks}, X'{payload}', '{typeof(long).AssemblyQualifiedName}', NULL)");
+
+        store.Tell(new LoadSnapshot("sku-a", SnapshotSelectionCriteria.Latest, long.MaxValue), TestActor);
+
+        Assert.Equal("sku-a 5 " + At.Ticks + " 5", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
+    }
+
+    private static string Describe(SelectedSnapshot? s) =>
+        s is null ? "none" : $"{s.Metadata.PersistenceId} {s.Metadata.SequenceNr} {s.Metadata.Timestamp.Ticks} {s.Snapshot}";
+}
