@@ -21,7 +21,7 @@ namespace Restock.Actors.Engine.Hosting;
 /// transaction. On SQLite those transactions are written by
 /// <see cref="SqliteJournalWrites"/>, elsewhere by the plugin.
 /// </summary>
-public sealed class BatchingJournal : SqlWriteJournal
+public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
 {
     private sealed class Flush
     {
@@ -31,6 +31,21 @@ public sealed class BatchingJournal : SqlWriteJournal
     private sealed class Written
     {
         public static readonly Written Instance = new();
+    }
+
+    /// <summary>Fails the transactions past their deadline.</summary>
+    private sealed class Sweep
+    {
+        public static readonly Sweep Instance = new();
+    }
+
+    /// <summary>A group-committed transaction until it ends: its writes, and when they fail if it has not ended by then.</summary>
+    private sealed class Transaction(List<(AtomicWrite Write, TaskCompletionSource<IImmutableList<Exception>> Done)> writes, Task written, long deadlineMs)
+    {
+        public readonly List<(AtomicWrite Write, TaskCompletionSource<IImmutableList<Exception>> Done)> Writes = writes;
+        public readonly Task Written = written;
+        public readonly long DeadlineMs = deadlineMs;
+        public bool TimedOut;
     }
 
     private sealed record Replay(string PersistenceId, long From, long To, long Max);
@@ -48,7 +63,7 @@ public sealed class BatchingJournal : SqlWriteJournal
     // A read of an entity's highest sequence number waits for its write still in flight (the plugin does the same
     // with a private record of its own).
     private readonly ConcurrentDictionary<string, Task> _writesInFlight = new();
-    private readonly List<(AtomicWrite Write, TaskCompletionSource<Exception?> Done)> _toWrite = [];
+    private readonly List<(AtomicWrite Write, TaskCompletionSource<IImmutableList<Exception>> Done)> _toWrite = [];
     // Replays this short are read with their entity's highest sequence number, in the same statement.
     private const long ShortReplay = 100;
     // Replays up to this long are read together with other entities' (at most MaxReplaysPerQuery of them, so at most
@@ -73,8 +88,14 @@ public sealed class BatchingJournal : SqlWriteJournal
     private readonly int _parallelism;
     private int _transactionsInFlight;
     // One deadline per transaction: Akka's breaker times each entity's write (a timer and a cancellation promise per
-    // write, alive while it is in flight) unless its call-timeout is infinite, as hocon/restock.conf sets it.
+    // write, alive while it is in flight) unless its call-timeout is infinite, as hocon/restock.conf sets it. The deadlines
+    // are watched by one pending sweep, not a timer per transaction (PERFORMANCE-LOG, "Goal 6, session 12").
     private readonly TimeSpan _writeTimeout;
+    // The transactions not yet ended, oldest first (the journal's thread only).
+    private readonly List<Transaction> _transactions = [];
+    private bool _sweepPending;
+
+    public ITimerScheduler Timers { get; set; } = null!;
 
     public BatchingJournal(Config journalConfig) : base(journalConfig)
     {
@@ -269,27 +290,23 @@ public sealed class BatchingJournal : SqlWriteJournal
                     _stored.Writing(several[i].PersistenceId);
         }
         if (_toWrite.Count == 0 && _transactionsInFlight < _parallelism) Self.Tell(Flush.Instance);
-        return several is null ? WriteOneAsync(single) : WriteSeveralAsync(several);
+        return several is null ? WriteOne(single) : WriteSeveralAsync(several);
     }
 
-    private async Task<IImmutableList<Exception>> WriteOneAsync(AtomicWrite write)
+    /// <summary>
+    /// The task Akka awaits is the write's own completion source, answered by its transaction (no state machine per write,
+    /// alive while the write is in flight): null when stored, Akka's documented happy path, which allocates no answer list.
+    /// </summary>
+    private Task<IImmutableList<Exception>> WriteOne(AtomicWrite write)
     {
         var done = Enqueue(write);
         _writesInFlight[write.PersistenceId] = done;
-        try
-        {
-            // Null when stored: Akka's documented happy path, which allocates no answer list.
-            return await done is { } rejected ? ImmutableList.Create(rejected) : null!;
-        }
-        finally
-        {
-            _writesInFlight.TryRemove(new KeyValuePair<string, Task>(write.PersistenceId, done));
-        }
+        return done;
     }
 
     private async Task<IImmutableList<Exception>> WriteSeveralAsync(List<AtomicWrite> writes)
     {
-        var waiting = new Task<Exception?>[writes.Count];
+        var waiting = new Task<IImmutableList<Exception>>[writes.Count];
         for (var i = 0; i < writes.Count; i++)
             waiting[i] = Enqueue(writes[i]);
         var all = Task.WhenAll(waiting);
@@ -299,7 +316,7 @@ public sealed class BatchingJournal : SqlWriteJournal
         {
             var answers = await all;
             if (answers.All(a => a is null)) return null!;
-            return answers.ToImmutableList()!;
+            return answers.Select(a => a?[0]).ToImmutableList()!;
         }
         finally
         {
@@ -307,9 +324,9 @@ public sealed class BatchingJournal : SqlWriteJournal
         }
     }
 
-    private Task<Exception?> Enqueue(AtomicWrite write)
+    private Task<IImmutableList<Exception>> Enqueue(AtomicWrite write)
     {
-        var done = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var done = new TaskCompletionSource<IImmutableList<Exception>>(TaskCreationOptions.RunContinuationsAsynchronously);
         _toWrite.Add((write, done));
         return done.Task;
     }
@@ -323,7 +340,12 @@ public sealed class BatchingJournal : SqlWriteJournal
                 return true;
             case Written:
                 _transactionsInFlight--;
+                _transactions.RemoveAll(static t => t.Written.IsCompleted);
                 WriteWaiting();
+                return true;
+            case Sweep:
+                _sweepPending = false;
+                FailOverdue();
                 return true;
             default:
                 return base.ReceivePluginInternal(message);
@@ -342,32 +364,61 @@ public sealed class BatchingJournal : SqlWriteJournal
             // The plugin's write call must run on the journal's thread (it reads the actor's context); both return at once.
             var written = _sqliteWrites is null ? base.WriteMessagesAsync(writes, _stopping.Token) : _sqliteWrites.WriteAsync(writes, _stopping.Token)!;
             var self = Self;
-            // The next transaction starts when this one has ended, not at its deadline: they would only wait on each other.
-            written.ContinueWith(_ => self.Tell(Written.Instance), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            var timeout = _writeTimeout;
             var writesInFlight = _writesInFlight;
-            written.WaitAsync(timeout).ContinueWith(t =>
+            _transactions.Add(new Transaction(chunk, written, Environment.TickCount64 + (long)_writeTimeout.TotalMilliseconds));
+            // The next transaction starts when this one has ended, not at its deadline: they would only wait on each other.
+            // Writes already failed by the deadline keep that answer (TrySet).
+            written.ContinueWith(t =>
             {
-                if (t.Exception?.InnerException is TimeoutException)
-                {
-                    TimedOut(writesInFlight, chunk, written, timeout);
-                    return;
-                }
                 for (var i = 0; i < chunk.Count; i++)
                 {
-                    if (t.IsFaulted) chunk[i].Done.TrySetException(t.Exception!.InnerExceptions);
-                    else if (t.IsCanceled) chunk[i].Done.TrySetCanceled();
-                    else chunk[i].Done.TrySetResult(t.Result is { Count: > 0 } rejections ? rejections[i] : null);
+                    var (write, done) = chunk[i];
+                    // A write past its deadline is registered under its transaction instead (TimedOut): this finds nothing then.
+                    writesInFlight.TryRemove(new KeyValuePair<string, Task>(write.PersistenceId, done.Task));
+                    if (t.IsFaulted) done.TrySetException(t.Exception!.InnerExceptions);
+                    else if (t.IsCanceled) done.TrySetCanceled();
+                    else if (t.Result is { Count: > 0 } rejections && rejections[i] is { } rejected) done.TrySetResult(ImmutableList.Create(rejected));
+                    else done.TrySetResult(null!);
                 }
+                self.Tell(Written.Instance);
             }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
+        ScheduleSweep();
+    }
+
+    /// <summary>Fails every transaction past its deadline, then watches the next deadline.</summary>
+    private void FailOverdue()
+    {
+        var now = Environment.TickCount64;
+        foreach (var t in _transactions)
+        {
+            if (t.TimedOut || t.Written.IsCompleted || t.DeadlineMs > now) continue;
+            t.TimedOut = true;
+            TimedOut(_writesInFlight, t.Writes, t.Written, _writeTimeout);
+        }
+        _transactions.RemoveAll(static t => t.Written.IsCompleted);
+        ScheduleSweep();
+    }
+
+    /// <summary>
+    /// One sweep pending at a time, due at the oldest deadline still watched: a steady stream of short transactions costs one
+    /// scheduled message per write-timeout, not a timer per transaction.
+    /// </summary>
+    private void ScheduleSweep()
+    {
+        if (_sweepPending) return;
+        var next = _transactions.Find(static t => !t.TimedOut && !t.Written.IsCompleted);
+        if (next is null) return;
+        _sweepPending = true;
+        var due = TimeSpan.FromMilliseconds(Math.Max(0, next.DeadlineMs - Environment.TickCount64));
+        Timers.StartSingleTimer(Sweep.Instance, Sweep.Instance, due);
     }
 
     /// <summary>
     /// Fails the writes of a transaction past its deadline. It may still commit: until it ends, a recovery of one of its
     /// entities waits for it as for any write in flight, so the entity restarted after the failure reads what it stored.
     /// </summary>
-    private static void TimedOut(ConcurrentDictionary<string, Task> writesInFlight, List<(AtomicWrite Write, TaskCompletionSource<Exception?> Done)> chunk,
+    private static void TimedOut(ConcurrentDictionary<string, Task> writesInFlight, List<(AtomicWrite Write, TaskCompletionSource<IImmutableList<Exception>> Done)> chunk,
         Task written, TimeSpan timeout)
     {
         foreach (var (write, _) in chunk)
