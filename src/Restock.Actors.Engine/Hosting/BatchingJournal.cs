@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Data.Common;
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Persistence;
 using Akka.Persistence.Sql.Config;
@@ -21,7 +22,7 @@ namespace Restock.Actors.Engine.Hosting;
 /// transaction. On SQLite those transactions are written by
 /// <see cref="SqliteJournalWrites"/>, elsewhere by the plugin.
 /// </summary>
-public sealed class BatchingJournal : SqlWriteJournal
+public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
 {
     private sealed class Flush
     {
@@ -31,6 +32,23 @@ public sealed class BatchingJournal : SqlWriteJournal
     private sealed class Written
     {
         public static readonly Written Instance = new();
+    }
+
+    // A transaction passed its deadline and is still in flight; and when it ends.
+    private sealed class TransactionOverdue
+    {
+        public static readonly TransactionOverdue Instance = new();
+    }
+
+    private sealed class OverdueTransactionEnded
+    {
+        public static readonly OverdueTransactionEnded Instance = new();
+    }
+
+    // The deadline of the oldest write waiting behind an overdue transaction.
+    private sealed class WaitingOverdue
+    {
+        public static readonly WaitingOverdue Instance = new();
     }
 
     private sealed record Replay(string PersistenceId, long From, long To, long Max);
@@ -48,7 +66,8 @@ public sealed class BatchingJournal : SqlWriteJournal
     // A read of an entity's highest sequence number waits for its write still in flight (the plugin does the same
     // with a private record of its own).
     private readonly ConcurrentDictionary<string, Task> _writesInFlight = new();
-    private readonly List<(AtomicWrite Write, TaskCompletionSource<Exception?> Done)> _toWrite = [];
+    // Each write with when it was asked (Stopwatch ticks): its deadline is write-timeout after that.
+    private readonly List<(AtomicWrite Write, TaskCompletionSource<Exception?> Done, long Since)> _toWrite = [];
     // Replays this short are read with their entity's highest sequence number, in the same statement.
     private const long ShortReplay = 100;
     // Replays up to this long are read together with other entities' (at most MaxReplaysPerQuery of them, so at most
@@ -75,12 +94,21 @@ public sealed class BatchingJournal : SqlWriteJournal
     // One deadline per transaction: Akka's breaker times each entity's write (a timer and a cancellation promise per
     // write, alive while it is in flight) unless its call-timeout is infinite, as hocon/restock.conf sets it.
     private readonly TimeSpan _writeTimeout;
+    // With the breaker's call-timeout infinite, the journal's other calls are timed here (Bounded): a read of a recovering
+    // entity's highest sequence number by the entity's own recovery-event-timeout, a delete by the write-timeout.
+    private readonly TimeSpan _readTimeout;
+    // Transactions past their deadline still in flight: writes waiting behind them are failed at their own deadlines
+    // (FailOverdueWaiting), by one timer at a time.
+    private int _overdueInFlight;
+
+    public ITimerScheduler Timers { get; set; } = null!;
 
     public BatchingJournal(Config journalConfig) : base(journalConfig)
     {
         var config = new JournalConfig(journalConfig);
         _parallelism = Math.Max(1, config.DaoConfig.Parallelism);
         _writeTimeout = Required(journalConfig, "write-timeout");
+        _readTimeout = Required(journalConfig, "recovery-event-timeout");
         _sqliteWrites = SqliteJournalWrites.For(Context.System.Serialization, config, Required(journalConfig, "write-lock-wait"));
         if (config.DaoConfig.SqlCommonCompatibilityMode || !RecoveryReads.Supports(config.ProviderName))
             return;
@@ -204,7 +232,52 @@ public sealed class BatchingJournal : SqlWriteJournal
         return events;
     }
 
-    public override async Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken)
+    public override Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken) =>
+        Bounded(ReadHighestAsync(persistenceId, fromSequenceNr, cancellationToken), _readTimeout, "read of the highest sequence number",
+            "recovery-event-timeout");
+
+    /// <summary>
+    /// Deletes as the plugin does, bounded like a write: a delete is a write transaction, and unbounded a hung one would
+    /// leave the entity that asked (sharding's remember-entities store) waiting for its answer for ever. Beside the
+    /// journal's actor: on SQLite the plugin's delete runs synchronously, and waiting for the write lock it held the actor,
+    /// every other write and read with it.
+    /// </summary>
+    protected override Task DeleteMessagesToAsync(string persistenceId, long toSequenceNr, CancellationToken cancellationToken) =>
+        Bounded(Task.Run(() => base.DeleteMessagesToAsync(persistenceId, toSequenceNr, cancellationToken), CancellationToken.None),
+            _writeTimeout, "delete", "write-timeout");
+
+    /// <summary>
+    /// Fails <paramref name="call"/>'s caller once it has run <paramref name="timeout"/>, as Akka's breaker did before its
+    /// call-timeout became infinite; the breaker counts the failure. The call itself may still end later.
+    /// </summary>
+    private static async Task<T> Bounded<T>(Task<T> call, TimeSpan timeout, string what, string setting)
+    {
+        try
+        {
+            return await call.WaitAsync(timeout);
+        }
+        catch (TimeoutException) when (!call.IsCompleted)
+        {
+            throw TimedOut(what, setting, timeout);
+        }
+    }
+
+    private static async Task Bounded(Task call, TimeSpan timeout, string what, string setting)
+    {
+        try
+        {
+            await call.WaitAsync(timeout);
+        }
+        catch (TimeoutException) when (!call.IsCompleted)
+        {
+            throw TimedOut(what, setting, timeout);
+        }
+    }
+
+    private static TimeoutException TimedOut(string what, string setting, TimeSpan timeout) =>
+        new($"The journal's {what} did not end within its {setting} ({timeout}).");
+
+    private async Task<long> ReadHighestAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken)
     {
         if (_highest is null) return await base.ReadHighestSequenceNrAsync(persistenceId, fromSequenceNr, cancellationToken);
         if (_stored?.MayHaveRows(persistenceId, _stopping.Token) == false) return 0;
@@ -269,7 +342,9 @@ public sealed class BatchingJournal : SqlWriteJournal
                     _stored.Writing(several[i].PersistenceId);
         }
         if (_toWrite.Count == 0 && _transactionsInFlight < _parallelism) Self.Tell(Flush.Instance);
-        return several is null ? WriteOneAsync(single) : WriteSeveralAsync(several);
+        var answer = several is null ? WriteOneAsync(single) : WriteSeveralAsync(several);
+        if (_overdueInFlight > 0) FailOverdueWaiting();
+        return answer;
     }
 
     private async Task<IImmutableList<Exception>> WriteOneAsync(AtomicWrite write)
@@ -310,7 +385,7 @@ public sealed class BatchingJournal : SqlWriteJournal
     private Task<Exception?> Enqueue(AtomicWrite write)
     {
         var done = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _toWrite.Add((write, done));
+        _toWrite.Add((write, done, Stopwatch.GetTimestamp()));
         return done.Task;
     }
 
@@ -325,13 +400,40 @@ public sealed class BatchingJournal : SqlWriteJournal
                 _transactionsInFlight--;
                 WriteWaiting();
                 return true;
+            case TransactionOverdue:
+                _overdueInFlight++;
+                FailOverdueWaiting();
+                return true;
+            case WaitingOverdue:
+                FailOverdueWaiting();
+                return true;
+            case OverdueTransactionEnded:
+                _overdueInFlight--;
+                return true;
             default:
                 return base.ReceivePluginInternal(message);
         }
     }
 
+    /// <summary>
+    /// A transaction past its deadline may stay in flight for long (a stalled disk or connection), and the writes waiting
+    /// for its slot cannot start: each is failed at its own deadline, write-timeout after it was asked, as Akka's breaker
+    /// timed each write. One timer, for the oldest, while such a transaction is in flight; none otherwise.
+    /// </summary>
+    private void FailOverdueWaiting()
+    {
+        var now = Stopwatch.GetTimestamp();
+        var overdue = 0;
+        while (overdue < _toWrite.Count && Stopwatch.GetElapsedTime(_toWrite[overdue].Since, now) >= _writeTimeout)
+            _toWrite[overdue++].Done.TrySetException(TimedOut("write", "write-timeout", _writeTimeout));
+        _toWrite.RemoveRange(0, overdue);
+        if (_overdueInFlight == 0 || _toWrite.Count == 0 || Timers.IsTimerActive(WaitingOverdue.Instance)) return;
+        Timers.StartSingleTimer(WaitingOverdue.Instance, WaitingOverdue.Instance, _writeTimeout - Stopwatch.GetElapsedTime(_toWrite[0].Since, now));
+    }
+
     private void WriteWaiting()
     {
+        FailOverdueWaiting();
         while (_toWrite.Count > 0 && _transactionsInFlight < _parallelism)
         {
             var take = Math.Min(_toWrite.Count, MaxWritesPerTransaction);
@@ -346,11 +448,13 @@ public sealed class BatchingJournal : SqlWriteJournal
             written.ContinueWith(_ => self.Tell(Written.Instance), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             var timeout = _writeTimeout;
             var writesInFlight = _writesInFlight;
-            written.WaitAsync(timeout).ContinueWith(t =>
+            // The transaction's deadline is its oldest write's (the others were asked later).
+            var left = timeout - Stopwatch.GetElapsedTime(chunk[0].Since);
+            written.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero).ContinueWith(t =>
             {
                 if (t.Exception?.InnerException is TimeoutException)
                 {
-                    TimedOut(writesInFlight, chunk, written, timeout);
+                    TimedOut(self, writesInFlight, chunk, written, timeout);
                     return;
                 }
                 for (var i = 0; i < chunk.Count; i++)
@@ -367,25 +471,27 @@ public sealed class BatchingJournal : SqlWriteJournal
     /// Fails the writes of a transaction past its deadline. It may still commit: until it ends, a recovery of one of its
     /// entities waits for it as for any write in flight, so the entity restarted after the failure reads what it stored.
     /// </summary>
-    private static void TimedOut(ConcurrentDictionary<string, Task> writesInFlight, List<(AtomicWrite Write, TaskCompletionSource<Exception?> Done)> chunk,
-        Task written, TimeSpan timeout)
+    private static void TimedOut(IActorRef journal, ConcurrentDictionary<string, Task> writesInFlight,
+        List<(AtomicWrite Write, TaskCompletionSource<Exception?> Done, long Since)> chunk, Task written, TimeSpan timeout)
     {
-        foreach (var (write, _) in chunk)
+        foreach (var (write, _, _) in chunk)
             writesInFlight[write.PersistenceId] = written;
+        journal.Tell(TransactionOverdue.Instance);
         written.ContinueWith(_ =>
         {
-            foreach (var (write, _) in chunk)
+            foreach (var (write, _, _) in chunk)
                 writesInFlight.TryRemove(new KeyValuePair<string, Task>(write.PersistenceId, written));
+            journal.Tell(OverdueTransactionEnded.Instance);
         }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        foreach (var (_, done) in chunk)
-            done.TrySetException(new TimeoutException($"The journal's transaction did not end within its write-timeout ({timeout})."));
+        foreach (var (_, done, _) in chunk)
+            done.TrySetException(TimedOut("transaction", "write-timeout", timeout));
     }
 
     protected override void PostStop()
     {
         _stopping.Cancel();
         _prepared?.Dispose();
-        foreach (var (_, done) in _toWrite)
+        foreach (var (_, done, _) in _toWrite)
             done.TrySetException(new InvalidOperationException("the journal stopped before the write"));
         base.PostStop();
     }
