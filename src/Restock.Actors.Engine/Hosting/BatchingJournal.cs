@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Data.Common;
-using System.Diagnostics;
 using Akka.Actor;
 using Akka.Persistence;
 using Akka.Persistence.Sql.Config;
@@ -34,21 +33,19 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
         public static readonly Written Instance = new();
     }
 
-    // A transaction passed its deadline and is still in flight; and when it ends.
-    private sealed class TransactionOverdue
+    /// <summary>Fails the transactions past their deadline, and the writes waiting for them past theirs.</summary>
+    private sealed class Sweep
     {
-        public static readonly TransactionOverdue Instance = new();
+        public static readonly Sweep Instance = new();
     }
 
-    private sealed class OverdueTransactionEnded
+    /// <summary>A group-committed transaction until it ends: its writes, and when they fail if it has not ended by then.</summary>
+    private sealed class Transaction(List<(AtomicWrite Write, TaskCompletionSource<IImmutableList<Exception>> Done, long AskedMs)> writes, Task written, long deadlineMs)
     {
-        public static readonly OverdueTransactionEnded Instance = new();
-    }
-
-    // The deadline of the oldest write waiting behind an overdue transaction.
-    private sealed class WaitingOverdue
-    {
-        public static readonly WaitingOverdue Instance = new();
+        public readonly List<(AtomicWrite Write, TaskCompletionSource<IImmutableList<Exception>> Done, long AskedMs)> Writes = writes;
+        public readonly Task Written = written;
+        public readonly long DeadlineMs = deadlineMs;
+        public bool TimedOut;
     }
 
     private sealed record Replay(string PersistenceId, long From, long To, long Max);
@@ -66,8 +63,8 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
     // A read of an entity's highest sequence number waits for its write still in flight (the plugin does the same
     // with a private record of its own).
     private readonly ConcurrentDictionary<string, Task> _writesInFlight = new();
-    // Each write with when it was asked (Stopwatch ticks): its deadline is write-timeout after that.
-    private readonly List<(AtomicWrite Write, TaskCompletionSource<Exception?> Done, long Since)> _toWrite = [];
+    // Each write with when it was asked (Environment.TickCount64): its deadline is write-timeout after that.
+    private readonly List<(AtomicWrite Write, TaskCompletionSource<IImmutableList<Exception>> Done, long AskedMs)> _toWrite = [];
     // Replays this short are read with their entity's highest sequence number, in the same statement.
     private const long ShortReplay = 100;
     // Replays up to this long are read together with other entities' (at most MaxReplaysPerQuery of them, so at most
@@ -92,14 +89,15 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
     private readonly int _parallelism;
     private int _transactionsInFlight;
     // One deadline per transaction: Akka's breaker times each entity's write (a timer and a cancellation promise per
-    // write, alive while it is in flight) unless its call-timeout is infinite, as hocon/restock.conf sets it.
+    // write, alive while it is in flight) unless its call-timeout is infinite, as hocon/restock.conf sets it. The deadlines
+    // are watched by one pending sweep, not a timer per transaction (PERFORMANCE-LOG, "Goal 6, session 12").
     private readonly TimeSpan _writeTimeout;
     // With the breaker's call-timeout infinite, the journal's other calls are timed here (Bounded): a read of a recovering
     // entity's highest sequence number by the entity's own recovery-event-timeout, a delete by the write-timeout.
     private readonly TimeSpan _readTimeout;
-    // Transactions past their deadline still in flight: writes waiting behind them are failed at their own deadlines
-    // (FailOverdueWaiting), by one timer at a time.
-    private int _overdueInFlight;
+    // The transactions not yet ended, oldest first (the journal's thread only).
+    private readonly List<Transaction> _transactions = [];
+    private bool _sweepPending;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -342,29 +340,26 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
                     _stored.Writing(several[i].PersistenceId);
         }
         if (_toWrite.Count == 0 && _transactionsInFlight < _parallelism) Self.Tell(Flush.Instance);
-        var answer = several is null ? WriteOneAsync(single) : WriteSeveralAsync(several);
-        if (_overdueInFlight > 0) FailOverdueWaiting();
+        var answer = several is null ? WriteOne(single) : WriteSeveralAsync(several);
+        // Behind transactions that are all past their deadline no sweep may be pending: this write's deadline is watched.
+        ScheduleSweep();
         return answer;
     }
 
-    private async Task<IImmutableList<Exception>> WriteOneAsync(AtomicWrite write)
+    /// <summary>
+    /// The task Akka awaits is the write's own completion source, answered by its transaction (no state machine per write,
+    /// alive while the write is in flight): null when stored, Akka's documented happy path, which allocates no answer list.
+    /// </summary>
+    private Task<IImmutableList<Exception>> WriteOne(AtomicWrite write)
     {
         var done = Enqueue(write);
         _writesInFlight[write.PersistenceId] = done;
-        try
-        {
-            // Null when stored: Akka's documented happy path, which allocates no answer list.
-            return await done is { } rejected ? ImmutableList.Create(rejected) : null!;
-        }
-        finally
-        {
-            _writesInFlight.TryRemove(new KeyValuePair<string, Task>(write.PersistenceId, done));
-        }
+        return done;
     }
 
     private async Task<IImmutableList<Exception>> WriteSeveralAsync(List<AtomicWrite> writes)
     {
-        var waiting = new Task<Exception?>[writes.Count];
+        var waiting = new Task<IImmutableList<Exception>>[writes.Count];
         for (var i = 0; i < writes.Count; i++)
             waiting[i] = Enqueue(writes[i]);
         var all = Task.WhenAll(waiting);
@@ -374,7 +369,7 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
         {
             var answers = await all;
             if (answers.All(a => a is null)) return null!;
-            return answers.ToImmutableList()!;
+            return answers.Select(a => a?[0]).ToImmutableList()!;
         }
         finally
         {
@@ -382,10 +377,10 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
         }
     }
 
-    private Task<Exception?> Enqueue(AtomicWrite write)
+    private Task<IImmutableList<Exception>> Enqueue(AtomicWrite write)
     {
-        var done = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _toWrite.Add((write, done, Stopwatch.GetTimestamp()));
+        var done = new TaskCompletionSource<IImmutableList<Exception>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _toWrite.Add((write, done, Environment.TickCount64));
         return done.Task;
     }
 
@@ -398,42 +393,21 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
                 return true;
             case Written:
                 _transactionsInFlight--;
+                _transactions.RemoveAll(static t => t.Written.IsCompleted);
                 WriteWaiting();
                 return true;
-            case TransactionOverdue:
-                _overdueInFlight++;
-                FailOverdueWaiting();
-                return true;
-            case WaitingOverdue:
-                FailOverdueWaiting();
-                return true;
-            case OverdueTransactionEnded:
-                _overdueInFlight--;
+            case Sweep:
+                _sweepPending = false;
+                FailOverdue();
                 return true;
             default:
                 return base.ReceivePluginInternal(message);
         }
     }
 
-    /// <summary>
-    /// A transaction past its deadline may stay in flight for long (a stalled disk or connection), and the writes waiting
-    /// for its slot cannot start: each is failed at its own deadline, write-timeout after it was asked, as Akka's breaker
-    /// timed each write. One timer, for the oldest, while such a transaction is in flight; none otherwise.
-    /// </summary>
-    private void FailOverdueWaiting()
-    {
-        var now = Stopwatch.GetTimestamp();
-        var overdue = 0;
-        while (overdue < _toWrite.Count && Stopwatch.GetElapsedTime(_toWrite[overdue].Since, now) >= _writeTimeout)
-            _toWrite[overdue++].Done.TrySetException(TimedOut("write", "write-timeout", _writeTimeout));
-        _toWrite.RemoveRange(0, overdue);
-        if (_overdueInFlight == 0 || _toWrite.Count == 0 || Timers.IsTimerActive(WaitingOverdue.Instance)) return;
-        Timers.StartSingleTimer(WaitingOverdue.Instance, WaitingOverdue.Instance, _writeTimeout - Stopwatch.GetElapsedTime(_toWrite[0].Since, now));
-    }
-
     private void WriteWaiting()
     {
-        FailOverdueWaiting();
+        FailOverdueWaiting(Environment.TickCount64);
         while (_toWrite.Count > 0 && _transactionsInFlight < _parallelism)
         {
             var take = Math.Min(_toWrite.Count, MaxWritesPerTransaction);
@@ -444,44 +418,95 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
             // The plugin's write call must run on the journal's thread (it reads the actor's context); both return at once.
             var written = _sqliteWrites is null ? base.WriteMessagesAsync(writes, _stopping.Token) : _sqliteWrites.WriteAsync(writes, _stopping.Token)!;
             var self = Self;
-            // The next transaction starts when this one has ended, not at its deadline: they would only wait on each other.
-            written.ContinueWith(_ => self.Tell(Written.Instance), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            var timeout = _writeTimeout;
             var writesInFlight = _writesInFlight;
             // The transaction's deadline is its oldest write's (the others were asked later).
-            var left = timeout - Stopwatch.GetElapsedTime(chunk[0].Since);
-            written.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero).ContinueWith(t =>
+            _transactions.Add(new Transaction(chunk, written, chunk[0].AskedMs + (long)_writeTimeout.TotalMilliseconds));
+            // The next transaction starts when this one has ended, not at its deadline: they would only wait on each other.
+            // Writes already failed by the deadline keep that answer (TrySet).
+            written.ContinueWith(t =>
             {
-                if (t.Exception?.InnerException is TimeoutException)
-                {
-                    TimedOut(self, writesInFlight, chunk, written, timeout);
-                    return;
-                }
                 for (var i = 0; i < chunk.Count; i++)
                 {
-                    if (t.IsFaulted) chunk[i].Done.TrySetException(t.Exception!.InnerExceptions);
-                    else if (t.IsCanceled) chunk[i].Done.TrySetCanceled();
-                    else chunk[i].Done.TrySetResult(t.Result is { Count: > 0 } rejections ? rejections[i] : null);
+                    var (write, done, _) = chunk[i];
+                    // A write past its deadline is registered under its transaction instead (TimedOut): this finds nothing then.
+                    writesInFlight.TryRemove(new KeyValuePair<string, Task>(write.PersistenceId, done.Task));
+                    if (t.IsFaulted) done.TrySetException(t.Exception!.InnerExceptions);
+                    else if (t.IsCanceled) done.TrySetCanceled();
+                    else if (t.Result is { Count: > 0 } rejections && rejections[i] is { } rejected) done.TrySetResult(ImmutableList.Create(rejected));
+                    else done.TrySetResult(null!);
                 }
+                self.Tell(Written.Instance);
             }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
+        ScheduleSweep();
+    }
+
+    /// <summary>Fails every transaction past its deadline and every write waiting past its own, then watches the next deadline.</summary>
+    private void FailOverdue()
+    {
+        var now = Environment.TickCount64;
+        foreach (var t in _transactions)
+        {
+            if (t.TimedOut || t.Written.IsCompleted || t.DeadlineMs > now) continue;
+            t.TimedOut = true;
+            TimedOut(_writesInFlight, t.Writes, t.Written, _writeTimeout);
+        }
+        _transactions.RemoveAll(static t => t.Written.IsCompleted);
+        FailOverdueWaiting(now);
+        ScheduleSweep();
+    }
+
+    /// <summary>
+    /// A transaction past its deadline may stay in flight for long (a stalled disk or connection), and the writes waiting
+    /// for its slot cannot start: each is failed at its own deadline, write-timeout after it was asked, as Akka's breaker
+    /// timed each write. Nothing of them was written, so no recovery waits for them.
+    /// </summary>
+    private void FailOverdueWaiting(long now)
+    {
+        var timeoutMs = (long)_writeTimeout.TotalMilliseconds;
+        var overdue = 0;
+        // Oldest first: the first write still within its deadline ends the search.
+        while (overdue < _toWrite.Count && _toWrite[overdue].AskedMs + timeoutMs <= now)
+        {
+            var (write, done, _) = _toWrite[overdue++];
+            _writesInFlight.TryRemove(new KeyValuePair<string, Task>(write.PersistenceId, done.Task));
+            done.TrySetException(TimedOut("write", "write-timeout", _writeTimeout));
+        }
+        if (overdue > 0) _toWrite.RemoveRange(0, overdue);
+    }
+
+    /// <summary>
+    /// One sweep pending at a time, due at the oldest deadline still watched: a steady stream of short transactions costs one
+    /// scheduled message per write-timeout, not a timer per transaction. The writes waiting are watched only while every
+    /// transaction in flight is past its deadline: otherwise the oldest of those transactions, asked before any waiting
+    /// write, is due first.
+    /// </summary>
+    private void ScheduleSweep()
+    {
+        if (_sweepPending) return;
+        long deadlineMs;
+        if (_transactions.Find(static t => !t.TimedOut && !t.Written.IsCompleted) is { } next) deadlineMs = next.DeadlineMs;
+        else if (_toWrite.Count > 0 && _transactions.Exists(static t => !t.Written.IsCompleted))
+            deadlineMs = _toWrite[0].AskedMs + (long)_writeTimeout.TotalMilliseconds;
+        else return;
+        _sweepPending = true;
+        var due = TimeSpan.FromMilliseconds(Math.Max(0, deadlineMs - Environment.TickCount64));
+        Timers.StartSingleTimer(Sweep.Instance, Sweep.Instance, due);
     }
 
     /// <summary>
     /// Fails the writes of a transaction past its deadline. It may still commit: until it ends, a recovery of one of its
     /// entities waits for it as for any write in flight, so the entity restarted after the failure reads what it stored.
     /// </summary>
-    private static void TimedOut(IActorRef journal, ConcurrentDictionary<string, Task> writesInFlight,
-        List<(AtomicWrite Write, TaskCompletionSource<Exception?> Done, long Since)> chunk, Task written, TimeSpan timeout)
+    private static void TimedOut(ConcurrentDictionary<string, Task> writesInFlight,
+        List<(AtomicWrite Write, TaskCompletionSource<IImmutableList<Exception>> Done, long AskedMs)> chunk, Task written, TimeSpan timeout)
     {
         foreach (var (write, _, _) in chunk)
             writesInFlight[write.PersistenceId] = written;
-        journal.Tell(TransactionOverdue.Instance);
         written.ContinueWith(_ =>
         {
             foreach (var (write, _, _) in chunk)
                 writesInFlight.TryRemove(new KeyValuePair<string, Task>(write.PersistenceId, written));
-            journal.Tell(OverdueTransactionEnded.Instance);
         }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         foreach (var (_, done, _) in chunk)
             done.TrySetException(TimedOut("transaction", "write-timeout", timeout));
