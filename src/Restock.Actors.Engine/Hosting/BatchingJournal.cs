@@ -33,16 +33,16 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
         public static readonly Written Instance = new();
     }
 
-    /// <summary>Fails the transactions past their deadline.</summary>
+    /// <summary>Fails the transactions past their deadline, and the writes waiting for them past theirs.</summary>
     private sealed class Sweep
     {
         public static readonly Sweep Instance = new();
     }
 
     /// <summary>A group-committed transaction until it ends: its writes, and when they fail if it has not ended by then.</summary>
-    private sealed class Transaction(List<(AtomicWrite Write, TaskCompletionSource<IImmutableList<Exception>> Done)> writes, Task written, long deadlineMs)
+    private sealed class Transaction(List<(AtomicWrite Write, TaskCompletionSource<IImmutableList<Exception>> Done, long AskedMs)> writes, Task written, long deadlineMs)
     {
-        public readonly List<(AtomicWrite Write, TaskCompletionSource<IImmutableList<Exception>> Done)> Writes = writes;
+        public readonly List<(AtomicWrite Write, TaskCompletionSource<IImmutableList<Exception>> Done, long AskedMs)> Writes = writes;
         public readonly Task Written = written;
         public readonly long DeadlineMs = deadlineMs;
         public bool TimedOut;
@@ -63,7 +63,8 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
     // A read of an entity's highest sequence number waits for its write still in flight (the plugin does the same
     // with a private record of its own).
     private readonly ConcurrentDictionary<string, Task> _writesInFlight = new();
-    private readonly List<(AtomicWrite Write, TaskCompletionSource<IImmutableList<Exception>> Done)> _toWrite = [];
+    // Each write with when it was asked (Environment.TickCount64): its deadline is write-timeout after that.
+    private readonly List<(AtomicWrite Write, TaskCompletionSource<IImmutableList<Exception>> Done, long AskedMs)> _toWrite = [];
     // Replays this short are read with their entity's highest sequence number, in the same statement.
     private const long ShortReplay = 100;
     // Replays up to this long are read together with other entities' (at most MaxReplaysPerQuery of them, so at most
@@ -91,6 +92,9 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
     // write, alive while it is in flight) unless its call-timeout is infinite, as hocon/restock.conf sets it. The deadlines
     // are watched by one pending sweep, not a timer per transaction (PERFORMANCE-LOG, "Goal 6, session 12").
     private readonly TimeSpan _writeTimeout;
+    // With the breaker's call-timeout infinite, the journal's other calls are timed here (Bounded): a read of a recovering
+    // entity's highest sequence number by the entity's own recovery-event-timeout, a delete by the write-timeout.
+    private readonly TimeSpan _readTimeout;
     // The transactions not yet ended, oldest first (the journal's thread only).
     private readonly List<Transaction> _transactions = [];
     private bool _sweepPending;
@@ -102,6 +106,7 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
         var config = new JournalConfig(journalConfig);
         _parallelism = Math.Max(1, config.DaoConfig.Parallelism);
         _writeTimeout = Required(journalConfig, "write-timeout");
+        _readTimeout = Required(journalConfig, "recovery-event-timeout");
         _sqliteWrites = SqliteJournalWrites.For(Context.System.Serialization, config, Required(journalConfig, "write-lock-wait"));
         if (config.DaoConfig.SqlCommonCompatibilityMode || !RecoveryReads.Supports(config.ProviderName))
             return;
@@ -225,7 +230,52 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
         return events;
     }
 
-    public override async Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken)
+    public override Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken) =>
+        Bounded(ReadHighestAsync(persistenceId, fromSequenceNr, cancellationToken), _readTimeout, "read of the highest sequence number",
+            "recovery-event-timeout");
+
+    /// <summary>
+    /// Deletes as the plugin does, bounded like a write: a delete is a write transaction, and unbounded a hung one would
+    /// leave the entity that asked (sharding's remember-entities store) waiting for its answer for ever. Beside the
+    /// journal's actor: on SQLite the plugin's delete runs synchronously, and waiting for the write lock it held the actor,
+    /// every other write and read with it.
+    /// </summary>
+    protected override Task DeleteMessagesToAsync(string persistenceId, long toSequenceNr, CancellationToken cancellationToken) =>
+        Bounded(Task.Run(() => base.DeleteMessagesToAsync(persistenceId, toSequenceNr, cancellationToken), CancellationToken.None),
+            _writeTimeout, "delete", "write-timeout");
+
+    /// <summary>
+    /// Fails <paramref name="call"/>'s caller once it has run <paramref name="timeout"/>, as Akka's breaker did before its
+    /// call-timeout became infinite; the breaker counts the failure. The call itself may still end later.
+    /// </summary>
+    private static async Task<T> Bounded<T>(Task<T> call, TimeSpan timeout, string what, string setting)
+    {
+        try
+        {
+            return await call.WaitAsync(timeout);
+        }
+        catch (TimeoutException) when (!call.IsCompleted)
+        {
+            throw TimedOut(what, setting, timeout);
+        }
+    }
+
+    private static async Task Bounded(Task call, TimeSpan timeout, string what, string setting)
+    {
+        try
+        {
+            await call.WaitAsync(timeout);
+        }
+        catch (TimeoutException) when (!call.IsCompleted)
+        {
+            throw TimedOut(what, setting, timeout);
+        }
+    }
+
+    private static TimeoutException TimedOut(string what, string setting, TimeSpan timeout) =>
+        new($"The journal's {what} did not end within its {setting} ({timeout}).");
+
+    private async Task<long> ReadHighestAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken)
     {
         if (_highest is null) return await base.ReadHighestSequenceNrAsync(persistenceId, fromSequenceNr, cancellationToken);
         if (_stored?.MayHaveRows(persistenceId, _stopping.Token) == false) return 0;
@@ -290,7 +340,10 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
                     _stored.Writing(several[i].PersistenceId);
         }
         if (_toWrite.Count == 0 && _transactionsInFlight < _parallelism) Self.Tell(Flush.Instance);
-        return several is null ? WriteOne(single) : WriteSeveralAsync(several);
+        var answer = several is null ? WriteOne(single) : WriteSeveralAsync(several);
+        // Behind transactions that are all past their deadline no sweep may be pending: this write's deadline is watched.
+        ScheduleSweep();
+        return answer;
     }
 
     /// <summary>
@@ -327,7 +380,7 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
     private Task<IImmutableList<Exception>> Enqueue(AtomicWrite write)
     {
         var done = new TaskCompletionSource<IImmutableList<Exception>>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _toWrite.Add((write, done));
+        _toWrite.Add((write, done, Environment.TickCount64));
         return done.Task;
     }
 
@@ -354,6 +407,7 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
 
     private void WriteWaiting()
     {
+        FailOverdueWaiting(Environment.TickCount64);
         while (_toWrite.Count > 0 && _transactionsInFlight < _parallelism)
         {
             var take = Math.Min(_toWrite.Count, MaxWritesPerTransaction);
@@ -365,14 +419,15 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
             var written = _sqliteWrites is null ? base.WriteMessagesAsync(writes, _stopping.Token) : _sqliteWrites.WriteAsync(writes, _stopping.Token)!;
             var self = Self;
             var writesInFlight = _writesInFlight;
-            _transactions.Add(new Transaction(chunk, written, Environment.TickCount64 + (long)_writeTimeout.TotalMilliseconds));
+            // The transaction's deadline is its oldest write's (the others were asked later).
+            _transactions.Add(new Transaction(chunk, written, chunk[0].AskedMs + (long)_writeTimeout.TotalMilliseconds));
             // The next transaction starts when this one has ended, not at its deadline: they would only wait on each other.
             // Writes already failed by the deadline keep that answer (TrySet).
             written.ContinueWith(t =>
             {
                 for (var i = 0; i < chunk.Count; i++)
                 {
-                    var (write, done) = chunk[i];
+                    var (write, done, _) = chunk[i];
                     // A write past its deadline is registered under its transaction instead (TimedOut): this finds nothing then.
                     writesInFlight.TryRemove(new KeyValuePair<string, Task>(write.PersistenceId, done.Task));
                     if (t.IsFaulted) done.TrySetException(t.Exception!.InnerExceptions);
@@ -386,7 +441,7 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
         ScheduleSweep();
     }
 
-    /// <summary>Fails every transaction past its deadline, then watches the next deadline.</summary>
+    /// <summary>Fails every transaction past its deadline and every write waiting past its own, then watches the next deadline.</summary>
     private void FailOverdue()
     {
         var now = Environment.TickCount64;
@@ -397,20 +452,45 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
             TimedOut(_writesInFlight, t.Writes, t.Written, _writeTimeout);
         }
         _transactions.RemoveAll(static t => t.Written.IsCompleted);
+        FailOverdueWaiting(now);
         ScheduleSweep();
     }
 
     /// <summary>
+    /// A transaction past its deadline may stay in flight for long (a stalled disk or connection), and the writes waiting
+    /// for its slot cannot start: each is failed at its own deadline, write-timeout after it was asked, as Akka's breaker
+    /// timed each write. Nothing of them was written, so no recovery waits for them.
+    /// </summary>
+    private void FailOverdueWaiting(long now)
+    {
+        var timeoutMs = (long)_writeTimeout.TotalMilliseconds;
+        var overdue = 0;
+        // Oldest first: the first write still within its deadline ends the search.
+        while (overdue < _toWrite.Count && _toWrite[overdue].AskedMs + timeoutMs <= now)
+        {
+            var (write, done, _) = _toWrite[overdue++];
+            _writesInFlight.TryRemove(new KeyValuePair<string, Task>(write.PersistenceId, done.Task));
+            done.TrySetException(TimedOut("write", "write-timeout", _writeTimeout));
+        }
+        if (overdue > 0) _toWrite.RemoveRange(0, overdue);
+    }
+
+    /// <summary>
     /// One sweep pending at a time, due at the oldest deadline still watched: a steady stream of short transactions costs one
-    /// scheduled message per write-timeout, not a timer per transaction.
+    /// scheduled message per write-timeout, not a timer per transaction. The writes waiting are watched only while every
+    /// transaction in flight is past its deadline: otherwise the oldest of those transactions, asked before any waiting
+    /// write, is due first.
     /// </summary>
     private void ScheduleSweep()
     {
         if (_sweepPending) return;
-        var next = _transactions.Find(static t => !t.TimedOut && !t.Written.IsCompleted);
-        if (next is null) return;
+        long deadlineMs;
+        if (_transactions.Find(static t => !t.TimedOut && !t.Written.IsCompleted) is { } next) deadlineMs = next.DeadlineMs;
+        else if (_toWrite.Count > 0 && _transactions.Exists(static t => !t.Written.IsCompleted))
+            deadlineMs = _toWrite[0].AskedMs + (long)_writeTimeout.TotalMilliseconds;
+        else return;
         _sweepPending = true;
-        var due = TimeSpan.FromMilliseconds(Math.Max(0, next.DeadlineMs - Environment.TickCount64));
+        var due = TimeSpan.FromMilliseconds(Math.Max(0, deadlineMs - Environment.TickCount64));
         Timers.StartSingleTimer(Sweep.Instance, Sweep.Instance, due);
     }
 
@@ -418,25 +498,25 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
     /// Fails the writes of a transaction past its deadline. It may still commit: until it ends, a recovery of one of its
     /// entities waits for it as for any write in flight, so the entity restarted after the failure reads what it stored.
     /// </summary>
-    private static void TimedOut(ConcurrentDictionary<string, Task> writesInFlight, List<(AtomicWrite Write, TaskCompletionSource<IImmutableList<Exception>> Done)> chunk,
-        Task written, TimeSpan timeout)
+    private static void TimedOut(ConcurrentDictionary<string, Task> writesInFlight,
+        List<(AtomicWrite Write, TaskCompletionSource<IImmutableList<Exception>> Done, long AskedMs)> chunk, Task written, TimeSpan timeout)
     {
-        foreach (var (write, _) in chunk)
+        foreach (var (write, _, _) in chunk)
             writesInFlight[write.PersistenceId] = written;
         written.ContinueWith(_ =>
         {
-            foreach (var (write, _) in chunk)
+            foreach (var (write, _, _) in chunk)
                 writesInFlight.TryRemove(new KeyValuePair<string, Task>(write.PersistenceId, written));
         }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        foreach (var (_, done) in chunk)
-            done.TrySetException(new TimeoutException($"The journal's transaction did not end within its write-timeout ({timeout})."));
+        foreach (var (_, done, _) in chunk)
+            done.TrySetException(TimedOut("transaction", "write-timeout", timeout));
     }
 
     protected override void PostStop()
     {
         _stopping.Cancel();
         _prepared?.Dispose();
-        foreach (var (_, done) in _toWrite)
+        foreach (var (_, done, _) in _toWrite)
             done.TrySetException(new InvalidOperationException("the journal stopped before the write"));
         base.PostStop();
     }

@@ -94,6 +94,24 @@ public static class RestockConfig
             "a cluster of its own and run a second copy of every SKU against the same database.");
     }
 
+    private const string WriteTimeout = "akka.persistence.journal.sql.write-timeout";
+    private const string WriteLockWait = "akka.persistence.journal.sql.write-lock-wait";
+
+    /// <summary>
+    /// Refuses a journal whose SQLite transaction may wait for the write lock as long as its write-timeout or longer: it
+    /// would still be waiting when its writers are told it failed, and could commit afterwards. Shorter, a transaction
+    /// held up by the lock gives up and fails its writers itself.
+    /// </summary>
+    public static void CheckJournalTimeouts(Config config)
+    {
+        var writeTimeout = config.GetTimeSpan(WriteTimeout, null, allowInfinite: false);
+        var lockWait = config.GetTimeSpan(WriteLockWait, null, allowInfinite: false);
+        if (lockWait < writeTimeout) return;
+        throw new ConfigurationException(
+            $"{WriteLockWait} ({lockWait}) must be shorter than {WriteTimeout} ({writeTimeout}): a journal " +
+            "transaction still waiting for SQLite's write lock when its writers are told it failed could commit afterwards.");
+    }
+
     private static IEnumerable<string> EnvironmentEntries(Func<string, string?> lookup)
     {
         if (lookup("RESTOCK_JOURNAL") is { Length: > 0 } journal)

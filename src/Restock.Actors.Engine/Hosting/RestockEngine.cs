@@ -78,6 +78,7 @@ public sealed class RestockEngine : IAsyncDisposable
     {
         var config = system.Settings.Config;
         RestockConfig.CheckClusterSafety(config);
+        RestockConfig.CheckJournalTimeouts(config);
         JournalStore.Prepare(config);
         var ledger = LedgerStore.From(config);
         await ledger.EnsureSchemaAsync(cancellationToken);

@@ -151,31 +151,22 @@ public sealed class LedgerStore
         await using var connection = await OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         await using var batch = new Batch(connection, tx);
+        // The projection's offset first, as the projection's write takes it. A pass that wrote its rows first and then
+        // waited for the offset deadlocked on PostgreSQL with a projection write holding the offset and inserting one of
+        // those rows. Holding it, no projection write is half done: one that committed before is seen by each statement
+        // below (a line restocked by hand is not put back on the "not restocked" list), and one that follows sees this pass
+        // (its restock by hand deletes the line from the list).
+        await LockOffset(batch, LedgerProjection.Name);
         var repaired = new List<Change>();
         foreach (var change in changes)
         {
             if (await Apply(batch, change, ifNotRestocked: true))
                 repaired.Add(change);
         }
-        // A line put back on the "not restocked" list here may be restocked by hand meanwhile: the projection's write of
-        // that restock, not yet committed when this pass looked for it, deleted the list's row before this insert existed.
-        // Under the projection's offset lock (so that write has ended) such a row is taken off again.
-        if (repaired.Exists(IsNotRestocked))
-        {
-            await LockOffset(batch, LedgerProjection.Name);
-            foreach (var change in repaired.Where(IsNotRestocked).ToList())
-                if (await batch.Execute("""
-                        DELETE FROM not_restocked WHERE refund_id = @refund AND sku_id = @sku
-                        AND EXISTS (SELECT 1 FROM restock_ledger WHERE refund_id = @refund AND sku_id = @sku)
-                        """, ("refund", ((LineRefunded)change.Event).RefundId), ("sku", change.SkuId)) > 0)
-                    repaired.Remove(change);
-        }
         await StoreOffset(batch, watermark, checkedUpTo);
         await tx.CommitAsync(cancellationToken);
         return repaired;
     }
-
-    private static bool IsNotRestocked(Change change) => change.Event is LineRefunded { Restock: RefundRestock.NotRestocked };
 
     /// <returns>Whether a row was added.</returns>
     private static async Task<bool> Apply(Batch batch, Change change, bool ifNotRestocked)

@@ -1,6 +1,5 @@
 using Akka.Actor;
 using Akka.Persistence;
-using Microsoft.Data.Sqlite;
 using Restock.Actors.Tests.Support;
 using Xunit.Abstractions;
 
@@ -9,11 +8,12 @@ namespace Restock.Actors.Tests.Hosting;
 /// <summary>
 /// Akka's breaker no longer times each entity's write (its call-timeout is infinite): a transaction that does not end
 /// must still fail its writers after the journal's write-timeout, and the journal must go on writing afterwards. Here the
-/// write lock wait is longer than the write-timeout, so only the transaction's deadline can answer.
+/// transaction waits for the engine's writer turn, held by the test (as a stalled snapshot save or disk would hold it),
+/// before it ever waits for SQLite's write lock: only the transaction's deadline can answer.
 /// </summary>
 public sealed class JournalWriteTimeoutTests(ITestOutputHelper output) : EngineTestKit(output,
     "akka.persistence.journal.sql.write-timeout = 1s",
-    "akka.persistence.journal.sql.write-lock-wait = 60s")
+    "akka.persistence.journal.sql.write-lock-wait = 500ms")
 {
     // A store's first write creates its tables: on a busy machine that can take longer than TestKit's 3 s default.
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
@@ -25,16 +25,13 @@ public sealed class JournalWriteTimeoutTests(ITestOutputHelper output) : EngineT
         ExpectMsg<WriteMessagesSuccessful>(Generous);
         ReceiveN(1);
 
-        using (var other = new SqliteConnection(Db.ConnectionString))
+        using (HoldWriterTurn())
         {
-            other.Open();
-            using var transaction = other.BeginTransaction();
-            WriteAll(JournalWrite("second", "while locked"), JournalWrite("third", "while locked"));
-            // The lock is still held: only the deadline can have answered, and it answers every write in the transaction.
+            WriteAll(JournalWrite("second", "while held"), JournalWrite("third", "while held"));
+            // The turn is still held: only the deadline can have answered, and it answers every write in the transaction.
             ExpectMsg<WriteMessagesFailed>(Generous);
             var failures = ReceiveN(2, Generous);
             Assert.All(failures, f => Assert.IsType<TimeoutException>(Assert.IsType<WriteMessageFailure>(f).Cause));
-            transaction.Commit();
         }
 
         WriteAll(JournalWrite("fourth", "after"));
@@ -44,24 +41,49 @@ public sealed class JournalWriteTimeoutTests(ITestOutputHelper output) : EngineT
     }
 
     [Fact]
+    public void Writes_waiting_behind_a_transaction_that_does_not_end_fail_at_their_own_deadline()
+    {
+        WriteAll(JournalWrite("first", "before"));
+        ExpectMsg<WriteMessagesSuccessful>(Generous);
+        ReceiveN(1);
+
+        using (HoldWriterTurn())
+        {
+            WriteAll(JournalWrite("second", "while held"));
+            ExpectMsg<WriteMessagesFailed>(Generous);
+            ReceiveN(1, Generous);
+            // The transaction of "second" is still in flight (SQLite's journal takes one at a time): these wait for its end.
+            WriteAll(JournalWrite("third", "behind it"));
+            ExpectMsg<WriteMessagesFailed>(Generous);
+            Assert.IsType<TimeoutException>(Assert.IsType<WriteMessageFailure>(ReceiveOne(Generous)).Cause);
+            WriteAll(JournalWrite("fourth", "behind it"));
+            ExpectMsg<WriteMessagesFailed>(Generous);
+            Assert.IsType<TimeoutException>(Assert.IsType<WriteMessageFailure>(ReceiveOne(Generous)).Cause);
+        }
+
+        WriteAll(JournalWrite("fifth", "after"));
+        ExpectMsg<WriteMessagesSuccessful>(Generous);
+        ReceiveN(1);
+        // Failed while waiting, "third" and "fourth" were never written; "second" was in a transaction, which committed late.
+        Assert.Equal(["first", "second", "fifth"], Db.Strings("SELECT persistence_id FROM journal ORDER BY ordering"));
+    }
+
+    [Fact]
     public void A_recovery_waits_for_a_timed_out_write_that_may_still_commit()
     {
         WriteAll(JournalWrite("first", "before"));
         ExpectMsg<WriteMessagesSuccessful>(Generous);
         ReceiveN(1);
 
-        using (var other = new SqliteConnection(Db.ConnectionString))
+        using (HoldWriterTurn())
         {
-            other.Open();
-            using var transaction = other.BeginTransaction();
-            WriteAll(JournalWrite("second", "while locked"));
+            WriteAll(JournalWrite("second", "while held"));
             ExpectMsg<WriteMessagesFailed>(Generous);
             ReceiveN(1, Generous);
-            // The entity told its write failed recovers: the write is still waiting for the lock, and may yet commit.
+            // The entity told its write failed recovers: the write is still waiting for its turn, and may yet commit.
             Persistence.Instance.Apply(Sys).JournalFor(null).Tell(new ReplayMessages(1, long.MaxValue, long.MaxValue, "second", TestActor));
             // Time for a journal that did not wait to answer (it would find no row: the write has not committed).
             ExpectNoMsg(TimeSpan.FromMilliseconds(500));
-            transaction.Commit();
         }
 
         // The recovery answered once the write had ended, so it replays what that write stored.

@@ -156,4 +156,49 @@ public sealed class LedgerWriteFencePostgresTests : PostgresTest
         Assert.Single((await store.SearchAsync(new LedgerQuery(ShopId: "shop"))).Entries);
         Assert.Empty((await store.NotRestockedAsync(new LedgerQuery(ShopId: "shop"))).Entries);
     }
+
+    /// <summary>
+    /// A reconciliation pass that repairs a restock the projection is about to write, while the projection's write holds
+    /// its offset: both must finish (neither may be chosen as a deadlock's victim), and the restock be in the ledger once.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_reconciliation_and_the_projection_writing_the_same_restock_at_once_both_finish()
+    {
+        SkipWithoutServer();
+        var at = DateTimeOffset.UtcNow;
+        var store = new LedgerStore(Database.ConnectionString, sqlite: false);
+        await store.EnsureSchemaAsync();
+        LedgerStore.Change Restocked(long offset, string refund) =>
+            new(offset, "s1", new LineRefunded(refund, "o1", "shop", 2, RefundRestock.Restocked, 1, 10, at));
+        LedgerStore.Change NotRestocked(long offset, string refund) =>
+            new(offset, "s1", new LineRefunded(refund, "o1", "shop", 2, RefundRestock.NotRestocked, 1, 8, at));
+
+        // Another transaction holds the ledger row of r0, so the projection's write below stops there, its offset locked.
+        await using var other = new NpgsqlConnection(Database.ConnectionString);
+        await other.OpenAsync();
+        await using var holding = await other.BeginTransactionAsync();
+        await using (var insert = new NpgsqlCommand(
+                         "INSERT INTO restock_ledger (shop_id, order_id, refund_id, sku_id, quantity, stock_before, stock_after, trigger_kind, " +
+                         "setting_version, at_ms) VALUES ('shop', 'o0', 'r0', 's1', 1, 0, 1, 'Auto', 1, 0)", other, holding))
+            await insert.ExecuteNonQueryAsync();
+        var projection = store.WriteAsync(LedgerProjection.Name, [Restocked(10, "r0"), Restocked(11, "r1")]);
+        await WaitForLockWaits(1);
+        // A pass repairs r1 (and a refund not restocked, so that it looks at the projection's offset) meanwhile.
+        var repair = store.RepairAsync(LedgerProjection.ReconciledName, 12, [Restocked(11, "r1"), NotRestocked(12, "r2")]);
+        await WaitForLockWaits(2);
+        await holding.RollbackAsync();
+
+        await Task.WhenAll(projection, repair);
+        Assert.Equal(["r1", "r0"], (await store.SearchAsync(new LedgerQuery(ShopId: "shop"))).Entries.Select(e => e.RefundId));
+        Assert.Equal(["r2"], (await store.NotRestockedAsync(new LedgerQuery(ShopId: "shop"))).Entries.Select(e => e.RefundId));
+    }
+
+    private async Task WaitForLockWaits(int count)
+    {
+        await using var watch = new NpgsqlConnection(Database.ConnectionString);
+        await watch.OpenAsync();
+        await using var waiting = new NpgsqlCommand(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()", watch);
+        for (var i = 0; i < 600 && Convert.ToInt64(await waiting.ExecuteScalarAsync()) < count; i++) await Task.Delay(50);
+    }
 }

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Persistence;
+using Restock.Actors.Engine.Hosting;
 using Xunit.Abstractions;
 
 namespace Restock.Actors.Tests.Support;
@@ -25,6 +26,28 @@ public abstract class EngineTestKit : Akka.TestKit.Xunit2.TestKit
     /// <summary>Sends <paramref name="writes"/> to the journal in one request; its answers come to the test actor.</summary>
     protected void WriteAll(params AtomicWrite[] writes) =>
         Persistence.Instance.Apply(Sys).JournalFor(null).Tell(new WriteMessages(writes, TestActor, 1));
+
+    /// <summary>
+    /// Takes the engine's writer turn for the test's file, as a long snapshot save or ledger write holds it, until disposed:
+    /// the engine's journal transactions wait for it before they wait for SQLite's write lock.
+    /// </summary>
+    protected IDisposable HoldWriterTurn()
+    {
+        var held = new TaskCompletionSource();
+        var release = new TaskCompletionSource();
+        _ = SqliteWriter.RunAsync(Db.ConnectionString, () =>
+        {
+            held.SetResult();
+            return release.Task;
+        }, CancellationToken.None);
+        Assert.True(held.Task.Wait(TimeSpan.FromSeconds(30)), "the writer turn was not free within 30 s");
+        return new Released(release);
+    }
+
+    private sealed class Released(TaskCompletionSource release) : IDisposable
+    {
+        public void Dispose() => release.TrySetResult();
+    }
 
     protected override void AfterAll()
     {
