@@ -58,7 +58,8 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
     private readonly Func<string, long, long, CancellationToken, Task<List<(long Key, object Part)>>>? _readParts;
     private readonly Func<string, SnapshotSelectionCriteria, CancellationToken, Task<List<SelectedSnapshot?>>>? _readLatest;
     private readonly ConcurrentDictionary<string, PartsSaving> _saving = new();
-    // Entities whose latest head stored here or loaded had pieces: the next head deletes them even if it has none.
+    // Entities known here to have pieces stored (true), or none since a head without pieces deleted them (false): the next
+    // head deletes them even if it has none.
     private readonly ConcurrentDictionary<string, bool> _withPieces = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly CancellationTokenSource _stopping = new();
@@ -198,6 +199,7 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
             await base.SaveAsync(new SnapshotMetadata(parts, part.Key, metadata.Timestamp), part.Part, cancellationToken);
         var pieces = snapshot.PieceCount;
         if (pieces > PiecesPerHead) throw new InvalidOperationException($"a snapshot of {metadata.PersistenceId} in {pieces} pieces, more than {PiecesPerHead}");
+        if (pieces > 0) _withPieces[metadata.PersistenceId] = true;
         // Each in a write of its own: the journal's writes take their turns in between.
         for (var i = 0; i < pieces; i++)
             await base.SaveAsync(new SnapshotMetadata(PiecesOf(metadata.PersistenceId), PieceKey(metadata.SequenceNr, i), metadata.Timestamp),
@@ -208,13 +210,21 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
         var needed = keys.Count > 0 ? keys[0] : long.MaxValue;
         if (needed > 0)
             await base.DeleteAsync(parts, new SnapshotSelectionCriteria(needed == long.MaxValue ? long.MaxValue : needed - 1), cancellationToken);
-        if (pieces > 0 || _withPieces.ContainsKey(metadata.PersistenceId))
+        if (pieces > 0 || MayHavePieces(metadata.PersistenceId))
         {
             await base.DeleteAsync(PiecesOf(metadata.PersistenceId), new SnapshotSelectionCriteria(PieceKey(metadata.SequenceNr, 0) - 1), cancellationToken);
-            if (pieces > 0) _withPieces[metadata.PersistenceId] = true;
-            else _withPieces.TryRemove(metadata.PersistenceId, out _);
+            _withPieces[metadata.PersistenceId] = pieces > 0;
         }
     }
+
+    /// <summary>
+    /// Whether pieces may be stored that this head does not name: known here, or (on SQLite) among the ids stored when this
+    /// process started, so those of a save cut off by a crash before its head go at the entity's next save of any kind.
+    /// </summary>
+    private bool MayHavePieces(string persistenceId) =>
+        _withPieces.TryGetValue(persistenceId, out var known)
+            ? known
+            : _stored is { Ready: true } stored && stored.MayHaveRows(PiecesOf(persistenceId), _stopping.Token);
 
     protected override void PostStop()
     {

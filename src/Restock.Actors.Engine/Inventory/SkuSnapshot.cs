@@ -12,7 +12,8 @@ namespace Restock.Actors.Engine.Inventory;
 /// <see cref="Ids"/>, <see cref="ClosedLines"/> and <see cref="Adjustments"/> are how older snapshots stored them (read
 /// only). The horizon and the manual-restock window are not stored: the settings in force when the SKU recovers apply.
 /// A head whose open lines fill more than one chunk of the table keeps them in parts (<see cref="LineParts"/>), each
-/// written on its own before the head, so that no single write holds SQLite's one writer for long.
+/// written on its own before the head, so that no single write holds SQLite's one writer for long; such a head is stored
+/// under a manifest of its own (<c>Contracts.Variants</c>), which a build from before parts fails to read.
 /// </summary>
 public sealed record SkuSnapshot(
     bool IsKnown,

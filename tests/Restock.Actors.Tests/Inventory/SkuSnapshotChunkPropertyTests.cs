@@ -27,19 +27,22 @@ public sealed class SkuSnapshotChunkPropertyTests(ITestOutputHelper output) : En
     {
         public readonly Dictionary<long, byte[]> Chunks = [];
         public readonly SortedDictionary<long, byte[]> Pieces = [];
-        public readonly SortedDictionary<int, byte[]> Heads = [];
-        private readonly Akka.Serialization.Serializer _serializer = serialization.FindSerializerForType(typeof(SkuSnapshot));
+        public readonly SortedDictionary<int, (byte[] Bytes, string Manifest)> Heads = [];
+        private readonly Akka.Serialization.SerializerWithStringManifest _serializer =
+            (Akka.Serialization.SerializerWithStringManifest)serialization.FindSerializerForType(typeof(SkuSnapshot));
 
         public byte[] Write(object o) => _serializer.ToBinary(o);
+
+        public string Manifest(object o) => _serializer.Manifest(o);
 
         public object Read(byte[] bytes, string manifest) => serialization.Deserialize(bytes, _serializer.Identifier, manifest);
 
         /// <summary>The latest head whose chunks and pieces fit, with the journal position it follows; none: the journal replays from the start.</summary>
         public (SkuSnapshot Snapshot, int Events)? Load()
         {
-            foreach (var (events, bytes) in Heads.Reverse())
+            foreach (var (events, (bytes, manifest)) in Heads.Reverse())
             {
-                var head = (ISnapshotInParts)Read(bytes, "sku.snapshot.v2");
+                var head = (ISnapshotInParts)Read(bytes, manifest);
                 var parts = Chunks.ToDictionary(c => c.Key, c => Read(c.Value, "sku.id-chunk"));
                 var pieces = Pieces.Where(p => p.Key >= BatchedRecoverySnapshotStore.PieceKey(events, 0) && p.Key < BatchedRecoverySnapshotStore.PieceKey(events, head.PieceCount))
                     .Select(p => Read(p.Value, "sku.open-lines-part")).ToList();
@@ -105,7 +108,7 @@ public sealed class SkuSnapshotChunkPropertyTests(ITestOutputHelper output) : En
             store.Pieces[BatchedRecoverySnapshotStore.PieceKey(events, i)] = store.Write(inParts.Piece(i));
             if (!step()) return false;
         }
-        store.Heads[events] = store.Write(snapshot);
+        store.Heads[events] = (store.Write(snapshot), store.Manifest(snapshot));
         if (!step()) return false;
         var keep = inParts.PartKeys.Count > 0 ? inParts.PartKeys[0] : long.MaxValue;
         foreach (var key in store.Chunks.Keys.Where(k => k < keep).ToList()) store.Chunks.Remove(key);
