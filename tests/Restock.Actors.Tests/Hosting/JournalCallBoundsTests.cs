@@ -16,22 +16,16 @@ public sealed class JournalCallBoundsTests(ITestOutputHelper output) : EngineTes
     "akka.persistence.journal.sql.write-lock-wait = 500ms",
     "akka.persistence.journal.sql.recovery-event-timeout = 1s")
 {
-    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
-
     private IActorRef Journal => Persistence.Instance.Apply(Sys).JournalFor(null);
 
     [Fact]
     public void A_recovery_whose_highest_sequence_number_waits_on_a_write_that_does_not_end_fails_after_the_recovery_event_timeout()
     {
-        WriteAll(JournalWrite("first", "before"));
-        ExpectMsg<WriteMessagesSuccessful>(Generous);
-        ReceiveN(1);
+        WriteStored("first", "before");
 
         using (HoldWriterTurn())
         {
-            WriteAll(JournalWrite("second", "while held"));
-            ExpectMsg<WriteMessagesFailed>(Generous);
-            ReceiveN(1, Generous);
+            WriteFails("second", "while held");
             // The read of the highest sequence number waits for that write, which neither commits nor fails while the turn is held.
             Journal.Tell(new ReplayMessages(1, long.MaxValue, long.MaxValue, "second", TestActor));
             var failure = ExpectMsg<ReplayMessagesFailure>(Generous);
@@ -42,9 +36,7 @@ public sealed class JournalCallBoundsTests(ITestOutputHelper output) : EngineTes
     [Fact]
     public void A_delete_held_up_by_the_write_lock_fails_after_the_write_timeout()
     {
-        WriteAll(JournalWrite("first", "before"));
-        ExpectMsg<WriteMessagesSuccessful>(Generous);
-        ReceiveN(1);
+        WriteStored("first", "before");
 
         using (var other = new SqliteConnection(Db.ConnectionString))
         {
@@ -75,31 +67,20 @@ public sealed class JournalCircuitBreakerTests(ITestOutputHelper output) : Engin
     "akka.persistence.journal.sql.circuit-breaker.max-failures = 3",
     "akka.persistence.journal.sql.circuit-breaker.reset-timeout = 2s")
 {
-    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
-
-    private Exception WriteFails(string persistenceId)
-    {
-        WriteAll(JournalWrite(persistenceId, "payload"));
-        ExpectMsg<WriteMessagesFailed>(Generous);
-        return Assert.IsType<WriteMessageFailure>(ReceiveOne(Generous)).Cause;
-    }
-
     [Fact]
     public void After_max_failures_the_journal_refuses_writes_at_once_and_writes_again_after_the_reset_timeout()
     {
-        WriteAll(JournalWrite("first", "before"));
-        ExpectMsg<WriteMessagesSuccessful>(Generous);
-        ReceiveN(1);
+        WriteStored("first", "before");
 
         using (HoldWriterTurn())
         {
-            Assert.IsType<TimeoutException>(WriteFails("stalled-1"));
-            Assert.IsType<TimeoutException>(WriteFails("stalled-2"));
-            Assert.IsType<TimeoutException>(WriteFails("stalled-3"));
+            Assert.IsType<TimeoutException>(WriteFails("stalled-1", "payload"));
+            Assert.IsType<TimeoutException>(WriteFails("stalled-2", "payload"));
+            Assert.IsType<TimeoutException>(WriteFails("stalled-3", "payload"));
         }
 
         // The database is free again, but the breaker is open: the write is refused without being tried.
-        Assert.IsType<OpenCircuitException>(WriteFails("refused"));
+        Assert.IsType<OpenCircuitException>(WriteFails("refused", "payload"));
         Assert.DoesNotContain("refused", Db.Strings("SELECT persistence_id FROM journal"));
 
         // After reset-timeout one write is let through, and it is stored.

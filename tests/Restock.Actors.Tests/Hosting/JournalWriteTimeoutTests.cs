@@ -15,15 +15,10 @@ public sealed class JournalWriteTimeoutTests(ITestOutputHelper output) : EngineT
     "akka.persistence.journal.sql.write-timeout = 1s",
     "akka.persistence.journal.sql.write-lock-wait = 500ms")
 {
-    // A store's first write creates its tables: on a busy machine that can take longer than TestKit's 3 s default.
-    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
-
     [Fact]
     public void A_journal_write_that_does_not_end_fails_its_callers_and_later_writes_are_stored()
     {
-        WriteAll(JournalWrite("first", "before"));
-        ExpectMsg<WriteMessagesSuccessful>(Generous);
-        ReceiveN(1);
+        WriteStored("first", "before");
 
         using (HoldWriterTurn())
         {
@@ -34,36 +29,24 @@ public sealed class JournalWriteTimeoutTests(ITestOutputHelper output) : EngineT
             Assert.All(failures, f => Assert.IsType<TimeoutException>(Assert.IsType<WriteMessageFailure>(f).Cause));
         }
 
-        WriteAll(JournalWrite("fourth", "after"));
-        ExpectMsg<WriteMessagesSuccessful>(Generous);
-        ReceiveN(1);
+        WriteStored("fourth", "after");
         Assert.Contains("fourth", Db.Strings("SELECT persistence_id FROM journal ORDER BY ordering"));
     }
 
     [Fact]
     public void Writes_waiting_behind_a_transaction_that_does_not_end_fail_at_their_own_deadline()
     {
-        WriteAll(JournalWrite("first", "before"));
-        ExpectMsg<WriteMessagesSuccessful>(Generous);
-        ReceiveN(1);
+        WriteStored("first", "before");
 
         using (HoldWriterTurn())
         {
-            WriteAll(JournalWrite("second", "while held"));
-            ExpectMsg<WriteMessagesFailed>(Generous);
-            ReceiveN(1, Generous);
+            WriteFails("second", "while held");
             // The transaction of "second" is still in flight (SQLite's journal takes one at a time): these wait for its end.
-            WriteAll(JournalWrite("third", "behind it"));
-            ExpectMsg<WriteMessagesFailed>(Generous);
-            Assert.IsType<TimeoutException>(Assert.IsType<WriteMessageFailure>(ReceiveOne(Generous)).Cause);
-            WriteAll(JournalWrite("fourth", "behind it"));
-            ExpectMsg<WriteMessagesFailed>(Generous);
-            Assert.IsType<TimeoutException>(Assert.IsType<WriteMessageFailure>(ReceiveOne(Generous)).Cause);
+            Assert.IsType<TimeoutException>(WriteFails("third", "behind it"));
+            Assert.IsType<TimeoutException>(WriteFails("fourth", "behind it"));
         }
 
-        WriteAll(JournalWrite("fifth", "after"));
-        ExpectMsg<WriteMessagesSuccessful>(Generous);
-        ReceiveN(1);
+        WriteStored("fifth", "after");
         // Failed while waiting, "third" and "fourth" were never written; "second" was in a transaction, which committed late.
         Assert.Equal(["first", "second", "fifth"], Db.Strings("SELECT persistence_id FROM journal ORDER BY ordering"));
     }
@@ -71,15 +54,11 @@ public sealed class JournalWriteTimeoutTests(ITestOutputHelper output) : EngineT
     [Fact]
     public void A_recovery_waits_for_a_timed_out_write_that_may_still_commit()
     {
-        WriteAll(JournalWrite("first", "before"));
-        ExpectMsg<WriteMessagesSuccessful>(Generous);
-        ReceiveN(1);
+        WriteStored("first", "before");
 
         using (HoldWriterTurn())
         {
-            WriteAll(JournalWrite("second", "while held"));
-            ExpectMsg<WriteMessagesFailed>(Generous);
-            ReceiveN(1, Generous);
+            WriteFails("second", "while held");
             // The entity told its write failed recovers: the write is still waiting for its turn, and may yet commit.
             Persistence.Instance.Apply(Sys).JournalFor(null).Tell(new ReplayMessages(1, long.MaxValue, long.MaxValue, "second", TestActor));
             // Time for a journal that did not wait to answer (it would find no row: the write has not committed).

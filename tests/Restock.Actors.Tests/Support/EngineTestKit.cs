@@ -19,6 +19,9 @@ public abstract class EngineTestKit : Akka.TestKit.Xunit2.TestKit
 
     protected TestDatabase Db { get; }
 
+    /// <summary>How long a journal answer may take: a store's first write creates its tables, slow on a busy machine.</summary>
+    protected static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
+
     /// <summary>One event of <paramref name="persistenceId"/>, as an entity's write reaches the journal.</summary>
     protected static AtomicWrite JournalWrite(string persistenceId, object payload) =>
         new(new Persistent(payload, 1, persistenceId, writerGuid: "writer-1"));
@@ -26,6 +29,22 @@ public abstract class EngineTestKit : Akka.TestKit.Xunit2.TestKit
     /// <summary>Sends <paramref name="writes"/> to the journal in one request; its answers come to the test actor.</summary>
     protected void WriteAll(params AtomicWrite[] writes) =>
         Persistence.Instance.Apply(Sys).JournalFor(null).Tell(new WriteMessages(writes, TestActor, 1));
+
+    /// <summary>Writes one event of <paramref name="persistenceId"/> and expects the journal to answer that it is stored.</summary>
+    protected void WriteStored(string persistenceId, object payload)
+    {
+        WriteAll(JournalWrite(persistenceId, payload));
+        ExpectMsg<WriteMessagesSuccessful>(Generous);
+        Assert.IsType<WriteMessageSuccess>(ReceiveOne(Generous));
+    }
+
+    /// <summary>Writes one event of <paramref name="persistenceId"/>, expects the journal to answer that it failed, and returns why.</summary>
+    protected Exception WriteFails(string persistenceId, object payload)
+    {
+        WriteAll(JournalWrite(persistenceId, payload));
+        ExpectMsg<WriteMessagesFailed>(Generous);
+        return Assert.IsType<WriteMessageFailure>(ReceiveOne(Generous)).Cause;
+    }
 
     /// <summary>
     /// Takes the engine's writer turn for the test's file, as a long snapshot save or ledger write holds it, until disposed:
