@@ -35,13 +35,17 @@ public sealed class SkuActor : UntypedPersistentActor
     private readonly string _skuId;
     private readonly InventorySettings _settings;
     private readonly TimeProvider _clock;
-    // Decisions waiting for their write, and those of the write under way: made on a SKU's first write and dropped
-    // once it drains after a write of one decision, since most SKUs wait idle (100,000 may be active on a node); a busy
-    // one keeps them from write to write, drained or not, instead of growing new ones each time.
+    // Decisions waiting for their write, and those of the write under way: made when a decision comes while a write is
+    // under way, and dropped once the SKU drains after a write of one decision, since most SKUs wait idle (100,000 may be
+    // active on a node); a busy one keeps them from write to write, drained or not, instead of growing new ones each time.
     private Queue<Pending>? _queue;
     private SkuState _state;
     // Reused from write to write while the SKU is busy: no array per write.
     private List<Pending>? _writing;
+    // The write under way when it holds one decision that came while nothing was written or queued (most writes of a SKU
+    // that is not busy): kept here rather than in the buffers above, which it would make and drop again for that one
+    // write, alive until it is confirmed. Its Events are null when there is no such write.
+    private Pending _alone;
     // When the write under way was handed to the journal; its handler is made once per busy period, not per write, and
     // dropped with the buffers above (an idle SKU keeps no delegate).
     private long _writeStarted;
@@ -272,7 +276,7 @@ public sealed class SkuActor : UntypedPersistentActor
         return (accepted.Events, Reply(SkuOutcome.Done));
     }
 
-    private bool Writing => _writing is { Count: > 0 };
+    private bool Writing => _alone.Events is not null || _writing is { Count: > 0 };
 
     private bool Queued => _queue is { Count: > 0 };
 
@@ -284,12 +288,17 @@ public sealed class SkuActor : UntypedPersistentActor
     /// </summary>
     private void Enqueue(Pending pending)
     {
-        if (pending.Events.Count == 0 && !Writing && !Queued)
-            pending.ReplyTo?.Tell(pending.Reply);
-        else
+        if (Writing || Queued)
         {
             (_queue ??= new()).Enqueue(pending);
             WriteNextBatch();
+        }
+        else if (pending.Events.Count == 0)
+            pending.ReplyTo?.Tell(pending.Reply);
+        else
+        {
+            _alone = pending;
+            Write(pending.Events);
         }
     }
 
@@ -314,6 +323,12 @@ public sealed class SkuActor : UntypedPersistentActor
             events.AddRange(next.Events);
             if (next.SnapshotAfter is not null) break;
         }
+        Write(events);
+    }
+
+    /// <summary>Hands one write's events to the journal, as one row.</summary>
+    private void Write(IReadOnlyList<SkuEvent> events)
+    {
         _batches++;
         _eventsWritten += events.Count;
         _largestBatch = Math.Max(_largestBatch, events.Count);
@@ -322,7 +337,12 @@ public sealed class SkuActor : UntypedPersistentActor
         // One journal row per write. Refund and restock events are tagged for the restock ledger's projection, so a
         // row holding one is tagged too; the hot path (reservations) stays untagged, which the Sql plugin inserts fastest.
         object row = events.Count == 1 ? events[0] : new SkuEventBatch(events);
-        if (events.Exists(e => e is ILedgerEvent)) row = new Tagged(row, LedgerTags);
+        for (var i = 0; i < events.Count; i++)
+            if (events[i] is ILedgerEvent)
+            {
+                row = new Tagged(row, LedgerTags);
+                break;
+            }
         // One write at a time (Writing holds the next back), so the field above is this write's start.
         PersistAsync(row, _written ??= Written);
     }
@@ -335,12 +355,24 @@ public sealed class SkuActor : UntypedPersistentActor
 
     private void BatchWritten()
     {
-        var written = _writing!;
-        foreach (var done in written)
+        SkuSnapshot? snapshot;
+        var busy = false;
+        if (_alone.Events is not null)
+        {
+            var done = _alone;
+            _alone = default;
             done.ReplyTo?.Tell(done.Reply);
-        var snapshot = written[^1].SnapshotAfter;
-        var busy = written.Count > 1;
-        written.Clear();
+            snapshot = done.SnapshotAfter;
+        }
+        else
+        {
+            var written = _writing!;
+            foreach (var done in written)
+                done.ReplyTo?.Tell(done.Reply);
+            snapshot = written[^1].SnapshotAfter;
+            busy = written.Count > 1;
+            written.Clear();
+        }
         // Until the next batch is handed to the journal, LastSequenceNr is this batch's row, the one the snapshot follows.
         if (snapshot is not null)
         {
@@ -509,7 +541,7 @@ public sealed class SkuActor : UntypedPersistentActor
     private void FailWaitingCallers(Exception? cause, bool writeRejected = false)
     {
         // Most SKUs stop (passivate, hand off, shut down) with nobody waiting: no exceptions built for nobody.
-        if (_writing is not { Count: > 0 } && _queue is not { Count: > 0 })
+        if (!Writing && !Queued)
         {
             (_writing, _queue) = (null, null);
             return;
@@ -517,11 +549,13 @@ public sealed class SkuActor : UntypedPersistentActor
         var inFlight = new Status.Failure(writeRejected
             ? new StockNotSavedException(_skuId, cause)
             : new StockOutcomeUnknownException(_skuId, cause));
+        _alone.ReplyTo?.Tell(inFlight);
         foreach (var p in _writing ?? [])
             p.ReplyTo?.Tell(inFlight);
         var notWritten = new Status.Failure(new StockNotSavedException(_skuId, cause));
         foreach (var p in _queue ?? [])
             p.ReplyTo?.Tell(notWritten);
+        _alone = default;
         _writing = null;
         _queue = null;
     }

@@ -15,14 +15,18 @@ namespace Restock.Actors.Engine.Refunds;
 /// <summary>
 /// Finishes every pre-shipment refund of one order: asks the shop once whether it restocks, records the answer,
 /// then sends each refunded line to its SKU until that SKU answers for good, retrying across failures and crashes
-/// (its progress is persisted and resumed on recovery). A line refused for a reason that can still change (the
-/// refund overtook the payment or the reservation) is retried with backoff for <c>retry-for</c>, then parked as
-/// needs attention; submitting the refund again re-arms it. A repeat of a refund, or a line sent twice, cannot
-/// restock twice: the SKU applies each refund id once.
+/// (its progress is persisted and resumed on recovery). A new refund is written together with the shop's answer when
+/// the shop answers within <c>shop-answer-before-first-write</c> (one write fewer per refund), else alone. A line
+/// refused for a reason that can still change (the refund overtook the payment or the reservation) is retried with
+/// backoff for <c>retry-for</c>, then parked as needs attention; submitting the refund again re-arms it. A repeat of a
+/// refund, or a line sent twice, cannot restock twice: the SKU applies each refund id once.
 /// </summary>
 public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
 {
     private sealed record PolicyAnswered(string RefundId, RestockPolicyReply Policy);
+
+    /// <summary>The shop's answer for a new refund not yet written (null if none came in time), and who submitted it.</summary>
+    private sealed record FirstPolicy(RefundRequest Refund, IReadOnlyList<RefundEvent> Received, IActorRef ReplyTo, RestockPolicyReply? Policy);
 
     private sealed record LineAnswered(string RefundId, string SkuId, SkuReply Reply);
 
@@ -56,6 +60,9 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
     private bool _idleArmed;
     // Writes under way (PersistAll stashes what arrives meanwhile).
     private int _storing;
+    // A new refund waiting for its shop's answer before its first write: everything else waits (stashed) until it is
+    // written, as it would behind the write itself.
+    private bool _awaitingFirstPolicy;
 
     public RefundCoordinator(string orderId, IActorRef shops, IActorRef skus, RefundSettings settings)
     {
@@ -85,8 +92,16 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
 
     protected override void OnCommand(object message)
     {
+        if (_awaitingFirstPolicy && message is not FirstPolicy)
+        {
+            Stash.Stash();
+            return;
+        }
         switch (message)
         {
+            case FirstPolicy m:
+                OnFirstPolicy(m);
+                break;
             case RefundSucceeded m:
                 OnRefund(m);
                 break;
@@ -166,6 +181,14 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
         var refund = message.Refund;
         switch (RefundRules.Receive(_state, refund, DateTimeOffset.UtcNow))
         {
+            case RefundAccepted { Events: [RefundReceived] } accepted:
+                var submitter = Sender;
+                _awaitingFirstPolicy = true;
+                _asking.Add((refund.RefundId, null));
+                _shops.Ask<RestockPolicyReply>(new GetRestockPolicy(refund.ShopId, refund.CompletedAt), _settings.ShopAnswerBeforeFirstWrite)
+                    .PipeTo(Self, success: p => new FirstPolicy(refund, accepted.Events, submitter, p),
+                        failure: _ => new FirstPolicy(refund, accepted.Events, submitter, null));
+                break;
             case RefundAccepted { Events.Count: > 0 } accepted:
                 var replyTo = Sender;
                 Store(accepted.Events, () =>
@@ -181,6 +204,26 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
                 Sender.Tell(new RefundReply(_orderId, RefundOutcome.Rejected, rejected.Code.ToString(), rejected.Message, null));
                 break;
         }
+    }
+
+    /// <summary>
+    /// Writes a new refund with its shop's answer, or alone if the shop did not answer in time (it is then asked again as
+    /// any unanswered ask is); the submitter hears "accepted" once it is written. What waited meanwhile comes next.
+    /// </summary>
+    private void OnFirstPolicy(FirstPolicy first)
+    {
+        var refundId = first.Refund.RefundId;
+        _awaitingFirstPolicy = false;
+        _asking.Remove((refundId, null));
+        IReadOnlyList<RefundEvent> events = first.Policy is { } policy
+            ? [.. first.Received, new RestockDecided(refundId, policy.Restock, policy.SettingVersion)]
+            : first.Received;
+        Store(events, () =>
+        {
+            first.ReplyTo.Tell(Status(RefundOutcome.Accepted, refundId));
+            Proceed(refundId);
+        });
+        Stash.UnstashAll();
     }
 
     private RefundReply Status(RefundOutcome outcome, string refundId) =>

@@ -33,9 +33,9 @@ public sealed class RefundCoordinatorRecoveryTests(ITestOutputHelper output) : E
         var settings = RefundSettings.From(Sys.Settings.Config);
         var first = Sys.ActorOf(RefundCoordinator.Props("o1", shops.Ref, routed.Ref, settings));
         first.Tell(new RefundSucceeded(refund));
-        Assert.Equal(RefundOutcome.Accepted, ExpectMsg<RefundReply>().Outcome);
         shops.ExpectMsg<GetRestockPolicy>();
         shops.Reply(new RestockPolicyReply("shop", true, 7));
+        Assert.Equal(RefundOutcome.Accepted, ExpectMsg<RefundReply>().Outcome);
 
         // Four lines are routed; only the first two reach their SKUs before the coordinator goes down.
         var requests = Enumerable.Range(0, 4).Select(_ => (Request: routed.ExpectMsg<SkuRequest>(), Sender: routed.LastSender)).ToList();
@@ -105,9 +105,9 @@ public sealed class RefundCoordinatorRecoveryTests(ITestOutputHelper output) : E
         // The first incarnation routes both lines; neither reaches its SKU before it stops.
         var first = Sys.ActorOf(Coordinator());
         first.Tell(new RefundSucceeded(new RefundRequest("r1", "o3", "shop", skus.Select(s => new RefundedLine(s, 2)).ToList(), DateTimeOffset.UtcNow)));
-        Assert.Equal(RefundOutcome.Accepted, ExpectMsg<RefundReply>().Outcome);
         shops.ExpectMsg<GetRestockPolicy>();
         shops.Reply(new RestockPolicyReply("shop", true, 3));
+        Assert.Equal(RefundOutcome.Accepted, ExpectMsg<RefundReply>().Outcome);
         for (var i = 0; i < skus.Length; i++) routed.ExpectMsg<SkuRequest>();
         Stop(first);
 

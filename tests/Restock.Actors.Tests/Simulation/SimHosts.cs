@@ -28,7 +28,7 @@ public interface ISimHost
 /// The timing knobs the simulation turns (all else is the shipped configuration): snapshots every few events so
 /// snapshot faults and snapshot recovery happen at this scale, a short restart backoff for stopped entities, a 2 s
 /// ask timeout (a message that reaches an entity as it crashes is lost, and its asker would wait the shipped 10 s
-/// before retrying), quiet logs.
+/// before retrying) and with it a shorter wait for a shop's answer before a refund's first write, quiet logs.
 /// </summary>
 internal static class SimConfig
 {
@@ -36,6 +36,7 @@ internal static class SimConfig
     [
         "restock.inventory.snapshot-every = 4",
         "restock.inventory.ask-timeout = 2s",
+        "restock.refunds.shop-answer-before-first-write = 500ms",
         "akka.cluster.sharding.entity-restart-backoff = 300ms",
         "akka.loglevel = " + (Environment.GetEnvironmentVariable("RESTOCK_SIM_LOG") is { Length: > 0 } level ? level : "OFF"),
         "akka.stdout-loglevel = OFF",
