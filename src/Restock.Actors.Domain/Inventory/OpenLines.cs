@@ -534,6 +534,19 @@ public sealed class OpenLinesCopy : IReadOnlyCollection<OrderLine>
 
     public int Count { get; }
 
+    /// <summary>How many parts the copy splits into: one per chunk of slots of the table it was taken from.</summary>
+    public int PartCount => _slots.Length;
+
+    /// <summary>Part <paramref name="i"/>: the lines of one chunk of slots, a copy of its own (counting them reads the chunk's slots).</summary>
+    public OpenLinesCopy Part(int i)
+    {
+        var (slots, end) = (_slots[i], _ends[i]);
+        var count = 0;
+        for (var s = 0; s < end; s++)
+            if (slots[s].Status != 0) count++;
+        return new OpenLinesCopy(count, [slots], [end], [_ids[i]]);
+    }
+
     /// <summary>The lines in order, without a string each.</summary>
     public Cursor Lines() => new(this);
 

@@ -10,7 +10,9 @@ namespace Restock.Actors.Engine.Hosting;
 
 /// <summary>
 /// A snapshot kept as a head row plus parts written once each (under <see cref="BatchedRecoverySnapshotStore.PartsOf"/>
-/// its persistence id), so a snapshot of a large, slowly changing state writes only what changed since the previous one.
+/// its persistence id), so a snapshot of a large, slowly changing state writes only what changed since the previous one;
+/// and pieces of its own (under <see cref="BatchedRecoverySnapshotStore.PiecesOf"/>, keyed by the head's sequence number),
+/// each written on its own before the head, so that no single write of a large snapshot holds the store long.
 /// </summary>
 public interface ISnapshotInParts
 {
@@ -20,8 +22,17 @@ public interface ISnapshotInParts
     /// <summary>Keys of the parts the head needs, ascending; parts below the first are no longer needed once this head is stored.</summary>
     IReadOnlyList<long> PartKeys { get; }
 
-    /// <summary>The whole snapshot from its head and the parts found under its keys; null when they do not fit (missing, or written by another line of snapshots).</summary>
-    object? WithParts(IReadOnlyDictionary<long, object> parts);
+    /// <summary>How many pieces of its own the head has.</summary>
+    int PieceCount { get; }
+
+    /// <summary>Piece <paramref name="index"/>, made when it is written (off the entity's turn).</summary>
+    object Piece(int index);
+
+    /// <summary>
+    /// The whole snapshot from its head, the parts found under its keys and its pieces in order; null when they do not fit
+    /// (missing, or written by another line of snapshots).
+    /// </summary>
+    object? WithParts(IReadOnlyDictionary<long, object> parts, IReadOnlyList<object> pieces);
 }
 
 /// <summary>
@@ -30,18 +41,26 @@ public interface ISnapshotInParts
 /// so their load is answered without a query of its own and without occupying the store's actor; the others read the
 /// plugin's row with a query of this store's own (the plugin builds and compiles its linq2db query on a process's first
 /// load: ~600 methods to JIT while that SKU recovers, PERFORMANCE-LOG "Goal 5, session 12"). Snapshots in parts
-/// (<see cref="ISnapshotInParts"/>) are written part first, head second, one save after the other per entity, and read back
-/// whole; a head whose parts do not fit is passed over for the one before it (then none: the journal replays from the start).
+/// (<see cref="ISnapshotInParts"/>) are written part and pieces first, each in a write of its own, head last, one save
+/// after the other per entity, and read back whole; a head whose parts or pieces do not fit is passed over for the one
+/// before it (then none: the journal replays from the start). Pieces a head does not name are deleted once a later head
+/// is stored: until then a crash between the pieces and the head leaves the previous head whole.
 /// </summary>
 public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
 {
     private const int OlderHeadsTried = 3;
+
+    // A head's pieces are stored at its sequence number times this, plus their place.
+    private const int PiecesPerHead = 1 << 16;
 
     private readonly RecoveryReads<string, bool>? _hasSnapshot;
     private readonly StoredIds? _stored;
     private readonly Func<string, long, long, CancellationToken, Task<List<(long Key, object Part)>>>? _readParts;
     private readonly Func<string, SnapshotSelectionCriteria, CancellationToken, Task<List<SelectedSnapshot?>>>? _readLatest;
     private readonly ConcurrentDictionary<string, PartsSaving> _saving = new();
+    // Entities known here to have pieces stored (true), or none since a head without pieces deleted them (false): the next
+    // head deletes them even if it has none.
+    private readonly ConcurrentDictionary<string, bool> _withPieces = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly CancellationTokenSource _stopping = new();
 
@@ -90,6 +109,12 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
     /// <summary>Where the parts of an entity's snapshots are stored: no entity's persistence id starts like this.</summary>
     public static string PartsOf(string persistenceId) => "parts#" + persistenceId;
 
+    /// <summary>Where the pieces of an entity's snapshot heads are stored.</summary>
+    public static string PiecesOf(string persistenceId) => "pieces#" + persistenceId;
+
+    /// <summary>The key of piece <paramref name="index"/> of the head at <paramref name="sequenceNr"/>: a later head's pieces lie above every earlier head's.</summary>
+    public static long PieceKey(long sequenceNr, int index) => checked(sequenceNr * PiecesPerHead) + index;
+
     protected override async Task<SelectedSnapshot?> LoadAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken)
     {
         if (_stored?.MayHaveRows(persistenceId, _stopping.Token) == false) return null;
@@ -98,7 +123,11 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
         {
             var selected = await LatestAsync(persistenceId, criteria, cancellationToken);
             if (selected?.Snapshot is not ISnapshotInParts head || _readParts is null) return selected;
-            if (await WithPartsAsync(persistenceId, head, cancellationToken) is { } whole) return new SelectedSnapshot(selected.Metadata, whole);
+            if (await WithPartsAsync(persistenceId, selected.Metadata.SequenceNr, head, cancellationToken) is { } whole)
+            {
+                if (head.PieceCount > 0) _withPieces[persistenceId] = true;
+                return new SelectedSnapshot(selected.Metadata, whole);
+            }
             _log.Warning("The snapshot of {0} at {1} misses parts it was written with; trying an earlier one", persistenceId, selected.Metadata.SequenceNr);
             if (tried == OlderHeadsTried || selected.Metadata.SequenceNr <= 1) return null;
             criteria = new SnapshotSelectionCriteria(selected.Metadata.SequenceNr - 1, criteria.MaxTimeStamp, criteria.MinSequenceNr, criteria.MinTimestamp);
@@ -112,16 +141,19 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
         return rows.Count == 0 ? null : rows[0] ?? await base.LoadAsync(persistenceId, criteria, cancellationToken);
     }
 
-    private async Task<object?> WithPartsAsync(string persistenceId, ISnapshotInParts head, CancellationToken cancellationToken)
+    private async Task<object?> WithPartsAsync(string persistenceId, long sequenceNr, ISnapshotInParts head, CancellationToken cancellationToken)
     {
         var keys = head.PartKeys;
-        if (keys.Count == 0) return head.WithParts(new Dictionary<long, object>());
-        var rows = await _readParts!(PartsOf(persistenceId), keys[0], keys[^1], cancellationToken);
-        return head.WithParts(rows.ToDictionary(r => r.Key, r => r.Part));
+        var parts = keys.Count == 0 ? [] : await _readParts!(PartsOf(persistenceId), keys[0], keys[^1], cancellationToken);
+        var pieces = head.PieceCount == 0
+            ? []
+            : await _readParts!(PiecesOf(persistenceId), PieceKey(sequenceNr, 0), PieceKey(sequenceNr, head.PieceCount - 1), cancellationToken);
+        return head.WithParts(parts.ToDictionary(r => r.Key, r => r.Part), pieces.Select(p => p.Part).ToList());
     }
 
     /// <summary>
-    /// A snapshot in parts: its new part, then its head, then the parts no head from now on needs are deleted. Saves of one
+    /// A snapshot in parts: its new part and its pieces, then its head, then the parts and pieces no head from now on needs
+    /// are deleted. Saves of one
     /// entity run one after the other in the order sent, so a later head never lands before the part an earlier save
     /// writes; one that needs a part an earlier save failed to write is refused (its head would not load).
     /// </summary>
@@ -165,13 +197,34 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
         var parts = PartsOf(metadata.PersistenceId);
         if (snapshot.NewPart is { } part)
             await base.SaveAsync(new SnapshotMetadata(parts, part.Key, metadata.Timestamp), part.Part, cancellationToken);
+        var pieces = snapshot.PieceCount;
+        if (pieces > PiecesPerHead) throw new InvalidOperationException($"a snapshot of {metadata.PersistenceId} in {pieces} pieces, more than {PiecesPerHead}");
+        if (pieces > 0) _withPieces[metadata.PersistenceId] = true;
+        // Each in a write of its own: the journal's writes take their turns in between.
+        for (var i = 0; i < pieces; i++)
+            await base.SaveAsync(new SnapshotMetadata(PiecesOf(metadata.PersistenceId), PieceKey(metadata.SequenceNr, i), metadata.Timestamp),
+                snapshot.Piece(i), cancellationToken);
         await base.SaveAsync(metadata, snapshot, cancellationToken);
         mine.Unsaved.Clear();
         var keys = snapshot.PartKeys;
         var needed = keys.Count > 0 ? keys[0] : long.MaxValue;
         if (needed > 0)
             await base.DeleteAsync(parts, new SnapshotSelectionCriteria(needed == long.MaxValue ? long.MaxValue : needed - 1), cancellationToken);
+        if (pieces > 0 || MayHavePieces(metadata.PersistenceId))
+        {
+            await base.DeleteAsync(PiecesOf(metadata.PersistenceId), new SnapshotSelectionCriteria(PieceKey(metadata.SequenceNr, 0) - 1), cancellationToken);
+            _withPieces[metadata.PersistenceId] = pieces > 0;
+        }
     }
+
+    /// <summary>
+    /// Whether pieces may be stored that this head does not name: known here, or (on SQLite) among the ids stored when this
+    /// process started, so those of a save cut off by a crash before its head go at the entity's next save of any kind.
+    /// </summary>
+    private bool MayHavePieces(string persistenceId) =>
+        _withPieces.TryGetValue(persistenceId, out var known)
+            ? known
+            : _stored is { Ready: true } stored && stored.MayHaveRows(PiecesOf(persistenceId), _stopping.Token);
 
     protected override void PostStop()
     {

@@ -82,9 +82,23 @@ internal static class Contracts
         (typeof(IdChunk), "sku.id-chunk",
             (o, _) => SkuSnapshotFormat.Write((IdChunk)o),
             (bytes, _) => SkuSnapshotFormat.ReadChunk(bytes)),
+        (typeof(OpenLinesPart), "sku.open-lines-part",
+            (o, _) => ((OpenLinesPart)o).Write(),
+            (bytes, _) => OpenLinesPart.Read(bytes)),
         (typeof(SkuEventBatch), "sku.event-batch.v2",
             (o, json) => SkuEventBatchFormat.Write((SkuEventBatch)o, e => (ManifestOf(e.GetType()), json(e))),
             (bytes, json) => SkuEventBatchFormat.Read(bytes, (manifest, body) => (SkuEvent)json(body, TypeOf(manifest)))),
+    ];
+
+    /// <summary>
+    /// Binary types stored under a manifest of their own when they hold what a build older than it would misread without
+    /// noticing; read as the type's layout. A snapshot head whose open lines are in parts: a build from before parts ignores
+    /// the parts and would recover the SKU with no open lines; under a manifest it does not know, it fails the SKU's
+    /// recovery instead (README, "Upgrading and rolling back").
+    /// </summary>
+    public static readonly IReadOnlyList<(Type Type, string Manifest, Func<object, bool> When)> Variants =
+    [
+        (typeof(SkuSnapshot), "sku.snapshot.v2.line-parts", o => ((SkuSnapshot)o).LineParts is not null),
     ];
 
     /// <summary>Manifests no longer written but still read, as JSON: stored data outlives the layout it was written in.</summary>

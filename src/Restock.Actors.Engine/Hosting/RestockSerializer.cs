@@ -12,8 +12,9 @@ namespace Restock.Actors.Engine.Hosting;
 /// <summary>
 /// The one serializer bound to <c>IRestockMessage</c>: compact JSON with the stable manifests of
 /// <see cref="Contracts"/>. Abstract members (a command inside a request) carry the same manifests as discriminators.
-/// A few large types have a binary layout of their own (<see cref="Contracts.Binary"/>); manifests they were stored
-/// under before are still read (<see cref="Contracts.ReadOnly"/>).
+/// A few large types have a binary layout of their own (<see cref="Contracts.Binary"/>), some stored under a manifest of
+/// their own when an older build would misread them (<see cref="Contracts.Variants"/>); manifests they were stored under
+/// before are still read (<see cref="Contracts.ReadOnly"/>).
 /// </summary>
 public sealed class RestockSerializer : SerializerWithStringManifest
 {
@@ -23,7 +24,11 @@ public sealed class RestockSerializer : SerializerWithStringManifest
     private static readonly Dictionary<Type, (string Manifest, Func<object, Func<object, byte[]>, byte[]> Write)> BinaryByType =
         Contracts.Binary.ToDictionary(c => c.Type, c => (c.Manifest, c.Write));
     private static readonly Dictionary<string, Func<byte[], Func<ReadOnlyMemory<byte>, Type, object>, object>> BinaryByManifest =
-        Contracts.Binary.ToDictionary(c => c.Manifest, c => c.Read);
+        Contracts.Binary.Select(c => (c.Manifest, c.Read))
+            .Concat(Contracts.Variants.Select(v => (v.Manifest, Contracts.Binary.Single(c => c.Type == v.Type).Read)))
+            .ToDictionary(c => c.Manifest, c => c.Read);
+    private static readonly Dictionary<Type, (string Manifest, Func<object, bool> When)> VariantByType =
+        Contracts.Variants.ToDictionary(v => v.Type, v => (v.Manifest, v.When));
 
     internal static readonly JsonSerializerOptions Options = new()
     {
@@ -39,7 +44,8 @@ public sealed class RestockSerializer : SerializerWithStringManifest
     public override int Identifier => 4711;
 
     public override string Manifest(object o) =>
-        BinaryByType.TryGetValue(o.GetType(), out var binary) ? binary.Manifest
+        VariantByType.TryGetValue(o.GetType(), out var variant) && variant.When(o) ? variant.Manifest
+        : BinaryByType.TryGetValue(o.GetType(), out var binary) ? binary.Manifest
         : ManifestByType.TryGetValue(o.GetType(), out var manifest) ? manifest
         : throw new SerializationException($"{o.GetType()} has no manifest in Contracts");
 

@@ -33,15 +33,7 @@ public sealed class OpenLinesJson : JsonConverter<IReadOnlyCollection<OrderLine>
             var cursor = copy.Lines();
             for (var first = 0; first < copy.Count; first += LinesPerChunk)
             {
-                var count = StartChunk(buffer, first, copy.Count);
-                var previous = 0L;
-                for (var i = 0; i < count && cursor.Next(); i++)
-                {
-                    var id = cursor.IdBytes;
-                    Var(buffer, (ulong)id.Length);
-                    buffer.Write(id);
-                    previous = Values(buffer, cursor.Line(""), previous);
-                }
+                WriteChunk(buffer, ref cursor, StartChunk(buffer, first, copy.Count));
                 writer.WriteBase64StringValue(buffer.WrittenSpan);
             }
         }
@@ -69,9 +61,33 @@ public sealed class OpenLinesJson : JsonConverter<IReadOnlyCollection<OrderLine>
         writer.WriteEndArray();
     }
 
-    private static int StartChunk(ArrayBufferWriter<byte> buffer, int first, int total)
+    /// <summary>All of <paramref name="copy"/>'s lines (at most <see cref="LinesPerChunk"/>) as one chunk's bytes.</summary>
+    internal static byte[] Chunk(OpenLinesCopy copy, int prefix)
     {
-        buffer.ResetWrittenCount();
+        if (copy.Count > LinesPerChunk) throw new ArgumentException($"more than {LinesPerChunk} lines for one chunk", nameof(copy));
+        var buffer = new ArrayBufferWriter<byte>(copy.Count * 40 + 16);
+        buffer.Advance(prefix);
+        var cursor = copy.Lines();
+        WriteChunk(buffer, ref cursor, StartChunk(buffer, 0, copy.Count, reset: false));
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WriteChunk(ArrayBufferWriter<byte> buffer, ref OpenLinesCopy.Cursor cursor, int count)
+    {
+        var previous = 0L;
+        for (var i = 0; i < count && cursor.Next(); i++)
+        {
+            var id = cursor.IdBytes;
+            Var(buffer, (ulong)id.Length);
+            buffer.Write(id);
+            previous = Values(buffer, cursor.Line(""), previous);
+        }
+    }
+
+    private static int StartChunk(ArrayBufferWriter<byte> buffer, int first, int total, bool reset = true)
+    {
+        if (reset) buffer.ResetWrittenCount();
         var count = Math.Min(LinesPerChunk, total - first);
         Var(buffer, (ulong)count);
         return count;
@@ -103,28 +119,33 @@ public sealed class OpenLinesJson : JsonConverter<IReadOnlyCollection<OrderLine>
                 continue;
             }
             if (reader.TokenType != JsonTokenType.String) throw new JsonException("open lines: neither a line nor a chunk of lines");
-            var chunk = reader.GetBytesFromBase64();
-            var at = 0;
-            var count = checked((int)ReadVar(chunk, ref at));
-            if (count > chunk.Length) throw new JsonException("open lines: more lines than the chunk holds");
-            lines.EnsureCapacity(lines.Count + count);
-            var previous = 0L;
-            for (var i = 0; i < count; i++)
-            {
-                var idLength = checked((int)ReadVar(chunk, ref at));
-                var id = Encoding.UTF8.GetString(chunk.AsSpan(at, idLength));
-                at += idLength;
-                var ordered = UnZigZag(ReadVar(chunk, ref at));
-                var held = UnZigZag(ReadVar(chunk, ref at));
-                var status = (LineStatus)checked((int)UnZigZag(ReadVar(chunk, ref at)));
-                var ticks = previous += UnZigZag(ReadVar(chunk, ref at));
-                var offset = TimeSpan.FromMinutes(UnZigZag(ReadVar(chunk, ref at)));
-                var restockedAhead = UnZigZag(ReadVar(chunk, ref at));
-                lines.Add(new OrderLine(id, ordered, held, status, new DateTimeOffset(ticks + offset.Ticks, offset), restockedAhead));
-            }
-            if (at != chunk.Length) throw new JsonException("open lines: bytes left over in a chunk");
+            ReadChunk(reader.GetBytesFromBase64(), 0, lines);
         }
         return [.. lines];
+    }
+
+    /// <summary>Adds the lines of the chunk that fills <paramref name="chunk"/> from <paramref name="at"/> to <paramref name="lines"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void ReadChunk(byte[] chunk, int at, List<OrderLine> lines)
+    {
+        var count = checked((int)ReadVar(chunk, ref at));
+        if (count > chunk.Length) throw new JsonException("open lines: more lines than the chunk holds");
+        lines.EnsureCapacity(lines.Count + count);
+        var previous = 0L;
+        for (var i = 0; i < count; i++)
+        {
+            var idLength = checked((int)ReadVar(chunk, ref at));
+            var id = Encoding.UTF8.GetString(chunk.AsSpan(at, idLength));
+            at += idLength;
+            var ordered = UnZigZag(ReadVar(chunk, ref at));
+            var held = UnZigZag(ReadVar(chunk, ref at));
+            var status = (LineStatus)checked((int)UnZigZag(ReadVar(chunk, ref at)));
+            var ticks = previous += UnZigZag(ReadVar(chunk, ref at));
+            var offset = TimeSpan.FromMinutes(UnZigZag(ReadVar(chunk, ref at)));
+            var restockedAhead = UnZigZag(ReadVar(chunk, ref at));
+            lines.Add(new OrderLine(id, ordered, held, status, new DateTimeOffset(ticks + offset.Ticks, offset), restockedAhead));
+        }
+        if (at != chunk.Length) throw new JsonException("open lines: bytes left over in a chunk");
     }
 
     private static ulong ZigZag(long value) => (ulong)((value << 1) ^ (value >> 63));

@@ -11,6 +11,9 @@ namespace Restock.Actors.Engine.Inventory;
 /// taken without copying and stored in a binary layout of their own (<see cref="SkuSnapshotFormat"/>); the rest is JSON.
 /// <see cref="Ids"/>, <see cref="ClosedLines"/> and <see cref="Adjustments"/> are how older snapshots stored them (read
 /// only). The horizon and the manual-restock window are not stored: the settings in force when the SKU recovers apply.
+/// A head whose open lines fill more than one chunk of the table keeps them in parts (<see cref="LineParts"/>), each
+/// written on its own before the head, so that no single write holds SQLite's one writer for long; such a head is stored
+/// under a manifest of its own (<c>Contracts.Variants</c>), which a build from before parts fails to read.
 /// </summary>
 public sealed record SkuSnapshot(
     bool IsKnown,
@@ -24,7 +27,8 @@ public sealed record SkuSnapshot(
     int? Remembered = null,
     RememberedLine[]? ClosedLines = null,
     RememberedAdjustment[]? Adjustments = null,
-    IdChunks? Chunks = null) : IRestockMessage, ISnapshotInParts
+    IdChunks? Chunks = null,
+    LineParts? LineParts = null) : IRestockMessage, ISnapshotInParts
 {
     /// <summary>
     /// The remembered ids, oldest first; null in a snapshot stored before the binary layout, and in a head read without
@@ -37,12 +41,33 @@ public sealed record SkuSnapshot(
     [JsonIgnore]
     public IdChunk? NewChunk { get; init; }
 
+    /// <summary>The open lines a head keeps in <see cref="LineParts"/>, to be stored before it; null in a head read back.</summary>
+    [JsonIgnore]
+    public OpenLinesCopy? LinesToStore { get; init; }
+
     (long Key, object Part)? ISnapshotInParts.NewPart => NewChunk is { } c ? (c.Start, c) : null;
 
     IReadOnlyList<long> ISnapshotInParts.PartKeys => Chunks is { } chunks ? chunks.Parts.Select(p => p.Start).ToArray() : [];
 
-    object? ISnapshotInParts.WithParts(IReadOnlyDictionary<long, object> parts) =>
-        Chunks is { } chunks && IdChunk.Join(chunks, parts, Clock ?? DateTimeOffset.MinValue) is { } ids ? this with { Finished = ids } : null;
+    int ISnapshotInParts.PieceCount => LineParts?.Parts ?? 0;
+
+    object ISnapshotInParts.Piece(int index) =>
+        new OpenLinesPart(LineParts!.Stamp, (LinesToStore ?? throw new InvalidOperationException("a head read back is not stored again")).Part(index));
+
+    object? ISnapshotInParts.WithParts(IReadOnlyDictionary<long, object> parts, IReadOnlyList<object> pieces)
+    {
+        if (Chunks is not { } chunks || IdChunk.Join(chunks, parts, Clock ?? DateTimeOffset.MinValue) is not { } ids) return null;
+        if (LineParts is not { } lineParts) return this with { Finished = ids };
+        if (pieces.Count != lineParts.Parts || pieces.Any(p => p is not OpenLinesPart part || part.Stamp != lineParts.Stamp)) return null;
+        var lines = new OrderLine[lineParts.Lines];
+        var n = 0;
+        foreach (OpenLinesPart part in pieces)
+        {
+            if (n + part.Lines.Count > lines.Length) return null;
+            foreach (var line in part.Lines) lines[n++] = line;
+        }
+        return n == lines.Length ? this with { Finished = ids, OpenLines = lines, LineParts = null } : null;
+    }
 
     /// <summary>
     /// The state as of now: open lines as chunks shared with the state (values and id bytes, no string per line; a chunk
@@ -58,7 +83,8 @@ public sealed record SkuSnapshot(
     /// <summary>
     /// The state as of now, its remembered ids kept in chunks: the ones <paramref name="stored"/> (the chunks of the latest
     /// snapshot known to be saved) holds that are not all forgotten, and a new chunk of the ids remembered since. Chunks are
-    /// keyed by the position of their first id, which an id keeps for good.
+    /// keyed by the position of their first id, which an id keeps for good. Open lines of more than one chunk of the table
+    /// go in parts, one per chunk (a million lines written in one row held SQLite's writer 50–90 ms; a part, a sixty-fourth).
     /// </summary>
     public static SkuSnapshot InChunks(SkuState s, IdChunks? stored, long lineage)
     {
@@ -68,12 +94,16 @@ public sealed record SkuSnapshot(
         var kept = stored is { } previous && previous.Lineage == lineage ? previous.Parts.Where(p => p.Start + p.Count > first) : [];
         IdChunk? fresh = ids.EndPosition > from ? new IdChunk(lineage, ids.Range(from)) : null;
         var chunks = new IdChunks(lineage, first, ids.EndPosition, [.. kept, .. fresh is null ? [] : new[] { new IdChunkRef(fresh.Start, fresh.Count) }]);
-        return From(s) with { Chunks = chunks, NewChunk = fresh };
+        var snapshot = From(s) with { Chunks = chunks, NewChunk = fresh };
+        return snapshot.OpenLines is OpenLinesCopy { PartCount: > 1 } lines
+            ? snapshot with { OpenLines = [], LineParts = new LineParts(lines.PartCount, lines.Count, Random.Shared.NextInt64()), LinesToStore = lines }
+            : snapshot;
     }
 
     public SkuState ToState(TimeSpan horizon, TimeSpan? manualRestockWindow = null)
     {
         if (Chunks is not null && Finished is null) throw new InvalidOperationException("a snapshot head read without its chunks of remembered ids");
+        if (LineParts is not null) throw new InvalidOperationException("a snapshot head read without its parts of open lines");
         var remembered = Finished?.WithHorizon(horizon) ?? FromColumns(horizon);
 
         // A snapshot from before the horizon: its ids have no time, so their horizon starts at the next event.
@@ -125,6 +155,13 @@ public sealed record SkuSnapshot(
 /// snapshots that wrote them: positions count from the state a line started from, so a chunk of another line never fits.
 /// </summary>
 public sealed record IdChunks(long Lineage, long First, long End, IdChunkRef[] Parts);
+
+/// <summary>
+/// A head's open lines kept in parts: how many parts (in order, stored with the head's sequence number), lines in all, and
+/// the stamp each part carries, so that a part another head wrote in the same place (a save cut off, then another at the
+/// same sequence number) never fits this one.
+/// </summary>
+public sealed record LineParts(int Parts, int Lines, long Stamp);
 
 /// <summary>A chunk of remembered ids: the position of its first and how many a snapshot takes from it.</summary>
 public sealed record IdChunkRef(long Start, int Count);

@@ -23,24 +23,30 @@ public sealed class SkuSnapshotChunkPropertyTests(ITestOutputHelper output) : En
         Gen.Select(SkuStockPropertyTests.Schedule, Gen.Int[0, 150].Array[80], Gen.Int[0, 9].Array[80], (commands, gaps, actions) =>
             commands.Select((c, i) => (c, gaps[i] % 5 == 0 ? gaps[i] : gaps[i] % 20, actions[i])).ToArray());
 
-    private sealed class Store(Akka.Serialization.Serialization serialization)
+    internal sealed class Store(Akka.Serialization.Serialization serialization)
     {
         public readonly Dictionary<long, byte[]> Chunks = [];
-        public readonly SortedDictionary<int, byte[]> Heads = [];
-        private readonly Akka.Serialization.Serializer _serializer = serialization.FindSerializerForType(typeof(SkuSnapshot));
+        public readonly SortedDictionary<long, byte[]> Pieces = [];
+        public readonly SortedDictionary<int, (byte[] Bytes, string Manifest)> Heads = [];
+        private readonly Akka.Serialization.SerializerWithStringManifest _serializer =
+            (Akka.Serialization.SerializerWithStringManifest)serialization.FindSerializerForType(typeof(SkuSnapshot));
 
         public byte[] Write(object o) => _serializer.ToBinary(o);
 
+        public string Manifest(object o) => _serializer.Manifest(o);
+
         public object Read(byte[] bytes, string manifest) => serialization.Deserialize(bytes, _serializer.Identifier, manifest);
 
-        /// <summary>The latest head whose chunks fit, with the journal position it follows; none: the journal replays from the start.</summary>
+        /// <summary>The latest head whose chunks and pieces fit, with the journal position it follows; none: the journal replays from the start.</summary>
         public (SkuSnapshot Snapshot, int Events)? Load()
         {
-            foreach (var (events, bytes) in Heads.Reverse())
+            foreach (var (events, (bytes, manifest)) in Heads.Reverse())
             {
-                var head = (ISnapshotInParts)Read(bytes, "sku.snapshot.v2");
+                var head = (ISnapshotInParts)Read(bytes, manifest);
                 var parts = Chunks.ToDictionary(c => c.Key, c => Read(c.Value, "sku.id-chunk"));
-                if (head.WithParts(parts) is SkuSnapshot whole) return (whole, events);
+                var pieces = Pieces.Where(p => p.Key >= BatchedRecoverySnapshotStore.PieceKey(events, 0) && p.Key < BatchedRecoverySnapshotStore.PieceKey(events, head.PieceCount))
+                    .Select(p => Read(p.Value, "sku.open-lines-part")).ToList();
+                if (head.WithParts(parts, pieces) is SkuSnapshot whole) return (whole, events);
             }
             return null;
         }
@@ -89,7 +95,7 @@ public sealed class SkuSnapshotChunkPropertyTests(ITestOutputHelper output) : En
     }
 
     /// <summary>The store's save, step by step (false: the crash came first), then the actor's deletion of older heads.</summary>
-    private static bool Save(Store store, int events, SkuSnapshot snapshot, Func<bool> step, ref IdChunks? saved)
+    internal static bool Save(Store store, int events, SkuSnapshot snapshot, Func<bool> step, ref IdChunks? saved)
     {
         var inParts = (ISnapshotInParts)snapshot;
         if (inParts.NewPart is { } part)
@@ -97,10 +103,17 @@ public sealed class SkuSnapshotChunkPropertyTests(ITestOutputHelper output) : En
             store.Chunks[part.Key] = store.Write(part.Part);
             if (!step()) return false;
         }
-        store.Heads[events] = store.Write(snapshot);
+        for (var i = 0; i < inParts.PieceCount; i++)
+        {
+            store.Pieces[BatchedRecoverySnapshotStore.PieceKey(events, i)] = store.Write(inParts.Piece(i));
+            if (!step()) return false;
+        }
+        store.Heads[events] = (store.Write(snapshot), store.Manifest(snapshot));
         if (!step()) return false;
         var keep = inParts.PartKeys.Count > 0 ? inParts.PartKeys[0] : long.MaxValue;
         foreach (var key in store.Chunks.Keys.Where(k => k < keep).ToList()) store.Chunks.Remove(key);
+        if (!step()) return false;
+        foreach (var key in store.Pieces.Keys.Where(k => k < BatchedRecoverySnapshotStore.PieceKey(events, 0)).ToList()) store.Pieces.Remove(key);
         if (!step()) return false;
         saved = snapshot.Chunks;
         foreach (var older in store.Heads.Keys.Where(k => k < events).ToList()) store.Heads.Remove(older);
@@ -173,7 +186,7 @@ public sealed class SkuSnapshotChunkPropertyTests(ITestOutputHelper output) : En
             var (chunkCpu, chunkBytes, fromChunks) = Measure(() =>
             {
                 var parts = chunks.ToDictionary(c => c.Key, c => store.Read(c.Value, "sku.id-chunk"));
-                return ((SkuSnapshot)((ISnapshotInParts)store.Read(head, "sku.snapshot.v2")).WithParts(parts)!).ToState(SkuState.DefaultHorizon);
+                return ((SkuSnapshot)((ISnapshotInParts)store.Read(head, "sku.snapshot.v2")).WithParts(parts, [])!).ToState(SkuState.DefaultHorizon);
             });
             Output?.WriteLine($"500,000 ids: whole {whole.Length / 1e6:N1} MB, {wholeCpu:N0} ms CPU, {wholeBytes / 1e6:N0} MB allocated; " +
                               $"head {head.Length:N0} B + {chunks.Count} chunks {chunks.Values.Sum(c => c.Length) / 1e6:N1} MB, {chunkCpu:N0} ms CPU, {chunkBytes / 1e6:N0} MB allocated");

@@ -1,0 +1,46 @@
+using System.Buffers.Binary;
+using System.Runtime.Serialization;
+using System.Text.Json;
+using Restock.Actors.Domain;
+using Restock.Actors.Domain.Inventory;
+
+namespace Restock.Actors.Engine.Inventory;
+
+/// <summary>
+/// One part of a snapshot head's open lines (manifest <c>sku.open-lines-part</c>), stored in a write of its own before the
+/// head (<see cref="SkuSnapshot.LineParts"/>): the lines of one chunk of the table's slots, and the stamp of the head it
+/// belongs to. Layout: byte 1 · int64 stamp · one chunk as <see cref="OpenLinesJson"/> writes it (varint count, then the lines).
+/// </summary>
+public sealed class OpenLinesPart(long stamp, IReadOnlyCollection<OrderLine> lines) : IRestockMessage
+{
+    private const byte Layout = 1;
+
+    /// <summary>The <see cref="LineParts.Stamp"/> of its head: a part another head wrote in the same place does not fit.</summary>
+    public long Stamp { get; } = stamp;
+
+    /// <summary>The lines: a copy sharing the table's chunk when written, strings when read.</summary>
+    public IReadOnlyCollection<OrderLine> Lines { get; } = lines;
+
+    internal byte[] Write()
+    {
+        var bytes = OpenLinesJson.Chunk(Lines as OpenLinesCopy ?? throw new InvalidOperationException("a part read from storage is not written again"), prefix: 9);
+        bytes[0] = Layout;
+        BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(1), Stamp);
+        return bytes;
+    }
+
+    internal static OpenLinesPart Read(byte[] bytes)
+    {
+        try
+        {
+            if (bytes.Length < 10 || bytes[0] != Layout) throw new SerializationException($"a damaged part of open lines: not layout {Layout}");
+            var lines = new List<OrderLine>();
+            OpenLinesJson.ReadChunk(bytes, 9, lines);
+            return new OpenLinesPart(BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(1)), lines);
+        }
+        catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or OverflowException or JsonException)
+        {
+            throw new SerializationException($"a part of open lines cut short or damaged: {e.Message}", e);
+        }
+    }
+}
