@@ -25,8 +25,8 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
 {
     private sealed record PolicyAnswered(string RefundId, RestockPolicyReply Policy);
 
-    /// <summary>The shop's answer for a new refund not yet written (null if none came in time), and who submitted it.</summary>
-    private sealed record FirstPolicy(RefundRequest Refund, IReadOnlyList<RefundEvent> Received, IActorRef ReplyTo, RestockPolicyReply? Policy);
+    /// <summary>A new refund held back until its shop answers, and who submitted it.</summary>
+    private sealed record Unwritten(string RefundId, IReadOnlyList<RefundEvent> Received, IActorRef ReplyTo);
 
     private sealed record LineAnswered(string RefundId, string SkuId, SkuReply Reply);
 
@@ -62,7 +62,7 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
     private int _storing;
     // A new refund waiting for its shop's answer before its first write: everything else waits (stashed) until it is
     // written, as it would behind the write itself.
-    private bool _awaitingFirstPolicy;
+    private Unwritten? _unwritten;
 
     public RefundCoordinator(string orderId, IActorRef shops, IActorRef skus, RefundSettings settings)
     {
@@ -92,16 +92,13 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
 
     protected override void OnCommand(object message)
     {
-        if (_awaitingFirstPolicy && message is not FirstPolicy)
+        if (_unwritten is not null && !IsShopAnswerFor(_unwritten.RefundId, message))
         {
             Stash.Stash();
             return;
         }
         switch (message)
         {
-            case FirstPolicy m:
-                OnFirstPolicy(m);
-                break;
             case RefundSucceeded m:
                 OnRefund(m);
                 break;
@@ -182,12 +179,8 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
         switch (RefundRules.Receive(_state, refund, DateTimeOffset.UtcNow))
         {
             case RefundAccepted { Events: [RefundReceived] } accepted:
-                var submitter = Sender;
-                _awaitingFirstPolicy = true;
-                _asking.Add((refund.RefundId, null));
-                _shops.Ask<RestockPolicyReply>(new GetRestockPolicy(refund.ShopId, refund.CompletedAt), _settings.ShopAnswerBeforeFirstWrite)
-                    .PipeTo(Self, success: p => new FirstPolicy(refund, accepted.Events, submitter, p),
-                        failure: _ => new FirstPolicy(refund, accepted.Events, submitter, null));
+                _unwritten = new Unwritten(refund.RefundId, accepted.Events, Sender);
+                AskShop(refund, _settings.ShopAnswerBeforeFirstWrite);
                 break;
             case RefundAccepted { Events.Count: > 0 } accepted:
                 var replyTo = Sender;
@@ -206,21 +199,28 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
         }
     }
 
-    /// <summary>
-    /// Writes a new refund with its shop's answer, or alone if the shop did not answer in time (it is then asked again as
-    /// any unanswered ask is); the submitter hears "accepted" once it is written. What waited meanwhile comes next.
-    /// </summary>
-    private void OnFirstPolicy(FirstPolicy first)
+    private static bool IsShopAnswerFor(string refundId, object message) => message switch
     {
-        var refundId = first.Refund.RefundId;
-        _awaitingFirstPolicy = false;
-        _asking.Remove((refundId, null));
-        IReadOnlyList<RefundEvent> events = first.Policy is { } policy
-            ? [.. first.Received, new RestockDecided(refundId, policy.Restock, policy.SettingVersion)]
-            : first.Received;
+        PolicyAnswered m => m.RefundId == refundId,
+        NoAnswer { SkuId: null } m => m.RefundId == refundId,
+        _ => false,
+    };
+
+    /// <summary>
+    /// Writes the new refund with its shop's answer, or alone if the shop did not answer in time (<see cref="Proceed"/>
+    /// then asks it again, as any unanswered ask); the submitter hears "accepted" once it is written. What waited
+    /// meanwhile comes next.
+    /// </summary>
+    private void WriteUnwritten(RestockPolicyReply? policy)
+    {
+        var (refundId, received, replyTo) = _unwritten!;
+        _unwritten = null;
+        IReadOnlyList<RefundEvent> events = policy is null
+            ? received
+            : [.. received, new RestockDecided(refundId, policy.Restock, policy.SettingVersion)];
         Store(events, () =>
         {
-            first.ReplyTo.Tell(Status(RefundOutcome.Accepted, refundId));
+            replyTo.Tell(Status(RefundOutcome.Accepted, refundId));
             Proceed(refundId);
         });
         Stash.UnstashAll();
@@ -267,14 +267,12 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
     /// <summary>Starts whatever the refund needs next and is not already under way.</summary>
     private void Proceed(string refundId)
     {
-        var progress = _state.Refunds[refundId];
-        if (!progress.InProgress) return;
+        // A retry a former incarnation scheduled can name a refund this one never wrote.
+        if (!_state.Refunds.TryGetValue(refundId, out var progress) || !progress.InProgress) return;
         var refund = progress.Refund;
         if (progress.Policy is null)
         {
-            if (_asking.Add((refundId, null)))
-                _shops.Ask<RestockPolicyReply>(new GetRestockPolicy(refund.ShopId, refund.CompletedAt), _settings.AskTimeout)
-                    .PipeTo(Self, success: p => new PolicyAnswered(refundId, p), failure: e => new NoAnswer(refundId, null, e));
+            AskShop(refund, _settings.AskTimeout);
             return;
         }
         foreach (var line in progress.Active)
@@ -288,11 +286,26 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
         }
     }
 
+    private void AskShop(RefundRequest refund, TimeSpan timeout)
+    {
+        var refundId = refund.RefundId;
+        if (!_asking.Add((refundId, null))) return;
+        _shops.Ask<RestockPolicyReply>(new GetRestockPolicy(refund.ShopId, refund.CompletedAt), timeout)
+            .PipeTo(Self, success: p => new PolicyAnswered(refundId, p), failure: e => new NoAnswer(refundId, null, e));
+    }
+
     private void OnPolicy(PolicyAnswered answer)
     {
         _asking.Remove((answer.RefundId, null));
         _failures.Remove((answer.RefundId, null));
-        if (_state.Refunds[answer.RefundId].Policy is not null) return;
+        if (_unwritten?.RefundId == answer.RefundId)
+        {
+            WriteUnwritten(answer.Policy);
+            return;
+        }
+        // An answer a former incarnation asked for can reach this one (a restart keeps the actor's address): only a
+        // written refund still without an answer records it.
+        if (!_state.Refunds.TryGetValue(answer.RefundId, out var progress) || progress.Policy is not null) return;
         Store([new RestockDecided(answer.RefundId, answer.Policy.Restock, answer.Policy.SettingVersion)], () => Proceed(answer.RefundId));
     }
 
@@ -322,6 +335,14 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
     private void OnNoAnswer(NoAnswer failure)
     {
         var key = (failure.RefundId, failure.SkuId);
+        if (_unwritten?.RefundId == failure.RefundId && failure.SkuId is null)
+        {
+            (_log ??= Context.GetLogger()).Info("Refund {0} of order {1}: the shop did not answer before the first write ({2}); written alone, the shop is asked again",
+                failure.RefundId, _orderId, failure.Cause.Message);
+            _asking.Remove(key);
+            WriteUnwritten(null);
+            return;
+        }
         var delay = NextDelay(key);
         (_log ??= Context.GetLogger()).Warning("Refund {0} of order {1}: {2} did not answer ({3}); retry in {4}",
             failure.RefundId, _orderId, failure.SkuId is null ? "the shop" : "SKU " + failure.SkuId, failure.Cause.Message, delay);
