@@ -96,10 +96,15 @@ out=$(wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$dir/reserve.lua" "http://127
 [ -z "${TRACE:-}" ] || wait $tracer || true
 reserved=$(curl -s "127.0.0.1:$port/skus/hot" -H "authorization: Bearer $platform" | sed -n 's/.*"reserved":\([0-9]*\).*/\1/p')
 echo "reserved after both runs: $reserved (every request a new order: warm-up + measured requests)"
-# How many requests went to the SKU in shared messages (callers that waited while its messages were under way), both runs.
+# How many requests went to the SKU in shared messages (callers that waited while its messages were under way), both runs;
+# and the SKU's group commits: events per journal write and the mean time from its write to the journal's answer (its
+# commit cycle, fsync included).
 curl -s "127.0.0.1:$port/metrics" -H "$auth" | awk -v all="$reserved" '
   /^restock_sku_shared_message_size[a-z_]*_sum/ { sum = $2 } /^restock_sku_shared_message_size[a-z_]*_count/ { n = $2 }
-  END { if (n > 0 && all > 0) printf "shared_messages %d, %.1f requests each, %.0f%% of all requests\n", n, sum / n, 100 * sum / all }'
+  /^restock_journal_batch_size_sum/ { events = $2 } /^restock_journal_batch_size_count/ { writes = $2 }
+  /^restock_journal_write_latency[a-z_]*_sum/ { wait = $2 } /^restock_journal_write_latency[a-z_]*_count/ { waited = $2 }
+  END { if (n > 0 && all > 0) printf "shared_messages %d, %.1f requests each, %.0f%% of all requests\n", n, sum / n, 100 * sum / all
+    if (writes > 0 && waited > 0) printf "journal_writes %d, %.1f events each, %.2f ms mean from write to answer\n", writes, events / writes, wait / waited }'
 
 echo "$out" | grep -E 'requests in|Requests/sec|Non-2xx|p50_ms|Socket errors' || true
 rps=$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
