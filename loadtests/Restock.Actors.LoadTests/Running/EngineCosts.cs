@@ -6,7 +6,8 @@ namespace Restock.Actors.LoadTests.Running;
 
 /// <summary>
 /// What the load cost this process, per request: CPU time, the engine's journal write transactions and SKU group
-/// commits, and the journal's waits for SQLite's write lock (another writer holding it), read from the engine's meters;
+/// commits, and the journal's waits for SQLite's write lock and for the engine's turn to write the file (another writer
+/// holding either: a snapshot, the ledger, a WAL restart), read from the engine's meters;
 /// the methods the JIT compiled meanwhile (a process still warming up spends a share of its CPU there); and the times a
 /// thread found a <c>lock</c> held and had to wait for it (the runtime's count, every lock in the process: the entity
 /// mailbox's, Akka's, the runner's).
@@ -14,7 +15,8 @@ namespace Restock.Actors.LoadTests.Running;
 /// be trusted. In-process target only: over HTTP the engine's meters are in another process.
 /// </summary>
 public sealed record EngineCosts(long Requests, double CpuMicrosPerRequest, double JournalTransactionsPerRequest, double SkuWritesPerRequest,
-    long LockWaits, double LockWaitTotalMs, double LockWaitMaxMs, long JitCompiledMethods, double MonitorContentionsPerRequest)
+    long LockWaits, double LockWaitTotalMs, double LockWaitMaxMs, long JitCompiledMethods, double MonitorContentionsPerRequest,
+    long TurnWaits = 0, double TurnWaitTotalMs = 0, double TurnWaitMaxMs = 0)
 {
     /// <summary>Starts counting; <see cref="Counting.Stop"/> ends it.</summary>
     public static Counting Start() => new();
@@ -30,13 +32,16 @@ public sealed record EngineCosts(long Requests, double CpuMicrosPerRequest, doub
         private long _lockWaits;
         private double _lockWaitTotal;
         private double _lockWaitMax;
+        private long _turnWaits;
+        private double _turnWaitTotal;
+        private double _turnWaitMax;
 
         internal Counting()
         {
             _listener.InstrumentPublished = (instrument, listener) =>
             {
                 if (instrument.Meter.Name == RestockMetrics.MeterName &&
-                    instrument.Name is "restock.journal.transactions" or "restock.journal.batch_size" or "restock.journal.lock_wait")
+                    instrument.Name is "restock.journal.transactions" or "restock.journal.batch_size" or "restock.journal.lock_wait" or "restock.journal.turn_wait")
                     listener.EnableMeasurementEvents(instrument);
             };
             _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
@@ -44,10 +49,17 @@ public sealed record EngineCosts(long Requests, double CpuMicrosPerRequest, doub
                 if (instrument.Name == "restock.journal.transactions") Interlocked.Add(ref _transactions, value);
                 else Interlocked.Increment(ref _skuWrites);
             });
-            _listener.SetMeasurementEventCallback<double>((_, value, _, _) =>
+            _listener.SetMeasurementEventCallback<double>((instrument, value, _, _) =>
             {
                 lock (_listener)
                 {
+                    if (instrument.Name == "restock.journal.turn_wait")
+                    {
+                        _turnWaits++;
+                        _turnWaitTotal += value;
+                        _turnWaitMax = Math.Max(_turnWaitMax, value);
+                        return;
+                    }
                     _lockWaits++;
                     _lockWaitTotal += value;
                     _lockWaitMax = Math.Max(_lockWaitMax, value);
@@ -64,7 +76,8 @@ public sealed record EngineCosts(long Requests, double CpuMicrosPerRequest, doub
             lock (_listener)
                 return new EngineCosts(requests, Math.Round(cpu.TotalMicroseconds / n, 1), Math.Round((double)Interlocked.Read(ref _transactions) / n, 3),
                     Math.Round((double)Interlocked.Read(ref _skuWrites) / n, 3), _lockWaits, Math.Round(_lockWaitTotal, 1), Math.Round(_lockWaitMax, 2),
-                    System.Runtime.JitInfo.GetCompiledMethodCount() - _jitAtStart, Math.Round((double)(Monitor.LockContentionCount - _contentionsAtStart) / n, 4));
+                    System.Runtime.JitInfo.GetCompiledMethodCount() - _jitAtStart, Math.Round((double)(Monitor.LockContentionCount - _contentionsAtStart) / n, 4),
+                    _turnWaits, Math.Round(_turnWaitTotal, 1), Math.Round(_turnWaitMax, 2));
         }
 
         public void Dispose() => _listener.Dispose();

@@ -89,10 +89,12 @@ internal sealed class SqliteJournalWrites
         {
             var bytes = 0L;
             foreach (var row in rows) bytes += row.Message.Length;
-            await SqliteWriter.RunOnWriterThreadAsync(_connectionString, () => Insert(rows), cancellationToken, bytes);
+            await SqliteWriter.RunOnWriterThreadAsync(_connectionString, () => Insert(rows), cancellationToken, bytes, TurnWaited);
         }
         return rejections.ToImmutableList();
     }
+
+    private static readonly Action<TimeSpan> TurnWaited = static waited => RestockMetrics.JournalTurnWait.Record(waited.TotalMilliseconds);
 
     private Row Serialize(IPersistentRepresentation representation, long now)
     {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
@@ -32,11 +33,18 @@ public static class SqliteWriter
     /// <summary>Runs <paramref name="write"/> once no other write of the engine's to the same file is under way.</summary>
     /// <param name="bytes">About how much it writes, if known: a large write has the WAL checkpointed at once after it.</param>
     public static Task RunAsync(string connectionString, Func<Task> write, CancellationToken cancellationToken, long bytes = 0) =>
-        RunAsync(FileFor(connectionString), write, cancellationToken, bytes);
+        RunAsync(FileFor(connectionString), write, cancellationToken, bytes, waited: null);
 
-    private static async Task RunAsync(WrittenFile file, Func<Task> write, CancellationToken cancellationToken, long bytes)
+    private static async Task RunAsync(WrittenFile file, Func<Task> write, CancellationToken cancellationToken, long bytes, Action<TimeSpan>? waited)
     {
-        await file.Turn.WaitAsync(cancellationToken);
+        var turn = file.Turn.WaitAsync(cancellationToken);
+        if (turn.IsCompleted || waited is null) await turn;
+        else
+        {
+            var asked = Stopwatch.GetTimestamp();
+            await turn;
+            waited(Stopwatch.GetElapsedTime(asked));
+        }
         try
         {
             await write();
@@ -54,11 +62,13 @@ public static class SqliteWriter
     /// at 15,000 reservations/s that held ~0.6 of one of the pool's 3–4 threads (a trace: 3,989 of ~26,000 pool-thread
     /// samples), the threads the SKU actors and the callers' continuations run on.
     /// </summary>
-    public static Task RunOnWriterThreadAsync(string connectionString, Action write, CancellationToken cancellationToken, long bytes = 0)
+    /// <param name="waited">Told how long the write waited for the turn, when another write held it.</param>
+    public static Task RunOnWriterThreadAsync(string connectionString, Action write, CancellationToken cancellationToken, long bytes = 0,
+        Action<TimeSpan>? waited = null)
     {
         var file = FileFor(connectionString);
         return RunAsync(file, () => cancellationToken.IsCancellationRequested ? Task.FromCanceled(cancellationToken) : file.Thread.Run(write),
-            cancellationToken, bytes);
+            cancellationToken, bytes, waited);
     }
 
     /// <summary>

@@ -121,4 +121,37 @@ public sealed class SqliteJournalWritesTests(ITestOutputHelper output) : EngineT
         Assert.Equal(["first", "second"], Db.Strings("SELECT persistence_id FROM journal ORDER BY ordering"));
         Assert.True(Interlocked.Read(ref waits) >= 1, "the wait for the lock is counted");
     }
+
+    [Fact]
+    public async Task A_write_waits_while_another_write_of_the_engine_holds_the_files_turn_then_is_stored_and_the_wait_is_counted()
+    {
+        WriteAll(Sys, TestActor, Write("first", 1, "before"));
+        ExpectMsg<WriteMessagesSuccessful>(FirstWrite);
+        ReceiveN(1);
+        var waits = new List<double>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == RestockMetrics.MeterName && instrument.Name == "restock.journal.turn_wait") l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<double>((_, value, _, _) =>
+        {
+            lock (waits) waits.Add(value);
+        });
+        listener.Start();
+
+        // Another write of the engine's to the same file (as a snapshot or a WAL restart) holds the turn: the journal's
+        // write waits for it, unanswered, and counts the wait once it has the turn.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var holding = SqliteWriter.RunAsync(Db.ConnectionString, () => release.Task, CancellationToken.None);
+        WriteAll(Sys, TestActor, Write("second", 1, "while the turn is held"));
+        ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        release.SetResult();
+        await holding.WaitAsync(FirstWrite);
+
+        ExpectMsg<WriteMessagesSuccessful>(FirstWrite);
+        Assert.IsType<WriteMessageSuccess>(ReceiveOne());
+        Assert.Equal(["first", "second"], Db.Strings("SELECT persistence_id FROM journal ORDER BY ordering"));
+        lock (waits) Assert.True(waits.Count == 1 && waits[0] > 0, $"the wait for the turn is counted once: {string.Join(", ", waits)}");
+    }
 }
