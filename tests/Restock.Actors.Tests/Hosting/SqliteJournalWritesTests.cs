@@ -152,6 +152,7 @@ public sealed class SqliteJournalWritesTests(ITestOutputHelper output) : EngineT
         ExpectMsg<WriteMessagesSuccessful>(FirstWrite);
         Assert.IsType<WriteMessageSuccess>(ReceiveOne());
         Assert.Equal(["first", "second"], Db.Strings("SELECT persistence_id FROM journal ORDER BY ordering"));
-        lock (waits) Assert.True(waits.Count == 1 && waits[0] > 0, $"the wait for the turn is counted once: {string.Join(", ", waits)}");
+        // The meter is the process's: tests running beside this one may add their own waits, never this one's length.
+        lock (waits) Assert.True(waits.Any(w => w >= 250), $"the wait for the turn (at least 300 ms) is counted: {string.Join(", ", waits)}");
     }
 }
