@@ -19,13 +19,10 @@ public sealed class WalCheckpointer(string connectionString)
     internal static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
-    /// The WAL is restarted once it passes this many frames (pages; 16 MB of 4 KB pages), four times SQLite's own 1,000.
-    /// Every restart holds the writers' turn, so every journal write waits for it: at 50,000 reservations/s the WAL
-    /// passed 1,000 frames about once a second, and each restart held the turn 4–20 ms (up to 106 ms on a loaded host;
-    /// PERFORMANCE-LOG, "Goal 3, session 14"). A restart copies only what came since the pass before it, whatever this
-    /// is: a larger WAL means fewer of them, not longer ones.
+    /// SQLite's own threshold: the WAL is restarted once it passes this many frames (pages). Fewer, larger restarts (4,000
+    /// frames) made the hot SKU's longest waits worse, not better (PERFORMANCE-LOG, "Quiet window, session 14").
     /// </summary>
-    internal const int RestartFrames = 4_000;
+    internal const int RestartFrames = 1_000;
 
     // The file's WAL, if it is a file: a pass runs only while it exists. A file in rollback-journal mode (tests') has
     // none, and there even the schema read of a checkpoint pragma takes a shared lock that fails a writer's COMMIT.
