@@ -20,7 +20,7 @@ public sealed class WalCheckpointer(string connectionString)
 
     /// <summary>
     /// SQLite's own threshold: the WAL is restarted once it passes this many frames (pages). Fewer, larger restarts (4,000
-    /// frames) made the hot SKU's longest waits worse, not better (PERFORMANCE-LOG, "Quiet window, session 14").
+    /// frames) did not shorten the hot SKU's longest waits (PERFORMANCE-LOG, "Quiet window, session 14").
     /// </summary>
     internal const int RestartFrames = 1_000;
 
