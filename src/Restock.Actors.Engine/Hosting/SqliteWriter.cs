@@ -38,15 +38,12 @@ public static class SqliteWriter
     private static async Task RunAsync(WrittenFile file, Func<Task> write, CancellationToken cancellationToken, long bytes, Action<TimeSpan>? waited)
     {
         var turn = file.Turn.WaitAsync(cancellationToken);
-        if (turn.IsCompleted || waited is null) await turn;
-        else
-        {
-            var asked = Stopwatch.GetTimestamp();
-            await turn;
-            waited(Stopwatch.GetElapsedTime(asked));
-        }
+        var asked = turn.IsCompleted || waited is null ? 0 : Stopwatch.GetTimestamp();
+        await turn;
         try
         {
+            // Inside the try: a meter listener that throws must not keep the turn from every later write.
+            if (asked != 0) waited!(Stopwatch.GetElapsedTime(asked));
             await write();
         }
         finally

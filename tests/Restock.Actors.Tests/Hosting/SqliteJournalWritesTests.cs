@@ -145,7 +145,7 @@ public sealed class SqliteJournalWritesTests(ITestOutputHelper output) : EngineT
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var holding = SqliteWriter.RunAsync(Db.ConnectionString, () => release.Task, CancellationToken.None);
         WriteAll(Sys, TestActor, Write("second", 1, "while the turn is held"));
-        ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        ExpectNoMsg(TimeSpan.FromMilliseconds(600));
         release.SetResult();
         await holding.WaitAsync(FirstWrite);
 
@@ -153,6 +153,7 @@ public sealed class SqliteJournalWritesTests(ITestOutputHelper output) : EngineT
         Assert.IsType<WriteMessageSuccess>(ReceiveOne());
         Assert.Equal(["first", "second"], Db.Strings("SELECT persistence_id FROM journal ORDER BY ordering"));
         // The meter is the process's: tests running beside this one may add their own waits, never this one's length.
-        lock (waits) Assert.True(waits.Any(w => w >= 250), $"the wait for the turn (at least 300 ms) is counted: {string.Join(", ", waits)}");
+        // The turn was held 600 ms; up to 400 ms of it may pass before the journal's write asks for it on a loaded machine.
+        lock (waits) Assert.True(waits.Any(w => w >= 200), $"the wait for the turn is counted: {string.Join(", ", waits)}");
     }
 }
