@@ -18,17 +18,16 @@ namespace Restock.Actors.Engine.Hosting;
 /// </summary>
 public sealed class RestockSerializer : SerializerWithStringManifest
 {
-    private static readonly Dictionary<Type, string> ManifestByType = Contracts.All.ToDictionary(c => c.Type, c => c.Manifest);
+    // Every type's manifest, and its variant's (with when it applies) if it has one: one lookup per message written.
+    private static readonly Dictionary<Type, (string Manifest, (string Manifest, Func<object, bool> When)? Variant)> ManifestByType = Manifests();
     private static readonly Dictionary<string, Type> TypeByManifest =
         Contracts.All.Concat(Contracts.ReadOnly).ToDictionary(c => c.Manifest, c => c.Type);
-    private static readonly Dictionary<Type, (string Manifest, Func<object, Func<object, byte[]>, byte[]> Write)> BinaryByType =
-        Contracts.Binary.ToDictionary(c => c.Type, c => (c.Manifest, c.Write));
+    private static readonly Dictionary<Type, Func<object, Func<object, byte[]>, byte[]>> BinaryByType =
+        Contracts.Binary.ToDictionary(c => c.Type, c => c.Write);
     private static readonly Dictionary<string, Func<byte[], Func<ReadOnlyMemory<byte>, Type, object>, object>> BinaryByManifest =
         Contracts.Binary.Select(c => (c.Manifest, c.Read))
             .Concat(Contracts.Variants.Select(v => (v.Manifest, Contracts.Binary.Single(c => c.Type == v.Type).Read)))
             .ToDictionary(c => c.Manifest, c => c.Read);
-    private static readonly Dictionary<Type, (string Manifest, Func<object, bool> When)> VariantByType =
-        Contracts.Variants.ToDictionary(v => v.Type, v => (v.Manifest, v.When));
 
     internal static readonly JsonSerializerOptions Options = new()
     {
@@ -44,10 +43,19 @@ public sealed class RestockSerializer : SerializerWithStringManifest
     public override int Identifier => 4711;
 
     public override string Manifest(object o) =>
-        VariantByType.TryGetValue(o.GetType(), out var variant) && variant.When(o) ? variant.Manifest
-        : BinaryByType.TryGetValue(o.GetType(), out var binary) ? binary.Manifest
-        : ManifestByType.TryGetValue(o.GetType(), out var manifest) ? manifest
-        : throw new SerializationException($"{o.GetType()} has no manifest in Contracts");
+        ManifestByType.TryGetValue(o.GetType(), out var m)
+            ? m.Variant is { } variant && variant.When(o) ? variant.Manifest : m.Manifest
+            : throw new SerializationException($"{o.GetType()} has no manifest in Contracts");
+
+    /// <summary>Where a type is listed both as JSON and binary, its binary manifest is the one written.</summary>
+    private static Dictionary<Type, (string Manifest, (string Manifest, Func<object, bool> When)? Variant)> Manifests()
+    {
+        var byType = new Dictionary<Type, (string Manifest, (string Manifest, Func<object, bool> When)? Variant)>();
+        foreach (var (type, manifest) in Contracts.All) byType[type] = (manifest, null);
+        foreach (var binary in Contracts.Binary) byType[binary.Type] = (binary.Manifest, null);
+        foreach (var (type, manifest, when) in Contracts.Variants) byType[type] = (byType[type].Manifest, (manifest, when));
+        return byType;
+    }
 
     // A message this large (a big SKU's snapshot: tens of MB) would grow its buffer by doubling, each size a new array on the
     // large object heap, then copy it out. Its type's previous size sizes a buffer from a pool of our own, kept between messages.
@@ -56,7 +64,7 @@ public sealed class RestockSerializer : SerializerWithStringManifest
     private static readonly ArrayPool<byte> LargeBuffers = ArrayPool<byte>.Create(maxArrayLength: 1 << 30, maxArraysPerBucket: 2);
 
     public override byte[] ToBinary(object obj) =>
-        BinaryByType.TryGetValue(obj.GetType(), out var binary) ? binary.Write(obj, Json) : Json(obj);
+        BinaryByType.TryGetValue(obj.GetType(), out var write) ? write(obj, Json) : Json(obj);
 
     private static byte[] Json(object obj)
     {
