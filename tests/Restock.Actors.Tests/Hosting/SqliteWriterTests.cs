@@ -48,4 +48,21 @@ public sealed class SqliteWriterTests
         await Task.WhenAll(writes.Where((_, i) => i != 10));
         Assert.Equal(Enumerable.Range(0, 20).Where(i => i != 10), order);
     }
+
+    [Fact]
+    public async Task A_write_whose_wait_callback_throws_still_gives_the_turn_to_the_next_write()
+    {
+        using var db = new TestDatabase();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var holding = SqliteWriter.RunAsync(db.ConnectionString, () => release.Task, CancellationToken.None);
+        // Waits for the held turn, so its callback (a meter's record) is told how long: here it throws.
+        var waiting = SqliteWriter.RunOnWriterThreadAsync(db.ConnectionString, () => { }, CancellationToken.None,
+            waited: _ => throw new InvalidOperationException("a listener failed"));
+        release.SetResult();
+        await holding;
+        await Assert.ThrowsAsync<InvalidOperationException>(() => waiting);
+
+        var next = SqliteWriter.RunOnWriterThreadAsync(db.ConnectionString, () => { }, CancellationToken.None);
+        Assert.Same(next, await Task.WhenAny(next, Task.Delay(TimeSpan.FromSeconds(30))));
+    }
 }
