@@ -79,6 +79,9 @@ public sealed class RestockEngine : IAsyncDisposable
         var config = system.Settings.Config;
         RestockConfig.CheckClusterSafety(config);
         RestockConfig.CheckJournalTimeouts(config);
+        // Settings are read (and refused) before anything touches the database.
+        var inventory = InventorySettings.From(config);
+        var refunds = RefundSettings.From(config);
         JournalStore.Prepare(config);
         var ledger = LedgerStore.From(config);
         await ledger.EnsureSchemaAsync(cancellationToken);
@@ -86,7 +89,6 @@ public sealed class RestockEngine : IAsyncDisposable
         // The regions (and with them sharding's replicator) start before the node joins: the coordinators write their
         // state to a majority of the members, and a member that is Up without a replicator fails those writes.
 
-        var inventory = InventorySettings.From(config);
         var sharding = ClusterSharding.Get(system);
         var shardingSettings = ClusterShardingSettings.Create(system);
         // Handoff stops entities with StopEntity (never a bare PoisonPill): each stops once its writes are confirmed.
@@ -104,7 +106,6 @@ public sealed class RestockEngine : IAsyncDisposable
             new ShopMessageExtractor(config.GetInt("restock.shops.shards")),
             sharding.DefaultShardAllocationStrategy(shardingSettings),
             StopEntity.Instance);
-        var refunds = RefundSettings.From(config);
         var refundRegion = await sharding.StartAsync(
             "order-refunds",
             orderId => RefundCoordinator.Props(orderId, shopRegion, skuRegion, refunds),

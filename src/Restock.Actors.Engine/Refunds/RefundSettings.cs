@@ -18,6 +18,11 @@ public sealed record RefundSettings(
         // The refund's submitter waits ask-timeout for its acknowledgement, which waits for this first.
         if (settings.ShopAnswerBeforeFirstWrite <= TimeSpan.Zero || settings.ShopAnswerBeforeFirstWrite >= settings.AskTimeout / 2)
             throw new ConfigurationException("restock.refunds: shop-answer-before-first-write must be above 0 and below half of restock.inventory.ask-timeout");
+        // While the shop's shard moves, a caller waits takeover-ask-timeout before its 503: the refund must be written first.
+        var takeover = config.GetTimeSpan("restock.cluster.takeover-ask-timeout");
+        if (settings.ShopAnswerBeforeFirstWrite >= takeover)
+            throw new ConfigurationException(
+                $"restock.refunds: shop-answer-before-first-write ({settings.ShopAnswerBeforeFirstWrite.TotalMilliseconds} ms) must be below restock.cluster.takeover-ask-timeout ({takeover.TotalMilliseconds} ms)");
         return settings;
     }
 }
