@@ -152,10 +152,13 @@ public sealed class Workload
     {
         var on = (int)Math.Round(Shops.Length * _scenario.AutoRestockShare);
         for (var i = 0; i < Shops.Length; i++)
-            Require(await _target.SetAutoRestock(Shops[i], i < on), "switch of " + Shops[i]);
+        {
+            var shop = Shops[i];
+            var autoRestock = i < on;
+            await Require(() => _target.SetAutoRestock(shop, autoRestock), "switch of " + shop);
+        }
         foreach (var chunk in Skus.Select((sku, index) => (Sku: sku, Shop: ShopOf(index))).Chunk(256))
-            foreach (var result in await Task.WhenAll(chunk.Select(s => _target.SetStock(s.Shop, s.Sku, "initial-" + s.Sku, _scenario.StockPerSku))))
-                Require(result, "initial stock");
+            await Task.WhenAll(chunk.Select(s => Require(() => _target.SetStock(s.Shop, s.Sku, "initial-" + s.Sku, _scenario.StockPerSku), "initial stock")));
     }
 
     /// <summary>The shop that owns the SKU at <paramref name="skuIndex"/>: its orders and refunds name that shop.</summary>
@@ -299,8 +302,18 @@ public sealed class Workload
         return _metrics.Time("ledger query", () => _target.LedgerQuery(null, sku), dueAt);
     }
 
-    private static void Require(OpResult result, string what)
+    // A set-up step is idempotent (a switch set to a value, a stock by its adjustment id), so one whose outcome is unknown
+    // (failed, e.g. an ask timeout while a loaded machine starts thousands of SKUs) is sent again; a refusal is final.
+    private const int SetUpAttempts = 3;
+
+    private static async Task Require(Func<Task<OpResult>> step, string what)
     {
-        if (!result.Ok) throw new InvalidOperationException($"set-up failed ({what}): {result.Status} {result.Reason}");
+        for (var attempt = 1; ; attempt++)
+        {
+            var result = await step();
+            if (result.Ok) return;
+            if (result.Status != OpStatus.Failed || attempt == SetUpAttempts)
+                throw new InvalidOperationException($"set-up failed ({what}, attempt {attempt}): {result.Status} {result.Reason}");
+        }
     }
 }

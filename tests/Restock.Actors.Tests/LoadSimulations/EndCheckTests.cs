@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Restock.Actors.LoadTests.Running;
 using Restock.Actors.LoadTests.Scenarios;
 using Restock.Actors.LoadTests.Targets;
@@ -134,85 +133,5 @@ public class EndCheckTests
             });
         }
         Assert.Equal(engine.RefundsSent.Select(r => r.Order).Distinct().Count(), credited);
-    }
-
-    /// <summary>
-    /// An engine that acknowledges every request and never refuses a reservation (so it sells beyond its stock when asked
-    /// to); a reservation sent again is a repeat, unless it is the one it was told to forget.
-    /// </summary>
-    private sealed class FakeEngine : ITarget
-    {
-        private readonly ConcurrentDictionary<string, long> _reserved = new();
-        private string? _forgotten;
-        private int _repeats;
-
-        public bool ForgetOne { get; init; }
-
-        public int Repeats => _repeats;
-
-        public ConcurrentBag<string> Paid { get; } = [];
-
-        public ConcurrentBag<string> Refunds { get; } = [];
-
-        public ConcurrentBag<(string RefundId, string Order, string Shop, string Sku, long Quantity)> RefundsSent { get; } = [];
-
-        public ConcurrentDictionary<string, string> ShopOf { get; } = new();
-
-        public long ReservedQuantity(string order) => _reserved.TryGetValue(order, out var quantity) ? quantity : 0;
-
-        public string Describe => "fake";
-
-        public Task<OpResult> SetStock(string shop, string sku, string adjustmentId, long quantity)
-        {
-            ShopOf[sku] = shop;
-            return Task.FromResult(OpResult.Done);
-        }
-
-        public Task<OpResult> Reserve(string sku, string order, long quantity, TimeSpan paymentWindow)
-        {
-            if (_reserved.TryAdd(order, quantity))
-            {
-                if (ForgetOne) Interlocked.CompareExchange(ref _forgotten, order, null);
-                return Task.FromResult(OpResult.Done);
-            }
-            if (order == _forgotten) return Task.FromResult(OpResult.Done);
-            Interlocked.Increment(ref _repeats);
-            return Task.FromResult(OpResult.Repeat);
-        }
-
-        public Task<OpResult> Pay(string sku, string order) => Known(order, Paid);
-
-        public Task<OpResult> Cancel(string sku, string order) => Known(order, null);
-
-        public Task<OpResult> Ship(string sku, string order) => Known(order, null);
-
-        private Task<OpResult> Known(string order, ConcurrentBag<string>? log)
-        {
-            log?.Add(order);
-            return Task.FromResult(_reserved.ContainsKey(order) ? OpResult.Done : OpResult.Rejected("UnknownOrderLine"));
-        }
-
-        public Task<OpResult> SetAutoRestock(string shop, bool on) => Task.FromResult(OpResult.Done);
-
-        public Task<OpResult> Refund(string refundId, string order, string shop, string sku, long quantity)
-        {
-            Refunds.Add(refundId);
-            RefundsSent.Add((refundId, order, shop, sku, quantity));
-            return Known(order, null);
-        }
-
-        public Task<bool> RefundFinished(string order, string refundId) => Task.FromResult(true);
-
-        public Task<OpResult> ErpRestock(string shop, string refundId, string order, string sku, long quantity) => Task.FromResult(OpResult.Done);
-
-        public Task<OpResult> ManualRestock(string shop, string refundId, string sku) => Task.FromResult(OpResult.Done);
-
-        public Task<OpResult> LedgerQuery(string? orderId, string? skuId) => Task.FromResult(OpResult.Done);
-
-        public Task<StockView?> Stock(string sku) => Task.FromResult<StockView?>(new StockView(1, 0, 0, 0, 0, 0));
-
-        public Task<IReadOnlyList<LedgerRow>> Ledger(string sku) => Task.FromResult<IReadOnlyList<LedgerRow>>([]);
-
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }
