@@ -17,6 +17,7 @@ internal sealed class SqliteSnapshotWrites
     private readonly Akka.Serialization.Serialization _serialization;
     private readonly string _connectionString;
     private readonly string _insert;
+    private readonly string _keys;
     private readonly string? _defaultSerializer;
     private readonly TimeSpan _lockTimeout;
 
@@ -30,6 +31,9 @@ internal sealed class SqliteSnapshotWrites
         var columns = new[] { c.PersistenceId, c.SequenceNumber, c.Created, c.Snapshot, c.Manifest, c.SerializerId };
         _insert = $"INSERT OR REPLACE INTO {RecoveryReads.Table(config.TableConfig.SchemaName, config.TableConfig.SnapshotTable.Name)} " +
                   $"({string.Join(", ", columns.Select(RecoveryReads.Quote))}) VALUES ({string.Join(", ", columns.Select((_, i) => "@p" + i))})";
+        var seq = RecoveryReads.Quote(c.SequenceNumber);
+        _keys = $"SELECT {seq} FROM {RecoveryReads.Table(config.TableConfig.SchemaName, config.TableConfig.SnapshotTable.Name)} " +
+                $"WHERE {RecoveryReads.Quote(c.PersistenceId)} = @p0 AND {seq} <= @p1 ORDER BY {seq}";
     }
 
     /// <summary>Null unless the store is SQLite with the plugin's own row layout (not its compatibility mode).</summary>
@@ -40,6 +44,10 @@ internal sealed class SqliteSnapshotWrites
             : null;
 
     public string ConnectionString => _connectionString;
+
+    /// <summary>The sequence numbers of an entity's snapshots up to <paramref name="maxSequenceNr"/>, ascending; read outside the writers' turn.</summary>
+    public Task<List<long>> KeysAsync(string persistenceId, long maxSequenceNr, CancellationToken cancellationToken) =>
+        RecoveryReads.QueryAsync(() => new SqliteConnection(_connectionString), _keys, [persistenceId, maxSequenceNr], r => r.GetInt64(0), cancellationToken);
 
     public async Task SaveAsync(SnapshotMetadata metadata, object snapshot, CancellationToken cancellationToken)
     {

@@ -71,6 +71,38 @@ public sealed class SqliteSnapshotWritesTests(ITestOutputHelper output) : Engine
     }
 
     [Fact]
+    public async Task A_journal_write_waiting_while_older_snapshots_are_deleted_is_stored_before_the_delete_ends()
+    {
+        var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
+        for (var sequenceNr = 1; sequenceNr <= 6; sequenceNr++)
+        {
+            store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-a", sequenceNr, At), new string('x', 100_000)), TestActor);
+            ExpectMsg<SaveSnapshotSuccess>(FirstWrite);
+        }
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-b", 3, At), "three"), TestActor);
+        ExpectMsg<SaveSnapshotSuccess>(FirstWrite);
+
+        // Writes of the engine's to the same file, one always waiting for the turn while the delete runs (as the journal's
+        // do under load), each seeing how many of the rows to delete are still there when its turn comes.
+        const string left = "SELECT COUNT(*) FROM snapshot WHERE persistence_id = 'sku-a' AND sequence_number <= 5";
+        var seen = new List<long>();
+        var deleted = false;
+        var writes = Task.Run(async () =>
+        {
+            while (!Volatile.Read(ref deleted))
+                await SqliteWriter.RunOnWriterThreadAsync(Db.ConnectionString, () => seen.Add(Db.Count(left)), CancellationToken.None);
+        });
+        store.Tell(new DeleteSnapshots("sku-a", new SnapshotSelectionCriteria(5)), TestActor);
+        ExpectMsg<DeleteSnapshotsSuccess>(FirstWrite);
+        Volatile.Write(ref deleted, true);
+        await writes;
+
+        // A write had its turn while some of the five rows were gone and others not: between the delete's steps.
+        Assert.Contains(seen, n => n is > 0 and < 5);
+        Assert.Equal(["sku-a|6", "sku-b|3"], Db.Strings("SELECT persistence_id || '|' || sequence_number FROM snapshot ORDER BY persistence_id"));
+    }
+
+    [Fact]
     public async Task Writes_to_one_file_take_turns_and_writes_to_another_file_do_not_wait_for_them()
     {
         using var other = new TestDatabase();
