@@ -60,8 +60,12 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
         ReceiveAsync<Start>(async start =>
         {
             await store.EnsureSchemaAsync();
-            var offset = await store.ReadOffsetAsync(Name);
-            var attentionOffset = await store.ReadOffsetAsync(AttentionName);
+            // Both offsets move only with a write of their own; tags are rare in the journal (refunds, parked lines), so
+            // where both loops have read past with nothing to write is stored as well, or each start would read again
+            // every row since the last refund (at worst the whole journal) while the node's first commands are answered.
+            var readPast = await store.ReadOffsetAsync(ReadPastName);
+            var offset = Math.Max(await store.ReadOffsetAsync(Name), readPast);
+            var attentionOffset = Math.Max(await store.ReadOffsetAsync(AttentionName), readPast);
             _log.Info("Restock ledger projection starts after journal offset {0}, the needs-attention list after {1}", offset, attentionOffset);
             await CountNeedingAttention();
             _attentionGauge ??= RestockMetrics.TrackNeedingAttention(() => _needingAttention.Value);
@@ -102,6 +106,13 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
     /// <summary>Name of the stored offset of the "refunds needing attention" list, fed by this projection too.</summary>
     public const string AttentionName = "refund-attention";
 
+    /// <summary>
+    /// Name of the ordering up to which both the ledger and the "needs attention" list have nothing left to write: where a
+    /// restart resumes when the journal's rows since their own offsets hold no event of theirs. The reconciliation and the
+    /// write fence go by the lists' own offsets, which it never moves.
+    /// </summary>
+    public const string ReadPastName = "restock-ledger-read-past";
+
     private JournalTail NewTail(long completeUpTo) => new(_journalConfig, _serialization, _settings.GapWindow, completeUpTo);
 
     /// <summary>
@@ -114,6 +125,7 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
         var rows = new List<JournalTail.Row>();
         var changes = new List<LedgerStore.Change>();
         var attention = new List<LedgerStore.AttentionChange>();
+        var readPastStored = Math.Min(ledgerAt, attentionAt);
         try
         {
             while (true)
@@ -144,6 +156,15 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
                     await CountNeedingAttention();
                 }
                 attentionAt = attentionFull ? rows[^1].Ordering : upTo;
+
+                // Every write up to here is committed (awaited above); stored once a batch's worth of rows is read past,
+                // so a restart reads at most that many again and a busy journal costs one small write per batch-size rows.
+                var readPast = Math.Min(ledgerAt, attentionAt);
+                if (readPast - readPastStored >= _settings.BatchSize)
+                {
+                    await _store.StoreReadPastAsync(ReadPastName, readPast, stopping);
+                    readPastStored = readPast;
+                }
 
                 if (!full && !attentionFull) await Task.Delay(_settings.BatchWindow, stopping);
             }

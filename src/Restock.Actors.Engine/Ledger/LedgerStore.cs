@@ -97,6 +97,21 @@ public sealed class LedgerStore
     }
 
     /// <summary>
+    /// Stores <paramref name="offset"/> as <paramref name="name"/>'s offset unless a higher one is stored: an old
+    /// projection still finishing after a singleton handoff never moves it back.
+    /// </summary>
+    public Task StoreReadPastAsync(string name, long offset, CancellationToken cancellationToken = default) =>
+        OneWriter(async () =>
+        {
+            await using var connection = await OpenAsync(cancellationToken);
+            await Execute(connection, null, """
+                INSERT INTO ledger_offset (projection, last_ordering) VALUES (@p, @o)
+                ON CONFLICT (projection) DO UPDATE SET last_ordering = excluded.last_ordering
+                WHERE ledger_offset.last_ordering < excluded.last_ordering
+                """, ("p", name), ("o", offset));
+        }, cancellationToken);
+
+    /// <summary>
     /// Writes a batch of changes and the offset of the last one, all or nothing; changes at or below the stored offset
     /// are skipped (see <see cref="LockOffset"/>).
     /// </summary>

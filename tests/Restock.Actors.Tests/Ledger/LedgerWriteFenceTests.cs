@@ -52,6 +52,23 @@ public static class LedgerWriteFence
         Assert.Equal(30, await store.ReadOffsetAsync(attention));
     }
 
+    public static async Task A_late_read_past_of_an_old_projection_never_moves_it_back_nor_the_lists_offsets(LedgerStore store)
+    {
+        await store.EnsureSchemaAsync();
+        await store.WriteAttentionAsync(LedgerProjection.AttentionName, [new(5, Parked("s1"))]);
+
+        // The new projection has read past 30; the old one's loop, still running after the handoff, records 20.
+        await store.StoreReadPastAsync(LedgerProjection.ReadPastName, 30);
+        await store.StoreReadPastAsync(LedgerProjection.ReadPastName, 20);
+        Assert.Equal(30, await store.ReadOffsetAsync(LedgerProjection.ReadPastName));
+        await store.StoreReadPastAsync(LedgerProjection.ReadPastName, 40);
+        Assert.Equal(40, await store.ReadOffsetAsync(LedgerProjection.ReadPastName));
+
+        // The lists' own offsets, which the write fence and the reconciliation go by, stay where their writes put them.
+        Assert.Equal(5, await store.ReadOffsetAsync(LedgerProjection.AttentionName));
+        Assert.Equal(0, await store.ReadOffsetAsync(LedgerProjection.Name));
+    }
+
     public static async Task A_reconciliation_that_read_the_list_before_a_re_arm_does_not_list_the_line_again(LedgerStore store)
     {
         await store.EnsureSchemaAsync();
@@ -84,6 +101,13 @@ public sealed class LedgerWriteFenceTests
     }
 
     [Fact]
+    public async Task A_late_read_past_of_an_old_projection_never_moves_it_back_nor_the_lists_offsets()
+    {
+        using var db = new TestDatabase();
+        await LedgerWriteFence.A_late_read_past_of_an_old_projection_never_moves_it_back_nor_the_lists_offsets(new LedgerStore(db.ConnectionString, sqlite: true));
+    }
+
+    [Fact]
     public async Task A_reconciliation_that_read_the_list_before_a_re_arm_does_not_list_the_line_again()
     {
         using var db = new TestDatabase();
@@ -99,6 +123,14 @@ public sealed class LedgerWriteFencePostgresTests : PostgresTest
     {
         SkipWithoutServer();
         await LedgerWriteFence.A_late_write_of_an_old_projection_changes_nothing_and_leaves_the_offset(new LedgerStore(Database.ConnectionString, sqlite: false));
+    }
+
+    [SkippableFact]
+    public async Task A_late_read_past_of_an_old_projection_never_moves_it_back_nor_the_lists_offsets()
+    {
+        SkipWithoutServer();
+        await LedgerWriteFence.A_late_read_past_of_an_old_projection_never_moves_it_back_nor_the_lists_offsets(
+            new LedgerStore(Database.ConnectionString, sqlite: false));
     }
 
     [SkippableFact]

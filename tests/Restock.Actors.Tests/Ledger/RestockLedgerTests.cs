@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Restock.Actors.Domain.Inventory;
 using Restock.Actors.Engine.Ledger;
 using Restock.Actors.Tests.Support;
@@ -80,5 +81,35 @@ public sealed class RestockLedgerTests
         var window = await t.AllPages(new LedgerQuery(ShopId: "shop", From: entry.At, To: entry.At.AddMilliseconds(1)));
         Assert.Contains(window, e => e.LedgerId == entry.LedgerId);
         Assert.Empty(await t.AllPages(new LedgerQuery(ShopId: "other-shop")));
+    }
+
+    [Fact]
+    public async Task A_restarted_projection_resumes_near_the_journals_end_when_no_refund_was_written_since_and_misses_nothing_after()
+    {
+        // The projection is run by hand here, so it can be stopped and started again on the same journal.
+        await using var t = await TestEngine.StartAsync("restock.ledger.projection = off", "restock.ledger.batch-size = 3");
+        var system = t.Engine.System;
+        var settings = LedgerSettings.From(system.Settings.Config);
+        await t.Switch("shop", true);
+        await t.Stock("shop", "a", 100);
+        var projection = system.ActorOf(LedgerProjection.Props(t.Engine.Ledger, settings));
+        for (var i = 0; i < 10; i++)
+            await t.PaidOrder("a", $"o{i}", 1);
+
+        // Journal rows without a refund (no ledger or needs-attention event) are read once: the offsets stored let a restart
+        // begin at most a batch (3 rows) before the journal's end, not at its start.
+        var end = t.Database.Count("SELECT MAX(ordering) FROM journal");
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (t.Database.Count("SELECT COALESCE(MAX(last_ordering), 0) FROM ledger_offset") < end - settings.BatchSize)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"no stored offset came within {settings.BatchSize} rows of the journal's end ({end})");
+            await Task.Delay(50);
+        }
+        Assert.True(await projection.GracefulStop(TimeSpan.FromSeconds(20)));
+
+        await t.Refund("shop", "o3", "r3", ("a", 1));
+        system.ActorOf(LedgerProjection.Props(t.Engine.Ledger, settings));
+        var entry = Assert.Single(await t.Ledger(new LedgerQuery(SkuId: "a"), 1));
+        Assert.Equal(("o3", "r3", 1L), (entry.OrderId, entry.RefundId, entry.Quantity));
     }
 }
