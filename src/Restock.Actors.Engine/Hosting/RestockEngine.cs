@@ -82,6 +82,7 @@ public sealed class RestockEngine : IAsyncDisposable
         // Settings are read (and refused) before anything touches the database.
         var inventory = InventorySettings.From(config);
         var refunds = RefundSettings.From(config);
+        var ledgerSettings = LedgerSettings.From(config);
         JournalStore.Prepare(config);
         var ledger = LedgerStore.From(config);
         await ledger.EnsureSchemaAsync(cancellationToken);
@@ -115,7 +116,6 @@ public sealed class RestockEngine : IAsyncDisposable
             StopEntity.Instance);
         await JoinClusterAsync(Cluster.Get(system), cancellationToken);
 
-        var ledgerSettings = LedgerSettings.From(config);
         if (ledgerSettings.RunProjection)
             StartLedgerProjection(system, ledger, ledgerSettings);
 

@@ -11,7 +11,8 @@ namespace Restock.Actors.Engine.Ledger;
 /// Feeds the restock ledger from the journal: tagged SKU events (and, with its own offset, the refund coordinators'
 /// "needs attention" events) from the stored offset on, read by <see cref="JournalTail"/> every <c>batch-window</c>,
 /// each batch written with its offset in one transaction. It fails loudly and is restarted (with backoff) by its supervisor;
-/// the stored offset makes a restart resume exactly where the last committed batch ended.
+/// a restart resumes after the last committed batch, or after the rows both lists have read past with nothing to write
+/// (<see cref="ReadPastName"/>), whichever is later.
 /// It also reconciles the ledger with the journal now and then (see <see cref="Reconcile"/>).
 /// </summary>
 public sealed class LedgerProjection : ReceiveActor, IWithTimers
@@ -308,7 +309,13 @@ public sealed record LedgerSettings(bool RunProjection, int BatchSize, TimeSpan 
     public static LedgerSettings From(Akka.Configuration.Config config)
     {
         var c = config.GetConfig("restock.ledger");
-        return new LedgerSettings(c.GetBoolean("projection"), c.GetInt("batch-size"), c.GetTimeSpan("batch-window"),
+        var settings = new LedgerSettings(c.GetBoolean("projection"), c.GetInt("batch-size"), c.GetTimeSpan("batch-window"),
             c.GetTimeSpan("reconcile-every"), c.GetTimeSpan("gap-window"));
+        // A batch of 0 rows would never move the projection (it would restart with backoff forever, the ledger frozen).
+        if (settings.BatchSize < 1 || settings.BatchWindow < TimeSpan.Zero || settings.ReconcileEvery < TimeSpan.Zero || settings.GapWindow <= TimeSpan.Zero)
+            throw new Akka.Configuration.ConfigurationException(
+                "restock.ledger: batch-size must be at least 1, batch-window and reconcile-every (0 = off) at least 0, gap-window above 0 " +
+                $"(batch-size {settings.BatchSize}, batch-window {settings.BatchWindow}, reconcile-every {settings.ReconcileEvery}, gap-window {settings.GapWindow})");
+        return settings;
     }
 }

@@ -1,0 +1,28 @@
+using Akka.Configuration;
+using Restock.Actors.Engine.Hosting;
+
+namespace Restock.Actors.Tests.Ledger;
+
+/// <summary>
+/// A ledger projection that reads batches of no rows never moves: the ledger and the "needs attention" list would stay
+/// frozen behind a projection restarting with backoff forever. The engine refuses such settings before it touches the
+/// database.
+/// </summary>
+public sealed class LedgerSettingsTests
+{
+    [Theory]
+    [InlineData("restock.ledger.batch-size = 0", "batch-size")]
+    [InlineData("restock.ledger.batch-size = -1", "batch-size")]
+    [InlineData("restock.ledger.gap-window = 0s", "gap-window")]
+    public async Task An_engine_whose_ledger_settings_cannot_move_the_projection_refuses_to_start_and_changes_nothing(string setting, string named)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "restock-tests", Guid.NewGuid().ToString("N"));
+        var config = RestockConfig.Load(name => name == "RESTOCK_CONNECTION_STRING" ? $"Data Source={Path.Combine(folder, "restock.db")}" : null, setting);
+
+        var failure = await Assert.ThrowsAsync<ConfigurationException>(() => RestockEngine.StartAsync(config));
+
+        Assert.Contains("restock.ledger", failure.Message);
+        Assert.Contains(named, failure.Message);
+        Assert.False(Directory.Exists(folder));
+    }
+}
