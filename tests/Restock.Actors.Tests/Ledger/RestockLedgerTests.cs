@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Event;
 using Restock.Actors.Domain.Inventory;
 using Restock.Actors.Engine.Ledger;
 using Restock.Actors.Tests.Support;
@@ -100,7 +101,7 @@ public sealed class RestockLedgerTests
         // begin at most a batch (3 rows) before the journal's end, not at its start.
         var end = t.Database.Count("SELECT MAX(ordering) FROM journal");
         var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (t.Database.Count("SELECT COALESCE(MAX(last_ordering), 0) FROM ledger_offset") < end - settings.BatchSize)
+        while (await t.Engine.Ledger.ReadOffsetAsync(LedgerProjection.ReadPastName) < end - settings.BatchSize)
         {
             Assert.True(DateTime.UtcNow < deadline, $"no stored offset came within {settings.BatchSize} rows of the journal's end ({end})");
             await Task.Delay(50);
@@ -108,8 +109,23 @@ public sealed class RestockLedgerTests
         Assert.True(await projection.GracefulStop(TimeSpan.FromSeconds(20)));
 
         await t.Refund("shop", "o3", "r3", ("a", 1));
+        var logs = Inbox.Create(system);
+        system.EventStream.Subscribe(logs.Receiver, typeof(Info));
         system.ActorOf(LedgerProjection.Props(t.Engine.Ledger, settings));
+        Assert.True(ResumedAfter(logs) >= end - settings.BatchSize, "the restarted projection began reading near the journal's start");
         var entry = Assert.Single(await t.Ledger(new LedgerQuery(SkuId: "a"), 1));
         Assert.Equal(("o3", "r3", 1L), (entry.OrderId, entry.RefundId, entry.Quantity));
+    }
+
+    /// <summary>The journal offset a starting projection logs it resumes after.</summary>
+    private static long ResumedAfter(Inbox logs)
+    {
+        const string starts = "Restock ledger projection starts after journal offset ";
+        while (true)
+        {
+            var text = ((Info)logs.Receive(TimeSpan.FromSeconds(20))).Message.ToString()!;
+            if (text.StartsWith(starts, StringComparison.Ordinal))
+                return long.Parse(text[starts.Length..text.IndexOf(',', starts.Length)]);
+        }
     }
 }
