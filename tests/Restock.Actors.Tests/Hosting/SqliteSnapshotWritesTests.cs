@@ -87,11 +87,17 @@ public sealed class SqliteSnapshotWritesTests(ITestOutputHelper output) : Engine
         const string left = "SELECT COUNT(*) FROM snapshot WHERE persistence_id = 'sku-a' AND sequence_number <= 5";
         var seen = new List<long>();
         var deleted = false;
+        var writing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var writes = Task.Run(async () =>
         {
             while (!Volatile.Read(ref deleted))
+            {
                 await SqliteWriter.RunOnWriterThreadAsync(Db.ConnectionString, () => seen.Add(Db.Count(left)), CancellationToken.None);
+                writing.TrySetResult();
+            }
         });
+        // The delete starts once the writes run, not before (on a starved pool the loop could start after the delete ended).
+        await writing.Task;
         store.Tell(new DeleteSnapshots("sku-a", new SnapshotSelectionCriteria(5)), TestActor);
         ExpectMsg<DeleteSnapshotsSuccess>(FirstWrite);
         Volatile.Write(ref deleted, true);
