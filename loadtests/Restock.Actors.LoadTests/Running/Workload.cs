@@ -158,7 +158,7 @@ public sealed class Workload
             await Require(() => _target.SetAutoRestock(shop, autoRestock), "switch of " + shop);
         }
         foreach (var chunk in Skus.Select((sku, index) => (Sku: sku, Shop: ShopOf(index))).Chunk(256))
-            await Task.WhenAll(chunk.Select(s => Require(() => _target.SetStock(s.Shop, s.Sku, "initial-" + s.Sku, _scenario.StockPerSku), "initial stock")));
+            await Task.WhenAll(chunk.Select(s => Require(() => _target.SetStock(s.Shop, s.Sku, "initial-" + s.Sku, _scenario.StockPerSku), "initial stock of " + s.Sku)));
     }
 
     /// <summary>The shop that owns the SKU at <paramref name="skuIndex"/>: its orders and refunds name that shop.</summary>
@@ -314,6 +314,8 @@ public sealed class Workload
             if (result.Ok) return;
             if (result.Status != OpStatus.Failed || attempt == SetUpAttempts)
                 throw new InvalidOperationException($"set-up failed ({what}, attempt {attempt}): {result.Status} {result.Reason}");
+            // An instant failure (a refused connection, a node still starting) is not sent again at once.
+            await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt));
         }
     }
 }

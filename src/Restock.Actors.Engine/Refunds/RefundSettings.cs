@@ -19,6 +19,7 @@ public sealed record RefundSettings(
         if (settings.ShopAnswerBeforeFirstWrite <= TimeSpan.Zero || settings.ShopAnswerBeforeFirstWrite >= settings.AskTimeout / 2)
             throw new ConfigurationException("restock.refunds: shop-answer-before-first-write must be above 0 and below half of restock.inventory.ask-timeout");
         // While the shop's shard moves, a caller waits takeover-ask-timeout before its 503: the refund must be written first.
+        // Necessary, not sufficient: the write itself needs time after the wait (the shipped 1 s leaves 500 ms).
         var takeover = config.GetTimeSpan("restock.cluster.takeover-ask-timeout");
         if (settings.ShopAnswerBeforeFirstWrite >= takeover)
             throw new ConfigurationException(

@@ -28,7 +28,7 @@ public sealed class RefundSettingsTests
     }
 
     [Fact]
-    public void The_shipped_configuration_writes_a_new_refund_before_a_moving_shops_callers_are_told_to_retry()
+    public void The_shipped_configuration_passes_the_check_with_its_shop_answer_wait_below_the_takeover_ask_timeout()
     {
         var shipped = RestockConfig.Load(_ => null);
         var settings = RefundSettings.From(shipped);
