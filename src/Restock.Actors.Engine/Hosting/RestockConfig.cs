@@ -112,6 +112,23 @@ public static class RestockConfig
             "transaction still waiting for SQLite's write lock when its writers are told it failed could commit afterwards.");
     }
 
+    private const string AskTimeout = "restock.inventory.ask-timeout";
+    private const string TakeoverAskTimeout = "restock.cluster.takeover-ask-timeout";
+
+    /// <summary>
+    /// Refuses a takeover ask timeout of 0 (every caller of a shard on the move would get its 503 at once) or above the
+    /// ask timeout (a takeover would make callers wait longer, not shorter).
+    /// </summary>
+    public static void CheckAskTimeouts(Config config)
+    {
+        var normal = config.GetTimeSpan(AskTimeout, null, allowInfinite: false);
+        var takeover = config.GetTimeSpan(TakeoverAskTimeout, null, allowInfinite: false);
+        if (takeover > TimeSpan.Zero && takeover <= normal) return;
+        throw new ConfigurationException(
+            $"{TakeoverAskTimeout} ({takeover}) must be above 0 and at most {AskTimeout} ({normal}): while shards move, callers " +
+            "wait the takeover timeout instead of the ask timeout, for a prompt 503 to retry.");
+    }
+
     private static IEnumerable<string> EnvironmentEntries(Func<string, string?> lookup)
     {
         if (lookup("RESTOCK_JOURNAL") is { Length: > 0 } journal)

@@ -79,6 +79,7 @@ public sealed class RestockEngine : IAsyncDisposable
         var config = system.Settings.Config;
         RestockConfig.CheckClusterSafety(config);
         RestockConfig.CheckJournalTimeouts(config);
+        RestockConfig.CheckAskTimeouts(config);
         // Settings are read (and refused) before anything touches the database.
         var inventory = InventorySettings.From(config);
         var refunds = RefundSettings.From(config);
