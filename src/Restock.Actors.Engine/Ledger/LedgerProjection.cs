@@ -50,6 +50,9 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
     private long? _previousCheckedUpTo;
     private long? _previousAttentionCheckedUpTo;
     private bool _reconciling;
+    // Where the follow loop has read both lists past now (stored as ReadPastName every batch-size rows): the reconciliation
+    // reads up to it. Written by the loop, beside the actor.
+    private long _readPast;
     // The "needs attention" list's length as last counted, for the gauge; counted by the follow loop and the reconciliation.
     private readonly NewestCount _needingAttention = new();
     private IDisposable? _attentionGauge;
@@ -70,7 +73,8 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
             _log.Info("Restock ledger projection starts after journal offset {0}, the needs-attention list after {1}", offset, attentionOffset);
             await CountNeedingAttention();
             _attentionGauge ??= RestockMetrics.TrackNeedingAttention(() => _needingAttention.Value);
-            var tail = NewTail(Math.Min(offset, attentionOffset));
+            _readPast = Math.Min(offset, attentionOffset);
+            var tail = NewTail(_readPast);
             // Off the actor's task scheduler: its continuations would be queued to this actor's mailbox, and a stopped
             // actor's are dropped, so a query still under way at the stop would never reach the finally that closes the
             // tail's connection (a PostgreSQL slot held until the process exits). It ends only by failing, which restarts
@@ -109,8 +113,8 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
 
     /// <summary>
     /// Name of the ordering up to which both the ledger and the "needs attention" list have nothing left to write: where a
-    /// restart resumes when the journal's rows since their own offsets hold no event of theirs. The reconciliation and the
-    /// write fence go by the lists' own offsets, which it never moves.
+    /// restart resumes when the journal's rows since their own offsets hold no event of theirs. The write fence goes by the
+    /// lists' own offsets, which it never moves; the reconciliation reads up to it too (see <see cref="ReconcileUpTo"/>).
     /// </summary>
     public const string ReadPastName = "restock-ledger-read-past";
 
@@ -161,6 +165,7 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
                 // Every write up to here is committed (awaited above); stored once a batch's worth of rows is read past,
                 // so a restart reads at most that many again and a busy journal costs one small write per batch-size rows.
                 var readPast = Math.Min(ledgerAt, attentionAt);
+                Volatile.Write(ref _readPast, readPast);
                 if (readPast - readPastStored >= _settings.BatchSize)
                 {
                     await _store.StoreReadPastAsync(ReadPastName, readPast, stopping);
@@ -236,14 +241,14 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
     /// Compares the journal's restocks and refunded lines with the ledger and writes any the ledger lacks: the
     /// projection skips a gap in the journal's ordering after its gap window, so a batch committed later than that
     /// would otherwise never reach the ledger. Each pass reads from where the pass before the last one ended up to
-    /// the projection's offset, so every range is read twice, at least one interval apart.
+    /// <see cref="ReconcileUpTo"/>, so every range is read twice, at least one interval apart.
     /// </summary>
     private async Task<Reconciled> ReconcileOnce()
     {
         try
         {
             var from = await _store.ReadOffsetAsync(ReconciledName);
-            var to = await _store.ReadOffsetAsync(Name);
+            var to = await ReconcileUpTo(Name);
             var changes = new List<LedgerStore.Change>();
             await using (var tail = NewTail(to))
             {
@@ -261,11 +266,24 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
         }
     }
 
+    /// <summary>
+    /// Where a pass over the list whose offset is <paramref name="list"/> reads the journal up to: that offset or where the
+    /// follow loop has read both lists past (the read-past offset, as it is now rather than as last stored), whichever is
+    /// later. Every row up to there was read by both lists, its events written, or its gap given up: a row there missing
+    /// from a list committed after its gap was given up (PostgreSQL). Up to the list's own offset alone, which moves only
+    /// with the list's writes (rare for the "needs attention" list), such a row would wait for that list's next write.
+    /// Repairs there are not written twice: the follow loop is past them and a restart resumes from the later of the two
+    /// offsets; only an old projection still finishing a write after a handoff could meet them, and rows are unique per
+    /// refund line. A write of the follow loop after the pass read is beyond it, so the "needs attention" list's rule
+    /// (nothing is repaired if the list was written beyond what the pass read) still holds.
+    /// </summary>
+    private async Task<long> ReconcileUpTo(string list) => Math.Max(await _store.ReadOffsetAsync(list), Volatile.Read(ref _readPast));
+
     /// <summary>The same pass over the refund coordinators' parked and re-armed lines, with watermarks of their own.</summary>
     private async Task<int> ReconcileAttention()
     {
         var from = await _store.ReadOffsetAsync(AttentionReconciledName);
-        var to = await _store.ReadOffsetAsync(AttentionName);
+        var to = await ReconcileUpTo(AttentionName);
         var changes = new List<LedgerStore.AttentionChange>();
         await using (var tail = NewTail(to))
         {

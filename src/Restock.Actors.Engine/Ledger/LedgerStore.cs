@@ -243,12 +243,12 @@ public sealed class LedgerStore
     /// <summary>
     /// Makes the "needs attention" list agree with these changes (in journal order): a line whose last change is
     /// "parked" must be listed, one whose last change is "re-armed" must not be. Stores <paramref name="checkedUpTo"/>
-    /// as <paramref name="watermark"/>'s offset, all or nothing. The changes were read up to <paramref name="listedUpTo"/>,
-    /// the list's stored offset then: if the projection has written the list further since, a line's last change may lie
-    /// beyond them (listing a line re-armed since would bring it back), so nothing is written and the next pass tries again.
+    /// as <paramref name="watermark"/>'s offset, all or nothing. The changes were read up to <paramref name="readUpTo"/>, at
+    /// least the list's stored offset then: if the projection has written the list beyond it since, a line's last change may
+    /// lie beyond them (listing a line re-armed since would bring it back), so nothing is written and the next pass tries again.
     /// </summary>
     /// <returns>How many rows were missing or stale and are now right.</returns>
-    public async Task<int> RepairAttentionAsync(string watermark, long checkedUpTo, long listedUpTo, IReadOnlyList<AttentionChange> changes,
+    public async Task<int> RepairAttentionAsync(string watermark, long checkedUpTo, long readUpTo, IReadOnlyList<AttentionChange> changes,
         CancellationToken cancellationToken = default)
     {
         var last = new Dictionary<(string Order, string Refund, string Sku), IRefundAttentionEvent>();
@@ -265,19 +265,19 @@ public sealed class LedgerStore
             }
         }
         var repaired = 0;
-        await OneWriter(async () => repaired = await RepairAttentionRowsAsync(watermark, checkedUpTo, listedUpTo, last, cancellationToken),
+        await OneWriter(async () => repaired = await RepairAttentionRowsAsync(watermark, checkedUpTo, readUpTo, last, cancellationToken),
             cancellationToken);
         return repaired;
     }
 
-    private async Task<int> RepairAttentionRowsAsync(string watermark, long checkedUpTo, long listedUpTo,
+    private async Task<int> RepairAttentionRowsAsync(string watermark, long checkedUpTo, long readUpTo,
         Dictionary<(string Order, string Refund, string Sku), IRefundAttentionEvent> last, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         await using var batch = new Batch(connection, tx);
         // Parked and re-armed lines are rare, so the list's offset seldom moves during a pass.
-        if (await LockOffset(batch, LedgerProjection.AttentionName) > listedUpTo) return 0;
+        if (await LockOffset(batch, LedgerProjection.AttentionName) > readUpTo) return 0;
         var repaired = 0;
         foreach (var ((order, refund, sku), e) in last)
         {
