@@ -343,11 +343,20 @@ public sealed class RefundCoordinator : UntypedPersistentActor, IWithTimers
             WriteUnwritten(null);
             return;
         }
+        // An ask a former incarnation made can fail into this one (a restart keeps the actor's address): asked again only if
+        // this one still waits for that answer, or a refund it never wrote (or has finished) would keep its failure count,
+        // and the next refund of that id would begin its backoff further along.
+        if (!Awaits(failure.RefundId, failure.SkuId)) return;
         var delay = NextDelay(key);
         (_log ??= Context.GetLogger()).Warning("Refund {0} of order {1}: {2} did not answer ({3}); retry in {4}",
             failure.RefundId, _orderId, failure.SkuId is null ? "the shop" : "SKU " + failure.SkuId, failure.Cause.Message, delay);
         Timers.StartSingleTimer(key, new Retry(failure.RefundId, failure.SkuId), delay);
     }
+
+    /// <summary>Whether a written refund still waits for this answer: its shop's (<paramref name="skuId"/> null) or a line's.</summary>
+    private bool Awaits(string refundId, string? skuId) =>
+        _state.Refunds.TryGetValue(refundId, out var progress) && progress.InProgress &&
+        (skuId is null ? progress.Policy is null : progress.IsActive(skuId));
 
     /// <summary>
     /// A rejected write stored nothing, yet the lines it was for stay marked as being asked, so nothing would ask
