@@ -104,11 +104,7 @@ public sealed class LedgerStore
         OneWriter(async () =>
         {
             await using var connection = await OpenAsync(cancellationToken);
-            await Execute(connection, null, """
-                INSERT INTO ledger_offset (projection, last_ordering) VALUES (@p, @o)
-                ON CONFLICT (projection) DO UPDATE SET last_ordering = excluded.last_ordering
-                WHERE ledger_offset.last_ordering < excluded.last_ordering
-                """, ("p", name), ("o", offset));
+            await Execute(connection, null, StoreOffsetForwardSql, ("p", name), ("o", offset));
         }, cancellationToken);
 
     /// <summary>
@@ -334,11 +330,16 @@ public sealed class LedgerStore
         return Page(rows, q.Limit, r => r.EntryId);
     }
 
+    private const string StoreOffsetSql = """
+        INSERT INTO ledger_offset (projection, last_ordering) VALUES (@p, @o)
+        ON CONFLICT (projection) DO UPDATE SET last_ordering = excluded.last_ordering
+        """;
+
+    // The same, for an offset that only moves forward (see StoreReadPastAsync).
+    private const string StoreOffsetForwardSql = StoreOffsetSql + " WHERE ledger_offset.last_ordering < excluded.last_ordering";
+
     private static Task StoreOffset(Batch batch, string projection, long offset) =>
-        batch.Execute("""
-            INSERT INTO ledger_offset (projection, last_ordering) VALUES (@p, @o)
-            ON CONFLICT (projection) DO UPDATE SET last_ordering = excluded.last_ordering
-            """, ("p", projection), ("o", offset));
+        batch.Execute(StoreOffsetSql, ("p", projection), ("o", offset));
 
     /// <summary>
     /// The projection's stored offset, its row locked until the transaction ends. After a singleton handoff (or a restart)
