@@ -59,6 +59,10 @@ public abstract class OneWriterSnapshotStore : SqlSnapshotStore
             return;
         }
         var keys = await _sqlite.KeysAsync(persistenceId, criteria.MaxSequenceNr, cancellationToken);
+        // No row the criteria could select: no turn to take. Rows come only from saves, committed before they are answered,
+        // and an entity deletes below a save it was answered for; a row still being saved below it is left for the next
+        // delete, as a row left by a stopped delete is.
+        if (keys.Count == 0) return;
         for (var i = 0; i < keys.Count - 1; i++)
         {
             var upTo = new SnapshotSelectionCriteria(keys[i], criteria.MaxTimeStamp, criteria.MinSequenceNr, criteria.MinTimestamp);
