@@ -25,7 +25,7 @@ public sealed class SkuSnapshotChunkTests(ITestOutputHelper output)
     private string ChunksOf(string sku) => BatchedRecoverySnapshotStore.PartsOf(SkuActor.PersistenceIdFor(sku));
 
     private IReadOnlyList<long> ChunkKeys(string sku) =>
-        Db.Strings($"SELECT sequence_number FROM snapshot WHERE persistence_id = '{ChunksOf(sku)}' ORDER BY sequence_number").Select(long.Parse).ToList();
+        Db.Snapshots.Strings($"SELECT sequence_number FROM snapshot WHERE persistence_id = '{ChunksOf(sku)}' ORDER BY sequence_number").Select(long.Parse).ToList();
 
     private async Task<SkuSnapshot> LatestHead(string sku)
     {
@@ -51,7 +51,7 @@ public sealed class SkuSnapshotChunkTests(ITestOutputHelper output)
         byte[]? bytes = null;
         await AwaitConditionAsync(() =>
         {
-            using var connection = new Microsoft.Data.Sqlite.SqliteConnection(Db.ConnectionString);
+            using var connection = new Microsoft.Data.Sqlite.SqliteConnection(Db.Snapshots.ConnectionString);
             connection.Open();
             using var command = connection.CreateCommand();
             command.CommandText = $"SELECT snapshot FROM snapshot WHERE persistence_id = '{HeadOf(sku)}' ORDER BY sequence_number DESC LIMIT 1";
@@ -150,7 +150,7 @@ public sealed class SkuSnapshotChunkTests(ITestOutputHelper output)
         await Crash(sku);
         await SettledHead("holey");
         var keys = ChunkKeys("holey");
-        Db.Execute($"DELETE FROM snapshot WHERE persistence_id = '{ChunksOf("holey")}' AND sequence_number = {keys[keys.Count / 2]}");
+        Db.Snapshots.Execute($"DELETE FROM snapshot WHERE persistence_id = '{ChunksOf("holey")}' AND sequence_number = {keys[keys.Count / 2]}");
 
         var restarted = Sys.ActorOf(SkuActor.Props("holey", Settings, clock));
         var stats = await restarted.AskBounded<JournalStats>(new GetJournalStats("holey"));
