@@ -64,7 +64,7 @@ public sealed class SnapshotFileTests : IDisposable
         await using (var engine = await Start(_db.Config("restock.inventory.snapshot-every = 20")))
         {
             await Sell(engine, 30);
-            Assert.True(SnapshotsIn(_db.Snapshots) > 0, "no snapshot in the snapshots' file");
+            await SnapshotStoredIn(_db.Snapshots);
         }
         Assert.Equal(0, SnapshotsIn(new SqliteFile(_db.Path)));
     }
@@ -75,8 +75,10 @@ public sealed class SnapshotFileTests : IDisposable
         using var elsewhere = new TestDatabase();
         await using (var engine = await Start(_db.Config("restock.inventory.snapshot-every = 20",
                          $"{SnapshotConnectionString} = \"Data Source={elsewhere.Path}\"")))
+        {
             await Sell(engine, 30);
-        Assert.True(SnapshotsIn(new SqliteFile(elsewhere.Path)) > 0, "no snapshot in the file named");
+            await SnapshotStoredIn(new SqliteFile(elsewhere.Path));
+        }
         Assert.Equal(0, SnapshotsIn(_db.Snapshots));
         Assert.Equal(0, SnapshotsIn(new SqliteFile(_db.Path)));
     }
@@ -122,9 +124,12 @@ public sealed class SnapshotFileTests : IDisposable
     /// <summary>The previous layout (snapshots set to the journal's file): 31 commands, snapshots every 20; returns the latest snapshot's sequence number.</summary>
     private async Task<long> WriteWithSnapshotsInTheJournalsFile()
     {
-        await using (var engine = await Start(_db.Config("restock.inventory.snapshot-every = 20", $"{SnapshotConnectionString} = \"{_db.ConnectionString}\"")))
-            await Sell(engine, 30);
         var journal = new SqliteFile(_db.Path);
+        await using (var engine = await Start(_db.Config("restock.inventory.snapshot-every = 20", $"{SnapshotConnectionString} = \"{_db.ConnectionString}\"")))
+        {
+            await Sell(engine, 30);
+            await SnapshotStoredIn(journal);
+        }
         Assert.False(File.Exists(_db.Snapshots.Path), "the one-file layout made a snapshots' file");
         var snapshotAt = journal.Count($"SELECT COALESCE(MAX(sequence_number), 0) FROM snapshot WHERE persistence_id = '{SkuActor.PersistenceIdFor(Sku)}'");
         Assert.InRange(snapshotAt, 10, 31);
@@ -149,6 +154,16 @@ public sealed class SnapshotFileTests : IDisposable
         Assert.True((await engine.Inventory.Execute(Sku, new SetStock("a1", 100, "delivery", "shop-a"))).Succeeded);
         for (var i = 0; i < orders; i++)
             Assert.Equal(SkuOutcome.Done, (await engine.Inventory.Execute(Sku, new Reserve($"o{i}", 1, DateTimeOffset.UtcNow.AddDays(1)))).Outcome);
+    }
+
+    /// <summary>Waits for a snapshot row in <paramref name="file"/>: a snapshot is saved after the write it follows is confirmed, so after the answers.</summary>
+    private static async Task SnapshotStoredIn(SqliteFile file)
+    {
+        for (var waited = 0; SnapshotsIn(file) == 0; waited += 100)
+        {
+            Assert.True(waited < 30_000, $"no snapshot in {file.Path}");
+            await Task.Delay(100);
+        }
     }
 
     /// <summary>The snapshot rows in a file (none when it has no snapshot table).</summary>
