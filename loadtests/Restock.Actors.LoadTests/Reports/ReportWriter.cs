@@ -70,7 +70,7 @@ public static class ReportWriter
         ["cost per request (in-process)", r.Costs is not { } c ? "" :
             $"{F(c.CpuMicrosPerRequest)} µs CPU (engine and runner), {F(c.JournalTransactionsPerRequest)} journal write transactions, " +
             $"{F(c.SkuWritesPerRequest)} SKU group commits; the journal waited for SQLite's write lock {c.LockWaits:N0} times, " +
-            $"{F(c.LockWaitTotalMs)} ms in all, at most {F(c.LockWaitMaxMs)} ms, and for the writers' turn (a snapshot, the ledger, a WAL restart) " +
+            $"{F(c.LockWaitTotalMs)} ms in all, at most {F(c.LockWaitMaxMs)} ms, and for the writers' turn (the ledger, a WAL restart) " +
             $"{c.TurnWaits:N0} times, {F(c.TurnWaitTotalMs)} ms in all, at most {F(c.TurnWaitMaxMs)} ms; {c.JitCompiledMethods:N0} methods JIT-compiled during the load; " +
             $"{F(c.MonitorContentionsPerRequest)} lock contentions (a thread waiting for a held lock, any lock in the process)"],
     ];

@@ -147,9 +147,7 @@ public static class ColdStartBench
         }
         finally
         {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            foreach (var suffix in new[] { "", "-wal", "-shm" })
-                File.Delete(file + suffix);
+            EngineFiles.Delete(file);
         }
         return new ColdStartRound(fresh, remembered, after, Math.Round(engineStart, 2), intact && fresh.Failed == 0);
     }

@@ -7,6 +7,7 @@ using Microsoft.Data.Sqlite;
 using Restock.Actors.Domain.Inventory;
 using Restock.Actors.Engine.Hosting;
 using Restock.Actors.Engine.Inventory;
+using Restock.Actors.LoadTests.Targets;
 
 namespace Restock.Actors.LoadTests.Running;
 
@@ -94,9 +95,7 @@ public static class RecoveryBench
         }
         finally
         {
-            SqliteConnection.ClearAllPools();
-            foreach (var suffix in new[] { "", "-wal", "-shm" })
-                File.Delete(file + suffix);
+            EngineFiles.Delete(file);
         }
     }
 
@@ -155,8 +154,7 @@ public static class RecoveryBench
         m.Log.WriteLine($"  every method: {file}");
     }
 
-    private static Task<RestockEngine> StartAsync(string file, string[] overrides) => RestockEngine.StartAsync(
-        RestockConfig.Load(k => k == "RESTOCK_CONNECTION_STRING" ? $"Data Source={file}" : null, overrides));
+    private static Task<RestockEngine> StartAsync(string file, string[] overrides) => RestockEngine.StartAsync(EngineFiles.Config(file, overrides));
 
     /// <summary>
     /// One stocking event, <paramref name="openLines"/> reservations left open (payment due in a day), then reservations
@@ -213,7 +211,7 @@ public static class RecoveryBench
     /// <summary>The stored size of the SKU's latest snapshot, as the snapshot store holds it.</summary>
     private static (long Bytes, long SequenceNr) LatestSnapshot(string file)
     {
-        using var connection = new SqliteConnection($"Data Source={file};Mode=ReadOnly");
+        using var connection = new SqliteConnection($"Data Source={EngineFiles.SnapshotsOf(file)};Mode=ReadOnly");
         connection.Open();
         using var query = connection.CreateCommand();
         query.CommandText = "SELECT length(snapshot), sequence_number FROM snapshot WHERE persistence_id = $id ORDER BY sequence_number DESC LIMIT 1";
@@ -225,7 +223,7 @@ public static class RecoveryBench
     /// <summary>The chunks of remembered ids the SKU's snapshots keep beside their head (see <c>IdChunks</c>): how many, and their bytes.</summary>
     private static (int Rows, long Bytes) IdChunks(string file)
     {
-        using var connection = new SqliteConnection($"Data Source={file};Mode=ReadOnly");
+        using var connection = new SqliteConnection($"Data Source={EngineFiles.SnapshotsOf(file)};Mode=ReadOnly");
         connection.Open();
         using var query = connection.CreateCommand();
         query.CommandText = "SELECT count(*), coalesce(sum(length(snapshot)), 0) FROM snapshot WHERE persistence_id = $id";

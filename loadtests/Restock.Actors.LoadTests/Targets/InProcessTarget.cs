@@ -38,8 +38,7 @@ public sealed class InProcessTarget : ITarget
     /// <summary>The engine on a given SQLite file; <paramref name="keepFile"/> leaves it in place for a restart on it.</summary>
     public static async Task<InProcessTarget> StartOnFileAsync(string file, bool keepFile, params string[] overrides)
     {
-        var config = RestockConfig.Load(k => k == "RESTOCK_CONNECTION_STRING" ? $"Data Source={file}" : null,
-            ["akka.loglevel = WARNING", .. overrides]);
+        var config = EngineFiles.Config(file, ["akka.loglevel = WARNING", .. overrides]);
         var engine = await RestockEngine.StartAsync(config);
         var batch = config.GetInt("restock.inventory.max-batch-size");
         return new InProcessTarget(engine, file, keepFile, $"in-process, SQLite WAL (synchronous FULL), max-batch-size {batch}");
@@ -143,9 +142,7 @@ public sealed class InProcessTarget : ITarget
     public async ValueTask DisposeAsync()
     {
         await _engine.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        if (_keepFile) return;
-        foreach (var suffix in new[] { "", "-wal", "-shm" })
-            File.Delete(_file + suffix);
+        if (_keepFile) Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        else EngineFiles.Delete(_file);
     }
 }

@@ -83,8 +83,6 @@ public sealed class ServiceProcess : HttpTarget
             await _process.WaitForExitAsync();
         }
         await base.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        foreach (var suffix in new[] { "", "-wal", "-shm" })
-            File.Delete(_database + suffix);
+        EngineFiles.Delete(_database);
     }
 }

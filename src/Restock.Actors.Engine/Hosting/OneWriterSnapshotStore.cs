@@ -6,10 +6,11 @@ using Config = Akka.Configuration.Config;
 namespace Restock.Actors.Engine.Hosting;
 
 /// <summary>
-/// Akka.Persistence.Sql's snapshot store whose writes on SQLite take the file's one writer in turn with the journal's
-/// (<see cref="SqliteWriter"/>), saves serialized before their turn (<see cref="SqliteSnapshotWrites"/>): a journal
-/// write then waits for a snapshot's insert and commit only, holding no thread, instead of sleeping in Microsoft.Data.Sqlite's
-/// busy retries. Elsewhere it is the plugin's store.
+/// Akka.Persistence.Sql's snapshot store whose writes on SQLite take the file's one writer in turn with every other write of
+/// the engine's to that file (<see cref="SqliteWriter"/>; the journal's only if the store is set to the journal's file, its
+/// own file being the default), saves serialized before their turn (<see cref="SqliteSnapshotWrites"/>): a write then waits
+/// for a snapshot's insert and commit only, holding no thread, instead of sleeping in Microsoft.Data.Sqlite's busy retries.
+/// Elsewhere it is the plugin's store.
 /// </summary>
 public abstract class OneWriterSnapshotStore : SqlSnapshotStore
 {

@@ -16,12 +16,13 @@ public static class RestockConfig
     /// <summary>The environment variables a deployment may set, and the configuration paths each one sets.</summary>
     public static readonly IReadOnlyDictionary<string, string[]> EnvironmentOverrides = new Dictionary<string, string[]>
     {
+        // The snapshot store's follows the journal's unless set on its own (JournalStore.SnapshotConnectionStringFor).
         ["RESTOCK_CONNECTION_STRING"] =
         [
             "akka.persistence.journal.sql.connection-string",
-            "akka.persistence.snapshot-store.sql.connection-string",
             "akka.persistence.query.journal.sql.connection-string",
         ],
+        ["RESTOCK_SNAPSHOT_CONNECTION_STRING"] = ["akka.persistence.snapshot-store.sql.connection-string"],
         ["RESTOCK_PROVIDER"] =
         [
             "akka.persistence.journal.sql.provider-name",
@@ -60,12 +61,16 @@ public static class RestockConfig
         if (journal is not ("sqlite" or "postgresql"))
             throw new ConfigurationException($"restock.journal (RESTOCK_JOURNAL) must be sqlite or postgresql, not '{journal}'");
 
-        return explicitLayer
+        var config = explicitLayer
             .WithFallback(environmentLayer)
             .WithFallback(ParseFile(journal + ".conf"))
             .WithFallback(baseLayer)
             .WithFallback(ClusterExtensionDefaults)
             .WithFallback(SqlPersistence.DefaultConfiguration);
+        return config.GetString(JournalStore.SnapshotConnectionString, "") is { Length: > 0 }
+            ? config
+            : ConfigurationFactory.ParseString($"{JournalStore.SnapshotConnectionString} = {Quote(JournalStore.SnapshotConnectionStringFor(config))}")
+                .WithFallback(config);
     }
 
     /// <summary>

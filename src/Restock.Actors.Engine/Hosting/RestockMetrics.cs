@@ -51,7 +51,7 @@ public static class RestockMetrics
 
     public static readonly Histogram<double> JournalTurnWait = Histogram<double>("journal.turn_wait", "ms",
         "How long a journal write transaction waited for the engine's turn to write its SQLite file, held by another write " +
-        "(a snapshot, the ledger, a WAL restart); SQLite only; recorded only when it waited");
+        "(the ledger, a WAL restart; snapshots too if set to the journal's file); SQLite only; recorded only when it waited");
 
     public static readonly Histogram<double> LedgerLag = Histogram<double>("ledger.projection_lag", "ms",
         "How long after a restock or refund it reached the ledger");

@@ -67,7 +67,7 @@ public sealed class BatchingJournalTests : IDisposable
     {
         for (var waited = 0; waited < 200; waited++)
         {
-            if (_db.Count("SELECT COUNT(DISTINCT persistence_id) FROM snapshot WHERE persistence_id LIKE 'sku-snapshotted-%'") == 3) return;
+            if (_db.Snapshots.Count("SELECT COUNT(DISTINCT persistence_id) FROM snapshot WHERE persistence_id LIKE 'sku-snapshotted-%'") == 3) return;
             await Task.Delay(100);
         }
         Assert.Fail("the snapshotted SKUs took no snapshot");

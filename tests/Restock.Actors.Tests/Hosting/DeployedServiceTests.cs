@@ -39,6 +39,7 @@ public sealed class DeployedServiceTests
                 Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/healthz")).StatusCode);
 
             Assert.True(File.Exists(Path.Combine(folder, "restock.db")), "the default journal is restock.db in the working directory");
+            Assert.True(File.Exists(Path.Combine(folder, "restock.snapshots.db")), "the default snapshots' file is restock.snapshots.db beside it");
             string log;
             lock (output) log = output.ToString();
             Assert.DoesNotContain("Request starting", log);

@@ -8,7 +8,7 @@ namespace Restock.Actors.Tests.Hosting;
 /// <summary>
 /// Akka's breaker no longer times each entity's write (its call-timeout is infinite): a transaction that does not end
 /// must still fail its writers after the journal's write-timeout, and the journal must go on writing afterwards. Here the
-/// transaction waits for the engine's writer turn, held by the test (as a stalled snapshot save or disk would hold it),
+/// transaction waits for the engine's writer turn, held by the test (as a stalled ledger write or disk would hold it),
 /// before it ever waits for SQLite's write lock: only the transaction's deadline can answer.
 /// </summary>
 public sealed class JournalWriteTimeoutTests(ITestOutputHelper output) : EngineTestKit(output,

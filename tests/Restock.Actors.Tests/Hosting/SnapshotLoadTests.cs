@@ -74,8 +74,8 @@ public sealed class SnapshotLoadTests(ITestOutputHelper output) : EngineTestKit(
         ExpectMsg<SaveSnapshotSuccess>(FirstRead);
         // A row as other tools write it: the snapshot's type by name, serialized by the serializer bound to that type.
         var payload = Convert.ToHexString(Sys.Serialization.FindSerializerForType(typeof(long)).ToBinary(5L));
-        Db.Execute("INSERT INTO snapshot (persistence_id, sequence_number, created, snapshot, manifest, serializer_id) " +
-                   $"VALUES ('sku-a', 5, {At.Ticks}, X'{payload}', '{typeof(long).AssemblyQualifiedName}', NULL)");
+        Db.Snapshots.Execute("INSERT INTO snapshot (persistence_id, sequence_number, created, snapshot, manifest, serializer_id) " +
+                             $"VALUES ('sku-a', 5, {At.Ticks}, X'{payload}', '{typeof(long).AssemblyQualifiedName}', NULL)");
 
         store.Tell(new LoadSnapshot("sku-a", SnapshotSelectionCriteria.Latest, long.MaxValue), TestActor);
 

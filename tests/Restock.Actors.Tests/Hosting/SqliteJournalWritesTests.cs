@@ -140,7 +140,7 @@ public sealed class SqliteJournalWritesTests(ITestOutputHelper output) : EngineT
         });
         listener.Start();
 
-        // Another write of the engine's to the same file (as a snapshot or a WAL restart) holds the turn: the journal's
+        // Another write of the engine's to the same file (the ledger's, a WAL restart) holds the turn: the journal's
         // write waits for it, unanswered, and counts the wait once it has the turn.
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var holding = SqliteWriter.RunAsync(Db.ConnectionString, () => release.Task, CancellationToken.None);

@@ -57,8 +57,8 @@ public sealed class SqliteSnapshotWritesTests(ITestOutputHelper output) : Engine
         }
         const string rows = "SELECT persistence_id || '|' || sequence_number || '|' || created || '|' || hex(snapshot) || '|' || " +
                             "manifest || '|' || serializer_id FROM snapshot ORDER BY persistence_id, sequence_number";
-        Assert.Equal(3, Db.Strings(rows).Count);
-        Assert.Equal(pluginDb.Strings(rows), Db.Strings(rows));
+        Assert.Equal(3, Db.Snapshots.Strings(rows).Count);
+        Assert.Equal(pluginDb.Snapshots.Strings(rows), Db.Snapshots.Strings(rows));
 
         var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
         store.Tell(new LoadSnapshot("sku-a", SnapshotSelectionCriteria.Latest, long.MaxValue), TestActor);
@@ -67,7 +67,7 @@ public sealed class SqliteSnapshotWritesTests(ITestOutputHelper output) : Engine
 
         store.Tell(new DeleteSnapshots("sku-a", new SnapshotSelectionCriteria(8)), TestActor);
         ExpectMsg<DeleteSnapshotsSuccess>(FirstWrite);
-        Assert.Equal(["sku-a|9", "sku-b|3"], Db.Strings("SELECT persistence_id || '|' || sequence_number FROM snapshot ORDER BY persistence_id"));
+        Assert.Equal(["sku-a|9", "sku-b|3"], Db.Snapshots.Strings("SELECT persistence_id || '|' || sequence_number FROM snapshot ORDER BY persistence_id"));
     }
 
     [Fact]
@@ -82,7 +82,7 @@ public sealed class SqliteSnapshotWritesTests(ITestOutputHelper output) : Engine
         store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-b", 3, At), "three"), TestActor);
         ExpectMsg<SaveSnapshotSuccess>(FirstWrite);
 
-        // Writes of the engine's to the same file, one always waiting for the turn while the delete runs (as the journal's
+        // Writes of the engine's to the snapshots' file, one always waiting for the turn while the delete runs (as the journal's
         // do under load), each seeing how many of the rows to delete are still there when its turn comes.
         const string left = "SELECT COUNT(*) FROM snapshot WHERE persistence_id = 'sku-a' AND sequence_number <= 5";
         var seen = new List<long>();
@@ -92,7 +92,7 @@ public sealed class SqliteSnapshotWritesTests(ITestOutputHelper output) : Engine
         {
             while (!Volatile.Read(ref deleted))
             {
-                await SqliteWriter.RunOnWriterThreadAsync(Db.ConnectionString, () => seen.Add(Db.Count(left)), CancellationToken.None);
+                await SqliteWriter.RunOnWriterThreadAsync(Db.Snapshots.ConnectionString, () => seen.Add(Db.Snapshots.Count(left)), CancellationToken.None);
                 writing.TrySetResult();
             }
         });
@@ -105,7 +105,7 @@ public sealed class SqliteSnapshotWritesTests(ITestOutputHelper output) : Engine
 
         // A write had its turn while some of the five rows were gone and others not: between the delete's steps.
         Assert.Contains(seen, n => n is > 0 and < 5);
-        Assert.Equal(["sku-a|6", "sku-b|3"], Db.Strings("SELECT persistence_id || '|' || sequence_number FROM snapshot ORDER BY persistence_id"));
+        Assert.Equal(["sku-a|6", "sku-b|3"], Db.Snapshots.Strings("SELECT persistence_id || '|' || sequence_number FROM snapshot ORDER BY persistence_id"));
     }
 
     [Fact]

@@ -47,7 +47,7 @@ public sealed class SqliteWriteLockTimeoutTests(ITestOutputHelper output) : Engi
         Save("first", "before");
         ExpectMsg<SaveSnapshotSuccess>(Generous);
 
-        using (var other = new SqliteConnection(Db.ConnectionString))
+        using (var other = new SqliteConnection(Db.Snapshots.ConnectionString))
         {
             other.Open();
             using var transaction = other.BeginTransaction();
@@ -60,6 +60,6 @@ public sealed class SqliteWriteLockTimeoutTests(ITestOutputHelper output) : Engi
 
         Save("third", "after");
         ExpectMsg<SaveSnapshotSuccess>(Generous);
-        Assert.Equal(["first", "third"], Db.Strings("SELECT persistence_id FROM snapshot ORDER BY persistence_id"));
+        Assert.Equal(["first", "third"], Db.Snapshots.Strings("SELECT persistence_id FROM snapshot ORDER BY persistence_id"));
     }
 }

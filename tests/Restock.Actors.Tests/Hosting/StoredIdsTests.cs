@@ -113,7 +113,7 @@ public sealed class StoredIdsTests
             await Done(jar, "jar", new SetStock("a1", 100, "delivery", "shop-a"));
             for (var i = 0; i < 10; i++)
                 await Done(jar, "jar", new Reserve($"o{i}", 1, InAnHour));
-            await WaitUntil(() => db.Count("SELECT COUNT(*) FROM snapshot WHERE persistence_id = 'sku-jar'") > 0, "jar took no snapshot");
+            await WaitUntil(() => db.Snapshots.Count("SELECT COUNT(*) FROM snapshot WHERE persistence_id = 'sku-jar'") > 0, "jar took no snapshot");
             await mug.GracefulStop(TimeSpan.FromSeconds(20), StopEntity.Instance);
             await jar.GracefulStop(TimeSpan.FromSeconds(20), StopEntity.Instance);
         }

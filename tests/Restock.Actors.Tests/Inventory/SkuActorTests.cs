@@ -32,7 +32,7 @@ public sealed class SkuActorTests(ITestOutputHelper output)
             // event (row 2) and the 6th (row 5); the older one is deleted once the newer is saved.
             await AwaitAssertAsync(() => Assert.Equal(
                 withSnapshot ? "5" : "",
-                string.Join(",", Db.Strings("SELECT sequence_number FROM snapshot WHERE persistence_id = 'sku-mug'"))),
+                string.Join(",", Db.Snapshots.Strings("SELECT sequence_number FROM snapshot WHERE persistence_id = 'sku-mug'"))),
                 TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
         }
 
@@ -245,7 +245,7 @@ public sealed class SkuActorTests(ITestOutputHelper output)
             journalEnd = Db.Count("SELECT MAX(sequence_number) FROM journal WHERE persistence_id = 'sku-busy'");
         }
         while (journalEnd != previous);
-        Assert.True(Db.Count("SELECT COALESCE(MAX(sequence_number), 0) FROM snapshot WHERE persistence_id = 'sku-busy'") > 0);
+        Assert.True(Db.Snapshots.Count("SELECT COALESCE(MAX(sequence_number), 0) FROM snapshot WHERE persistence_id = 'sku-busy'") > 0);
 
         var recovered = Sys.ActorOf(SkuActor.Props("busy", settings));
         var stock = await recovered.AskBounded<SkuReply>(new GetStock("busy"));
@@ -282,7 +282,7 @@ public sealed class SkuActorTests(ITestOutputHelper output)
             journalEnd = Db.Count("SELECT MAX(sequence_number) FROM journal WHERE persistence_id = 'sku-busy'");
         }
         while (journalEnd != previous);
-        Assert.True(Db.Count("SELECT COALESCE(MAX(sequence_number), 0) FROM snapshot WHERE persistence_id = 'sku-busy'") > 0);
+        Assert.True(Db.Snapshots.Count("SELECT COALESCE(MAX(sequence_number), 0) FROM snapshot WHERE persistence_id = 'sku-busy'") > 0);
 
         var recovered = Sys.ActorOf(SkuActor.Props("busy", settings));
         var stock = await recovered.AskBounded<SkuReply>(new GetStock("busy"));

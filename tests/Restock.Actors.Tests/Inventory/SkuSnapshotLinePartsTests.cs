@@ -202,7 +202,7 @@ public sealed class SkuSnapshotLinePartsTests(ITestOutputHelper output) : Engine
     private InventorySettings Parted => InventorySettings.From(Sys.Settings.Config) with { SnapshotEvery = 17_000, MaxBatchSize = 2_000 };
 
     private IReadOnlyList<long> Keys(string persistenceId) =>
-        Db.Strings($"SELECT sequence_number FROM snapshot WHERE persistence_id = '{persistenceId}' ORDER BY sequence_number").Select(long.Parse).ToList();
+        Db.Snapshots.Strings($"SELECT sequence_number FROM snapshot WHERE persistence_id = '{persistenceId}' ORDER BY sequence_number").Select(long.Parse).ToList();
 
     /// <summary>
     /// A SKU with 20,000 reservations (its snapshot after 17,000 events holds its open lines in two parts), or 40,000 (a
@@ -225,7 +225,7 @@ public sealed class SkuSnapshotLinePartsTests(ITestOutputHelper output) : Engine
             Assert.Equal(Enumerable.Range(0, parts).Select(i => BatchedRecoverySnapshotStore.PieceKey(head, i)),
                 Keys(BatchedRecoverySnapshotStore.PiecesOf(SkuActor.PersistenceIdFor(sku))));
         }, TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100));
-        Assert.Equal(["sku.snapshot.v2.line-parts"], Db.Strings($"SELECT manifest FROM snapshot WHERE persistence_id = '{SkuActor.PersistenceIdFor(sku)}'"));
+        Assert.Equal(["sku.snapshot.v2.line-parts"], Db.Snapshots.Strings($"SELECT manifest FROM snapshot WHERE persistence_id = '{SkuActor.PersistenceIdFor(sku)}'"));
         Watch(actor);
         Sys.Stop(actor);
         ExpectTerminated(actor);
@@ -267,12 +267,12 @@ public sealed class SkuSnapshotLinePartsTests(ITestOutputHelper output) : Engine
     {
         // Left by a process that crashed between the parts and the head of this SKU's first snapshot in parts.
         Akka.Persistence.Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
-        await AwaitAssertAsync(() => Assert.Equal(1, Db.Count("SELECT count(*) FROM sqlite_master WHERE name = 'snapshot'")),
+        await AwaitAssertAsync(() => Assert.Equal(1, Db.Snapshots.Count("SELECT count(*) FROM sqlite_master WHERE name = 'snapshot'")),
             TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100));
         var pieces = BatchedRecoverySnapshotStore.PiecesOf(SkuActor.PersistenceIdFor("cut"));
         foreach (var key in new[] { BatchedRecoverySnapshotStore.PieceKey(9, 0), BatchedRecoverySnapshotStore.PieceKey(9, 1) })
-            Db.Execute("INSERT INTO snapshot (persistence_id, sequence_number, created, snapshot, manifest, serializer_id) " +
-                       $"VALUES ('{pieces}', {key}, 0, X'01', 'sku.open-lines-part', 4711)");
+            Db.Snapshots.Execute("INSERT INTO snapshot (persistence_id, sequence_number, created, snapshot, manifest, serializer_id) " +
+                                 $"VALUES ('{pieces}', {key}, 0, X'01', 'sku.open-lines-part', 4711)");
 
         // This process learns which ids have rows as it starts; the SKU's next head has no parts (a few open lines).
         await using var engine = await RestockEngine.StartAsync(Db.Config("restock.inventory.snapshot-every = 20")).Within("the engine to start");
@@ -290,8 +290,8 @@ public sealed class SkuSnapshotLinePartsTests(ITestOutputHelper output) : Engine
     public async Task A_head_missing_one_of_its_parts_is_passed_over_and_the_journal_replays_instead()
     {
         var head = await SellAndCrash("torn");
-        Db.Execute($"DELETE FROM snapshot WHERE persistence_id = '{BatchedRecoverySnapshotStore.PiecesOf(SkuActor.PersistenceIdFor("torn"))}' " +
-                   $"AND sequence_number = {BatchedRecoverySnapshotStore.PieceKey(head, 1)}");
+        Db.Snapshots.Execute($"DELETE FROM snapshot WHERE persistence_id = '{BatchedRecoverySnapshotStore.PiecesOf(SkuActor.PersistenceIdFor("torn"))}' " +
+                             $"AND sequence_number = {BatchedRecoverySnapshotStore.PieceKey(head, 1)}");
         var restarted = Sys.ActorOf(SkuActor.Props("torn", Parted, new TestClock(Start)));
         Assert.True(await AssertOpen(restarted, "torn") > 20_000);
     }

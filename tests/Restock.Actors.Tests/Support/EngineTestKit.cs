@@ -47,7 +47,7 @@ public abstract class EngineTestKit : Akka.TestKit.Xunit2.TestKit
     }
 
     /// <summary>
-    /// Takes the engine's writer turn for the test's file, as a long snapshot save or ledger write holds it, until disposed:
+    /// Takes the engine's writer turn for the test's file, as a long ledger write holds it, until disposed:
     /// the engine's journal transactions wait for it before they wait for SQLite's write lock.
     /// </summary>
     protected IDisposable HoldWriterTurn()

@@ -4,17 +4,21 @@ using Restock.Actors.Engine.Hosting;
 
 namespace Restock.Actors.Tests.Support;
 
-/// <summary>A SQLite journal file of one test's own, deleted when the test ends.</summary>
+/// <summary>A SQLite journal file of one test's own, and the snapshot store's file beside it, deleted when the test ends.</summary>
 public sealed class TestDatabase : IDisposable
 {
     public TestDatabase()
     {
         Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "restock-tests", $"{Guid.NewGuid():N}.db");
+        Snapshots = new SqliteFile(new SqliteConnectionStringBuilder(Config().GetString(JournalStore.SnapshotConnectionString)).DataSource);
     }
 
     public string Path { get; }
 
     public string ConnectionString => $"Data Source={Path}";
+
+    /// <summary>The snapshot store's file, as the configuration names it.</summary>
+    public SqliteFile Snapshots { get; }
 
     public string? Setting(string name) => name == "RESTOCK_CONNECTION_STRING" ? ConnectionString : null;
 
@@ -34,6 +38,31 @@ public sealed class TestDatabase : IDisposable
         JournalStore.Prepare(config);
         return config;
     }
+
+    public void Execute(string sql) => new SqliteFile(Path).Execute(sql);
+
+    public long Count(string sql) => new SqliteFile(Path).Count(sql);
+
+    public IReadOnlyList<string> Strings(string sql) => new SqliteFile(Path).Strings(sql);
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        foreach (var file in new[] { Path, Snapshots.Path })
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+        {
+            try { File.Delete(file + suffix); }
+            catch (IOException) { }
+        }
+    }
+}
+
+/// <summary>Statements on one SQLite file, each on a connection of its own.</summary>
+public sealed class SqliteFile(string path)
+{
+    public string Path => path;
+
+    public string ConnectionString => $"Data Source={path}";
 
     public void Execute(string sql)
     {
@@ -56,15 +85,5 @@ public sealed class TestDatabase : IDisposable
         var values = new List<string>();
         while (reader.Read()) values.Add(Convert.ToString(reader.GetValue(0))!);
         return values;
-    }
-
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        foreach (var suffix in new[] { "", "-wal", "-shm" })
-        {
-            try { File.Delete(Path + suffix); }
-            catch (IOException) { }
-        }
     }
 }
