@@ -47,11 +47,14 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
     // Read in the constructor: reconciliation makes its tail after an await, where the actor's context is gone.
     private readonly Akka.Configuration.Config _journalConfig = Context.System.Settings.Config.GetConfig("akka.persistence.journal.sql");
     private readonly Akka.Serialization.Serialization _serialization = Context.System.Serialization;
+    // SQLite runs one write transaction at a time, so its rows commit in ordering order: a gap is a write that failed and
+    // is never filled later (see ReadPastForPass).
+    private readonly bool _rowsCommitInOrder = JournalStore.IsSqlite(Context.System.Settings.Config);
     private long? _previousCheckedUpTo;
     private long? _previousAttentionCheckedUpTo;
     private bool _reconciling;
-    // Where the follow loop has read both lists past now (stored as ReadPastName every batch-size rows): the reconciliation
-    // reads up to it. Written by the loop, beside the actor.
+    // Where the follow loop has read both lists past now (stored as ReadPastName every batch-size rows, and by each
+    // reconciliation pass on PostgreSQL, which reads up to it). Written by the loop, beside the actor.
     private long _readPast;
     // The "needs attention" list's length as last counted, for the gauge; counted by the follow loop and the reconciliation.
     private readonly NewestCount _needingAttention = new();
@@ -114,7 +117,8 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
     /// <summary>
     /// Name of the ordering up to which both the ledger and the "needs attention" list have nothing left to write: where a
     /// restart resumes when the journal's rows since their own offsets hold no event of theirs. The write fence goes by the
-    /// lists' own offsets, which it never moves; the reconciliation reads up to it too (see <see cref="ReconcileUpTo"/>).
+    /// lists' own offsets, which it never moves; on PostgreSQL a reconciliation pass stores it and reads up to it too (see
+    /// <see cref="ReadPastForPass"/>).
     /// </summary>
     public const string ReadPastName = "restock-ledger-read-past";
 
@@ -247,8 +251,9 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
     {
         try
         {
+            var readPast = await ReadPastForPass();
             var from = await _store.ReadOffsetAsync(ReconciledName);
-            var to = await ReconcileUpTo(Name);
+            var to = await ReconcileUpTo(Name, readPast);
             var changes = new List<LedgerStore.Change>();
             await using (var tail = NewTail(to))
             {
@@ -258,7 +263,7 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
             var checkedUpTo = Math.Min(_previousCheckedUpTo ?? from, to);
             var repaired = await _store.RepairAsync(ReconciledName, Math.Max(from, checkedUpTo), changes);
             _previousCheckedUpTo = to;
-            return new Reconciled(from, to, changes.Count, repaired, await ReconcileAttention());
+            return new Reconciled(from, to, changes.Count, repaired, await ReconcileAttention(readPast));
         }
         catch (Exception e)
         {
@@ -267,23 +272,40 @@ public sealed class LedgerProjection : ReceiveActor, IWithTimers
     }
 
     /// <summary>
-    /// Where a pass over the list whose offset is <paramref name="list"/> reads the journal up to: that offset or where the
-    /// follow loop has read both lists past (the read-past offset, as it is now rather than as last stored), whichever is
-    /// later. Every row up to there was read by both lists, its events written, or its gap given up: a row there missing
-    /// from a list committed after its gap was given up (PostgreSQL). Up to the list's own offset alone, which moves only
-    /// with the list's writes (rare for the "needs attention" list), such a row would wait for that list's next write.
-    /// Repairs there are not written twice: the follow loop is past them and a restart resumes from the later of the two
-    /// offsets; only an old projection still finishing a write after a handoff could meet them, and rows are unique per
-    /// refund line. A write of the follow loop after the pass read is beyond it, so the "needs attention" list's rule
-    /// (nothing is repaired if the list was written beyond what the pass read) still holds.
+    /// Where a pass over the list whose offset is <paramref name="list"/> reads the journal up to: that offset or
+    /// <paramref name="readPast"/> (see <see cref="ReadPastForPass"/>), whichever is later. A write of the follow loop after
+    /// the pass read is beyond it, so the "needs attention" list's rule (nothing is repaired if the list was written beyond
+    /// what the pass read) still holds.
     /// </summary>
-    private async Task<long> ReconcileUpTo(string list) => Math.Max(await _store.ReadOffsetAsync(list), Volatile.Read(ref _readPast));
+    private async Task<long> ReconcileUpTo(string list, long readPast) => Math.Max(await _store.ReadOffsetAsync(list), readPast);
+
+    /// <summary>
+    /// Where a pass reads both lists up to beyond their own offsets. On PostgreSQL a row can commit after the follow loop
+    /// gave its gap up; up to a list's own offset alone, which moves only with the list's writes (rare for the "needs
+    /// attention" list), such a row would wait for that list's next write. So a pass reads up to where the follow loop has
+    /// read both lists past now: every row up to there was read by both, its events written or its gap given up. It stores
+    /// that first (forward only), so a restart, which resumes from the stored read-past offset or later, never reads again a
+    /// row the pass repairs and counts it a second time (rows are unique per refund line, the follow loop's counters are
+    /// not). Only an old projection still finishing a write after a handoff could meet such a row. After an upgrade from a
+    /// version whose passes stopped at the lists' offsets, the first two passes read from the old watermarks to the head:
+    /// a paged read, taking no lock the journal's writers wait for. On SQLite rows commit in ordering order, so no gap is
+    /// filled later and nothing beyond a list's offset can be missing: reading there would only scan every row up to the
+    /// head (a tag filter per row) twice per list per interval, and the store would be a write in the journal's one turn.
+    /// </summary>
+    /// <returns>The read-past offset stored; 0 on SQLite.</returns>
+    private async Task<long> ReadPastForPass()
+    {
+        if (_rowsCommitInOrder) return 0;
+        var readPast = Volatile.Read(ref _readPast);
+        await _store.StoreReadPastAsync(ReadPastName, readPast, _stopping.Token);
+        return readPast;
+    }
 
     /// <summary>The same pass over the refund coordinators' parked and re-armed lines, with watermarks of their own.</summary>
-    private async Task<int> ReconcileAttention()
+    private async Task<int> ReconcileAttention(long readPast)
     {
         var from = await _store.ReadOffsetAsync(AttentionReconciledName);
-        var to = await ReconcileUpTo(AttentionName);
+        var to = await ReconcileUpTo(AttentionName, readPast);
         var changes = new List<LedgerStore.AttentionChange>();
         await using (var tail = NewTail(to))
         {

@@ -98,7 +98,8 @@ public sealed class LedgerStore
 
     /// <summary>
     /// Stores <paramref name="offset"/> as <paramref name="name"/>'s offset unless a higher one is stored: an old
-    /// projection still finishing after a singleton handoff never moves it back.
+    /// projection still finishing after a singleton handoff, or the follow loop after a reconciliation pass stored it,
+    /// never moves it back.
     /// </summary>
     public Task StoreReadPastAsync(string name, long offset, CancellationToken cancellationToken = default) =>
         OneWriter(async () =>
