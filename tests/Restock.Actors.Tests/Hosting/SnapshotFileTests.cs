@@ -197,7 +197,13 @@ public sealed class SnapshotFileTests : IDisposable
         DeleteFile(_db.Snapshots.Path);
 
         await using (var engine = await Start(_db.Config()))
-            await AssertRecoveredFrom(engine, 0);
+        {
+            var stock = await engine.Inventory.GetStock(Sku).Within("the SKU's stock");
+            Assert.Equal((70L, 30L), (stock.Levels.Available, stock.Levels.Reserved));
+            var stats = await engine.Inventory.GetJournalStats(Sku).Within("the SKU's journal stats");
+            Assert.Equal(0, stats.LastSnapshotAt);
+            Assert.True(stats.EventsReplayed >= 31, $"replayed {stats.EventsReplayed} events");
+        }
         Assert.Equal(IdsIn(new SqliteFile(_db.Path)), IdsIn(_db.Snapshots));
     }
 
