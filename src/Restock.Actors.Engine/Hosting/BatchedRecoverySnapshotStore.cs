@@ -200,7 +200,7 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
         var pieces = snapshot.PieceCount;
         if (pieces > PiecesPerHead) throw new InvalidOperationException($"a snapshot of {metadata.PersistenceId} in {pieces} pieces, more than {PiecesPerHead}");
         if (pieces > 0) _withPieces[metadata.PersistenceId] = true;
-        // Each in a write of its own: the journal's writes take their turns in between.
+        // Each in a write of its own: where the snapshots share the journal's file, the journal's writes take their turns in between.
         for (var i = 0; i < pieces; i++)
             await base.SaveAsync(new SnapshotMetadata(PiecesOf(metadata.PersistenceId), PieceKey(metadata.SequenceNr, i), metadata.Timestamp),
                 snapshot.Piece(i), cancellationToken);

@@ -48,8 +48,9 @@ public abstract class OneWriterSnapshotStore : SqlSnapshotStore
     /// <summary>
     /// On SQLite, one row per writers' turn, oldest first, the criteria's own delete last: freeing a row walks every page
     /// of it, and the older parts of a large SKU's snapshots (up to 32 rows of ~0.46 MB) deleted in one statement held every
-    /// journal write up to 500 ms under load (PERFORMANCE-LOG "Goal 3, session 14"); a journal write now waits for one row
-    /// at most. Only rows the criteria select go; a delete stopped between rows leaves older rows that no head reads, and
+    /// journal write up to 500 ms under load (PERFORMANCE-LOG "Goal 3, session 14") when the snapshots shared the journal's
+    /// file, as they still do in memory or in a <c>file:</c> URI; a journal write there, and a snapshot save in a file of
+    /// the snapshots' own, now waits for one row at most. Only rows the criteria select go; a delete stopped between rows leaves older rows that no head reads, and
     /// the entity's next delete (after its next save) takes them.
     /// </summary>
     protected override async Task DeleteAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken)

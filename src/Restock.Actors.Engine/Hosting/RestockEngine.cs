@@ -84,7 +84,7 @@ public sealed class RestockEngine : IAsyncDisposable
         var inventory = InventorySettings.From(config);
         var refunds = RefundSettings.From(config);
         var ledgerSettings = LedgerSettings.From(config);
-        JournalStore.Prepare(config);
+        JournalStore.Prepare(config, system.Log);
         var ledger = LedgerStore.From(config);
         await ledger.EnsureSchemaAsync(cancellationToken);
 

@@ -161,7 +161,8 @@ internal sealed class SqliteJournalWrites
     }
 
     /// <summary>
-    /// Takes SQLite's write lock (BEGIN IMMEDIATE). Another writer (the ledger's projection, a snapshot) holds it for a
+    /// Takes SQLite's write lock (BEGIN IMMEDIATE). Another writer (the ledger's projection; a snapshot only when the
+    /// snapshots share the journal's file, see <see cref="JournalStore.SnapshotConnectionStringFor"/>) holds it for a
     /// few milliseconds at most, so the journal asks again every millisecond or sooner instead of sleeping in long steps,
     /// and gives up (SQLITE_BUSY) after <paramref name="lockTimeout"/> (the journal's <c>write-lock-wait</c>, a
     /// snapshot store's <see cref="LockTimeoutFor"/>). Snapshot saves take

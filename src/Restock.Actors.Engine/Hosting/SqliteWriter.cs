@@ -90,14 +90,9 @@ public static class SqliteWriter
         FilesByConnectionString.GetOrAdd(connectionString, static connectionString =>
             Files.GetOrAdd(FileOf(connectionString), static (_, connectionString) => new WrittenFile(connectionString), connectionString));
 
-    /// <summary>The same file whatever the connection string's other settings; an in-memory database by its name.</summary>
-    private static string FileOf(string connectionString)
-    {
-        var builder = new SqliteConnectionStringBuilder(connectionString);
-        return builder.Mode == SqliteOpenMode.Memory || builder.DataSource is "" or ":memory:" || builder.DataSource.StartsWith("file:", StringComparison.Ordinal)
-            ? connectionString
-            : Path.GetFullPath(builder.DataSource);
-    }
+    /// <summary>The same file whatever the connection string's other settings; an in-memory database or a URI by its connection string.</summary>
+    private static string FileOf(string connectionString) =>
+        JournalStore.FileOf(new SqliteConnectionStringBuilder(connectionString)) ?? connectionString;
 
     /// <summary>
     /// One file's writer thread: runs one write at a time (the file's turn already orders them), started on the first

@@ -10,12 +10,12 @@ namespace Restock.Actors.Tests.Hosting;
 /// <summary>
 /// On SQLite the snapshots live in a file of their own beside the journal's (SQLite has one writer per file: a large
 /// SKU's snapshot writes held every journal write). A database written while they shared the journal's file is moved
-/// over at start, before any SKU runs, and recovers from its snapshots, not by replaying everything.
+/// over at start, before any SKU runs, and recovers from its snapshots, not by replaying everything. The two files keep
+/// one id: a snapshots' file paired with another journal is refused rather than give a SKU events that are in no journal.
 /// </summary>
 public sealed class SnapshotFileTests : IDisposable
 {
     private const string Sku = "mug";
-    private const string SnapshotConnectionString = "akka.persistence.snapshot-store.sql.connection-string";
     private readonly TestDatabase _db = new();
 
     public void Dispose() => _db.Dispose();
@@ -32,16 +32,17 @@ public sealed class SnapshotFileTests : IDisposable
     {
         var folder = Path.Combine(Path.GetTempPath(), "restock-tests", "shop-7");
         Assert.Equal($"Data Source={Path.Combine(folder, "restock.snapshots.db")}",
-            Sqlite($"Data Source={Path.Combine(folder, "restock.db")}").GetString(SnapshotConnectionString));
-        Assert.Equal("Data Source=restock.snapshots.db;Cache=Shared", Sqlite("Data Source=restock.db;Cache=Shared").GetString(SnapshotConnectionString));
-        Assert.Equal("Data Source=restock.snapshots.db", RestockConfig.Load(_ => null).GetString(SnapshotConnectionString));
+            Sqlite($"Data Source={Path.Combine(folder, "restock.db")}").GetString(JournalStore.SnapshotConnectionString));
+        Assert.Equal("Data Source=restock.snapshots.db;Cache=Shared", Sqlite("Data Source=restock.db;Cache=Shared").GetString(JournalStore.SnapshotConnectionString));
+        Assert.Equal("Data Source=restock.snapshots.db", RestockConfig.Load(_ => null).GetString(JournalStore.SnapshotConnectionString));
         // Nothing to put a file beside: as before, the journal's.
-        Assert.Equal("Data Source=:memory:", Sqlite("Data Source=:memory:").GetString(SnapshotConnectionString));
-        Assert.Equal("Data Source=file:restock.db?mode=rwc", Sqlite("Data Source=file:restock.db?mode=rwc").GetString(SnapshotConnectionString));
+        Assert.Equal("Data Source=:memory:", Sqlite("Data Source=:memory:").GetString(JournalStore.SnapshotConnectionString));
+        Assert.Equal("Data Source=file:restock.db?mode=rwc", Sqlite("Data Source=file:restock.db?mode=rwc").GetString(JournalStore.SnapshotConnectionString));
+        Assert.Equal("Data Source=FILE:restock.db?mode=rwc", Sqlite("Data Source=FILE:restock.db?mode=rwc").GetString(JournalStore.SnapshotConnectionString));
 
-        Assert.Equal("Data Source=/disk2/snapshots.db", Sqlite("Data Source=restock.db", "Data Source=/disk2/snapshots.db").GetString(SnapshotConnectionString));
+        Assert.Equal("Data Source=/disk2/snapshots.db", Sqlite("Data Source=restock.db", "Data Source=/disk2/snapshots.db").GetString(JournalStore.SnapshotConnectionString));
         Assert.Equal("Data Source=/disk3/s.db", Sqlite("Data Source=restock.db", "Data Source=/disk2/snapshots.db",
-            $"{SnapshotConnectionString} = \"Data Source=/disk3/s.db\"").GetString(SnapshotConnectionString));
+            $"{JournalStore.SnapshotConnectionString} = \"Data Source=/disk3/s.db\"").GetString(JournalStore.SnapshotConnectionString));
     }
 
     [Fact]
@@ -54,7 +55,7 @@ public sealed class SnapshotFileTests : IDisposable
             "RESTOCK_CONNECTION_STRING" => server,
             _ => null,
         });
-        Assert.Equal(server, config.GetString(SnapshotConnectionString));
+        Assert.Equal(server, config.GetString(JournalStore.SnapshotConnectionString));
         Assert.Equal(server, config.GetString("akka.persistence.query.journal.sql.connection-string"));
     }
 
@@ -74,7 +75,7 @@ public sealed class SnapshotFileTests : IDisposable
     {
         using var elsewhere = new TestDatabase();
         await using (var engine = await Start(_db.Config("restock.inventory.snapshot-every = 20",
-                         $"{SnapshotConnectionString} = \"Data Source={elsewhere.Path}\"")))
+                         $"{JournalStore.SnapshotConnectionString} = \"Data Source={elsewhere.Path}\"")))
         {
             await Sell(engine, 30);
             await SnapshotStoredIn(new SqliteFile(elsewhere.Path));
@@ -121,11 +122,105 @@ public sealed class SnapshotFileTests : IDisposable
         Assert.Equal(0, SnapshotsIn(new SqliteFile(_db.Path)));
     }
 
+    [Fact]
+    public async Task Snapshots_are_moved_by_column_name_into_a_table_that_lists_its_columns_in_another_order()
+    {
+        var snapshotAt = await WriteWithSnapshotsInTheJournalsFile();
+        var columns = new SqliteFile(_db.Path).Strings("SELECT name || ' ' || type || '|' || pk FROM pragma_table_info('snapshot')")
+            .Select(column => column.Split('|')).ToList();
+        var keys = columns.Where(column => column[1] != "0").OrderBy(column => column[1]).Select(column => column[0].Split(' ')[0]).ToList();
+        Assert.NotEmpty(keys);
+        _db.Snapshots.Execute($"CREATE TABLE snapshot ({string.Join(", ", columns.Select(column => column[0]).Reverse())}, PRIMARY KEY ({string.Join(", ", keys)}))");
+
+        await using (var engine = await Start(_db.Config()))
+            await AssertRecoveredFrom(engine, snapshotAt);
+    }
+
+    [Fact]
+    public async Task A_crash_after_stamping_the_journal_in_the_upgrade_still_moves_and_recovers_from_the_snapshot()
+    {
+        var snapshotAt = await WriteWithSnapshotsInTheJournalsFile();
+        // What a crash after the journal's id was committed and before the move's commit leaves.
+        new SqliteFile(_db.Path).Execute($"CREATE TABLE {JournalStore.DatabaseIdTable} (id TEXT NOT NULL); INSERT INTO {JournalStore.DatabaseIdTable} VALUES ('before-the-crash')");
+
+        await using (var engine = await Start(_db.Config()))
+            await AssertRecoveredFrom(engine, snapshotAt);
+        Assert.Equal(["before-the-crash"], IdsIn(_db.Snapshots));
+    }
+
+    [Fact]
+    public async Task A_fresh_pair_starts_again_and_recovers_from_its_snapshot()
+    {
+        await using (var engine = await Start(_db.Config("restock.inventory.snapshot-every = 20")))
+        {
+            await Sell(engine, 30);
+            await SnapshotStoredIn(_db.Snapshots);
+        }
+        var snapshotAt = _db.Snapshots.Count($"SELECT MAX(sequence_number) FROM snapshot WHERE persistence_id = '{SkuActor.PersistenceIdFor(Sku)}'");
+
+        await using (var engine = await Start(_db.Config("restock.inventory.snapshot-every = 20")))
+            await AssertRecoveredFrom(engine, snapshotAt);
+        var journalId = Assert.Single(IdsIn(new SqliteFile(_db.Path)));
+        Assert.Equal([journalId], IdsIn(_db.Snapshots));
+    }
+
+    [Fact]
+    public async Task A_snapshots_file_whose_journal_was_deleted_is_refused_and_left_as_it_was()
+    {
+        await using (var engine = await Start(_db.Config("restock.inventory.snapshot-every = 20")))
+        {
+            await Sell(engine, 30);
+            await SnapshotStoredIn(_db.Snapshots);
+        }
+        var rows = Rows(_db.Snapshots);
+        var id = IdsIn(_db.Snapshots);
+        DeleteFile(_db.Path);
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => Start(_db.Config()));
+        Assert.Contains(_db.Snapshots.Path, refused.Message);
+        Assert.Contains(_db.Path, refused.Message);
+        Assert.Contains("delete", refused.Message);
+        Assert.Equal(rows, Rows(_db.Snapshots));
+        Assert.Equal(id, IdsIn(_db.Snapshots));
+        // Refused before the new journal's file was stamped: restoring the old one over it, or deleting the snapshots' file, is all it takes.
+        Assert.Equal(0, new SqliteFile(_db.Path).Count("SELECT count(*) FROM sqlite_master"));
+    }
+
+    [Fact]
+    public async Task A_deleted_snapshots_file_replays_every_sku_from_the_journal()
+    {
+        await using (var engine = await Start(_db.Config("restock.inventory.snapshot-every = 20")))
+        {
+            await Sell(engine, 30);
+            await SnapshotStoredIn(_db.Snapshots);
+        }
+        DeleteFile(_db.Snapshots.Path);
+
+        await using (var engine = await Start(_db.Config()))
+        {
+            var stock = await engine.Inventory.GetStock(Sku).Within("the SKU's stock");
+            Assert.Equal((70L, 30L), (stock.Levels.Available, stock.Levels.Reserved));
+            var stats = await engine.Inventory.GetJournalStats(Sku).Within("the SKU's journal stats");
+            Assert.Equal(0, stats.LastSnapshotAt);
+            Assert.True(stats.EventsReplayed >= 31, $"replayed {stats.EventsReplayed} events");
+        }
+        Assert.Equal(IdsIn(new SqliteFile(_db.Path)), IdsIn(_db.Snapshots));
+    }
+
+    private static void DeleteFile(string path)
+    {
+        SqliteConnection.ClearAllPools();
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+            File.Delete(path + suffix);
+    }
+
+    private static IReadOnlyList<string> IdsIn(SqliteFile file) => file.Strings($"SELECT id FROM {JournalStore.DatabaseIdTable}");
+
     /// <summary>The previous layout (snapshots set to the journal's file): 31 commands, snapshots every 20; returns the latest snapshot's sequence number.</summary>
     private async Task<long> WriteWithSnapshotsInTheJournalsFile()
     {
         var journal = new SqliteFile(_db.Path);
-        await using (var engine = await Start(_db.Config("restock.inventory.snapshot-every = 20", $"{SnapshotConnectionString} = \"{_db.ConnectionString}\"")))
+        await using (var engine = await Start(_db.Config("restock.inventory.snapshot-every = 20", $"{JournalStore.SnapshotConnectionString} = \"{_db.ConnectionString}\"")))
         {
             await Sell(engine, 30);
             await SnapshotStoredIn(journal);

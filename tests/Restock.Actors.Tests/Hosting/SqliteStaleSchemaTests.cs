@@ -9,7 +9,9 @@ namespace Restock.Actors.Tests.Hosting;
 /// pooled with the schema they read before. A pooled connection that finds no such table re-reads the schema first,
 /// and that read needs SQLite's shared lock: in the rollback journal, another connection's commit holds it off, and
 /// the query fails with "no such table: snapshot" (a SKU's snapshot load then failed its recovery, and the SKU died
-/// without answering). In WAL, which the engine turns on before its journal opens, readers never wait for the writer.
+/// without answering, when the snapshots shared the journal's file; in a file of their own the same holds for the
+/// snapshot store's connections). In WAL, which the engine turns on for both files before either plugin opens, readers
+/// never wait for the writer.
 /// </summary>
 public sealed class SqliteStaleSchemaTests
 {

@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using Akka.Event;
 using Microsoft.Data.Sqlite;
 using Restock.Actors.Engine.Hosting;
 
@@ -35,7 +36,7 @@ public sealed class TestDatabase : IDisposable
     public Config PreparedConfig(params string[] overrides)
     {
         var config = Config(overrides);
-        JournalStore.Prepare(config);
+        JournalStore.Prepare(config, NoLogger.Instance);
         return config;
     }
 
