@@ -19,10 +19,10 @@ public static class RestockConfig
         // The snapshot store's follows the journal's unless set on its own (JournalStore.SnapshotConnectionStringFor).
         ["RESTOCK_CONNECTION_STRING"] =
         [
-            "akka.persistence.journal.sql.connection-string",
+            JournalStore.JournalConnectionString,
             "akka.persistence.query.journal.sql.connection-string",
         ],
-        ["RESTOCK_SNAPSHOT_CONNECTION_STRING"] = ["akka.persistence.snapshot-store.sql.connection-string"],
+        ["RESTOCK_SNAPSHOT_CONNECTION_STRING"] = [JournalStore.SnapshotConnectionString],
         ["RESTOCK_PROVIDER"] =
         [
             "akka.persistence.journal.sql.provider-name",
