@@ -244,8 +244,8 @@ public sealed class LedgerStore
     /// least the list's stored offset then: if the projection has written the list beyond it since, a line's last change may
     /// lie beyond them (listing a line re-armed since would bring it back), so nothing is written and the next pass tries again.
     /// </summary>
-    /// <returns>How many rows were missing or stale and are now right.</returns>
-    public async Task<int> RepairAttentionAsync(string watermark, long checkedUpTo, long readUpTo, IReadOnlyList<AttentionChange> changes,
+    /// <returns>The rows that were missing or stale and are now right.</returns>
+    public async Task<AttentionRepair> RepairAttentionAsync(string watermark, long checkedUpTo, long readUpTo, IReadOnlyList<AttentionChange> changes,
         CancellationToken cancellationToken = default)
     {
         var last = new Dictionary<(string Order, string Refund, string Sku), IRefundAttentionEvent>();
@@ -261,31 +261,45 @@ public sealed class LedgerStore
                     break;
             }
         }
-        var repaired = 0;
+        var repaired = AttentionRepair.None;
         await OneWriter(async () => repaired = await RepairAttentionRowsAsync(watermark, checkedUpTo, readUpTo, last, cancellationToken),
             cancellationToken);
         return repaired;
     }
 
-    private async Task<int> RepairAttentionRowsAsync(string watermark, long checkedUpTo, long readUpTo,
+    private async Task<AttentionRepair> RepairAttentionRowsAsync(string watermark, long checkedUpTo, long readUpTo,
         Dictionary<(string Order, string Refund, string Sku), IRefundAttentionEvent> last, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         await using var batch = new Batch(connection, tx);
         // Parked and re-armed lines are rare, so the list's offset seldom moves during a pass.
-        if (await LockOffset(batch, LedgerProjection.AttentionName) > readUpTo) return 0;
-        var repaired = 0;
+        if (await LockOffset(batch, LedgerProjection.AttentionName) > readUpTo) return AttentionRepair.None;
+        var added = new List<LineParked>();
+        var removed = 0;
         foreach (var ((order, refund, sku), e) in last)
         {
-            repaired += e is LineParked parked
-                ? await InsertParked(batch, parked)
-                : await batch.Execute("DELETE FROM refunds_needing_attention WHERE order_id = @order AND refund_id = @refund AND sku_id = @sku",
+            if (e is LineParked parked)
+            {
+                if (await InsertParked(batch, parked) > 0) added.Add(parked);
+            }
+            else
+                removed += await batch.Execute("DELETE FROM refunds_needing_attention WHERE order_id = @order AND refund_id = @refund AND sku_id = @sku",
                     ("order", order), ("refund", refund), ("sku", sku));
         }
         await StoreOffset(batch, watermark, checkedUpTo);
         await tx.CommitAsync(cancellationToken);
-        return repaired;
+        return new AttentionRepair(added, removed);
+    }
+
+    /// <summary>What a reconciliation pass changed on the "needs attention" list (committed).</summary>
+    /// <param name="Added">The parked lines it listed, which the list lacked.</param>
+    /// <param name="Removed">The rows of re-armed lines it took off the list.</param>
+    public sealed record AttentionRepair(IReadOnlyList<LineParked> Added, int Removed)
+    {
+        public static readonly AttentionRepair None = new([], 0);
+
+        public int Rows => Added.Count + Removed;
     }
 
     private static Task<int> InsertParked(Batch batch, LineParked e) =>

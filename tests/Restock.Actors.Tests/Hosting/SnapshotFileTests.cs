@@ -251,15 +251,22 @@ public sealed class SnapshotFileTests : IDisposable
             Assert.Equal(SkuOutcome.Done, (await engine.Inventory.Execute(Sku, new Reserve($"o{i}", 1, DateTimeOffset.UtcNow.AddDays(1)))).Outcome);
     }
 
-    /// <summary>Waits for a snapshot row in <paramref name="file"/>: a snapshot is saved after the write it follows is confirmed, so after the answers.</summary>
+    /// <summary>
+    /// Waits for the SKU's snapshot head in <paramref name="file"/>: a snapshot is saved after the write it follows is
+    /// confirmed, so after the answers; and its part (the ids remembered since the previous one) is saved before its head,
+    /// in a write of its own, so a row of any kind may be that part while the head is still being saved.
+    /// </summary>
     private static async Task SnapshotStoredIn(SqliteFile file)
     {
-        for (var waited = 0; SnapshotsIn(file) == 0; waited += 100)
+        for (var waited = 0; HeadsIn(file) == 0; waited += 100)
         {
             Assert.True(waited < 30_000, $"no snapshot in {file.Path}");
             await Task.Delay(100);
         }
     }
+
+    private static long HeadsIn(SqliteFile file) =>
+        SnapshotsIn(file) == 0 ? 0 : file.Count($"SELECT count(*) FROM snapshot WHERE persistence_id = '{SkuActor.PersistenceIdFor(Sku)}'");
 
     /// <summary>The snapshot rows in a file (none when it has no snapshot table).</summary>
     private static long SnapshotsIn(SqliteFile file) =>

@@ -12,8 +12,8 @@ namespace Restock.Actors.Tests.Ledger;
 /// <summary>
 /// On PostgreSQL a journal row can commit after the projection gave its gap up (the gap window passed while its write was
 /// still in flight): the reconciliation must find it even when its list never writes again, as the "needs attention" list
-/// seldom does; and a restart must not read again (and count again) a row a pass repaired. Needs a server
-/// (<c>.ci/postgres</c>, RESTOCK_TEST_POSTGRES).
+/// seldom does; a line a pass lists is counted as parked, once; and a restart must not read again (and count again) a row a
+/// pass repaired. Needs a server (<c>.ci/postgres</c>, RESTOCK_TEST_POSTGRES).
 /// </summary>
 public sealed class LedgerLateRowPostgresTests : PostgresTest
 {
@@ -105,30 +105,55 @@ public sealed class LedgerLateRowPostgresTests : PostgresTest
     }
 
     [SkippableFact]
-    public async Task A_parked_line_repaired_past_the_stored_read_past_offset_is_not_read_again_after_a_restart()
+    public async Task A_parked_line_repaired_past_the_stored_read_past_offset_is_counted_once_and_not_read_again_after_a_restart()
     {
         SkipWithoutServer();
         var connectionString = Database.ConnectionString;
-        await using var engine = await StartAsync(connectionString);
-        await engine.Inventory.Execute("pg-mug", new SetStock("a1", 5, "delivery", "shop"));
-        var at = DateTimeOffset.UtcNow;
-        await using var late = new NpgsqlConnection(connectionString);
-        await late.OpenAsync();
-        await using var write = await late.BeginTransactionAsync();
-        var parked = await Insert(engine, late, write, "refunds-o-parked", IRefundAttentionEvent.Tag,
-            new LineParked("r-parked", "o-parked", "shop", "pg-mug", 1, "NotPaid", "not paid yet", at, at));
+        // The meter is the process's: only this line's reason counts (no other test parks a line for it).
+        const string reason = "NotPaidLate";
+        var counted = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == RestockMetrics.MeterName && instrument.Name == "restock.refunds.parked_lines") l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, lines, tags, _) =>
+        {
+            foreach (var tag in tags)
+                if (tag is { Key: "reason", Value: reason }) Interlocked.Add(ref counted, (int)lines);
+        });
+        listener.Start();
 
-        // Only the ledger is written above it: the needs-attention list's offset stays below the parked line.
-        await InsertCommittedAsync(engine, connectionString, "sku-pg-above", ILedgerEvent.Tag,
-            new LineRefunded("r-above", "o-above", "shop", 1, RefundRestock.Restocked, 1, 3, at));
-        await UntilAsync(async () => (await engine.Ledger.SearchAsync(new LedgerQuery(OrderId: "o-above"))).Entries.Count == 1,
-            "the projection did not read past the row still being written");
-        await write.CommitAsync();
-        Assert.True(await engine.Ledger.ReadOffsetAsync(LedgerProjection.AttentionName) < parked);
+        long parked;
+        await using (var engine = await StartAsync(connectionString))
+        {
+            await engine.Inventory.Execute("pg-mug", new SetStock("a1", 5, "delivery", "shop"));
+            var at = DateTimeOffset.UtcNow;
+            await using var late = new NpgsqlConnection(connectionString);
+            await late.OpenAsync();
+            await using var write = await late.BeginTransactionAsync();
+            parked = await Insert(engine, late, write, "refunds-o-parked", IRefundAttentionEvent.Tag,
+                new LineParked("r-parked", "o-parked", "shop", "pg-mug", 1, reason, "not paid yet", at, at));
 
-        await RepairedAsync(engine, r => r.AttentionRepaired == 1);
-        Assert.True(await engine.Ledger.ReadOffsetAsync(LedgerProjection.ReadPastName) >= parked,
-            "a restart would resume below the repaired parked line and write it again");
+            // Only the ledger is written above it: the needs-attention list's offset stays below the parked line.
+            await InsertCommittedAsync(engine, connectionString, "sku-pg-above", ILedgerEvent.Tag,
+                new LineRefunded("r-above", "o-above", "shop", 1, RefundRestock.Restocked, 1, 3, at));
+            await UntilAsync(async () => (await engine.Ledger.SearchAsync(new LedgerQuery(OrderId: "o-above"))).Entries.Count == 1,
+                "the projection did not read past the row still being written");
+            await write.CommitAsync();
+            Assert.True(await engine.Ledger.ReadOffsetAsync(LedgerProjection.AttentionName) < parked);
+
+            await RepairedAsync(engine, r => r.AttentionRepaired == 1);
+            Assert.True(await engine.Ledger.ReadOffsetAsync(LedgerProjection.ReadPastName) >= parked,
+                "a restart would resume below the repaired parked line and write it again");
+            Assert.Equal(1, Volatile.Read(ref counted));
+        }
+
+        await using var restarted = await StartAsync(connectionString);
+        // Once a line parked after the restart is listed, the projection has read the list's rows up to it.
+        await ParkAsync(restarted, connectionString, "o-after");
+        Assert.Single((await restarted.Ledger.NeedsAttentionAsync(new LedgerQuery(OrderId: "o-parked"))).Entries);
+        Assert.Equal(1, Volatile.Read(ref counted));
     }
 
     private static Task<RestockEngine> StartAsync(string connectionString, params string[] overrides) =>

@@ -79,13 +79,13 @@ public static class LedgerWriteFence
 
         // A reconciliation pass reads the journal up to the list's offset (10); the projection then writes the re-arm.
         await store.WriteAttentionAsync(attention, [new(20, new LinesRearmed("r1", "o1", ["s1"], At))]);
-        Assert.Equal(0, await store.RepairAttentionAsync(reconciled, checkedUpTo: 10, readUpTo: 10, parked));
+        Assert.Equal(0, (await store.RepairAttentionAsync(reconciled, checkedUpTo: 10, readUpTo: 10, parked)).Rows);
         Assert.Equal(0, (await store.CountNeedingAttentionAsync()).Lines);
         Assert.Equal(0, await store.ReadOffsetAsync(reconciled));
 
         // The next pass reads both and finds the list right.
-        Assert.Equal(0, await store.RepairAttentionAsync(reconciled, checkedUpTo: 20, readUpTo: 20,
-            [.. parked, new(20, new LinesRearmed("r1", "o1", ["s1"], At))]));
+        Assert.Equal(0, (await store.RepairAttentionAsync(reconciled, checkedUpTo: 20, readUpTo: 20,
+            [.. parked, new(20, new LinesRearmed("r1", "o1", ["s1"], At))])).Rows);
         Assert.Equal(0, (await store.CountNeedingAttentionAsync()).Lines);
         Assert.Equal(20, await store.ReadOffsetAsync(reconciled));
     }
