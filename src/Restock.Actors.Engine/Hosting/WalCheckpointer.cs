@@ -40,7 +40,7 @@ public sealed class WalCheckpointer(string connectionString)
     /// <summary>Whether this file's WAL is checkpointed here: only then may a write connection turn SQLite's own off.</summary>
     internal bool Checkpoints => _wal is not null;
 
-    private bool _running, _wroteSince, _urgent, _lingering;
+    private bool _running, _wroteSince, _urgent;
     private long _lastPass;
     private TaskCompletionSource? _idle;
 
@@ -56,8 +56,11 @@ public sealed class WalCheckpointer(string connectionString)
         lock (_gate)
         {
             _wroteSince = true;
-            if (large) _urgent = true;
-            if (large || _lingering) Monitor.Pulse(_gate);
+            if (large)
+            {
+                _urgent = true;
+                Monitor.Pulse(_gate);
+            }
             if (_running) return;
             _running = true;
         }
@@ -74,70 +77,44 @@ public sealed class WalCheckpointer(string connectionString)
         }
     }
 
-    /// <summary>
-    /// The passes of one thread, on one connection opened for them: a connection opened per pass cost more than the pass's
-    /// checkpoint (its file opened, the schema read and parsed, ~10 passes a second under writes: PERFORMANCE-LOG, "Goal 2,
-    /// session 17"). The thread waits up to one <see cref="Interval"/> for a write after its last pass before it ends
-    /// (closing the connection): a steady stream of commits keeps one thread, which ended after nearly every pass before.
-    /// </summary>
     private void Passes(SemaphoreSlim turn)
     {
-        SqliteConnection? connection = null;
-        try
+        while (true)
         {
-            while (true)
+            lock (_gate)
             {
-                lock (_gate)
+                if (!_wroteSince)
                 {
-                    if (!_wroteSince)
-                    {
-                        _lingering = true;
-                        Monitor.Wait(_gate, Interval);
-                        _lingering = false;
-                        if (!_wroteSince)
-                        {
-                            _running = false;
-                            (_idle, var idle) = (null, _idle);
-                            idle?.TrySetResult();
-                            return;
-                        }
-                    }
-                    for (var wait = Remaining(); wait > 0 && !_urgent; wait = Remaining())
-                        Monitor.Wait(_gate, (int)wait);
-                    _wroteSince = _urgent = false;
+                    _running = false;
+                    (_idle, var idle) = (null, _idle);
+                    idle?.TrySetResult();
+                    return;
                 }
-                _lastPass = Environment.TickCount64;
-                try
-                {
-                    Pass(turn, ref connection);
-                }
-                catch (SqliteException)
-                {
-                    // A file gone or busy now is checkpointed by the next pass (on a new connection), or by SQLite when its
-                    // last connection closes; the writes themselves are already durable in the WAL.
-                    connection?.Dispose();
-                    connection = null;
-                }
+                for (var wait = Remaining(); wait > 0 && !_urgent; wait = Remaining())
+                    Monitor.Wait(_gate, (int)wait);
+                _wroteSince = _urgent = false;
             }
-        }
-        finally
-        {
-            connection?.Dispose();
+            _lastPass = Environment.TickCount64;
+            try
+            {
+                Pass(turn);
+            }
+            catch (SqliteException)
+            {
+                // A file gone or busy now is checkpointed by the next pass, or by SQLite when its last connection
+                // closes; the writes themselves are already durable in the WAL.
+            }
         }
     }
 
     private long Remaining() => _lastPass + (long)Interval.TotalMilliseconds - Environment.TickCount64;
 
-    private void Pass(SemaphoreSlim turn, ref SqliteConnection? connection)
+    private void Pass(SemaphoreSlim turn)
     {
-        if (!File.Exists(_wal))
-        {
-            connection?.Dispose();
-            connection = null;
-            return;
-        }
+        if (!File.Exists(_wal)) return;
         // Never creates the file: a pass that comes after the file was deleted finds nothing to do.
-        connection ??= Open(connectionString);
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder(connectionString) { Mode = SqliteOpenMode.ReadWrite, Pooling = false }.ToString());
+        connection.Open();
         var log = Checkpoint(connection);
         if (log < RestartFrames) return;
         TakeTurn(turn);
@@ -148,21 +125,6 @@ public sealed class WalCheckpointer(string connectionString)
         finally
         {
             turn.Release();
-        }
-    }
-
-    private static SqliteConnection Open(string connectionString)
-    {
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder(connectionString) { Mode = SqliteOpenMode.ReadWrite, Pooling = false }.ToString());
-        try
-        {
-            connection.Open();
-            return connection;
-        }
-        catch
-        {
-            connection.Dispose();
-            throw;
         }
     }
 
