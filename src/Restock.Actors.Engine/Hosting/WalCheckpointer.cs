@@ -15,13 +15,8 @@ namespace Restock.Actors.Engine.Hosting;
 /// </summary>
 public sealed class WalCheckpointer(string connectionString)
 {
-    /// <summary>
-    /// The least time between two passes while writes go on. Each pass syncs the WAL and the database file, and a journal
-    /// commit whose fsync overlaps one takes longer (p50 ×2–4 in most runs): every 100 ms, the hot SKU's 20 s runs had
-    /// 135–170 passes of the journal's file running beside its commits for 3.7–5.3 s in all; every second, 19–20 passes,
-    /// 0.6–1.0 s (PERFORMANCE-LOG, "Goal 3, session 17"). The WAL then holds up to about a second of writes before a restart.
-    /// </summary>
-    internal static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
+    /// <summary>The least time between two passes while writes go on.</summary>
+    internal static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
     /// SQLite's own threshold: the WAL is restarted once it passes this many frames (pages). Fewer, larger restarts (4,000
