@@ -154,6 +154,10 @@ public sealed class LedgerLateRowPostgresTests : PostgresTest
         await ParkAsync(restarted, connectionString, "o-after");
         Assert.Single((await restarted.Ledger.NeedsAttentionAsync(new LedgerQuery(OrderId: "o-parked"))).Entries);
         Assert.Equal(1, Volatile.Read(ref counted));
+        // Nor by the restarted projection's next pass.
+        await restarted.ReconcileLedgerAsync(TimeSpan.FromSeconds(20));
+        Assert.Single((await restarted.Ledger.NeedsAttentionAsync(new LedgerQuery(OrderId: "o-parked"))).Entries);
+        Assert.Equal(1, Volatile.Read(ref counted));
     }
 
     private static Task<RestockEngine> StartAsync(string connectionString, params string[] overrides) =>
