@@ -39,7 +39,7 @@ internal static class JournalStore
 
     /// <summary>
     /// The file a SQLite connection string opens, as a full path; null for an in-memory database or a <c>file:</c> URI
-    /// (SQLite reads the prefix in any case).
+    /// (the prefix in any case: the engine then puts no file beside it and leaves its WAL to SQLite's own checkpoint).
     /// </summary>
     public static string? FileOf(SqliteConnectionStringBuilder builder) =>
         builder.Mode == SqliteOpenMode.Memory || builder.DataSource is "" or ":memory:" || builder.DataSource.StartsWith("file:", StringComparison.OrdinalIgnoreCase)
@@ -145,7 +145,7 @@ internal static class JournalStore
         if (toMove)
         {
             // The table (and its indexes) as the plugin created it in the journal's file, unless the new file has it already.
-            if (Strings(connection, "SELECT name FROM main.sqlite_master WHERE type = 'table' AND name = $name", name).Count == 0)
+            if (!HasTable(connection, "main", name))
                 foreach (var create in Strings(connection,
                              "SELECT sql FROM journal_file.sqlite_master WHERE tbl_name = $name AND sql IS NOT NULL ORDER BY type = 'table' DESC", name))
                     Execute(connection, create);

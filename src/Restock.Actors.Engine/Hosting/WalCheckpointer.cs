@@ -26,10 +26,7 @@ public sealed class WalCheckpointer(string connectionString)
 
     // The file's WAL, if it is a file: a pass runs only while it exists. A file in rollback-journal mode (tests') has
     // none, and there even the schema read of a checkpoint pragma takes a shared lock that fails a writer's COMMIT.
-    private readonly string? _wal = new SqliteConnectionStringBuilder(connectionString) is var b
-                                    && b.Mode != SqliteOpenMode.Memory && b.DataSource is not ("" or ":memory:") && !b.DataSource.StartsWith("file:", StringComparison.Ordinal)
-        ? Path.GetFullPath(b.DataSource) + "-wal"
-        : null;
+    private readonly string? _wal = JournalStore.FileOf(new SqliteConnectionStringBuilder(connectionString)) is { } file ? file + "-wal" : null;
     private readonly object _gate = new();
 
     /// <summary>Whether this file's WAL is checkpointed here: only then may a write connection turn SQLite's own off.</summary>
