@@ -38,10 +38,10 @@ public sealed class AskTimeouts
 
     public static AskTimeouts Start(ActorSystem system, TimeSpan normal)
     {
-        var config = system.Settings.Config.GetConfig("restock.cluster");
+        var config = system.Settings.Config;
         var replies = new PendingReplies(system);
         system.WhenTerminated.ContinueWith(_ => replies.Dispose(), TaskScheduler.Default);
-        var timeouts = new AskTimeouts(Cluster.Get(system), replies, normal, config.GetTimeSpan("takeover-ask-timeout"), config.GetTimeSpan("takeover-window"));
+        var timeouts = new AskTimeouts(Cluster.Get(system), replies, normal, RestockConfig.TakeoverAskTimeoutOf(config), config.GetTimeSpan("restock.cluster.takeover-window"));
         system.ActorOf(Props.Create(() => new MembershipWatch(timeouts)), "membership-watch");
         return timeouts;
     }

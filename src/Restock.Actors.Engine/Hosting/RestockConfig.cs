@@ -120,6 +120,9 @@ public static class RestockConfig
     private const string AskTimeout = "restock.inventory.ask-timeout";
     private const string TakeoverAskTimeout = "restock.cluster.takeover-ask-timeout";
 
+    /// <summary>How long a caller waits for a SKU or shop whose shard may be moving, before its 503 to retry.</summary>
+    public static TimeSpan TakeoverAskTimeoutOf(Config config) => config.GetTimeSpan(TakeoverAskTimeout, null, allowInfinite: false);
+
     /// <summary>
     /// Refuses a takeover ask timeout of 0 (every caller of a shard on the move would get its 503 at once) or above the
     /// ask timeout (a takeover would make callers wait longer, not shorter).
@@ -127,7 +130,7 @@ public static class RestockConfig
     public static void CheckAskTimeouts(Config config)
     {
         var normal = config.GetTimeSpan(AskTimeout, null, allowInfinite: false);
-        var takeover = config.GetTimeSpan(TakeoverAskTimeout, null, allowInfinite: false);
+        var takeover = TakeoverAskTimeoutOf(config);
         if (takeover > TimeSpan.Zero && takeover <= normal) return;
         throw new ConfigurationException(
             $"{TakeoverAskTimeout} ({takeover}) must be above 0 and at most {AskTimeout} ({normal}): while shards move, callers " +

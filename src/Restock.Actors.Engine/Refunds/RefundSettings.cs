@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using Restock.Actors.Engine.Hosting;
 using Restock.Actors.Engine.Inventory;
 
 namespace Restock.Actors.Engine.Refunds;
@@ -20,7 +21,7 @@ public sealed record RefundSettings(
             throw new ConfigurationException("restock.refunds: shop-answer-before-first-write must be above 0 and below half of restock.inventory.ask-timeout");
         // While the shop's shard moves, a caller waits takeover-ask-timeout before its 503: the refund must be written first.
         // Necessary, not sufficient: the write itself needs time after the wait (the shipped 1 s leaves 500 ms).
-        var takeover = config.GetTimeSpan("restock.cluster.takeover-ask-timeout");
+        var takeover = RestockConfig.TakeoverAskTimeoutOf(config);
         if (settings.ShopAnswerBeforeFirstWrite >= takeover)
             throw new ConfigurationException(
                 $"restock.refunds: shop-answer-before-first-write ({settings.ShopAnswerBeforeFirstWrite.TotalMilliseconds} ms) must be below restock.cluster.takeover-ask-timeout ({takeover.TotalMilliseconds} ms)");
