@@ -46,7 +46,7 @@ public sealed class ApiKeyStore
     }
 
     public static ApiKeyStore From(Config config) =>
-        new(config.GetString(JournalStore.JournalConnectionString), JournalStore.IsSqlite(config));
+        new(config.GetString(RestockConfig.JournalConnectionString), JournalStore.IsSqlite(config));
 
     public async Task EnsureSchemaAsync(CancellationToken cancellationToken = default)
     {

@@ -11,9 +11,6 @@ internal static class JournalStore
     /// <summary>The PostgreSQL advisory lock key that makes nodes create their tables one at a time.</summary>
     public const long SchemaLock = 0x5245_5354_4F43_4B;
 
-    public const string JournalConnectionString = "akka.persistence.journal.sql.connection-string";
-    public const string SnapshotConnectionString = "akka.persistence.snapshot-store.sql.connection-string";
-
     public static bool IsSqlite(Config config) =>
         config.GetString("akka.persistence.journal.sql.provider-name", "").StartsWith("SQLite", StringComparison.OrdinalIgnoreCase);
 
@@ -27,7 +24,7 @@ internal static class JournalStore
     /// </summary>
     public static string SnapshotConnectionStringFor(Config config)
     {
-        var journal = config.GetString(JournalConnectionString, "");
+        var journal = config.GetString(RestockConfig.JournalConnectionString, "");
         if (!IsSqlite(config)) return journal;
         var builder = new SqliteConnectionStringBuilder(journal);
         if (FileOf(builder) is null) return journal;
@@ -59,8 +56,8 @@ internal static class JournalStore
     public static void Prepare(Config config, ILoggingAdapter log)
     {
         if (!IsSqlite(config)) return;
-        var journal = PrepareFile(config.GetString(JournalConnectionString));
-        var snapshotConnectionString = config.GetString(SnapshotConnectionString);
+        var journal = PrepareFile(config.GetString(RestockConfig.JournalConnectionString));
+        var snapshotConnectionString = config.GetString(RestockConfig.SnapshotConnectionString);
         var snapshots = PrepareFile(snapshotConnectionString);
         if (journal is null || snapshots is null || journal == snapshots) return;
         // SQLite has no schemas: the table's name is all.

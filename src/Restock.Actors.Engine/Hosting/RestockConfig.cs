@@ -19,10 +19,10 @@ public static class RestockConfig
         // The snapshot store's follows the journal's unless set on its own (JournalStore.SnapshotConnectionStringFor).
         ["RESTOCK_CONNECTION_STRING"] =
         [
-            JournalStore.JournalConnectionString,
+            JournalConnectionString,
             "akka.persistence.query.journal.sql.connection-string",
         ],
-        ["RESTOCK_SNAPSHOT_CONNECTION_STRING"] = [JournalStore.SnapshotConnectionString],
+        ["RESTOCK_SNAPSHOT_CONNECTION_STRING"] = [SnapshotConnectionString],
         ["RESTOCK_PROVIDER"] =
         [
             "akka.persistence.journal.sql.provider-name",
@@ -67,9 +67,9 @@ public static class RestockConfig
             .WithFallback(baseLayer)
             .WithFallback(ClusterExtensionDefaults)
             .WithFallback(SqlPersistence.DefaultConfiguration);
-        return config.GetString(JournalStore.SnapshotConnectionString, "") is { Length: > 0 }
+        return config.GetString(SnapshotConnectionString, "") is { Length: > 0 }
             ? config
-            : ConfigurationFactory.ParseString($"{JournalStore.SnapshotConnectionString} = {Quote(JournalStore.SnapshotConnectionStringFor(config))}")
+            : ConfigurationFactory.ParseString($"{SnapshotConnectionString} = {Quote(JournalStore.SnapshotConnectionStringFor(config))}")
                 .WithFallback(config);
     }
 
@@ -116,6 +116,11 @@ public static class RestockConfig
             $"{WriteLockWait} ({lockWait}) must be shorter than {WriteTimeout} ({writeTimeout}): a journal " +
             "transaction still waiting for SQLite's write lock when its writers are told it failed could commit afterwards.");
     }
+
+    public const string JournalConnectionString = "akka.persistence.journal.sql.connection-string";
+
+    /// <summary>Set on its own or derived from the journal's at load (see <c>JournalStore.SnapshotConnectionStringFor</c>).</summary>
+    public const string SnapshotConnectionString = "akka.persistence.snapshot-store.sql.connection-string";
 
     private const string AskTimeout = "restock.inventory.ask-timeout";
     private const string TakeoverAskTimeout = "restock.cluster.takeover-ask-timeout";

@@ -30,7 +30,7 @@ public sealed class LedgerStore
     }
 
     public static LedgerStore From(Config config) =>
-        new(config.GetString(JournalStore.JournalConnectionString), JournalStore.IsSqlite(config),
+        new(config.GetString(RestockConfig.JournalConnectionString), JournalStore.IsSqlite(config),
             config.GetTimeSpan("restock.inventory.manual-restock-window"));
 
     /// <summary>A ledger event as the projection hands it over: its journal offset and the SKU it happened to.</summary>

@@ -32,17 +32,17 @@ public sealed class SnapshotFileTests : IDisposable
     {
         var folder = Path.Combine(Path.GetTempPath(), "restock-tests", "shop-7");
         Assert.Equal($"Data Source={Path.Combine(folder, "restock.snapshots.db")}",
-            Sqlite($"Data Source={Path.Combine(folder, "restock.db")}").GetString(JournalStore.SnapshotConnectionString));
-        Assert.Equal("Data Source=restock.snapshots.db;Cache=Shared", Sqlite("Data Source=restock.db;Cache=Shared").GetString(JournalStore.SnapshotConnectionString));
-        Assert.Equal("Data Source=restock.snapshots.db", RestockConfig.Load(_ => null).GetString(JournalStore.SnapshotConnectionString));
+            Sqlite($"Data Source={Path.Combine(folder, "restock.db")}").GetString(RestockConfig.SnapshotConnectionString));
+        Assert.Equal("Data Source=restock.snapshots.db;Cache=Shared", Sqlite("Data Source=restock.db;Cache=Shared").GetString(RestockConfig.SnapshotConnectionString));
+        Assert.Equal("Data Source=restock.snapshots.db", RestockConfig.Load(_ => null).GetString(RestockConfig.SnapshotConnectionString));
         // Nothing to put a file beside: as before, the journal's.
-        Assert.Equal("Data Source=:memory:", Sqlite("Data Source=:memory:").GetString(JournalStore.SnapshotConnectionString));
-        Assert.Equal("Data Source=file:restock.db?mode=rwc", Sqlite("Data Source=file:restock.db?mode=rwc").GetString(JournalStore.SnapshotConnectionString));
-        Assert.Equal("Data Source=FILE:restock.db?mode=rwc", Sqlite("Data Source=FILE:restock.db?mode=rwc").GetString(JournalStore.SnapshotConnectionString));
+        Assert.Equal("Data Source=:memory:", Sqlite("Data Source=:memory:").GetString(RestockConfig.SnapshotConnectionString));
+        Assert.Equal("Data Source=file:restock.db?mode=rwc", Sqlite("Data Source=file:restock.db?mode=rwc").GetString(RestockConfig.SnapshotConnectionString));
+        Assert.Equal("Data Source=FILE:restock.db?mode=rwc", Sqlite("Data Source=FILE:restock.db?mode=rwc").GetString(RestockConfig.SnapshotConnectionString));
 
-        Assert.Equal("Data Source=/disk2/snapshots.db", Sqlite("Data Source=restock.db", "Data Source=/disk2/snapshots.db").GetString(JournalStore.SnapshotConnectionString));
+        Assert.Equal("Data Source=/disk2/snapshots.db", Sqlite("Data Source=restock.db", "Data Source=/disk2/snapshots.db").GetString(RestockConfig.SnapshotConnectionString));
         Assert.Equal("Data Source=/disk3/s.db", Sqlite("Data Source=restock.db", "Data Source=/disk2/snapshots.db",
-            $"{JournalStore.SnapshotConnectionString} = \"Data Source=/disk3/s.db\"").GetString(JournalStore.SnapshotConnectionString));
+            $"{RestockConfig.SnapshotConnectionString} = \"Data Source=/disk3/s.db\"").GetString(RestockConfig.SnapshotConnectionString));
     }
 
     [Fact]
@@ -55,7 +55,7 @@ public sealed class SnapshotFileTests : IDisposable
             "RESTOCK_CONNECTION_STRING" => server,
             _ => null,
         });
-        Assert.Equal(server, config.GetString(JournalStore.SnapshotConnectionString));
+        Assert.Equal(server, config.GetString(RestockConfig.SnapshotConnectionString));
         Assert.Equal(server, config.GetString("akka.persistence.query.journal.sql.connection-string"));
     }
 
@@ -75,7 +75,7 @@ public sealed class SnapshotFileTests : IDisposable
     {
         using var elsewhere = new TestDatabase();
         await using (var engine = await Start(_db.Config("restock.inventory.snapshot-every = 20",
-                         $"{JournalStore.SnapshotConnectionString} = \"Data Source={elsewhere.Path}\"")))
+                         $"{RestockConfig.SnapshotConnectionString} = \"Data Source={elsewhere.Path}\"")))
         {
             await Sell(engine, 30);
             await SnapshotStoredIn(new SqliteFile(elsewhere.Path));
@@ -220,7 +220,7 @@ public sealed class SnapshotFileTests : IDisposable
     private async Task<long> WriteWithSnapshotsInTheJournalsFile()
     {
         var journal = new SqliteFile(_db.Path);
-        await using (var engine = await Start(_db.Config("restock.inventory.snapshot-every = 20", $"{JournalStore.SnapshotConnectionString} = \"{_db.ConnectionString}\"")))
+        await using (var engine = await Start(_db.Config("restock.inventory.snapshot-every = 20", $"{RestockConfig.SnapshotConnectionString} = \"{_db.ConnectionString}\"")))
         {
             await Sell(engine, 30);
             await SnapshotStoredIn(journal);

@@ -11,7 +11,7 @@ public sealed class TestDatabase : IDisposable
     public TestDatabase()
     {
         Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "restock-tests", $"{Guid.NewGuid():N}.db");
-        Snapshots = new SqliteFile(new SqliteConnectionStringBuilder(Config().GetString(JournalStore.SnapshotConnectionString)).DataSource);
+        Snapshots = new SqliteFile(new SqliteConnectionStringBuilder(Config().GetString(RestockConfig.SnapshotConnectionString)).DataSource);
     }
 
     public string Path { get; }
