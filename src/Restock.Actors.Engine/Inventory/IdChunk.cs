@@ -6,7 +6,7 @@ namespace Restock.Actors.Engine.Inventory;
 /// <summary>
 /// Remembered ids a SKU's snapshot stored once (manifest <c>sku.id-chunk</c>, layout in <see cref="SkuSnapshotFormat"/>):
 /// the ids finished between two snapshots, keyed by the position of the first. Written from a range of the live ids
-/// (<see cref="Source"/>), read back as columns (<see cref="Columns"/>).
+/// (<see cref="Source"/>), read back as the stored columns (<see cref="Stored"/>), which a head's join decodes.
 /// </summary>
 public sealed class IdChunk : IRestockMessage
 {
@@ -18,12 +18,12 @@ public sealed class IdChunk : IRestockMessage
         Source = source;
     }
 
-    internal IdChunk(long lineage, long start, IdColumns columns)
+    internal IdChunk(long lineage, long start, StoredColumns stored)
     {
         Lineage = lineage;
         Start = start;
-        Count = columns.Count;
-        Columns = columns;
+        Count = stored.Count;
+        Stored = stored;
     }
 
     public long Lineage { get; }
@@ -34,16 +34,16 @@ public sealed class IdChunk : IRestockMessage
 
     internal RememberedRange? Source { get; }
 
-    internal IdColumns? Columns { get; }
+    internal StoredColumns? Stored { get; }
 
     /// <summary>The ids of a head's chunks as one value; null when the chunks stored are not the ones it was written with.</summary>
     public static RememberedIds? Join(IdChunks head, IReadOnlyDictionary<long, object> stored, DateTimeOffset clock) =>
         SkuSnapshotFormat.Join(head, stored, clock);
 }
 
-/// <summary>Remembered ids as read from storage: <see cref="Ends"/>[i] is where id i ends in <see cref="Ids"/>.</summary>
-internal sealed record IdColumns(int Count, byte[] Ids, int[] Ends, byte[] Kinds, byte[] Finishes, long[] Amounts, long[] Times)
-{
-    /// <summary>Where the ids before entry <paramref name="i"/> end (0 for the first).</summary>
-    public int EndOf(int i) => i == 0 ? 0 : Ends[i - 1];
-}
+/// <summary>
+/// A chunk's columns as stored (<paramref name="Count"/> ids, <paramref name="IdLength"/> bytes of ids, the layout from
+/// <paramref name="At"/> in <paramref name="Bytes"/>): decoded only when a head takes ids from it, straight into the
+/// columns of all the head's ids.
+/// </summary>
+internal sealed record StoredColumns(byte[] Bytes, int At, int Count, int IdLength);

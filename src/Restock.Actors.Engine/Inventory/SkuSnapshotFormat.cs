@@ -117,7 +117,11 @@ internal static class SkuSnapshotFormat
                 return snapshot;
             }
             if (snapshot.Chunks is not null) throw Damaged("ids both inline and in chunks");
-            var c = ReadColumns(bytes, ref at, room: true);
+            var count = checked((int)ReadVar(bytes, ref at));
+            var idLength = checked((int)ReadVar(bytes, ref at));
+            if (count > bytes.Length - at || idLength > bytes.Length - at) throw Damaged("more than the bytes hold");
+            var c = new Columns(count + count / 4 + 16, idLength + idLength / 4 + 256);
+            at = c.Append(new StoredColumns(bytes, at, count, idLength), 0, count);
             if (at != bytes.Length) throw Damaged("bytes left over");
             return snapshot with
             {
@@ -139,9 +143,10 @@ internal static class SkuSnapshotFormat
             var lineage = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(1));
             var at = 9;
             var start = checked((long)ReadVar(bytes, ref at));
-            var columns = ReadColumns(bytes, ref at, room: false);
-            if (at != bytes.Length) throw Damaged("bytes left over");
-            return new IdChunk(lineage, start, columns);
+            var count = checked((int)ReadVar(bytes, ref at));
+            var idLength = checked((int)ReadVar(bytes, ref at));
+            if (count > bytes.Length - at || idLength > bytes.Length - at) throw Damaged("more than the bytes hold");
+            return new IdChunk(lineage, start, new StoredColumns(bytes, at, count, idLength));
         }
         catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or OverflowException)
         {
@@ -149,33 +154,58 @@ internal static class SkuSnapshotFormat
         }
     }
 
-    // Loops over every id, run once per snapshot or recovery: compiled optimised at once rather than first as tier-0 code.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static IdColumns ReadColumns(byte[] bytes, ref int at, bool room)
+    /// <summary>
+    /// Remembered ids being read into the columns a <see cref="RememberedIds"/> takes as they are, sized once for all of them
+    /// (with room for ids to come): each stored column is decoded straight into its place, not first into columns of its own.
+    /// </summary>
+    private sealed class Columns(int size, long idBytes)
     {
-        var count = checked((int)ReadVar(bytes, ref at));
-        var idLength = checked((int)ReadVar(bytes, ref at));
-        if (count > bytes.Length - at || idLength > bytes.Length - at) throw Damaged("more than the bytes hold");
-        var size = room ? count + count / 4 + 16 : count;
-        var kinds = new byte[size];
-        bytes.AsSpan(at, count).CopyTo(kinds);
-        at += count;
-        var finishes = new byte[size];
-        bytes.AsSpan(at, count).CopyTo(finishes);
-        at += count;
-        var ends = new int[size];
-        var end = 0;
-        for (var i = 0; i < count; i++) ends[i] = end = checked(end + (int)ReadVar(bytes, ref at));
-        if (end != idLength) throw Damaged("lengths do not add up to the ids' bytes");
-        var ids = new byte[room ? idLength + idLength / 4 + 256 : idLength];
-        bytes.AsSpan(at, idLength).CopyTo(ids);
-        at += idLength;
-        var amounts = new long[size];
-        for (var i = 0; i < count; i++) amounts[i] = UnZigZag(ReadVar(bytes, ref at));
-        var times = new long[size];
-        var time = 0L;
-        for (var i = 0; i < count; i++) times[i] = time += UnZigZag(ReadVar(bytes, ref at));
-        return new IdColumns(count, ids, ends, kinds, finishes, amounts, times);
+        public readonly int[] Ends = new int[size];
+        public readonly byte[] Kinds = new byte[size], Finishes = new byte[size];
+        public readonly long[] Amounts = new long[size], Times = new long[size];
+        public readonly byte[] Ids = new byte[idBytes];
+        public int Count, IdBytes;
+
+        /// <summary>Appends entries [<paramref name="skip"/>, <paramref name="take"/>) of <paramref name="stored"/>; returns where its columns end.</summary>
+        // Loops over every id, run once per snapshot or recovery: compiled optimised at once rather than first as tier-0 code.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public int Append(StoredColumns stored, int skip, int take)
+        {
+            var (bytes, at, count) = (stored.Bytes, stored.At, stored.Count);
+            var (n, taken) = (Count, take - skip);
+            bytes.AsSpan(at + skip, taken).CopyTo(Kinds.AsSpan(n));
+            at += count;
+            bytes.AsSpan(at + skip, taken).CopyTo(Finishes.AsSpan(n));
+            at += count;
+            // Where the ids taken start and end in the stored ids.
+            var (end, from, to) = (0, 0, 0);
+            for (var i = 0; i < count; i++)
+            {
+                var previous = end;
+                end = checked(end + (int)ReadVar(bytes, ref at));
+                if (i == skip) from = previous;
+                if (i >= skip && i < take) Ends[n + i - skip] = end;
+                if (i == take - 1) to = end;
+            }
+            if (end != stored.IdLength) throw Damaged("lengths do not add up to the ids' bytes");
+            var shift = IdBytes - from;
+            for (var i = n; i < n + taken; i++) Ends[i] += shift;
+            bytes.AsSpan(at + from, to - from).CopyTo(Ids.AsSpan(IdBytes));
+            at += stored.IdLength;
+            for (var i = 0; i < count; i++)
+            {
+                var amount = UnZigZag(ReadVar(bytes, ref at));
+                if (i >= skip && i < take) Amounts[n + i - skip] = amount;
+            }
+            var time = 0L;
+            for (var i = 0; i < count; i++)
+            {
+                time += UnZigZag(ReadVar(bytes, ref at));
+                if (i >= skip && i < take) Times[n + i - skip] = time;
+            }
+            (Count, IdBytes) = (n + taken, IdBytes + to - from);
+            return at;
+        }
     }
 
     /// <summary>
@@ -189,43 +219,40 @@ internal static class SkuSnapshotFormat
         var total = head.End - head.First;
         if (total < 0 || total > int.MaxValue / 2) return null;
         if (head.Parts.Length == 0) return total == 0 ? RememberedIds.Restore(SkuState.DefaultHorizon, clock, 0, [], [], [], [], [], [], head.First) : null;
-        var parts = new (IdColumns Columns, int Skip, int Take)[head.Parts.Length];
+        var parts = new (IdChunk Chunk, StoredColumns Stored, int Skip, int Take)[head.Parts.Length];
         var expected = head.Parts[0].Start;
         var idBytes = 0L;
         for (var i = 0; i < parts.Length; i++)
         {
             var r = head.Parts[i];
-            if (!stored.TryGetValue(r.Start, out var found) || found is not IdChunk { Columns: { } columns } chunk || chunk.Lineage != head.Lineage
+            if (!stored.TryGetValue(r.Start, out var found) || found is not IdChunk { Stored: { } columns } chunk || chunk.Lineage != head.Lineage
                 || r.Start != expected || r.Count <= 0 || columns.Count < r.Count)
                 return null;
             var skip = (int)Math.Max(0, Math.Min(r.Count, head.First - r.Start));
-            parts[i] = (columns, skip, r.Count);
-            idBytes += columns.EndOf(r.Count) - columns.EndOf(skip);
+            parts[i] = (chunk, columns, skip, r.Count);
+            // At most: the ids skipped in the first chunk and those after what the head took are not known before decoding.
+            idBytes += columns.IdLength;
             expected = r.Start + r.Count;
         }
         if (head.Parts[0].Start > head.First || expected != head.End || parts[0].Skip >= parts[0].Take) return null;
 
         var count = (int)total;
-        var size = count + count / 4 + 16;
-        var (ends, kinds, finishes, amounts, times) = (new int[size], new byte[size], new byte[size], new long[size], new long[size]);
-        var bytes = new byte[idBytes + idBytes / 4 + 256];
-        var (n, written) = (0, 0);
-        foreach (var (c, skip, take) in parts)
+        var joined = new Columns(count + count / 4 + 16, idBytes + idBytes / 4 + 256);
+        foreach (var (chunk, columns, skip, take) in parts)
         {
-            var from = c.EndOf(skip);
-            var length = c.EndOf(take) - from;
-            c.Ids.AsSpan(from, length).CopyTo(bytes.AsSpan(written));
-            for (var i = skip; i < take; i++) ends[n + i - skip] = written + c.Ends[i] - from;
-            c.Kinds.AsSpan(skip, take - skip).CopyTo(kinds.AsSpan(n));
-            c.Finishes.AsSpan(skip, take - skip).CopyTo(finishes.AsSpan(n));
-            c.Amounts.AsSpan(skip, take - skip).CopyTo(amounts.AsSpan(n));
-            c.Times.AsSpan(skip, take - skip).CopyTo(times.AsSpan(n));
-            n += take - skip;
-            written += length;
+            try
+            {
+                if (joined.Append(columns, skip, take) != columns.Bytes.Length) throw Damaged("bytes left over");
+            }
+            catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or OverflowException or SerializationException)
+            {
+                throw new SerializationException($"the chunk of remembered ids at {chunk.Start} cut short or damaged: {e.Message}", e);
+            }
         }
         try
         {
-            return RememberedIds.Restore(SkuState.DefaultHorizon, clock, count, bytes, ends, kinds, finishes, amounts, times, head.First);
+            return RememberedIds.Restore(SkuState.DefaultHorizon, clock, count, joined.Ids, joined.Ends, joined.Kinds, joined.Finishes,
+                joined.Amounts, joined.Times, head.First);
         }
         catch (ArgumentException)
         {

@@ -100,4 +100,33 @@ public sealed class RememberedIdsTests
         Assert.True(ids.Lines.TryGetValue("o1", out f) && f is { Finish: Finish.LineRefunded, Amount: 3 } && f.AtTicks == ids.Clock.UtcTicks);
         Assert.Equal(1, ids.Lines.Count);
     }
+
+    /// <summary>
+    /// An id is hashed from its UTF-8 bytes, whether it comes as a string (a command's) or as stored bytes (a snapshot's):
+    /// every id restored from columns is found by its string and counts once when remembered again, whatever its length
+    /// (odd or even, longer than the stack's 256 bytes) or characters (stored ids from before the id rule may be any).
+    /// </summary>
+    [Fact]
+    public void Ids_restored_from_stored_bytes_are_found_by_their_strings_whatever_their_length_or_characters()
+    {
+        string[] idsGiven = ["a", "ab", "abc", "done-00000001", "done-00000002", "done-0000001", "done-0000002", "é", "ëé", "日本語-id",
+            "x\u00e9y", new string('z', 300), new string('z', 301), "z\u00e9" + new string('z', 299)];
+        var original = RememberedIds.Empty(TimeSpan.FromHours(1)).Tick(Start);
+        foreach (var id in idsGiven) original.Line(id, Finish.LineReleased, id.Length);
+        original.Adjustment("ab", Finish.StockAdjusted, -2);
+        var range = original.Range(original.FirstPosition);
+        var ends = new int[range.Count];
+        for (int i = 0, end = 0; i < range.Count; i++) ends[i] = end += range.Id(i).Length;
+
+        var restored = RememberedIds.Restore(original.Horizon, original.Clock, range.Count, range.IdBytes.ToArray(), ends, range.Kinds.ToArray(),
+            range.Finishes.ToArray(), range.Amounts.ToArray(), range.AtTicks.ToArray());
+
+        foreach (var id in idsGiven)
+            Assert.True(restored.Lines.TryGetValue(id, out var f) && f.Amount == id.Length, id);
+        Assert.True(restored.Adjustments.TryGetValue("ab", out var adjusted) && adjusted.Amount == -2);
+        Assert.False(restored.Lines.ContainsKey("done-00000003") || restored.Lines.ContainsKey("abcd") || restored.Adjustments.ContainsKey("a"));
+        foreach (var id in idsGiven) restored.Line(id, Finish.LineShipped, 1);
+        Assert.Equal(idsGiven.Length, restored.Lines.Count);
+        Assert.All(idsGiven, id => Assert.True(restored.Lines.TryGetValue(id, out var f) && f.Finish == Finish.LineShipped, id));
+    }
 }

@@ -154,6 +154,41 @@ public sealed class SkuSnapshotChunkPropertyTests(ITestOutputHelper output) : En
         Assert.NotNull(store.Load());
     }
 
+    /// <summary>A head's chunk is decoded only when the head is read whole: one cut short or damaged is refused then, with a clear error.</summary>
+    [Fact]
+    public void A_chunk_cut_short_or_damaged_is_refused_with_a_clear_error()
+    {
+        var store = new Store(Sys.Serialization);
+        var at = SkuStockPropertyTests.Start;
+        var state = SkuStock.Apply(SkuState.Empty(Horizon, Window), new StockAdjusted("a1", 100, "count", at));
+        IdChunks? saved = null;
+        for (var round = 0; round < 2; round++)
+        {
+            for (var i = 0; i < 5; i++)
+                SkuStock.ApplyAll(state, [new StockReserved($"o{round}-{i}", 1, at.AddMinutes(15), at), new ReservationReleased($"o{round}-{i}", 1, ReleaseReason.Cancelled, at)]);
+            Assert.True(Save(store, round, SkuSnapshot.InChunks(state, saved, lineage: 1), () => true, ref saved));
+        }
+        var last = store.Chunks.Keys.Max();
+        var bytes = store.Chunks[last];
+        // Layout byte, lineage, one-byte varints of the first position, the count (5) and the ids' bytes, kinds and finishes: the first id's length.
+        var lengthsAt = 1 + 8 + 3 + 2 * 5;
+        foreach (var damaged in new[] { bytes[..^1], bytes[..(bytes.Length / 2)], [.. bytes, 0], [9, .. bytes[1..]], Damage(bytes, lengthsAt, 0x7F) })
+        {
+            store.Chunks[last] = damaged;
+            var error = Assert.Throws<System.Runtime.Serialization.SerializationException>(() => store.Load());
+            Assert.Contains("damaged", error.Message);
+        }
+        store.Chunks[last] = bytes;
+        Assert.Equal(11, store.Load()!.Value.Snapshot.ToState(Horizon, Window).Remembered.Count);
+    }
+
+    private static byte[] Damage(byte[] bytes, int at, byte value)
+    {
+        var copy = bytes.ToArray();
+        copy[at] = value;
+        return copy;
+    }
+
     /// <summary>
     /// The figures in the README: reading 500,000 remembered ids (as recovery-bench's SKU holds) whole from one snapshot and
     /// from a head and 100 chunks, CPU and bytes allocated on this thread. Printed, not asserted; what is asserted is that
