@@ -39,8 +39,8 @@ public sealed class WalCheckpointer(string connectionString)
     /// <summary>
     /// A write to the file ended: a pass follows, on a thread of its own, unless one is already under way. After a
     /// <paramref name="large"/> one (a snapshot) at once: the next commit of a connection that still checkpoints at
-    /// commit (the ledger's, a snapshot delete's) would otherwise copy it all inside its writer turn; while a pass runs,
-    /// SQLite has such a commit skip its checkpoint.
+    /// commit (a snapshot delete's, on the persistence plugin's own connections) would otherwise copy it all inside its
+    /// writer turn; while a pass runs, SQLite has such a commit skip its checkpoint.
     /// </summary>
     internal void Wrote(SemaphoreSlim turn, bool large)
     {
