@@ -68,19 +68,26 @@ public static class SqliteWriter
             cancellationToken, bytes, waited);
     }
 
-    /// <summary>
-    /// A connection for a write of the engine's: SQLite's own checkpoint at commit is off on it (the commit that passes
-    /// 1,000 pages of WAL otherwise copies them all into the file, 40–60 ms after a large snapshot, while the reservations
-    /// of that commit wait for its answer); <see cref="WalCheckpointer"/> checkpoints instead. Where it cannot (a
-    /// <c>file:</c> URI or an in-memory database) SQLite's own stays on, or the WAL would grow without end.
-    /// </summary>
+    /// <summary>A connection for a write of the engine's, its checkpoints left to <see cref="LeaveCheckpointsToCheckpointer"/>.</summary>
     public static SqliteConnection OpenForWrite(string connectionString)
     {
         var connection = new SqliteConnection(connectionString);
         connection.Open();
-        if (FileFor(connectionString).Checkpointer.Checkpoints)
-            raw.sqlite3_wal_autocheckpoint(connection.Handle!, 0);
+        LeaveCheckpointsToCheckpointer(connection);
         return connection;
+    }
+
+    /// <summary>
+    /// Turns SQLite's own checkpoint at commit off on an open connection that writes in the file's turn (the journal's, the
+    /// snapshots', the ledger's): the commit that passes 1,000 pages of WAL otherwise copies them all into the file and
+    /// syncs it (40–60 ms after a large snapshot) while every write waiting for the turn waits for it too;
+    /// <see cref="WalCheckpointer"/> checkpoints instead. Where it cannot (a <c>file:</c> URI or an in-memory database)
+    /// SQLite's own stays on, or the WAL would grow without end.
+    /// </summary>
+    public static void LeaveCheckpointsToCheckpointer(SqliteConnection connection)
+    {
+        if (FileFor(connection.ConnectionString).Checkpointer.Checkpoints)
+            raw.sqlite3_wal_autocheckpoint(connection.Handle!, 0);
     }
 
     /// <summary>Completes once no checkpoint of the file is under way or asked for (tests).</summary>

@@ -7,9 +7,10 @@ namespace Restock.Actors.Engine.Hosting;
 /// the commit that passes SQLite's 1,000-page threshold: after a large snapshot that commit, usually the journal's,
 /// took 40–60 ms, and every reservation in it waited for that. Each pass, at most one every <see cref="Interval"/>
 /// after writes: a PASSIVE checkpoint beside the writers (they go on appending meanwhile); then, once the WAL holds
-/// <see cref="RestartFrames"/> frames or more, a second one in a writer turn of its own, which copies only what was
-/// appended since, so that the next write starts the WAL again from its beginning (SQLite restarts it only when every
-/// frame has been copied, which never happens while writes keep arriving during a checkpoint). Durability is SQLite's
+/// <see cref="RestartFrames"/> frames or more, a second one beside them, which copies what was appended during the first,
+/// and a third in a writer turn of its own, which copies only what was appended during the second, so that the next write
+/// starts the WAL again from its beginning (SQLite restarts it only when every frame has been copied, which never happens
+/// while writes keep arriving during a checkpoint). Durability is SQLite's
 /// own: commits are synced to the WAL as before (synchronous FULL); a checkpoint syncs the WAL before copying and the
 /// file after.
 /// </summary>
@@ -39,8 +40,8 @@ public sealed class WalCheckpointer(string connectionString)
     /// <summary>
     /// A write to the file ended: a pass follows, on a thread of its own, unless one is already under way. After a
     /// <paramref name="large"/> one (a snapshot) at once: the next commit of a connection that still checkpoints at
-    /// commit (the ledger's, a snapshot delete's) would otherwise copy it all inside its writer turn; while a pass runs,
-    /// SQLite has such a commit skip its checkpoint.
+    /// commit (a snapshot delete's, on the persistence plugin's own connections) would otherwise copy it all inside its
+    /// writer turn; while a pass runs, SQLite has such a commit skip its checkpoint.
     /// </summary>
     internal void Wrote(SemaphoreSlim turn, bool large)
     {
@@ -107,8 +108,10 @@ public sealed class WalCheckpointer(string connectionString)
         // Never creates the file: a pass that comes after the file was deleted finds nothing to do.
         using var connection = new SqliteConnection(new SqliteConnectionStringBuilder(connectionString) { Mode = SqliteOpenMode.ReadWrite, Pooling = false }.ToString());
         connection.Open();
-        var log = Checkpoint(connection);
-        if (log < RestartFrames) return;
+        if (Checkpoint(connection) < RestartFrames) return;
+        // That pass copied an interval's frames while the writers appended more: copying those beside them too leaves the
+        // pass in their turn, which every write waits for, only what comes during this shorter one.
+        Checkpoint(connection);
         TakeTurn(turn);
         try
         {

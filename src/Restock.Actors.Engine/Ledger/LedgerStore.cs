@@ -461,13 +461,18 @@ public sealed class LedgerStore
     private Task OneWriter(Func<Task> write, CancellationToken cancellationToken) =>
         _sqlite ? SqliteWriter.RunAsync(_connectionString, write, cancellationToken) : write();
 
-    private async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
+    /// <summary>A connection to the ledger's database; internal for tests, which read its settings back.</summary>
+    internal async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
         DbConnection connection = _sqlite ? new SqliteConnection(_connectionString) : new NpgsqlConnection(_connectionString);
         await connection.OpenAsync(cancellationToken);
+        if (!_sqlite) return connection;
+        // Its writes take the writers' turn of the journal's file (OneWriter): a commit that checkpointed there would hold
+        // every journal write meanwhile.
+        SqliteWriter.LeaveCheckpointsToCheckpointer((SqliteConnection)connection);
         // SQLite has one writer at a time. Wait for the journal's write inside SQLite (fine-grained) rather than in
         // Microsoft.Data.Sqlite's retry loop, which sleeps in long steps.
-        if (_sqlite) await Execute(connection, null, "PRAGMA busy_timeout = 10000;");
+        await Execute(connection, null, "PRAGMA busy_timeout = 10000;");
         return connection;
     }
 

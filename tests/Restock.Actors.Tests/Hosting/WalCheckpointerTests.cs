@@ -6,6 +6,7 @@ using Akka.Streams;
 using Akka.Streams.Dsl;
 using Microsoft.Data.Sqlite;
 using Restock.Actors.Engine.Hosting;
+using Restock.Actors.Engine.Ledger;
 using Restock.Actors.Tests.Support;
 using Xunit.Abstractions;
 
@@ -85,6 +86,27 @@ public sealed class WalCheckpointerTests(ITestOutputHelper output) : EngineTestK
         // SQLite's own checkpoint restarts the WAL at about 1,000 pages (4 MB); with it off, the WAL would hold all 48 MB.
         Assert.InRange(WalBytes, 0, 8L << 20);
         Assert.Equal(rows, Db.Count("SELECT count(*) FROM uri"));
+    }
+
+    /// <summary>
+    /// The ledger writes in the writers' turn of the journal's file: a commit of its that copied a long WAL into the file
+    /// (SQLite's own checkpoint, at 1,000 pages) and synced it would hold every journal write meanwhile. Written outside the
+    /// turn, no checkpointer's pass follows: only the commit itself could copy the WAL.
+    /// </summary>
+    [Fact]
+    public async Task A_ledger_commit_leaves_a_long_WAL_to_the_checkpointer()
+    {
+        PrepareWalFile("long_wal");
+        await using var connection = await new LedgerStore(Db.ConnectionString, sqlite: true).OpenAsync(CancellationToken.None);
+        var before = new FileInfo(Db.Path).Length;
+        await using (var insert = connection.CreateCommand())
+        {
+            insert.CommandText = "INSERT INTO long_wal (id, payload) VALUES (1, zeroblob(5 * 1024 * 1024))"; // 1,280 pages
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        Assert.Equal(before, new FileInfo(Db.Path).Length);
+        Assert.InRange(WalBytes, 5L << 20, long.MaxValue);
     }
 
     [Fact]
