@@ -3,6 +3,7 @@ using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration;
+using Akka.Event;
 using Akka.Pattern;
 using Restock.Actors.Engine.Inventory;
 using Restock.Actors.Engine.Ledger;
@@ -116,6 +117,10 @@ public sealed class RestockEngine : IAsyncDisposable
             sharding.DefaultShardAllocationStrategy(shardingSettings),
             StopEntity.Instance);
         await JoinClusterAsync(Cluster.Get(system), cancellationToken);
+        // While sharding places the first shards (the region's registration waits for a timer): a SKU recovering from a
+        // snapshot then reads its head with System.Text.Json's reading of it made. Not before the join, which it would lengthen.
+        _ = Task.Run(() => SkuSnapshot.ReadOnce(system.Serialization), CancellationToken.None)
+            .ContinueWith(t => system.Log.Warning(t.Exception, "Reading a SKU snapshot's head once at start failed"), TaskContinuationOptions.OnlyOnFaulted);
 
         if (ledgerSettings.RunProjection)
             StartLedgerProjection(system, ledger, ledgerSettings);
