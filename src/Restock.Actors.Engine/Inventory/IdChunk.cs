@@ -36,7 +36,10 @@ public sealed class IdChunk : IRestockMessage
 
     internal StoredColumns? Stored { get; }
 
-    /// <summary>The ids of a head's chunks as one value; null when the chunks stored are not the ones it was written with.</summary>
+    /// <summary>
+    /// The ids of a head's chunks as one value; null when the chunks stored are not the ones it was written with; throws
+    /// <see cref="System.Runtime.Serialization.SerializationException"/> when one of them is cut short or damaged.
+    /// </summary>
     public static RememberedIds? Join(IdChunks head, IReadOnlyDictionary<long, object> stored, DateTimeOffset clock) =>
         SkuSnapshotFormat.Join(head, stored, clock);
 }
@@ -44,6 +47,7 @@ public sealed class IdChunk : IRestockMessage
 /// <summary>
 /// A chunk's columns as stored (<paramref name="Count"/> ids, <paramref name="IdLength"/> bytes of ids, the layout from
 /// <paramref name="At"/> in <paramref name="Bytes"/>): decoded only when a head takes ids from it, straight into the
-/// columns of all the head's ids.
+/// columns of all the head's ids. Owns <paramref name="Bytes"/>, kept until then: never a pooled or reused buffer (the
+/// database readers hand the serializer fresh arrays).
 /// </summary>
 internal sealed record StoredColumns(byte[] Bytes, int At, int Count, int IdLength);

@@ -211,7 +211,8 @@ internal static class SkuSnapshotFormat
     /// <summary>
     /// The ids of a head's chunks as one value: from each chunk the ids the head took from it (a chunk written again later
     /// may hold more), from position <see cref="IdChunks.First"/> on. Null when the chunks are not the head's: one missing,
-    /// of another lineage, shorter than the head took, or not consecutive.
+    /// of another lineage, shorter than the head took, or not consecutive. Throws <see cref="SerializationException"/> when
+    /// a chunk it takes from is cut short or damaged.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static RememberedIds? Join(IdChunks head, IReadOnlyDictionary<long, object> stored, DateTimeOffset clock)
@@ -254,9 +255,10 @@ internal static class SkuSnapshotFormat
             return RememberedIds.Restore(SkuState.DefaultHorizon, clock, count, joined.Ids, joined.Ends, joined.Kinds, joined.Finishes,
                 joined.Amounts, joined.Times, head.First);
         }
-        catch (ArgumentException)
+        catch (ArgumentException e)
         {
-            return null;
+            // The columns are sized and ordered here: what Restore still refuses (an unknown kind) is a damaged chunk.
+            throw Damaged(e.Message);
         }
     }
 

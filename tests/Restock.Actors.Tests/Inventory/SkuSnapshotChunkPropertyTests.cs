@@ -171,8 +171,8 @@ public sealed class SkuSnapshotChunkPropertyTests(ITestOutputHelper output) : En
         var last = store.Chunks.Keys.Max();
         var bytes = store.Chunks[last];
         // Layout byte, lineage, one-byte varints of the first position, the count (5) and the ids' bytes, kinds and finishes: the first id's length.
-        var lengthsAt = 1 + 8 + 3 + 2 * 5;
-        foreach (var damaged in new[] { bytes[..^1], bytes[..(bytes.Length / 2)], [.. bytes, 0], [9, .. bytes[1..]], Damage(bytes, lengthsAt, 0x7F) })
+        var (kindsAt, lengthsAt) = (1 + 8 + 3, 1 + 8 + 3 + 2 * 5);
+        foreach (var damaged in new[] { bytes[..^1], bytes[..(bytes.Length / 2)], [.. bytes, 0], [9, .. bytes[1..]], Damage(bytes, lengthsAt, 0x7F), Damage(bytes, kindsAt, 9) })
         {
             store.Chunks[last] = damaged;
             var error = Assert.Throws<System.Runtime.Serialization.SerializationException>(() => store.Load());
