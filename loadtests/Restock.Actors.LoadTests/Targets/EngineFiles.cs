@@ -12,7 +12,7 @@ public static class EngineFiles
 
     /// <summary>The snapshot store's file, as the engine's configuration names it.</summary>
     public static string SnapshotsOf(string file) =>
-        new SqliteConnectionStringBuilder(Config(file).GetString("akka.persistence.snapshot-store.sql.connection-string")).DataSource;
+        new SqliteConnectionStringBuilder(Config(file).GetString(RestockConfig.SnapshotConnectionString)).DataSource;
 
     /// <summary>Deletes both files with their WAL and shared memory.</summary>
     public static void Delete(string file)

@@ -123,7 +123,7 @@ public static class RestockConfig
     public const string SnapshotConnectionString = "akka.persistence.snapshot-store.sql.connection-string";
 
     private const string AskTimeout = "restock.inventory.ask-timeout";
-    private const string TakeoverAskTimeout = "restock.cluster.takeover-ask-timeout";
+    public const string TakeoverAskTimeout = "restock.cluster.takeover-ask-timeout";
 
     /// <summary>How long a caller waits for a SKU or shop whose shard may be moving, before its 503 to retry.</summary>
     public static TimeSpan TakeoverAskTimeoutOf(Config config) => config.GetTimeSpan(TakeoverAskTimeout, null, allowInfinite: false);

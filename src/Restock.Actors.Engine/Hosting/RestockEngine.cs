@@ -120,7 +120,8 @@ public sealed class RestockEngine : IAsyncDisposable
         // While sharding places the first shards (the region's registration waits for a timer): a SKU recovering from a
         // snapshot then reads its head with System.Text.Json's reading of it made. Not before the join, which it would lengthen.
         _ = Task.Run(() => SkuSnapshot.ReadOnce(system.Serialization), CancellationToken.None)
-            .ContinueWith(t => system.Log.Warning(t.Exception, "Reading a SKU snapshot's head once at start failed"), TaskContinuationOptions.OnlyOnFaulted);
+            .ContinueWith(t => system.Log.Warning(t.Exception, "Reading a SKU snapshot's head once at start failed"),
+                CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
 
         if (ledgerSettings.RunProjection)
             StartLedgerProjection(system, ledger, ledgerSettings);

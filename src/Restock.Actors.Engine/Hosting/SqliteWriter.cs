@@ -82,7 +82,9 @@ public static class SqliteWriter
     /// snapshots', the ledger's): the commit that passes 1,000 pages of WAL otherwise copies them all into the file and
     /// syncs it (40–60 ms after a large snapshot) while every write waiting for the turn waits for it too;
     /// <see cref="WalCheckpointer"/> checkpoints instead. Where it cannot (a <c>file:</c> URI or an in-memory database)
-    /// SQLite's own stays on, or the WAL would grow without end.
+    /// SQLite's own stays on, or the WAL would grow without end. The setting stays with the connection in
+    /// Microsoft.Data.Sqlite's pool, which every user of the same connection string shares (the persistence plugin's too):
+    /// harmless, since every write in the turn is followed by a pass.
     /// </summary>
     public static void LeaveCheckpointsToCheckpointer(SqliteConnection connection)
     {

@@ -40,8 +40,9 @@ public sealed class WalCheckpointer(string connectionString)
     /// <summary>
     /// A write to the file ended: a pass follows, on a thread of its own, unless one is already under way. After a
     /// <paramref name="large"/> one (a snapshot) at once: the next commit of a connection that still checkpoints at
-    /// commit (a snapshot delete's, on the persistence plugin's own connections) would otherwise copy it all inside its
-    /// writer turn; while a pass runs, SQLite has such a commit skip its checkpoint.
+    /// commit (a snapshot delete's, on a persistence plugin's connection that no write of the engine's has used before, see
+    /// <see cref="SqliteWriter.LeaveCheckpointsToCheckpointer"/>) would otherwise copy it all inside its writer turn; while a
+    /// pass runs, SQLite has such a commit skip its checkpoint.
     /// </summary>
     internal void Wrote(SemaphoreSlim turn, bool large)
     {
@@ -110,8 +111,9 @@ public sealed class WalCheckpointer(string connectionString)
         connection.Open();
         if (Checkpoint(connection) < RestartFrames) return;
         // That pass copied an interval's frames while the writers appended more: copying those beside them too leaves the
-        // pass in their turn, which every write waits for, only what comes during this shorter one.
-        Checkpoint(connection);
+        // pass in their turn, which every write waits for, only what comes during this shorter one (none when a write
+        // restarted the WAL meanwhile).
+        if (Checkpoint(connection) < RestartFrames) return;
         TakeTurn(turn);
         try
         {

@@ -104,16 +104,16 @@ public sealed record SkuSnapshot(
     /// Writes and reads back a small head (an open line, a refund, its chunks named) through <paramref name="serialization"/>:
     /// System.Text.Json makes its reading of the head's records (constructors with parameters) on a process's first read,
     /// and the JIT compiles it, which took ~110 ms at load inside the first large SKU's recovery after a restart
-    /// (PERFORMANCE-LOG "Goal 5, session 18"). Done once as the engine starts, off any entity's turn.
+    /// (PERFORMANCE-LOG "Goal 5, session 18"). Done once as the engine starts, off any entity's turn. Returns the head read.
     /// </summary>
-    public static void ReadOnce(Akka.Serialization.Serialization serialization)
+    public static SkuSnapshot ReadOnce(Akka.Serialization.Serialization serialization)
     {
         var head = new SkuSnapshot(true, new StockLevels(1, 1, 0, 0, 0, 0), 2,
             [new OrderLine("read-once", 1, 1, LineStatus.Reserved, DateTimeOffset.UnixEpoch)],
             [new RememberedRefund("read-once", new RefundRecord("read-once", 1, false, null, 0))], "read-once", DateTimeOffset.UnixEpoch,
             Chunks: new IdChunks(0, 0, 1, [new IdChunkRef(0, 1)]));
         var serializer = (Akka.Serialization.SerializerWithStringManifest)serialization.FindSerializerFor(head);
-        serializer.FromBinary(serializer.ToBinary(head), serializer.Manifest(head));
+        return (SkuSnapshot)serializer.FromBinary(serializer.ToBinary(head), serializer.Manifest(head));
     }
 
     public SkuState ToState(TimeSpan horizon, TimeSpan? manualRestockWindow = null)

@@ -461,7 +461,7 @@ public sealed class LedgerStore
     private Task OneWriter(Func<Task> write, CancellationToken cancellationToken) =>
         _sqlite ? SqliteWriter.RunAsync(_connectionString, write, cancellationToken) : write();
 
-    /// <summary>A connection to the ledger's database; internal for tests, which read its settings back.</summary>
+    /// <summary>A connection to the ledger's database; internal for tests, which write on it outside the writers' turn.</summary>
     internal async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
         DbConnection connection = _sqlite ? new SqliteConnection(_connectionString) : new NpgsqlConnection(_connectionString);

@@ -24,7 +24,7 @@ public sealed record RefundSettings(
         var takeover = RestockConfig.TakeoverAskTimeoutOf(config);
         if (settings.ShopAnswerBeforeFirstWrite >= takeover)
             throw new ConfigurationException(
-                $"restock.refunds: shop-answer-before-first-write ({settings.ShopAnswerBeforeFirstWrite.TotalMilliseconds} ms) must be below restock.cluster.takeover-ask-timeout ({takeover.TotalMilliseconds} ms)");
+                $"restock.refunds: shop-answer-before-first-write ({settings.ShopAnswerBeforeFirstWrite.TotalMilliseconds} ms) must be below {RestockConfig.TakeoverAskTimeout} ({takeover.TotalMilliseconds} ms)");
         return settings;
     }
 }

@@ -34,7 +34,10 @@ public sealed class SkuSnapshotTests(ITestOutputHelper output) : EngineTestKit(o
     public void The_head_an_engine_reads_once_at_start_is_one_the_serializer_writes_and_reads_back()
     {
         // A head the serializer refused would only log a warning at each start, and leave every first recovery slower.
-        SkuSnapshot.ReadOnce(Sys.Serialization);
+        var head = SkuSnapshot.ReadOnce(Sys.Serialization);
+        Assert.Equal("read-once", Assert.Single(head.OpenLines).OrderId);
+        Assert.Equal("read-once", Assert.Single(head.Refunds).RefundId);
+        Assert.Equal(new IdChunkRef(0, 1), Assert.Single(head.Chunks!.Parts));
     }
 
     [Fact]
