@@ -7,10 +7,9 @@ namespace Restock.Actors.Engine.Hosting;
 /// the commit that passes SQLite's 1,000-page threshold: after a large snapshot that commit, usually the journal's,
 /// took 40–60 ms, and every reservation in it waited for that. Each pass, at most one every <see cref="Interval"/>
 /// after writes: a PASSIVE checkpoint beside the writers (they go on appending meanwhile); then, once the WAL holds
-/// <see cref="RestartFrames"/> frames or more, a second one beside them, which copies what was appended during the first,
-/// and a third in a writer turn of its own, which copies only what was appended during the second, so that the next write
-/// starts the WAL again from its beginning (SQLite restarts it only when every frame has been copied, which never happens
-/// while writes keep arriving during a checkpoint). Durability is SQLite's
+/// <see cref="RestartFrames"/> frames or more, a second one in a writer turn of its own, which copies only what was
+/// appended since, so that the next write starts the WAL again from its beginning (SQLite restarts it only when every
+/// frame has been copied, which never happens while writes keep arriving during a checkpoint). Durability is SQLite's
 /// own: commits are synced to the WAL as before (synchronous FULL); a checkpoint syncs the WAL before copying and the
 /// file after.
 /// </summary>
@@ -109,11 +108,8 @@ public sealed class WalCheckpointer(string connectionString)
         // Never creates the file: a pass that comes after the file was deleted finds nothing to do.
         using var connection = new SqliteConnection(new SqliteConnectionStringBuilder(connectionString) { Mode = SqliteOpenMode.ReadWrite, Pooling = false }.ToString());
         connection.Open();
-        if (Checkpoint(connection) < RestartFrames) return;
-        // That pass copied an interval's frames while the writers appended more: copying those beside them too leaves the
-        // pass in their turn, which every write waits for, only what comes during this shorter one (none when a write
-        // restarted the WAL meanwhile).
-        if (Checkpoint(connection) < RestartFrames) return;
+        var log = Checkpoint(connection);
+        if (log < RestartFrames) return;
         TakeTurn(turn);
         try
         {
