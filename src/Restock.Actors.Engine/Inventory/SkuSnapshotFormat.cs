@@ -117,11 +117,9 @@ internal static class SkuSnapshotFormat
                 return snapshot;
             }
             if (snapshot.Chunks is not null) throw Damaged("ids both inline and in chunks");
-            var count = checked((int)ReadVar(bytes, ref at));
-            var idLength = checked((int)ReadVar(bytes, ref at));
-            if (count > bytes.Length - at || idLength > bytes.Length - at) throw Damaged("more than the bytes hold");
-            var c = new Columns(count + count / 4 + 16, idLength + idLength / 4 + 256);
-            at = c.Append(new StoredColumns(bytes, at, count, idLength), 0, count);
+            var stored = ReadStored(bytes, at);
+            var c = new Columns(stored.Count + stored.Count / 4 + 16, stored.IdLength + stored.IdLength / 4 + 256);
+            at = c.Append(stored, 0, stored.Count);
             if (at != bytes.Length) throw Damaged("bytes left over");
             return snapshot with
             {
@@ -143,15 +141,21 @@ internal static class SkuSnapshotFormat
             var lineage = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(1));
             var at = 9;
             var start = checked((long)ReadVar(bytes, ref at));
-            var count = checked((int)ReadVar(bytes, ref at));
-            var idLength = checked((int)ReadVar(bytes, ref at));
-            if (count > bytes.Length - at || idLength > bytes.Length - at) throw Damaged("more than the bytes hold");
-            return new IdChunk(lineage, start, new StoredColumns(bytes, at, count, idLength));
+            return new IdChunk(lineage, start, ReadStored(bytes, at));
         }
         catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or OverflowException)
         {
             throw new SerializationException($"a chunk of remembered ids cut short or damaged: {e.Message}", e);
         }
+    }
+
+    /// <summary>The counts that open stored columns at <paramref name="at"/>, checked against the bytes; the columns follow them.</summary>
+    private static StoredColumns ReadStored(byte[] bytes, int at)
+    {
+        var count = checked((int)ReadVar(bytes, ref at));
+        var idLength = checked((int)ReadVar(bytes, ref at));
+        if (count > bytes.Length - at || idLength > bytes.Length - at) throw Damaged("more than the bytes hold");
+        return new StoredColumns(bytes, at, count, idLength);
     }
 
     /// <summary>
