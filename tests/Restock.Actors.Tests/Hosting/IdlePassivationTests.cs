@@ -47,6 +47,24 @@ public sealed class IdlePassivationTests(ITestOutputHelper output) : EngineTestK
         }
     }
 
+    /// <summary>
+    /// Stands in for the entity's shard for one attempt: passes the test's messages to the entity as their sender, and hands
+    /// <paramref name="attempt"/> whatever the entity sends it, answers and passivation requests alike, in the order the entity
+    /// sent them (an answer sent straight to the test could overtake a request to passivate made before that message arrived).
+    /// </summary>
+    private sealed class ShardOfOneAttempt : ReceiveActor
+    {
+        public ShardOfOneAttempt(Props entity, IActorRef attempt)
+        {
+            var child = Context.ActorOf(entity, "entity");
+            ReceiveAny(m =>
+            {
+                if (Sender.Equals(child)) attempt.Tell(m);
+                else child.Tell(m);
+            });
+        }
+    }
+
     private IActorRef Host(Props entity) => Sys.ActorOf(Akka.Actor.Props.Create(() => new Shard(entity, TestActor)));
 
     /// <summary>A refund of one line (s1) of <paramref name="orderId"/>: the shop answers "restock", it is accepted, the SKU is asked.</summary>
@@ -61,12 +79,13 @@ public sealed class IdlePassivationTests(ITestOutputHelper output) : EngineTestK
 
     /// <summary>
     /// Keeps a new entity busy for one and a half idle periods (a message every 100 ms, each answered) and true if it did
-    /// not ask to be passivated meanwhile. On a loaded machine the test or the entity may stall for a whole idle period
-    /// between two messages: the entity is then rightly idle, and false says this attempt proved nothing. A request to
-    /// passivate sooner than an idle period after the last answered message was sent fails the test: the entity had
-    /// seen that message since.
+    /// not ask to be passivated meanwhile. On a loaded machine the test may stall for a whole idle period between two
+    /// messages (or the process may pause, the entity's check then due as the next message is sent): the entity is then
+    /// rightly idle, and false says this attempt proved nothing. A request to passivate that comes after an answer, sooner
+    /// than an idle period after that answer's message was sent, fails the test: the entity had seen that message since
+    /// (its answers and requests come in the order it sent them, see <see cref="ShardOfOneAttempt"/>).
     /// </summary>
-    private bool StaysWhileBusy(IActorRef entity, object message, Action<object> checkAnswer)
+    private bool StaysWhileBusy(TestProbe attempt, IActorRef entity, object message, Action<object> checkAnswer)
     {
         var clock = Stopwatch.StartNew();
         var lastAnsweredSentAt = TimeSpan.Zero;
@@ -74,13 +93,13 @@ public sealed class IdlePassivationTests(ITestOutputHelper output) : EngineTestK
         {
             var sentAt = clock.Elapsed;
             entity.Tell(message);
-            var received = ReceiveOne(TimeSpan.FromSeconds(10));
+            var received = attempt.ReceiveOne(TimeSpan.FromSeconds(10));
             if (received is not Passivate)
             {
                 Assert.NotNull(received);
                 checkAnswer(received);
                 lastAnsweredSentAt = sentAt;
-                received = ReceiveOne(TimeSpan.FromMilliseconds(100));
+                received = attempt.ReceiveOne(TimeSpan.FromMilliseconds(100));
                 if (received is null) continue;
             }
             Assert.IsType<Passivate>(received);
@@ -93,17 +112,24 @@ public sealed class IdlePassivationTests(ITestOutputHelper output) : EngineTestK
         return true;
     }
 
-    /// <summary>A new entity from <paramref name="props"/> (one per attempt) stays while busy; then, once idle, asks to be passivated.</summary>
+    /// <summary>
+    /// A new entity from <paramref name="props"/> stays while busy; then, once idle, asks to be passivated. Each attempt has
+    /// an entity and a probe of its own: what an abandoned attempt's entity still answers is not taken for the next one's.
+    /// </summary>
     private void StaysWhileBusyThenPassivates(Func<int, Props> props, Func<int, object> message, Action<object> checkAnswer)
     {
         for (var attempt = 0; ; attempt++)
         {
-            var host = Host(props(attempt));
-            if (StaysWhileBusy(host, message(attempt), checkAnswer)) break;
+            var (entity, probe) = (props(attempt), CreateTestProbe());
+            var host = Sys.ActorOf(Akka.Actor.Props.Create(() => new ShardOfOneAttempt(entity, probe.Ref)));
+            if (StaysWhileBusy(probe, host, message(attempt), checkAnswer))
+            {
+                probe.ExpectMsg<Passivate>(TimeSpan.FromSeconds(10));
+                return;
+            }
             Sys.Stop(host);
             Assert.True(attempt < 4, "every attempt to keep the entity busy stalled for a whole idle period");
         }
-        ExpectMsg<Passivate>(TimeSpan.FromSeconds(10));
     }
 
     [Fact]
