@@ -10,7 +10,7 @@ namespace Restock.Actors.Domain.Inventory;
 /// index of slot numbers (open addressing, linear probing, at most half full). A hot SKU's state lives in the old
 /// generation; held as strings and record values, every reservation wrote a young reference into it (a dirty card for the
 /// next gen-0 collection to mark through) and left an id and an entry that each collection copied again. Arrays of values
-/// without references are neither traced nor carded.
+/// without references are neither traced nor carded. Ids are hashed as the remembered ids are (<see cref="IdHash"/>).
 /// <para>
 /// Growth never copies what exists: slots come in chunks of <see cref="ChunkSlots"/> (the first one grows from two slots
 /// up to that, so a SKU with a handful of lines stays small), each with its own byte log; the index doubles into a second
@@ -152,8 +152,8 @@ public sealed class OpenLines : IReadOnlyDictionary<string, OrderLine>
     {
         if (line.Status is not (LineStatus.Reserved or LineStatus.Committed))
             throw new ArgumentOutOfRangeException(nameof(line), line.Status, "an open line is reserved or committed");
-        var hash = Hash(line.OrderId);
         var key = Key(line.OrderId, stackalloc byte[256]);
+        var hash = IdHash.Of(key);
         if (FindPosition(key, hash, out _) >= 0) throw new ArgumentException($"order {line.OrderId} already has an open line", nameof(line));
         MoveSome();
         var s = TakeSlot();
@@ -192,7 +192,7 @@ public sealed class OpenLines : IReadOnlyDictionary<string, OrderLine>
     internal bool Remove(string orderId, out OrderLine line)
     {
         var key = Key(orderId, stackalloc byte[256]);
-        var position = FindPosition(key, Hash(orderId), out var old);
+        var position = FindPosition(key, IdHash.Of(key), out var old);
         if (position < 0)
         {
             line = default;
@@ -267,7 +267,8 @@ public sealed class OpenLines : IReadOnlyDictionary<string, OrderLine>
     private int Find(string orderId)
     {
         if (Count == 0) return -1;
-        var position = FindPosition(Key(orderId, stackalloc byte[256]), Hash(orderId), out var old);
+        var key = Key(orderId, stackalloc byte[256]);
+        var position = FindPosition(key, IdHash.Of(key), out var old);
         return position < 0 ? -1 : (old ? _old! : _index)[position] - 1;
     }
 
@@ -469,10 +470,6 @@ public sealed class OpenLines : IReadOnlyDictionary<string, OrderLine>
         while (size < 2 * slots) size *= 2;
         return size;
     }
-
-    /// <summary>The randomised string hash (per process), so ids chosen by callers cannot be made to collide.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Hash(string id) => string.GetHashCode(id.AsSpan());
 
     /// <summary>
     /// <see cref="ChunkSlots"/> slots (the first chunk fewer while it grows), their links (an unpaid line's place in the

@@ -1,6 +1,5 @@
 using System.Collections;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Restock.Actors.Domain.Inventory;
@@ -464,20 +463,8 @@ internal sealed class IdLog
         _index[slot] = p + 1;
     }
 
-    /// <summary>
-    /// The randomised string hash (Marvin, keyed per process, as <see cref="Dictionary{TKey,TValue}"/> uses it), so ids chosen
-    /// by callers cannot be made to collide; computed over the id's stored UTF-8 bytes, read two at a time as the hash's
-    /// input, so a snapshot's ids are hashed as they lie (widening each to UTF-16 first was a third of the hashing), and a
-    /// string looked up is hashed after its encoding, which <see cref="Find(IdKind, string, int, int)"/> needs anyway.
-    /// </summary>
-    // Inlined into the recovery's loop over every id, which is optimised at once: a call would run tier-0 code until the
-    // JIT's busy background thread got to it.
+    /// <summary>The id's hash (<see cref="IdHash"/>) mixed with its kind, so the same id of two kinds starts its probe apart.</summary>
+    // Inlined into the recovery's loop over every id, which is optimised at once (see IdHash.Of).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Hash(IdKind kind, ReadOnlySpan<byte> utf8)
-    {
-        var hash = string.GetHashCode(MemoryMarshal.Cast<byte, char>(utf8));
-        // An odd length's last byte, mixed in by an odd multiplier (a bijection): ids differing only there stay apart.
-        if ((utf8.Length & 1) != 0) hash = (hash ^ utf8[^1]) * -1640531535 + 1;
-        return hash ^ ((int)kind * -1640531535);
-    }
+    public static int Hash(IdKind kind, ReadOnlySpan<byte> utf8) => IdHash.Of(utf8) ^ ((int)kind * -1640531535);
 }
