@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
 using System.Runtime.CompilerServices;
 using System.Runtime.Serialization;
 using Restock.Actors.Domain.Inventory;
@@ -16,11 +17,16 @@ namespace Restock.Actors.Engine.Inventory;
 /// signed varint amounts[count] · signed varint times[count] (ticks, each as the difference to the previous one)
 /// </code>
 /// A head whose ids are kept in chunks (<see cref="SkuSnapshot.Chunks"/>) is byte 3 · int32 length of the JSON · the JSON.
-/// A chunk (<see cref="IdChunk"/>) is byte 1 · int64 lineage · varint position of its first id · the columns as above.
+/// A chunk (<see cref="IdChunk"/>) is byte 2 · int64 lineage · varint position of its first id · the columns as above ·
+/// uint32 CRC-32 of every byte before it, so a flipped byte inside an id, an amount or a time is refused instead of read
+/// back wrong (the layout alone catches only damage to its shape). Chunks of byte 1 (written before session 19) have no
+/// checksum and are read as before.
 /// </summary>
 internal static class SkuSnapshotFormat
 {
-    private const byte Layout = 2, HeadLayout = 3, ChunkLayout = 1;
+    private const byte Layout = 2, HeadLayout = 3, ChunkLayout = 2, ChunkWithoutChecksum = 1;
+
+    private const int ChecksumSize = 4;
 
     public static byte[] Write(SkuSnapshot snapshot, Func<SkuSnapshot, byte[]> json)
     {
@@ -40,19 +46,21 @@ internal static class SkuSnapshotFormat
         BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(1), head.Length);
         head.CopyTo(bytes, 5);
         var at = 5 + head.Length;
-        WriteColumns(range, bytes, ref at);
+        WriteColumns(range, bytes, ref at, bytes.Length);
         return bytes;
     }
 
     public static byte[] Write(IdChunk chunk)
     {
         var range = chunk.Source ?? throw new InvalidOperationException("a chunk read from storage is not written again");
-        var bytes = new byte[1 + 8 + VarSize((ulong)range.Start) + ColumnsSize(range)];
+        var end = 1 + 8 + VarSize((ulong)range.Start) + ColumnsSize(range);
+        var bytes = new byte[end + ChecksumSize];
         bytes[0] = ChunkLayout;
         BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(1), chunk.Lineage);
         var at = 9;
         WriteVar(bytes, ref at, (ulong)range.Start);
-        WriteColumns(range, bytes, ref at);
+        WriteColumns(range, bytes, ref at, end);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(end), Crc32.HashToUInt32(bytes.AsSpan(0, end)));
         return bytes;
     }
 
@@ -73,7 +81,7 @@ internal static class SkuSnapshotFormat
 
     // Loops over every id, run once per snapshot or recovery: compiled optimised at once rather than first as tier-0 code.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WriteColumns(RememberedRange ids, byte[] bytes, ref int at)
+    private static void WriteColumns(RememberedRange ids, byte[] bytes, ref int at, int end)
     {
         var count = ids.Count;
         var idBytes = ids.IdBytes;
@@ -95,7 +103,7 @@ internal static class SkuSnapshotFormat
             WriteVar(bytes, ref at, ZigZag(times[i] - previous));
             previous = times[i];
         }
-        if (at != bytes.Length) throw new InvalidOperationException("remembered ids changed while being stored");
+        if (at != end) throw new InvalidOperationException("remembered ids changed while being stored");
     }
 
     /// <summary>
@@ -117,7 +125,7 @@ internal static class SkuSnapshotFormat
                 return snapshot;
             }
             if (snapshot.Chunks is not null) throw Damaged("ids both inline and in chunks");
-            var stored = ReadStored(bytes, at);
+            var stored = ReadStored(bytes, at, bytes.Length);
             var c = new Columns(stored.Count + stored.Count / 4 + 16, stored.IdLength + stored.IdLength / 4 + 256);
             at = c.Append(stored, 0, stored.Count);
             if (at != bytes.Length) throw Damaged("bytes left over");
@@ -137,11 +145,20 @@ internal static class SkuSnapshotFormat
     {
         try
         {
-            if (bytes.Length < 9 || bytes[0] != ChunkLayout) throw Damaged($"not a chunk of layout {ChunkLayout}");
+            if (bytes.Length < 9 || bytes[0] is not (ChunkLayout or ChunkWithoutChecksum))
+                throw Damaged($"not a chunk of layout {ChunkLayout} or {ChunkWithoutChecksum}");
+            var end = bytes.Length;
+            if (bytes[0] == ChunkLayout)
+            {
+                // Once over the whole chunk (vectorised): its columns are decoded later, by the head's join.
+                end -= ChecksumSize;
+                if (end < 9 || Crc32.HashToUInt32(bytes.AsSpan(0, end)) != BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(end)))
+                    throw Damaged("its checksum does not match its bytes");
+            }
             var lineage = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(1));
             var at = 9;
             var start = checked((long)ReadVar(bytes, ref at));
-            return new IdChunk(lineage, start, ReadStored(bytes, at));
+            return new IdChunk(lineage, start, ReadStored(bytes, at, end));
         }
         catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or OverflowException)
         {
@@ -149,13 +166,16 @@ internal static class SkuSnapshotFormat
         }
     }
 
-    /// <summary>The counts that open stored columns at <paramref name="at"/>, checked against the bytes; the columns follow them.</summary>
-    private static StoredColumns ReadStored(byte[] bytes, int at)
+    /// <summary>
+    /// The counts that open stored columns at <paramref name="at"/>, checked against the bytes up to <paramref name="end"/>
+    /// (where the columns must end); the columns follow them.
+    /// </summary>
+    private static StoredColumns ReadStored(byte[] bytes, int at, int end)
     {
         var count = checked((int)ReadVar(bytes, ref at));
         var idLength = checked((int)ReadVar(bytes, ref at));
-        if (count > bytes.Length - at || idLength > bytes.Length - at) throw Damaged("more than the bytes hold");
-        return new StoredColumns(bytes, at, count, idLength);
+        if (count > end - at || idLength > end - at) throw Damaged("more than the bytes hold");
+        return new StoredColumns(bytes, at, end, count, idLength);
     }
 
     /// <summary>
@@ -247,7 +267,7 @@ internal static class SkuSnapshotFormat
         {
             try
             {
-                if (joined.Append(columns, skip, take) != columns.Bytes.Length) throw Damaged("bytes left over");
+                if (joined.Append(columns, skip, take) != columns.End) throw Damaged("bytes left over");
             }
             catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or OverflowException or SerializationException)
             {

@@ -158,17 +158,7 @@ public sealed class SkuSnapshotChunkPropertyTests(ITestOutputHelper output) : En
     [Fact]
     public void A_chunk_cut_short_or_damaged_is_refused_with_a_clear_error()
     {
-        var store = new Store(Sys.Serialization);
-        var at = SkuStockPropertyTests.Start;
-        var state = SkuStock.Apply(SkuState.Empty(Horizon, Window), new StockAdjusted("a1", 100, "count", at));
-        IdChunks? saved = null;
-        for (var round = 0; round < 2; round++)
-        {
-            for (var i = 0; i < 5; i++)
-                SkuStock.ApplyAll(state, [new StockReserved($"o{round}-{i}", 1, at.AddMinutes(15), at), new ReservationReleased($"o{round}-{i}", 1, ReleaseReason.Cancelled, at)]);
-            Assert.True(Save(store, round, SkuSnapshot.InChunks(state, saved, lineage: 1), () => true, ref saved));
-        }
-        var last = store.Chunks.Keys.Max();
+        var (store, last) = TwoRoundsOfFiveIds();
         var bytes = store.Chunks[last];
         // Layout byte, lineage, one-byte varints of the first position, the count (5) and the ids' bytes, kinds and finishes: the first id's length.
         var (kindsAt, lengthsAt) = (1 + 8 + 3, 1 + 8 + 3 + 2 * 5);
@@ -180,6 +170,76 @@ public sealed class SkuSnapshotChunkPropertyTests(ITestOutputHelper output) : En
         }
         store.Chunks[last] = bytes;
         Assert.Equal(11, store.Load()!.Value.Snapshot.ToState(Horizon, Window).Remembered.Count);
+    }
+
+    /// <summary>
+    /// A byte changed where the layout still holds, inside an id, an amount or a time, would read back as another id, amount
+    /// or time: the chunk's checksum refuses it, as any other damage.
+    /// </summary>
+    [Fact]
+    public void A_chunk_with_a_byte_changed_inside_an_id_an_amount_or_a_time_is_refused()
+    {
+        var (store, last) = TwoRoundsOfFiveIds();
+        var bytes = store.Chunks[last];
+        // Layout byte, lineage, one-byte varints of the first position, the count (5) and the ids' bytes, kinds, finishes,
+        // one-byte id lengths, the ids, then an amount each and a time each (the last one a one-byte difference), the checksum.
+        var lengthsAt = 1 + 8 + 3 + 2 * 5;
+        var idsAt = lengthsAt + 5;
+        var amountsAt = idsAt + bytes.AsSpan(lengthsAt, 5).ToArray().Sum(b => b);
+        var lastTimeAt = bytes.Length - 4 - 1;
+        foreach (var damaged in new[] { Damage(bytes, idsAt, (byte)(bytes[idsAt] ^ 1)), Damage(bytes, amountsAt, (byte)(bytes[amountsAt] ^ 2)),
+                     Damage(bytes, lastTimeAt, (byte)(bytes[lastTimeAt] ^ 2)) })
+        {
+            store.Chunks[last] = damaged;
+            var error = Assert.Throws<System.Runtime.Serialization.SerializationException>(() => store.Load());
+            Assert.Contains("checksum", error.Message);
+        }
+        store.Chunks[last] = bytes;
+        Assert.Equal(11, store.Load()!.Value.Snapshot.ToState(Horizon, Window).Remembered.Count);
+    }
+
+    /// <summary>
+    /// Chunks written before chunks had a checksum (layout 1: the same bytes without it) still read, alone or under one head
+    /// with chunks written since: the same ids as the head's chunks all written now.
+    /// </summary>
+    [Fact]
+    public void Chunks_written_without_a_checksum_still_read_beside_chunks_with_one()
+    {
+        var (store, last) = TwoRoundsOfFiveIds();
+        var expected = store.Load()!.Value.Snapshot.ToState(Horizon, Window).Remembered.Queue.ToList();
+        var withChecksum = store.Chunks.ToDictionary(c => c.Key, c => c.Value);
+
+        store.Chunks[last] = WithoutChecksum(withChecksum[last]);
+        Assert.Equal(expected, store.Load()!.Value.Snapshot.ToState(Horizon, Window).Remembered.Queue);
+        foreach (var key in withChecksum.Keys) store.Chunks[key] = WithoutChecksum(withChecksum[key]);
+        Assert.Equal(expected, store.Load()!.Value.Snapshot.ToState(Horizon, Window).Remembered.Queue);
+
+        // Without a checksum, damage to the layout is still refused.
+        store.Chunks[last] = WithoutChecksum(withChecksum[last])[..^1];
+        Assert.Throws<System.Runtime.Serialization.SerializationException>(() => store.Load());
+    }
+
+    /// <summary>A chunk as a build before session 19 wrote it: layout byte 1, the same layout, no checksum.</summary>
+    private static byte[] WithoutChecksum(byte[] chunk)
+    {
+        Assert.Equal(2, chunk[0]);
+        return [1, .. chunk[1..^4]];
+    }
+
+    /// <summary>A store with two heads' chunks of five finished lines each (after a stock adjustment); the key of the last chunk.</summary>
+    private (Store Store, long Last) TwoRoundsOfFiveIds()
+    {
+        var store = new Store(Sys.Serialization);
+        var at = SkuStockPropertyTests.Start;
+        var state = SkuStock.Apply(SkuState.Empty(Horizon, Window), new StockAdjusted("a1", 100, "count", at));
+        IdChunks? saved = null;
+        for (var round = 0; round < 2; round++)
+        {
+            for (var i = 0; i < 5; i++)
+                SkuStock.ApplyAll(state, [new StockReserved($"o{round}-{i}", 1, at.AddMinutes(15), at), new ReservationReleased($"o{round}-{i}", 1, ReleaseReason.Cancelled, at)]);
+            Assert.True(Save(store, round, SkuSnapshot.InChunks(state, saved, lineage: 1), () => true, ref saved));
+        }
+        return (store, store.Chunks.Keys.Max());
     }
 
     private static byte[] Damage(byte[] bytes, int at, byte value)
