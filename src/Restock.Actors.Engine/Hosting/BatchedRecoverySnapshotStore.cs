@@ -63,7 +63,6 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
     private readonly ConcurrentDictionary<string, bool> _withPieces = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly CancellationTokenSource _stopping = new();
-    private readonly Akka.Actor.ActorSystem _system = Context.System;
 
     public BatchedRecoverySnapshotStore(Config snapshotConfig) : base(snapshotConfig)
     {
@@ -124,9 +123,6 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
         {
             var selected = await LatestAsync(persistenceId, criteria, cancellationToken);
             if (selected?.Snapshot is not ISnapshotInParts head || _readParts is null) return selected;
-            // The entities that snapshot in parts (SKUs) keep their events in the default journal.
-            Persistence.Instance.Apply(_system).JournalFor(null)
-                .Tell(new BatchingJournal.ReadAheadFrom(persistenceId, selected.Metadata.SequenceNr + 1), Akka.Actor.ActorRefs.NoSender);
             if (await WithPartsAsync(persistenceId, selected.Metadata.SequenceNr, head, cancellationToken) is { } whole)
             {
                 if (head.PieceCount > 0) _withPieces[persistenceId] = true;

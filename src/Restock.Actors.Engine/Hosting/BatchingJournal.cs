@@ -55,14 +55,6 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
     /// <param name="Events">Every event from <paramref name="From"/> to <paramref name="Highest"/>, or null when they were not all read.</param>
     private sealed record ReadAhead(long From, long Highest, IReadOnlyList<IPersistentRepresentation>? Events);
 
-    /// <summary>
-    /// Told by the snapshot store once it has read a snapshot head whose parts it reads next (a large SKU: its remembered
-    /// ids, tens of ms and more): the entity's highest sequence number and short replay after that head are read meanwhile,
-    /// and Akka's replay, which asks for them only once the whole snapshot is offered and turned into state, finds them read.
-    /// </summary>
-    /// <param name="FromSequenceNr">The first sequence number after the head: where Akka's replay will start.</param>
-    internal sealed record ReadAheadFrom(string PersistenceId, long FromSequenceNr);
-
     private sealed record StoredEvent(string PersistenceId, long SequenceNr, byte[] Message, string Manifest, int? SerializerId, string? WriterUuid, long Created);
 
     // The most entities' writes in one transaction.
@@ -88,11 +80,6 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
     // The events read with a recovery's highest sequence number, until its replay takes them (Akka replays right after
     // that read; an entry whose replay never came, e.g. after a timeout, is replaced by the id's next recovery).
     private readonly ConcurrentDictionary<string, ReadAhead> _readAhead = new();
-    // Reads begun on a ReadAheadFrom, until the recovery's ask takes its own (journal's thread only: the tell, the ask's
-    // first part, every write and delete). A write or delete of the id after a read began drops it, as the read may have
-    // missed it; one begun while a write of the id was in flight is not begun. One whose ask never comes (its recovery
-    // failed) is dropped by the id's next write, delete or recovery.
-    private readonly Dictionary<string, (long From, Task<ReadAhead> Read)> _begun = [];
     private readonly RecoveryReads<Replay, IReadOnlyList<IPersistentRepresentation>?>? _replays;
     private readonly StoredIds? _stored;
     // SQLite: the shared reads' statements stay prepared.
@@ -253,12 +240,9 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
     /// journal's actor: on SQLite the plugin's delete runs synchronously, and waiting for the write lock it held the actor,
     /// every other write and read with it.
     /// </summary>
-    protected override Task DeleteMessagesToAsync(string persistenceId, long toSequenceNr, CancellationToken cancellationToken)
-    {
-        _begun.Remove(persistenceId);
-        return Bounded(Task.Run(() => base.DeleteMessagesToAsync(persistenceId, toSequenceNr, cancellationToken), CancellationToken.None),
+    protected override Task DeleteMessagesToAsync(string persistenceId, long toSequenceNr, CancellationToken cancellationToken) =>
+        Bounded(Task.Run(() => base.DeleteMessagesToAsync(persistenceId, toSequenceNr, cancellationToken), CancellationToken.None),
             _writeTimeout, "delete", "write-timeout");
-    }
 
     /// <summary>
     /// Fails <paramref name="call"/>'s caller once it has run <paramref name="timeout"/>, as Akka's breaker did before its
@@ -291,53 +275,18 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
     private static TimeoutException TimedOut(string what, string setting, TimeSpan timeout) =>
         new($"The journal's {what} did not end within its {setting} ({timeout}).");
 
-    /// <summary>
-    /// Begins the read of a recovery's highest sequence number and short replay before Akka asks (see <see cref="ReadAheadFrom"/>),
-    /// unless a write of the entity is in flight (the ask waits for it, then reads).
-    /// </summary>
-    private void BeginReadAhead(ReadAheadFrom from)
-    {
-        if (_highest is null || _writesInFlight.ContainsKey(from.PersistenceId)) return;
-        if (_stored?.MayHaveRows(from.PersistenceId, _stopping.Token) == false) return;
-        var read = _highest.Read(new Replay(from.PersistenceId, from.FromSequenceNr, long.MaxValue, long.MaxValue));
-        // Observed here too: a read dropped before its ask came may fail unseen.
-        read.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-        _begun[from.PersistenceId] = (from.FromSequenceNr, read);
-    }
-
     private async Task<long> ReadHighestAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken)
     {
         if (_highest is null) return await base.ReadHighestSequenceNrAsync(persistenceId, fromSequenceNr, cancellationToken);
-        // Akka asks from the replay's first sequence number less one, and replays from there up to the answer next. It asks
-        // on the journal's thread (up to this method's first await), as the writes that would drop a read begun are made.
-        var replay = new Replay(persistenceId, fromSequenceNr + 1, long.MaxValue, long.MaxValue);
-        ReadAhead read;
-        if (_begun.Remove(persistenceId, out var begun) && begun.From == replay.From && await Succeeded(begun.Read) is { } early)
-            read = early;
-        else
-        {
-            if (_stored?.MayHaveRows(persistenceId, _stopping.Token) == false) return 0;
-            if (_writesInFlight.TryGetValue(persistenceId, out var write))
-                await write.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            read = await _highest.Read(replay);
-        }
+        if (_stored?.MayHaveRows(persistenceId, _stopping.Token) == false) return 0;
+        if (_writesInFlight.TryGetValue(persistenceId, out var write))
+            await write.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        // Akka asks from the replay's first sequence number less one, and replays from there up to the answer next.
+        var read = await _highest.Read(new Replay(persistenceId, fromSequenceNr + 1, long.MaxValue, long.MaxValue));
         if (read.Events is not null && read.Highest > fromSequenceNr) _readAhead[persistenceId] = read;
         else _readAhead.TryRemove(persistenceId, out _);
         // The plugin's query counts only rows above fromSequenceNr, and answers 0 when there are none.
         return read.Highest > fromSequenceNr ? read.Highest : 0;
-    }
-
-    /// <summary>A read begun early that failed is read again when Akka asks, as if it had not begun.</summary>
-    private static async Task<ReadAhead?> Succeeded(Task<ReadAhead> read)
-    {
-        try
-        {
-            return await read;
-        }
-        catch (Exception)
-        {
-            return null;
-        }
     }
 
     /// <summary>
@@ -383,13 +332,6 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
             else (several ??= [single]).Add(write);
         }
         if (single is null) return Task.FromResult<IImmutableList<Exception>>(ImmutableList<Exception>.Empty);
-        if (_begun.Count > 0)
-        {
-            _begun.Remove(single.PersistenceId);
-            if (several is not null)
-                for (var i = 1; i < several.Count; i++)
-                    _begun.Remove(several[i].PersistenceId);
-        }
         if (_stored is not null)
         {
             _stored.Writing(single.PersistenceId);
@@ -457,9 +399,6 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
             case Sweep:
                 _sweepPending = false;
                 FailOverdue();
-                return true;
-            case ReadAheadFrom from:
-                BeginReadAhead(from);
                 return true;
             default:
                 return base.ReceivePluginInternal(message);

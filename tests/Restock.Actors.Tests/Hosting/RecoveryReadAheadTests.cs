@@ -9,9 +9,7 @@ namespace Restock.Actors.Tests.Hosting;
 /// <summary>
 /// A recovery's highest sequence number is read in one statement with the short replay that follows it
 /// (<see cref="BatchingJournal"/>): every replay must answer what Akka.Persistence.Sql's own journal answers, and a
-/// replay racing the entity's writes gets every event up to the highest sequence number it reports. The same holds for a
-/// replay whose read the snapshot store had the journal begin before Akka asked (<see cref="BatchingJournal.ReadAheadFrom"/>),
-/// from the snapshot offered or from another one, and when the entity's events were written or deleted after it began.
+/// replay racing the entity's writes gets every event up to the highest sequence number it reports.
 /// </summary>
 public sealed class RecoveryReadAheadTests(ITestOutputHelper output) : EngineTestKit(output)
 {
@@ -54,53 +52,6 @@ public sealed class RecoveryReadAheadTests(ITestOutputHelper output) : EngineTes
         }
     }
 
-    /// <summary>A replay after the snapshot store told the journal to read ahead from <paramref name="readAheadFrom"/>.</summary>
-    private static (List<string> Events, long Highest) ReplayReadAhead(ActorSystem system, long readAheadFrom, long from, long to, long max, string persistenceId)
-    {
-        Journal(system).Tell(new BatchingJournal.ReadAheadFrom(persistenceId, readAheadFrom));
-        return Replay(system, from, to, max, persistenceId);
-    }
-
-    // Time for a read begun ahead to end before what follows it (a plain replay of a few rows takes milliseconds): if it has
-    // not ended, the tests below still hold, they only stop telling a read begun ahead from one made when Akka asks.
-    private static readonly TimeSpan ReadAheadEnds = TimeSpan.FromMilliseconds(300);
-
-    [Fact]
-    public async Task A_read_begun_ahead_of_a_write_of_the_entity_is_not_replayed_without_that_write()
-    {
-        Store(Sys, "written-after", 8);
-        Journal(Sys).Tell(new BatchingJournal.ReadAheadFrom("written-after", 9));
-        await Task.Delay(ReadAheadEnds);
-        var probe = CreateTestProbe();
-        var writes = Enumerable.Range(9, 4)
-            .Select(i => new AtomicWrite(new Persistent($"written-after-{i}", i, "written-after", writerGuid: "writer-1")))
-            .ToList();
-        Journal(Sys).Tell(new WriteMessages(writes, probe.Ref, 1));
-        probe.ExpectMsg<WriteMessagesSuccessful>(FirstWrite);
-        probe.ReceiveN(writes.Count, FirstWrite);
-
-        var (events, highest) = Replay(Sys, 9, long.MaxValue, long.MaxValue, "written-after");
-
-        Assert.Equal(12, highest);
-        Assert.Equal(["9:written-after-9", "10:written-after-10", "11:written-after-11", "12:written-after-12"], events);
-    }
-
-    [Fact]
-    public async Task A_read_begun_ahead_of_a_delete_of_the_entitys_events_replays_without_them()
-    {
-        Store(Sys, "deleted-after", 6);
-        Journal(Sys).Tell(new BatchingJournal.ReadAheadFrom("deleted-after", 1));
-        await Task.Delay(ReadAheadEnds);
-        var probe = CreateTestProbe();
-        Journal(Sys).Tell(new DeleteMessagesTo("deleted-after", 4, probe.Ref));
-        probe.ExpectMsg<DeleteMessagesSuccess>(FirstWrite);
-
-        var (events, highest) = Replay(Sys, 1, long.MaxValue, long.MaxValue, "deleted-after");
-
-        Assert.Equal(6, highest);
-        Assert.Equal(["5:deleted-after-5", "6:deleted-after-6"], events);
-    }
-
     [Fact]
     public Task Every_replay_answers_what_the_plugins_own_journal_answers() =>
         AssertReplaysAsThePluginAsync(Sys, () => ActorSystem.Create("restock", Db.Config(PluginJournal)));
@@ -128,10 +79,6 @@ public sealed class RecoveryReadAheadTests(ITestOutputHelper output) : EngineTes
         ];
 
         var answers = replays.Select(r => Replay(engine, r.From, r.To, r.Max, r.Id)).ToList();
-        // Read ahead from where the replay starts (the snapshot offered), and from a later head than the one offered (its
-        // parts missing, the store offered an earlier snapshot or none).
-        var readAhead = replays.Select(r => ReplayReadAhead(engine, r.From, r.From, r.To, r.Max, r.Id)).ToList();
-        var readAheadElsewhere = replays.Select(r => ReplayReadAhead(engine, r.From + 1, r.From, r.To, r.Max, r.Id)).ToList();
 
         var plugin = startPlugin();
         try
@@ -141,10 +88,6 @@ public sealed class RecoveryReadAheadTests(ITestOutputHelper output) : EngineTes
             {
                 Assert.Equal(expected[i].Highest, answers[i].Highest);
                 Assert.Equal(expected[i].Events, answers[i].Events);
-                Assert.Equal(expected[i].Highest, readAhead[i].Highest);
-                Assert.Equal(expected[i].Events, readAhead[i].Events);
-                Assert.Equal(expected[i].Highest, readAheadElsewhere[i].Highest);
-                Assert.Equal(expected[i].Events, readAheadElsewhere[i].Events);
             }
         }
         finally
