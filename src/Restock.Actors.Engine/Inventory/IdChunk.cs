@@ -46,8 +46,9 @@ public sealed class IdChunk : IRestockMessage
 
 /// <summary>
 /// A chunk's columns as stored (<paramref name="Count"/> ids, <paramref name="IdLength"/> bytes of ids, the layout from
-/// <paramref name="At"/> in <paramref name="Bytes"/>, ending at <paramref name="End"/>, where a checksum may follow): decoded only when a head takes ids from it, straight into the
-/// columns of all the head's ids. Owns <paramref name="Bytes"/>, kept until then: never a pooled or reused buffer (the
-/// database readers hand the serializer fresh arrays).
+/// <paramref name="At"/> in <paramref name="Bytes"/>, ending at <paramref name="End"/>, where a checksum may follow):
+/// decoded only when a head takes ids from it, straight into the columns of all the head's ids. Owns
+/// <paramref name="Bytes"/>, kept until then: never a pooled or reused buffer (the database readers hand the serializer
+/// fresh arrays).
 /// </summary>
 internal sealed record StoredColumns(byte[] Bytes, int At, int End, int Count, int IdLength);

@@ -62,13 +62,16 @@ public sealed class OpenLinesJson : JsonConverter<IReadOnlyCollection<OrderLine>
     }
 
     /// <summary>All of <paramref name="copy"/>'s lines (at most <see cref="LinesPerChunk"/>) as one chunk's bytes.</summary>
-    internal static byte[] Chunk(OpenLinesCopy copy, int prefix)
+    /// <summary>A chunk of <paramref name="copy"/>'s lines after <paramref name="prefix"/> bytes, with room for <paramref name="suffix"/> after it.</summary>
+    internal static byte[] Chunk(OpenLinesCopy copy, int prefix, int suffix = 0)
     {
         if (copy.Count > LinesPerChunk) throw new ArgumentException($"more than {LinesPerChunk} lines for one chunk", nameof(copy));
         var buffer = new ArrayBufferWriter<byte>(copy.Count * 40 + 16);
         buffer.Advance(prefix);
         var cursor = copy.Lines();
         WriteChunk(buffer, ref cursor, StartChunk(buffer, 0, copy.Count, reset: false));
+        buffer.GetSpan(suffix);
+        buffer.Advance(suffix);
         return buffer.WrittenSpan.ToArray();
     }
 
@@ -119,14 +122,15 @@ public sealed class OpenLinesJson : JsonConverter<IReadOnlyCollection<OrderLine>
                 continue;
             }
             if (reader.TokenType != JsonTokenType.String) throw new JsonException("open lines: neither a line nor a chunk of lines");
-            ReadChunk(reader.GetBytesFromBase64(), 0, lines);
+            var chunk = reader.GetBytesFromBase64();
+            ReadChunk(chunk, 0, chunk.Length, lines);
         }
         return [.. lines];
     }
 
-    /// <summary>Adds the lines of the chunk that fills <paramref name="chunk"/> from <paramref name="at"/> to <paramref name="lines"/>.</summary>
+    /// <summary>Adds the lines of the chunk that fills <paramref name="chunk"/> from <paramref name="at"/> to <paramref name="end"/> to <paramref name="lines"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void ReadChunk(byte[] chunk, int at, List<OrderLine> lines)
+    internal static void ReadChunk(byte[] chunk, int at, int end, List<OrderLine> lines)
     {
         var count = checked((int)ReadVar(chunk, ref at));
         if (count > chunk.Length) throw new JsonException("open lines: more lines than the chunk holds");
@@ -145,7 +149,7 @@ public sealed class OpenLinesJson : JsonConverter<IReadOnlyCollection<OrderLine>
             var restockedAhead = UnZigZag(ReadVar(chunk, ref at));
             lines.Add(new OrderLine(id, ordered, held, status, new DateTimeOffset(ticks + offset.Ticks, offset), restockedAhead));
         }
-        if (at != chunk.Length) throw new JsonException("open lines: bytes left over in a chunk");
+        if (at != end) throw new JsonException("open lines: bytes left over in a chunk");
     }
 
     private static ulong ZigZag(long value) => (ulong)((value << 1) ^ (value >> 63));

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.IO.Hashing;
 using System.Runtime.CompilerServices;
 using System.Runtime.Serialization;
 using Restock.Actors.Domain.Inventory;
@@ -18,15 +17,12 @@ namespace Restock.Actors.Engine.Inventory;
 /// </code>
 /// A head whose ids are kept in chunks (<see cref="SkuSnapshot.Chunks"/>) is byte 3 · int32 length of the JSON · the JSON.
 /// A chunk (<see cref="IdChunk"/>) is byte 2 · int64 lineage · varint position of its first id · the columns as above ·
-/// uint32 CRC-32 of every byte before it, so a flipped byte inside an id, an amount or a time is refused instead of read
-/// back wrong (the layout alone catches only damage to its shape). Chunks of byte 1 (written before session 19) have no
+/// uint32 CRC-32 of every byte before it (<see cref="StoredChecksum"/>: the layout alone catches only damage to its shape). Chunks of byte 1 (written before session 19) have no
 /// checksum and are read as before.
 /// </summary>
 internal static class SkuSnapshotFormat
 {
     private const byte Layout = 2, HeadLayout = 3, ChunkLayout = 2, ChunkWithoutChecksum = 1;
-
-    private const int ChecksumSize = 4;
 
     public static byte[] Write(SkuSnapshot snapshot, Func<SkuSnapshot, byte[]> json)
     {
@@ -54,13 +50,13 @@ internal static class SkuSnapshotFormat
     {
         var range = chunk.Source ?? throw new InvalidOperationException("a chunk read from storage is not written again");
         var end = 1 + 8 + VarSize((ulong)range.Start) + ColumnsSize(range);
-        var bytes = new byte[end + ChecksumSize];
+        var bytes = new byte[end + StoredChecksum.Size];
         bytes[0] = ChunkLayout;
         BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(1), chunk.Lineage);
         var at = 9;
         WriteVar(bytes, ref at, (ulong)range.Start);
         WriteColumns(range, bytes, ref at, end);
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(end), Crc32.HashToUInt32(bytes.AsSpan(0, end)));
+        StoredChecksum.Seal(bytes);
         return bytes;
     }
 
@@ -151,8 +147,8 @@ internal static class SkuSnapshotFormat
             if (bytes[0] == ChunkLayout)
             {
                 // Once over the whole chunk (vectorised): its columns are decoded later, by the head's join.
-                end -= ChecksumSize;
-                if (end < 9 || Crc32.HashToUInt32(bytes.AsSpan(0, end)) != BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(end)))
+                end -= StoredChecksum.Size;
+                if (end < 9 || !StoredChecksum.Holds(bytes))
                     throw Damaged("its checksum does not match its bytes");
             }
             var lineage = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(1));

@@ -157,6 +157,30 @@ public sealed class SkuSnapshotLinePartsTests(ITestOutputHelper output) : Engine
     }
 
     [Fact]
+    public void A_part_with_a_changed_byte_is_refused_and_a_part_written_without_a_checksum_still_reads()
+    {
+        var (first, firstDigest, _, _) = TwoSnapshots();
+        var store = new Store(Sys.Serialization);
+        IdChunks? saved = null;
+        Assert.True(SkuSnapshotChunkPropertyTests.Save(store, 1, first, () => true, ref saved));
+        var key = BatchedRecoverySnapshotStore.PieceKey(1, 1);
+        var part = store.Pieces[key];
+
+        // A byte amid the lines (an id, a quantity or a time; not the layout or the stamp): refused, not read back wrong.
+        foreach (var at in new[] { part.Length / 3, part.Length / 2, part.Length - 6 })
+        {
+            store.Pieces[key] = [.. part[..at], (byte)(part[at] ^ 0x04), .. part[(at + 1)..]];
+            Assert.Contains("damaged", Assert.ThrowsAny<System.Runtime.Serialization.SerializationException>(() => store.Load()).Message);
+        }
+
+        // As a build before session 19 wrote it: layout 1, no checksum.
+        store.Pieces[key] = [1, .. part[1..^4]];
+        Assert.Equal(firstDigest, SkuSnapshotReplayPropertyTests.Digest(store.Load()!.Value.Snapshot.ToState(Horizon)));
+        store.Pieces[key] = part;
+        Assert.Equal(firstDigest, SkuSnapshotReplayPropertyTests.Digest(store.Load()!.Value.Snapshot.ToState(Horizon)));
+    }
+
+    [Fact]
     public void A_second_save_at_the_same_sequence_number_cut_off_at_any_step_never_mixes_the_two_saves_parts()
     {
         // A SKU that recovered after a crash snapshots again at the same place: the same lines, in another order in its table
