@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
+using System.Runtime.Serialization;
 using Akka.Event;
 using Akka.Persistence;
 using Akka.Persistence.Sql.Config;
@@ -123,12 +124,21 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
         {
             var selected = await LatestAsync(persistenceId, criteria, cancellationToken);
             if (selected?.Snapshot is not ISnapshotInParts head || _readParts is null) return selected;
-            if (await WithPartsAsync(persistenceId, selected.Metadata.SequenceNr, head, cancellationToken) is { } whole)
+            try
             {
-                if (head.PieceCount > 0) _withPieces[persistenceId] = true;
-                return new SelectedSnapshot(selected.Metadata, whole);
+                if (await WithPartsAsync(persistenceId, selected.Metadata.SequenceNr, head, cancellationToken) is { } whole)
+                {
+                    if (head.PieceCount > 0) _withPieces[persistenceId] = true;
+                    return new SelectedSnapshot(selected.Metadata, whole);
+                }
+                _log.Warning("The snapshot of {0} at {1} misses parts it was written with; trying an earlier one", persistenceId, selected.Metadata.SequenceNr);
             }
-            _log.Warning("The snapshot of {0} at {1} misses parts it was written with; trying an earlier one", persistenceId, selected.Metadata.SequenceNr);
+            catch (SerializationException e)
+            {
+                // The entities that snapshot in parts never delete their events: an earlier snapshot, or the events from the
+                // first, recover them whole, where failing the load would fail every recovery until the row is mended.
+                _log.Error(e, "The snapshot of {0} at {1} has a damaged part; trying an earlier one", persistenceId, selected.Metadata.SequenceNr);
+            }
             if (tried == OlderHeadsTried || selected.Metadata.SequenceNr <= 1) return null;
             criteria = new SnapshotSelectionCriteria(selected.Metadata.SequenceNr - 1, criteria.MaxTimeStamp, criteria.MinSequenceNr, criteria.MinTimestamp);
         }
