@@ -8,7 +8,8 @@ namespace Restock.Actors.Domain.Inventory;
 /// randomised string hash (Marvin, keyed per process, as <see cref="Dictionary{TKey,TValue}"/> uses it), so ids chosen by
 /// callers cannot be made to collide, computed over the id's UTF-8 bytes read two at a time as the hash's input. Both
 /// indexes keep ids as UTF-8 bytes and encode a string looked up anyway; a snapshot's ids are hashed as they lie (widening
-/// each to UTF-16 first was a third of the remembered ids' hashing), and an ASCII id gives the hash half the input.
+/// each to UTF-16 first was a third of the remembered ids' hashing), and an ASCII id gives the hash half the input. Ids
+/// reach an index only once <see cref="Ids.IsValid"/> holds (ASCII), so no two of them encode to the same bytes.
 /// </summary>
 internal static class IdHash
 {
