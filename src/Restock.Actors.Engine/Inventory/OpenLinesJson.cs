@@ -63,7 +63,7 @@ public sealed class OpenLinesJson : JsonConverter<IReadOnlyCollection<OrderLine>
 
     /// <summary>All of <paramref name="copy"/>'s lines (at most <see cref="LinesPerChunk"/>) as one chunk's bytes.</summary>
     /// <summary>A chunk of <paramref name="copy"/>'s lines after <paramref name="prefix"/> bytes, with room for <paramref name="suffix"/> after it.</summary>
-    internal static byte[] Chunk(OpenLinesCopy copy, int prefix, int suffix = 0)
+    internal static byte[] Chunk(OpenLinesCopy copy, int prefix, int suffix)
     {
         if (copy.Count > LinesPerChunk) throw new ArgumentException($"more than {LinesPerChunk} lines for one chunk", nameof(copy));
         var buffer = new ArrayBufferWriter<byte>(copy.Count * 40 + 16);
