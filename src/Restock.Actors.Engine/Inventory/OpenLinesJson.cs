@@ -61,8 +61,10 @@ public sealed class OpenLinesJson : JsonConverter<IReadOnlyCollection<OrderLine>
         writer.WriteEndArray();
     }
 
-    /// <summary>All of <paramref name="copy"/>'s lines (at most <see cref="LinesPerChunk"/>) as one chunk's bytes.</summary>
-    /// <summary>A chunk of <paramref name="copy"/>'s lines after <paramref name="prefix"/> bytes, with room for <paramref name="suffix"/> after it.</summary>
+    /// <summary>
+    /// All of <paramref name="copy"/>'s lines (at most <see cref="LinesPerChunk"/>) as one chunk's bytes, after
+    /// <paramref name="prefix"/> bytes and with room for <paramref name="suffix"/> after it.
+    /// </summary>
     internal static byte[] Chunk(OpenLinesCopy copy, int prefix, int suffix)
     {
         if (copy.Count > LinesPerChunk) throw new ArgumentException($"more than {LinesPerChunk} lines for one chunk", nameof(copy));
@@ -128,7 +130,10 @@ public sealed class OpenLinesJson : JsonConverter<IReadOnlyCollection<OrderLine>
         return [.. lines];
     }
 
-    /// <summary>Adds the lines of the chunk that fills <paramref name="chunk"/> from <paramref name="at"/> to <paramref name="end"/> to <paramref name="lines"/>.</summary>
+    /// <summary>
+    /// Adds the lines of the chunk that fills <paramref name="chunk"/> from <paramref name="at"/> to <paramref name="end"/> to
+    /// <paramref name="lines"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void ReadChunk(byte[] chunk, int at, int end, List<OrderLine> lines)
     {

@@ -17,8 +17,8 @@ namespace Restock.Actors.Engine.Inventory;
 /// </code>
 /// A head whose ids are kept in chunks (<see cref="SkuSnapshot.Chunks"/>) is byte 3 · int32 length of the JSON · the JSON.
 /// A chunk (<see cref="IdChunk"/>) is byte 2 · int64 lineage · varint position of its first id · the columns as above ·
-/// uint32 CRC-32 of every byte before it (<see cref="StoredChecksum"/>: the layout alone catches only damage to its shape). Chunks of byte 1 (written before session 19) have no
-/// checksum and are read as before.
+/// uint32 CRC-32 of every byte before it (<see cref="StoredChecksum"/>: the layout alone catches only damage to its shape).
+/// Chunks of byte 1 (written before session 19) have no checksum and are read as before.
 /// </summary>
 internal static class SkuSnapshotFormat
 {
