@@ -33,7 +33,11 @@ public sealed class IdlePassivationTests(ITestOutputHelper output) : EngineTestK
         }
     }
 
-    /// <summary>Stands in for the entity's shard: creates it, hands the test its passivation request and whatever it sends the shard.</summary>
+    /// <summary>
+    /// Stands in for the entity's shard: creates it, passes the test's messages to it as their sender, and hands
+    /// <paramref name="test"/> whatever the entity sends, answers and passivation requests alike, in the order the entity sent
+    /// them (an answer sent straight to the test could overtake a request to passivate made before that message arrived).
+    /// </summary>
     private sealed class ShardSeeingEntity : ReceiveActor
     {
         public ShardSeeingEntity(Props entity, IActorRef test)
@@ -41,25 +45,7 @@ public sealed class IdlePassivationTests(ITestOutputHelper output) : EngineTestK
             var child = Context.ActorOf(entity, "entity");
             ReceiveAny(m =>
             {
-                if (m is Passivate || Sender.Equals(child)) test.Tell(m);
-                else child.Forward(m);
-            });
-        }
-    }
-
-    /// <summary>
-    /// Stands in for the entity's shard for one attempt: passes the test's messages to the entity as their sender, and hands
-    /// <paramref name="attempt"/> whatever the entity sends it, answers and passivation requests alike, in the order the entity
-    /// sent them (an answer sent straight to the test could overtake a request to passivate made before that message arrived).
-    /// </summary>
-    private sealed class ShardOfOneAttempt : ReceiveActor
-    {
-        public ShardOfOneAttempt(Props entity, IActorRef attempt)
-        {
-            var child = Context.ActorOf(entity, "entity");
-            ReceiveAny(m =>
-            {
-                if (Sender.Equals(child)) attempt.Tell(m);
+                if (Sender.Equals(child)) test.Tell(m);
                 else child.Tell(m);
             });
         }
@@ -83,7 +69,7 @@ public sealed class IdlePassivationTests(ITestOutputHelper output) : EngineTestK
     /// messages (or the process may pause, the entity's check then due as the next message is sent): the entity is then
     /// rightly idle, and false says this attempt proved nothing. A request to passivate that comes after an answer, sooner
     /// than an idle period after that answer's message was sent, fails the test: the entity had seen that message since
-    /// (its answers and requests come in the order it sent them, see <see cref="ShardOfOneAttempt"/>).
+    /// (its answers and requests come in the order it sent them, see <see cref="ShardSeeingEntity"/>).
     /// </summary>
     private bool StaysWhileBusy(TestProbe attempt, IActorRef entity, object message, Action<object> checkAnswer)
     {
@@ -121,7 +107,7 @@ public sealed class IdlePassivationTests(ITestOutputHelper output) : EngineTestK
         for (var attempt = 0; ; attempt++)
         {
             var (entity, probe) = (props(attempt), CreateTestProbe());
-            var host = Sys.ActorOf(Akka.Actor.Props.Create(() => new ShardOfOneAttempt(entity, probe.Ref)));
+            var host = Sys.ActorOf(Akka.Actor.Props.Create(() => new ShardSeeingEntity(entity, probe.Ref)));
             if (StaysWhileBusy(probe, host, message(attempt), checkAnswer))
             {
                 probe.ExpectMsg<Passivate>(TimeSpan.FromSeconds(10));
