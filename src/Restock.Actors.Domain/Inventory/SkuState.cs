@@ -124,9 +124,9 @@ public sealed class SkuState
         {
             IsKnown = isKnown, Levels = levels, Stocked = stocked, Owner = owner, Remembered = remembered,
         };
-        if (openLines.Count > 0) state._openLines = new OpenLines(openLines.Count);
+        // A snapshot's lines read back are a copy already (values and id bytes); lines made as values become one first.
+        if (openLines.Count > 0) state._openLines = OpenLines.Restore(OpenLinesCopy.Of(openLines));
         if (refunds.Count > 0) state._refunds = new Dictionary<string, RefundRecord>(refunds.Count, StringComparer.Ordinal);
-        foreach (var line in openLines) state._openLines!.Add(line);
         foreach (var (refundId, record) in refunds) state._refunds!.Add(refundId, record);
         return state;
     }

@@ -115,46 +115,59 @@ public sealed class OpenLinesJson : JsonConverter<IReadOnlyCollection<OrderLine>
     public override IReadOnlyCollection<OrderLine> Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
         if (reader.TokenType != JsonTokenType.StartArray) throw new JsonException("open lines: not an array");
-        var lines = new List<OrderLine>();
+        var parts = new List<OpenLinesCopy>();
+        var objects = new List<OrderLine>();
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
             if (reader.TokenType == JsonTokenType.StartObject)
             {
-                lines.Add(JsonSerializer.Deserialize<OrderLine>(ref reader, options));
+                objects.Add(JsonSerializer.Deserialize<OrderLine>(ref reader, options));
                 continue;
             }
             if (reader.TokenType != JsonTokenType.String) throw new JsonException("open lines: neither a line nor a chunk of lines");
+            Objects(parts, objects);
             var chunk = reader.GetBytesFromBase64();
-            ReadChunk(chunk, 0, chunk.Length, lines);
+            parts.Add(ReadChunk(chunk, 0, chunk.Length));
         }
-        return [.. lines];
+        Objects(parts, objects);
+        return OpenLinesCopy.Join(parts);
+    }
+
+    /// <summary>Lines stored as objects (before chunks) so far, as a part of their own.</summary>
+    private static void Objects(List<OpenLinesCopy> parts, List<OrderLine> objects)
+    {
+        if (objects.Count == 0) return;
+        parts.Add(OpenLinesCopy.Of([.. objects]));
+        objects.Clear();
     }
 
     /// <summary>
-    /// Adds the lines of the chunk that fills <paramref name="chunk"/> from <paramref name="at"/> to <paramref name="end"/> to
-    /// <paramref name="lines"/>.
+    /// The lines of the chunk that fills <paramref name="chunk"/> from <paramref name="at"/> to <paramref name="end"/>, as a
+    /// copy holding their values and id bytes: no string per line (a state is restored from them as they are).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void ReadChunk(byte[] chunk, int at, int end, List<OrderLine> lines)
+    internal static OpenLinesCopy ReadChunk(byte[] chunk, int at, int end)
     {
         var count = checked((int)ReadVar(chunk, ref at));
         if (count > chunk.Length) throw new JsonException("open lines: more lines than the chunk holds");
-        lines.EnsureCapacity(lines.Count + count);
+        var lines = new OpenLinesCopy.Builder(count, end - at);
         var previous = 0L;
         for (var i = 0; i < count; i++)
         {
             var idLength = checked((int)ReadVar(chunk, ref at));
-            var id = Encoding.UTF8.GetString(chunk.AsSpan(at, idLength));
+            var id = chunk.AsSpan(at, idLength);
             at += idLength;
             var ordered = UnZigZag(ReadVar(chunk, ref at));
             var held = UnZigZag(ReadVar(chunk, ref at));
             var status = (LineStatus)checked((int)UnZigZag(ReadVar(chunk, ref at)));
+            if (status is not (LineStatus.Reserved or LineStatus.Committed)) throw new JsonException("open lines: a line neither reserved nor committed");
             var ticks = previous += UnZigZag(ReadVar(chunk, ref at));
             var offset = TimeSpan.FromMinutes(UnZigZag(ReadVar(chunk, ref at)));
             var restockedAhead = UnZigZag(ReadVar(chunk, ref at));
-            lines.Add(new OrderLine(id, ordered, held, status, new DateTimeOffset(ticks + offset.Ticks, offset), restockedAhead));
+            lines.Add(id, ordered, held, status, new DateTimeOffset(ticks + offset.Ticks, offset), restockedAhead);
         }
         if (at != end) throw new JsonException("open lines: bytes left over in a chunk");
+        return lines.Build();
     }
 
     private static ulong ZigZag(long value) => (ulong)((value << 1) ^ (value >> 63));

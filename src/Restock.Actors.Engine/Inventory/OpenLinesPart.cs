@@ -13,20 +13,19 @@ namespace Restock.Actors.Engine.Inventory;
 /// · uint32 CRC-32 of every byte before it (<see cref="StoredChecksum"/>). Parts of byte 1 (written before session 19) have
 /// no checksum and are read as before.
 /// </summary>
-public sealed class OpenLinesPart(long stamp, IReadOnlyCollection<OrderLine> lines) : IRestockMessage
+public sealed class OpenLinesPart(long stamp, OpenLinesCopy lines) : IRestockMessage
 {
     private const byte Layout = 2, WithoutChecksum = 1;
 
     /// <summary>The <see cref="LineParts.Stamp"/> of its head: a part another head wrote in the same place does not fit.</summary>
     public long Stamp { get; } = stamp;
 
-    /// <summary>The lines: a copy sharing the table's chunk when written, strings when read.</summary>
-    public IReadOnlyCollection<OrderLine> Lines { get; } = lines;
+    /// <summary>The lines: a copy sharing the table's chunk when written, its own values and id bytes when read.</summary>
+    public OpenLinesCopy Lines { get; } = lines;
 
     internal byte[] Write()
     {
-        var bytes = OpenLinesJson.Chunk(Lines as OpenLinesCopy ?? throw new InvalidOperationException("a part read from storage is not written again"),
-            prefix: 9, suffix: StoredChecksum.Size);
+        var bytes = OpenLinesJson.Chunk(Lines, prefix: 9, suffix: StoredChecksum.Size);
         bytes[0] = Layout;
         BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(1), Stamp);
         StoredChecksum.Seal(bytes);
@@ -42,9 +41,7 @@ public sealed class OpenLinesPart(long stamp, IReadOnlyCollection<OrderLine> lin
             var end = bytes.Length;
             if (bytes[0] == Layout && ((end -= StoredChecksum.Size) < 10 || !StoredChecksum.Holds(bytes)))
                 throw new SerializationException("a damaged part of open lines: its checksum does not match its bytes");
-            var lines = new List<OrderLine>();
-            OpenLinesJson.ReadChunk(bytes, 9, end, lines);
-            return new OpenLinesPart(BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(1)), lines);
+            return new OpenLinesPart(BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(1)), OpenLinesJson.ReadChunk(bytes, 9, end));
         }
         catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or OverflowException or JsonException)
         {

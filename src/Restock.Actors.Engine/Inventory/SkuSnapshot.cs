@@ -61,14 +61,8 @@ public sealed record SkuSnapshot(
         if (Chunks is { } chunks && (ids = IdChunk.Join(chunks, parts, Clock ?? DateTimeOffset.MinValue)) is null) return null;
         if (LineParts is not { } lineParts) return this with { Finished = ids };
         if (pieces.Count != lineParts.Parts || pieces.Any(p => p is not OpenLinesPart part || part.Stamp != lineParts.Stamp)) return null;
-        var lines = new OrderLine[lineParts.Lines];
-        var n = 0;
-        foreach (OpenLinesPart part in pieces)
-        {
-            if (n + part.Lines.Count > lines.Length) return null;
-            foreach (var line in part.Lines) lines[n++] = line;
-        }
-        return n == lines.Length ? this with { Finished = ids, OpenLines = lines, LineParts = null } : null;
+        var lines = pieces.Select(p => ((OpenLinesPart)p).Lines).ToArray();
+        return lines.Sum(l => (long)l.Count) == lineParts.Lines ? this with { Finished = ids, OpenLines = OpenLinesCopy.Join(lines), LineParts = null } : null;
     }
 
     /// <summary>
