@@ -129,4 +129,52 @@ public sealed class RememberedIdsTests
         Assert.Equal(idsGiven.Length, restored.Lines.Count);
         Assert.All(idsGiven, id => Assert.True(restored.Lines.TryGetValue(id, out var f) && f.Finish == Finish.LineShipped, id));
     }
+
+    /// <summary>
+    /// A restore of many ids (the index's build fetches slots ahead of the id it places): an id stored twice answers with
+    /// its latest entry and counts once, refunds are not found as lines or adjustments, and the same id of two kinds
+    /// stays apart, as a plain dictionary of the same entries says.
+    /// </summary>
+    [Fact]
+    public void Many_ids_restored_answer_as_a_dictionary_of_their_latest_entries()
+    {
+        var random = new Random(20);
+        var original = RememberedIds.Empty(TimeSpan.FromHours(1)).Tick(Start);
+        var model = new Dictionary<(IdKind, string), long>();
+        for (var i = 0; i < 20_000; i++)
+        {
+            var id = $"id-{random.Next(12_000)}";
+            switch (random.Next(10))
+            {
+                case 0:
+                    original.Refund(id);
+                    break;
+                case 1:
+                    original.Adjustment(id, Finish.StockAdjusted, i);
+                    model[(IdKind.Adjustment, id)] = i;
+                    break;
+                default:
+                    original.Line(id, Finish.LineReleased, i);
+                    model[(IdKind.OrderLine, id)] = i;
+                    break;
+            }
+        }
+        var range = original.Range(original.FirstPosition);
+        var ends = new int[range.Count];
+        for (int i = 0, end = 0; i < range.Count; i++) ends[i] = end += range.Id(i).Length;
+
+        var restored = RememberedIds.Restore(original.Horizon, original.Clock, range.Count, range.IdBytes.ToArray(), ends, range.Kinds.ToArray(),
+            range.Finishes.ToArray(), range.Amounts.ToArray(), range.AtTicks.ToArray());
+
+        Assert.Equal(model.Keys.Count(k => k.Item1 == IdKind.OrderLine), restored.Lines.Count);
+        Assert.Equal(model.Keys.Count(k => k.Item1 == IdKind.Adjustment), restored.Adjustments.Count);
+        for (var n = 0; n < 12_000; n++)
+        {
+            var id = $"id-{n}";
+            Assert.Equal(model.TryGetValue((IdKind.OrderLine, id), out var line) ? line : (long?)null,
+                restored.Lines.TryGetValue(id, out var f) ? f.Amount : (long?)null);
+            Assert.Equal(model.TryGetValue((IdKind.Adjustment, id), out var adjustment) ? adjustment : (long?)null,
+                restored.Adjustments.TryGetValue(id, out f) ? f.Amount : (long?)null);
+        }
+    }
 }
