@@ -1,10 +1,12 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Runtime.Serialization;
+using System.Text.Json;
 using Akka.Event;
 using Akka.Persistence;
 using Akka.Persistence.Sql.Config;
 using Akka.Persistence.Sql.Snapshot;
+using Restock.Actors.Engine.Inventory;
 using Config = Akka.Configuration.Config;
 
 namespace Restock.Actors.Engine.Hosting;
@@ -44,7 +46,8 @@ public interface ISnapshotInParts
 /// load: ~600 methods to JIT while that SKU recovers, PERFORMANCE-LOG "Goal 5, session 12"). Snapshots in parts
 /// (<see cref="ISnapshotInParts"/>) are written part and pieces first, each in a write of its own, head last, one save
 /// after the other per entity, and read back whole; a head whose parts or pieces do not fit is passed over for the one
-/// before it (then none: the journal replays from the start). Pieces a head does not name are deleted once a later head
+/// before it (then none: the journal replays from the start), and so is a damaged head or part of an entity that never
+/// deletes its events (<see cref="NeverDeletesEvents"/>). Pieces a head does not name are deleted once a later head
 /// is stored: until then a crash between the pieces and the head leaves the previous head whole.
 /// </summary>
 public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
@@ -57,12 +60,13 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
     private readonly RecoveryReads<string, bool>? _hasSnapshot;
     private readonly StoredIds? _stored;
     private readonly Func<string, long, long, CancellationToken, Task<List<(long Key, object Part)>>>? _readParts;
-    private readonly Func<string, SnapshotSelectionCriteria, CancellationToken, Task<List<SelectedSnapshot?>>>? _readLatest;
+    private readonly Func<string, SnapshotSelectionCriteria, CancellationToken, Task<List<StoredRow>>>? _readLatest;
     private readonly ConcurrentDictionary<string, PartsSaving> _saving = new();
     // Entities known here to have pieces stored (true), or none since a head without pieces deleted them (false): the next
     // head deletes them even if it has none.
     private readonly ConcurrentDictionary<string, bool> _withPieces = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Akka.Serialization.Serialization _serialization = Context.System.Serialization;
     private readonly CancellationTokenSource _stopping = new();
 
     public BatchedRecoverySnapshotStore(Config snapshotConfig) : base(snapshotConfig)
@@ -82,27 +86,25 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
             _stored = StoredIds.For(Context.System, "snapshots " + from + " " + config.ConnectionString, cancel =>
                 RecoveryReads.QueryAsync(Connect, $"SELECT DISTINCT {id} FROM {from}", [], r => r.GetString(0), cancel));
 
-        var serialization = Context.System.Serialization;
         var seq = RecoveryReads.Quote(c.SequenceNumber);
         var parts = $"SELECT {seq}, {RecoveryReads.Quote(c.Snapshot)}, {RecoveryReads.Quote(c.Manifest)}, {RecoveryReads.Quote(c.SerializerId)} " +
                     $"FROM {from} WHERE {id} = @p0 AND {seq} >= @p1 AND {seq} <= @p2 ORDER BY {seq}";
         _readParts = (persistenceId, first, last, cancel) => RecoveryReads.QueryAsync(Connect, parts, [persistenceId, first, last],
-            r => (r.GetInt64(0), serialization.Deserialize((byte[])r.GetValue(1), r.IsDBNull(3) ? 0 : r.GetInt32(3), r.IsDBNull(2) ? "" : r.GetString(2))),
+            r => (r.GetInt64(0), _serialization.Deserialize((byte[])r.GetValue(1), r.IsDBNull(3) ? 0 : r.GetInt32(3), r.IsDBNull(2) ? "" : r.GetString(2))),
             cancel);
-        // The plugin's row and its reading of it (created in ticks, the serializer and manifest stored with it), selected as
-        // the plugin selects: the highest sequence number within the criteria's maximum sequence number and time.
+        // The plugin's row (created in ticks, the serializer and manifest stored with it), selected as the plugin selects: the
+        // highest sequence number within the criteria's maximum sequence number and time. Read before it is deserialized, so
+        // that a damaged one is known by its sequence number.
         var created = RecoveryReads.Quote(c.Created);
         var latest = $"SELECT {seq}, {created}, {RecoveryReads.Quote(c.Snapshot)}, {RecoveryReads.Quote(c.Manifest)}, {RecoveryReads.Quote(c.SerializerId)} " +
                      $"FROM {from} WHERE {id} = @p0 AND {seq} <= @p1 AND {created} <= @p2 ORDER BY {seq} DESC LIMIT 1";
         _readLatest = (persistenceId, criteria, cancel) => RecoveryReads.QueryAsync(Connect, latest,
             [persistenceId, criteria.MaxSequenceNr, criteria.MaxTimeStamp.Ticks],
-            // A row without a serializer id (written by another tool) is left to the plugin, which finds its type by name.
-            r => r.IsDBNull(4)
-                ? null
-                : new SelectedSnapshot(new SnapshotMetadata(persistenceId, r.GetInt64(0), new DateTime(r.GetInt64(1))),
-                    serialization.Deserialize((byte[])r.GetValue(2), r.GetInt32(4), r.IsDBNull(3) ? "" : r.GetString(3))),
+            r => new StoredRow(r.GetInt64(0), r.GetInt64(1), (byte[])r.GetValue(2), r.IsDBNull(3) ? "" : r.GetString(3), r.IsDBNull(4) ? null : r.GetInt32(4)),
             cancel);
     }
+
+    private sealed record StoredRow(long SequenceNr, long Created, byte[] Payload, string Manifest, int? SerializerId);
 
     /// <summary>Whether this store reads snapshots in parts with the configuration given (SQLite and PostgreSQL).</summary>
     public static bool Supports(string providerName) => RecoveryReads.Supports(providerName);
@@ -116,40 +118,54 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
     /// <summary>The key of piece <paramref name="index"/> of the head at <paramref name="sequenceNr"/>: a later head's pieces lie above every earlier head's.</summary>
     public static long PieceKey(long sequenceNr, int index) => checked(sequenceNr * PiecesPerHead) + index;
 
+    /// <summary>
+    /// Whether the entity of <paramref name="persistenceId"/> never deletes its events: a SKU, the one entity that snapshots
+    /// in parts. Its snapshot, if damaged (head or part), is passed over for an earlier one or the journal from the first
+    /// event, which recover it whole, where failing the load would fail its recovery at every attempt until the row is
+    /// mended. Any other entity's damaged snapshot fails its recovery: sharding's stores, shop settings or refund
+    /// coordinators may delete events or depend on their snapshot.
+    /// </summary>
+    public static bool NeverDeletesEvents(string persistenceId) => SkuActor.IsPersistenceId(persistenceId);
+
     protected override async Task<SelectedSnapshot?> LoadAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken)
     {
         if (_stored?.MayHaveRows(persistenceId, _stopping.Token) == false) return null;
         if (_hasSnapshot is not null && !await _hasSnapshot.Read(persistenceId)) return null;
+        if (_readLatest is null) return await base.LoadAsync(persistenceId, criteria, cancellationToken);
         for (var tried = 0; ; tried++)
         {
-            var selected = await LatestAsync(persistenceId, criteria, cancellationToken);
-            if (selected?.Snapshot is not ISnapshotInParts head || _readParts is null) return selected;
+            var rows = await _readLatest(persistenceId, criteria, cancellationToken);
+            if (rows.Count == 0) return null;
+            var sequenceNr = rows[0].SequenceNr;
             try
             {
-                if (await WithPartsAsync(persistenceId, selected.Metadata.SequenceNr, head, cancellationToken) is { } whole)
+                var selected = await ReadAsync(persistenceId, rows[0], criteria, cancellationToken);
+                if (selected?.Snapshot is not ISnapshotInParts head) return selected;
+                if (await WithPartsAsync(persistenceId, sequenceNr, head, cancellationToken) is { } whole)
                 {
                     if (head.PieceCount > 0) _withPieces[persistenceId] = true;
                     return new SelectedSnapshot(selected.Metadata, whole);
                 }
-                _log.Warning("The snapshot of {0} at {1} misses parts it was written with; trying an earlier one", persistenceId, selected.Metadata.SequenceNr);
+                _log.Warning("The snapshot of {0} at {1} misses parts it was written with; trying an earlier one", persistenceId, sequenceNr);
             }
-            catch (SerializationException e)
+            catch (Exception e) when (e is SerializationException or JsonException && NeverDeletesEvents(persistenceId))
             {
-                // The entities that snapshot in parts never delete their events: an earlier snapshot, or the events from the
-                // first, recover them whole, where failing the load would fail every recovery until the row is mended.
-                _log.Error(e, "The snapshot of {0} at {1} has a damaged part; trying an earlier one", persistenceId, selected.Metadata.SequenceNr);
+                _log.Error(e, "The snapshot of {0} at {1} is damaged; trying an earlier one", persistenceId, sequenceNr);
             }
-            if (tried == OlderHeadsTried || selected.Metadata.SequenceNr <= 1) return null;
-            criteria = new SnapshotSelectionCriteria(selected.Metadata.SequenceNr - 1, criteria.MaxTimeStamp, criteria.MinSequenceNr, criteria.MinTimestamp);
+            if (tried == OlderHeadsTried || sequenceNr <= 1) return null;
+            criteria = new SnapshotSelectionCriteria(sequenceNr - 1, criteria.MaxTimeStamp, criteria.MinSequenceNr, criteria.MinTimestamp);
         }
     }
 
-    private async Task<SelectedSnapshot?> LatestAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken)
-    {
-        if (_readLatest is null) return await base.LoadAsync(persistenceId, criteria, cancellationToken);
-        var rows = await _readLatest(persistenceId, criteria, cancellationToken);
-        return rows.Count == 0 ? null : rows[0] ?? await base.LoadAsync(persistenceId, criteria, cancellationToken);
-    }
+    /// <summary>
+    /// The row deserialized; one without a serializer id (written by another tool) is left to the plugin, which finds its
+    /// type by name (and reads the same row again).
+    /// </summary>
+    private async Task<SelectedSnapshot?> ReadAsync(string persistenceId, StoredRow row, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken) =>
+        row.SerializerId is { } serializerId
+            ? new SelectedSnapshot(new SnapshotMetadata(persistenceId, row.SequenceNr, new DateTime(row.Created)),
+                _serialization.Deserialize(row.Payload, serializerId, row.Manifest))
+            : await base.LoadAsync(persistenceId, criteria, cancellationToken);
 
     private async Task<object?> WithPartsAsync(string persistenceId, long sequenceNr, ISnapshotInParts head, CancellationToken cancellationToken)
     {

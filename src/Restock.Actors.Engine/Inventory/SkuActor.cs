@@ -113,6 +113,9 @@ public sealed class SkuActor : UntypedPersistentActor
 
     public static string SkuIdOf(string persistenceId) => persistenceId[PersistenceIdPrefix.Length..];
 
+    /// <summary>Whether <paramref name="persistenceId"/> is a SKU's (no other entity's starts like it).</summary>
+    public static bool IsPersistenceId(string persistenceId) => persistenceId.StartsWith(PersistenceIdPrefix, StringComparison.Ordinal);
+
     // Akka reads it for every PersistAsync: made once per busy period (as the write buffers) instead of a string per write,
     // and dropped with them, so an idle SKU keeps none.
     private string? _persistenceId;

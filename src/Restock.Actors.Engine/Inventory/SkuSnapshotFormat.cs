@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Globalization;
+using System.IO.Hashing;
 using System.Runtime.CompilerServices;
 using System.Runtime.Serialization;
 using Restock.Actors.Domain.Inventory;
@@ -16,6 +18,11 @@ namespace Restock.Actors.Engine.Inventory;
 /// signed varint amounts[count] · signed varint times[count] (ticks, each as the difference to the previous one)
 /// </code>
 /// A head whose ids are kept in chunks (<see cref="SkuSnapshot.Chunks"/>) is byte 3 · int32 length of the JSON · the JSON.
+/// From session 20 on, the JSON of either opens with <c>{"crc32":"xxxxxxxx",</c>: the CRC-32 (8 hex digits) of every byte
+/// of the head but those digits, the columns included. A JSON property, not bytes after it, because a build from before
+/// it reads the head as it is (it ignores the property) where it refuses bytes left over. A head without it (written
+/// earlier) is read as before; a byte changed inside the opening itself leaves the values, which it does not hold, as they
+/// were, or breaks the JSON.
 /// A chunk (<see cref="IdChunk"/>) is byte 2 · int64 lineage · varint position of its first id · the columns as above ·
 /// uint32 CRC-32 of every byte before it (<see cref="StoredChecksum"/>: the layout alone catches only damage to its shape).
 /// Chunks of byte 1 (written before session 19) have no checksum and are read as before.
@@ -24,26 +31,63 @@ internal static class SkuSnapshotFormat
 {
     private const byte Layout = 2, HeadLayout = 3, ChunkLayout = 2, ChunkWithoutChecksum = 1;
 
+    // The opening of a head's JSON that holds its checksum: the digits follow at once, then the closing quote and a comma.
+    private static ReadOnlySpan<byte> ChecksumOpening => "{\"crc32\":\""u8;
+    private const int ChecksumDigits = 8;
+    private static readonly int ChecksummedOpening = ChecksumOpening.Length + ChecksumDigits + 2;
+
     public static byte[] Write(SkuSnapshot snapshot, Func<SkuSnapshot, byte[]> json)
     {
         var head = json(snapshot);
+        if (head.Length < 3 || head[0] != (byte)'{') throw new InvalidOperationException("a SKU snapshot's JSON is not an object with properties");
+        // The opening takes the place of the JSON's brace.
+        var jsonLength = ChecksummedOpening + head.Length - 1;
         if (snapshot.Chunks is not null)
         {
-            var headOnly = new byte[5 + head.Length];
+            var headOnly = new byte[5 + jsonLength];
             headOnly[0] = HeadLayout;
-            BinaryPrimitives.WriteInt32LittleEndian(headOnly.AsSpan(1), head.Length);
-            head.CopyTo(headOnly, 5);
+            WriteJson(head, headOnly, jsonLength);
+            SealHead(headOnly);
             return headOnly;
         }
         var ids = snapshot.Finished ?? RememberedIds.Empty(SkuState.DefaultHorizon);
         var range = ids.Range(ids.FirstPosition);
-        var bytes = new byte[5 + head.Length + ColumnsSize(range)];
+        var bytes = new byte[5 + jsonLength + ColumnsSize(range)];
         bytes[0] = Layout;
-        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(1), head.Length);
-        head.CopyTo(bytes, 5);
-        var at = 5 + head.Length;
+        WriteJson(head, bytes, jsonLength);
+        var at = 5 + jsonLength;
         WriteColumns(range, bytes, ref at, bytes.Length);
+        SealHead(bytes);
         return bytes;
+    }
+
+    private static void WriteJson(byte[] json, byte[] bytes, int jsonLength)
+    {
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(1), jsonLength);
+        ChecksumOpening.CopyTo(bytes.AsSpan(5));
+        "\","u8.CopyTo(bytes.AsSpan(5 + ChecksumOpening.Length + ChecksumDigits));
+        json.AsSpan(1).CopyTo(bytes.AsSpan(5 + ChecksummedOpening));
+    }
+
+    private static void SealHead(byte[] bytes)
+    {
+        if (!HeadChecksum(bytes).TryFormat(bytes.AsSpan(5 + ChecksumOpening.Length, ChecksumDigits), out _, "x8", CultureInfo.InvariantCulture))
+            throw new InvalidOperationException("a checksum longer than its digits");
+    }
+
+    /// <summary>Whether the head's JSON opens with a checksum: false for a head written before session 20.</summary>
+    private static bool HasChecksum(byte[] bytes, int jsonLength) =>
+        jsonLength > ChecksummedOpening && bytes.AsSpan(5).StartsWith(ChecksumOpening)
+        && bytes.AsSpan(5 + ChecksumOpening.Length + ChecksumDigits).StartsWith("\","u8);
+
+    /// <summary>The CRC-32 of a head's every byte but its checksum's digits (vectorised, once over the whole head).</summary>
+    private static uint HeadChecksum(byte[] bytes)
+    {
+        var digits = 5 + ChecksumOpening.Length;
+        var crc = new Crc32();
+        crc.Append(bytes.AsSpan(0, digits));
+        crc.Append(bytes.AsSpan(digits + ChecksumDigits));
+        return crc.GetCurrentHashAsUInt32();
     }
 
     public static byte[] Write(IdChunk chunk)
@@ -113,6 +157,10 @@ internal static class SkuSnapshotFormat
             if (bytes.Length < 5 || bytes[0] is not (Layout or HeadLayout)) throw Damaged($"not layout {Layout} or {HeadLayout}");
             var headLength = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(1));
             if (headLength < 0 || headLength > bytes.Length - 5) throw Damaged("a head longer than the bytes");
+            if (HasChecksum(bytes, headLength)
+                && (!uint.TryParse(bytes.AsSpan(5 + ChecksumOpening.Length, ChecksumDigits), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var sealedWith)
+                    || sealedWith != HeadChecksum(bytes)))
+                throw Damaged("its checksum does not match its bytes");
             var snapshot = json(bytes.AsMemory(5, headLength));
             var at = 5 + headLength;
             if (bytes[0] == HeadLayout)

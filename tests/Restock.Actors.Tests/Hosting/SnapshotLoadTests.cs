@@ -82,6 +82,59 @@ public sealed class SnapshotLoadTests(ITestOutputHelper output) : EngineTestKit(
         Assert.Equal("sku-a 5 " + At.Ticks + " 5", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
     }
 
+    /// <summary>A row of a SKU snapshot's head damaged in its layout (a byte no layout starts with), stored under <paramref name="persistenceId"/>.</summary>
+    private void StoreDamagedHead(string persistenceId, long sequenceNr)
+    {
+        var serializer = Sys.Serialization.FindSerializerForType(typeof(Restock.Actors.Engine.Inventory.SkuSnapshot));
+        Db.Snapshots.Execute("INSERT INTO snapshot (persistence_id, sequence_number, created, snapshot, manifest, serializer_id) " +
+                             $"VALUES ('{persistenceId}', {sequenceNr}, {At.Ticks}, X'09000000007B7D', 'sku.snapshot.v2', {serializer.Identifier})");
+    }
+
+    [Fact]
+    public void A_skus_damaged_snapshot_is_passed_over_for_the_one_before_it()
+    {
+        var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-dented", 3, At), "three"), TestActor);
+        ExpectMsg<SaveSnapshotSuccess>(FirstRead);
+        StoreDamagedHead("sku-dented", 9);
+
+        store.Tell(new LoadSnapshot("sku-dented", SnapshotSelectionCriteria.Latest, long.MaxValue), TestActor);
+
+        // A SKU never deletes its events: the journal replays from the snapshot before (or from the first event if none).
+        Assert.Equal("sku-dented 3 " + At.Ticks + " three", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
+    }
+
+    [Fact]
+    public void A_skus_only_snapshot_damaged_leaves_its_whole_journal_to_replay()
+    {
+        var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
+        // Another SKU's first, so that the store has made its table.
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-whole", 3, At), "three"), TestActor);
+        ExpectMsg<SaveSnapshotSuccess>(FirstRead);
+        StoreDamagedHead("sku-dented", 9);
+
+        store.Tell(new LoadSnapshot("sku-dented", SnapshotSelectionCriteria.Latest, long.MaxValue), TestActor);
+
+        Assert.Equal("none", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
+    }
+
+    [Theory]
+    [InlineData("shop-dented")]
+    [InlineData("refunds-dented")]
+    [InlineData("/system/sharding/skuCoordinator")]
+    public void A_damaged_snapshot_of_any_other_entity_fails_its_load(string persistenceId)
+    {
+        var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
+        store.Tell(new SaveSnapshot(new SnapshotMetadata(persistenceId, 3, At), "three"), TestActor);
+        ExpectMsg<SaveSnapshotSuccess>(FirstRead);
+        StoreDamagedHead(persistenceId, 9);
+
+        store.Tell(new LoadSnapshot(persistenceId, SnapshotSelectionCriteria.Latest, long.MaxValue), TestActor);
+
+        // Its events may be deleted, or its state depend on the snapshot: recovering without it could lose what it knew.
+        Assert.Contains("a damaged SKU snapshot", ExpectMsg<LoadSnapshotFailed>(FirstRead).Cause.ToString());
+    }
+
     private static string Describe(SelectedSnapshot? s) =>
         s is null ? "none" : $"{s.Metadata.PersistenceId} {s.Metadata.SequenceNr} {s.Metadata.Timestamp.Ticks} {s.Snapshot}";
 }

@@ -103,7 +103,8 @@ public sealed class SkuSnapshotLinePartsTests(ITestOutputHelper output) : Engine
     {
         var head = SmallHead();
         Assert.Equal("sku.snapshot.v2", Serializer.Manifest(head));
-        Assert.Equal(SmallHeadBeforeParts, Convert.ToBase64String(Serializer.ToBinary(head)));
+        // But for the head's checksum (session 20 on), a JSON property that build ignores.
+        Assert.Equal(SmallHeadBeforeParts, Convert.ToBase64String(SkuSnapshotHeadChecksumTests.WithoutChecksum(Serializer.ToBinary(head))));
 
         var read = (SkuSnapshot)Sys.Serialization.Deserialize(Convert.FromBase64String(SmallHeadBeforeParts), Serializer.Identifier, "sku.snapshot.v2");
         Assert.Null(read.LineParts);
