@@ -118,6 +118,25 @@ public sealed class SnapshotLoadTests(ITestOutputHelper output) : EngineTestKit(
         Assert.Equal("none", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
     }
 
+    [Fact]
+    public void A_skus_row_without_a_serializer_id_is_passed_over_when_the_plugin_cannot_read_it()
+    {
+        var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-a", 3, At), "three"), TestActor);
+        ExpectMsg<SaveSnapshotSuccess>(FirstRead);
+        // A SKU head as another tool writes a row: its type by name. The engine's serializer reads a SKU snapshot by its
+        // manifests only, so the plugin's load of it fails (SerializationException, "unknown manifest").
+        var type = typeof(Restock.Actors.Engine.Inventory.SkuSnapshot);
+        var head = Restock.Actors.Engine.Inventory.SkuSnapshot.ReadOnce(Sys.Serialization);
+        var payload = Convert.ToHexString(Sys.Serialization.FindSerializerForType(type).ToBinary(head));
+        Db.Snapshots.Execute("INSERT INTO snapshot (persistence_id, sequence_number, created, snapshot, manifest, serializer_id) " +
+                             $"VALUES ('sku-a', 5, {At.Ticks}, X'{payload}', '{type.AssemblyQualifiedName}', NULL)");
+
+        store.Tell(new LoadSnapshot("sku-a", SnapshotSelectionCriteria.Latest, long.MaxValue), TestActor);
+
+        Assert.Equal("sku-a 3 " + At.Ticks + " three", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
+    }
+
     [Theory]
     [InlineData("shop-dented")]
     [InlineData("refunds-dented")]
