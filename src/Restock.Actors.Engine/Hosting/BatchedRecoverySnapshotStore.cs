@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Runtime.Serialization;
-using System.Text.Json;
 using Akka.Event;
 using Akka.Persistence;
 using Akka.Persistence.Sql.Config;
@@ -136,11 +135,13 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
         {
             var rows = await _readLatest(persistenceId, criteria, cancellationToken);
             if (rows.Count == 0) return null;
+            // The row's own number until the snapshot is read: then the one the plugin selected (a row without a serializer id).
             var sequenceNr = rows[0].SequenceNr;
             try
             {
                 var selected = await ReadAsync(persistenceId, rows[0], criteria, cancellationToken);
                 if (selected?.Snapshot is not ISnapshotInParts head) return selected;
+                sequenceNr = selected.Metadata.SequenceNr;
                 if (await WithPartsAsync(persistenceId, sequenceNr, head, cancellationToken) is { } whole)
                 {
                     if (head.PieceCount > 0) _withPieces[persistenceId] = true;
@@ -148,10 +149,12 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
                 }
                 _log.Warning("The snapshot of {0} at {1} misses parts it was written with; trying an earlier one", persistenceId, sequenceNr);
             }
-            catch (Exception e) when (e is SerializationException or JsonException && NeverDeletesEvents(persistenceId))
+            catch (SerializationException e) when (NeverDeletesEvents(persistenceId))
             {
                 _log.Error(e, "The snapshot of {0} at {1} is damaged; trying an earlier one", persistenceId, sequenceNr);
             }
+            // A head passed over may have pieces: the entity's next save deletes them (none of its own to name them).
+            _withPieces[persistenceId] = true;
             if (tried == OlderHeadsTried || sequenceNr <= 1) return null;
             criteria = new SnapshotSelectionCriteria(sequenceNr - 1, criteria.MaxTimeStamp, criteria.MinSequenceNr, criteria.MinTimestamp);
         }

@@ -81,10 +81,25 @@ public sealed class RestockSerializer : SerializerWithStringManifest
         return buffer.Written.ToArray();
     }
 
-    public override object FromBinary(byte[] bytes, string manifest) =>
-        BinaryByManifest.TryGetValue(manifest, out var read) ? read(bytes, (json, type) => JsonSerializer.Deserialize(json.Span, type, Options)!)
-        : TypeByManifest.TryGetValue(manifest, out var type) ? JsonSerializer.Deserialize(bytes, type, Options)!
-        : throw new SerializationException($"unknown manifest '{manifest}'");
+    /// <summary>
+    /// The message stored under <paramref name="manifest"/>; bytes that do not read back as one (cut short, damaged, a
+    /// value out of range) throw <see cref="SerializationException"/> whatever part of the reading found it, so a reader
+    /// that can recover without the bytes (a SKU's snapshot) needs to know one exception.
+    /// </summary>
+    public override object FromBinary(byte[] bytes, string manifest)
+    {
+        try
+        {
+            return BinaryByManifest.TryGetValue(manifest, out var read) ? read(bytes, (json, type) => JsonSerializer.Deserialize(json.Span, type, Options)!)
+                : TypeByManifest.TryGetValue(manifest, out var type) ? JsonSerializer.Deserialize(bytes, type, Options)!
+                : throw new SerializationException($"unknown manifest '{manifest}'");
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException or IndexOutOfRangeException or OverflowException or FormatException
+                                      or InvalidOperationException)
+        {
+            throw new SerializationException($"'{manifest}' cut short or damaged: {e.Message}", e);
+        }
+    }
 
     /// <summary>A growable buffer whose arrays come from (and go back to) a pool.</summary>
     private sealed class PooledBuffer(ArrayPool<byte> pool, int capacity) : IBufferWriter<byte>, IDisposable

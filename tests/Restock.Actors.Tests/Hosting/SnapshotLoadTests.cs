@@ -104,6 +104,26 @@ public sealed class SnapshotLoadTests(ITestOutputHelper output) : EngineTestKit(
         Assert.Equal("sku-dented 3 " + At.Ticks + " three", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
     }
 
+    [Theory]
+    [InlineData("not base64!")]
+    [InlineData("AWQ=")]
+    public void A_skus_older_json_snapshot_damaged_inside_its_open_lines_is_passed_over(string chunk)
+    {
+        var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-dented", 3, At), "three"), TestActor);
+        ExpectMsg<SaveSnapshotSuccess>(FirstRead);
+        // A head of the JSON-only form (before the binary layout) whose JSON is whole but whose open lines' chunk is not
+        // base64, or counts an id longer than the chunk: damage found past the JSON reader's own checks.
+        var json = "{\"isKnown\":true,\"levels\":{\"available\":7},\"stocked\":10,\"openLines\":[\"" + chunk + "\"],\"refunds\":[]}";
+        var serializer = Sys.Serialization.FindSerializerForType(typeof(Restock.Actors.Engine.Inventory.SkuSnapshot));
+        Db.Snapshots.Execute("INSERT INTO snapshot (persistence_id, sequence_number, created, snapshot, manifest, serializer_id) " +
+                             $"VALUES ('sku-dented', 9, {At.Ticks}, X'{Convert.ToHexString(System.Text.Encoding.UTF8.GetBytes(json))}', 'sku.snapshot', {serializer.Identifier})");
+
+        store.Tell(new LoadSnapshot("sku-dented", SnapshotSelectionCriteria.Latest, long.MaxValue), TestActor);
+
+        Assert.Equal("sku-dented 3 " + At.Ticks + " three", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
+    }
+
     [Fact]
     public void A_skus_only_snapshot_damaged_leaves_its_whole_journal_to_replay()
     {
@@ -137,10 +157,26 @@ public sealed class SnapshotLoadTests(ITestOutputHelper output) : EngineTestKit(
         Assert.Equal("sku-a 3 " + At.Ticks + " three", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
     }
 
+    [Fact]
+    public void A_database_error_while_a_skus_snapshot_is_read_fails_its_load_rather_than_passing_it_over()
+    {
+        var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-a", 3, At), "three"), TestActor);
+        ExpectMsg<SaveSnapshotSuccess>(FirstRead);
+        // Only damage is passed over: a snapshot that cannot be read now (here its table is gone) is no reason to replay
+        // the SKU's whole journal without it.
+        Db.Snapshots.Execute("ALTER TABLE snapshot RENAME TO snapshot_elsewhere");
+
+        store.Tell(new LoadSnapshot("sku-a", SnapshotSelectionCriteria.Latest, long.MaxValue), TestActor);
+
+        Assert.Contains("no such table", ExpectMsg<LoadSnapshotFailed>(FirstRead).Cause.ToString());
+    }
+
     [Theory]
     [InlineData("shop-dented")]
     [InlineData("refunds-dented")]
     [InlineData("/system/sharding/skuCoordinator")]
+    [InlineData("/sharding/skuShard-0")]
     public void A_damaged_snapshot_of_any_other_entity_fails_its_load(string persistenceId)
     {
         var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);

@@ -74,13 +74,13 @@ public sealed class OpenLinesSnapshotTests(ITestOutputHelper output) : EngineTes
     [Fact]
     public void Damaged_open_lines_are_refused_with_a_clear_error()
     {
-        // A chunk that counts ten lines and holds none, then one that is not base64.
-        foreach (var chunk in new[] { "CgA=", "not base64!" })
+        // A chunk that counts ten lines and holds none, one that is not base64, one whose first id runs past its end.
+        foreach (var chunk in new[] { "CgA=", "not base64!", "AWQ=" })
         {
             var stored = "{\"isKnown\":true,\"levels\":{\"available\":7},\"stocked\":10,\"openLines\":[\"" + chunk + "\"],\"refunds\":[]}";
-            var e = Assert.ThrowsAny<Exception>(() => Read(Encoding.UTF8.GetBytes(stored), "sku.snapshot"));
+            // One exception for any damage: the snapshot store passes a damaged SKU snapshot over on it.
+            var e = Assert.Throws<System.Runtime.Serialization.SerializationException>(() => Read(Encoding.UTF8.GetBytes(stored), "sku.snapshot"));
             Output?.WriteLine(e.Message);
-            Assert.True(e is JsonException or InvalidOperationException or FormatException, e.ToString());
         }
     }
 
