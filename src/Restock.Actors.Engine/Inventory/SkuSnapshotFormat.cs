@@ -21,8 +21,7 @@ namespace Restock.Actors.Engine.Inventory;
 /// From session 20 on, the JSON of either opens with <c>{"crc32":"xxxxxxxx",</c>: the CRC-32 (8 hex digits) of every byte
 /// of the head but those digits, the columns included. A JSON property, not bytes after it, because a build from before
 /// it reads the head as it is (it ignores the property) where it refuses bytes left over. A head without it (written
-/// earlier) is read as before; a byte changed inside the opening itself leaves the values, which it does not hold, as they
-/// were, or breaks the JSON.
+/// earlier) is read as before if it opens as those did (<c>{"isKnown":</c>); a byte changed inside either opening is refused.
 /// A chunk (<see cref="IdChunk"/>) is byte 2 · int64 lineage · varint position of its first id · the columns as above ·
 /// uint32 CRC-32 of every byte before it (<see cref="StoredChecksum"/>: the layout alone catches only damage to its shape).
 /// Chunks of byte 1 (written before session 19) have no checksum and are read as before.
@@ -34,6 +33,8 @@ internal static class SkuSnapshotFormat
     // The opening of a head's JSON that holds its checksum: the digits follow at once, then the closing quote and a comma.
     private static ReadOnlySpan<byte> ChecksumOpening => "{\"crc32\":\""u8;
     private const int ChecksumDigits = 8;
+    // How a head written before the checksum opens: SkuSnapshot's first property, the same since the first build.
+    private static ReadOnlySpan<byte> UncheckedOpening => "{\"isKnown\":"u8;
     private static readonly int ChecksummedOpening = ChecksumOpening.Length + ChecksumDigits + 2;
 
     public static byte[] Write(SkuSnapshot snapshot, Func<SkuSnapshot, byte[]> json)
@@ -157,10 +158,16 @@ internal static class SkuSnapshotFormat
             if (bytes.Length < 5 || bytes[0] is not (Layout or HeadLayout)) throw Damaged($"not layout {Layout} or {HeadLayout}");
             var headLength = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(1));
             if (headLength < 0 || headLength > bytes.Length - 5) throw Damaged("a head longer than the bytes");
-            if (HasChecksum(bytes, headLength)
-                && (!uint.TryParse(bytes.AsSpan(5 + ChecksumOpening.Length, ChecksumDigits), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var sealedWith)
-                    || sealedWith != HeadChecksum(bytes)))
-                throw Damaged("its checksum does not match its bytes");
+            if (HasChecksum(bytes, headLength))
+            {
+                if (!uint.TryParse(bytes.AsSpan(5 + ChecksumOpening.Length, ChecksumDigits), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var sealedWith)
+                    || sealedWith != HeadChecksum(bytes))
+                    throw Damaged("its checksum does not match its bytes");
+            }
+            // A head without the checksum must open as every earlier build's did: a damaged opening would otherwise let
+            // damage elsewhere in the head through unchecked.
+            else if (!bytes.AsSpan(5, headLength).StartsWith(UncheckedOpening))
+                throw Damaged("neither a checksum nor an earlier build's opening");
             var snapshot = json(bytes.AsMemory(5, headLength));
             var at = 5 + headLength;
             if (bytes[0] == HeadLayout)
