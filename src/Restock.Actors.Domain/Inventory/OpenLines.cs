@@ -194,8 +194,7 @@ public sealed class OpenLines : IReadOnlyDictionary<string, OrderLine>
     /// <summary>Opens a line; an unpaid one gets its deadline. An order id already open is refused.</summary>
     internal void Add(OrderLine line)
     {
-        if (line.Status is not (LineStatus.Reserved or LineStatus.Committed))
-            throw new ArgumentOutOfRangeException(nameof(line), line.Status, "an open line is reserved or committed");
+        OpenLineSlot.RequireOpen(line.Status);
         var key = Key(line.OrderId, stackalloc byte[256]);
         var hash = IdHash.Of(key);
         if (FindPosition(key, hash, out _) >= 0) throw new ArgumentException($"order {line.OrderId} already has an open line", nameof(line));
@@ -207,7 +206,7 @@ public sealed class OpenLines : IReadOnlyDictionary<string, OrderLine>
         slot.IdStart = start;
         slot.IdLength = key.Length;
         slot.Hash = hash;
-        Store(ref slot, line);
+        slot.Set(line.Ordered, line.Held, line.Status, line.PaymentDeadline, line.RestockedAhead);
         _liveBytes += key.Length;
         Count++;
         Insert(_index, s, hash);
@@ -220,8 +219,7 @@ public sealed class OpenLines : IReadOnlyDictionary<string, OrderLine>
     {
         var s = Find(orderId);
         if (s < 0) throw new KeyNotFoundException($"no open line for order {orderId}");
-        if (line.Status is not (LineStatus.Reserved or LineStatus.Committed))
-            throw new ArgumentOutOfRangeException(nameof(line), line.Status, "an open line is reserved or committed");
+        OpenLineSlot.RequireOpen(line.Status);
         var wasUnpaid = SlotAt(s).Status == (byte)LineStatus.Reserved;
         if (line.Status == LineStatus.Reserved && !wasUnpaid) throw new InvalidOperationException($"order {orderId} is paid already");
         if (wasUnpaid && line.Status != LineStatus.Reserved) _deadlines!.Remove(s);
@@ -297,16 +295,6 @@ public sealed class OpenLines : IReadOnlyDictionary<string, OrderLine>
     }
 
     private OrderLine LineAt(int s, string orderId) => SlotAt(s).Line(orderId);
-
-    private static void Store(ref OpenLineSlot slot, OrderLine line)
-    {
-        slot.Ordered = line.Ordered;
-        slot.Held = line.Held;
-        slot.RestockedAhead = line.RestockedAhead;
-        slot.Status = (byte)line.Status;
-        slot.DeadlineTicks = line.PaymentDeadline.UtcTicks;
-        slot.OffsetMinutes = (short)line.PaymentDeadline.Offset.TotalMinutes;
-    }
 
     private int Find(string orderId)
     {
@@ -556,6 +544,24 @@ internal struct OpenLineSlot
     }
 
     public readonly OrderLine Line(string orderId) => new(orderId, Ordered, Held, (LineStatus)Status, Deadline, RestockedAhead);
+
+    /// <summary>Refuses a status an open line cannot have: open lines are reserved or committed.</summary>
+    public static void RequireOpen(LineStatus status)
+    {
+        if (status is not (LineStatus.Reserved or LineStatus.Committed))
+            throw new ArgumentOutOfRangeException(nameof(status), status, "an open line is reserved or committed");
+    }
+
+    /// <summary>Writes a line's values (not its id's place).</summary>
+    public void Set(long ordered, long held, LineStatus status, DateTimeOffset paymentDeadline, long restockedAhead)
+    {
+        Ordered = ordered;
+        Held = held;
+        RestockedAhead = restockedAhead;
+        Status = (byte)status;
+        DeadlineTicks = paymentDeadline.UtcTicks;
+        OffsetMinutes = (short)paymentDeadline.Offset.TotalMinutes;
+    }
 }
 
 /// <summary>
@@ -678,17 +684,13 @@ public sealed class OpenLinesCopy : IReadOnlyCollection<OrderLine>
 
         public void Add(ReadOnlySpan<byte> orderId, long ordered, long held, LineStatus status, DateTimeOffset paymentDeadline, long restockedAhead)
         {
-            if (status is not (LineStatus.Reserved or LineStatus.Committed))
-                throw new ArgumentOutOfRangeException(nameof(status), status, "an open line is reserved or committed");
+            OpenLineSlot.RequireOpen(status);
             if (_count == _slots.Length) Array.Resize(ref _slots, 2 * _count);
             if (_idsUsed + orderId.Length > _ids.Length) Array.Resize(ref _ids, Math.Max(2 * _ids.Length, _idsUsed + orderId.Length));
             orderId.CopyTo(_ids.AsSpan(_idsUsed));
-            _slots[_count++] = new OpenLineSlot
-            {
-                Ordered = ordered, Held = held, RestockedAhead = restockedAhead, Status = (byte)status,
-                DeadlineTicks = paymentDeadline.UtcTicks, OffsetMinutes = (short)paymentDeadline.Offset.TotalMinutes,
-                IdStart = _idsUsed, IdLength = orderId.Length,
-            };
+            ref var slot = ref _slots[_count++];
+            slot.Set(ordered, held, status, paymentDeadline, restockedAhead);
+            (slot.IdStart, slot.IdLength) = (_idsUsed, orderId.Length);
             _idsUsed += orderId.Length;
         }
 

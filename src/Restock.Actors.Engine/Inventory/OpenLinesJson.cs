@@ -160,7 +160,6 @@ public sealed class OpenLinesJson : JsonConverter<IReadOnlyCollection<OrderLine>
             var ordered = UnZigZag(ReadVar(chunk, ref at));
             var held = UnZigZag(ReadVar(chunk, ref at));
             var status = (LineStatus)checked((int)UnZigZag(ReadVar(chunk, ref at)));
-            if (status is not (LineStatus.Reserved or LineStatus.Committed)) throw new JsonException("open lines: a line neither reserved nor committed");
             var ticks = previous += UnZigZag(ReadVar(chunk, ref at));
             var offset = TimeSpan.FromMinutes(UnZigZag(ReadVar(chunk, ref at)));
             var restockedAhead = UnZigZag(ReadVar(chunk, ref at));
