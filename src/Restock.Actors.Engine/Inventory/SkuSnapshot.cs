@@ -96,35 +96,6 @@ public sealed record SkuSnapshot(
             : snapshot;
     }
 
-    /// <summary>
-    /// Writes and reads back a small head (an open line, a refund) and its one chunk of remembered ids through
-    /// <paramref name="serialization"/>, then makes them whole: System.Text.Json makes its reading of the head's records
-    /// (constructors with parameters) on a process's first read, and the JIT compiles it, which took ~110 ms at load inside
-    /// the first large SKU's recovery after a restart (PERFORMANCE-LOG "Goal 5, session 18"); the chunk's checksum loads and
-    /// compiles its library on a first read (up to ~30 ms, "Session 19: fixes"). Done once as the engine starts, off any
-    /// entity's turn. Returns the head made whole.
-    /// </summary>
-    public static SkuSnapshot ReadOnce(Akka.Serialization.Serialization serialization)
-    {
-        // An id of the longest kind: the chunk is then long enough for the checksum's vectorised path.
-        var ids = RememberedIds.Empty(SkuState.DefaultHorizon).Line(new string('r', Domain.Ids.MaxLength), Finish.LineReleased, 1);
-        var chunk = new IdChunk(0, ids.Range(ids.FirstPosition));
-        var head = new SkuSnapshot(true, new StockLevels(1, 1, 0, 0, 0, 0), 2,
-            [new OrderLine("read-once", 1, 1, LineStatus.Reserved, DateTimeOffset.UnixEpoch)],
-            [new RememberedRefund("read-once", new RefundRecord("read-once", 1, false, null, 0))], "read-once", DateTimeOffset.UnixEpoch,
-            Chunks: new IdChunks(0, ids.FirstPosition, ids.EndPosition, [new IdChunkRef(chunk.Start, chunk.Count)]));
-        var read = (SkuSnapshot)ReadBack(serialization, head);
-        var parts = new Dictionary<long, object> { [chunk.Start] = ReadBack(serialization, chunk) };
-        return (SkuSnapshot)(((ISnapshotInParts)read).WithParts(parts, [])
-            ?? throw new InvalidOperationException("a head read once at start is not made whole by its chunk"));
-    }
-
-    private static object ReadBack(Akka.Serialization.Serialization serialization, object value)
-    {
-        var serializer = (Akka.Serialization.SerializerWithStringManifest)serialization.FindSerializerFor(value);
-        return serializer.FromBinary(serializer.ToBinary(value), serializer.Manifest(value));
-    }
-
     public SkuState ToState(TimeSpan horizon, TimeSpan? manualRestockWindow = null)
     {
         if (Chunks is not null && Finished is null) throw new InvalidOperationException("a snapshot head read without its chunks of remembered ids");

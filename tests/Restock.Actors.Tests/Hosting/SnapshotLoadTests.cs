@@ -147,7 +147,7 @@ public sealed class SnapshotLoadTests(ITestOutputHelper output) : EngineTestKit(
         // A SKU head as another tool writes a row: its type by name. The engine's serializer reads a SKU snapshot by its
         // manifests only, so the plugin's load of it fails (SerializationException, "unknown manifest").
         var type = typeof(Restock.Actors.Engine.Inventory.SkuSnapshot);
-        var head = Restock.Actors.Engine.Inventory.SkuSnapshot.ReadOnce(Sys.Serialization);
+        var head = Restock.Actors.Engine.Inventory.SkuRecoveryRehearsal.Run(Sys.Serialization).Heads[0];
         var payload = Convert.ToHexString(Sys.Serialization.FindSerializerForType(type).ToBinary(head));
         Db.Snapshots.Execute("INSERT INTO snapshot (persistence_id, sequence_number, created, snapshot, manifest, serializer_id) " +
                              $"VALUES ('sku-a', 5, {At.Ticks}, X'{payload}', '{type.AssemblyQualifiedName}', NULL)");

@@ -31,18 +31,6 @@ public sealed class SkuSnapshotTests(ITestOutputHelper output) : EngineTestKit(o
         is Rejected { Code: RejectionCode.ReservationReleased };
 
     [Fact]
-    public void The_head_an_engine_reads_once_at_start_is_one_the_serializer_writes_and_reads_back()
-    {
-        // A head the serializer refused would only log a warning at each start, and leave every first recovery slower.
-        var head = SkuSnapshot.ReadOnce(Sys.Serialization);
-        Assert.Equal("read-once", Assert.Single(head.OpenLines).OrderId);
-        Assert.Equal("read-once", Assert.Single(head.Refunds).RefundId);
-        Assert.Equal(new IdChunkRef(0, 1), Assert.Single(head.Chunks!.Parts));
-        var id = Assert.Single(head.Finished!.Lines);
-        Assert.Equal((new string('r', Restock.Actors.Domain.Ids.MaxLength), Domain.Inventory.Finish.LineReleased), (id.Key, id.Value.Finish));
-    }
-
-    [Fact]
     public void A_changed_horizon_applies_to_a_sku_recovered_from_an_older_snapshot()
     {
         var state = SkuStock.Apply(SkuState.Empty(TimeSpan.FromHours(48)), new StockAdjusted("a1", 10, "count", Start));
