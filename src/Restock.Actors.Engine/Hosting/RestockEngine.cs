@@ -117,8 +117,8 @@ public sealed class RestockEngine : IAsyncDisposable
             sharding.DefaultShardAllocationStrategy(shardingSettings),
             StopEntity.Instance);
         await JoinClusterAsync(Cluster.Get(system), cancellationToken);
-        // While sharding places the first shards (the region's registration waits for a timer): a SKU recovering then runs
-        // its recovery's code compiled, not as tier-0 code. Not before the join, which it would lengthen.
+        // While sharding starts its coordinator, its stores and the first shards: a SKU recovering then runs its recovery's
+        // code compiled, not as tier-0 code. Not before the join, which it would lengthen.
         _ = Task.Run(() => SkuRecoveryRehearsal.Run(system.Serialization), CancellationToken.None)
             .ContinueWith(t => system.Log.Warning(t.Exception, "A SKU's recovery rehearsed once at start failed"),
                 CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);

@@ -11,7 +11,7 @@ namespace Restock.Actors.Engine.Inventory;
 /// and waited for the JIT: the replay's apply of ~8,000 events took 11.5–17 ms against 2.6–3.0 ms compiled, and
 /// System.Text.Json's first reading of a head ~110 ms at load (PERFORMANCE-LOG "Goal 5, session 20", "Goal 5, session 18").
 /// Here each method of it runs more often than the 30 calls after which the runtime optimises it (the loops over a large
-/// SKU's entries are optimised at once already), off any entity's turn, while sharding waits for its registration.
+/// SKU's entries are optimised at once already), off any entity's turn, while sharding starts.
 /// </summary>
 public static class SkuRecoveryRehearsal
 {
