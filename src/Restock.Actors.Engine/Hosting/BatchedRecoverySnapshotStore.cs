@@ -67,10 +67,12 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Akka.Serialization.Serialization _serialization = Context.System.Serialization;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly string? _defaultSerializer;
 
     public BatchedRecoverySnapshotStore(Config snapshotConfig) : base(snapshotConfig)
     {
         var config = new SnapshotConfig(snapshotConfig);
+        _defaultSerializer = config.DefaultSerializer;
         if (!Supports(config.ProviderName)) return;
         var table = config.TableConfig.SnapshotTable;
         var c = table.ColumnNames;
@@ -135,13 +137,11 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
         {
             var rows = await _readLatest(persistenceId, criteria, cancellationToken);
             if (rows.Count == 0) return null;
-            // The row's own number until the snapshot is read: then the one the plugin selected (a row without a serializer id).
             var sequenceNr = rows[0].SequenceNr;
             try
             {
-                var selected = await ReadAsync(persistenceId, rows[0], criteria, cancellationToken);
-                if (selected?.Snapshot is not ISnapshotInParts head) return selected;
-                sequenceNr = selected.Metadata.SequenceNr;
+                var selected = Read(persistenceId, rows[0]);
+                if (selected.Snapshot is not ISnapshotInParts head) return selected;
                 if (await WithPartsAsync(persistenceId, sequenceNr, head, cancellationToken) is { } whole)
                 {
                     if (head.PieceCount > 0) _withPieces[persistenceId] = true;
@@ -161,14 +161,34 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
     }
 
     /// <summary>
-    /// The row deserialized; one without a serializer id (written by another tool) is left to the plugin, which finds its
-    /// type by name (and reads the same row again).
+    /// The row deserialized, as the plugin deserializes it: one without a serializer id (written by another tool) names its
+    /// type, read by the serializer bound to it. The row is read already, so whatever fails here is the row's damage (its
+    /// manifest names no type of this build, its bytes do not read back), and it is one exception whoever finds it:
+    /// <see cref="SerializationException"/>, which passes a SKU's snapshot over.
     /// </summary>
-    private async Task<SelectedSnapshot?> ReadAsync(string persistenceId, StoredRow row, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken) =>
-        row.SerializerId is { } serializerId
-            ? new SelectedSnapshot(new SnapshotMetadata(persistenceId, row.SequenceNr, new DateTime(row.Created)),
-                _serialization.Deserialize(row.Payload, serializerId, row.Manifest))
-            : await base.LoadAsync(persistenceId, criteria, cancellationToken);
+    private SelectedSnapshot Read(string persistenceId, StoredRow row)
+    {
+        object snapshot;
+        try
+        {
+            snapshot = row.SerializerId is { } serializerId
+                ? _serialization.Deserialize(row.Payload, serializerId, row.Manifest)
+                : ByTypeName(row);
+        }
+        catch (Exception e) when (e is not (SerializationException or OutOfMemoryException))
+        {
+            throw new SerializationException($"a snapshot under '{row.Manifest}' that does not read back: {e.Message}", e);
+        }
+        return new SelectedSnapshot(new SnapshotMetadata(persistenceId, row.SequenceNr, new DateTime(row.Created)), snapshot);
+    }
+
+    private object ByTypeName(StoredRow row)
+    {
+        var type = Type.GetType(row.Manifest, throwOnError: true)!;
+        var serializer = _serialization.FindSerializerForType(type, _defaultSerializer);
+        return Akka.Serialization.Serialization.WithTransport(_serialization.System, (serializer, row.Payload, type),
+            state => state.serializer.FromBinary(state.Payload, state.type));
+    }
 
     private async Task<object?> WithPartsAsync(string persistenceId, long sequenceNr, ISnapshotInParts head, CancellationToken cancellationToken)
     {

@@ -145,12 +145,39 @@ public sealed class SnapshotLoadTests(ITestOutputHelper output) : EngineTestKit(
         store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-a", 3, At), "three"), TestActor);
         ExpectMsg<SaveSnapshotSuccess>(FirstRead);
         // A SKU head as another tool writes a row: its type by name. The engine's serializer reads a SKU snapshot by its
-        // manifests only, so the plugin's load of it fails (SerializationException, "unknown manifest").
+        // manifests only, so reading it by its type fails (SerializationException, "unknown manifest").
         var type = typeof(Restock.Actors.Engine.Inventory.SkuSnapshot);
         var head = Restock.Actors.Engine.Inventory.SkuRecoveryRehearsal.Run(Sys.Serialization).Heads[0];
         var payload = Convert.ToHexString(Sys.Serialization.FindSerializerForType(type).ToBinary(head));
         Db.Snapshots.Execute("INSERT INTO snapshot (persistence_id, sequence_number, created, snapshot, manifest, serializer_id) " +
                              $"VALUES ('sku-a', 5, {At.Ticks}, X'{payload}', '{type.AssemblyQualifiedName}', NULL)");
+
+        store.Tell(new LoadSnapshot("sku-a", SnapshotSelectionCriteria.Latest, long.MaxValue), TestActor);
+
+        Assert.Equal("sku-a 3 " + At.Ticks + " three", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
+    }
+
+    /// <summary>Rows as another tool writes them (the type by name) whose name or bytes do not read back here.</summary>
+    public static TheoryData<string, string> UnreadableByName => new()
+    {
+        // manifest, payload (hex)
+        { "Restock.Actors.Engine.Inventory.NoSuchSnapshot, Restock.Actors.Engine", "7B7D" },
+        { "Restock.Actors.Engine.Inventory.SkuSnapshot, No.Such.Assembly", "7B7D" },
+        { "System.Int64, Bad=Assembly=Name", "35" },
+        { "Restock Actors [[", "7B7D" },
+        { "", "7B7D" },
+        { typeof(long).AssemblyQualifiedName!, "FF00FF" },
+    };
+
+    [Theory]
+    [MemberData(nameof(UnreadableByName))]
+    public void A_skus_row_without_a_serializer_id_whose_type_or_bytes_do_not_read_is_passed_over(string manifest, string payload)
+    {
+        var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-a", 3, At), "three"), TestActor);
+        ExpectMsg<SaveSnapshotSuccess>(FirstRead);
+        Db.Snapshots.Execute("INSERT INTO snapshot (persistence_id, sequence_number, created, snapshot, manifest, serializer_id) " +
+                             $"VALUES ('sku-a', 5, {At.Ticks}, X'{payload}', '{manifest}', NULL)");
 
         store.Tell(new LoadSnapshot("sku-a", SnapshotSelectionCriteria.Latest, long.MaxValue), TestActor);
 
