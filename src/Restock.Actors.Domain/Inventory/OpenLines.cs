@@ -162,7 +162,8 @@ public sealed class OpenLines : IReadOnlyDictionary<string, OrderLine>
         {
             var key = cursor.IdBytes;
             var hash = IdHash.Of(key);
-            var position = table.FreePosition(key, hash);
+            var position = table.Probe(table._index, key, hash);
+            if (position >= 0) throw AlreadyOpen(Encoding.UTF8.GetString(key));
             var s = table._used++;
             var start = table.AppendId(s, key);
             ref var slot = ref table.SlotAt(s);
@@ -170,25 +171,11 @@ public sealed class OpenLines : IReadOnlyDictionary<string, OrderLine>
             (slot.IdStart, slot.IdLength, slot.Hash) = (start, key.Length, hash);
             table._liveBytes += key.Length;
             table.Count++;
-            table._index[position] = s + 1;
+            table._index[~position] = s + 1;
             if (slot.Status == (byte)LineStatus.Reserved) (table._deadlines ??= new PaymentDeadlines(table)).Add(s);
             else table.SetHeapIndex(s, -1);
         }
         return table;
-    }
-
-    /// <summary>The empty index position a new line of <paramref name="key"/> takes; an order id already open is refused, as <see cref="Add"/> refuses it.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int FreePosition(ReadOnlySpan<byte> key, int hash)
-    {
-        var mask = _index.Length - 1;
-        for (var position = hash & mask; ; position = (position + 1) & mask)
-        {
-            var entry = _index[position];
-            if (entry == 0) return position;
-            if (SlotAt(entry - 1).Hash == hash && KeyAt(entry - 1).SequenceEqual(key))
-                throw new ArgumentException($"order {Encoding.UTF8.GetString(key)} already has an open line", nameof(key));
-        }
     }
 
     /// <summary>Opens a line; an unpaid one gets its deadline. An order id already open is refused.</summary>
@@ -197,7 +184,7 @@ public sealed class OpenLines : IReadOnlyDictionary<string, OrderLine>
         OpenLineSlot.RequireOpen(line.Status);
         var key = Key(line.OrderId, stackalloc byte[256]);
         var hash = IdHash.Of(key);
-        if (FindPosition(key, hash, out _) >= 0) throw new ArgumentException($"order {line.OrderId} already has an open line", nameof(line));
+        if (FindPosition(key, hash, out _) >= 0) throw AlreadyOpen(line.OrderId);
         MoveSome();
         var s = TakeSlot();
         if (Count + 1 > _index.Length / 2) GrowIndex();
@@ -311,29 +298,40 @@ public sealed class OpenLines : IReadOnlyDictionary<string, OrderLine>
         return Encoding.UTF8.GetBytes(id);
     }
 
-    /// <summary>The index position of <paramref name="key"/>'s line: in the current table, or (<paramref name="old"/>) in the one it grows from.</summary>
+    /// <summary>
+    /// The index position of <paramref name="key"/>'s line: in the current table, or (<paramref name="old"/>) in the one it
+    /// grows from; negative when it has none.
+    /// </summary>
     private int FindPosition(ReadOnlySpan<byte> key, int hash, out bool old)
     {
         old = false;
+        if (_index.Length == 0) return -1;
         var position = Probe(_index, key, hash);
         if (position >= 0 || _old is null) return position;
         old = true;
         return Probe(_old, key, hash);
     }
 
+    /// <summary>
+    /// Where the probe for <paramref name="key"/> in <paramref name="table"/> ends: its line's position, or the complement
+    /// (<c>~</c>, negative) of the empty one that ends its run, where a new line of it goes. The one look-up rule, for
+    /// finding, adding and restoring lines; inlined into <see cref="Restore"/>, which is optimised from its first run.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int Probe(int[] table, ReadOnlySpan<byte> key, int hash)
     {
-        if (table.Length == 0) return -1;
         var mask = table.Length - 1;
         for (var position = hash & mask; ; position = (position + 1) & mask)
         {
             var entry = table[position];
-            if (entry == 0) return -1;
+            if (entry == 0) return ~position;
             if (entry == Gone) continue;
             var s = entry - 1;
             if (SlotAt(s).Hash == hash && KeyAt(s).SequenceEqual(key)) return position;
         }
     }
+
+    private static ArgumentException AlreadyOpen(string orderId) => new($"order {orderId} already has an open line");
 
     private static void Insert(int[] table, int s, int hash)
     {
