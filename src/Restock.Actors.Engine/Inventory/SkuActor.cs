@@ -27,6 +27,12 @@ public sealed class SkuActor : UntypedPersistentActor
     /// <summary>One per armed deadline: a tick of a deadline since re-armed or cancelled is told apart and ignored.</summary>
     private sealed class PaymentDeadlineDue : IDeadLetterSuppression;
 
+    /// <summary>Sent to itself by a SKU that recovered with a snapshot due (see <see cref="OnRecover"/>).</summary>
+    private sealed class SnapshotDue : IDeadLetterSuppression
+    {
+        public static readonly SnapshotDue Instance = new();
+    }
+
     private static readonly IImmutableSet<string> LedgerTags = ImmutableHashSet.Create(ILedgerEvent.Tag);
 
     // A timer further out than this is re-armed when it fires, so a far deadline never overflows the scheduler.
@@ -147,6 +153,10 @@ public sealed class SkuActor : UntypedPersistentActor
                 RestockMetrics.SkuRecoveries.Add(1);
                 ArmPaymentDeadline();
                 _idle.Start(Context);
+                // As many events replayed as a snapshot waits for: the latest was passed over (damaged) or never saved. Until a
+                // new one replaces it, every start replays them again (and logs the damage); the next write would take one,
+                // but a SKU that is only read may crash first. Taken after the commands that waited for the recovery.
+                if (SnapshotIsDue) Self.Tell(SnapshotDue.Instance);
                 break;
         }
     }
@@ -157,6 +167,13 @@ public sealed class SkuActor : UntypedPersistentActor
         {
             // Idle but writing, or watching a payment deadline: look again a quarter period on.
             if (_idle.IsIdle(Context) && !PassivateIfIdle()) _idle.CheckIn(Context, _settings.IdleBeforePassivation / 4);
+            return;
+        }
+        if (message is SnapshotDue)
+        {
+            // A decision written since took the snapshot if it made events; one under way or queued is not durable yet, and
+            // its own write takes the snapshot; a SKU stopping takes it on the way out.
+            if (SnapshotIsDue && !Writing && !Queued && !_stopping) SnapshotNow();
             return;
         }
         _idle.Seen();
@@ -408,10 +425,7 @@ public sealed class SkuActor : UntypedPersistentActor
         if (!_stopSnapshotTaken && _eventsSinceSnapshot >= _settings.SnapshotEvery)
         {
             _stopSnapshotTaken = _stopSnapshotPending = true;
-            _lastSnapshotSequenceNr = LastSequenceNr;
-            _eventsSinceSnapshot = 0;
-            _snapshotEntries = Entries(_state);
-            Save(Capture());
+            SnapshotNow();
             return;
         }
         Context.Stop(Self);
@@ -437,10 +451,21 @@ public sealed class SkuActor : UntypedPersistentActor
     private SkuSnapshot? SnapshotIfDue(int events)
     {
         _eventsSinceSnapshot += events;
-        if (events == 0 || _eventsSinceSnapshot < Math.Max(_settings.SnapshotEvery, _snapshotEntries)) return null;
+        if (events == 0 || !SnapshotIsDue) return null;
         _eventsSinceSnapshot = 0;
         _snapshotEntries = Entries(_state);
         return Capture();
+    }
+
+    private bool SnapshotIsDue => _eventsSinceSnapshot >= Math.Max(_settings.SnapshotEvery, _snapshotEntries);
+
+    /// <summary>A snapshot of the state as it is, saved at once: only when every decision is written.</summary>
+    private void SnapshotNow()
+    {
+        _lastSnapshotSequenceNr = LastSequenceNr;
+        _eventsSinceSnapshot = 0;
+        _snapshotEntries = Entries(_state);
+        Save(Capture());
     }
 
     /// <summary>

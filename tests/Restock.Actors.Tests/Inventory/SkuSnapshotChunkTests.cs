@@ -210,34 +210,67 @@ public sealed class SkuSnapshotChunkTests(ITestOutputHelper output)
         Sell(sku, "bent", 0, 200);
         await Crash(sku);
         await SettledHead("bent");
-        // The last digit of a counter in the head's JSON changed (e.g. 1000 available read as 1001): its checksum refuses it.
-        long sequenceNr;
-        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection(Db.Snapshots.ConnectionString))
-        {
-            connection.Open();
-            using var read = connection.CreateCommand();
-            read.CommandText = $"SELECT sequence_number, snapshot FROM snapshot WHERE persistence_id = '{HeadOf("bent")}' ORDER BY sequence_number DESC LIMIT 1";
-            byte[] bytes;
-            using (var row = read.ExecuteReader())
-            {
-                Assert.True(row.Read());
-                (sequenceNr, bytes) = (row.GetInt64(0), (byte[])row.GetValue(1));
-            }
-            var at = bytes.AsSpan().IndexOf("\"available\":"u8) + "\"available\":"u8.Length;
-            Assert.True(at > 20);
-            while (char.IsAsciiDigit((char)bytes[at + 1])) at++;
-            bytes[at] ^= 1;
-            using var write = connection.CreateCommand();
-            write.CommandText = $"UPDATE snapshot SET snapshot = $bytes WHERE persistence_id = '{HeadOf("bent")}' AND sequence_number = {sequenceNr}";
-            write.Parameters.AddWithValue("$bytes", bytes);
-            Assert.Equal(1, write.ExecuteNonQuery());
-        }
+        var sequenceNr = DamageLatestHead("bent");
 
         var restarted = Sys.ActorOf(SkuActor.Props("bent", Settings, clock));
         // From the head before it if the store still keeps one (the crash may have come before the SKU deleted it), else from the first event.
         Assert.InRange((await restarted.AskBounded<JournalStats>(new GetJournalStats("bent"))).LastSnapshotAt, 0, sequenceNr - 1);
         Assert.Equal(new StockLevels(1_000, 0, 0, 0, 0, 0), (await restarted.AskBounded<SkuReply>(new GetStock("bent"))).Levels);
         await AssertRemembers(restarted, "bent", Enumerable.Range(0, 200));
+    }
+
+    /// <summary>
+    /// The last digit of a counter in the latest head's JSON changed (e.g. 1000 available read as 1001): its checksum refuses
+    /// it. Returns the head's sequence number.
+    /// </summary>
+    private long DamageLatestHead(string sku)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection(Db.Snapshots.ConnectionString);
+        connection.Open();
+        using var read = connection.CreateCommand();
+        read.CommandText = $"SELECT sequence_number, snapshot FROM snapshot WHERE persistence_id = '{HeadOf(sku)}' ORDER BY sequence_number DESC LIMIT 1";
+        long sequenceNr;
+        byte[] bytes;
+        using (var row = read.ExecuteReader())
+        {
+            Assert.True(row.Read());
+            (sequenceNr, bytes) = (row.GetInt64(0), (byte[])row.GetValue(1));
+        }
+        var at = bytes.AsSpan().IndexOf("\"available\":"u8) + "\"available\":"u8.Length;
+        Assert.True(at > 20);
+        while (char.IsAsciiDigit((char)bytes[at + 1])) at++;
+        bytes[at] ^= 1;
+        using var write = connection.CreateCommand();
+        write.CommandText = $"UPDATE snapshot SET snapshot = $bytes WHERE persistence_id = '{HeadOf(sku)}' AND sequence_number = {sequenceNr}";
+        write.Parameters.AddWithValue("$bytes", bytes);
+        Assert.Equal(1, write.ExecuteNonQuery());
+        return sequenceNr;
+    }
+
+    [Fact]
+    public async Task A_sku_recovered_past_a_damaged_head_saves_a_fresh_one_without_waiting_for_a_write()
+    {
+        var clock = new TestClock(Start);
+        var sku = await Open("healed", Settings, clock);
+        Sell(sku, "healed", 0, 200);
+        await Crash(sku);
+        await SettledHead("healed");
+        DamageLatestHead("healed");
+
+        // Recovered from the journal, then only read and crashed: no write and no snapshot on the way out to replace the head.
+        var recovered = Sys.ActorOf(SkuActor.Props("healed", Settings, clock));
+        Assert.True((await recovered.AskBounded<JournalStats>(new GetJournalStats("healed"))).EventsReplayed >= 400);
+        Assert.Equal(new StockLevels(1_000, 0, 0, 0, 0, 0), (await recovered.AskBounded<SkuReply>(new GetStock("healed"))).Levels);
+        // The head stored last, after its chunks (the damaged one refused until it is replaced).
+        await AwaitAssertAsync(async () => await LatestHead("healed"), TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(100));
+        await Crash(recovered);
+
+        // The next start recovers from the fresh head, not from the whole journal again (with another error in the log).
+        var restarted = Sys.ActorOf(SkuActor.Props("healed", Settings, clock));
+        var stats = await restarted.AskBounded<JournalStats>(new GetJournalStats("healed"));
+        Assert.True(stats.LastSnapshotAt > 0 && stats.EventsReplayed == 0, $"recovered from {stats.LastSnapshotAt}, {stats.EventsReplayed} events replayed");
+        Assert.Equal(new StockLevels(1_000, 0, 0, 0, 0, 0), (await restarted.AskBounded<SkuReply>(new GetStock("healed"))).Levels);
+        await AssertRemembers(restarted, "healed", Enumerable.Range(0, 200));
     }
 
     [Fact]
