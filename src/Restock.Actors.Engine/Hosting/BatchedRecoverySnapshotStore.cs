@@ -175,6 +175,7 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
                 ? _serialization.Deserialize(row.Payload, serializerId, row.Manifest)
                 : ByTypeName(row);
         }
+        // Memory running out is no damage of the row's.
         catch (Exception e) when (e is not (SerializationException or OutOfMemoryException))
         {
             throw new SerializationException($"a snapshot under '{row.Manifest}' that does not read back: {e.Message}", e);

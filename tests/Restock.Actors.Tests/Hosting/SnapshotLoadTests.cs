@@ -185,6 +185,22 @@ public sealed class SnapshotLoadTests(ITestOutputHelper output) : EngineTestKit(
     }
 
     [Fact]
+    public void A_skus_row_whose_serializer_refuses_its_bytes_with_an_error_of_its_own_is_passed_over()
+    {
+        var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-a", 3, At), "three"), TestActor);
+        ExpectMsg<SaveSnapshotSuccess>(FirstRead);
+        // Akka's serializer of a long, given one byte of eight, throws ArgumentException rather than SerializationException.
+        var serializer = Sys.Serialization.FindSerializerForType(typeof(long));
+        Db.Snapshots.Execute("INSERT INTO snapshot (persistence_id, sequence_number, created, snapshot, manifest, serializer_id) " +
+                             $"VALUES ('sku-a', 5, {At.Ticks}, X'35', '', {serializer.Identifier})");
+
+        store.Tell(new LoadSnapshot("sku-a", SnapshotSelectionCriteria.Latest, long.MaxValue), TestActor);
+
+        Assert.Equal("sku-a 3 " + At.Ticks + " three", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
+    }
+
+    [Fact]
     public void A_database_error_while_a_skus_snapshot_is_read_fails_its_load_rather_than_passing_it_over()
     {
         var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
