@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Reflection;
 using System.Text.Json;
+using Restock.Actors.LoadTests.Targets;
 
 namespace Restock.Actors.LoadTests.Running;
 
@@ -61,22 +63,38 @@ public static class FreshProcessRestart
     }
 
     /// <summary>
+    /// The runner's dll: this one when it is the program; hosted by another (the tests), the runner's own build output in
+    /// the repository, as the copy in the host's folder would load the host's versions of the runner's dependencies.
+    /// </summary>
+    private static string RunnerDll(Assembly runner)
+    {
+        if (Assembly.GetEntryAssembly() == runner) return runner.Location;
+        var configuration = runner.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
+        var built = Path.Combine(ServiceLauncher.RepositoryRoot(), "loadtests", "Restock.Actors.LoadTests", "bin", configuration,
+            new DirectoryInfo(AppContext.BaseDirectory).Name, Path.GetFileName(runner.Location));
+        return File.Exists(built) ? built : throw new FileNotFoundException($"build loadtests/Restock.Actors.LoadTests first: no {built}");
+    }
+
+    /// <summary>
     /// The parent's side: starts the child on the journal and waits for its answer and its exit (at most
     /// <paramref name="timeout"/>; then, or if this is cancelled, the child is killed). Returns the answer and the
     /// time from the spawn to the first answer.
     /// </summary>
     public static async Task<(Answer Answer, double FromSpawnMs)> RunAsync(Request request, TextWriter log, TimeSpan timeout)
     {
+        var runner = typeof(FreshProcessRestart).Assembly;
         var host = Environment.ProcessPath ?? "dotnet";
-        var start = new ProcessStartInfo(host)
+        // The apphost `restock-load` starts itself; else `dotnet restock-load.dll`, with the dotnet that runs this process.
+        var apphost = Assembly.GetEntryAssembly() == runner && Path.GetFileNameWithoutExtension(host) != "dotnet";
+        var dotnet = Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+        var start = new ProcessStartInfo(apphost ? host : dotnet)
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        // `dotnet restock-load.dll`, or the apphost `restock-load` itself.
-        if (Path.GetFileNameWithoutExtension(host) == "dotnet") start.ArgumentList.Add(typeof(FreshProcessRestart).Assembly.Location);
+        if (!apphost) start.ArgumentList.Add(RunnerDll(runner));
         foreach (var argument in request.Arguments()) start.ArgumentList.Add(argument);
 
         var stdout = new List<string>();

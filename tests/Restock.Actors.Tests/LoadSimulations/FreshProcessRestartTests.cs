@@ -1,3 +1,4 @@
+using Restock.Actors.LoadTests;
 using Restock.Actors.LoadTests.Running;
 
 namespace Restock.Actors.Tests.LoadSimulations;
@@ -50,6 +51,15 @@ public class FreshProcessRestartTests
     public void A_child_that_wrote_no_answer_is_an_error_not_a_zero()
     {
         Assert.Throws<InvalidDataException>(() => FreshProcessRestart.Read(["[ERROR] the journal could not be opened"]));
+    }
+
+    [Fact]
+    public void The_command_line_asks_for_a_fresh_process_with_the_crash_alone()
+    {
+        var command = CommandLine.Parse(["recovery-bench", "--crash-only", "--fresh-process", "--jit-log"]);
+
+        Assert.True(command.RecoveryFreshProcess && command.RecoveryCrashOnly && command.JitLog);
+        Assert.False(CommandLine.Parse(["recovery-bench"]).RecoveryFreshProcess);
     }
 
     [Theory]
