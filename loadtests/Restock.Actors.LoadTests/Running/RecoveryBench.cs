@@ -185,10 +185,10 @@ public static class RecoveryBench
         log.WriteLine($"recovery ({label}): first answer {firstAnswer.TotalMilliseconds:N0} ms after the engine started " +
                       $"({engineStart.TotalMilliseconds:N0} ms), {stats.EventsReplayed:N0} events replayed; meanwhile the JIT compiled " +
                       $"{jitMethods:N0} methods in {jitTime.TotalMilliseconds:N0} ms; the process used {cpu.TotalMilliseconds:N0} ms of CPU");
+        // The monotonic clock (Linux), so a profile recorded with it (perf record -k mono) can be cut to the same window.
+        log.WriteLine($"first answer awaited from {askedTicks / (double)Stopwatch.Frequency:F6} to {answeredTicks / (double)Stopwatch.Frequency:F6} s (Stopwatch)");
         if (m.Jit is { } jit)
         {
-            // The monotonic clock (Linux), so a profile recorded with it (perf record -k mono) can be cut to the same window.
-            log.WriteLine($"first answer awaited from {askedTicks / (double)Stopwatch.Frequency:F6} to {answeredTicks / (double)Stopwatch.Frequency:F6} s (Stopwatch)");
             await WriteJitLogAsync(jit, asked, answered, "while the first answer was awaited", label, m);
             // A fresh process compiles the engine's start too: most of its code is first met there.
             await WriteJitLogAsync(jit, restarted, answered, "from the engine's start to the first answer", $"{label}, restart", m);
