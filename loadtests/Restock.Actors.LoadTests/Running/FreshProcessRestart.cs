@@ -77,7 +77,7 @@ public static class FreshProcessRestart
 
     /// <summary>
     /// The parent's side: starts the child on the journal and waits for its answer and its exit (at most
-    /// <paramref name="timeout"/>; then, or if this is cancelled, the child is killed). Returns the answer and the
+    /// <paramref name="timeout"/>; then, or if the wait fails, the child is killed). Returns the answer and the
     /// time from the spawn to the first answer.
     /// </summary>
     public static async Task<(Answer Answer, double FromSpawnMs)> RunAsync(Request request, TextWriter log, TimeSpan timeout)
