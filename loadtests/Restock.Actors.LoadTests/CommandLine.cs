@@ -6,7 +6,8 @@ namespace Restock.Actors.LoadTests;
 
 /// <summary>The runner's command line: a scenario name, then options that override the scenario's sizes and load.</summary>
 public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySkus, long RecoveryEvents = 1_000_000, int RecoveryOpenLines = 10_000,
-    bool FindRate = false, int Repeat = 1, bool RecoveryCrashOnly = false, bool JitLog = false)
+    bool FindRate = false, int Repeat = 1, bool RecoveryCrashOnly = false, bool JitLog = false,
+    bool RecoveryFreshProcess = false)
 {
     public static string Help => $"""
         restock-load SCENARIO [options]     flash-sale load simulations against Restock.Actors
@@ -43,6 +44,9 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
           --open-lines N         recovery-bench: of which reservations left open (default 10000)
           --crash-only           recovery-bench: only the restart after a crash with the ids inside the horizon (the
                                  case that misses), to profile it or A/B it alone
+          --fresh-process        recovery-bench: each restart in a new process of this runner on the same files, as
+                                 a crashed node restarts (its code compiled for the first time while the first
+                                 answer is awaited); adds the time from its spawn and from its own start
           --jit-log              recovery-bench: every method the JIT compiled while each first answer was awaited,
                                  with its tier (a file in the report folder; counts by type printed)
           --repeat N             cold-start: the whole bench N times in this process, each on a fresh file; every
@@ -70,6 +74,7 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
         var repeat = 1;
         var crashOnly = false;
         var jitLog = false;
+        var freshProcess = false;
         for (var i = 1; i < args.Length; i++)
         {
             var name = args[i];
@@ -127,6 +132,7 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
                 case "--repeat": repeat = (int)Number(1); break;
                 case "--crash-only": crashOnly = true; break;
                 case "--jit-log": jitLog = true; break;
+                case "--fresh-process": freshProcess = true; break;
                 default: throw new ArgumentException($"unknown option '{name}'");
             }
         }
@@ -144,7 +150,7 @@ public sealed record CommandLine(RunOptions Options, bool ShowHelp, int MemorySk
         if (findRate && scenario.Model.Kind != LoadKind.Open)
             throw new ArgumentException("--find-rate needs the open model (--rate)");
         return new CommandLine(options with { Scenario = scenario, ExtraThresholds = thresholds, EngineOverrides = engine }, false, memorySkus,
-            recoveryEvents, recoveryOpenLines, findRate, repeat, crashOnly, jitLog);
+            recoveryEvents, recoveryOpenLines, findRate, repeat, crashOnly, jitLog, freshProcess);
     }
 
     private static TimeSpan Duration(string text, string option = "--duration")

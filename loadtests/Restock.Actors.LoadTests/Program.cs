@@ -9,6 +9,7 @@ public static class Program
     {
         try
         {
+            if (args is [FreshProcessRestart.Command, ..]) return await FreshProcessRestart.RunChildAsync(args);
             var command = CommandLine.Parse(args);
             if (command.ShowHelp)
             {
@@ -27,7 +28,8 @@ public static class Program
             }
             if (command.Options.Scenario.Name == "recovery-bench")
             {
-                var recovery = await RecoveryBench.RunAsync(command.Options, command.RecoveryEvents, command.RecoveryOpenLines, Console.Out, command.RecoveryCrashOnly, command.JitLog);
+                var recovery = await RecoveryBench.RunAsync(command.Options, command.RecoveryEvents, command.RecoveryOpenLines, Console.Out, command.RecoveryCrashOnly, command.JitLog,
+                    command.RecoveryFreshProcess);
                 return recovery.Targets.All(t => t.StartsWith("met", StringComparison.Ordinal)) ? 0 : 1;
             }
             if (command.Options.Scenario.Name == "cold-start")

@@ -13,10 +13,13 @@ public sealed class JitLog : EventListener
 {
     private const EventKeywords Jit = (EventKeywords)0x10;
     private const int MethodLoadVerbose = 143;
+    private const int MethodJittingStarted = 145;
 
-    public sealed record Compiled(DateTime At, string Tier, string Method);
+    /// <param name="Ms">From the JIT's start on the method to its code loaded, on the thread that compiled it.</param>
+    public sealed record Compiled(DateTime At, string Tier, string Method, double Ms);
 
     private readonly ConcurrentQueue<Compiled> _compiled = new();
+    private readonly ConcurrentDictionary<(long Thread, ulong Method), DateTime> _jitting = new();
 
     protected override void OnEventSourceCreated(EventSource source)
     {
@@ -25,11 +28,46 @@ public sealed class JitLog : EventListener
 
     protected override void OnEventWritten(EventWrittenEventArgs e)
     {
-        if (e.EventId != MethodLoadVerbose || e.Payload is not { } payload || e.PayloadNames is not { } names) return;
+        if (e.EventId is not (MethodLoadVerbose or MethodJittingStarted) || e.Payload is not { } payload || e.PayloadNames is not { } names) return;
         object? Field(string name) => names.IndexOf(name) is var i and >= 0 ? payload[i] : null;
+        var method = (e.OSThreadId, Convert.ToUInt64(Field("MethodID") ?? 0ul));
+        if (e.EventId == MethodJittingStarted)
+        {
+            _jitting[method] = e.TimeStamp;
+            return;
+        }
         var flags = Convert.ToUInt32(Field("MethodFlags") ?? 0u);
+        var ms = _jitting.TryRemove(method, out var started) ? (e.TimeStamp - started).TotalMilliseconds : 0;
         _compiled.Enqueue(new Compiled(e.TimeStamp.ToUniversalTime(), Tier((flags >> 7) & 0x7),
-            $"{Field("MethodNamespace")}::{Field("MethodName")}"));
+            $"{Field("MethodNamespace")}::{Field("MethodName")}", ms));
+    }
+
+    /// <summary>
+    /// Whose code a compiled method is, from its type's name: Akka (its persistence plugin apart), linq2db, SQLite's
+    /// ADO.NET provider, Protobuf, the engine, the framework's generics over the engine's or the libraries' types
+    /// (which no precompiled image can hold), or the framework itself.
+    /// </summary>
+    public static string Group(string method)
+    {
+        var type = method[..Math.Max(0, method.IndexOf("::", StringComparison.Ordinal))];
+        var outer = type.Split('[', '`', '<')[0];
+        string? Library(string name) => name switch
+        {
+            _ when name.StartsWith("Akka.Persistence.Sql", StringComparison.Ordinal) => "Akka.Persistence.Sql",
+            _ when name.StartsWith("Akka", StringComparison.Ordinal) => "Akka",
+            _ when name.StartsWith("LinqToDB", StringComparison.Ordinal) => "linq2db",
+            _ when name.StartsWith("Microsoft.Data.Sqlite", StringComparison.Ordinal) || name.StartsWith("SQLitePCL", StringComparison.Ordinal) => "SQLite",
+            _ when name.StartsWith("Google.Protobuf", StringComparison.Ordinal) => "Protobuf",
+            _ when name.StartsWith("Restock", StringComparison.Ordinal) => "engine",
+            _ => null,
+        };
+        if (Library(outer) is { } library) return library;
+        if (!outer.StartsWith("System", StringComparison.Ordinal) && !outer.StartsWith("Microsoft", StringComparison.Ordinal) && outer.Length > 0)
+            return outer.Split('.')[0];
+        var over = type.Length > outer.Length
+            ? type[outer.Length..].Split('[', ']', ',', '<', '>', ' ').Select(Library).FirstOrDefault(l => l is not null)
+            : null;
+        return over is null ? "framework" : $"framework generics over {over}";
     }
 
     // The runtime's OptimizationTier as its method events carry it (three bits from bit 7 of MethodFlags).

@@ -15,7 +15,13 @@ namespace Restock.Actors.LoadTests.Running;
 public sealed record RecoveryCase(
     string Ids, string Horizon, long Events, int OpenLines, double BuildSeconds, long SnapshotBytes, long SnapshotSequenceNr,
     double EngineStartMs, double FirstAnswerMs, double FirstAnswerFromRestartMs, long EventsReplayed, string FirstAnswer, long ReservedAfter,
-    int IdChunks = 0, long IdChunkBytes = 0, long JitMethods = 0, double JitMs = 0, double CpuMs = 0);
+    int IdChunks = 0, long IdChunkBytes = 0, long JitMethods = 0, double JitMs = 0, double CpuMs = 0, FreshProcessCase? FreshProcess = null);
+
+/// <summary>
+/// A restart in a fresh process, measured to its first answer: from the parent's spawn, from the child's own start, and
+/// the JIT and CPU of the whole child up to then (its start, the engine's, the first answer).
+/// </summary>
+public sealed record FreshProcessCase(double FromSpawnMs, double FromProcessStartMs, long JitMethods, double JitMs, double CpuMs);
 
 public sealed record RecoveryReport(DateTimeOffset StartedAt, string Machine, IReadOnlyList<RecoveryCase> Cases, IReadOnlyList<string> Targets);
 
@@ -34,8 +40,9 @@ public static class RecoveryBench
 
     /// <param name="crashOnly">Only the restart after a crash with the ids inside the horizon: the case that misses, alone.</param>
     /// <param name="jitLog">Lists every method the JIT compiled while each first answer was awaited (jit-*.tsv in the report folder).</param>
+    /// <param name="freshProcess">Each restart in a new process of this runner, as a crashed node restarts (<see cref="FreshProcessRestart"/>).</param>
     public static async Task<RecoveryReport> RunAsync(RunOptions options, long events, int openLines, TextWriter log, bool crashOnly = false,
-        bool jitLog = false)
+        bool jitLog = false, bool freshProcess = false)
     {
         if (events < 1 + openLines) throw new ArgumentException("--events must be larger than --open-lines");
         var started = DateTimeOffset.UtcNow;
@@ -43,8 +50,9 @@ public static class RecoveryBench
         var inFlight = Math.Max(1, options.Scenario.Model.Concurrency);
         var engine = options.EngineOverrides ?? [];
         Directory.CreateDirectory(folder);
-        using var jit = jitLog ? new JitLog() : null;
-        var measuring = new Measuring(inFlight, engine, log, jit, folder);
+        // A fresh process listens to its own JIT.
+        using var jit = jitLog && !freshProcess ? new JitLog() : null;
+        var measuring = new Measuring(inFlight, engine, log, jit, folder, freshProcess, jitLog);
         List<RecoveryCase> cases = crashOnly
             ? [.. await MeasureAsync("inside the horizon", "24h", events, openLines, measuring, crashOnly)]
             :
@@ -99,16 +107,58 @@ public static class RecoveryBench
         }
     }
 
-    /// <summary>What every case is measured with: buyers in flight while building, engine overrides, the log, the JIT's listener.</summary>
-    private sealed record Measuring(int InFlight, IReadOnlyList<string> EngineOverrides, TextWriter Log, JitLog? Jit, string Folder);
+    /// <summary>
+    /// What every case is measured with: buyers in flight while building, engine overrides, the log, the JIT's listener,
+    /// and whether each restart runs in a fresh process (which then logs its JIT if asked).
+    /// </summary>
+    internal sealed record Measuring(int InFlight, IReadOnlyList<string> EngineOverrides, TextWriter Log, JitLog? Jit, string Folder,
+        bool FreshProcess = false, bool JitLogInFreshProcess = false);
 
-    /// <summary>Starts an engine on the journal, sends the first command at once, and leaves it stopped gracefully.</summary>
+    /// <summary>
+    /// One restart's first answer, where the engine ran: its start, the answer after it and from the restart, what the
+    /// recovery replayed, the answer, and the JIT and CPU of the process while it was awaited; when it came (UTC).
+    /// </summary>
+    public sealed record FirstAnswer(double EngineStartMs, double FirstAnswerMs, double FromRestartMs, long EventsReplayed, string Outcome,
+        long ReservedAfter, long JitMethods, double JitMs, double CpuMs, DateTime AnsweredAt, long ProcessJitMethods, double ProcessJitMs,
+        double ProcessCpuMs);
+
+    /// <summary>Restarts the engine on the journal, here or in a fresh process, and reports its first answer as a case.</summary>
     private static async Task<RecoveryCase> RestartAsync(
         string file, string[] overrides, string label, string ids, string horizon, long events, int openLines, double built, Measuring m)
     {
-        var log = m.Log;
         var (snapshotBytes, snapshotSequenceNr) = LatestSnapshot(file);
         var (chunks, chunkBytes) = IdChunks(file);
+        FreshProcessCase? fresh = null;
+        FirstAnswer first;
+        if (m.FreshProcess)
+        {
+            label += ", fresh process";
+            var (answer, fromSpawnMs) = await FreshProcessRestart.RunAsync(
+                new FreshProcessRestart.Request(file, label, m.Folder, m.JitLogInFreshProcess, overrides), m.Log, TimeSpan.FromMinutes(10));
+            first = answer.First;
+            fresh = new FreshProcessCase(Math.Round(fromSpawnMs, 1), Math.Round(answer.FromProcessStartMs, 1), first.ProcessJitMethods,
+                Math.Round(first.ProcessJitMs, 1), Math.Round(first.ProcessCpuMs, 1));
+            m.Log.WriteLine($"recovery ({label}): first answer {fromSpawnMs:N0} ms after the child was spawned ({answer.FromProcessStartMs:N0} ms " +
+                            $"after its own start); by then it had compiled {first.ProcessJitMethods:N0} methods in {first.ProcessJitMs:N0} ms " +
+                            $"and used {first.ProcessCpuMs:N0} ms of CPU");
+        }
+        else
+        {
+            first = await FirstAnswerAsync(file, overrides, label, m);
+        }
+        return new RecoveryCase(label, horizon, events, openLines, Math.Round(built, 1), snapshotBytes, snapshotSequenceNr,
+            Math.Round(first.EngineStartMs, 1), Math.Round(first.FirstAnswerMs, 1), Math.Round(first.FromRestartMs, 1), first.EventsReplayed,
+            first.Outcome, first.ReservedAfter, chunks, chunkBytes, first.JitMethods, Math.Round(first.JitMs, 1), Math.Round(first.CpuMs, 1), fresh);
+    }
+
+    /// <summary>
+    /// Starts an engine on the journal in this process, sends the first command at once, and leaves it stopped gracefully:
+    /// the in-process restart, and what a fresh process (<see cref="FreshProcessRestart"/>) runs.
+    /// </summary>
+    internal static async Task<FirstAnswer> FirstAnswerAsync(string file, string[] overrides, string label, Measuring m)
+    {
+        var log = m.Log;
+        var restarted = DateTime.UtcNow;
         var clock = Stopwatch.StartNew();
         await using var engine = await StartAsync(file, overrides);
         var engineStart = clock.Elapsed;
@@ -126,33 +176,39 @@ public static class RecoveryBench
         var answered = DateTime.UtcNow;
         var answeredTicks = Stopwatch.GetTimestamp();
         var fromRestart = clock.Elapsed;
-        (jitMethods, jitTime) = (JitInfo.GetCompiledMethodCount() - jitMethods, JitInfo.GetCompilationTime() - jitTime);
+        var (processJitMethods, processJitTime) = (JitInfo.GetCompiledMethodCount(), JitInfo.GetCompilationTime());
+        (jitMethods, jitTime) = (processJitMethods - jitMethods, processJitTime - jitTime);
         process.Refresh();
-        cpu = process.TotalProcessorTime - cpu;
+        var processCpu = process.TotalProcessorTime;
+        cpu = processCpu - cpu;
         var stats = await engine.Inventory.GetJournalStats(Sku);
         log.WriteLine($"recovery ({label}): first answer {firstAnswer.TotalMilliseconds:N0} ms after the engine started " +
                       $"({engineStart.TotalMilliseconds:N0} ms), {stats.EventsReplayed:N0} events replayed; meanwhile the JIT compiled " +
                       $"{jitMethods:N0} methods in {jitTime.TotalMilliseconds:N0} ms; the process used {cpu.TotalMilliseconds:N0} ms of CPU");
+        // The monotonic clock (Linux), so a profile recorded with it (perf record -k mono) can be cut to the same window.
+        log.WriteLine($"first answer awaited from {askedTicks / (double)Stopwatch.Frequency:F6} to {answeredTicks / (double)Stopwatch.Frequency:F6} s (Stopwatch)");
         if (m.Jit is { } jit)
         {
-            // The monotonic clock (Linux), so a profile recorded with it (perf record -k mono) can be cut to the same window.
-            log.WriteLine($"first answer awaited from {askedTicks / (double)Stopwatch.Frequency:F6} to {answeredTicks / (double)Stopwatch.Frequency:F6} s (Stopwatch)");
-            await WriteJitLogAsync(jit, asked, answered, label, m);
+            await WriteJitLogAsync(jit, asked, answered, "while the first answer was awaited", label, m);
+            // A fresh process compiles the engine's start too: most of its code is first met there.
+            await WriteJitLogAsync(jit, restarted, answered, "from the engine's start to the first answer", $"{label}, restart", m);
         }
-        return new RecoveryCase(label, horizon, events, openLines, Math.Round(built, 1), snapshotBytes, snapshotSequenceNr,
-            Math.Round(engineStart.TotalMilliseconds, 1), Math.Round(firstAnswer.TotalMilliseconds, 1),
-            Math.Round(fromRestart.TotalMilliseconds, 1), stats.EventsReplayed, reply.Outcome.ToString(), reply.Levels.Reserved, chunks, chunkBytes,
-            jitMethods, Math.Round(jitTime.TotalMilliseconds, 1), Math.Round(cpu.TotalMilliseconds, 1));
+        return new FirstAnswer(engineStart.TotalMilliseconds, firstAnswer.TotalMilliseconds, fromRestart.TotalMilliseconds, stats.EventsReplayed,
+            reply.Outcome.ToString(), reply.Levels.Reserved, jitMethods, jitTime.TotalMilliseconds, cpu.TotalMilliseconds, answered,
+            processJitMethods, processJitTime.TotalMilliseconds, processCpu.TotalMilliseconds);
     }
 
-    /// <summary>The methods compiled while the first answer was awaited: every one to a file, counts by tier and by type to the log.</summary>
-    private static async Task WriteJitLogAsync(JitLog jit, DateTime asked, DateTime answered, string label, Measuring m)
+    /// <summary>The methods compiled in a window: every one to a file; counts and JIT time by whose code, counts by tier and by type to the log.</summary>
+    private static async Task WriteJitLogAsync(JitLog jit, DateTime asked, DateTime answered, string window, string label, Measuring m)
     {
         var compiled = await jit.Between(asked, answered);
         var file = Path.Combine(m.Folder, $"jit-{string.Concat(label.Where(char.IsLetterOrDigit))}.tsv");
-        File.WriteAllLines(file, compiled.Select(c => $"{(c.At - asked).TotalMilliseconds:F1}\t{c.Tier}\t{c.Method}"));
-        m.Log.WriteLine($"JIT while the first answer was awaited ({label}), {compiled.Count:N0} methods: " +
+        File.WriteAllLines(file, compiled.Select(c => $"{(c.At - asked).TotalMilliseconds:F1}\t{c.Ms:F2}\t{c.Tier}\t{JitLog.Group(c.Method)}\t{c.Method}"));
+        m.Log.WriteLine($"JIT {window} ({label}), {compiled.Count:N0} methods, {compiled.Sum(c => c.Ms):N0} ms compiling: " +
                         string.Join(", ", compiled.GroupBy(c => c.Tier).OrderByDescending(g => g.Count()).Select(g => $"{g.Key} {g.Count():N0}")));
+        foreach (var group in compiled.GroupBy(c => JitLog.Group(c.Method)).OrderByDescending(g => g.Sum(c => c.Ms)))
+            m.Log.WriteLine($"  {group.Count(),5} methods {group.Sum(c => c.Ms),7:N1} ms  {group.Key} " +
+                            $"({string.Join(", ", group.GroupBy(c => c.Tier).OrderByDescending(t => t.Count()).Select(t => $"{t.Key} {t.Count():N0}"))})");
         foreach (var type in compiled.GroupBy(c => (c.Tier, Type: c.Method[..Math.Max(0, c.Method.IndexOf("::", StringComparison.Ordinal))]))
                      .OrderByDescending(g => g.Count()).Take(25))
             m.Log.WriteLine($"  {type.Count(),5}  {type.Key.Tier,-12} {type.Key.Type}");
@@ -242,15 +298,21 @@ public static class RecoveryBench
     public static string Markdown(RecoveryReport r)
     {
         var sb = new StringBuilder($"# recovery-bench, {r.StartedAt.ToString("u", CultureInfo.InvariantCulture)}\n\n");
+        var fresh = r.Cases.Any(c => c.FreshProcess is not null);
         sb.AppendLine($"Machine: {r.Machine}. One SKU built through the in-process engine (SQLite WAL, synchronous FULL), the engine " +
                       "stopped as by a crash (no handoff) and started again on the same file, one new reservation sent at once; then that " +
-                      "engine stopped gracefully and started again, the same.\n");
-        sb.AppendLine("| finished ids, restart | horizon | events | open lines | built in | latest snapshot | its id chunks | engine start | first answer | from the restart | events replayed | JIT meanwhile | CPU meanwhile | answer (units reserved after it) |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+                      "engine stopped gracefully and started again, the same." +
+                      (fresh ? " Each restart in a fresh process of the runner (its code compiled for the first time), as a crashed node restarts.\n" : "\n"));
+        sb.AppendLine("| finished ids, restart | horizon | events | open lines | built in | latest snapshot | its id chunks | engine start | first answer | from the restart | events replayed | JIT meanwhile | CPU meanwhile | answer (units reserved after it) |" +
+                      (fresh ? " fresh process: answer from its spawn | from its own start | its JIT, CPU by then |" : ""));
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + (fresh ? "---|---|---|" : ""));
         foreach (var c in r.Cases)
             sb.AppendLine($"| {c.Ids} | {c.Horizon} | {c.Events:N0} | {c.OpenLines:N0} | {c.BuildSeconds:N1} s | " +
                           $"{c.SnapshotBytes / 1e6:N1} MB at row {c.SnapshotSequenceNr:N0} | {c.IdChunks:N0}, {c.IdChunkBytes / 1e6:N1} MB | {c.EngineStartMs:N0} ms | **{c.FirstAnswerMs:N0} ms** | " +
-                          $"{c.FirstAnswerFromRestartMs:N0} ms | {c.EventsReplayed:N0} | {c.JitMethods:N0} methods, {c.JitMs:N0} ms | {c.CpuMs:N0} ms | {c.FirstAnswer} ({c.ReservedAfter:N0}) |");
+                          $"{c.FirstAnswerFromRestartMs:N0} ms | {c.EventsReplayed:N0} | {c.JitMethods:N0} methods, {c.JitMs:N0} ms | {c.CpuMs:N0} ms | {c.FirstAnswer} ({c.ReservedAfter:N0}) |" +
+                          (c.FreshProcess is { } f
+                              ? $" **{f.FromSpawnMs:N0} ms** | {f.FromProcessStartMs:N0} ms | {f.JitMethods:N0} methods, {f.JitMs:N0} ms; {f.CpuMs:N0} ms |"
+                              : fresh ? " — | — | — |" : ""));
         sb.AppendLine();
         sb.AppendJoin("", r.Targets.Select(t => $"- {t}\n"));
         return sb.ToString();

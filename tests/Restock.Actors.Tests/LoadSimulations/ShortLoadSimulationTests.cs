@@ -107,4 +107,20 @@ public sealed class ShortLoadSimulationTests(ITestOutputHelper output)
         // accepted on top of the 200 lines left open and the reservations of the restarts before it.
         Assert.Equal([("Done", 201L), ("Done", 202L), ("Done", 201L), ("Done", 202L)], report.Cases.Select(c => (c.FirstAnswer, c.ReservedAfter)));
     }
+
+    [Fact]
+    public async Task Recovery_bench_in_a_fresh_process_restarts_the_SKU_it_built_with_every_open_line_still_held()
+    {
+        var log = new StringWriter();
+        var reports = Path.Combine(Path.GetTempPath(), $"restock-recovery-bench-{Guid.NewGuid():N}");
+        var report = await RecoveryBench.RunAsync(new RunOptions(Catalog.Find("recovery-bench")!, ReportsFolder: reports), events: 3_001, openLines: 200, log,
+            freshProcess: true);
+        output.WriteLine(log.ToString());
+        Directory.Delete(reports, recursive: true);
+
+        // Each restart ran in a child runner that answered: the same SKU as in-process, the graceful stop's snapshot included.
+        Assert.Equal([("Done", 201L), ("Done", 202L), ("Done", 201L), ("Done", 202L)], report.Cases.Select(c => (c.FirstAnswer, c.ReservedAfter)));
+        Assert.All(report.Cases, c => Assert.True(c.FreshProcess is { FromSpawnMs: > 0, JitMethods: > 0 }, c.Ids));
+        Assert.All(report.Cases, c => Assert.EndsWith("fresh process", c.Ids));
+    }
 }
