@@ -102,7 +102,10 @@ public sealed class SkuJournalKeptTests(ITestOutputHelper output)
 
         var recovered = Sys.ActorOf(SkuActor.Props(Sku, Settings));
         var stats = await recovered.AskBounded<JournalStats>(new GetJournalStats(Sku));
-        Assert.Equal((0L, written), (stats.LastSnapshotAt, stats.EventsReplayed));
+        // Every event replayed: no snapshot was offered. The SKU then heals by saving a fresh one at its last row, which an
+        // ask arriving after its recovery already sees.
+        Assert.Equal(written, stats.EventsReplayed);
+        Assert.Contains(stats.LastSnapshotAt, new[] { 0L, rows[^1] });
         Assert.Equal(before, await Answers(recovered, rounds * perRound));
     }
 }
