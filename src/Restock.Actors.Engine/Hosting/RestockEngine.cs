@@ -90,13 +90,14 @@ public sealed class RestockEngine : IAsyncDisposable
         var refunds = RefundSettings.From(config);
         var ledgerSettings = LedgerSettings.From(config);
         JournalStore.Prepare(config, system.Log);
-        // The plugins start now, not at sharding's first use of them: in a fresh process their start and first queries
-        // (linq2db builds them) otherwise lie between the first command and its SKU's recovery.
+        var ledger = LedgerStore.From(config);
+        await ledger.EnsureSchemaAsync(cancellationToken);
+        // The plugins start now (after the ledger's tables: their own are created beside no other), not at sharding's first
+        // use of them: in a fresh process their start and first queries (linq2db builds them) otherwise lie between the
+        // first command and its SKU's recovery.
         var persistence = Akka.Persistence.Persistence.Instance.Apply(system);
         persistence.JournalFor(null);
         persistence.SnapshotStoreFor(null);
-        var ledger = LedgerStore.From(config);
-        await ledger.EnsureSchemaAsync(cancellationToken);
 
         // The regions (and with them sharding's replicator) start before the node joins: the coordinators write their
         // state to a majority of the members, and a member that is Up without a replicator fails those writes.
