@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Sharding;
@@ -78,6 +79,9 @@ public sealed class RestockEngine : IAsyncDisposable
     private static async Task<RestockEngine> StartOnAsync(ActorSystem system, bool ownsSystem, CancellationToken cancellationToken)
     {
         var config = system.Settings.Config;
+        // Beside the start's waits (the schema, sharding's start, the join): in a fresh process the rehearsal is the
+        // first use of the recovery's code, which a recovery running beside it would otherwise share the cores with.
+        var rehearsed = RehearseRecoveryAsync(system);
         RestockConfig.CheckClusterSafety(config);
         RestockConfig.CheckJournalTimeouts(config);
         RestockConfig.CheckAskTimeouts(config);
@@ -88,6 +92,12 @@ public sealed class RestockEngine : IAsyncDisposable
         JournalStore.Prepare(config, system.Log);
         var ledger = LedgerStore.From(config);
         await ledger.EnsureSchemaAsync(cancellationToken);
+        // The plugins start now (after the ledger's tables: their own are created beside no other), not at sharding's first
+        // use of them: in a fresh process their start and first queries (linq2db builds them) otherwise lie between the
+        // first command and its SKU's recovery.
+        var persistence = Akka.Persistence.Persistence.Instance.Apply(system);
+        persistence.JournalFor(null);
+        persistence.SnapshotStoreFor(null);
 
         // The regions (and with them sharding's replicator) start before the node joins: the coordinators write their
         // state to a majority of the members, and a member that is Up without a replicator fails those writes.
@@ -117,11 +127,8 @@ public sealed class RestockEngine : IAsyncDisposable
             sharding.DefaultShardAllocationStrategy(shardingSettings),
             StopEntity.Instance);
         await JoinClusterAsync(Cluster.Get(system), cancellationToken);
-        // While sharding starts its coordinator, its stores and the first shards: a SKU recovering then runs its recovery's
-        // code compiled, not as tier-0 code. Not before the join, which it would lengthen.
-        _ = Task.Run(() => SkuRecoveryRehearsal.Run(system.Serialization), CancellationToken.None)
-            .ContinueWith(t => system.Log.Warning(t.Exception, "A SKU's recovery rehearsed once at start failed"),
-                CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        // No SKU command is taken before the rehearsal has run: the first recovery then runs on compiled code.
+        await rehearsed;
 
         if (ledgerSettings.RunProjection)
             StartLedgerProjection(system, ledger, ledgerSettings);
@@ -130,6 +137,21 @@ public sealed class RestockEngine : IAsyncDisposable
         var regions = new Dictionary<string, IActorRef> { ["sku"] = skuRegion, ["shop"] = shopRegion, ["order-refunds"] = refundRegion };
         return new RestockEngine(system, new ShardedInventory(skuRegion, askTimeouts, inventory), new ShardedShops(shopRegion, askTimeouts),
             new ShardedRefunds(refundRegion, askTimeouts), ledger, ownsSystem, askTimeouts, new ClusterStats(system, regions));
+    }
+
+    /// <summary>A SKU's recovery run once on another thread (<see cref="SkuRecoveryRehearsal"/>); its failure is logged, never the start's.</summary>
+    private static async Task RehearseRecoveryAsync(ActorSystem system)
+    {
+        var took = Stopwatch.StartNew();
+        try
+        {
+            await Task.Run(() => SkuRecoveryRehearsal.Run(system.Serialization), CancellationToken.None);
+            system.Log.Info("A SKU's recovery rehearsed at start in {0:N0} ms", took.ElapsedMilliseconds);
+        }
+        catch (Exception e)
+        {
+            system.Log.Warning(e, "A SKU's recovery rehearsed once at start failed");
+        }
     }
 
     /// <summary>One projection per cluster (a singleton), restarted with backoff whenever it fails.</summary>
