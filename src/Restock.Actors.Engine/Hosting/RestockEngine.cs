@@ -92,12 +92,16 @@ public sealed class RestockEngine : IAsyncDisposable
         JournalStore.Prepare(config, system.Log);
         var ledger = LedgerStore.From(config);
         await ledger.EnsureSchemaAsync(cancellationToken);
-        // The plugins start now (after the ledger's tables: their own are created beside no other), not at sharding's first
-        // use of them: in a fresh process their start and first queries (linq2db builds them) otherwise lie between the
-        // first command and its SKU's recovery.
-        var persistence = Akka.Persistence.Persistence.Instance.Apply(system);
-        persistence.JournalFor(null);
-        persistence.SnapshotStoreFor(null);
+        // On SQLite (one node to a file) the plugins start now, after the ledger's tables, not at sharding's first use of
+        // them: in a fresh process their start and first queries (linq2db builds them) otherwise lie between the first
+        // command and its SKU's recovery. Not on PostgreSQL: nodes leaving the ledger's schema lock one after another would
+        // each create the plugins' tables at once, outside that lock, and a journal whose start fails stops for good.
+        if (JournalStore.IsSqlite(config))
+        {
+            var persistence = Akka.Persistence.Persistence.Instance.Apply(system);
+            persistence.JournalFor(null);
+            persistence.SnapshotStoreFor(null);
+        }
 
         // The regions (and with them sharding's replicator) start before the node joins: the coordinators write their
         // state to a majority of the members, and a member that is Up without a replicator fails those writes.
@@ -127,7 +131,8 @@ public sealed class RestockEngine : IAsyncDisposable
             sharding.DefaultShardAllocationStrategy(shardingSettings),
             StopEntity.Instance);
         await JoinClusterAsync(Cluster.Get(system), cancellationToken);
-        // No SKU command is taken before the rehearsal has run: the first recovery then runs on compiled code.
+        // This node's callers get the engine once the rehearsal has run, so their first commands' recoveries run on compiled
+        // code. Recoveries sharding starts before that (remembered SKUs, commands routed from other nodes) run beside it.
         await rehearsed;
 
         if (ledgerSettings.RunProjection)
