@@ -91,7 +91,7 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
         var parts = $"SELECT {seq}, {RecoveryReads.Quote(c.Snapshot)}, {RecoveryReads.Quote(c.Manifest)}, {RecoveryReads.Quote(c.SerializerId)} " +
                     $"FROM {from} WHERE {id} = @p0 AND {seq} >= @p1 AND {seq} <= @p2 ORDER BY {seq}";
         _readParts = (persistenceId, first, last, cancel) => RecoveryReads.QueryAsync(Connect, parts, [persistenceId, first, last],
-            r => (r.GetInt64(0), _serialization.Deserialize((byte[])r.GetValue(1), r.IsDBNull(3) ? 0 : r.GetInt32(3), r.IsDBNull(2) ? "" : r.GetString(2))),
+            r => (r.GetInt64(0), Deserialize((byte[])r.GetValue(1), r.IsDBNull(3) ? null : r.GetInt32(3), r.IsDBNull(2) ? "" : r.GetString(2))),
             cancel);
         // The plugin's row (created in ticks, the serializer and manifest stored with it), selected as the plugin selects: the
         // highest sequence number within the criteria's maximum sequence number and time. Read before it is deserialized, so
@@ -160,35 +160,34 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
         }
     }
 
+    private SelectedSnapshot Read(string persistenceId, StoredRow row) =>
+        new(new SnapshotMetadata(persistenceId, row.SequenceNr, new DateTime(row.Created)), Deserialize(row.Payload, row.SerializerId, row.Manifest));
+
     /// <summary>
-    /// The row deserialized, as the plugin deserializes it: one without a serializer id (written by another tool) names its
-    /// type, read by the serializer bound to it. The row is read already, so whatever fails here is the row's damage (its
-    /// manifest names no type of this build, its bytes do not read back), and it is one exception whoever finds it:
-    /// <see cref="SerializationException"/>, which passes a SKU's snapshot over.
+    /// A row deserialized (a head, a part or a piece), as the plugin deserializes it: one without a serializer id (written by
+    /// another tool) names its type, read by the serializer bound to it. The row is read already, so whatever fails here is
+    /// the row's damage (its manifest names no type of this build, its bytes do not read back), and it is one exception
+    /// whoever finds it: <see cref="SerializationException"/>, which passes a SKU's snapshot over.
     /// </summary>
-    private SelectedSnapshot Read(string persistenceId, StoredRow row)
+    private object Deserialize(byte[] payload, int? serializerId, string manifest)
     {
-        object snapshot;
         try
         {
-            snapshot = row.SerializerId is { } serializerId
-                ? _serialization.Deserialize(row.Payload, serializerId, row.Manifest)
-                : ByTypeName(row);
+            return serializerId is { } id ? _serialization.Deserialize(payload, id, manifest) : ByTypeName(payload, manifest);
         }
         // Memory running out is no damage of the row's.
         catch (Exception e) when (e is not (SerializationException or OutOfMemoryException))
         {
-            throw new SerializationException($"a snapshot under '{row.Manifest}' that does not read back: {e.Message}", e);
+            throw new SerializationException($"a snapshot row under '{manifest}' that does not read back: {e.Message}", e);
         }
-        return new SelectedSnapshot(new SnapshotMetadata(persistenceId, row.SequenceNr, new DateTime(row.Created)), snapshot);
     }
 
-    private object ByTypeName(StoredRow row)
+    private object ByTypeName(byte[] payload, string manifest)
     {
-        var type = Type.GetType(row.Manifest, throwOnError: true)!;
+        var type = Type.GetType(manifest, throwOnError: true)!;
         var serializer = _serialization.FindSerializerForType(type, _defaultSerializer);
-        return Akka.Serialization.Serialization.WithTransport(_serialization.System, (serializer, row.Payload, type),
-            state => state.serializer.FromBinary(state.Payload, state.type));
+        return Akka.Serialization.Serialization.WithTransport(_serialization.System, (serializer, payload, type),
+            state => state.serializer.FromBinary(state.payload, state.type));
     }
 
     private async Task<object?> WithPartsAsync(string persistenceId, long sequenceNr, ISnapshotInParts head, CancellationToken cancellationToken)
