@@ -66,20 +66,43 @@ public sealed class SnapshotLoadTests(ITestOutputHelper output) : EngineTestKit(
         }
     }
 
+    /// <summary>A row as other tools write it: the snapshot's type by name, serialized by the serializer bound to that type.</summary>
+    private void StoreByTypeName(string persistenceId, long sequenceNr, object snapshot)
+    {
+        var payload = Convert.ToHexString(Sys.Serialization.FindSerializerForType(snapshot.GetType()).ToBinary(snapshot));
+        Db.Snapshots.Execute("INSERT INTO snapshot (persistence_id, sequence_number, created, snapshot, manifest, serializer_id) " +
+                             $"VALUES ('{persistenceId}', {sequenceNr}, {At.Ticks}, X'{payload}', '{snapshot.GetType().AssemblyQualifiedName}', NULL)");
+    }
+
     [Fact]
     public void A_row_without_a_serializer_id_is_read_as_the_plugin_reads_it()
     {
         var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
-        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-a", 3, At), 3L), TestActor);
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("shop-a", 3, At), 3L), TestActor);
         ExpectMsg<SaveSnapshotSuccess>(FirstRead);
-        // A row as other tools write it: the snapshot's type by name, serialized by the serializer bound to that type.
-        var payload = Convert.ToHexString(Sys.Serialization.FindSerializerForType(typeof(long)).ToBinary(5L));
-        Db.Snapshots.Execute("INSERT INTO snapshot (persistence_id, sequence_number, created, snapshot, manifest, serializer_id) " +
-                             $"VALUES ('sku-a', 5, {At.Ticks}, X'{payload}', '{typeof(long).AssemblyQualifiedName}', NULL)");
+        StoreByTypeName("shop-a", 5, 5L);
+
+        store.Tell(new LoadSnapshot("shop-a", SnapshotSelectionCriteria.Latest, long.MaxValue), TestActor);
+
+        Assert.Equal("shop-a 5 " + At.Ticks + " 5", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
+    }
+
+    /// <summary>Snapshots of types other than a SKU's, each read back whole by the serializer bound to its type.</summary>
+    public static TheoryData<object> OtherTypes => new() { 5L, "five", new byte[] { 0x7B, 0x7D } };
+
+    [Theory]
+    [MemberData(nameof(OtherTypes))]
+    public void A_skus_row_without_a_serializer_id_naming_another_type_is_passed_over(object snapshot)
+    {
+        var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-a", 3, At), "three"), TestActor);
+        ExpectMsg<SaveSnapshotSuccess>(FirstRead);
+        // Loaded, the SKU would ignore it and replay only the events after 5: events 4 and 5 would be missed.
+        StoreByTypeName("sku-a", 5, snapshot);
 
         store.Tell(new LoadSnapshot("sku-a", SnapshotSelectionCriteria.Latest, long.MaxValue), TestActor);
 
-        Assert.Equal("sku-a 5 " + At.Ticks + " 5", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
+        Assert.Equal("sku-a 3 " + At.Ticks + " three", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
     }
 
     /// <summary>A row of a SKU snapshot's head damaged in its layout (a byte no layout starts with), stored under <paramref name="persistenceId"/>.</summary>

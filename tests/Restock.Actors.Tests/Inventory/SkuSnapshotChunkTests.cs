@@ -239,6 +239,25 @@ public sealed class SkuSnapshotChunkTests(ITestOutputHelper output)
         await AssertRemembers(restarted, "bent", Enumerable.Range(0, 200));
     }
 
+    [Fact]
+    public async Task A_snapshot_whose_head_row_names_another_type_is_passed_over_and_no_event_is_missed()
+    {
+        var clock = new TestClock(Start);
+        var sku = await Open("renamed", Settings, clock);
+        Sell(sku, "renamed", 0, 200);
+        await Crash(sku);
+        await SettledHead("renamed");
+        // The head's row in the plugin's form (no serializer id), naming a byte array: it reads back, as that array.
+        var sequenceNr = Db.Snapshots.Count($"SELECT MAX(sequence_number) FROM snapshot WHERE persistence_id = '{HeadOf("renamed")}'");
+        Db.Snapshots.Execute($"UPDATE snapshot SET serializer_id = NULL, manifest = '{typeof(byte[]).AssemblyQualifiedName}' " +
+                             $"WHERE persistence_id = '{HeadOf("renamed")}' AND sequence_number = {sequenceNr}");
+
+        var restarted = Sys.ActorOf(SkuActor.Props("renamed", Settings, clock));
+        Assert.InRange((await restarted.AskBounded<JournalStats>(new GetJournalStats("renamed"))).LastSnapshotAt, 0, sequenceNr - 1);
+        Assert.Equal(new StockLevels(1_000, 0, 0, 0, 0, 0), (await restarted.AskBounded<SkuReply>(new GetStock("renamed"))).Levels);
+        await AssertRemembers(restarted, "renamed", Enumerable.Range(0, 200));
+    }
+
     /// <summary>
     /// The last digit of a counter in the latest head's JSON changed (e.g. 1000 available read as 1001): its checksum refuses
     /// it. Returns the head's sequence number.
