@@ -58,7 +58,7 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
 
     private readonly RecoveryReads<string, bool>? _hasSnapshot;
     private readonly StoredIds? _stored;
-    private readonly Func<string, long, long, CancellationToken, Task<List<(long Key, object Part)>>>? _readParts;
+    private readonly Func<string, long, long, CancellationToken, Task<List<StoredPart>>>? _readParts;
     private readonly Func<string, SnapshotSelectionCriteria, CancellationToken, Task<List<StoredRow>>>? _readLatest;
     private readonly ConcurrentDictionary<string, PartsSaving> _saving = new();
     // Entities known here to have pieces stored (true), or none since a head without pieces deleted them (false): the next
@@ -91,7 +91,7 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
         var parts = $"SELECT {seq}, {RecoveryReads.Quote(c.Snapshot)}, {RecoveryReads.Quote(c.Manifest)}, {RecoveryReads.Quote(c.SerializerId)} " +
                     $"FROM {from} WHERE {id} = @p0 AND {seq} >= @p1 AND {seq} <= @p2 ORDER BY {seq}";
         _readParts = (persistenceId, first, last, cancel) => RecoveryReads.QueryAsync(Connect, parts, [persistenceId, first, last],
-            r => (r.GetInt64(0), Deserialize((byte[])r.GetValue(1), r.IsDBNull(3) ? null : r.GetInt32(3), r.IsDBNull(2) ? "" : r.GetString(2))),
+            r => new StoredPart(r.GetInt64(0), (byte[])r.GetValue(1), r.IsDBNull(2) ? "" : r.GetString(2), r.IsDBNull(3) ? null : r.GetInt32(3)),
             cancel);
         // The plugin's row (created in ticks, the serializer and manifest stored with it), selected as the plugin selects: the
         // highest sequence number within the criteria's maximum sequence number and time. Read before it is deserialized, so
@@ -106,6 +106,9 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
     }
 
     private sealed record StoredRow(long SequenceNr, long Created, byte[] Payload, string Manifest, int? SerializerId);
+
+    /// <summary>A part's or piece's row as read, deserialized only if the head names it.</summary>
+    private sealed record StoredPart(long Key, byte[] Payload, string Manifest, int? SerializerId);
 
     /// <summary>Whether this store reads snapshots in parts with the configuration given (SQLite and PostgreSQL).</summary>
     public static bool Supports(string providerName) => RecoveryReads.Supports(providerName);
@@ -186,6 +189,8 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
         }
     }
 
+    private object Deserialize(StoredPart row) => Deserialize(row.Payload, row.SerializerId, row.Manifest);
+
     private object ByTypeName(byte[] payload, string manifest)
     {
         var type = Type.GetType(manifest, throwOnError: true)!;
@@ -197,11 +202,15 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
     private async Task<object?> WithPartsAsync(string persistenceId, long sequenceNr, ISnapshotInParts head, CancellationToken cancellationToken)
     {
         var keys = head.PartKeys;
+        var named = keys.ToHashSet();
+        // Rows between the head's keys that it does not name (left by a line of snapshots passed over, whose chunks above
+        // the next line's first key stay until its ids are forgotten) are not read: damage in one is no damage of this head's.
         var parts = keys.Count == 0 ? [] : await _readParts!(PartsOf(persistenceId), keys[0], keys[^1], cancellationToken);
         var pieces = head.PieceCount == 0
             ? []
             : await _readParts!(PiecesOf(persistenceId), PieceKey(sequenceNr, 0), PieceKey(sequenceNr, head.PieceCount - 1), cancellationToken);
-        return head.WithParts(parts.ToDictionary(r => r.Key, r => r.Part), pieces.Select(p => p.Part).ToList());
+        return head.WithParts(parts.Where(r => named.Contains(r.Key)).ToDictionary(r => r.Key, Deserialize),
+            pieces.Select(Deserialize).ToList());
     }
 
     /// <summary>

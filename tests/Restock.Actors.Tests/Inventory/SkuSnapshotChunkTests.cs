@@ -313,6 +313,48 @@ public sealed class SkuSnapshotChunkTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_damaged_chunk_left_by_a_head_passed_over_does_not_pass_a_later_healthy_head_over()
+    {
+        var clock = new TestClock(Start);
+        var sku = await Open("relined", Settings, clock);
+        Sell(sku, "relined", 0, 200);
+        await Crash(sku);
+        var old = (await SettledHead("relined")).Chunks!.Parts.Select(p => p.Start).ToList();
+        // The only head damaged: the SKU recovers from its journal and starts a new line of chunks, from its first id on.
+        Db.Snapshots.Execute($"DELETE FROM snapshot WHERE persistence_id = '{HeadOf("relined")}' AND sequence_number < " +
+                             $"(SELECT MAX(sequence_number) FROM snapshot WHERE persistence_id = '{HeadOf("relined")}')");
+        DamageLatestHead("relined");
+        var recovered = Sys.ActorOf(SkuActor.Props("relined", Settings, clock));
+        Assert.True((await recovered.AskBounded<JournalStats>(new GetJournalStats("relined"))).EventsReplayed >= 400);
+        Sell(recovered, "relined", 1_000, 200);
+        var sent = (await recovered.AskBounded<JournalStats>(new GetJournalStats("relined"))).LastSnapshotAt;
+        await Crash(recovered);
+
+        // The last head sent stored with its chunks; the old line's chunks above the new line's first key are still there.
+        SkuSnapshot head = null!;
+        await AwaitAssertAsync(async () =>
+        {
+            head = await LatestHead("relined");
+            Assert.True(Db.Snapshots.Count($"SELECT MAX(sequence_number) FROM snapshot WHERE persistence_id = '{HeadOf("relined")}'") >= sent);
+            Assert.Empty(head.Chunks!.Parts.Select(p => p.Start).Except(ChunkKeys("relined")));
+        }, TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(100));
+        var keys = head.Chunks!.Parts.Select(p => p.Start).ToList();
+        var leftovers = ChunkKeys("relined").Where(k => k > keys[0] && k < keys[^1] && !keys.Contains(k)).ToList();
+        Assert.NotEmpty(leftovers.Intersect(old));
+        // A leftover damaged as in the test above: its row names Akka's serializer of a long, which refuses its bytes.
+        var serializer = Sys.Serialization.FindSerializerForType(typeof(long));
+        Db.Snapshots.Execute($"UPDATE snapshot SET serializer_id = {serializer.Identifier} WHERE persistence_id = '{ChunksOf("relined")}' " +
+                             $"AND sequence_number = {leftovers[0]}");
+
+        var restarted = Sys.ActorOf(SkuActor.Props("relined", Settings, clock));
+        var stats = await restarted.AskBounded<JournalStats>(new GetJournalStats("relined"));
+        Assert.True(stats.LastSnapshotAt >= sent && stats.EventsReplayed <= 2 * Settings.SnapshotEvery,
+            $"recovered from {stats.LastSnapshotAt} (latest head at {sent} or later), {stats.EventsReplayed} events replayed");
+        Assert.Equal(new StockLevels(1_000, 0, 0, 0, 0, 0), (await restarted.AskBounded<SkuReply>(new GetStock("relined"))).Levels);
+        await AssertRemembers(restarted, "relined", Enumerable.Range(0, 200).Concat(Enumerable.Range(1_000, 200)));
+    }
+
+    [Fact]
     public async Task A_sku_whose_latest_snapshot_holds_its_ids_whole_recovers_from_it_and_goes_on_in_chunks()
     {
         var clock = new TestClock(Start);
