@@ -76,9 +76,8 @@ public static class FreshProcessRestart
     }
 
     /// <summary>
-    /// The parent's side: starts the child on the journal and waits for its answer and its exit (at most
-    /// <paramref name="timeout"/>; then, or if the wait fails, the child is killed). Returns the answer and the
-    /// time from the spawn to the first answer.
+    /// The parent's side: starts the child on the journal and waits for its answer and its exit (<see cref="AwaitAnswerAsync"/>).
+    /// Returns the answer and the time from the spawn to the first answer.
     /// </summary>
     public static async Task<(Answer Answer, double FromSpawnMs)> RunAsync(Request request, TextWriter log, TimeSpan timeout)
     {
@@ -87,16 +86,26 @@ public static class FreshProcessRestart
         // The apphost `restock-load` starts itself; else `dotnet restock-load.dll`, with the dotnet that runs this process.
         var apphost = Assembly.GetEntryAssembly() == runner && Path.GetFileNameWithoutExtension(host) != "dotnet";
         var dotnet = Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
-        var start = new ProcessStartInfo(apphost ? host : dotnet)
+        IReadOnlyList<string> arguments = apphost ? request.Arguments() : [RunnerDll(runner), .. request.Arguments()];
+        return await AwaitAnswerAsync(apphost ? host : dotnet, arguments, log, timeout);
+    }
+
+    /// <summary>
+    /// Starts the child (<paramref name="program"/> with <paramref name="arguments"/>) and waits for its answer and its
+    /// exit, at most <paramref name="timeout"/>: then, or if the wait fails, the child is killed; a timeout is a
+    /// <see cref="TimeoutException"/> that says what was awaited and how long.
+    /// </summary>
+    internal static async Task<(Answer Answer, double FromSpawnMs)> AwaitAnswerAsync(string program, IReadOnlyList<string> arguments, TextWriter log,
+        TimeSpan timeout)
+    {
+        var start = new ProcessStartInfo(program)
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        if (!apphost) start.ArgumentList.Add(RunnerDll(runner));
-        foreach (var argument in request.Arguments()) start.ArgumentList.Add(argument);
-
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
         var stdout = new List<string>();
         var spawned = DateTime.UtcNow;
         using var child = Process.Start(start) ?? throw new InvalidOperationException("could not start the child runner");
@@ -113,6 +122,13 @@ public static class FreshProcessRestart
         try
         {
             await child.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            bool answered;
+            lock (stdout) answered = stdout.Any(line => line.StartsWith('{'));
+            throw new TimeoutException($"the child runner (process {child.Id}) {(answered ? "answered but did not exit" : "neither answered nor exited")} " +
+                                       $"within {timeout.TotalSeconds:N0} s of its spawn: killed");
         }
         finally
         {

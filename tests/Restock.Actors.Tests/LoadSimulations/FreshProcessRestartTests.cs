@@ -53,6 +53,21 @@ public class FreshProcessRestartTests
         Assert.Throws<InvalidDataException>(() => FreshProcessRestart.Read(["[ERROR] the journal could not be opened"]));
     }
 
+    /// <summary>A child standing in for the runner: a shell running <paramref name="script"/>, with the answer as its $1.</summary>
+    private static Task<(FreshProcessRestart.Answer Answer, double FromSpawnMs)> Child(string script, TimeSpan timeout) =>
+        FreshProcessRestart.AwaitAnswerAsync("/bin/sh", ["-c", script, "child", FreshProcessRestart.Write(new FreshProcessRestart.Answer(First, 640.5))],
+            TextWriter.Null, timeout);
+
+    [Theory]
+    [InlineData("exec sleep 60", "neither answered nor exited within 1 s")]
+    [InlineData("echo \"$1\"; exec sleep 60", "answered but did not exit within 1 s")]
+    public async Task A_child_that_does_not_finish_in_time_is_an_error_that_says_what_was_awaited_and_how_long(string script, string said)
+    {
+        var error = await Assert.ThrowsAsync<TimeoutException>(() => Child(script, TimeSpan.FromSeconds(1)));
+
+        Assert.Contains(said, error.Message);
+    }
+
     [Fact]
     public void The_command_line_asks_for_a_fresh_process_with_the_crash_alone()
     {
