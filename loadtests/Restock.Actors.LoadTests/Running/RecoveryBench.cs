@@ -19,9 +19,10 @@ public sealed record RecoveryCase(
 
 /// <summary>
 /// A restart in a fresh process, measured to its first answer: from the parent's spawn, from the child's own start, and
-/// the JIT and CPU of the whole child up to then (its start, the engine's, the first answer).
+/// the JIT and CPU of the whole child up to then (its start, the engine's, the first answer); and the child's exit code,
+/// not 0 when its shutdown after the answer failed.
 /// </summary>
-public sealed record FreshProcessCase(double FromSpawnMs, double FromProcessStartMs, long JitMethods, double JitMs, double CpuMs);
+public sealed record FreshProcessCase(double FromSpawnMs, double FromProcessStartMs, long JitMethods, double JitMs, double CpuMs, int ExitCode = 0);
 
 public sealed record RecoveryReport(DateTimeOffset StartedAt, string Machine, IReadOnlyList<RecoveryCase> Cases, IReadOnlyList<string> Targets);
 
@@ -133,11 +134,12 @@ public static class RecoveryBench
         if (m.FreshProcess)
         {
             label += ", fresh process";
-            var (answer, fromSpawnMs) = await FreshProcessRestart.RunAsync(
+            var (answer, fromSpawnMs, exitCode) = await FreshProcessRestart.RunAsync(
                 new FreshProcessRestart.Request(file, label, m.Folder, m.JitLogInFreshProcess, overrides), m.Log, TimeSpan.FromMinutes(10));
             first = answer.First;
             fresh = new FreshProcessCase(Math.Round(fromSpawnMs, 1), Math.Round(answer.FromProcessStartMs, 1), first.ProcessJitMethods,
-                Math.Round(first.ProcessJitMs, 1), Math.Round(first.ProcessCpuMs, 1));
+                Math.Round(first.ProcessJitMs, 1), Math.Round(first.ProcessCpuMs, 1), exitCode);
+            if (exitCode != 0) m.Log.WriteLine($"recovery ({label}): the child exited with code {exitCode} after its answer (its shutdown failed); the answer is kept");
             m.Log.WriteLine($"recovery ({label}): first answer {fromSpawnMs:N0} ms after the child was spawned ({answer.FromProcessStartMs:N0} ms " +
                             $"after its own start); by then it had compiled {first.ProcessJitMethods:N0} methods in {first.ProcessJitMs:N0} ms " +
                             $"and used {first.ProcessCpuMs:N0} ms of CPU");
@@ -311,7 +313,8 @@ public static class RecoveryBench
                           $"{c.SnapshotBytes / 1e6:N1} MB at row {c.SnapshotSequenceNr:N0} | {c.IdChunks:N0}, {c.IdChunkBytes / 1e6:N1} MB | {c.EngineStartMs:N0} ms | **{c.FirstAnswerMs:N0} ms** | " +
                           $"{c.FirstAnswerFromRestartMs:N0} ms | {c.EventsReplayed:N0} | {c.JitMethods:N0} methods, {c.JitMs:N0} ms | {c.CpuMs:N0} ms | {c.FirstAnswer} ({c.ReservedAfter:N0}) |" +
                           (c.FreshProcess is { } f
-                              ? $" **{f.FromSpawnMs:N0} ms** | {f.FromProcessStartMs:N0} ms | {f.JitMethods:N0} methods, {f.JitMs:N0} ms; {f.CpuMs:N0} ms |"
+                              ? $" **{f.FromSpawnMs:N0} ms** | {f.FromProcessStartMs:N0} ms | {f.JitMethods:N0} methods, {f.JitMs:N0} ms; {f.CpuMs:N0} ms" +
+                                (f.ExitCode != 0 ? $"; exited with code {f.ExitCode} after it" : "") + " |"
                               : fresh ? " — | — | — |" : ""));
         sb.AppendLine();
         sb.AppendJoin("", r.Targets.Select(t => $"- {t}\n"));

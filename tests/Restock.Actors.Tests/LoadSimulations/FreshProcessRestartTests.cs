@@ -4,8 +4,8 @@ using Restock.Actors.LoadTests.Running;
 namespace Restock.Actors.Tests.LoadSimulations;
 
 /// <summary>
-/// The recovery bench's fresh-process restart: what the parent asks the child reaches it whole, and the child's answer is
-/// found among whatever else it writes.
+/// The recovery bench's fresh-process restart: what the parent asks the child reaches it whole, the child's answer is found
+/// among whatever else it writes and kept if its shutdown then fails, and a child that does not finish in time says so.
 /// </summary>
 public class FreshProcessRestartTests
 {
@@ -54,7 +54,7 @@ public class FreshProcessRestartTests
     }
 
     /// <summary>A child standing in for the runner: a shell running <paramref name="script"/>, with the answer as its $1.</summary>
-    private static Task<(FreshProcessRestart.Answer Answer, double FromSpawnMs)> Child(string script, TimeSpan timeout) =>
+    private static Task<FreshProcessRestart.Finished> Child(string script, TimeSpan timeout) =>
         FreshProcessRestart.AwaitAnswerAsync("/bin/sh", ["-c", script, "child", FreshProcessRestart.Write(new FreshProcessRestart.Answer(First, 640.5))],
             TextWriter.Null, timeout);
 
@@ -66,6 +66,22 @@ public class FreshProcessRestartTests
         var error = await Assert.ThrowsAsync<TimeoutException>(() => Child(script, TimeSpan.FromSeconds(1)));
 
         Assert.Contains(said, error.Message);
+    }
+
+    [Fact]
+    public async Task An_answer_the_child_wrote_is_kept_when_its_shutdown_then_fails_and_its_exit_code_reported()
+    {
+        var finished = await Child("echo \"$1\"; exit 3", TimeSpan.FromMinutes(1));
+
+        Assert.Equal((new FreshProcessRestart.Answer(First, 640.5), 3), (finished.Answer, finished.ExitCode));
+    }
+
+    [Fact]
+    public async Task A_child_that_fails_without_an_answer_is_an_error_with_its_exit_code()
+    {
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => Child("echo '[ERROR] the journal could not be opened'; exit 3", TimeSpan.FromMinutes(1)));
+
+        Assert.Contains("code 3", error.Message);
     }
 
     [Fact]
