@@ -194,12 +194,9 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
         }, MaxReplaysPerQuery, _stopping.Token, queriesAtOnce);
     }
 
-    /// <summary>
-    /// Akka's replay does nothing more for an id without rows than answer it: no replay filter (unset, Akka's default
-    /// filter applies), no published commands.
-    /// </summary>
+    /// <summary>Akka's replay does nothing more for an id without rows than answer it: no replay filter, no published commands.</summary>
     internal static bool AnswersAbsentReplays(Config journalConfig, Config systemConfig) =>
-        string.Equals(journalConfig.GetString("replay-filter.mode", "repair-by-discard-old"), "off", StringComparison.OrdinalIgnoreCase)
+        string.Equals(journalConfig.GetString("replay-filter.mode", "off"), "off", StringComparison.OrdinalIgnoreCase)
         && !systemConfig.GetBoolean("akka.persistence.publish-plugin-commands", false);
 
     private static TimeSpan Required(Config journalConfig, string path) =>
@@ -398,8 +395,8 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
     /// <summary>
     /// A SKU never stored (its id certainly without rows: <see cref="StoredIds"/>) hears at once that its replay ended at
     /// sequence number 0. Akka would ask the breaker for its highest sequence number (which the stored ids answer without a
-    /// read) and pass that answer through a promise and four continuations before telling it the same: what a new SKU's
-    /// replay allocated and handed between threads. An id that may have rows, a replay filter, or published
+    /// read) and pass that answer through a promise and four continuations before telling it the same: most of what a
+    /// new SKU's recovery allocated and handed between threads. An id that may have rows, a replay filter, or published
     /// plugin commands take Akka's way.
     /// </summary>
     protected override bool AroundReceive(Receive receive, object message)

@@ -100,7 +100,6 @@ public sealed class StoredIdsTests
         Assert.True(BatchingJournal.AnswersAbsentReplays(ConfigurationFactory.ParseString("replay-filter.mode = off"), alone));
         Assert.False(BatchingJournal.AnswersAbsentReplays(ConfigurationFactory.ParseString("replay-filter.mode = repair-by-discard-old"), alone));
         Assert.False(BatchingJournal.AnswersAbsentReplays(ConfigurationFactory.ParseString("replay-filter.mode = off"), publishing));
-        Assert.False(BatchingJournal.AnswersAbsentReplays(ConfigurationFactory.Empty, alone));
     }
 
     [Theory]
