@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Runtime.Serialization;
-using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence;
 using Akka.Persistence.Sql.Config;
@@ -59,8 +58,6 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
 
     private readonly RecoveryReads<string, bool>? _hasSnapshot;
     private readonly StoredIds? _stored;
-    // Akka's load does nothing more for an id without rows than answer it unless it publishes plugin commands.
-    private readonly bool _answersAbsentLoads = !Context.System.Settings.Config.GetBoolean("akka.persistence.publish-plugin-commands", false);
     private readonly Func<string, long, long, CancellationToken, Task<List<StoredPart>>>? _readParts;
     private readonly Func<string, SnapshotSelectionCriteria, CancellationToken, Task<List<StoredRow>>>? _readLatest;
     private readonly ConcurrentDictionary<string, PartsSaving> _saving = new();
@@ -133,20 +130,6 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
     /// coordinators may delete events or depend on their snapshot.
     /// </summary>
     public static bool NeverDeletesEvents(string persistenceId) => SkuActor.IsPersistenceId(persistenceId);
-
-    /// <summary>
-    /// A SKU never stored (no snapshot row under its id: <see cref="StoredIds"/>) hears at once that it has no snapshot, as
-    /// <see cref="LoadAsync"/> would answer it without a read, but without Akka's breaker, continuation and hand-off back.
-    /// </summary>
-    protected override bool AroundReceive(Receive receive, object message)
-    {
-        if (message is LoadSnapshot load && _answersAbsentLoads && _stored?.MayHaveRows(load.PersistenceId, _stopping.Token) == false)
-        {
-            Sender.Tell(new LoadSnapshotResult(null, load.ToSequenceNr));
-            return true;
-        }
-        return base.AroundReceive(receive, message);
-    }
 
     protected override async Task<SelectedSnapshot?> LoadAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken)
     {

@@ -82,8 +82,6 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
     private readonly ConcurrentDictionary<string, ReadAhead> _readAhead = new();
     private readonly RecoveryReads<Replay, IReadOnlyList<IPersistentRepresentation>?>? _replays;
     private readonly StoredIds? _stored;
-    // Whether a replay of an id without rows may be answered without Akka's protocol (see AroundReceive).
-    private readonly bool _answersAbsentReplays;
     // SQLite: the shared reads' statements stay prepared.
     private readonly PreparedReads? _prepared;
     private readonly CancellationTokenSource _stopping = new();
@@ -110,7 +108,6 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
         _writeTimeout = Required(journalConfig, "write-timeout");
         _readTimeout = Required(journalConfig, "recovery-event-timeout");
         _sqliteWrites = SqliteJournalWrites.For(Context.System.Serialization, config, Required(journalConfig, "write-lock-wait"));
-        _answersAbsentReplays = AnswersAbsentReplays(journalConfig, Context.System.Settings.Config);
         if (config.DaoConfig.SqlCommonCompatibilityMode || !RecoveryReads.Supports(config.ProviderName))
             return;
         var serialization = Context.System.Serialization;
@@ -193,11 +190,6 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
                 .ToArray();
         }, MaxReplaysPerQuery, _stopping.Token, queriesAtOnce);
     }
-
-    /// <summary>Akka's replay does nothing more for an id without rows than answer it: no replay filter, no published commands.</summary>
-    internal static bool AnswersAbsentReplays(Config journalConfig, Config systemConfig) =>
-        string.Equals(journalConfig.GetString("replay-filter.mode", "off"), "off", StringComparison.OrdinalIgnoreCase)
-        && !systemConfig.GetBoolean("akka.persistence.publish-plugin-commands", false);
 
     private static TimeSpan Required(Config journalConfig, string path) =>
         journalConfig.HasPath(path) && journalConfig.GetTimeSpan(path, null, allowInfinite: false) is { Ticks: > 0 } value
@@ -390,23 +382,6 @@ public sealed class BatchingJournal : SqlWriteJournal, IWithTimers
         var done = new TaskCompletionSource<IImmutableList<Exception>>(TaskCreationOptions.RunContinuationsAsynchronously);
         _toWrite.Add((write, done, Environment.TickCount64));
         return done.Task;
-    }
-
-    /// <summary>
-    /// A SKU never stored (its id certainly without rows: <see cref="StoredIds"/>) hears at once that its replay ended at
-    /// sequence number 0. Akka would ask the breaker for its highest sequence number (which the stored ids answer without a
-    /// read) and pass that answer through a promise and four continuations before telling it the same: most of what a
-    /// new SKU's recovery allocated and handed between threads. An id that may have rows, a replay filter, or published
-    /// plugin commands take Akka's way.
-    /// </summary>
-    protected override bool AroundReceive(Receive receive, object message)
-    {
-        if (message is ReplayMessages replay && _answersAbsentReplays && _stored?.MayHaveRows(replay.PersistenceId, _stopping.Token) == false)
-        {
-            replay.PersistentActor.Tell(new RecoverySuccess(0));
-            return true;
-        }
-        return base.AroundReceive(receive, message);
     }
 
     protected override bool ReceivePluginInternal(object message)

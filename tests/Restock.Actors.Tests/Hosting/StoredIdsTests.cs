@@ -91,17 +91,6 @@ public sealed class StoredIdsTests
         Assert.False(BatchingJournal.StoredIdsKept(ConfigurationFactory.ParseString("stored-ids-in-memory = off"), "SQLite.MS", alone));
     }
 
-    [Fact]
-    public void A_replay_of_an_id_without_rows_is_answered_at_once_only_where_akka_would_do_nothing_more()
-    {
-        var alone = ConfigurationFactory.ParseString("akka.persistence.publish-plugin-commands = off");
-        var publishing = ConfigurationFactory.ParseString("akka.persistence.publish-plugin-commands = on");
-
-        Assert.True(BatchingJournal.AnswersAbsentReplays(ConfigurationFactory.ParseString("replay-filter.mode = off"), alone));
-        Assert.False(BatchingJournal.AnswersAbsentReplays(ConfigurationFactory.ParseString("replay-filter.mode = repair-by-discard-old"), alone));
-        Assert.False(BatchingJournal.AnswersAbsentReplays(ConfigurationFactory.ParseString("replay-filter.mode = off"), publishing));
-    }
-
     [Theory]
     [InlineData("on")]
     [InlineData("off")]
