@@ -32,7 +32,16 @@ public sealed class CompareScriptTests : IDisposable
         foreach (var argument in (string[])["-c", "chmod +x \"$0\"/*.sh && bash \"$0/compare.sh\" \"$0\" 1 1 >> \"$1\" 2>> \"$2\"", _folder, figures, log])
             start.ArgumentList.Add(argument);
         using var script = Process.Start(start)!;
-        await script.WaitForExitAsync();
+        // The stubs answer at once; a script that blocks fails the test instead of hanging the run.
+        using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+        {
+            try { await script.WaitForExitAsync(deadline.Token); }
+            catch (OperationCanceledException)
+            {
+                script.Kill(entireProcessTree: true);
+                Assert.Fail("compare.sh did not finish within 60 s");
+            }
+        }
 
         Assert.Equal(0, script.ExitCode);
         Assert.Equal(["an earlier run's log", "redis_hot_key_ops 40000.0", "redis_hot_key_ops 40000.0", "engine_http_hot_sku_rps 20000.0 p50 1.2 ms"],
