@@ -144,10 +144,10 @@ public sealed class BatchedRecoverySnapshotStore : OneWriterSnapshotStore
             try
             {
                 var selected = Read(persistenceId, rows[0]);
-                // A SKU takes only its own snapshot's type and would replay only the events after any other: one named
-                // by a row in the plugin's form is damage like any other (a SKU's rows always name their serializer).
-                if (rows[0].SerializerId is null && NeverDeletesEvents(persistenceId) && selected.Snapshot is not SkuSnapshot)
-                    throw new SerializationException($"a snapshot row of a SKU naming another type: '{rows[0].Manifest}'");
+                // A SKU takes only its own snapshot's type and would replay only the events after any other: a row that
+                // reads back as another type (or as nothing), whatever serializer or type name it names, is damage.
+                if (NeverDeletesEvents(persistenceId) && selected.Snapshot is not SkuSnapshot)
+                    throw new SerializationException($"a snapshot row of a SKU reading as another type: serializer {rows[0].SerializerId?.ToString() ?? "by type name"}, '{rows[0].Manifest}'");
                 if (selected.Snapshot is not ISnapshotInParts head) return selected;
                 if (await WithPartsAsync(persistenceId, sequenceNr, head, cancellationToken) is { } whole)
                 {

@@ -1,5 +1,7 @@
 using Akka.Actor;
 using Akka.Persistence;
+using Restock.Actors.Domain.Inventory;
+using Restock.Actors.Engine.Inventory;
 using Restock.Actors.Tests.Support;
 using Xunit.Abstractions;
 
@@ -39,7 +41,7 @@ public sealed class SnapshotLoadTests(ITestOutputHelper output) : EngineTestKit(
         var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
         foreach (var (id, sequenceNr, at, snapshot) in new (string, long, DateTime, object)[]
                  {
-                     ("sku-a", 3, At, "three"), ("sku-a", 7, At.AddSeconds(1), 7L), ("sku-a", 9, At.AddSeconds(2), "nine"), ("sku-b", 4, At, 4L),
+                     ("sku-a", 3, At, Stocked(3)), ("sku-a", 7, At.AddSeconds(1), Stocked(7)), ("sku-a", 9, At.AddSeconds(2), Stocked(9)), ("sku-b", 4, At, Stocked(4)),
                  })
         {
             store.Tell(new SaveSnapshot(new SnapshotMetadata(id, sequenceNr, at), snapshot), TestActor);
@@ -58,7 +60,7 @@ public sealed class SnapshotLoadTests(ITestOutputHelper output) : EngineTestKit(
             var loaded = ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot;
 
             Assert.Equal(Describe(expected), Describe(loaded));
-            if (persistenceId == "sku-a" && maxSequenceNr == long.MaxValue && maxSecondsAfter < 0) Assert.Equal("sku-a 9 " + At.AddSeconds(2).Ticks + " nine", Describe(loaded));
+            if (persistenceId == "sku-a" && maxSequenceNr == long.MaxValue && maxSecondsAfter < 0) Assert.Equal("sku-a 9 " + At.AddSeconds(2).Ticks + " stocked 9", Describe(loaded));
         }
         finally
         {
@@ -95,14 +97,32 @@ public sealed class SnapshotLoadTests(ITestOutputHelper output) : EngineTestKit(
     public void A_skus_row_without_a_serializer_id_naming_another_type_is_passed_over(object snapshot)
     {
         var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
-        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-a", 3, At), "three"), TestActor);
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-a", 3, At), Stocked(3)), TestActor);
         ExpectMsg<SaveSnapshotSuccess>(FirstRead);
         // Loaded, the SKU would ignore it and replay only the events after 5: events 4 and 5 would be missed.
         StoreByTypeName("sku-a", 5, snapshot);
 
         store.Tell(new LoadSnapshot("sku-a", SnapshotSelectionCriteria.Latest, long.MaxValue), TestActor);
 
-        Assert.Equal("sku-a 3 " + At.Ticks + " three", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
+        Assert.Equal("sku-a 3 " + At.Ticks + " stocked 3", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
+    }
+
+    [Theory]
+    [InlineData(4)]
+    [InlineData(0)]
+    public void A_skus_row_whose_serializer_id_reads_it_as_another_type_is_passed_over(int serializerId)
+    {
+        var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-a", 3, At), Stocked(3)), TestActor);
+        ExpectMsg<SaveSnapshotSuccess>(FirstRead);
+        // A serializer id damaged to Akka's byte-array (4) or null (0) serializer, its manifest gone, reads any bytes (as a
+        // byte[] or as nothing): loaded, the SKU would ignore it and replay only the events after 5.
+        Db.Snapshots.Execute("INSERT INTO snapshot (persistence_id, sequence_number, created, snapshot, manifest, serializer_id) " +
+                             $"VALUES ('sku-a', 5, {At.Ticks}, X'7B7D', '', {serializerId})");
+
+        store.Tell(new LoadSnapshot("sku-a", SnapshotSelectionCriteria.Latest, long.MaxValue), TestActor);
+
+        Assert.Equal("sku-a 3 " + At.Ticks + " stocked 3", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
     }
 
     /// <summary>A row of a SKU snapshot's head damaged in its layout (a byte no layout starts with), stored under <paramref name="persistenceId"/>.</summary>
@@ -117,14 +137,14 @@ public sealed class SnapshotLoadTests(ITestOutputHelper output) : EngineTestKit(
     public void A_skus_damaged_snapshot_is_passed_over_for_the_one_before_it()
     {
         var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
-        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-dented", 3, At), "three"), TestActor);
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-dented", 3, At), Stocked(3)), TestActor);
         ExpectMsg<SaveSnapshotSuccess>(FirstRead);
         StoreDamagedHead("sku-dented", 9);
 
         store.Tell(new LoadSnapshot("sku-dented", SnapshotSelectionCriteria.Latest, long.MaxValue), TestActor);
 
         // A SKU never deletes its events: the journal replays from the snapshot before (or from the first event if none).
-        Assert.Equal("sku-dented 3 " + At.Ticks + " three", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
+        Assert.Equal("sku-dented 3 " + At.Ticks + " stocked 3", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
     }
 
     [Theory]
@@ -133,7 +153,7 @@ public sealed class SnapshotLoadTests(ITestOutputHelper output) : EngineTestKit(
     public void A_skus_older_json_snapshot_damaged_inside_its_open_lines_is_passed_over(string chunk)
     {
         var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
-        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-dented", 3, At), "three"), TestActor);
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-dented", 3, At), Stocked(3)), TestActor);
         ExpectMsg<SaveSnapshotSuccess>(FirstRead);
         // A head of the JSON-only form (before the binary layout) whose JSON is whole but whose open lines' chunk is not
         // base64, or counts an id longer than the chunk: damage found past the JSON reader's own checks.
@@ -144,7 +164,7 @@ public sealed class SnapshotLoadTests(ITestOutputHelper output) : EngineTestKit(
 
         store.Tell(new LoadSnapshot("sku-dented", SnapshotSelectionCriteria.Latest, long.MaxValue), TestActor);
 
-        Assert.Equal("sku-dented 3 " + At.Ticks + " three", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
+        Assert.Equal("sku-dented 3 " + At.Ticks + " stocked 3", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
     }
 
     [Fact]
@@ -152,7 +172,7 @@ public sealed class SnapshotLoadTests(ITestOutputHelper output) : EngineTestKit(
     {
         var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
         // Another SKU's first, so that the store has made its table.
-        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-whole", 3, At), "three"), TestActor);
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-whole", 3, At), Stocked(3)), TestActor);
         ExpectMsg<SaveSnapshotSuccess>(FirstRead);
         StoreDamagedHead("sku-dented", 9);
 
@@ -165,7 +185,7 @@ public sealed class SnapshotLoadTests(ITestOutputHelper output) : EngineTestKit(
     public void A_skus_row_without_a_serializer_id_is_passed_over_when_the_plugin_cannot_read_it()
     {
         var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
-        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-a", 3, At), "three"), TestActor);
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-a", 3, At), Stocked(3)), TestActor);
         ExpectMsg<SaveSnapshotSuccess>(FirstRead);
         // A SKU head as another tool writes a row: its type by name. The engine's serializer reads a SKU snapshot by its
         // manifests only, so reading it by its type fails (SerializationException, "unknown manifest").
@@ -177,7 +197,7 @@ public sealed class SnapshotLoadTests(ITestOutputHelper output) : EngineTestKit(
 
         store.Tell(new LoadSnapshot("sku-a", SnapshotSelectionCriteria.Latest, long.MaxValue), TestActor);
 
-        Assert.Equal("sku-a 3 " + At.Ticks + " three", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
+        Assert.Equal("sku-a 3 " + At.Ticks + " stocked 3", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
     }
 
     /// <summary>Rows as another tool writes them (the type by name) whose name or bytes do not read back here.</summary>
@@ -197,21 +217,21 @@ public sealed class SnapshotLoadTests(ITestOutputHelper output) : EngineTestKit(
     public void A_skus_row_without_a_serializer_id_whose_type_or_bytes_do_not_read_is_passed_over(string manifest, string payload)
     {
         var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
-        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-a", 3, At), "three"), TestActor);
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-a", 3, At), Stocked(3)), TestActor);
         ExpectMsg<SaveSnapshotSuccess>(FirstRead);
         Db.Snapshots.Execute("INSERT INTO snapshot (persistence_id, sequence_number, created, snapshot, manifest, serializer_id) " +
                              $"VALUES ('sku-a', 5, {At.Ticks}, X'{payload}', '{manifest}', NULL)");
 
         store.Tell(new LoadSnapshot("sku-a", SnapshotSelectionCriteria.Latest, long.MaxValue), TestActor);
 
-        Assert.Equal("sku-a 3 " + At.Ticks + " three", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
+        Assert.Equal("sku-a 3 " + At.Ticks + " stocked 3", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
     }
 
     [Fact]
     public void A_skus_row_whose_serializer_refuses_its_bytes_with_an_error_of_its_own_is_passed_over()
     {
         var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
-        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-a", 3, At), "three"), TestActor);
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-a", 3, At), Stocked(3)), TestActor);
         ExpectMsg<SaveSnapshotSuccess>(FirstRead);
         // Akka's serializer of a long, given one byte of eight, throws ArgumentException rather than SerializationException.
         var serializer = Sys.Serialization.FindSerializerForType(typeof(long));
@@ -220,14 +240,14 @@ public sealed class SnapshotLoadTests(ITestOutputHelper output) : EngineTestKit(
 
         store.Tell(new LoadSnapshot("sku-a", SnapshotSelectionCriteria.Latest, long.MaxValue), TestActor);
 
-        Assert.Equal("sku-a 3 " + At.Ticks + " three", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
+        Assert.Equal("sku-a 3 " + At.Ticks + " stocked 3", Describe(ExpectMsg<LoadSnapshotResult>(FirstRead).Snapshot));
     }
 
     [Fact]
     public void A_database_error_while_a_skus_snapshot_is_read_fails_its_load_rather_than_passing_it_over()
     {
         var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
-        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-a", 3, At), "three"), TestActor);
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-a", 3, At), Stocked(3)), TestActor);
         ExpectMsg<SaveSnapshotSuccess>(FirstRead);
         // Only damage is passed over: a snapshot that cannot be read now (here its table is gone) is no reason to replay
         // the SKU's whole journal without it.
@@ -257,5 +277,9 @@ public sealed class SnapshotLoadTests(ITestOutputHelper output) : EngineTestKit(
     }
 
     private static string Describe(SelectedSnapshot? s) =>
-        s is null ? "none" : $"{s.Metadata.PersistenceId} {s.Metadata.SequenceNr} {s.Metadata.Timestamp.Ticks} {s.Snapshot}";
+        s is null ? "none" : $"{s.Metadata.PersistenceId} {s.Metadata.SequenceNr} {s.Metadata.Timestamp.Ticks} {(s.Snapshot is SkuSnapshot sku ? $"stocked {sku.Stocked}" : s.Snapshot)}";
+
+    /// <summary>A SKU's snapshot told apart by what it has stocked: a SKU's rows must read back as its snapshot type.</summary>
+    private static SkuSnapshot Stocked(long units) =>
+        SkuSnapshot.From(SkuStock.Apply(SkuState.Empty(), new StockAdjusted("a1", units, "count", At)));
 }

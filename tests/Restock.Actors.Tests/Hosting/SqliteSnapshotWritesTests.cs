@@ -22,14 +22,14 @@ public sealed class SqliteSnapshotWritesTests(ITestOutputHelper output) : Engine
     private static void SaveAll(ActorSystem system, TestProbeOrKit replyTo)
     {
         var store = Persistence.Instance.Apply(system).SnapshotStoreFor(null);
-        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-a", 7, At), "seven"), replyTo.Ref);
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("shop-a", 7, At), "seven"), replyTo.Ref);
         replyTo.Expect<SaveSnapshotSuccess>(FirstWrite);
-        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-a", 9, At.AddSeconds(1)), 9L), replyTo.Ref);
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("shop-a", 9, At.AddSeconds(1)), 9L), replyTo.Ref);
         replyTo.Expect<SaveSnapshotSuccess>(FirstWrite);
         // Saved again at the same sequence number: replaced, as the plugin does.
-        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-a", 9, At.AddSeconds(2)), 99L), replyTo.Ref);
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("shop-a", 9, At.AddSeconds(2)), 99L), replyTo.Ref);
         replyTo.Expect<SaveSnapshotSuccess>(FirstWrite);
-        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-b", 3, At), "three"), replyTo.Ref);
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("shop-b", 3, At), "three"), replyTo.Ref);
         replyTo.Expect<SaveSnapshotSuccess>(FirstWrite);
     }
 
@@ -61,13 +61,13 @@ public sealed class SqliteSnapshotWritesTests(ITestOutputHelper output) : Engine
         Assert.Equal(pluginDb.Snapshots.Strings(rows), Db.Snapshots.Strings(rows));
 
         var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
-        store.Tell(new LoadSnapshot("sku-a", SnapshotSelectionCriteria.Latest, long.MaxValue), TestActor);
+        store.Tell(new LoadSnapshot("shop-a", SnapshotSelectionCriteria.Latest, long.MaxValue), TestActor);
         var loaded = ExpectMsg<LoadSnapshotResult>(FirstWrite).Snapshot;
         Assert.Equal((9L, 99L), (loaded.Metadata.SequenceNr, (long)loaded.Snapshot));
 
-        store.Tell(new DeleteSnapshots("sku-a", new SnapshotSelectionCriteria(8)), TestActor);
+        store.Tell(new DeleteSnapshots("shop-a", new SnapshotSelectionCriteria(8)), TestActor);
         ExpectMsg<DeleteSnapshotsSuccess>(FirstWrite);
-        Assert.Equal(["sku-a|9", "sku-b|3"], Db.Snapshots.Strings("SELECT persistence_id || '|' || sequence_number FROM snapshot ORDER BY persistence_id"));
+        Assert.Equal(["shop-a|9", "shop-b|3"], Db.Snapshots.Strings("SELECT persistence_id || '|' || sequence_number FROM snapshot ORDER BY persistence_id"));
     }
 
     [Fact]
@@ -76,15 +76,15 @@ public sealed class SqliteSnapshotWritesTests(ITestOutputHelper output) : Engine
         var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
         for (var sequenceNr = 1; sequenceNr <= 6; sequenceNr++)
         {
-            store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-a", sequenceNr, At), new string('x', 100_000)), TestActor);
+            store.Tell(new SaveSnapshot(new SnapshotMetadata("shop-a", sequenceNr, At), new string('x', 100_000)), TestActor);
             ExpectMsg<SaveSnapshotSuccess>(FirstWrite);
         }
-        store.Tell(new SaveSnapshot(new SnapshotMetadata("sku-b", 3, At), "three"), TestActor);
+        store.Tell(new SaveSnapshot(new SnapshotMetadata("shop-b", 3, At), "three"), TestActor);
         ExpectMsg<SaveSnapshotSuccess>(FirstWrite);
 
         // Writes of the engine's to the snapshots' file, one always waiting for the turn while the delete runs (as the journal's
         // do under load), each seeing how many of the rows to delete are still there when its turn comes.
-        const string left = "SELECT COUNT(*) FROM snapshot WHERE persistence_id = 'sku-a' AND sequence_number <= 5";
+        const string left = "SELECT COUNT(*) FROM snapshot WHERE persistence_id = 'shop-a' AND sequence_number <= 5";
         var seen = new List<long>();
         var deleted = false;
         var writing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -98,14 +98,14 @@ public sealed class SqliteSnapshotWritesTests(ITestOutputHelper output) : Engine
         });
         // The delete starts once the writes run, not before (on a starved pool the loop could start after the delete ended).
         await writing.Task;
-        store.Tell(new DeleteSnapshots("sku-a", new SnapshotSelectionCriteria(5)), TestActor);
+        store.Tell(new DeleteSnapshots("shop-a", new SnapshotSelectionCriteria(5)), TestActor);
         ExpectMsg<DeleteSnapshotsSuccess>(FirstWrite);
         Volatile.Write(ref deleted, true);
         await writes;
 
         // A write had its turn while some of the five rows were gone and others not: between the delete's steps.
         Assert.Contains(seen, n => n is > 0 and < 5);
-        Assert.Equal(["sku-a|6", "sku-b|3"], Db.Snapshots.Strings("SELECT persistence_id || '|' || sequence_number FROM snapshot ORDER BY persistence_id"));
+        Assert.Equal(["shop-a|6", "shop-b|3"], Db.Snapshots.Strings("SELECT persistence_id || '|' || sequence_number FROM snapshot ORDER BY persistence_id"));
     }
 
     [Fact]
