@@ -43,10 +43,20 @@ public static class FreshProcessRestart
     public static string Write(Answer answer) => JsonSerializer.Serialize(answer, Json);
 
     /// <summary>The child's answer among its output lines (Akka may write warnings there too): the last JSON line.</summary>
-    public static Answer Read(IEnumerable<string> stdout) =>
-        stdout.LastOrDefault(line => line.StartsWith('{')) is { } json
-            ? JsonSerializer.Deserialize<Answer>(json, Json) ?? throw new InvalidDataException("the child's answer is empty")
-            : throw new InvalidDataException("the child wrote no answer");
+    public static Answer Read(IEnumerable<string> stdout)
+    {
+        var json = stdout.LastOrDefault(line => line.StartsWith('{')) ?? throw new InvalidDataException("the child wrote no answer");
+        Answer? answer;
+        try
+        {
+            answer = JsonSerializer.Deserialize<Answer>(json, Json);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"the child's answer does not read: {e.Message}", e);
+        }
+        return answer is { First: not null } ? answer : throw new InvalidDataException("the child's answer holds no first answer");
+    }
 
     /// <summary>The child's side: measures one restart and answers; exits when its parent's end of standard input closes.</summary>
     public static async Task<int> RunChildAsync(string[] args)
@@ -147,7 +157,16 @@ public static class FreshProcessRestart
         lock (stdout) lines = [.. stdout];
         if (child.ExitCode != 0 && !lines.Any(line => line.StartsWith('{')))
             throw new InvalidDataException($"the child runner exited with code {child.ExitCode} without an answer");
-        var answer = Read(lines);
+        Answer answer;
+        try
+        {
+            answer = Read(lines);
+        }
+        catch (InvalidDataException e) when (child.ExitCode != 0)
+        {
+            // A child that failed after a garbled answer: its exit code says more than the answer's text.
+            throw new InvalidDataException($"the child runner exited with code {child.ExitCode}; {e.Message}", e);
+        }
         return new Finished(answer, (answer.First.AnsweredAt - spawned).TotalMilliseconds, child.ExitCode);
     }
 }

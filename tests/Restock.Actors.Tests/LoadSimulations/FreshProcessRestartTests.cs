@@ -85,6 +85,24 @@ public class FreshProcessRestartTests
         Assert.Contains("code 3", error.Message);
     }
 
+    [Theory]
+    [InlineData("{\"first\": ")]
+    [InlineData("{}")]
+    public void An_answer_that_does_not_read_is_an_error_saying_so(string line)
+    {
+        var error = Assert.Throws<InvalidDataException>(() => FreshProcessRestart.Read([line]));
+
+        Assert.Contains("answer", error.Message);
+    }
+
+    [Fact]
+    public async Task A_child_that_fails_after_a_garbled_answer_is_an_error_with_its_exit_code()
+    {
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => Child("echo '{\"first\": '; exit 3", TimeSpan.FromMinutes(1)));
+
+        Assert.Contains("code 3", error.Message);
+    }
+
     [Fact]
     public void The_command_line_asks_for_a_fresh_process_with_the_crash_alone()
     {
