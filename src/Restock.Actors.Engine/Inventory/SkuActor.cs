@@ -169,13 +169,6 @@ public sealed class SkuActor : UntypedPersistentActor
             if (_idle.IsIdle(Context) && !PassivateIfIdle()) _idle.CheckIn(Context, _settings.IdleBeforePassivation / 4);
             return;
         }
-        if (message is SnapshotDue)
-        {
-            // A decision written since took the snapshot if it made events; one under way or queued is not durable yet, and
-            // its own write takes the snapshot; a SKU stopping takes it on the way out.
-            if (SnapshotIsDue && !Writing && !Queued && !_stopping) SnapshotNow();
-            return;
-        }
         _idle.Seen();
         switch (message)
         {
@@ -184,6 +177,12 @@ public sealed class SkuActor : UntypedPersistentActor
                 break;
             case SkuRequests requests:
                 DecideAll(requests.Commands, Sender);
+                break;
+            case SnapshotDue:
+                // Once, right after a recovery (it counts as the SKU's activity, like the commands that started it). A decision
+                // written since took the snapshot if it made events; one under way or queued is not durable yet, and its own
+                // write takes the snapshot; a SKU stopping takes it on the way out.
+                if (SnapshotIsDue && !Writing && !Queued && !_stopping) SnapshotNow();
                 break;
             case GetStock:
                 Enqueue(new Pending([], Sender, _state.IsKnown
